@@ -1,0 +1,4 @@
+//! The `gazelle` command-line tool.
+fn main() {
+    println!("gazelle {}", env!("CARGO_PKG_VERSION"));
+}
