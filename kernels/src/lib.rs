@@ -12,9 +12,10 @@
 
 pub mod backend;
 pub mod error;
-
-
-
+pub mod modarith;
+pub mod ntt;
+pub mod prime;
+pub mod testing;
 
 pub use backend::Backend;
 pub use error::KernelError;
