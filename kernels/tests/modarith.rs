@@ -35,7 +35,7 @@ fn value(q: u64, k: u64, r: u64, pick: u8) -> u64 {
     match pick % 6 {
         0 => 0,
         1 => q - 1,
-        2 => (k * q - 1).min(u64::MAX),
+        2 => k * q - 1,
         3 => (2 * q - 1).min(k * q - 1),
         _ => r % (k * q),
     }

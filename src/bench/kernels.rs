@@ -15,6 +15,9 @@ const PRIMES: [(u32, Word); 4] = [
     (60, Word::U64),
 ];
 
+/// (name, the timed call, units of work per call, unit name).
+type Op = (&'static str, Box<dyn FnMut()>, f64, &'static str);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Word {
     U32,
@@ -68,7 +71,7 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                         if word == Word::U32 { "u32" } else { "u64" }
                     );
                     // Each closure owns its data; the three ops are timed separately.
-                    let ops: Vec<(&str, Box<dyn FnMut()>, f64, &str)> = match word {
+                    let ops: Vec<Op> = match word {
                         Word::U64 => {
                             let plan = NttPlan64::with_backend(n, q, backend, red)?;
                             let a = rng.vec_below(n, q);
