@@ -66,8 +66,10 @@ pub(crate) mod u64 {
     #[target_feature(enable = "avx2")]
     fn mul_hi(a: __m256i, b: __m256i) -> __m256i {
         let mask = _mm256_set1_epi64x(0xffff_ffff);
-        let a_hi = _mm256_srli_epi64::<32>(a);
-        let b_hi = _mm256_srli_epi64::<32>(b);
+        // Swapping the 32-bit halves (rather than shifting) feeds the high halves to
+        // `vpmuludq` and keeps LLVM from rewriting the sequence into scalar `mulq`s.
+        let a_hi = _mm256_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm256_shuffle_epi32::<0b1011_0001>(b);
         let ll = _mm256_mul_epu32(a, b);
         let lh = _mm256_mul_epu32(a, b_hi);
         let hl = _mm256_mul_epu32(a_hi, b);
@@ -84,8 +86,8 @@ pub(crate) mod u64 {
     #[target_feature(enable = "avx2")]
     fn mul_lo(a: __m256i, b: __m256i) -> __m256i {
         let ll = _mm256_mul_epu32(a, b);
-        let lh = _mm256_mul_epu32(a, _mm256_srli_epi64::<32>(b));
-        let hl = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), b);
+        let lh = _mm256_mul_epu32(a, _mm256_shuffle_epi32::<0b1011_0001>(b));
+        let hl = _mm256_mul_epu32(_mm256_shuffle_epi32::<0b1011_0001>(a), b);
         _mm256_add_epi64(ll, _mm256_slli_epi64::<32>(_mm256_add_epi64(lh, hl)))
     }
 

@@ -313,8 +313,9 @@ pub(crate) mod u64 {
     #[target_feature(enable = "avx512f,avx512dq")]
     fn mul_hi(a: __m512i, b: __m512i) -> __m512i {
         let mask = _mm512_set1_epi64(0xffff_ffff);
-        let a_hi = _mm512_srli_epi64::<32>(a);
-        let b_hi = _mm512_srli_epi64::<32>(b);
+        // Half swaps, not shifts: keeps LLVM from scalarising the pattern into `mulq`s.
+        let a_hi = _mm512_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm512_shuffle_epi32::<0b1011_0001>(b);
         let ll = _mm512_mul_epu32(a, b);
         let lh = _mm512_mul_epu32(a, b_hi);
         let hl = _mm512_mul_epu32(a_hi, b);
