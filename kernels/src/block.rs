@@ -114,6 +114,16 @@ impl Block {
         // lifetime; `u8` has alignment 1.
         unsafe { core::slice::from_raw_parts(ptr, len) }
     }
+
+    /// Views a slice of blocks as mutable bytes (every byte pattern is a valid block).
+    #[inline]
+    pub fn slice_as_bytes_mut(blocks: &mut [Block]) -> &mut [u8] {
+        let len = core::mem::size_of_val(blocks);
+        let ptr = blocks.as_mut_ptr().cast::<u8>();
+        // SAFETY: as in `slice_as_bytes`: `len` initialised bytes with no padding, exclusively
+        // borrowed for the same lifetime; any byte values form a valid `Block`.
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<Block>() == 16);
@@ -221,6 +231,9 @@ mod tests {
         let blocks = [Block::ONE, Block::ONES];
         assert_eq!(Block::slice_as_bytes(&blocks).len(), 32);
         assert_eq!(Block::slice_as_bytes(&blocks)[16], 0xff);
+        let mut blocks = blocks;
+        Block::slice_as_bytes_mut(&mut blocks)[0] = 0xfe;
+        assert_eq!(blocks[0], Block::from_u128(0xfe));
     }
 
     #[test]
