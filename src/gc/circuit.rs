@@ -102,6 +102,15 @@ impl Builder {
         Builder::default()
     }
 
+    /// Whether `a = ¬b` or `b = ¬a` syntactically.
+    fn complementary(&self, a: Wire, b: Wire) -> bool {
+        let not_of = |x: Wire| match x.index().checked_sub(2).and_then(|i| self.ops.get(i)) {
+            Some(Op::Not(inner)) => Some(*inner),
+            _ => None,
+        };
+        not_of(a) == Some(b) || not_of(b) == Some(a)
+    }
+
     fn push(&mut self, op: Op) -> Wire {
         let id = u32::try_from(self.ops.len() + 2).expect("circuit exceeds 2^32 wires");
         self.ops.push(op);
@@ -154,6 +163,7 @@ impl Gates for Builder {
             (Some(true), None) => self.not(b),
             (None, Some(true)) => self.not(a),
             (None, None) if a == b => Wire::FALSE,
+            (None, None) if self.complementary(*a, *b) => Wire::TRUE,
             (None, None) => self.push(Op::Xor(*a, *b)),
         }
     }
@@ -165,6 +175,7 @@ impl Gates for Builder {
             (Some(true), None) => *b,
             (None, Some(true)) => *a,
             (None, None) if a == b => *a,
+            (None, None) if self.complementary(*a, *b) => Wire::FALSE,
             (None, None) => self.push(Op::And(*a, *b)),
         }
     }
@@ -489,6 +500,8 @@ mod tests {
         assert_eq!(b.xor(&x[0], &x[0]), Wire::FALSE);
         let nx = b.not(&x[1]);
         assert_eq!(b.not(&nx), x[1]);
+        assert_eq!(b.and(&nx, &x[1]), Wire::FALSE);
+        assert_eq!(b.xor(&x[1], &nx), Wire::TRUE);
         // A chain: acc = ((x0 ∧ y0) ⊕ x1) ∧ y1 …
         let mut acc = b.and(&x[0], &y[0]);
         for i in 1..4 {

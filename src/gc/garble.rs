@@ -34,7 +34,7 @@
 use crate::gc::circuit::{Circuit, Gate, Party};
 use crate::gc::error::{GcError, Result};
 use kernels::{Aes128, Block};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use std::io::{ErrorKind, Read, Write};
 
@@ -421,9 +421,8 @@ impl Garbler {
         let n_out = circuit.num_outputs();
         let delta = self.delta;
         let mut input_zero = vec![Block::ZERO; instances * n_in];
-        for l in input_zero.iter_mut() {
-            *l = Block::new(self.rng.random());
-        }
+        self.rng
+            .fill_bytes(Block::slice_as_bytes_mut(&mut input_zero));
         let mut decoding = vec![false; instances * n_out];
         let mut labels = vec![Block::ZERO; circuit.slots() * GROUP];
         labels[GROUP..2 * GROUP].fill(delta); // slot 1, constant true: zero-label Δ
@@ -632,4 +631,214 @@ pub fn run_local(
     let labels = garbling.encode(inputs)?;
     let out = evaluator.evaluate(circuit, instances, &labels, &mut stream.as_slice())?;
     decode(&out, garbling.decoding())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
+    use kernels::AesBackend;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const P20: u64 = 1_032_193;
+
+    fn relu_case(instances: usize, seed: u64) -> (NonlinearCircuit, Vec<bool>, Vec<i64>) {
+        let nc = NonlinearCircuit::new(NonlinearSpec::relu(P20)).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut draw =
+            |n: usize| -> Vec<u64> { (0..n).map(|_| rng.random_range(0..P20)).collect() };
+        let (c, s, r) = (draw(instances), draw(instances), draw(instances));
+        let bits = nc.input_bits(&c, &s, &r).unwrap();
+        let expect = nc.reference(&c, &s, &r);
+        (nc, bits, expect)
+    }
+
+    fn garble_to_vec(
+        nc: &NonlinearCircuit,
+        instances: usize,
+        bits: &[bool],
+    ) -> (Vec<u8>, Garbling, Vec<Block>) {
+        let mut g = Garbler::from_seed([1; 32]).unwrap();
+        let mut stream = Vec::new();
+        let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+        let labels = garbling.encode(bits).unwrap();
+        (stream, garbling, labels)
+    }
+
+    #[test]
+    fn gc_stream_length_and_groups() {
+        for instances in [0usize, 1, 31, 33, GROUP - 1, GROUP + 7, 2 * GROUP + 100] {
+            let (nc, bits, expect) = relu_case(instances, instances as u64);
+            let (stream, garbling, labels) = garble_to_vec(&nc, instances, &bits);
+            assert_eq!(stream.len(), nc.circuit().table_bytes(instances));
+            assert_eq!(stream.len(), instances * 99 * TABLE_BYTES);
+            assert!(garbling.delta().lsb());
+            let mut e = Evaluator::new().unwrap();
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+                .unwrap();
+            let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+            assert_eq!(values, expect, "{instances} instances");
+        }
+    }
+
+    #[test]
+    fn gc_truncated_long_and_corrupt_streams() {
+        let instances = 40;
+        let (nc, bits, expect) = relu_case(instances, 5);
+        let (stream, garbling, labels) = garble_to_vec(&nc, instances, &bits);
+        let full = stream.len();
+        for cut in [0, 1, 31, 32, full / 2, full - 1] {
+            let mut e = Evaluator::new().unwrap();
+            let r = e.evaluate(nc.circuit(), instances, &labels, &mut &stream[..cut]);
+            match r {
+                Err(GcError::TruncatedTables { expected, found }) => {
+                    assert_eq!(expected, full);
+                    assert!(found <= cut);
+                }
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+        for extra in [1usize, 32, 100_000] {
+            let mut long = stream.clone();
+            long.extend(std::iter::repeat_n(0xa5u8, extra));
+            let mut e = Evaluator::new().unwrap();
+            let r = e.evaluate(nc.circuit(), instances, &labels, &mut long.as_slice());
+            assert!(
+                matches!(r, Err(GcError::TrailingBytes { extra: x, .. }) if x >= 1),
+                "{extra}: {r:?}"
+            );
+        }
+        // Corruption: no panic, and the outputs of the touched gates' instances change.
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut changed = 0;
+        for _ in 0..20 {
+            let mut bad = stream.clone();
+            let pos = rng.random_range(0..bad.len());
+            bad[pos] ^= 1 << rng.random_range(0..8);
+            let mut e = Evaluator::new().unwrap();
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut bad.as_slice())
+                .unwrap();
+            let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+            changed += usize::from(values != expect);
+        }
+        assert!(changed > 0, "flipping table bits never changed an output");
+        // Wrong lengths.
+        let mut e = Evaluator::new().unwrap();
+        let r = e.evaluate(
+            nc.circuit(),
+            instances,
+            &labels[1..],
+            &mut stream.as_slice(),
+        );
+        assert!(matches!(r, Err(GcError::InputLength { .. })));
+        assert!(matches!(
+            decode(&labels[..3], garbling.decoding()),
+            Err(GcError::OutputLength { .. })
+        ));
+        assert!(matches!(
+            garbling.encode(&bits[1..]),
+            Err(GcError::InputLength { .. })
+        ));
+    }
+
+    /// A failing reader: errors surface as `GcError::Io`.
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("link down"))
+        }
+    }
+
+    #[test]
+    fn gc_io_error_is_typed() {
+        let (nc, bits, _) = relu_case(3, 7);
+        let (_, _, labels) = garble_to_vec(&nc, 3, &bits);
+        let mut e = Evaluator::new().unwrap();
+        let r = e.evaluate(nc.circuit(), 3, &labels, &mut Broken);
+        assert!(matches!(r, Err(GcError::Io(_))), "{r:?}");
+    }
+
+    #[test]
+    fn gc_sequential_circuits_share_delta_and_counter() {
+        let mut g = Garbler::new().unwrap();
+        let mut e = Evaluator::new().unwrap();
+        for round in 0..3 {
+            let (nc, bits, expect) = relu_case(50 + round, 100 + round as u64);
+            let out = run_local(nc.circuit(), 50 + round, &bits, &mut g, &mut e).unwrap();
+            assert_eq!(nc.decode_outputs(&out), expect);
+        }
+    }
+
+    #[test]
+    fn gc_party_encodings_merge_to_full_inputs() {
+        let instances = 9;
+        let nc = NonlinearCircuit::new(NonlinearSpec::relu(P20)).unwrap();
+        let c: Vec<u64> = (0..instances as u64).map(|i| i * 1000).collect();
+        let s: Vec<u64> = (0..instances as u64).map(|i| P20 - 1 - i * 77).collect();
+        let r: Vec<u64> = (0..instances as u64).map(|i| i * 31).collect();
+        let mut g = Garbler::from_seed([3; 32]).unwrap();
+        let mut stream = Vec::new();
+        let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+        let gl = garbling
+            .encode_party(
+                nc.circuit(),
+                Party::Garbler,
+                &nc.garbler_bits(&s, &r).unwrap(),
+            )
+            .unwrap();
+        // The evaluator's labels as OT would deliver them: pick from each pair by its bit.
+        let ebits = nc.evaluator_bits(&c).unwrap();
+        let pairs = garbling.evaluator_label_pairs(nc.circuit());
+        let el: Vec<Block> = pairs
+            .iter()
+            .zip(&ebits)
+            .map(|(p, &b)| if b { p.1 } else { p.0 })
+            .collect();
+        let labels = merge_inputs(nc.circuit(), instances, &gl, &el).unwrap();
+        let mut e = Evaluator::new().unwrap();
+        let out = e
+            .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+            .unwrap();
+        let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+        assert_eq!(values, nc.reference(&c, &s, &r));
+    }
+
+    #[test]
+    fn gc_every_aes_backend_garbles_identically() {
+        let instances = 70;
+        let (nc, bits, expect) = relu_case(instances, 8);
+        let mut reference: Option<Vec<u8>> = None;
+        for backend in AesBackend::ALL {
+            if !backend.is_available() {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "gc_every_aes_backend_garbles_identically: {backend} SKIPPED (cpu lacks: {})",
+                    backend.needs()
+                );
+                continue;
+            }
+            let aes = Aes128::with_backend(kernels::aes::FIXED_KEY, backend).unwrap();
+            let mut g = Garbler::with_parts(aes.clone(), ChaCha12Rng::from_seed([4; 32]));
+            let mut stream = Vec::new();
+            let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+            match &reference {
+                None => reference = Some(stream.clone()),
+                Some(r) => assert!(r == &stream, "{backend}: different tables"),
+            }
+            let mut e = Evaluator::with_aes(aes);
+            let labels = garbling.encode(&bits).unwrap();
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+                .unwrap();
+            assert_eq!(
+                nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap()),
+                expect,
+                "{backend}"
+            );
+        }
+    }
 }
