@@ -7,3 +7,5 @@
 pub mod bench;
 
 pub use kernels;
+
+pub mod gc;
