@@ -102,9 +102,9 @@ fn png_input_round_trips_and_converts() {
     // a 56x56 image is resized to the model's 28x28, and the model still reads the digit
     let big = image::imageops::resize(&grey, 56, 56, image::imageops::FilterType::Triangle);
     let png = png_bytes(image::DynamicImage::ImageLuma8(big));
-    let px = data::png_to_pixels(&png, 1, 28, 28, Polarity::AsIs).unwrap();
-    assert_eq!(px.len(), 784);
     let m = gazelle::nn::builtin_model("mnist-minionn").unwrap();
+    let px = m.input().pixels_from_png(&png, Polarity::AsIs).unwrap();
+    assert_eq!(px.len(), 784);
     assert_eq!(m.predict_fixed(&px).unwrap(), 7);
 
     // RGB for a 3-channel model: CHW planes

@@ -418,3 +418,45 @@ fn accuracy_report_prints() {
         Err(nn::NnError::UnknownModel { .. })
     ));
 }
+
+/// CIFAR-10 MiniONN on two synthetic images, pixel (c, y, x) of image t =
+/// (37c + 11y + 7x + 13xy + 101t) mod 256, against the same independent numpy implementation.
+/// It runs the reference's arithmetic literally: input 2p − 255, avg-pool as a float *mean*
+/// followed by floor(mean · 2^(act_bits − bitwidth)) — which the format stores as a window sum
+/// with the shift increased by log2(4).
+#[test]
+fn cifar_logits_match_an_independent_implementation() {
+    let m = model("cifar-minionn");
+    let fixed: [[i64; 10]; 2] = [
+        [-6, 1, 2, -7, -21, -13, -5, -22, -21, -8],
+        [-5, 9, -3, -8, -23, -15, -7, -26, -18, -5],
+    ];
+    let float: [[f32; 10]; 2] = [
+        [
+            -9.5621, 3.072, 1.9535, -9.2101, -29.467, -17.885, -10.4186, -29.9879, -26.5764,
+            -8.0314,
+        ],
+        [
+            -7.7401, 9.4302, -3.8643, -7.9599, -29.9326, -18.5966, -9.8517, -33.3528, -23.4047,
+            -4.5436,
+        ],
+    ];
+    for t in 0..2 {
+        let mut px = Vec::with_capacity(3 * 32 * 32);
+        for c in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    px.push(((37 * c + 11 * y + 7 * x + 13 * y * x + 101 * t) % 256) as u8);
+                }
+            }
+        }
+        assert_eq!(
+            m.infer_fixed(&m.input().encode_fixed(&px)).unwrap(),
+            fixed[t]
+        );
+        let f = m.infer_float(&m.input().encode_float(&px)).unwrap();
+        for (a, b) in f.iter().zip(&float[t]) {
+            assert!((a - b).abs() < 2e-3, "image {t}: float {a} vs {b}");
+        }
+    }
+}

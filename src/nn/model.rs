@@ -239,6 +239,17 @@ impl InputSpec {
             .collect()
     }
 
+    /// Pixels (CHW) of a PNG for this input: converted to grey or RGB by the channel count,
+    /// resized if square and of another size (see [`crate::data::png_to_pixels`]).
+    pub fn pixels_from_png(
+        &self,
+        png: &[u8],
+        polarity: crate::data::Polarity,
+    ) -> crate::data::Result<Vec<u8>> {
+        let s = self.shape;
+        crate::data::png_to_pixels(png, s.c, s.h, s.w, polarity)
+    }
+
     /// Float model input for `pixels` (layout CHW).
     pub fn encode_float(&self, pixels: &[u8]) -> Vec<f32> {
         let d = self.float_div as f32;
