@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::error::Result;
-use super::{builtin_model, Model, DEFAULT_PLAINTEXT_MODULUS};
+use super::{builtin_model, LayerKind, Model, Shape, DEFAULT_PLAINTEXT_MODULUS};
 use crate::data::{self, ImageSet};
 
 /// Results on one labelled image set.
@@ -32,6 +32,58 @@ pub struct SyntheticResult {
     pub agree: usize,
 }
 
+/// One row of a model's layer table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// Layer kind with its parameters, e.g. `conv2d 1->16 k5 s1 p0`.
+    pub description: String,
+    /// Input shape.
+    pub input: Shape,
+    /// Output shape.
+    pub output: Shape,
+    /// Requantisation shift, if any.
+    pub shift: Option<u32>,
+    /// (Σ|w|·max|x| + |b|, interval bound) on the accumulator, for requantised layers.
+    pub bound: Option<(i64, i64)>,
+}
+
+/// The layer table of a model.
+pub fn layer_summaries(model: &Model) -> Vec<LayerSummary> {
+    let bounds = model.accumulator_bounds();
+    model
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let description = match l.kind() {
+                LayerKind::Conv2d {
+                    in_c,
+                    out_c,
+                    k,
+                    stride,
+                    pad,
+                } => {
+                    format!("conv2d {in_c}->{out_c} k{k} s{stride} p{pad}")
+                }
+                LayerKind::Fc { inputs, outputs } => format!("fc {inputs}->{outputs}"),
+                LayerKind::MaxPool { k, stride } => format!("maxpool k{k} s{stride}"),
+                LayerKind::AvgPool { k, stride } => format!("avgpool (sum) k{k} s{stride}"),
+                other => other.name().to_string(),
+            };
+            LayerSummary {
+                description,
+                input: l.input_shape(),
+                output: l.output_shape(),
+                shift: l.requant().map(|r| r.shift),
+                bound: bounds
+                    .iter()
+                    .find(|b| b.layer == i)
+                    .map(|b| (b.worst_case, b.interval_abs())),
+            }
+        })
+        .collect()
+}
+
 /// What `gazelle eval --model M` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccuracyReport {
@@ -51,6 +103,8 @@ pub struct AccuracyReport {
     pub sets: Vec<SetResult>,
     /// Agreement on synthetic inputs, for models without bundled images.
     pub synthetic: Option<SyntheticResult>,
+    /// The layer table.
+    pub layers: Vec<LayerSummary>,
 }
 
 fn pct(n: usize, d: usize) -> f64 {
@@ -172,6 +226,7 @@ pub fn report_for(model: &Model) -> Result<AccuracyReport> {
         fits_default_modulus: model.fits_modulus(DEFAULT_PLAINTEXT_MODULUS),
         sets,
         synthetic,
+        layers: layer_summaries(model),
     })
 }
 
@@ -183,6 +238,23 @@ impl fmt::Display for AccuracyReport {
             self.model, self.act_bits
         )?;
         writeln!(f, "  parameters: {}", self.source)?;
+        writeln!(
+            f,
+            "  layers (accumulator bounds: sum |w|*max|x| + |b| / interval):"
+        )?;
+        for (i, l) in self.layers.iter().enumerate() {
+            let shift = l.shift.map_or(String::new(), |s| format!(">> {s}, clamp"));
+            let bound = l.bound.map_or(String::new(), |(w, b)| format!("{w} / {b}"));
+            let line = format!(
+                "    {i:2}  {:<26} {:>10} -> {:<10} {:<12} {}",
+                l.description,
+                l.input.to_string(),
+                l.output.to_string(),
+                shift,
+                bound
+            );
+            writeln!(f, "{}", line.trim_end())?;
+        }
         for r in &self.sets {
             writeln!(f, "  {}: {}", r.set, r.description)?;
             writeln!(
