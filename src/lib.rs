@@ -9,3 +9,5 @@ pub mod bench;
 pub use kernels;
 
 pub mod gc;
+pub mod data;
+pub mod nn;
