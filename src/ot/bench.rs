@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use kernels::Block;
 
-use super::ext::ExtParams;
+use super::ext::{CotReceiver, CotSender, ExtParams, SenderCots, BASE_OTS};
 use super::io::{
     extend_receiver, extend_sender, receive_labels, send_labels, setup_receiver, setup_sender,
 };
@@ -24,50 +24,83 @@ pub struct BenchRow {
     pub ots: usize,
     /// Wall-clock seconds (both parties finished).
     pub seconds: f64,
-    /// OTs per second (`ots / seconds`).
+    /// OTs per second (`ots / seconds`), wall clock.
     pub ots_per_second: f64,
+    /// CPU seconds of the sender's and the receiver's thread (Linux `schedstat`; `None`
+    /// elsewhere). On a machine shared with other work the wall clock measures the contention;
+    /// `ots / max(cpu)` is the rate with one free core per party.
+    pub cpu_seconds: Option<(f64, f64)>,
     /// Bytes sent by both parties together, per OT.
     pub bytes_per_ot: f64,
+}
+
+impl BenchRow {
+    /// OTs per second with one core per party: `ots / max(sender CPU, receiver CPU)`.
+    pub fn ots_per_cpu_second(&self) -> Option<f64> {
+        self.cpu_seconds
+            .map(|(s, r)| self.ots as f64 / s.max(r).max(1e-9))
+    }
 }
 
 impl fmt::Display for BenchRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<28} {:>10} OTs {:>10.3} ms {:>9.2} M OT/s {:>8.3} B/OT",
+            "{:<22} {:>9} OTs {:>9.2} ms {:>8.2} M OT/s",
             self.name,
             self.ots,
             self.seconds * 1e3,
             self.ots_per_second / 1e6,
-            self.bytes_per_ot
-        )
+        )?;
+        match (self.cpu_seconds, self.ots_per_cpu_second()) {
+            (Some((s, r)), Some(rate)) => write!(
+                f,
+                " | cpu S {:>8.2} ms R {:>8.2} ms {:>8.2} M OT/s/core-pair",
+                s * 1e3,
+                r * 1e3,
+                rate / 1e6
+            )?,
+            _ => write!(f, " | cpu n/a")?,
+        }
+        write!(f, " | {:>7.3} B/OT", self.bytes_per_ot)
     }
 }
 
-/// What each party reports back: bytes it sent.
-type PartyResult = Result<u64>;
-
-fn two_party<S, R>(sender: S, receiver: R) -> Result<(f64, u64)>
-where
-    S: FnOnce(&mut TcpChannel) -> PartyResult + Send + 'static,
-    R: FnOnce(&mut TcpChannel) -> PartyResult,
-{
-    let (mut cs, mut cr) = TcpChannel::loopback_pair()?;
-    let start = Instant::now();
-    let handle = thread::spawn(move || sender(&mut cs));
-    let rbytes = receiver(&mut cr)?;
-    let sbytes = handle
-        .join()
-        .map_err(|_| OtError::BadParams("sender thread panicked".into()))??;
-    Ok((start.elapsed().as_secs_f64(), rbytes + sbytes))
+/// CPU time of the calling thread in nanoseconds (`/proc/thread-self/schedstat`), if known.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
-fn row(name: String, ots: usize, seconds: f64, bytes: u64) -> BenchRow {
+/// Measures the CPU seconds `f` takes on this thread.
+fn cpu_timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Option<f64>)> {
+    let before = thread_cpu_ns();
+    let out = f()?;
+    let cpu = match (before, thread_cpu_ns()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 * 1e-9),
+        _ => None,
+    };
+    Ok((out, cpu))
+}
+
+fn joined<T>(h: thread::JoinHandle<Result<T>>) -> Result<T> {
+    h.join()
+        .map_err(|_| OtError::BadParams("benchmark party thread panicked".into()))?
+}
+
+fn row(
+    name: String,
+    ots: usize,
+    seconds: f64,
+    cpu: (Option<f64>, Option<f64>),
+    bytes: u64,
+) -> BenchRow {
     BenchRow {
         name,
         ots,
         seconds,
         ots_per_second: ots as f64 / seconds,
+        cpu_seconds: cpu.0.zip(cpu.1),
         bytes_per_ot: bytes as f64 / ots as f64,
     }
 }
@@ -75,107 +108,119 @@ fn row(name: String, ots: usize, seconds: f64, bytes: u64) -> BenchRow {
 /// Base OTs plus extension setup (128 base OTs, GGM trees, seed message).
 pub fn bench_setup(params: ExtParams) -> Result<BenchRow> {
     let delta = OtRng::from_entropy()?.block().with_lsb(true);
-    let (secs, bytes) = two_party(
-        move |ch| {
+    let (mut cs, mut cr) = TcpChannel::loopback_pair()?;
+    let start = Instant::now();
+    let handle = thread::spawn(move || {
+        cpu_timed(|| {
             let mut rng = OtRng::from_entropy()?;
-            setup_sender(ch, params, delta, &mut rng)?;
-            Ok(ch.bytes_sent())
-        },
-        |ch| {
-            let mut rng = OtRng::from_entropy()?;
-            setup_receiver(ch, params, &mut rng)?;
-            Ok(ch.bytes_sent())
-        },
-    )?;
-    Ok(row(format!("setup/{}", params.name()), 128, secs, bytes))
+            setup_sender(&mut cs, params, delta, &mut rng)?;
+            Ok(cs)
+        })
+    });
+    let (_, rcpu) = cpu_timed(|| {
+        let mut rng = OtRng::from_entropy()?;
+        setup_receiver(&mut cr, params, &mut rng)
+    })?;
+    let (cs, scpu) = joined(handle)?;
+    let secs = start.elapsed().as_secs_f64();
+    let bytes = cs.bytes_sent() + cr.bytes_sent();
+    Ok(row(
+        format!("setup/{}", params.name()),
+        BASE_OTS,
+        secs,
+        (scpu, rcpu),
+        bytes,
+    ))
 }
 
-/// Offline extension of `total` random correlated OTs in calls of `batch` (setup excluded).
-pub fn bench_offline(params: ExtParams, total: usize, batch: usize) -> Result<BenchRow> {
+/// Both parties set up over a fresh loopback connection.
+fn connected(params: ExtParams) -> Result<(TcpChannel, CotSender, TcpChannel, CotReceiver)> {
     let delta = OtRng::from_entropy()?.block().with_lsb(true);
     let (mut cs, mut cr) = TcpChannel::loopback_pair()?;
-    let handle = thread::spawn(move || -> Result<(TcpChannel, super::CotSender)> {
+    let handle = thread::spawn(move || -> Result<(TcpChannel, CotSender)> {
         let mut rng = OtRng::from_entropy()?;
         let s = setup_sender(&mut cs, params, delta, &mut rng)?;
         Ok((cs, s))
     });
     let mut rng = OtRng::from_entropy()?;
-    let mut receiver = setup_receiver(&mut cr, params, &mut rng)?;
-    let (mut cs, mut sender) = handle
-        .join()
-        .map_err(|_| OtError::BadParams("sender thread panicked".into()))??;
+    let receiver = setup_receiver(&mut cr, params, &mut rng)?;
+    let (cs, sender) = joined(handle)?;
+    Ok((cs, sender, cr, receiver))
+}
+
+/// Offline extension of `total` random correlated OTs in calls of `batch` (setup excluded;
+/// the receiver runs ahead by what the socket buffers, so the parties overlap).
+pub fn bench_offline(params: ExtParams, total: usize, batch: usize) -> Result<BenchRow> {
+    let (mut cs, mut sender, mut cr, mut receiver) = connected(params)?;
     let (s0, r0) = (cs.bytes_sent(), cr.bytes_sent());
     let start = Instant::now();
-    let handle = thread::spawn(move || -> Result<(TcpChannel, u64)> {
+    let handle = thread::spawn(move || {
+        cpu_timed(|| {
+            let mut done = 0;
+            while done < total {
+                let n = batch.min(total - done);
+                let cots = extend_sender(&mut cs, &mut sender, n)?;
+                std::hint::black_box(cots.messages());
+                done += n;
+            }
+            Ok(cs)
+        })
+    });
+    let (_, rcpu) = cpu_timed(|| {
         let mut done = 0;
-        let mut check = Block::ZERO;
         while done < total {
             let n = batch.min(total - done);
-            let cots = extend_sender(&mut cs, &mut sender, n)?;
-            check ^= cots.messages()[0];
+            let cots = extend_receiver(&mut cr, &mut receiver, n)?;
+            std::hint::black_box(cots.messages());
             done += n;
         }
-        let _ = check;
-        Ok((cs, done as u64))
-    });
-    let mut done = 0;
-    while done < total {
-        let n = batch.min(total - done);
-        extend_receiver(&mut cr, &mut receiver, n)?;
-        done += n;
-    }
-    let (cs, _) = handle
-        .join()
-        .map_err(|_| OtError::BadParams("sender thread panicked".into()))??;
+        Ok(())
+    })?;
+    let (cs, scpu) = joined(handle)?;
     let secs = start.elapsed().as_secs_f64();
     let bytes = cs.bytes_sent() - s0 + cr.bytes_sent() - r0;
     Ok(row(
         format!("offline/{}", params.name()),
         total,
         secs,
+        (scpu, rcpu),
         bytes,
     ))
 }
 
-/// Online derandomisation of `n` label transfers (offline extension excluded).
+/// Online derandomisation of `n` label transfers (setup and offline extension excluded).
 pub fn bench_online(n: usize) -> Result<BenchRow> {
     let params = ExtParams::default();
+    let (mut cs, mut sender, mut cr, mut receiver) = connected(params)?;
     let mut rng = OtRng::from_entropy()?;
-    let delta = rng.block().with_lsb(true);
     let mut zero = vec![Block::ZERO; n];
     rng.fill_blocks(&mut zero);
     let mut bits = vec![0u8; n];
     rng.fill_bytes(&mut bits);
     let choices: Vec<bool> = bits.iter().map(|b| b & 1 == 1).collect();
-    let (mut cs, mut cr) = TcpChannel::loopback_pair()?;
-    let handle = thread::spawn(move || -> Result<(TcpChannel, super::SenderCots)> {
-        let mut rng = OtRng::from_entropy()?;
-        let mut s = setup_sender(&mut cs, params, delta, &mut rng)?;
-        let pool = extend_sender(&mut cs, &mut s, n)?;
+    let handle = thread::spawn(move || -> Result<(TcpChannel, SenderCots)> {
+        let pool = extend_sender(&mut cs, &mut sender, n)?;
         Ok((cs, pool))
     });
-    let mut receiver = setup_receiver(&mut cr, params, &mut rng)?;
     let mut rpool = extend_receiver(&mut cr, &mut receiver, n)?;
-    let (mut cs, mut spool) = handle
-        .join()
-        .map_err(|_| OtError::BadParams("sender thread panicked".into()))??;
+    let (mut cs, mut spool) = joined(handle)?;
     let (s0, r0) = (cs.bytes_sent(), cr.bytes_sent());
     let start = Instant::now();
-    let handle = thread::spawn(move || -> Result<TcpChannel> {
-        send_labels(&mut cs, &mut spool, &zero)?;
-        Ok(cs)
+    let handle = thread::spawn(move || {
+        cpu_timed(|| {
+            send_labels(&mut cs, &mut spool, &zero)?;
+            Ok(cs)
+        })
     });
-    let labels = receive_labels(&mut cr, &mut rpool, &choices)?;
-    let cs = handle
-        .join()
-        .map_err(|_| OtError::BadParams("sender thread panicked".into()))??;
+    let (labels, rcpu) = cpu_timed(|| receive_labels(&mut cr, &mut rpool, &choices))?;
+    let (cs, scpu) = joined(handle)?;
     let secs = start.elapsed().as_secs_f64();
-    debug_assert_eq!(labels.len(), n);
+    std::hint::black_box(labels);
     let bytes = cs.bytes_sent() - s0 + cr.bytes_sent() - r0;
-    Ok(row("online/labels".into(), n, secs, bytes))
+    Ok(row("online/labels".into(), n, secs, (scpu, rcpu), bytes))
 }
 
-/// The rows of `gazelle bench ot`: `quick` runs small counts (seconds in all).
+/// The rows of `gazelle bench ot`: `quick` runs small counts (about a second in all).
 pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
     let (total, online) = if quick {
         (1 << 20, 1 << 16)

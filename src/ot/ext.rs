@@ -49,6 +49,11 @@ pub const MAX_EXTEND: usize = 1 << 24;
 /// OTs per internal sub-batch (keeps the 128 columns of a sub-batch in L2).
 const SUB_BATCH: usize = 1 << 13;
 
+/// Distance in blocks between two columns of a sub-batch: 64 bytes more than a column, so
+/// that the transpose's 128 loads from one row of tiles fall in different L1 sets (a stride
+/// of exactly 1 KiB maps them all to 4 of the 64 sets).
+const STRIDE: usize = SUB_BATCH / 128 + 4;
+
 const TAG_SEEDS: u8 = 0x11;
 const TAG_EXTEND: u8 = 0x12;
 
@@ -118,11 +123,7 @@ impl ExtParams {
     }
 }
 
-fn zeroize_blocks(blocks: &mut [Block]) {
-    for b in blocks {
-        b.as_bytes_mut().zeroize();
-    }
-}
+use super::wipe_blocks as zeroize_blocks;
 
 /// The level-`l` (1-based) GGM path bit of leaf `x` in a depth-`k` tree (MSB first).
 fn path_bit(x: usize, k: usize, l: usize) -> usize {
@@ -469,6 +470,7 @@ impl ExtReceiverSetup {
                 params,
                 chunks,
                 next: 0,
+                scratch: Scratch::new(params),
             },
             SeedMsg {
                 k: params.k,
@@ -572,6 +574,7 @@ impl ExtSenderSetup {
                     seed.as_bytes_mut().zeroize();
                 }
             }
+            prgs.sort_by_key(|(d, _)| *d);
             chunks.push(SenderChunk { a, prgs });
         }
         Ok(CotSender {
@@ -579,6 +582,7 @@ impl ExtSenderSetup {
             delta: self.delta,
             chunks,
             next: 0,
+            scratch: Scratch::new(params),
         })
     }
 }
@@ -598,6 +602,32 @@ pub struct CotReceiver {
     params: ExtParams,
     chunks: Vec<Vec<AesCtrPrg>>,
     next: u64,
+    scratch: Scratch,
+}
+
+/// Working memory of one sub-batch, kept between extensions (it holds PRG outputs: wiped on
+/// drop).
+struct Scratch {
+    /// 128 columns, [`STRIDE`] blocks apart.
+    cols: Vec<Block>,
+    /// The small-VOLE tree stack: `k + 1` buffers of a sub-batch's blocks.
+    stack: Vec<Block>,
+}
+
+impl Scratch {
+    fn new(params: ExtParams) -> Scratch {
+        Scratch {
+            cols: vec![Block::ZERO; 128 * STRIDE],
+            stack: vec![Block::ZERO; (params.k_usize() + 1) * (SUB_BATCH / 128)],
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        zeroize_blocks(&mut self.cols);
+        zeroize_blocks(&mut self.stack);
+    }
 }
 
 impl std::fmt::Debug for CotReceiver {
@@ -607,6 +637,49 @@ impl std::fmt::Debug for CotReceiver {
             .field("next", &self.next)
             .finish_non_exhaustive()
     }
+}
+
+/// One small-field VOLE over `nb` blocks: `leaf(x, buf)` writes leaf `x`'s PRG output `R_x`;
+/// sets plane `b` (`planes[b·stride ..][..nb]`) to `⊕_{x : x_b = 1} R_x` for `b < k` and returns `u = ⊕_x R_x`.
+///
+/// Leaves are summed up their binary tree as they stream in (a stack of `k + 1` buffers): a
+/// node that is a right child at level `b` is the sum of the leaves with `x_b = 1` under it,
+/// so it is added to plane `b` before being merged into its parent — `2·(2^k − 1)` block XORs
+/// per chunk instead of `(1 + k/2)·2^k`.
+fn small_vole<'s>(
+    k: usize,
+    nb: usize,
+    stride: usize,
+    planes: &mut [Block],
+    stack: &'s mut [Block],
+    mut leaf: impl FnMut(usize, &mut [Block]),
+) -> &'s [Block] {
+    let mut first = [true; 8];
+    let mut sp = 0;
+    for x in 0..1usize << k {
+        leaf(x, &mut stack[sp * nb..(sp + 1) * nb]);
+        let mut idx = x;
+        let mut level = 0;
+        while idx & 1 == 1 {
+            let (left, right) = stack.split_at_mut(sp * nb);
+            let left = &mut left[(sp - 1) * nb..];
+            let right = &right[..nb];
+            let plane = &mut planes[level * stride..level * stride + nb];
+            if first[level] {
+                plane.copy_from_slice(right);
+                first[level] = false;
+            } else {
+                xor_into(plane, right);
+            }
+            xor_into(left, right);
+            sp -= 1;
+            idx >>= 1;
+            level += 1;
+        }
+        sp += 1;
+    }
+    debug_assert_eq!(sp, 1);
+    &stack[..nb]
 }
 
 /// XORs `src` into `dst` block by block.
@@ -647,50 +720,32 @@ impl CotReceiver {
         let total = padded(n);
         let start = self.next;
         let mut choices = vec![Block::ZERO; total / 128];
-        let mut t = vec![Block::ZERO; total];
+        let mut t = Vec::with_capacity(total);
         let mut corrections = Vec::with_capacity(ExtendMsg::correction_blocks(params, n));
-        let mut cols = vec![Block::ZERO; 128 * SUB_BATCH / 128];
-        let mut buf = vec![Block::ZERO; SUB_BATCH / 128];
-        let mut u = vec![Block::ZERO; SUB_BATCH / 128];
+        let Scratch { cols, stack } = &mut self.scratch;
         let mut done = 0;
         while done < total {
             let len = (total - done).min(SUB_BATCH);
             let nb = len / 128;
-            let cols = &mut cols[..128 * nb];
-            cols.fill(Block::ZERO);
             let range = done / 128..done / 128 + nb;
             for (i, prgs) in self.chunks.iter_mut().enumerate() {
-                let acc = if i == 0 {
-                    &mut choices[range.clone()]
-                } else {
-                    &mut u[..nb]
-                };
-                acc.fill(Block::ZERO);
-                let planes = &mut cols[k * i * nb..k * (i + 1) * nb];
-                for (x, prg) in prgs.iter_mut().enumerate() {
-                    let buf = &mut buf[..nb];
-                    prg.fill_blocks(buf);
+                let planes = &mut cols[k * i * STRIDE..k * (i + 1) * STRIDE];
+                let u = small_vole(k, nb, STRIDE, planes, stack, |x, buf| {
+                    prgs[x].fill_blocks(buf);
                     if let Some(h) = hook {
                         h(i, x, done / 128, buf);
                     }
-                    xor_into(acc, buf);
-                    for b in 0..k {
-                        if (x >> b) & 1 == 1 {
-                            xor_into(&mut planes[b * nb..(b + 1) * nb], buf);
-                        }
-                    }
-                }
-                if i > 0 {
+                });
+                if i == 0 {
+                    choices[range.clone()].copy_from_slice(u);
+                } else {
                     let u0 = &choices[range.clone()];
-                    corrections.extend(u0.iter().zip(u[..nb].iter()).map(|(a, b)| *a ^ *b));
+                    corrections.extend(u0.iter().zip(u.iter()).map(|(a, b)| *a ^ *b));
                 }
             }
-            transpose_columns(cols, nb, &mut t[done..done + len]);
+            transpose_columns(cols, STRIDE, nb, &mut t);
             done += len;
         }
-        zeroize_blocks(&mut cols);
-        zeroize_blocks(&mut buf);
-        zeroize_blocks(&mut u);
         t.truncate(n);
         self.next += total as u64;
         Ok((
@@ -715,6 +770,7 @@ pub struct CotSender {
     delta: Block,
     chunks: Vec<SenderChunk>,
     next: u64,
+    scratch: Scratch,
 }
 
 impl std::fmt::Debug for CotSender {
@@ -771,42 +827,35 @@ impl CotSender {
         }
         let k = params.k_usize();
         let total = padded(n);
-        let mut q = vec![Block::ZERO; total];
-        let mut cols = vec![Block::ZERO; SUB_BATCH];
-        let mut buf = vec![Block::ZERO; SUB_BATCH / 128];
+        let mut q = Vec::with_capacity(total);
+        let Scratch { cols, stack } = &mut self.scratch;
         let mut done = 0;
         let mut corr = msg.corrections.as_slice();
         while done < total {
             let len = (total - done).min(SUB_BATCH);
             let nb = len / 128;
-            let cols = &mut cols[..128 * nb];
-            cols.fill(Block::ZERO);
             for (i, chunk) in self.chunks.iter_mut().enumerate() {
-                let planes = &mut cols[k * i * nb..k * (i + 1) * nb];
-                for (d, prg) in chunk.prgs.iter_mut() {
-                    let buf = &mut buf[..nb];
-                    prg.fill_blocks(buf);
-                    for b in 0..k {
-                        if (*d >> b) & 1 == 1 {
-                            xor_into(&mut planes[b * nb..(b + 1) * nb], buf);
-                        }
-                    }
-                }
+                let planes = &mut cols[k * i * STRIDE..k * (i + 1) * STRIDE];
+                // Leaves re-indexed by d = x ⊕ a: w_b = ⊕_{d : d_b = 1} R_{a ⊕ d}, and the
+                // missing leaf (d = 0) enters no w_b, so it may be taken as zero.
+                let prgs = &mut chunk.prgs;
+                small_vole(k, nb, STRIDE, planes, stack, |d, buf| match d {
+                    0 => buf.fill(Block::ZERO),
+                    d => prgs[d - 1].1.fill_blocks(buf),
+                });
                 if i > 0 {
                     let (c, rest) = corr.split_at(nb);
                     corr = rest;
                     for b in 0..k {
                         if (chunk.a >> b) & 1 == 1 {
-                            xor_into(&mut planes[b * nb..(b + 1) * nb], c);
+                            xor_into(&mut planes[b * STRIDE..b * STRIDE + nb], c);
                         }
                     }
                 }
             }
-            transpose_columns(cols, nb, &mut q[done..done + len]);
+            transpose_columns(cols, STRIDE, nb, &mut q);
             done += len;
         }
-        zeroize_blocks(&mut cols);
-        zeroize_blocks(&mut buf);
         q.truncate(n);
         let start = self.next;
         self.next += total as u64;

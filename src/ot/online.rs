@@ -14,11 +14,10 @@
 //! Each offline OT is consumed once: both parties' pools keep a cursor and every message
 //! names the index of its first OT, checked by the sender.
 use kernels::{Aes128, Block};
-use zeroize::Zeroize;
 
 use super::ext::{ReceiverCots, SenderCots, MAX_EXTEND};
 use super::msg::{Reader, Writer};
-use super::{OtError, Result};
+use super::{wipe_blocks, OtError, Result};
 
 const TAG_CHOICE: u8 = 0x21;
 const TAG_LABELS: u8 = 0x22;
@@ -217,9 +216,7 @@ macro_rules! secret_debug_drop {
         }
         impl Drop for $t {
             fn drop(&mut self) {
-                for b in self.t.iter_mut() {
-                    b.as_bytes_mut().zeroize();
-                }
+                wipe_blocks(&mut self.t);
             }
         }
     };
@@ -252,9 +249,7 @@ impl ReceiverCots {
             bits[j / 8] |= (d as u8) << (j % 8);
         }
         let t = self.t[first..first + n].to_vec();
-        for x in &mut self.t[first..first + n] {
-            x.as_bytes_mut().zeroize();
-        }
+        wipe_blocks(&mut self.t[first..first + n]);
         self.used += n;
         let msg = ChoiceMsg {
             start: self.start + first as u64,
@@ -355,9 +350,7 @@ impl PendingChosen {
             .zip(msg.masked.chunks_exact(2))
             .map(|((p, &b), z)| z[b as usize] ^ *p)
             .collect();
-        for p in pads.iter_mut() {
-            p.as_bytes_mut().zeroize();
-        }
+        wipe_blocks(&mut pads);
         Ok(out)
     }
 }
@@ -405,9 +398,7 @@ impl SenderCots {
             .enumerate()
             .map(|(j, (w0, q))| *w0 ^ *q ^ delta.and_bit(msg.bit(j)))
             .collect();
-        for x in q.iter_mut() {
-            x.as_bytes_mut().zeroize();
-        }
+        wipe_blocks(q);
         Ok(LabelMsg {
             start: msg.start,
             masked,
@@ -438,9 +429,8 @@ impl SenderCots {
             .zip(pairs.iter().flatten())
             .map(|(p, x)| *p ^ *x)
             .collect();
-        for x in q.iter_mut().chain(pads.iter_mut()) {
-            x.as_bytes_mut().zeroize();
-        }
+        wipe_blocks(q);
+        wipe_blocks(&mut pads);
         Ok(ChosenMsg {
             start: msg.start,
             masked,

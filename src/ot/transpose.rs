@@ -4,70 +4,68 @@
 //! over pairs of 64-bit lanes, which the compiler vectorises).
 use kernels::Block;
 
-const MASKS: [(usize, u64); 6] = [
-    (32, 0x0000_0000_ffff_ffff),
-    (16, 0x0000_ffff_0000_ffff),
-    (8, 0x00ff_00ff_00ff_00ff),
-    (4, 0x0f0f_0f0f_0f0f_0f0f),
-    (2, 0x3333_3333_3333_3333),
-    (1, 0x5555_5555_5555_5555),
-];
-
-/// Transposes a 128×128 bit matrix in place: bit `c` of `m[r]` (lane `c / 64`, bit `c % 64`)
-/// moves to bit `r` of `m[c]`.
-#[inline]
-pub(crate) fn transpose128(m: &mut [[u64; 2]; 128]) {
-    for r in 0..64 {
-        let t = m[r][1];
-        m[r][1] = m[r + 64][0];
-        m[r + 64][0] = t;
-    }
-    for (j, mask) in MASKS {
-        let mut start = 0;
-        while start < 128 {
-            let (upper, lower) = m[start..start + 2 * j].split_at_mut(j);
-            for (a, b) in upper.iter_mut().zip(lower.iter_mut()) {
-                for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-                    let t = ((*x >> j) ^ *y) & mask;
-                    *y ^= t;
-                    *x ^= t << j;
-                }
+/// One round of the block-swap transpose with the swap distance `J` a constant (so the
+/// shifts are immediates and the loops have known trip counts).
+#[inline(always)]
+fn round<const J: usize>(m: &mut [[u64; 4]; 64], mask: u64) {
+    for group in m.chunks_exact_mut(2 * J) {
+        let (upper, lower) = group.split_at_mut(J);
+        for (x, y) in upper.iter_mut().zip(lower.iter_mut()) {
+            for (x, y) in x.iter_mut().zip(y.iter_mut()) {
+                let t = ((*x >> J) ^ *y) & mask;
+                *y ^= t;
+                *x ^= t << J;
             }
-            start += 2 * j;
         }
     }
 }
 
+/// Transposes four 64×64 bit matrices at once, interleaved: bit `c` of `m[r][i]` moves to
+/// bit `r` of `m[c][i]` for each `i < 4`. Round `j` swaps the off-diagonal `j×j` sub-blocks
+/// of every `2j×2j` block; interleaving the four matrices makes every round, `j = 1`
+/// included, work on runs of at least four contiguous words, which the compiler vectorises.
 #[inline]
-fn to_lanes(b: Block) -> [u64; 2] {
-    let x = b.to_u128();
-    [x as u64, (x >> 64) as u64]
+pub fn transpose4x64(m: &mut [[u64; 4]; 64]) {
+    round::<32>(m, 0x0000_0000_ffff_ffff);
+    round::<16>(m, 0x0000_ffff_0000_ffff);
+    round::<8>(m, 0x00ff_00ff_00ff_00ff);
+    round::<4>(m, 0x0f0f_0f0f_0f0f_0f0f);
+    round::<2>(m, 0x3333_3333_3333_3333);
+    round::<1>(m, 0x5555_5555_5555_5555);
 }
 
-#[inline]
-fn from_lanes(l: [u64; 2]) -> Block {
-    Block::from_u64s(l[0], l[1])
-}
-
-/// `cols` holds 128 columns of `nb` blocks each (column `c` is `cols[c·nb .. (c+1)·nb]`, row
-/// `r` of it is bit `r % 128` of block `r / 128`); writes the `128·nb` rows to `rows`
-/// (bit `c` of `rows[r]` = bit `r` of column `c`).
+/// `cols` holds 128 columns of `nb` blocks each, `stride` blocks apart (column `c` is
+/// `cols[c·stride ..][..nb]`, row `r` of it is bit `r % 128` of block `r / 128`); appends the
+/// `128·nb` rows to `rows` (bit `c` of row `r` = bit `r` of column `c`). Each 128×128 tile
+/// is four 64×64 transposes (quarters by column half × row half), the off-diagonal quarters
+/// trading places.
 ///
 /// # Panics
-/// If `cols.len() != 128·nb` or `rows.len() != 128·nb` (internal callers size both).
-pub(crate) fn transpose_columns(cols: &[Block], nb: usize, rows: &mut [Block]) {
-    assert_eq!(cols.len(), 128 * nb);
-    assert_eq!(rows.len(), 128 * nb);
-    let mut tile = [[0u64; 2]; 128];
+/// If `stride < nb` or `cols.len() < 127·stride + nb` (internal callers size both).
+pub fn transpose_columns(cols: &[Block], stride: usize, nb: usize, rows: &mut Vec<Block>) {
+    assert!(stride >= nb && cols.len() >= 127 * stride + nb);
+    // m[c] = [rows 0..64 of column c, rows 64..128 of column c, the same of column c + 64].
+    let mut m = [[0u64; 4]; 64];
+    let mut out = [Block::ZERO; 128];
     for t in 0..nb {
-        for (c, lane) in tile.iter_mut().enumerate() {
-            *lane = to_lanes(cols[c * nb + t]);
+        for (c, w) in m.iter_mut().enumerate() {
+            let lo = cols[c * stride + t].to_u128();
+            let hi = cols[(c + 64) * stride + t].to_u128();
+            *w = [lo as u64, (lo >> 64) as u64, hi as u64, (hi >> 64) as u64];
         }
-        transpose128(&mut tile);
-        for (row, lane) in rows[128 * t..128 * (t + 1)].iter_mut().zip(tile.iter()) {
-            *row = from_lanes(*lane);
+        transpose4x64(&mut m);
+        let (top, bottom) = out.split_at_mut(64);
+        for ((t, b), w) in top.iter_mut().zip(bottom.iter_mut()).zip(m.iter()) {
+            *t = Block::from_u64s(w[0], w[2]);
+            *b = Block::from_u64s(w[1], w[3]);
         }
+        rows.extend_from_slice(&out);
     }
+    super::wipe_blocks(&mut out);
+    for w in m.iter_mut() {
+        *w = [0; 4];
+    }
+    std::hint::black_box(&m);
 }
 
 #[cfg(test)]
@@ -85,8 +83,9 @@ mod tests {
         for nb in [1usize, 3] {
             let mut cols = vec![Block::ZERO; 128 * nb];
             rng.fill_blocks(&mut cols);
-            let mut rows = vec![Block::ZERO; 128 * nb];
-            transpose_columns(&cols, nb, &mut rows);
+            let mut rows = Vec::new();
+            transpose_columns(&cols, nb, nb, &mut rows);
+            assert_eq!(rows.len(), 128 * nb);
             for (r, row) in rows.iter().enumerate() {
                 for c in 0..128 {
                     assert_eq!(bit(*row, c), bit(cols[c * nb + r / 128], r % 128));
