@@ -43,8 +43,9 @@ use super::{OtError, Result};
 /// Number of base OTs (one per bit of `Δ`).
 pub const BASE_OTS: usize = 128;
 
-/// Largest number of OTs in one extension call (bounds every allocation a peer drives).
-pub const MAX_EXTEND: usize = 1 << 24;
+/// Largest number of OTs in one extension call (bounds every allocation a peer drives; an
+/// IKNP message for this many is 133 MB, under the channel's frame limit).
+pub const MAX_EXTEND: usize = 1 << 23;
 
 /// OTs per internal sub-batch (keeps the 128 columns of a sub-batch in L2).
 const SUB_BATCH: usize = 1 << 13;
@@ -261,7 +262,7 @@ impl ExtendMsg {
     }
 }
 
-fn check_extend_count(n: usize) -> Result<()> {
+pub(crate) fn check_extend_count(n: usize) -> Result<()> {
     if n == 0 || n > MAX_EXTEND {
         return Err(OtError::BadCount {
             what: "OTs per extension",
@@ -321,6 +322,9 @@ impl ReceiverCots {
     }
 
     /// The random choice bit `r_j`.
+    ///
+    /// # Panics
+    /// If `j >= self.len()`.
     pub fn choice(&self, j: usize) -> bool {
         (self.choices[j / 128].to_u128() >> (j % 128)) & 1 == 1
     }

@@ -15,8 +15,8 @@ use kernels::Block;
 
 use super::base::{BaseReceiverMsg, BaseSenderMsg};
 use super::ext::{
-    CotReceiver, CotSender, ExtParams, ExtReceiverSetup, ExtSenderSetup, ExtendMsg, ReceiverCots,
-    SeedMsg, SenderCots, BASE_OTS, MAX_EXTEND,
+    check_extend_count, CotReceiver, CotSender, ExtParams, ExtReceiverSetup, ExtSenderSetup,
+    ExtendMsg, ReceiverCots, SeedMsg, SenderCots, BASE_OTS,
 };
 use super::online::{ChoiceMsg, ChosenMsg, LabelMsg};
 use super::rng::OtRng;
@@ -61,7 +61,7 @@ pub fn extend_sender<C: Channel>(
     n: usize,
 ) -> Result<SenderCots> {
     let params = sender.params();
-    let n = n.min(MAX_EXTEND);
+    check_extend_count(n)?;
     let msg = ExtendMsg::from_bytes(&ch.recv(ExtendMsg::len_for(params, n))?, params, n)?;
     if msg.n as usize != n {
         return Err(super::OtError::CountMismatch {

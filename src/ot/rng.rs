@@ -8,8 +8,7 @@ use zeroize::Zeroize;
 
 use super::{OtError, Result};
 
-/// AES-128 in counter mode under a secret seed.
-#[derive(Clone)]
+/// AES-128 in counter mode under a secret seed. Not `Clone`: a copy would repeat the stream.
 pub struct AesCtrPrg {
     aes: Aes128,
     counter: u128,
@@ -72,7 +71,7 @@ impl AesCtrPrg {
 
 /// The cryptographically secure generator of a party: [`AesCtrPrg`] keyed from the operating
 /// system ([`OtRng::from_entropy`]), or from a fixed seed in tests ([`OtRng::from_seed`]).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct OtRng {
     prg: AesCtrPrg,
 }
