@@ -249,10 +249,7 @@ impl ExtendMsg {
         let nblocks = ExtendMsg::correction_blocks(params, n);
         r.expect_remaining(16 * nblocks)?;
         let raw = r.take(16 * nblocks)?;
-        let corrections = raw
-            .chunks_exact(16)
-            .map(|c| Block::try_from_slice(c).ok_or(OtError::Truncated { what }))
-            .collect::<Result<Vec<_>>>()?;
+        let corrections = super::online::blocks_from_bytes(raw);
         r.end()?;
         Ok(ExtendMsg {
             start,

@@ -109,7 +109,7 @@ pub fn receive_labels<C: Channel>(
     ch.send(&msg.to_bytes())?;
     ch.flush()?;
     let answer = LabelMsg::from_bytes(&ch.recv(13 + 16 * choices.len())?, &pending)?;
-    pending.finish(&answer)
+    pending.finish(answer)
 }
 
 /// Online: the sender transfers one of each pair of arbitrary messages.

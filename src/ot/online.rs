@@ -111,12 +111,21 @@ fn decode_blocks(
     }
     r.expect_remaining(16 * width * n)?;
     let raw = r.take(16 * width * n)?;
-    let blocks = raw
-        .chunks_exact(16)
-        .map(|c| Block::try_from_slice(c).ok_or(OtError::Truncated { what }))
-        .collect::<Result<Vec<_>>>()?;
+    let blocks = blocks_from_bytes(raw);
     r.end()?;
     Ok(blocks)
+}
+
+/// Blocks from bytes whose length is a multiple of 16 (checked by the caller; a ragged tail
+/// would be dropped).
+pub(crate) fn blocks_from_bytes(raw: &[u8]) -> Vec<Block> {
+    let mut out = Vec::with_capacity(raw.len() / 16);
+    out.extend(raw.chunks_exact(16).map(|c| {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(c);
+        Block::new(b)
+    }));
+    out
 }
 
 fn encode_blocks(tag: u8, start: u64, n: usize, blocks: &[Block]) -> Vec<u8> {
@@ -297,7 +306,8 @@ impl PendingLabels {
     }
 
     /// The receiver's labels `w0_j ⊕ b_j·Δ` from the sender's answer.
-    pub fn finish(self, msg: &LabelMsg) -> Result<Vec<Block>> {
+    /// (Takes the message by value: the labels are computed in its buffer.)
+    pub fn finish(self, msg: LabelMsg) -> Result<Vec<Block>> {
         if msg.start != self.start {
             return Err(OtError::OutOfStep {
                 what: "OT label message",
@@ -312,12 +322,11 @@ impl PendingLabels {
                 got: msg.masked.len(),
             });
         }
-        Ok(msg
-            .masked
-            .iter()
-            .zip(&self.t)
-            .map(|(y, t)| *y ^ *t)
-            .collect())
+        let mut labels = msg.masked;
+        for (y, t) in labels.iter_mut().zip(&self.t) {
+            *y ^= *t;
+        }
+        Ok(labels)
     }
 }
 
@@ -471,7 +480,7 @@ mod tests {
             let cm = ChoiceMsg::from_bytes(&cm.to_bytes(), n).unwrap();
             let lm = sp.send_labels(&zero[off..off + n], &cm).unwrap();
             let lm = LabelMsg::from_bytes(&lm.to_bytes(), &pending).unwrap();
-            let labels = pending.finish(&lm).unwrap();
+            let labels = pending.finish(lm).unwrap();
             for j in 0..n {
                 let w0 = zero[off + j];
                 let want = if b[off + j] { w0 ^ delta } else { w0 };
@@ -566,7 +575,7 @@ mod tests {
         assert!(LabelMsg::from_bytes(&tag, &pending).is_err());
         let mut short = lm.clone();
         short.masked.pop();
-        assert!(pending.finish(&short).is_err());
+        assert!(pending.finish(short).is_err());
         assert!(rp.choose_labels(&[]).is_err());
         // The sender's pool runs out too.
         let cm = ChoiceMsg {
