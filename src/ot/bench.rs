@@ -148,44 +148,106 @@ fn connected(params: ExtParams) -> Result<(TcpChannel, CotSender, TcpChannel, Co
     Ok((cs, sender, cr, receiver))
 }
 
-/// Offline extension of `total` random correlated OTs in calls of `batch` (setup excluded;
-/// the receiver runs ahead by what the socket buffers, so the parties overlap).
-pub fn bench_offline(params: ExtParams, total: usize, batch: usize) -> Result<BenchRow> {
-    let (mut cs, mut sender, mut cr, mut receiver) = connected(params)?;
-    let (s0, r0) = (cs.bytes_sent(), cr.bytes_sent());
+/// Which party a process or thread plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The OT-extension sender (garbler, holds `Δ`).
+    Sender,
+    /// The OT-extension receiver (evaluator).
+    Receiver,
+}
+
+/// What one party measured of an offline run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartyReport {
+    /// The party.
+    pub role: Role,
+    /// OTs extended.
+    pub ots: usize,
+    /// Wall-clock seconds of the extension (setup excluded).
+    pub seconds: f64,
+    /// CPU seconds of the extension on this party's thread, where known.
+    pub cpu_seconds: Option<f64>,
+    /// Payload bytes this party sent during the extension.
+    pub bytes_sent: u64,
+}
+
+/// One party of the offline benchmark over any channel: setup (not timed), then `total`
+/// random correlated OTs in extension calls of `batch`. Run the two roles in two threads or
+/// two processes connected by `ch`.
+pub fn offline_party<C: Channel>(
+    ch: &mut C,
+    role: Role,
+    params: ExtParams,
+    total: usize,
+    batch: usize,
+) -> Result<PartyReport> {
+    let mut rng = OtRng::from_entropy()?;
+    enum Party {
+        S(Box<CotSender>),
+        R(Box<CotReceiver>),
+    }
+    let mut party = match role {
+        Role::Sender => {
+            let delta = rng.block().with_lsb(true);
+            Party::S(Box::new(setup_sender(ch, params, delta, &mut rng)?))
+        }
+        Role::Receiver => Party::R(Box::new(setup_receiver(ch, params, &mut rng)?)),
+    };
+    let sent0 = ch.bytes_sent();
     let start = Instant::now();
-    let handle = thread::spawn(move || {
-        cpu_timed(|| {
-            let mut done = 0;
-            while done < total {
-                let n = batch.min(total - done);
-                let cots = extend_sender(&mut cs, &mut sender, n)?;
-                std::hint::black_box(cots.messages());
-                done += n;
-            }
-            Ok(cs)
-        })
-    });
-    let (_, rcpu) = cpu_timed(|| {
+    let ((), cpu) = cpu_timed(|| {
         let mut done = 0;
         while done < total {
             let n = batch.min(total - done);
-            let cots = extend_receiver(&mut cr, &mut receiver, n)?;
-            std::hint::black_box(cots.messages());
+            match &mut party {
+                Party::S(s) => {
+                    let cots = extend_sender(ch, s, n)?;
+                    std::hint::black_box(cots.messages());
+                }
+                Party::R(r) => {
+                    let cots = extend_receiver(ch, r, n)?;
+                    std::hint::black_box(cots.messages());
+                }
+            }
             done += n;
         }
         Ok(())
     })?;
-    let (cs, scpu) = joined(handle)?;
-    let secs = start.elapsed().as_secs_f64();
-    let bytes = cs.bytes_sent() - s0 + cr.bytes_sent() - r0;
-    Ok(row(
-        format!("offline/{}", params.name()),
-        total,
-        secs,
-        (scpu, rcpu),
-        bytes,
-    ))
+    Ok(PartyReport {
+        role,
+        ots: total,
+        seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: cpu,
+        bytes_sent: ch.bytes_sent() - sent0,
+    })
+}
+
+/// Combines the two parties' reports of one run into a row (wall clock: the slower party).
+pub fn combine(name: String, a: &PartyReport, b: &PartyReport) -> BenchRow {
+    let (s, r) = if a.role == Role::Sender {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    row(
+        name,
+        s.ots,
+        s.seconds.max(r.seconds),
+        (s.cpu_seconds, r.cpu_seconds),
+        s.bytes_sent + r.bytes_sent,
+    )
+}
+
+/// Offline extension of `total` random correlated OTs in calls of `batch`, the two parties
+/// on two threads over TCP loopback (setup excluded; the receiver runs ahead by what the
+/// socket buffers, so the parties overlap).
+pub fn bench_offline(params: ExtParams, total: usize, batch: usize) -> Result<BenchRow> {
+    let (mut cs, mut cr) = TcpChannel::loopback_pair()?;
+    let handle = thread::spawn(move || offline_party(&mut cs, Role::Sender, params, total, batch));
+    let r = offline_party(&mut cr, Role::Receiver, params, total, batch)?;
+    let s = joined(handle)?;
+    Ok(combine(format!("offline/{}", params.name()), &s, &r))
 }
 
 /// Online derandomisation of `n` label transfers (setup and offline extension excluded).
