@@ -8,6 +8,8 @@ pub mod bench;
 
 pub use kernels;
 
-pub mod gc;
+pub mod channel;
 pub mod data;
+pub mod gc;
 pub mod nn;
+pub mod ot;

@@ -21,7 +21,6 @@ pub mod ntt;
 pub mod prime;
 pub mod testing;
 
-
 pub use aes::{Aes128, AesBackend};
 pub use backend::Backend;
 pub use block::Block;
