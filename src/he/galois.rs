@@ -241,9 +241,16 @@ impl Hoisted {
         let mut digits = vec![0u64; active.len() * limbs * n];
         for (t, &(i, off)) in active.iter().enumerate() {
             let src = &coeff[i * n..(i + 1) * n];
+            let whole_limb =
+                off == 0 && u64::from(w) >= 64 - u64::from(params.moduli[i].leading_zeros());
             for (k, plan) in params.plans[..limbs].iter().enumerate() {
                 let q = plan.q();
                 let dst = &mut digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                if whole_limb && k == i {
+                    // The only digit of limb i is c1 mod q_i itself: already in NTT form.
+                    dst.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
+                    continue;
+                }
                 for (d, &c) in dst.iter_mut().zip(src) {
                     let v = (c >> off) & mask;
                     *d = if v >= q { v - q } else { v };

@@ -142,26 +142,26 @@ impl SecretKey {
     fn scale_round(&self, x: &[u64], limbs: usize) -> Result<Vec<u64>> {
         let params = &self.params;
         let lvl = params.level_ctx(limbs)?;
-        let (n, p) = (params.n, params.p as u128);
+        // p·x/q < p, so the rounded quotient t is at most p: one subtraction reduces it.
+        let (n, p) = (params.n, params.p);
         let half = 1u128 << (lvl.shift - 1);
         let mut out = Vec::with_capacity(n);
         match lvl.garner {
             None => {
                 for &x0 in &x[..n] {
-                    let t = (x0 as u128 * lvl.frac[0] + half) >> lvl.shift;
-                    out.push((t % p) as u64);
+                    let t = ((x0 as u128 * lvl.frac[0] + half) >> lvl.shift) as u64;
+                    out.push(if t >= p { t - p } else { t });
                 }
             }
-            Some((q0m, inv)) => {
+            Some((_, inv)) => {
                 let m1 = params.plans[1].modulus();
                 let inv_s = m1.shoup(inv);
-                let _ = q0m;
                 for (&x0, &x1) in x[..n].iter().zip(&x[n..2 * n]) {
                     let x0r = m1.reduce(x0);
                     let k = m1.mul_shoup(m1.sub(x1, x0r), inv, inv_s);
-                    let t =
-                        (x0 as u128 * lvl.frac[0] + k as u128 * lvl.frac[1] + half) >> lvl.shift;
-                    out.push((t % p) as u64);
+                    let t = ((x0 as u128 * lvl.frac[0] + k as u128 * lvl.frac[1] + half)
+                        >> lvl.shift) as u64;
+                    out.push(if t >= p { t - p } else { t });
                 }
             }
         }

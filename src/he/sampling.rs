@@ -63,12 +63,19 @@ pub(crate) fn expand_uniform(
 /// Values in [−21, 21], variance 10.5. Constant time per sample.
 pub(crate) fn sample_cbd<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<i64> {
     const MASK: u64 = (1 << 21) - 1;
-    (0..n)
-        .map(|_| {
-            let r = rng.next_u64();
+    let mut bytes = vec![0u8; 8 * n];
+    rng.fill_bytes(&mut bytes);
+    let out = bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            let r = u64::from_le_bytes(a);
             (r & MASK).count_ones() as i64 - ((r >> 21) & MASK).count_ones() as i64
         })
-        .collect()
+        .collect();
+    bytes.fill(0);
+    out
 }
 
 /// Uniform ternary polynomial in {−1, 0, 1}^n (rejection of the byte value 255 keeps it
