@@ -98,6 +98,11 @@ impl Plaintext {
 
     /// round(Q·m/p) mod q_k for every coefficient: the scaled message, in coefficient form.
     pub(crate) fn scaled(&self, limbs: usize) -> Result<Vec<u64>> {
+        self.scaled_plus(limbs, None)
+    }
+
+    /// round(Q·m/p) + e mod q_k (e small, |e| < q_k), in coefficient form.
+    pub(crate) fn scaled_plus(&self, limbs: usize, error: Option<&[i64]>) -> Result<Vec<u64>> {
         let params = &self.params;
         let lvl = params.level_ctx(limbs)?;
         let (n, p) = (params.n, params.p);
@@ -130,6 +135,13 @@ impl Plaintext {
                 // x < p < q_k, so one conditional subtraction reduces the sum.
                 let v = md.mul_shoup(c, dk, dks) + x;
                 *o = if v >= qk { v - qk } else { v };
+            }
+            if let Some(e) = error {
+                for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(e) {
+                    // o + (v mod q_k), reduced: v + q·[v < 0] ∈ [0, 2q_k) only when v < 0.
+                    let t = o.wrapping_add(v as u64).wrapping_add(qk & ((v >> 63) as u64));
+                    *o = if t >= qk { t - qk } else { t };
+                }
             }
         }
         Ok(out)

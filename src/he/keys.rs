@@ -98,11 +98,9 @@ impl SecretKey {
         let seed: Seed = sampling::fresh_seed(rng);
         let a = sampling::expand_uniform(params, &seed, STREAM_CIPHERTEXT, limbs);
         let mut e = sampling::sample_cbd(rng, n);
-        let mut c0 = pt.scaled(limbs)?;
-        let mut tmp = vec![0u64; limbs * n];
-        sampling::lift_signed(params, &e, limbs, &mut tmp);
+        let mut c0 = pt.scaled_plus(limbs, Some(&e))?;
         e.zeroize();
-        sampling::add_limbs(params, &mut c0, &tmp, limbs);
+        let mut tmp = vec![0u64; limbs * n];
         sampling::forward_limbs(params, &mut c0, limbs);
         self.mul_s(&a, &mut tmp, limbs);
         sampling::sub_limbs(params, &mut c0, &tmp, limbs);

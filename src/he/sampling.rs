@@ -112,19 +112,15 @@ pub(crate) fn sample_wide<R: RngCore + ?Sized>(rng: &mut R, bound: u128) -> i128
     }
 }
 
-/// Writes a signed small polynomial into RNS limbs (coefficient form): limb-major, `limbs` primes.
+/// Writes a signed small polynomial (|v| < every q_i) into RNS limbs (coefficient form):
+/// limb-major, `limbs` primes.
 pub(crate) fn lift_signed(params: &Parameters, vals: &[i64], limbs: usize, out: &mut [u64]) {
     let n = params.n;
     for (k, &q) in params.moduli[..limbs].iter().enumerate() {
         for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(vals) {
-            *o = if v >= 0 {
-                v as u64 % q
-            } else {
-                q - ((-v) as u64 % q)
-            };
-            if *o == q {
-                *o = 0;
-            }
+            debug_assert!(v.unsigned_abs() < q);
+            // Branch-free: v mod q = v + q·[v < 0].
+            *o = (v as u64).wrapping_add(q & ((v >> 63) as u64));
         }
     }
 }
