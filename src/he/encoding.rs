@@ -139,7 +139,9 @@ impl Plaintext {
             if let Some(e) = error {
                 for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(e) {
                     // o + (v mod q_k), reduced: v + q·[v < 0] ∈ [0, 2q_k) only when v < 0.
-                    let t = o.wrapping_add(v as u64).wrapping_add(qk & ((v >> 63) as u64));
+                    let t = o
+                        .wrapping_add(v as u64)
+                        .wrapping_add(qk & ((v >> 63) as u64));
                     *o = if t >= qk { t - qk } else { t };
                 }
             }

@@ -359,7 +359,11 @@ fn modulus_switch_keeps_message_and_obeys_bound() {
 /// of 8-bit activations and 8-bit weights, then an output rotation, the mask, and flooding.
 #[test]
 fn largest_layer_chain_noise_within_bounds_and_floods() {
-    for id in [ParamSetId::Gazelle4096, ParamSetId::Gazelle4096Fast] {
+    for id in [
+        ParamSetId::Gazelle4096,
+        ParamSetId::Gazelle4096Fast,
+        ParamSetId::Gazelle8192,
+    ] {
         let params = id.params().unwrap();
         let (n, p) = (params.n(), params.p());
         let mut rng = rng_for(seeds()[1], params.name());
@@ -430,6 +434,10 @@ fn largest_layer_chain_noise_within_bounds_and_floods() {
             if id == ParamSetId::Gazelle4096 {
                 // The default set floods with 40+ bits above the worst-case noise.
                 assert!(rep.flood_bound.log2() > bound.bits() + 40.0);
+            }
+            if id == ParamSetId::Gazelle8192 {
+                // Whole-ciphertext statistical distance ≤ 2^−40 from the worst-case bound.
+                assert!(rep.statistical_distance_log2 <= -40.0);
             }
         }
     }
@@ -709,7 +717,7 @@ mod fuzz {
         #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
         /// (a + b)·w + c, decrypted, equals the same in Z_p slot-wise.
         #[test]
-        fn slot_arithmetic_is_arithmetic_mod_p(seed in any::<u64>(), set in 0usize..3) {
+        fn slot_arithmetic_is_arithmetic_mod_p(seed in any::<u64>(), set in 0usize..4) {
             let params = ParamSetId::ALL[set].params().unwrap();
             let p = params.p();
             let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -770,5 +778,37 @@ fn bench_rows_cover_every_operation() {
             rows.iter().any(|r| r.operation == op && r.median_us > 0.0),
             "{op} missing"
         );
+    }
+}
+
+/// Prints each set's noise figures (for the docs) and checks the stated default-set margins.
+#[test]
+fn noise_budget_table() {
+    for id in ParamSetId::ALL {
+        let params = id.params().unwrap();
+        let l = params.max_level();
+        let dec = params.decryption_bound(l);
+        let ks = noise::key_switch_bound(&params, l);
+        let layer = NoiseBound::fresh().mul_any_plain(&params).value() * 576.0;
+        let chain = NoiseBound(layer).rotate(&params, l).add_plain();
+        let flood = PublicKey::flood_bound(&params, chain, l, false)
+            .map(f64::log2)
+            .unwrap_or(f64::NAN);
+        let sd = (params.n() as f64 * chain.value() / (2.0 * 2f64.powf(flood))).log2();
+        eprintln!(
+            "{}: {} | Δ/2 2^{:.1} | key switch 2^{:.1} | 576-product layer + rotation + mask 2^{:.1} | flood 2^{:.1} | SD 2^{:.1} | decrypts {}",
+            id.name(),
+            params.security().describe(),
+            dec.log2(),
+            ks.log2(),
+            chain.bits(),
+            flood,
+            sd,
+            chain.decrypts(&params, l)
+        );
+        if id == ParamSetId::Gazelle4096 {
+            assert!(chain.decrypts(&params, l));
+            assert!(flood > chain.bits() + 40.0);
+        }
     }
 }
