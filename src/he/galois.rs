@@ -128,8 +128,9 @@ impl GaloisKeys {
             let mut as_ = vec![0u64; limbs * n];
             for (t, &(i, off)) in params.digits.iter().enumerate() {
                 let a = sampling::expand_uniform(params, &seed, key_stream(g, t), limbs);
-                let e = sampling::sample_cbd(rng, n);
+                let mut e = sampling::sample_cbd(rng, n);
                 sampling::lift_signed(params, &e, limbs, &mut e_l);
+                zeroize::Zeroize::zeroize(&mut e);
                 sampling::forward_limbs(params, &mut e_l, limbs);
                 sk.mul_s(&a, &mut as_, limbs);
                 let bt = &mut b[t * limbs * n..(t + 1) * limbs * n];

@@ -26,6 +26,7 @@ use super::params::Parameters;
 use super::sampling::{self, Seed};
 use rand_chacha::rand_core::CryptoRng;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 /// Stream index of the public key's a.
 const STREAM_PUBLIC_KEY: u64 = 1 << 40;
@@ -69,13 +70,15 @@ impl PublicKey {
         let (n, limbs) = (params.n, params.max_level());
         let seed = sampling::fresh_seed(rng);
         let a = sampling::expand_uniform(params, &seed, STREAM_PUBLIC_KEY, limbs);
-        let e = sampling::sample_cbd(rng, n);
+        let mut e = sampling::sample_cbd(rng, n);
         let mut b = vec![0u64; limbs * n];
         sampling::lift_signed(params, &e, limbs, &mut b);
+        e.zeroize();
         sampling::forward_limbs(params, &mut b, limbs);
         let mut as_ = vec![0u64; limbs * n];
         sk.mul_s(&a, &mut as_, limbs);
         sampling::sub_limbs(params, &mut b, &as_, limbs);
+        as_.zeroize();
         Self::from_parts(params, seed, b)
     }
 

@@ -4,6 +4,7 @@ use super::error::{HeError, Result};
 use super::params::Parameters;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
+use zeroize::Zeroize;
 
 /// A 32-byte seed from which a public uniform polynomial is expanded.
 pub type Seed = [u8; 32];
@@ -74,7 +75,7 @@ pub(crate) fn sample_cbd<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<i64>
             (r & MASK).count_ones() as i64 - ((r >> 21) & MASK).count_ones() as i64
         })
         .collect();
-    bytes.fill(0);
+    bytes.zeroize();
     out
 }
 
@@ -91,7 +92,7 @@ pub(crate) fn sample_ternary<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<
             }
         }
     }
-    bytes.fill(0);
+    bytes.zeroize();
     out
 }
 
