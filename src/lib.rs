@@ -11,5 +11,6 @@ pub use kernels;
 pub mod channel;
 pub mod data;
 pub mod gc;
+pub mod he;
 pub mod nn;
 pub mod ot;
