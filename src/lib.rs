@@ -4,3 +4,5 @@
 //! SIMD backends), `he`, `linalg`, `gc`, `ot`, `nn`, `protocol` / `net`, and the CLI.
 pub use kernels;
 pub mod he;
+pub mod linalg;
+pub mod sched;
