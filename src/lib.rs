@@ -13,6 +13,8 @@ pub mod data;
 pub mod gc;
 pub mod he;
 pub mod linalg;
+pub mod net;
 pub mod nn;
 pub mod ot;
+pub mod protocol;
 pub mod sched;

@@ -1,0 +1,323 @@
+//! The logic behind the `serve`, `infer` and `demo` commands (the CLI only parses arguments).
+use super::{Client, QueryReport, Server, ServerConfig};
+use crate::channel::TcpChannel;
+use crate::data::{self, Polarity};
+use crate::he::params::ParamSetId;
+use crate::nn::{self, Model};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Default per-message timeout of a session (a stalled peer ends its session after this).
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Boxed error of the command-line entry points.
+pub type CliResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Serves `server` on `listener`: one thread per connection, at most `max_sessions` at once
+/// (a connection over the limit is told the server is busy and closed). Each session's
+/// outcome is logged to stderr; a failing session never affects the others. Returns only if
+/// accepting fails.
+pub fn serve_listener(
+    server: Arc<Server>,
+    listener: TcpListener,
+    max_sessions: usize,
+    timeout: Duration,
+) -> CliResult<()> {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut next_id = 0u64;
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("serve: accept failed: {e}");
+                continue;
+            }
+        };
+        next_id += 1;
+        let id = next_id;
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| "?".to_string(), |a| a.to_string());
+        if active.fetch_add(1, Ordering::SeqCst) >= max_sessions {
+            active.fetch_sub(1, Ordering::SeqCst);
+            if let Ok(mut ch) = TcpChannel::new(stream, Duration::from_secs(1)) {
+                crate::net::send_error(&mut ch, "server busy: too many sessions, retry later");
+            }
+            eprintln!("serve: session {id} from {peer} refused (limit {max_sessions})");
+            continue;
+        }
+        let server = server.clone();
+        let active = active.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("session-{id}"))
+            .spawn(move || {
+                run_session(&server, stream, timeout, id, &peer);
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            eprintln!("serve: cannot start a session thread: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, peer: &str) {
+    let mut ch = match TcpChannel::new(stream, timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("serve: session {id} from {peer}: {e}");
+            return;
+        }
+    };
+    let t = Instant::now();
+    let r = server.serve_session(&mut ch, |line| eprintln!("serve: session {id}: {line}"));
+    match r {
+        Ok(s) => eprintln!(
+            "serve: session {id} from {peer} done: {} queries in {:.2} s",
+            s.queries,
+            t.elapsed().as_secs_f64()
+        ),
+        Err(e) => eprintln!("serve: session {id} from {peer} ended with an error: {e}"),
+    }
+}
+
+/// `gazelle serve`.
+pub fn serve(model: &str, listen: &str, max_sessions: usize) -> CliResult<()> {
+    let server = Arc::new(Server::new(
+        nn::builtin_model(model)?,
+        ServerConfig::default(),
+    )?);
+    let listener = TcpListener::bind(listen)?;
+    eprintln!(
+        "serve: model {model}, {} stages, parameter set {}, listening on {} (at most {max_sessions} sessions)",
+        server.plan().stages.len(),
+        ParamSetId::default().name(),
+        listener.local_addr()?
+    );
+    serve_listener(server, listener, max_sessions.max(1), SESSION_TIMEOUT)
+}
+
+/// Starts a server for `model` on an ephemeral loopback port in a background thread; returns
+/// its address (for `demo` and tests).
+pub fn spawn_local_server(server: Arc<Server>, max_sessions: usize) -> CliResult<SocketAddr> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    let addr = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("gazelle-server".into())
+        .spawn(move || serve_listener(server, listener, max_sessions, SESSION_TIMEOUT))?;
+    Ok(addr)
+}
+
+/// The input of an `infer` run.
+#[derive(Debug, Clone)]
+pub enum InferInput {
+    /// A PNG file.
+    Png(std::path::PathBuf),
+    /// A digit of the bundled MNIST test set.
+    MnistIndex(usize),
+}
+
+/// One query against a server: returns the report (and prints nothing).
+pub fn infer_once(addr: SocketAddr, model: Model, input: &[i64]) -> CliResult<QueryReport> {
+    let mut ch = TcpChannel::connect(addr)?;
+    let mut client = Client::connect(&mut ch, model, ParamSetId::default())?;
+    let setup = client.setup;
+    let mut report = client.query(input)?;
+    client.finish()?;
+    report.offline_other = report.offline_other.add(setup);
+    Ok(report)
+}
+
+/// `gazelle infer`.
+pub fn infer(server: &str, model: &str, input: &InferInput) -> CliResult<()> {
+    let model = nn::builtin_model(model)?;
+    let (pixels, label) = match input {
+        InferInput::Png(path) => {
+            let bytes = std::fs::read(path)?;
+            (model.input().pixels_from_png(&bytes, Polarity::Auto)?, None)
+        }
+        InferInput::MnistIndex(i) => {
+            let set = data::bundled(data::MNIST_TEST.name)?;
+            if *i >= set.len() {
+                return Err(format!(
+                    "--mnist-index {i}: the bundled set has {} digits",
+                    set.len()
+                )
+                .into());
+            }
+            (set.image(*i).to_vec(), Some(set.label(*i)))
+        }
+    };
+    let x = model.input().encode_fixed(&pixels);
+    let addr: SocketAddr = server
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(server)
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+        })
+        .map_err(|e| format!("--server {server}: {e}"))?;
+    let r = infer_once(addr, model, &x)?;
+    println!("class: {}", r.class);
+    if let Some(l) = label {
+        println!("label: {l}");
+    }
+    println!("logits: {:?}", r.logits);
+    print!("{}", r.table());
+    println!(
+        "offline {:.1} ms, {:.2} MB; online {:.1} ms, {:.2} MB",
+        r.offline().time.as_secs_f64() * 1e3,
+        r.offline().bytes() as f64 / 1e6,
+        r.online().time.as_secs_f64() * 1e3,
+        r.online().bytes() as f64 / 1e6
+    );
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Summary of a `demo` run.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    /// Images classified.
+    pub images: usize,
+    /// Correct classifications (images with labels only).
+    pub correct: usize,
+    /// Images with a label.
+    pub labelled: usize,
+    /// Secure logits equal to the plaintext fixed-point logits.
+    pub agree: usize,
+    /// Median online latency (s).
+    pub online_s: f64,
+    /// Median offline latency (s).
+    pub offline_s: f64,
+    /// Median online bytes.
+    pub online_bytes: f64,
+    /// Median offline bytes.
+    pub offline_bytes: f64,
+    /// The last query's report.
+    pub last: Option<QueryReport>,
+}
+
+/// `gazelle demo`: both parties in this process over loopback TCP, on bundled images (MNIST)
+/// or synthetic ones (CIFAR-10: none are bundled). `progress` is called after each image.
+pub fn demo_run(
+    model_name: &str,
+    images: usize,
+    mut progress: impl FnMut(usize, usize, &QueryReport, bool),
+) -> CliResult<DemoSummary> {
+    let model = nn::builtin_model(model_name)?;
+    let server = Arc::new(Server::new(model.clone(), ServerConfig::default())?);
+    let addr = spawn_local_server(server, 4)?;
+    let shape = model.input().shape;
+    let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if shape.c == 1 && shape.h == 28 {
+        let set = data::bundled(data::MNIST_TEST.name)?;
+        (0..images.min(set.len()))
+            .map(|i| (set.image(i).to_vec(), Some(set.label(i))))
+            .unzip()
+    } else {
+        nn::eval::synthetic_images(&model, images, 7)
+            .into_iter()
+            .map(|v| (v, None))
+            .unzip()
+    };
+    let mut ch = TcpChannel::connect(addr)?;
+    let mut client = Client::connect(&mut ch, model.clone(), ParamSetId::default())?;
+    let mut s = DemoSummary {
+        images: 0,
+        correct: 0,
+        labelled: 0,
+        agree: 0,
+        online_s: 0.0,
+        offline_s: 0.0,
+        online_bytes: 0.0,
+        offline_bytes: 0.0,
+        last: None,
+    };
+    let (mut on, mut off, mut onb, mut offb) = (vec![], vec![], vec![], vec![]);
+    for (i, (img, label)) in imgs.iter().zip(&labels).enumerate() {
+        let x = model.input().encode_fixed(img);
+        let r = client.query(&x)?;
+        let plain = model.infer_fixed(&x)?;
+        let ok = plain == r.logits;
+        s.images += 1;
+        s.agree += ok as usize;
+        if let Some(l) = label {
+            s.labelled += 1;
+            s.correct += (r.class == *l as usize) as usize;
+        }
+        on.push(r.online().time.as_secs_f64());
+        off.push(r.offline().time.as_secs_f64());
+        onb.push(r.online().bytes() as f64);
+        offb.push(r.offline().bytes() as f64);
+        progress(i + 1, imgs.len(), &r, ok);
+        s.last = Some(r);
+    }
+    client.finish()?;
+    s.online_s = median(on);
+    s.offline_s = median(off);
+    s.online_bytes = median(onb);
+    s.offline_bytes = median(offb);
+    Ok(s)
+}
+
+/// `gazelle demo` with its printed report.
+pub fn demo(model_name: &str, images: usize) -> CliResult<()> {
+    println!(
+        "gazelle demo: private inference of {model_name} on {images} images, client and server \
+         in this process over loopback TCP (parameter set {})",
+        ParamSetId::default().name()
+    );
+    let t = Instant::now();
+    let s = demo_run(model_name, images, |i, n, _r, ok| {
+        let w = 30;
+        let filled = w * i / n.max(1);
+        eprint!(
+            "\r[{}{}] {i}/{n} {}",
+            "#".repeat(filled),
+            "-".repeat(w - filled),
+            if ok { "" } else { "MISMATCH" }
+        );
+    })?;
+    eprintln!();
+    if let Some(r) = &s.last {
+        println!("per-stage breakdown of the last query:");
+        print!("{}", r.table());
+    }
+    if s.labelled > 0 {
+        println!(
+            "accuracy: {}/{} = {:.1}%",
+            s.correct,
+            s.labelled,
+            100.0 * s.correct as f64 / s.labelled as f64
+        );
+    } else {
+        println!("accuracy: n/a (synthetic inputs, no labels bundled)");
+    }
+    println!(
+        "agreement with plaintext fixed-point inference: {}/{} = {:.1}%",
+        s.agree,
+        s.images,
+        100.0 * s.agree as f64 / s.images.max(1) as f64
+    );
+    println!(
+        "median latency: online {:.1} ms, offline {:.1} ms; median bytes: online {:.2} MB, offline {:.2} MB",
+        s.online_s * 1e3,
+        s.offline_s * 1e3,
+        s.online_bytes / 1e6,
+        s.offline_bytes / 1e6
+    );
+    println!("wall time {:.1} s", t.elapsed().as_secs_f64());
+    if s.agree != s.images {
+        return Err("secure inference disagreed with the plaintext oracle".into());
+    }
+    Ok(())
+}
