@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use gazelle::bench::{self, MachineInfo, Report};
 use gazelle::kernels::Backend;
+use gazelle::protocol::cli;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -17,11 +18,48 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the main job on the embedded default (see README).
+    /// Private inference end to end: client and server in this process over loopback TCP,
+    /// bundled model and real images; prints accuracy, agreement with plaintext inference,
+    /// latency and bytes.
     Demo {
-        /// Short run.
+        /// Bundled model (mnist-secureml, mnist-cryptonets, mnist-deepsecure, mnist-minionn,
+        /// cifar-minionn).
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
+        /// Number of images to classify.
+        #[arg(long, default_value_t = 10)]
+        images: usize,
+    },
+    /// Serve private inference on a bundled model (one session per connection).
+    Serve {
+        /// Bundled model.
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: String,
+        /// Most sessions served at once.
+        #[arg(long, default_value_t = 4)]
+        max_sessions: usize,
+    },
+    /// Classify one image privately against a `gazelle serve` server.
+    Infer {
+        /// Server address.
         #[arg(long)]
-        quick: bool,
+        server: String,
+        /// Bundled model the server runs (its architecture; the weights stay on the server).
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
+        /// A PNG image.
+        #[arg(
+            long,
+            conflicts_with = "mnist_index",
+            required_unless_present = "mnist_index"
+        )]
+        image: Option<std::path::PathBuf>,
+        /// Index of a digit of the bundled MNIST test set.
+        #[arg(long)]
+        mnist_index: Option<usize>,
     },
     /// Benchmark one family of kernels and print one table (or JSON).
     Bench {
@@ -84,13 +122,23 @@ fn run_bench(family: Family, backend: &str, json: bool, quick: bool) -> Result<(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { quick } => {
-            println!(
-                "gazelle demo: the private-inference protocol has not landed yet; until it does, \
-                 the demo prints the NTT kernel table of every backend this CPU runs."
-            );
-            run_bench(Family::Kernels, "all", false, quick)
+        Command::Demo { model, images } => cli::demo(&model, images).map_err(|e| e.to_string()),
+        Command::Serve {
+            model,
+            listen,
+            max_sessions,
+        } => cli::serve(&model, &listen, max_sessions).map_err(|e| e.to_string()),
+        Command::Infer {
+            server,
+            model,
+            image,
+            mnist_index,
+        } => match (image, mnist_index) {
+            (Some(path), _) => Ok(cli::InferInput::Png(path)),
+            (None, Some(i)) => Ok(cli::InferInput::MnistIndex(i)),
+            (None, None) => Err("give --image or --mnist-index".to_string()),
         }
+        .and_then(|input| cli::infer(&server, &model, &input).map_err(|e| e.to_string())),
         Command::Bench {
             family,
             backend,

@@ -141,6 +141,15 @@ const TAG_HELLO_OK: u8 = 0x02;
 const MAX_MODEL_NAME: usize = 64;
 
 impl Hello {
+    /// The hello of this protocol version for `param_set` and `model`.
+    pub fn new(param_set: crate::he::params::ParamSetId, model: &str) -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            param_set: param_set as u8,
+            model: model.to_string(),
+        }
+    }
+
     /// Encodes the message.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = MAGIC.to_vec();

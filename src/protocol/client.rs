@@ -72,11 +72,7 @@ impl<'c, C: Channel> Client<'c, C> {
     pub fn connect(ch: &'c mut C, model: Model, param_set: ParamSetId) -> Result<Self> {
         let params = param_set.params()?;
         let plan = Plan::new(&model, &params)?;
-        let hello = Hello {
-            version: net::PROTOCOL_VERSION,
-            param_set: param_set as u8,
-            model: model.name().to_string(),
-        };
+        let hello = Hello::new(param_set, model.name());
         let ((sk, cot), setup) = measure(ch, |ch| {
             net::handshake_client(ch, &hello)?;
             let mut rng = sampling::secret_rng()?;
@@ -105,6 +101,11 @@ impl<'c, C: Channel> Client<'c, C> {
     /// The plan.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The underlying channel (tests use it to play a misbehaving client).
+    pub fn channel(&mut self) -> &mut C {
+        self.ch
     }
 
     /// Ends the session politely.

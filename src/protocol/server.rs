@@ -164,11 +164,7 @@ impl Server {
     }
 
     fn hello(&self) -> Hello {
-        Hello {
-            version: net::PROTOCOL_VERSION,
-            param_set: self.config.param_set as u8,
-            model: self.model.name().to_string(),
-        }
+        Hello::new(self.config.param_set, self.model.name())
     }
 
     /// Runs one session over `ch` until the client says goodbye. On any error the client is

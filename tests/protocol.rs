@@ -1,0 +1,154 @@
+//! End-to-end secure inference: every network bit for bit against the plaintext fixed-point
+//! oracle, over the in-memory duplex and TCP, concurrent clients, and clients that misbehave.
+use gazelle::channel::{Channel, MemChannel, TcpChannel};
+use gazelle::he::params::ParamSetId;
+use gazelle::net;
+use gazelle::nn::{self, Model};
+use gazelle::protocol::cli::{infer_once, spawn_local_server};
+use gazelle::protocol::{Client, ProtocolError, Server, ServerConfig};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn mnist_inputs(model: &Model, first: usize, count: usize) -> Vec<Vec<i64>> {
+    let set = gazelle::data::bundled(gazelle::data::MNIST_TEST.name).unwrap();
+    (first..first + count)
+        .map(|i| model.input().encode_fixed(set.image(i)))
+        .collect()
+}
+
+fn random_inputs(model: &Model, count: usize, seed: u64) -> Vec<Vec<i64>> {
+    nn::eval::synthetic_images(model, count, seed)
+        .iter()
+        .map(|px| model.input().encode_fixed(px))
+        .collect()
+}
+
+/// Runs one session over a MemChannel and checks every query against the oracle.
+fn check_in_memory(name: &str, inputs: &[Vec<i64>]) {
+    let model = nn::builtin_model(name).unwrap();
+    let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        for x in inputs {
+            let r = client.query(x).unwrap();
+            assert_eq!(r.logits, model.infer_fixed(x).unwrap(), "{name}");
+            assert_eq!(r.class, nn::argmax(&r.logits));
+            assert!(r.online().bytes() > 0 && r.offline().bytes() > 0);
+        }
+        client.finish().unwrap();
+        assert_eq!(h.join().unwrap().unwrap().queries, inputs.len());
+    });
+}
+
+#[test]
+fn mnist_networks_match_the_oracle_on_real_and_random_inputs() {
+    for name in [
+        "mnist-minionn",
+        "mnist-secureml",
+        "mnist-cryptonets",
+        "mnist-deepsecure",
+    ] {
+        let model = nn::builtin_model(name).unwrap();
+        let mut inputs = mnist_inputs(&model, 0, 2);
+        inputs.extend(random_inputs(&model, 1, 99));
+        check_in_memory(name, &inputs);
+    }
+}
+
+#[test]
+fn cifar_minionn_matches_the_oracle_on_a_random_input() {
+    let model = nn::builtin_model("cifar-minionn").unwrap();
+    check_in_memory("cifar-minionn", &random_inputs(&model, 1, 5));
+}
+
+#[test]
+fn tcp_concurrent_clients_and_misbehaving_peers() {
+    let model = nn::builtin_model("mnist-minionn").unwrap();
+    let server = Arc::new(Server::new(model.clone(), ServerConfig::default()).unwrap());
+    let addr = spawn_local_server(server, 4).unwrap();
+    let inputs = mnist_inputs(&model, 10, 2);
+
+    // Garbage instead of a hello: the server answers with an error and goes on.
+    {
+        let mut ch = TcpChannel::connect(addr).unwrap();
+        ch.send(b"\x01this is not a hello").unwrap();
+        let e = net::recv_msg(&mut ch, 0x02, 100, "reply").unwrap_err();
+        assert!(matches!(e, net::NetError::PeerError(_)), "{e}");
+    }
+    // A raw connection announcing a huge frame, then hanging up.
+    {
+        use std::io::Write;
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    }
+    // A client that disconnects in the middle of a query (after the offline phase).
+    {
+        let mut ch = TcpChannel::connect(addr).unwrap();
+        let mut c = Client::connect(&mut ch, model.clone(), ParamSetId::default()).unwrap();
+        // Ask for a query, then vanish.
+        net::send_msg(c.channel(), 0x12, &[1]).unwrap();
+    }
+    // Wrong model id: a clear handshake error on the client.
+    {
+        let other = nn::builtin_model("mnist-deepsecure").unwrap();
+        let mut ch = TcpChannel::connect(addr).unwrap();
+        let e = Client::connect(&mut ch, other, ParamSetId::default()).unwrap_err();
+        assert!(
+            matches!(&e, ProtocolError::Net(net::NetError::Handshake(r)) if r.contains("model")),
+            "{e}"
+        );
+    }
+    // Two honest clients at once, both exact.
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = inputs
+            .iter()
+            .map(|x| {
+                let m = model.clone();
+                sc.spawn(move || infer_once(addr, m, x).unwrap())
+            })
+            .collect();
+        for (h, x) in hs.into_iter().zip(&inputs) {
+            assert_eq!(h.join().unwrap().logits, model.infer_fixed(x).unwrap());
+        }
+    });
+}
+
+#[test]
+fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
+    let model = nn::builtin_model("mnist-deepsecure").unwrap();
+    let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
+    let hello = net::Hello::new(ParamSetId::default(), model.name());
+    // Valid handshake, then a truncated public key.
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        net::handshake_client(&mut a, &hello).unwrap();
+        net::send_msg(&mut a, 0x10, b"GZPK\x01").unwrap();
+        let e = h.join().unwrap().unwrap_err();
+        assert!(matches!(e, ProtocolError::He(_)), "{e}");
+        assert!(matches!(
+            net::recv_msg(&mut a, 0x11, 10, "x"),
+            Err(net::NetError::PeerError(_))
+        ));
+    });
+    // Wrong parameter set.
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        let bad = net::Hello {
+            param_set: hello.param_set ^ 0x7f,
+            ..hello.clone()
+        };
+        let e = net::handshake_client(&mut a, &bad).unwrap_err();
+        assert!(e.to_string().contains("parameter set"), "{e}");
+        assert!(h.join().unwrap().is_err());
+    });
+    // A peer that stalls: the receive times out.
+    let (mut a, mut b) = MemChannel::pair_with_timeout(Duration::from_millis(300));
+    let e = server.serve_session(&mut b, |_| {}).unwrap_err();
+    assert!(e.to_string().contains("timed out"), "{e}");
+    drop(a.send(b"late"));
+}
