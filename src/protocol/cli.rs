@@ -126,7 +126,7 @@ pub fn infer_once(addr: SocketAddr, model: Model, input: &[i64]) -> CliResult<Qu
     let setup = client.setup;
     let mut report = client.query(input)?;
     client.finish()?;
-    report.offline_other = report.offline_other.add(setup);
+    report.offline_other = report.offline_other.plus(setup);
     Ok(report)
 }
 

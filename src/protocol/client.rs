@@ -270,10 +270,7 @@ impl<'c, C: Channel> Client<'c, C> {
     }
 }
 
-fn offline_stage<C: Channel + ?Sized>(ch: &mut C, cot: &mut CotReceiver, st: &Stage) -> Result<Prep>
-where
-    C: Sized,
-{
+fn offline_stage<C: Channel>(ch: &mut C, cot: &mut CotReceiver, st: &Stage) -> Result<Prep> {
     let Stage::Nonlinear { circuit, gather } = st else {
         return Ok(Prep::None);
     };

@@ -451,15 +451,44 @@ pub(crate) fn layer_weights(model: &Model, layer: usize, dense: bool) -> LayerWe
     }
 }
 
-/// Worst-case noise of a linear stage's output before flooding: fresh input plus the
-/// server's share (a plaintext), hoisted rotations, `mults` products with arbitrary
-/// plaintexts, outer rotations, bias and mask.
+/// Worst-case noise of a linear stage's outputs before flooding, the largest over its output
+/// ciphertexts: fresh input plus the server's share (a plaintext), a key switch for each
+/// non-trivial hoisted rotation, products with arbitrary plaintexts (‖pt‖₁ ≤ n·(p−1)/2),
+/// a key switch per outer rotation, the rotate-and-add tail (each doubling doubles the noise
+/// and adds a key switch), bias and mask.
 pub(crate) fn linear_noise(params: &Parameters, schedule: &Schedule) -> NoiseBound {
     let ks = crate::he::noise::key_switch_bound(params, params.max_level());
-    let cost = schedule.cost();
-    let input = NoiseBound::fresh().add_plain().value() + ks;
-    let per_term = NoiseBound(input).mul_any_plain(params).value();
-    NoiseBound(cost.mults.max(1) as f64 * per_term + cost.plain_rotations as f64 * ks + 1.0)
+    let input = NoiseBound::fresh().add_plain().value();
+    let product = |rotated: bool| {
+        NoiseBound(input + if rotated { ks } else { 0.0 })
+            .mul_any_plain(params)
+            .value()
+    };
+    let worst = schedule
+        .out_plans()
+        .iter()
+        .map(|o| {
+            let mut acc: f64 = o
+                .groups
+                .iter()
+                .map(|g| {
+                    let terms: f64 = g
+                        .terms
+                        .iter()
+                        .map(|t| product(!t.inner.is_identity()))
+                        .sum();
+                    terms + if g.outer.is_identity() { 0.0 } else { ks }
+                })
+                .sum();
+            if let Some((_, d)) = o.tail {
+                for _ in 0..d {
+                    acc = 2.0 * acc + ks;
+                }
+            }
+            acc
+        })
+        .fold(0.0, f64::max);
+    NoiseBound(worst + 1.0)
 }
 
 /// Time and bytes of one phase of one stage, from the client's side (`up`: client → server).
@@ -475,7 +504,7 @@ pub struct PhaseMetrics {
 
 impl PhaseMetrics {
     /// Sum of two measurements.
-    pub fn add(self, o: PhaseMetrics) -> PhaseMetrics {
+    pub fn plus(self, o: PhaseMetrics) -> PhaseMetrics {
         PhaseMetrics {
             time: self.time + o.time,
             up: self.up + o.up,
@@ -518,14 +547,14 @@ impl QueryReport {
     pub fn offline(&self) -> PhaseMetrics {
         self.stages
             .iter()
-            .fold(self.offline_other, |a, s| a.add(s.offline))
+            .fold(self.offline_other, |a, s| a.plus(s.offline))
     }
 
     /// Total online phase.
     pub fn online(&self) -> PhaseMetrics {
         self.stages
             .iter()
-            .fold(PhaseMetrics::default(), |a, s| a.add(s.online))
+            .fold(PhaseMetrics::default(), |a, s| a.plus(s.online))
     }
 
     /// A table of the per-stage measurements.

@@ -36,7 +36,7 @@ fn minionn_mnist_matches_oracle_in_memory() {
     let model = crate::nn::builtin_model("mnist-minionn").unwrap();
     let set = crate::data::bundled(crate::data::MNIST_TEST.name).unwrap();
     let x = model.input().encode_fixed(set.image(0));
-    let reps = run_mem("mnist-minionn", &[x.clone()]);
+    let reps = run_mem("mnist-minionn", std::slice::from_ref(&x));
     assert_eq!(reps[0].logits, model.infer_fixed(&x).unwrap());
     eprintln!("{}", reps[0].table());
 }
