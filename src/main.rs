@@ -26,8 +26,8 @@ enum Command {
         /// cifar-minionn).
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
-        /// Number of images to classify.
-        #[arg(long, default_value_t = 10)]
+        /// Number of images to classify (the default finishes in seconds).
+        #[arg(long, default_value_t = 20)]
         images: usize,
     },
     /// Serve private inference on a bundled model (one session per connection).

@@ -188,10 +188,18 @@ pub struct Plan {
 /// parameters: the upload is part of the setup phase).
 pub const MAX_KEYS_PER_STAGE: usize = 96;
 
-/// The cheapest `linalg` schedule whose rotation keys stay within [`MAX_KEYS_PER_STAGE`]
-/// (or, if none does, the one with the fewest keys).
+/// The cheapest `linalg` schedule that decrypts correctly after flooding (by the worst-case
+/// bound of [`linear_noise`]) and whose rotation keys stay within [`MAX_KEYS_PER_STAGE`];
+/// failing the key limit, the one with the fewest keys among those that decrypt.
 pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Schedule> {
-    let cands = Schedule::candidates(params, shape)?;
+    let fits = |s: &Schedule| {
+        crate::he::PublicKey::flood_bound(params, linear_noise(params, s), params.max_level(), true)
+            .is_ok()
+    };
+    let cands: Vec<Schedule> = Schedule::candidates(params, shape)?
+        .into_iter()
+        .filter(fits)
+        .collect();
     let within = cands
         .iter()
         .filter(|s| s.cost().galois_keys <= MAX_KEYS_PER_STAGE)
@@ -201,8 +209,12 @@ pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<S
                 .total_cmp(&b.cost().estimate(params))
         });
     let pick = within.or_else(|| cands.iter().min_by_key(|s| s.cost().galois_keys));
-    pick.cloned()
-        .ok_or_else(|| ProtocolError::Unsupported(format!("no schedule for {}", shape.describe())))
+    pick.cloned().ok_or_else(|| {
+        ProtocolError::Unsupported(format!(
+            "no schedule for {} keeps the noise within the flooding budget",
+            shape.describe()
+        ))
+    })
 }
 
 /// A pending non-linear step being fused: requant, ReLU, pooling windows.
@@ -451,19 +463,26 @@ pub(crate) fn layer_weights(model: &Model, layer: usize, dense: bool) -> LayerWe
     }
 }
 
-/// Worst-case noise of a linear stage's outputs before flooding, the largest over its output
-/// ciphertexts: fresh input plus the server's share (a plaintext), a key switch for each
-/// non-trivial hoisted rotation, products with arbitrary plaintexts (‖pt‖₁ ≤ n·(p−1)/2),
-/// a key switch per outer rotation, the rotate-and-add tail (each doubling doubles the noise
-/// and adds a key switch), bias and mask.
+/// Noise bound of a linear stage's outputs before flooding, the largest over its output
+/// ciphertexts: fresh input plus the server's share (a plaintext), a worst-case key switch
+/// for each non-trivial hoisted rotation, the products, a key switch per outer rotation, the
+/// rotate-and-add tail (each doubling doubles the noise and adds a key switch), bias and mask.
+///
+/// The products use a high-probability bound, not the worst case: a coefficient of `v·pt` is
+/// `Σ_j v_j·pt_{i−j}`, a sum of n zero-mean noise terms weighted by plaintext coefficients of
+/// size ≤ (p−1)/2, so by Hoeffding it stays below `‖v‖∞·√n·(p−1)/2·√(2 ln(2n·2^40))` except
+/// with probability 2^-40 (union over the n coefficients). The worst case `‖v‖∞·n·(p−1)/2`
+/// (`NoiseBound::mul_any_plain`) is 2.9 bits larger and leaves the hybrid mat-vec of
+/// MiniONN's second layer no room for flooding at the default parameters. Treating the
+/// noise coefficients as independent is the heuristic step (as in the Gazelle paper's own
+/// analysis); see the report of issue 9.
 pub(crate) fn linear_noise(params: &Parameters, schedule: &Schedule) -> NoiseBound {
     let ks = crate::he::noise::key_switch_bound(params, params.max_level());
     let input = NoiseBound::fresh().add_plain().value();
-    let product = |rotated: bool| {
-        NoiseBound(input + if rotated { ks } else { 0.0 })
-            .mul_any_plain(params)
-            .value()
-    };
+    let n = params.n() as f64;
+    let z = (2.0 * (2.0 * n * 2f64.powi(40)).ln()).sqrt();
+    let factor = n.sqrt() * ((params.p() - 1) / 2) as f64 * z;
+    let product = |rotated: bool| (input + if rotated { ks } else { 0.0 }) * factor;
     let worst = schedule
         .out_plans()
         .iter()
