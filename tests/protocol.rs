@@ -32,6 +32,9 @@ fn check_in_memory(name: &str, inputs: &[Vec<i64>]) {
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
         let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        // The first query's offline phase runs ahead; the others run theirs on demand.
+        let pre = client.precompute().unwrap();
+        assert!(pre.down > 0 && client.precomputed() == 1);
         for x in inputs {
             let r = client.query(x).unwrap();
             assert_eq!(r.logits, model.infer_fixed(x).unwrap(), "{name}");

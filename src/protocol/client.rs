@@ -1,7 +1,8 @@
 //! The client's side of the protocol: key generation and upload, then per query an offline
 //! phase (random OTs, garbled tables) and the online phase on its private input.
 use super::server::{
-    OT_PARAMS, TAG_CTS_DOWN, TAG_CTS_UP, TAG_GK, TAG_GLABELS, TAG_PK, TAG_QUERY, TAG_TABLES,
+    OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY, REQ_QUERY_PRECOMPUTED, TAG_CTS_DOWN, TAG_CTS_UP,
+    TAG_GK, TAG_GLABELS, TAG_PK, TAG_QUERY, TAG_TABLES,
 };
 use super::{
     decode_cts, encode_cts, max_cts_bytes, PhaseMetrics, Plan, ProtocolError, QueryReport, Result,
@@ -27,6 +28,9 @@ enum Prep {
     },
 }
 
+/// One query's offline material with its measurements (per stage, and the request).
+type Precomputed = (Vec<Prep>, Vec<PhaseMetrics>, PhaseMetrics);
+
 /// A connected client session: keys uploaded, OT set up; run [`Client::query`] any number of
 /// times, then [`Client::finish`].
 pub struct Client<'c, C: Channel> {
@@ -36,6 +40,7 @@ pub struct Client<'c, C: Channel> {
     sk: SecretKey,
     cot: CotReceiver,
     evaluator: Evaluator,
+    ahead: std::collections::VecDeque<Precomputed>,
     /// Setup phase measurements (handshake, key upload, base OTs).
     pub setup: PhaseMetrics,
 }
@@ -94,6 +99,7 @@ impl<'c, C: Channel> Client<'c, C> {
             sk,
             cot,
             evaluator: Evaluator::new()?,
+            ahead: Default::default(),
             setup,
         })
     }
@@ -103,6 +109,37 @@ impl<'c, C: Channel> Client<'c, C> {
         &self.plan
     }
 
+    /// Runs one query's offline phase now (input-independent: random OTs, garbled tables,
+    /// the server's masks), to be used by the next [`Client::query`]. At most
+    /// [`super::server::MAX_AHEAD`] may be pending. Returns its measurements.
+    pub fn precompute(&mut self) -> Result<PhaseMetrics> {
+        let pre = self.offline(REQ_PRECOMPUTE)?;
+        let total = pre.1.iter().fold(pre.2, |a, m| a.plus(*m));
+        self.ahead.push_back(pre);
+        Ok(total)
+    }
+
+    /// Offline phases precomputed and not used yet.
+    pub fn precomputed(&self) -> usize {
+        self.ahead.len()
+    }
+
+    fn offline(&mut self, request: u8) -> Result<Precomputed> {
+        let ((), other) = measure(self.ch, |ch| {
+            net::send_msg(ch, TAG_QUERY, &[request])?;
+            Ok(())
+        })?;
+        let mut offline = Vec::with_capacity(self.plan.stages.len());
+        let mut preps = Vec::with_capacity(self.plan.stages.len());
+        for st in &self.plan.stages {
+            let cot = &mut self.cot;
+            let (prep, m) = measure(self.ch, |ch| offline_stage(ch, cot, st))?;
+            preps.push(prep);
+            offline.push(m);
+        }
+        Ok((preps, offline, other))
+    }
+
     /// The underlying channel (tests use it to play a misbehaving client).
     pub fn channel(&mut self) -> &mut C {
         self.ch
@@ -110,7 +147,7 @@ impl<'c, C: Channel> Client<'c, C> {
 
     /// Ends the session politely.
     pub fn finish(self) -> Result<()> {
-        net::send_msg(self.ch, TAG_QUERY, &[0])?;
+        net::send_msg(self.ch, TAG_QUERY, &[REQ_BYE])?;
         Ok(())
     }
 
@@ -136,18 +173,13 @@ impl<'c, C: Channel> Client<'c, C> {
             .iter()
             .map(|s| s.name(&self.model))
             .collect();
-        let ((), offline_other) = measure(self.ch, |ch| {
-            net::send_msg(ch, TAG_QUERY, &[1])?;
-            Ok(())
-        })?;
-        let mut offline = Vec::with_capacity(self.plan.stages.len());
-        let mut preps = Vec::with_capacity(self.plan.stages.len());
-        for st in &self.plan.stages {
-            let cot = &mut self.cot;
-            let (prep, m) = measure(self.ch, |ch| offline_stage(ch, cot, st))?;
-            preps.push(prep);
-            offline.push(m);
-        }
+        let (preps, offline, offline_other) = match self.ahead.pop_front() {
+            Some(pre) => {
+                net::send_msg(self.ch, TAG_QUERY, &[REQ_QUERY_PRECOMPUTED])?;
+                pre
+            }
+            None => self.offline(REQ_QUERY)?,
+        };
         let p = self.plan.params.p();
         let mut c: Vec<u64> = input
             .iter()

@@ -20,6 +20,7 @@ use crate::nn::Model;
 use crate::ot::{io as ot_io, CotSender, ExtParams, OtRng, SenderCots};
 use crate::sched::Scheduler;
 use kernels::Block;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,15 @@ pub(crate) const TAG_TABLES: u8 = 0x13;
 pub(crate) const TAG_GLABELS: u8 = 0x14;
 pub(crate) const TAG_CTS_UP: u8 = 0x15;
 pub(crate) const TAG_CTS_DOWN: u8 = 0x16;
+
+pub(crate) const REQ_BYE: u8 = 0;
+pub(crate) const REQ_QUERY: u8 = 1;
+pub(crate) const REQ_PRECOMPUTE: u8 = 2;
+pub(crate) const REQ_QUERY_PRECOMPUTED: u8 = 3;
+
+/// Most offline phases a client may have the server precompute ahead of its queries (each
+/// holds the garbling's input labels and OT pools of one query).
+pub const MAX_AHEAD: usize = 16;
 
 /// OT-extension parameters of the protocol.
 pub(crate) const OT_PARAMS: ExtParams = ExtParams::SOFTSPOKEN_4;
@@ -221,20 +231,42 @@ impl Server {
             cot,
         };
         let mut summary = SessionSummary::default();
+        let mut ahead: VecDeque<Vec<Prep>> = VecDeque::new();
         loop {
             let q = net::recv_msg(ch, TAG_QUERY, 1, "query request")?;
-            match q.as_slice() {
-                [0] => return Ok(summary),
-                [1] => {}
+            let t0 = Instant::now();
+            let preps = match q.as_slice() {
+                [REQ_BYE] => return Ok(summary),
+                [REQ_QUERY] => self.offline(ch, &mut s)?,
+                [REQ_PRECOMPUTE] => {
+                    if ahead.len() >= MAX_AHEAD {
+                        return Err(ProtocolError::Malformed {
+                            what: "precompute request",
+                            reason: format!("more than {MAX_AHEAD} queries ahead"),
+                        });
+                    }
+                    let prep = self.offline(ch, &mut s)?;
+                    ahead.push_back(prep);
+                    log(&format!(
+                        "offline phase precomputed in {:.1} ms ({} ahead)",
+                        t0.elapsed().as_secs_f64() * 1e3,
+                        ahead.len()
+                    ));
+                    continue;
+                }
+                [REQ_QUERY_PRECOMPUTED] => {
+                    ahead.pop_front().ok_or_else(|| ProtocolError::Malformed {
+                        what: "query request",
+                        reason: "no precomputed offline phase left".into(),
+                    })?
+                }
                 _ => {
                     return Err(ProtocolError::Malformed {
                         what: "query request",
-                        reason: "not 0 or 1".into(),
+                        reason: "unknown request".into(),
                     })
                 }
-            }
-            let t0 = Instant::now();
-            let preps = self.offline(ch, &mut s)?;
+            };
             let t1 = Instant::now();
             self.online(ch, &mut s, preps)?;
             let t2 = Instant::now();
