@@ -205,6 +205,8 @@ pub struct DemoSummary {
     pub offline_bytes: f64,
     /// The last query's report.
     pub last: Option<QueryReport>,
+    /// Session setup (handshake, key upload, base OTs), once per session.
+    pub setup: super::PhaseMetrics,
 }
 
 /// `gazelle demo`: both parties in this process over loopback TCP, on bundled images (MNIST)
@@ -241,6 +243,7 @@ pub fn demo_run(
         online_bytes: 0.0,
         offline_bytes: 0.0,
         last: None,
+        setup: client.setup,
     };
     let (mut on, mut off, mut onb, mut offb) = (vec![], vec![], vec![], vec![]);
     for (i, (img, label)) in imgs.iter().zip(&labels).enumerate() {
@@ -314,6 +317,12 @@ pub fn demo(model_name: &str, images: usize) -> CliResult<()> {
         s.offline_s * 1e3,
         s.online_bytes / 1e6,
         s.offline_bytes / 1e6
+    );
+    println!(
+        "session setup (handshake, public and Galois keys, base OTs), once per session: {:.1} ms, {:.2} MB up, {:.2} MB down",
+        s.setup.time.as_secs_f64() * 1e3,
+        s.setup.up as f64 / 1e6,
+        s.setup.down as f64 / 1e6
     );
     println!("wall time {:.1} s", t.elapsed().as_secs_f64());
     if s.agree != s.images {
