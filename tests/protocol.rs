@@ -149,6 +149,27 @@ fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
         assert!(e.to_string().contains("parameter set"), "{e}");
         assert!(h.join().unwrap().is_err());
     });
+    // A full session set up, then garbage where the first layer's ciphertexts belong, and a
+    // request for an offline phase that was never precomputed.
+    for garbage_query in [true, false] {
+        let (mut a, mut b) = MemChannel::pair();
+        std::thread::scope(|sc| {
+            let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+            let mut c = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+            if garbage_query {
+                c.precompute().unwrap();
+                net::send_msg(c.channel(), 0x12, &[3]).unwrap();
+                net::send_msg(c.channel(), 0x15, &[1, 0, 0, 0, 5, 0, 0, 0, 1, 2, 3, 4, 5]).unwrap();
+            } else {
+                net::send_msg(c.channel(), 0x12, &[3]).unwrap();
+            }
+            let e = h.join().unwrap().unwrap_err();
+            assert!(
+                matches!(e, ProtocolError::He(_) | ProtocolError::Malformed { .. }),
+                "{e}"
+            );
+        });
+    }
     // A peer that stalls: the receive times out.
     let (mut a, mut b) = MemChannel::pair_with_timeout(Duration::from_millis(300));
     let e = server.serve_session(&mut b, |_| {}).unwrap_err();

@@ -16,6 +16,7 @@ use crate::nn::{argmax, Model};
 use crate::ot::{io as ot_io, CotReceiver, OtRng, ReceiverCots};
 use kernels::Block;
 use std::time::Instant;
+use zeroize::Zeroize;
 
 /// Per-stage material the client receives offline.
 enum Prep {
@@ -272,6 +273,12 @@ impl<'c, C: Channel> Client<'c, C> {
                         match circuit.spec().output {
                             crate::gc::gazelle::Output::Reveal => Ok((vec![], Some(values))),
                             crate::gc::gazelle::Output::Remask => {
+                                if values.iter().any(|&v| !(0..p as i64).contains(&v)) {
+                                    return Err(ProtocolError::Malformed {
+                                        what: "garbled-circuit output",
+                                        reason: "a re-masked value is not below p".into(),
+                                    });
+                                }
                                 Ok((values.iter().map(|&v| v as u64).collect(), None))
                             }
                         }
@@ -281,6 +288,7 @@ impl<'c, C: Channel> Client<'c, C> {
                     )),
                 }
             })?;
+            c.zeroize();
             c = out.0;
             if out.1.is_some() {
                 logits = out.1;

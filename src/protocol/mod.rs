@@ -132,10 +132,13 @@ impl Stage {
     pub fn name(&self, model: &Model) -> String {
         match self {
             Stage::Linear {
-                layer, schedule, ..
+                layer,
+                schedule,
+                dense,
             } => format!(
-                "{}#{layer} {} ({})",
+                "{}#{layer} {}{} ({})",
                 model.layers()[*layer].kind().name(),
+                if *dense { "as dense " } else { "" },
                 schedule.shape().describe(),
                 schedule.method_name()
             ),

@@ -39,7 +39,7 @@ pub(crate) const REQ_QUERY_PRECOMPUTED: u8 = 3;
 
 /// Most offline phases a client may have the server precompute ahead of its queries (each
 /// holds the garbling's input labels and OT pools of one query).
-pub const MAX_AHEAD: usize = 16;
+pub const MAX_AHEAD: usize = 4;
 
 /// OT-extension parameters of the protocol.
 pub(crate) const OT_PARAMS: ExtParams = ExtParams::SOFTSPOKEN_4;
