@@ -1,8 +1,10 @@
 //! The `gazelle` command-line tool.
 use clap::{Parser, Subcommand, ValueEnum};
-use gazelle::bench::{self, MachineInfo, Report};
+use gazelle::bench::{self, BenchRow, MachineInfo, Report};
 use gazelle::kernels::Backend;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -23,11 +25,12 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
-    /// Benchmark one family of kernels and print one table (or JSON).
+    /// Benchmark one family and print one table (or JSON) with a machine header.
     Bench {
         /// Which family to measure.
         family: Family,
-        /// `all` for every backend this CPU can run, side by side, or one backend name.
+        /// `all` for every backend this CPU can run, side by side; `selected` for the
+        /// process-wide one (GAZELLE_BACKEND or the best); or one backend name.
         #[arg(long, default_value = "selected")]
         backend: String,
         /// Print JSON instead of a table.
@@ -37,14 +40,67 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Float vs fixed-point accuracy of a bundled model on the bundled images.
+    Eval {
+        /// Model name (mnist-secureml, mnist-cryptonets, mnist-deepsecure, mnist-minionn,
+        /// cifar-minionn) or a path to a .gzm file.
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
+    },
+    /// CPU profile of a workload as a flamegraph SVG, plus the hottest functions.
+    Profile {
+        /// Workload to profile.
+        workload: Workload,
+        /// Output SVG.
+        #[arg(long, default_value = "flame.svg")]
+        out: PathBuf,
+        /// Seconds to sample.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum Family {
     /// NTT and modular arithmetic per backend × reduction × n × prime size.
     Kernels,
+    /// Homomorphic encryption operations per parameter set.
+    He,
+    /// Fixed-key AES, garbling and evaluation per AND gate, ReLUs per second.
+    Gc,
+    /// Base OT, OT extension and online derandomisation.
+    Ot,
     /// Every family above.
     All,
+}
+
+impl Family {
+    fn name(self) -> &'static str {
+        match self {
+            Family::Kernels => "kernels",
+            Family::He => "he",
+            Family::Gc => "gc",
+            Family::Ot => "ot",
+            Family::All => "all",
+        }
+    }
+
+    fn members(self) -> Vec<Family> {
+        match self {
+            Family::All => vec![Family::Kernels, Family::He, Family::Gc, Family::Ot],
+            f => vec![f],
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Workload {
+    /// Forward + inverse NTT, n = 4096, 54-bit prime.
+    Ntt,
+    /// Homomorphic ct×pt multiply-accumulate and hoisted rotations at the default parameters.
+    He,
+    /// Garbling and evaluating ReLU circuits.
+    Gc,
 }
 
 fn backends(spec: &str) -> Result<Vec<Backend>, String> {
@@ -60,6 +116,39 @@ fn backends(spec: &str) -> Result<Vec<Backend>, String> {
     }
 }
 
+/// Runs a non-kernel family on `backend`: in process when it is the process-wide backend,
+/// else in a child process with `GAZELLE_BACKEND` set (backends are fixed per process).
+fn family_on(family: Family, backend: Backend, quick: bool) -> Result<Vec<BenchRow>, String> {
+    let selected = Backend::selected().map_err(|e| e.to_string())?;
+    if backend == selected {
+        return match family {
+            Family::He => bench::families::he(quick),
+            Family::Gc => bench::families::gc(quick),
+            Family::Ot => bench::families::ot(quick),
+            _ => unreachable!("kernels and all are expanded by the caller"),
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", family.name(), "--json"])
+        .env(gazelle::kernels::backend::BACKEND_ENV, backend.name());
+    if quick {
+        cmd.arg("--quick");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run the {backend} child: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{backend} child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("{backend} child: {e}"))?;
+    serde_json::from_value(v["rows"].clone()).map_err(|e| format!("{backend} child rows: {e}"))
+}
+
 fn run_bench(family: Family, backend: &str, json: bool, quick: bool) -> Result<(), String> {
     let backends = backends(backend)?;
     let mut report = Report {
@@ -67,17 +156,67 @@ fn run_bench(family: Family, backend: &str, json: bool, quick: bool) -> Result<(
         rows: Vec::new(),
         notes: Vec::new(),
     };
-    if matches!(family, Family::Kernels | Family::All) {
-        let opts = bench::kernels::KernelBenchOptions::new(backends.clone(), quick);
-        let (rows, notes) = bench::kernels::run(&opts).map_err(|e| e.to_string())?;
-        report.rows.extend(rows);
-        report.notes.extend(notes);
+    for f in family.members() {
+        if f == Family::Kernels {
+            let opts = bench::kernels::KernelBenchOptions::new(backends.clone(), quick);
+            let (rows, notes) = bench::kernels::run(&opts).map_err(|e| e.to_string())?;
+            report.rows.extend(rows);
+            report.notes.extend(notes);
+        } else {
+            for &b in &backends {
+                report.rows.extend(family_on(f, b, quick)?);
+            }
+        }
     }
     if json {
         println!("{}", report.to_json());
     } else {
         print!("{report}");
     }
+    Ok(())
+}
+
+fn run_eval(model: &str) -> Result<(), String> {
+    let report = if model.ends_with(".gzm") {
+        let m = gazelle::nn::Model::load(std::path::Path::new(model)).map_err(|e| e.to_string())?;
+        gazelle::nn::eval::report_for(&m)
+    } else {
+        gazelle::nn::accuracy_report(model)
+    }
+    .map_err(|e| e.to_string())?;
+    print!("{report}");
+    Ok(())
+}
+
+fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Result<(), String> {
+    let duration = Duration::from_secs_f64(seconds.max(0.1));
+    let summary = match workload {
+        Workload::Ntt => {
+            use gazelle::kernels::ntt::NttPlan64;
+            let q = 18014398509309953;
+            let plan = NttPlan64::try_new(4096, q).map_err(|e| e.to_string())?;
+            let mut a = gazelle::kernels::testing::TestRng::new(1).vec_below(4096, q);
+            bench::profile::profile(
+                || {
+                    plan.forward(&mut a);
+                    plan.inverse(&mut a);
+                },
+                duration,
+                out,
+                20,
+            )?
+        }
+        Workload::He => {
+            let w = bench::workloads::HeWorkload::new().map_err(|e| e.to_string())?;
+            bench::profile::profile(|| w.run(), duration, out, 20)?
+        }
+        Workload::Gc => {
+            let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
+            bench::profile::profile(|| w.run(), duration, out, 20)?
+        }
+    };
+    println!("flamegraph written to {}", out.display());
+    print!("{summary}");
     Ok(())
 }
 
@@ -97,6 +236,12 @@ fn main() -> ExitCode {
             json,
             quick,
         } => run_bench(family, &backend, json, quick),
+        Command::Eval { model } => run_eval(&model),
+        Command::Profile {
+            workload,
+            out,
+            seconds,
+        } => run_profile(workload, &out, seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
