@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use kernels::Block;
 
-use super::ext::{CotReceiver, CotSender, ExtParams, SenderCots, BASE_OTS};
+use super::ext::{CotReceiver, CotSender, ExtParams, ReceiverCots, SenderCots, BASE_OTS};
 use super::io::{
-    extend_receiver, extend_sender, receive_labels, send_labels, setup_receiver, setup_sender,
+    extend_receiver, extend_receiver_into, extend_sender, extend_sender_into, receive_labels,
+    send_labels, setup_receiver, setup_sender,
 };
 use super::rng::OtRng;
 use super::{OtError, Result};
@@ -196,18 +197,22 @@ pub fn offline_party<C: Channel>(
     };
     let sent0 = ch.bytes_sent();
     let start = Instant::now();
+    // One pool per party, refilled batch after batch: the steady state of an offline phase
+    // that keeps its buffers.
+    let mut spool = SenderCots::default();
+    let mut rpool = ReceiverCots::default();
     let ((), cpu) = cpu_timed(|| {
         let mut done = 0;
         while done < total {
             let n = batch.min(total - done);
             match &mut party {
                 Party::S(s) => {
-                    let cots = extend_sender(ch, s, n)?;
-                    std::hint::black_box(cots.messages());
+                    extend_sender_into(ch, s, n, &mut spool)?;
+                    std::hint::black_box(spool.messages());
                 }
                 Party::R(r) => {
-                    let cots = extend_receiver(ch, r, n)?;
-                    std::hint::black_box(cots.messages());
+                    extend_receiver_into(ch, r, n, &mut rpool)?;
+                    std::hint::black_box(rpool.messages());
                 }
             }
             done += n;

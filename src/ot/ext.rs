@@ -270,7 +270,9 @@ pub(crate) fn check_extend_count(n: usize) -> Result<()> {
     Ok(())
 }
 
-/// The receiver's random correlated OTs: choice bits `r_j` and `t_j = q_j ⊕ r_j·Δ`.
+/// The receiver's random correlated OTs: choice bits `r_j` and `t_j = q_j ⊕ r_j·Δ`
+/// (`Default`: an empty pool, to be filled by [`CotReceiver::extend_into`]).
+#[derive(Default)]
 pub struct ReceiverCots {
     pub(crate) start: u64,
     /// Packed choice bits: `r_j` is bit `j % 128` of `choices[j / 128]`.
@@ -348,7 +350,9 @@ fn tweaks(start: u64, n: usize) -> Vec<Block> {
         .collect()
 }
 
-/// The sender's random correlated OTs: `q_j`, i.e. `m0 = q_j` and `m1 = q_j ⊕ Δ`.
+/// The sender's random correlated OTs: `q_j`, i.e. `m0 = q_j` and `m1 = q_j ⊕ Δ`
+/// (`Default`: an empty pool, to be filled by [`CotSender::extend_into`]).
+#[derive(Default)]
 pub struct SenderCots {
     pub(crate) start: u64,
     pub(crate) delta: Block,
@@ -705,7 +709,15 @@ impl CotReceiver {
     /// Extends `n` random correlated OTs (1 ≤ n ≤ [`MAX_EXTEND`]): returns them and the message
     /// for the sender.
     pub fn extend(&mut self, n: usize) -> Result<(ReceiverCots, ExtendMsg)> {
-        self.extend_hooked(n, None)
+        let mut out = ReceiverCots::default();
+        let msg = self.extend_hooked(n, None, &mut out)?;
+        Ok((out, msg))
+    }
+
+    /// [`CotReceiver::extend`] into an existing pool, whose previous OTs are wiped and whose
+    /// memory is reused (saves the page faults of fresh memory in repeated extensions).
+    pub fn extend_into(&mut self, n: usize, out: &mut ReceiverCots) -> Result<ExtendMsg> {
+        self.extend_hooked(n, None, out)
     }
 
     /// [`CotReceiver::extend`] with a hook that may alter each leaf's PRG output
@@ -714,14 +726,20 @@ impl CotReceiver {
         &mut self,
         n: usize,
         hook: Option<&LeafHook<'_>>,
-    ) -> Result<(ReceiverCots, ExtendMsg)> {
+        out: &mut ReceiverCots,
+    ) -> Result<ExtendMsg> {
         check_extend_count(n)?;
         let params = self.params;
         let k = params.k_usize();
         let total = padded(n);
         let start = self.next;
-        let mut choices = vec![Block::ZERO; total / 128];
-        let mut t = Vec::with_capacity(total);
+        zeroize_blocks(&mut out.choices);
+        zeroize_blocks(&mut out.t);
+        out.choices.clear();
+        out.choices.resize(total / 128, Block::ZERO);
+        out.t.clear();
+        out.t.reserve(total);
+        let (choices, t) = (&mut out.choices, &mut out.t);
         let mut corrections = Vec::with_capacity(ExtendMsg::correction_blocks(params, n));
         let Scratch { cols, stack } = &mut self.scratch;
         let mut done = 0;
@@ -744,24 +762,18 @@ impl CotReceiver {
                     corrections.extend(u0.iter().zip(u.iter()).map(|(a, b)| *a ^ *b));
                 }
             }
-            transpose_columns(cols, STRIDE, nb, &mut t);
+            transpose_columns(cols, STRIDE, nb, t);
             done += len;
         }
         t.truncate(n);
+        out.start = start;
+        out.used = 0;
         self.next += total as u64;
-        Ok((
-            ReceiverCots {
-                start,
-                choices,
-                t,
-                used: 0,
-            },
-            ExtendMsg {
-                start,
-                n: n as u32,
-                corrections,
-            },
-        ))
+        Ok(ExtendMsg {
+            start,
+            n: n as u32,
+            corrections,
+        })
     }
 }
 
@@ -808,6 +820,14 @@ impl CotSender {
     /// Consumes the receiver's extension message (which must continue where the previous one
     /// ended): returns the `n` correlated OTs.
     pub fn extend(&mut self, msg: &ExtendMsg) -> Result<SenderCots> {
+        let mut out = SenderCots::default();
+        self.extend_into(msg, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`CotSender::extend`] into an existing pool, whose previous OTs are wiped and whose
+    /// memory is reused.
+    pub fn extend_into(&mut self, msg: &ExtendMsg, out: &mut SenderCots) -> Result<()> {
         let params = self.params;
         let n = msg.n as usize;
         check_extend_count(n)?;
@@ -828,7 +848,10 @@ impl CotSender {
         }
         let k = params.k_usize();
         let total = padded(n);
-        let mut q = Vec::with_capacity(total);
+        zeroize_blocks(&mut out.q);
+        out.q.clear();
+        out.q.reserve(total);
+        let q = &mut out.q;
         let Scratch { cols, stack } = &mut self.scratch;
         let mut done = 0;
         let mut corr = msg.corrections.as_slice();
@@ -854,18 +877,15 @@ impl CotSender {
                     }
                 }
             }
-            transpose_columns(cols, STRIDE, nb, &mut q);
+            transpose_columns(cols, STRIDE, nb, q);
             done += len;
         }
         q.truncate(n);
-        let start = self.next;
+        out.start = self.next;
+        out.delta = self.delta;
+        out.used = 0;
         self.next += total as u64;
-        Ok(SenderCots {
-            start,
-            delta: self.delta,
-            q,
-            used: 0,
-        })
+        Ok(())
     }
 }
 
@@ -940,6 +960,18 @@ pub(crate) mod tests {
         check_cot(&sc, &rc);
         let bytes = msg.to_bytes().len() as f64 / 1e6;
         assert!(bytes <= 4.0, "{bytes} bytes per OT");
+    }
+
+    #[test]
+    fn extend_into_reuses_pools_across_sizes() {
+        let (mut s, mut r) = setup(ExtParams::default(), delta(), 15);
+        let (mut sp, mut rp) = (SenderCots::default(), ReceiverCots::default());
+        for n in [5000usize, 130, 1, 9000] {
+            let msg = r.extend_into(n, &mut rp).unwrap();
+            s.extend_into(&msg, &mut sp).unwrap();
+            assert_eq!(rp.len(), n);
+            check_cot(&sp, &rp);
+        }
     }
 
     #[test]
@@ -1032,7 +1064,8 @@ pub(crate) mod tests {
                 xor_into(buf, &offsets[first..first + buf.len()]);
             }
         };
-        let (rc2, msg2) = r2.extend_hooked(n, Some(&hook)).unwrap();
+        let mut rc2 = ReceiverCots::default();
+        let msg2 = r2.extend_hooked(n, Some(&hook), &mut rc2).unwrap();
         assert_eq!(msg.to_bytes(), msg2.to_bytes(), "sender's view changed");
         let sc = s.extend(&msg).unwrap();
         check_cot(&sc, &rc);

@@ -60,6 +60,18 @@ pub fn extend_sender<C: Channel>(
     sender: &mut CotSender,
     n: usize,
 ) -> Result<SenderCots> {
+    let mut pool = SenderCots::default();
+    extend_sender_into(ch, sender, n, &mut pool)?;
+    Ok(pool)
+}
+
+/// [`extend_sender`] into an existing pool (its old OTs wiped, its memory reused).
+pub fn extend_sender_into<C: Channel>(
+    ch: &mut C,
+    sender: &mut CotSender,
+    n: usize,
+    pool: &mut SenderCots,
+) -> Result<()> {
     let params = sender.params();
     check_extend_count(n)?;
     let msg = ExtendMsg::from_bytes(&ch.recv(ExtendMsg::len_for(params, n))?, params, n)?;
@@ -70,7 +82,7 @@ pub fn extend_sender<C: Channel>(
             got: msg.n as usize,
         });
     }
-    sender.extend(&msg)
+    sender.extend_into(&msg, pool)
 }
 
 /// Offline: the receiver's side of extending `n` random correlated OTs.
@@ -79,10 +91,22 @@ pub fn extend_receiver<C: Channel>(
     receiver: &mut CotReceiver,
     n: usize,
 ) -> Result<ReceiverCots> {
-    let (cots, msg) = receiver.extend(n)?;
+    let mut pool = ReceiverCots::default();
+    extend_receiver_into(ch, receiver, n, &mut pool)?;
+    Ok(pool)
+}
+
+/// [`extend_receiver`] into an existing pool (its old OTs wiped, its memory reused).
+pub fn extend_receiver_into<C: Channel>(
+    ch: &mut C,
+    receiver: &mut CotReceiver,
+    n: usize,
+    pool: &mut ReceiverCots,
+) -> Result<()> {
+    let msg = receiver.extend_into(n, pool)?;
     ch.send(&msg.to_bytes())?;
     ch.flush()?;
-    Ok(cots)
+    Ok(())
 }
 
 /// Online: the sender transfers `w0_j` or `w0_j ⊕ Δ` for each zero label, as the receiver chose.
