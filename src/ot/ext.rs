@@ -126,6 +126,13 @@ impl ExtParams {
 
 use super::wipe_blocks as zeroize_blocks;
 
+/// Wipes `v[keep..]` (the part of an old pool that a refill of `keep` items leaves behind).
+fn wipe_tail(v: &mut [Block], keep: usize) {
+    if v.len() > keep {
+        zeroize_blocks(&mut v[keep..]);
+    }
+}
+
 /// The level-`l` (1-based) GGM path bit of leaf `x` in a depth-`k` tree (MSB first).
 fn path_bit(x: usize, k: usize, l: usize) -> usize {
     (x >> (k - l)) & 1
@@ -733,8 +740,9 @@ impl CotReceiver {
         let k = params.k_usize();
         let total = padded(n);
         let start = self.next;
-        zeroize_blocks(&mut out.choices);
-        zeroize_blocks(&mut out.t);
+        // The new OTs overwrite the old ones in place; only a longer old tail needs wiping.
+        wipe_tail(&mut out.choices, total / 128);
+        wipe_tail(&mut out.t, n);
         out.choices.clear();
         out.choices.resize(total / 128, Block::ZERO);
         out.t.clear();
@@ -765,6 +773,7 @@ impl CotReceiver {
             transpose_columns(cols, STRIDE, nb, t);
             done += len;
         }
+        zeroize_blocks(&mut t[n..]);
         t.truncate(n);
         out.start = start;
         out.used = 0;
@@ -848,7 +857,7 @@ impl CotSender {
         }
         let k = params.k_usize();
         let total = padded(n);
-        zeroize_blocks(&mut out.q);
+        wipe_tail(&mut out.q, n);
         out.q.clear();
         out.q.reserve(total);
         let q = &mut out.q;
@@ -880,6 +889,7 @@ impl CotSender {
             transpose_columns(cols, STRIDE, nb, q);
             done += len;
         }
+        zeroize_blocks(&mut q[n..]);
         q.truncate(n);
         out.start = self.next;
         out.delta = self.delta;
