@@ -56,6 +56,12 @@ pub trait Channel {
     /// Receives the next frame; an error if it is longer than `max_len` bytes (nothing larger
     /// than `max_len` is ever allocated).
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>>;
+    /// [`Channel::recv`] into `buf` (replacing its contents), reusing its memory where the
+    /// transport can.
+    fn recv_into(&mut self, max_len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        *buf = self.recv(max_len)?;
+        Ok(())
+    }
     /// Flushes buffered output (a no-op where nothing is buffered).
     fn flush(&mut self) -> Result<()> {
         Ok(())
@@ -210,6 +216,12 @@ impl Channel for TcpChannel {
     }
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>> {
+        let mut frame = Vec::new();
+        self.recv_into(max_len, &mut frame)?;
+        Ok(frame)
+    }
+
+    fn recv_into(&mut self, max_len: usize, buf: &mut Vec<u8>) -> Result<()> {
         let mut len = [0u8; 4];
         self.stream.read_exact(&mut len).map_err(map_io)?;
         let len = u32::from_le_bytes(len) as usize;
@@ -217,10 +229,11 @@ impl Channel for TcpChannel {
         if len > max {
             return Err(ChannelError::FrameTooLarge { len, max });
         }
-        let mut frame = vec![0u8; len];
-        self.stream.read_exact(&mut frame).map_err(map_io)?;
+        buf.clear();
+        buf.resize(len, 0);
+        self.stream.read_exact(buf).map_err(map_io)?;
         self.received += len as u64;
-        Ok(frame)
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -243,8 +256,11 @@ mod tests {
     fn exchange(a: &mut impl Channel, b: &mut impl Channel) {
         a.send(b"hello").unwrap();
         a.send(&[]).unwrap();
-        assert_eq!(b.recv(16).unwrap(), b"hello");
-        assert_eq!(b.recv(16).unwrap(), b"");
+        let mut buf = vec![9u8; 3];
+        b.recv_into(16, &mut buf).unwrap();
+        assert_eq!(buf, b"hello");
+        b.recv_into(16, &mut buf).unwrap();
+        assert_eq!(buf, b"");
         b.send(&[7u8; 100]).unwrap();
         assert!(matches!(
             a.recv(99),

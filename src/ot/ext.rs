@@ -324,7 +324,7 @@ impl ReceiverCots {
 
     /// OTs not yet consumed online.
     pub fn remaining(&self) -> usize {
-        self.t.len() - self.used
+        self.t.len().saturating_sub(self.used)
     }
 
     /// The random choice bit `r_j`.

@@ -118,7 +118,7 @@ pub fn send_labels<C: Channel>(
     let n = zero_labels.len();
     let msg = ChoiceMsg::from_bytes(&ch.recv(ChoiceMsg::len_for(n))?, n)?;
     let answer = pool.send_labels(zero_labels, &msg)?;
-    ch.send(&answer.to_bytes())?;
+    ch.send(answer.as_bytes())?;
     ch.flush()?;
     Ok(())
 }
@@ -132,8 +132,50 @@ pub fn receive_labels<C: Channel>(
     let (msg, pending) = pool.choose_labels(choices)?;
     ch.send(&msg.to_bytes())?;
     ch.flush()?;
-    let answer = LabelMsg::from_bytes(&ch.recv(13 + 16 * choices.len())?, &pending)?;
-    pending.finish(answer)
+    let answer = LabelMsg::from_vec(ch.recv(13 + 16 * choices.len())?, &pending)?;
+    pending.finish(&answer)
+}
+
+/// Buffers the online label drivers reuse from one call to the next, so that a steady-state
+/// online phase touches no fresh memory.
+#[derive(Debug, Default)]
+pub struct OnlineBuffers {
+    frame: Vec<u8>,
+}
+
+/// [`send_labels`] reusing `bufs`.
+pub fn send_labels_with<C: Channel>(
+    ch: &mut C,
+    pool: &mut SenderCots,
+    zero_labels: &[Block],
+    bufs: &mut OnlineBuffers,
+) -> Result<()> {
+    let n = zero_labels.len();
+    ch.recv_into(ChoiceMsg::len_for(n), &mut bufs.frame)?;
+    let msg = ChoiceMsg::from_bytes(&bufs.frame, n)?;
+    let answer = pool.send_labels_reusing(zero_labels, &msg, std::mem::take(&mut bufs.frame))?;
+    ch.send(answer.as_bytes())?;
+    ch.flush()?;
+    bufs.frame = answer.into_bytes();
+    Ok(())
+}
+
+/// [`receive_labels`] into `labels` (replaced), reusing `bufs`.
+pub fn receive_labels_into<C: Channel>(
+    ch: &mut C,
+    pool: &mut ReceiverCots,
+    choices: &[bool],
+    bufs: &mut OnlineBuffers,
+    labels: &mut Vec<Block>,
+) -> Result<()> {
+    let (msg, pending) = pool.choose_labels(choices)?;
+    ch.send(&msg.to_bytes())?;
+    ch.flush()?;
+    ch.recv_into(13 + 16 * choices.len(), &mut bufs.frame)?;
+    let answer = LabelMsg::from_vec(std::mem::take(&mut bufs.frame), &pending)?;
+    pending.finish_into(&answer, labels)?;
+    bufs.frame = answer.into_bytes();
+    Ok(())
 }
 
 /// Online: the sender transfers one of each pair of arbitrary messages.
@@ -182,18 +224,44 @@ mod tests {
         let mut bits = vec![0u8; n];
         rng(3).fill_bytes(&mut bits);
         let choices: Vec<bool> = bits.iter().map(|b| b & 1 == 1).collect();
-        let zero_s = zero.clone();
+        // Online in up to three calls: allocating drivers, then buffer-reusing ones twice.
+        let h = n / 2;
+        let parts: Vec<(usize, usize)> = [(0, h), (h, h + (n - h) / 2), (h + (n - h) / 2, n)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect();
+        let (zero_s, parts_s) = (zero.clone(), parts.clone());
         let sender = thread::spawn(move || -> Result<()> {
             let mut r = OtRng::from_entropy()?;
             let mut s = setup_sender(&mut cs, params, delta, &mut r)?;
             let mut pool = extend_sender(&mut cs, &mut s, n)?;
-            send_labels(&mut cs, &mut pool, &zero_s)
+            let mut bufs = OnlineBuffers::default();
+            for (i, &(a, b)) in parts_s.iter().enumerate() {
+                if i == 0 {
+                    send_labels(&mut cs, &mut pool, &zero_s[a..b])?;
+                } else {
+                    send_labels_with(&mut cs, &mut pool, &zero_s[a..b], &mut bufs)?;
+                }
+            }
+            Ok(())
         });
         let mut r = OtRng::from_entropy().unwrap();
         let mut recv = setup_receiver(&mut cr, params, &mut r).unwrap();
         let mut pool = extend_receiver(&mut cr, &mut recv, n).unwrap();
-        let labels = receive_labels(&mut cr, &mut pool, &choices).unwrap();
+        let mut labels = Vec::new();
+        let mut bufs = OnlineBuffers::default();
+        let mut part = Vec::new();
+        for (i, &(a, b)) in parts.iter().enumerate() {
+            if i == 0 {
+                part = receive_labels(&mut cr, &mut pool, &choices[a..b]).unwrap();
+            } else {
+                receive_labels_into(&mut cr, &mut pool, &choices[a..b], &mut bufs, &mut part)
+                    .unwrap();
+            }
+            labels.extend_from_slice(&part);
+        }
         sender.join().unwrap().unwrap();
+        assert_eq!(labels.len(), n);
         for j in 0..n {
             let want = if choices[j] { zero[j] ^ delta } else { zero[j] };
             assert_eq!(labels[j], want, "OT {j}");

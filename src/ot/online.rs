@@ -136,34 +136,84 @@ fn encode_blocks(tag: u8, start: u64, n: usize, blocks: &[Block]) -> Vec<u8> {
     w.finish()
 }
 
-/// The sender's answer with masked free-XOR labels.
+/// The sender's answer with masked free-XOR labels `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`, kept in its
+/// encoded form (tag, start, count, then 16 bytes per label) so that sending and receiving it
+/// copies nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelMsg {
     /// Global index of the first OT used.
     pub start: u64,
-    /// `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`.
-    pub masked: Vec<Block>,
+    encoded: Vec<u8>,
 }
 
+/// Bytes before the first label of an encoded [`LabelMsg`].
+const LABEL_HEADER: usize = 1 + 8 + 4;
+
 impl LabelMsg {
-    /// Encodes the message.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        encode_blocks(TAG_LABELS, self.start, self.masked.len(), &self.masked)
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        (self.encoded.len() - LABEL_HEADER) / 16
     }
 
-    /// Decodes and validates against what the receiver is waiting for.
+    /// Whether it carries none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The masked labels `y_j`.
+    pub fn masked(&self) -> impl Iterator<Item = Block> + '_ {
+        self.encoded[LABEL_HEADER..].chunks_exact(16).map(|c| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(c);
+            Block::new(b)
+        })
+    }
+
+    /// The encoding, borrowed (what goes on the wire).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The encoding, copied.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.encoded.clone()
+    }
+
+    /// Decodes and validates (tag, start, count and exact length against what the receiver
+    /// is waiting for), copying `bytes`.
     pub fn from_bytes(bytes: &[u8], pending: &PendingLabels) -> Result<LabelMsg> {
-        let masked = decode_blocks(
-            bytes,
-            TAG_LABELS,
-            "OT label message",
-            pending.start,
-            pending.t.len(),
-            1,
-        )?;
+        LabelMsg::from_vec(bytes.to_vec(), pending)
+    }
+
+    /// The encoding, its buffer handed back (for reuse).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.encoded
+    }
+
+    /// As [`LabelMsg::from_bytes`], keeping the buffer it is given.
+    pub fn from_vec(bytes: Vec<u8>, pending: &PendingLabels) -> Result<LabelMsg> {
+        let what = "OT label message";
+        let mut r = Reader::new(&bytes, TAG_LABELS, what)?;
+        let start = r.u64()?;
+        let n = r.u32()? as usize;
+        if start != pending.start {
+            return Err(OtError::OutOfStep {
+                what,
+                expected: pending.start,
+                got: start,
+            });
+        }
+        if n != pending.t.len() {
+            return Err(OtError::CountMismatch {
+                what,
+                expected: pending.t.len(),
+                got: n,
+            });
+        }
+        r.expect_remaining(16 * n)?;
         Ok(LabelMsg {
-            start: pending.start,
-            masked,
+            start,
+            encoded: bytes,
         })
     }
 }
@@ -257,13 +307,23 @@ impl ReceiverCots {
             let d = b ^ self.choice(first + j);
             bits[j / 8] |= (d as u8) << (j % 8);
         }
-        let t = self.t[first..first + n].to_vec();
-        wipe_blocks(&mut self.t[first..first + n]);
-        self.used += n;
         let msg = ChoiceMsg {
             start: self.start + first as u64,
             n: n as u32,
             bits,
+        };
+        let t = if first == 0 && n == self.t.len() {
+            // The whole pool at once (the common case): move it out rather than copy, leaving
+            // an empty pool positioned after it.
+            wipe_blocks(&mut self.choices);
+            self.choices.clear();
+            self.start += n as u64;
+            std::mem::take(&mut self.t)
+        } else {
+            let t = self.t[first..first + n].to_vec();
+            wipe_blocks(&mut self.t[first..first + n]);
+            self.used += n;
+            t
         };
         Ok((msg, t))
     }
@@ -306,8 +366,14 @@ impl PendingLabels {
     }
 
     /// The receiver's labels `w0_j ⊕ b_j·Δ` from the sender's answer.
-    /// (Takes the message by value: the labels are computed in its buffer.)
-    pub fn finish(self, msg: LabelMsg) -> Result<Vec<Block>> {
+    pub fn finish(self, msg: &LabelMsg) -> Result<Vec<Block>> {
+        let mut labels = Vec::new();
+        self.finish_into(msg, &mut labels)?;
+        Ok(labels)
+    }
+
+    /// [`PendingLabels::finish`] into `out` (replacing its contents, reusing its memory).
+    pub fn finish_into(self, msg: &LabelMsg, out: &mut Vec<Block>) -> Result<()> {
         if msg.start != self.start {
             return Err(OtError::OutOfStep {
                 what: "OT label message",
@@ -315,18 +381,17 @@ impl PendingLabels {
                 got: msg.start,
             });
         }
-        if msg.masked.len() != self.t.len() {
+        if msg.len() != self.t.len() {
             return Err(OtError::CountMismatch {
                 what: "OT label message",
                 expected: self.t.len(),
-                got: msg.masked.len(),
+                got: msg.len(),
             });
         }
-        let mut labels = msg.masked;
-        for (y, t) in labels.iter_mut().zip(&self.t) {
-            *y ^= *t;
-        }
-        Ok(labels)
+        out.clear();
+        out.reserve(self.t.len());
+        out.extend(msg.masked().zip(&self.t).map(|(y, t)| y ^ *t));
+        Ok(())
     }
 }
 
@@ -397,20 +462,35 @@ impl SenderCots {
     /// Online, for free-XOR labels `(w0_j, w0_j ⊕ Δ)` given by their zero labels: answers the
     /// receiver's choice message. The used OTs are erased from the pool.
     pub fn send_labels(&mut self, zero_labels: &[Block], msg: &ChoiceMsg) -> Result<LabelMsg> {
+        self.send_labels_reusing(zero_labels, msg, Vec::new())
+    }
+
+    /// [`SenderCots::send_labels`] encoding into `buf`'s memory (e.g. the previous answer's
+    /// [`LabelMsg::into_bytes`]).
+    pub fn send_labels_reusing(
+        &mut self,
+        zero_labels: &[Block],
+        msg: &ChoiceMsg,
+        buf: Vec<u8>,
+    ) -> Result<LabelMsg> {
         let n = zero_labels.len();
         let first = self.take(msg, n)?;
         let delta = self.delta;
         let q = &mut self.q[first..first + n];
-        let masked = zero_labels
-            .iter()
-            .zip(q.iter())
-            .enumerate()
-            .map(|(j, (w0, q))| *w0 ^ *q ^ delta.and_bit(msg.bit(j)))
-            .collect();
+        let mut encoded = buf;
+        encoded.clear();
+        encoded.reserve(LABEL_HEADER + 16 * n);
+        encoded.push(TAG_LABELS);
+        encoded.extend_from_slice(&msg.start.to_le_bytes());
+        encoded.extend_from_slice(&(n as u32).to_le_bytes());
+        for (j, (w0, q)) in zero_labels.iter().zip(q.iter()).enumerate() {
+            let y = *w0 ^ *q ^ delta.and_bit(msg.bit(j));
+            encoded.extend_from_slice(y.as_bytes());
+        }
         wipe_blocks(q);
         Ok(LabelMsg {
             start: msg.start,
-            masked,
+            encoded,
         })
     }
 
@@ -480,7 +560,7 @@ mod tests {
             let cm = ChoiceMsg::from_bytes(&cm.to_bytes(), n).unwrap();
             let lm = sp.send_labels(&zero[off..off + n], &cm).unwrap();
             let lm = LabelMsg::from_bytes(&lm.to_bytes(), &pending).unwrap();
-            let labels = pending.finish(lm).unwrap();
+            let labels = pending.finish(&lm).unwrap();
             for j in 0..n {
                 let w0 = zero[off + j];
                 let want = if b[off + j] { w0 ^ delta } else { w0 };
@@ -494,6 +574,25 @@ mod tests {
             rp.choose_labels(&[true]),
             Err(OtError::PoolExhausted { .. })
         ));
+    }
+
+    #[test]
+    fn whole_pool_is_moved_out_and_stays_in_step() {
+        let (mut sp, mut rp) = pools(300, 25);
+        let delta = sp.delta();
+        let zero = vec![Block::ONE; 300];
+        let b = choices(300, 26);
+        let (cm, pending) = rp.choose_labels(&b).unwrap();
+        assert_eq!((rp.len(), rp.remaining()), (0, 0));
+        assert!(matches!(
+            rp.choose_labels(&[false]),
+            Err(OtError::PoolExhausted { .. })
+        ));
+        let lm = sp.send_labels(&zero, &cm).unwrap();
+        let labels = pending.finish(&lm).unwrap();
+        for j in 0..300 {
+            assert_eq!(labels[j], Block::ONE ^ delta.and_bit(b[j]));
+        }
     }
 
     #[test]
@@ -574,8 +673,8 @@ mod tests {
         tag[0] = TAG_CHOSEN;
         assert!(LabelMsg::from_bytes(&tag, &pending).is_err());
         let mut short = lm.clone();
-        short.masked.pop();
-        assert!(pending.finish(short).is_err());
+        short.encoded.truncate(short.encoded.len() - 16);
+        assert!(pending.finish(&short).is_err());
         assert!(rp.choose_labels(&[]).is_err());
         // The sender's pool runs out too.
         let cm = ChoiceMsg {
