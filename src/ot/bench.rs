@@ -10,7 +10,7 @@ use kernels::Block;
 use super::ext::{CotReceiver, CotSender, ExtParams, ReceiverCots, SenderCots, BASE_OTS};
 use super::io::{
     extend_receiver, extend_receiver_into, extend_sender, extend_sender_into, receive_labels_into,
-    send_labels_with, setup_receiver, setup_sender, OnlineBuffers,
+    send_labels_with, setup_receiver, setup_sender, IoBuffers,
 };
 use super::rng::OtRng;
 use super::{OtError, Result};
@@ -202,17 +202,18 @@ pub fn offline_party<C: Channel>(
     // that keeps its buffers.
     let mut spool = SenderCots::default();
     let mut rpool = ReceiverCots::default();
+    let mut bufs = IoBuffers::default();
     let ((), cpu) = cpu_timed(|| {
         let mut done = 0;
         while done < total {
             let n = batch.min(total - done);
             match &mut party {
                 Party::S(s) => {
-                    extend_sender_into(ch, s, n, &mut spool)?;
+                    extend_sender_into(ch, s, n, &mut spool, &mut bufs)?;
                     std::hint::black_box(spool.messages());
                 }
                 Party::R(r) => {
-                    extend_receiver_into(ch, r, n, &mut rpool)?;
+                    extend_receiver_into(ch, r, n, &mut rpool, &mut bufs)?;
                     std::hint::black_box(rpool.messages());
                 }
             }
@@ -276,8 +277,8 @@ pub fn bench_online(n: usize) -> Result<Vec<BenchRow>> {
     let mut rpool = extend_receiver(&mut cr, &mut receiver, 2 * n)?;
     let (mut cs, mut spool) = joined(handle)?;
     let mut rows = Vec::new();
-    let mut sbufs = OnlineBuffers::default();
-    let mut rbufs = OnlineBuffers::default();
+    let mut sbufs = IoBuffers::default();
+    let mut rbufs = IoBuffers::default();
     let mut labels = Vec::new();
     for name in ["online/labels-cold", "online/labels-warm"] {
         let (s0, r0) = (cs.bytes_sent(), cr.bytes_sent());

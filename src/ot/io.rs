@@ -61,28 +61,33 @@ pub fn extend_sender<C: Channel>(
     n: usize,
 ) -> Result<SenderCots> {
     let mut pool = SenderCots::default();
-    extend_sender_into(ch, sender, n, &mut pool)?;
+    extend_sender_into(ch, sender, n, &mut pool, &mut IoBuffers::default())?;
     Ok(pool)
 }
 
-/// [`extend_sender`] into an existing pool (its old OTs wiped, its memory reused).
+/// [`extend_sender`] into an existing pool (its old OTs overwritten, its memory reused),
+/// receiving into `bufs`.
 pub fn extend_sender_into<C: Channel>(
     ch: &mut C,
     sender: &mut CotSender,
     n: usize,
     pool: &mut SenderCots,
+    bufs: &mut IoBuffers,
 ) -> Result<()> {
     let params = sender.params();
     check_extend_count(n)?;
-    let msg = ExtendMsg::from_bytes(&ch.recv(ExtendMsg::len_for(params, n))?, params, n)?;
-    if msg.n as usize != n {
+    ch.recv_into(ExtendMsg::len_for(params, n), &mut bufs.frame)?;
+    let msg = ExtendMsg::from_vec(std::mem::take(&mut bufs.frame), params, n)?;
+    if msg.n() != n {
         return Err(super::OtError::CountMismatch {
             what: "OT-extension message",
             expected: n,
-            got: msg.n as usize,
+            got: msg.n(),
         });
     }
-    sender.extend_into(&msg, pool)
+    let r = sender.extend_into(&msg, pool);
+    bufs.frame = msg.into_bytes();
+    r
 }
 
 /// Offline: the receiver's side of extending `n` random correlated OTs.
@@ -92,20 +97,23 @@ pub fn extend_receiver<C: Channel>(
     n: usize,
 ) -> Result<ReceiverCots> {
     let mut pool = ReceiverCots::default();
-    extend_receiver_into(ch, receiver, n, &mut pool)?;
+    extend_receiver_into(ch, receiver, n, &mut pool, &mut IoBuffers::default())?;
     Ok(pool)
 }
 
-/// [`extend_receiver`] into an existing pool (its old OTs wiped, its memory reused).
+/// [`extend_receiver`] into an existing pool (its old OTs overwritten, its memory reused),
+/// encoding into `bufs`.
 pub fn extend_receiver_into<C: Channel>(
     ch: &mut C,
     receiver: &mut CotReceiver,
     n: usize,
     pool: &mut ReceiverCots,
+    bufs: &mut IoBuffers,
 ) -> Result<()> {
-    let msg = receiver.extend_into(n, pool)?;
-    ch.send(&msg.to_bytes())?;
+    let msg = receiver.extend_into(n, pool, std::mem::take(&mut bufs.frame))?;
+    ch.send(msg.as_bytes())?;
     ch.flush()?;
+    bufs.frame = msg.into_bytes();
     Ok(())
 }
 
@@ -136,10 +144,10 @@ pub fn receive_labels<C: Channel>(
     pending.finish(&answer)
 }
 
-/// Buffers the online label drivers reuse from one call to the next, so that a steady-state
-/// online phase touches no fresh memory.
+/// Message buffers the `_into` / `_with` drivers reuse from one call to the next, so that a
+/// steady-state offline or online phase touches no fresh memory.
 #[derive(Debug, Default)]
-pub struct OnlineBuffers {
+pub struct IoBuffers {
     frame: Vec<u8>,
 }
 
@@ -148,7 +156,7 @@ pub fn send_labels_with<C: Channel>(
     ch: &mut C,
     pool: &mut SenderCots,
     zero_labels: &[Block],
-    bufs: &mut OnlineBuffers,
+    bufs: &mut IoBuffers,
 ) -> Result<()> {
     let n = zero_labels.len();
     ch.recv_into(ChoiceMsg::len_for(n), &mut bufs.frame)?;
@@ -165,7 +173,7 @@ pub fn receive_labels_into<C: Channel>(
     ch: &mut C,
     pool: &mut ReceiverCots,
     choices: &[bool],
-    bufs: &mut OnlineBuffers,
+    bufs: &mut IoBuffers,
     labels: &mut Vec<Block>,
 ) -> Result<()> {
     let (msg, pending) = pool.choose_labels(choices)?;
@@ -235,7 +243,7 @@ mod tests {
             let mut r = OtRng::from_entropy()?;
             let mut s = setup_sender(&mut cs, params, delta, &mut r)?;
             let mut pool = extend_sender(&mut cs, &mut s, n)?;
-            let mut bufs = OnlineBuffers::default();
+            let mut bufs = IoBuffers::default();
             for (i, &(a, b)) in parts_s.iter().enumerate() {
                 if i == 0 {
                     send_labels(&mut cs, &mut pool, &zero_s[a..b])?;
@@ -249,7 +257,7 @@ mod tests {
         let mut recv = setup_receiver(&mut cr, params, &mut r).unwrap();
         let mut pool = extend_receiver(&mut cr, &mut recv, n).unwrap();
         let mut labels = Vec::new();
-        let mut bufs = OnlineBuffers::default();
+        let mut bufs = IoBuffers::default();
         let mut part = Vec::new();
         for (i, &(a, b)) in parts.iter().enumerate() {
             if i == 0 {
