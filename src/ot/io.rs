@@ -176,12 +176,12 @@ pub fn receive_labels_into<C: Channel>(
     bufs: &mut IoBuffers,
     labels: &mut Vec<Block>,
 ) -> Result<()> {
-    let (msg, pending) = pool.choose_labels(choices)?;
+    let (msg, pending) = pool.choose_labels_reusing(choices, std::mem::take(labels))?;
     ch.send(&msg.to_bytes())?;
     ch.flush()?;
     ch.recv_into(13 + 16 * choices.len(), &mut bufs.frame)?;
     let answer = LabelMsg::from_vec(std::mem::take(&mut bufs.frame), &pending)?;
-    pending.finish_into(&answer, labels)?;
+    *labels = pending.finish(&answer)?;
     bufs.frame = answer.into_bytes();
     Ok(())
 }

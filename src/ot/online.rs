@@ -286,7 +286,7 @@ secret_debug_drop!(PendingChosen);
 impl ReceiverCots {
     /// Takes the next `choices.len()` offline OTs: returns the choice message for the sender
     /// and the state that decodes its answer. The used OTs are erased from the pool.
-    fn take(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, Vec<Block>)> {
+    fn take(&mut self, choices: &[bool], buf: Vec<Block>) -> Result<(ChoiceMsg, Vec<Block>)> {
         let n = choices.len();
         if n == 0 || n > MAX_EXTEND {
             return Err(OtError::BadCount {
@@ -303,9 +303,24 @@ impl ReceiverCots {
         }
         let first = self.used;
         let mut bits = vec![0u8; n.div_ceil(8)];
-        for (j, &b) in choices.iter().enumerate() {
-            let d = b ^ self.choice(first + j);
-            bits[j / 8] |= (d as u8) << (j % 8);
+        if first.is_multiple_of(8) {
+            // Byte-aligned: r is stored packed LSB-first, like d; XOR whole bytes.
+            let r = &Block::slice_as_bytes(&self.choices)[first / 8..];
+            for ((d, b), r) in bits.iter_mut().zip(choices.chunks(8)).zip(r) {
+                let packed = b
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (i, &x)| acc | ((x as u8) << i));
+                *d = packed ^ r;
+            }
+            if !n.is_multiple_of(8) {
+                bits[n / 8] &= (1u8 << (n % 8)) - 1;
+            }
+        } else {
+            for (j, &b) in choices.iter().enumerate() {
+                let d = b ^ self.choice(first + j);
+                bits[j / 8] |= (d as u8) << (j % 8);
+            }
         }
         let msg = ChoiceMsg {
             start: self.start + first as u64,
@@ -320,7 +335,9 @@ impl ReceiverCots {
             self.start += n as u64;
             std::mem::take(&mut self.t)
         } else {
-            let t = self.t[first..first + n].to_vec();
+            let mut t = buf;
+            t.clear();
+            t.extend_from_slice(&self.t[first..first + n]);
             wipe_blocks(&mut self.t[first..first + n]);
             self.used += n;
             t
@@ -330,7 +347,17 @@ impl ReceiverCots {
 
     /// Online, for free-XOR labels: the choice message and the pending state.
     pub fn choose_labels(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, PendingLabels)> {
-        let (msg, t) = self.take(choices)?;
+        self.choose_labels_reusing(choices, Vec::new())
+    }
+
+    /// [`ReceiverCots::choose_labels`] keeping the pending state in `buf`'s memory (e.g. the
+    /// previous call's labels, which [`PendingLabels::finish`] computes in that same buffer).
+    pub fn choose_labels_reusing(
+        &mut self,
+        choices: &[bool],
+        buf: Vec<Block>,
+    ) -> Result<(ChoiceMsg, PendingLabels)> {
+        let (msg, t) = self.take(choices, buf)?;
         Ok((
             msg.clone(),
             PendingLabels {
@@ -342,7 +369,7 @@ impl ReceiverCots {
 
     /// Online, for arbitrary message pairs: the choice message and the pending state.
     pub fn choose_messages(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, PendingChosen)> {
-        let (msg, t) = self.take(choices)?;
+        let (msg, t) = self.take(choices, Vec::new())?;
         Ok((
             msg.clone(),
             PendingChosen {
@@ -366,14 +393,9 @@ impl PendingLabels {
     }
 
     /// The receiver's labels `w0_j ⊕ b_j·Δ` from the sender's answer.
-    pub fn finish(self, msg: &LabelMsg) -> Result<Vec<Block>> {
-        let mut labels = Vec::new();
-        self.finish_into(msg, &mut labels)?;
-        Ok(labels)
-    }
-
-    /// [`PendingLabels::finish`] into `out` (replacing its contents, reusing its memory).
-    pub fn finish_into(self, msg: &LabelMsg, out: &mut Vec<Block>) -> Result<()> {
+    ///
+    /// The labels are computed in place in the pending state's buffer, which is returned.
+    pub fn finish(mut self, msg: &LabelMsg) -> Result<Vec<Block>> {
         if msg.start != self.start {
             return Err(OtError::OutOfStep {
                 what: "OT label message",
@@ -388,10 +410,11 @@ impl PendingLabels {
                 got: msg.len(),
             });
         }
-        out.clear();
-        out.reserve(self.t.len());
-        out.extend(msg.masked().zip(&self.t).map(|(y, t)| y ^ *t));
-        Ok(())
+        let mut labels = std::mem::take(&mut self.t);
+        for (t, y) in labels.iter_mut().zip(msg.masked()) {
+            *t ^= y;
+        }
+        Ok(labels)
     }
 }
 
