@@ -87,8 +87,7 @@ impl Block {
     /// `self` if `bit`, else zero — without a branch.
     #[inline(always)]
     pub fn and_bit(self, bit: bool) -> Block {
-        let mask = (bit as u128).wrapping_neg();
-        Block::from_u128(self.to_u128() & mask)
+        Block(lanes::and_mask(self.0, bit))
     }
 
     /// The linear orthomorphism σ of Guo–Katz–Wang–Yu (eprint 2019/074, §7.3):
@@ -96,11 +95,8 @@ impl Block {
     /// `σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L`. It is linear over GF(2), a permutation, and
     /// `x ↦ σ(x) ⊕ x` is a permutation too.
     #[inline(always)]
-    pub const fn sigma(self) -> Block {
-        let x = self.to_u128();
-        let hi = (x >> 64) as u64;
-        let lo = x as u64;
-        Block::from_u64s(hi, hi ^ lo)
+    pub fn sigma(self) -> Block {
+        Block(lanes::sigma(self.0))
     }
 
     /// Views a slice of blocks as bytes.
@@ -114,9 +110,163 @@ impl Block {
         // lifetime; `u8` has alignment 1.
         unsafe { core::slice::from_raw_parts(ptr, len) }
     }
+
+    /// Views a slice of blocks as mutable bytes (every byte pattern is a valid block).
+    #[inline]
+    pub fn slice_as_bytes_mut(blocks: &mut [Block]) -> &mut [u8] {
+        let len = core::mem::size_of_val(blocks);
+        let ptr = blocks.as_mut_ptr().cast::<u8>();
+        // SAFETY: as in `slice_as_bytes`: `len` initialised bytes with no padding, exclusively
+        // borrowed for the same lifetime; any byte values form a valid `Block`.
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<Block>() == 16);
+
+/// Block operations in a 128-bit vector register where the target guarantees one (SSE2 on
+/// x86-64, NEON on aarch64: both part of the baseline, so no runtime detection is involved).
+/// A `u128` would live in two general registers, and writing it as two halves right before a
+/// 16-byte vector load (as the AES kernels do) stalls store forwarding.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod lanes {
+    use core::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_set1_epi8, _mm_setzero_si128, _mm_shuffle_epi32,
+        _mm_unpackhi_epi64, _mm_xor_si128,
+    };
+
+    #[inline(always)]
+    fn v(b: [u8; 16]) -> __m128i {
+        // SAFETY: `[u8; 16]` and `__m128i` have the same size and every bit pattern is valid
+        // for both.
+        unsafe { core::mem::transmute::<[u8; 16], __m128i>(b) }
+    }
+
+    #[inline(always)]
+    fn b(x: __m128i) -> [u8; 16] {
+        // SAFETY: as in `v`.
+        unsafe { core::mem::transmute::<__m128i, [u8; 16]>(x) }
+    }
+
+    #[inline(always)]
+    pub(super) fn xor(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
+        // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe { b(_mm_xor_si128(v(x), v(y))) }
+    }
+
+    #[inline(always)]
+    pub(super) fn and(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
+        // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe { b(_mm_and_si128(v(x), v(y))) }
+    }
+
+    #[inline(always)]
+    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
+        // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe { b(_mm_and_si128(v(x), _mm_set1_epi8(-(bit as i8)))) }
+    }
+
+    /// σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L: swap the halves, then XOR x_L into the high half.
+    #[inline(always)]
+    pub(super) fn sigma(x: [u8; 16]) -> [u8; 16] {
+        // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe {
+            let x = v(x);
+            let swapped = _mm_shuffle_epi32::<0b01_00_11_10>(x); // (x_R ‖ x_L)
+            let high_only = _mm_unpackhi_epi64(_mm_setzero_si128(), x); // (x_L ‖ 0)
+            b(_mm_xor_si128(swapped, high_only))
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod lanes {
+    use core::arch::aarch64::{
+        uint8x16_t, vandq_u8, vdupq_n_u64, vdupq_n_u8, veorq_u8, vextq_u8, vreinterpretq_u64_u8,
+        vreinterpretq_u8_u64, vzip2q_u64,
+    };
+
+    #[inline(always)]
+    fn v(b: [u8; 16]) -> uint8x16_t {
+        // SAFETY: `[u8; 16]` and `uint8x16_t` have the same size and every bit pattern is valid
+        // for both.
+        unsafe { core::mem::transmute::<[u8; 16], uint8x16_t>(b) }
+    }
+
+    #[inline(always)]
+    fn b(x: uint8x16_t) -> [u8; 16] {
+        // SAFETY: as in `v`.
+        unsafe { core::mem::transmute::<uint8x16_t, [u8; 16]>(x) }
+    }
+
+    #[inline(always)]
+    pub(super) fn xor(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
+        // SAFETY: NEON is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe { b(veorq_u8(v(x), v(y))) }
+    }
+
+    #[inline(always)]
+    pub(super) fn and(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
+        // SAFETY: NEON is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe { b(vandq_u8(v(x), v(y))) }
+    }
+
+    #[inline(always)]
+    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
+        // SAFETY: NEON is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe { b(vandq_u8(v(x), vdupq_n_u8((bit as u8).wrapping_neg()))) }
+    }
+
+    /// σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L.
+    #[inline(always)]
+    pub(super) fn sigma(x: [u8; 16]) -> [u8; 16] {
+        // SAFETY: NEON is enabled at compile time (checked by the `cfg` on this module),
+        // so its intrinsics can run on every CPU this binary runs on.
+        unsafe {
+            let x = v(x);
+            let swapped = vextq_u8::<8>(x, x); // (x_R ‖ x_L)
+            let x64 = vreinterpretq_u64_u8(x);
+            let high_only = vreinterpretq_u8_u64(vzip2q_u64(vdupq_n_u64(0), x64)); // (x_L ‖ 0)
+            b(veorq_u8(swapped, high_only))
+        }
+    }
+}
+
+/// Portable fallback for other targets.
+#[cfg(not(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(target_arch = "aarch64", target_feature = "neon")
+)))]
+mod lanes {
+    #[inline(always)]
+    pub(super) fn xor(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
+        (u128::from_le_bytes(x) ^ u128::from_le_bytes(y)).to_le_bytes()
+    }
+
+    #[inline(always)]
+    pub(super) fn and(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
+        (u128::from_le_bytes(x) & u128::from_le_bytes(y)).to_le_bytes()
+    }
+
+    #[inline(always)]
+    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
+        (u128::from_le_bytes(x) & (bit as u128).wrapping_neg()).to_le_bytes()
+    }
+
+    #[inline(always)]
+    pub(super) fn sigma(x: [u8; 16]) -> [u8; 16] {
+        let x = u128::from_le_bytes(x);
+        let hi = x >> 64;
+        (((x ^ hi) << 64) | hi).to_le_bytes()
+    }
+}
 
 impl From<[u8; 16]> for Block {
     #[inline(always)]
@@ -143,7 +293,7 @@ impl BitXor for Block {
     type Output = Block;
     #[inline(always)]
     fn bitxor(self, rhs: Block) -> Block {
-        Block::from_u128(self.to_u128() ^ rhs.to_u128())
+        Block(lanes::xor(self.0, rhs.0))
     }
 }
 
@@ -158,7 +308,7 @@ impl BitAnd for Block {
     type Output = Block;
     #[inline(always)]
     fn bitand(self, rhs: Block) -> Block {
-        Block::from_u128(self.to_u128() & rhs.to_u128())
+        Block(lanes::and(self.0, rhs.0))
     }
 }
 
@@ -173,7 +323,7 @@ impl Not for Block {
     type Output = Block;
     #[inline(always)]
     fn not(self) -> Block {
-        Block::from_u128(!self.to_u128())
+        Block(lanes::xor(self.0, [0xff; 16]))
     }
 }
 
@@ -221,6 +371,9 @@ mod tests {
         let blocks = [Block::ONE, Block::ONES];
         assert_eq!(Block::slice_as_bytes(&blocks).len(), 32);
         assert_eq!(Block::slice_as_bytes(&blocks)[16], 0xff);
+        let mut blocks = blocks;
+        Block::slice_as_bytes_mut(&mut blocks)[0] = 0xfe;
+        assert_eq!(blocks[0], Block::from_u128(0xfe));
     }
 
     #[test]

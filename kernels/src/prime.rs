@@ -22,7 +22,7 @@ pub const fn pow_mod(mut base: u64, mut exp: u64, m: u64) -> u64 {
 
 /// Inverse of `a` modulo the prime `m` (Fermat), `None` for `a ≡ 0`.
 pub const fn inv_mod_prime(a: u64, m: u64) -> Option<u64> {
-    if a % m == 0 {
+    if a.is_multiple_of(m) {
         None
     } else {
         Some(pow_mod(a, m - 2, m))
@@ -35,7 +35,7 @@ pub fn is_prime(n: u64) -> bool {
         return false;
     }
     for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-        if n % p == 0 {
+        if n.is_multiple_of(p) {
             return n == p;
         }
     }
@@ -64,7 +64,7 @@ pub fn is_prime(n: u64) -> bool {
 /// The smallest primitive `order`-th root of unity mod the prime `q`, where `order` is a power
 /// of two dividing `q − 1`; `None` if `order ∤ q − 1`.
 pub fn primitive_root_of_unity(order: u64, q: u64) -> Option<u64> {
-    if order < 2 || !order.is_power_of_two() || (q - 1) % order != 0 {
+    if order < 2 || !order.is_power_of_two() || !(q - 1).is_multiple_of(order) {
         return None;
     }
     let cofactor = (q - 1) / order;

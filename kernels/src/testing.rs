@@ -60,3 +60,128 @@ pub fn negacyclic_mul_naive(a: &[u64], b: &[u64], q: u64) -> Vec<u64> {
     }
     out
 }
+
+/// Outcome of comparing one backend with scalar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendCheck {
+    /// Every kernel matched scalar bit for bit on this many random vectors.
+    Passed {
+        /// The backend.
+        backend: crate::Backend,
+        /// Number of (kernel, size, prime) cases compared.
+        cases: usize,
+    },
+    /// The CPU lacks the backend: nothing was run.
+    Skipped {
+        /// The backend.
+        backend: crate::Backend,
+    },
+    /// A kernel differed from scalar.
+    Failed {
+        /// The backend.
+        backend: crate::Backend,
+        /// What differed (kernel, sizes, seed).
+        what: String,
+    },
+}
+
+/// Compares the NTT kernels (forward, inverse, prepared products; u64 and u32 plans; both
+/// reductions) of every backend with scalar on random inputs from `seed`. Single-threaded, so it
+/// can run under qemu user-mode emulation.
+pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
+    use crate::ntt::{NttPlan32, NttPlan64, Reduction};
+    use crate::prime::ntt_primes;
+    use crate::Backend;
+    let max_n = sizes.iter().copied().max().unwrap_or(256);
+    let primes64: Vec<u64> = [30u32, 50, 60, 62]
+        .iter()
+        .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
+        .collect();
+    let primes32: Vec<u64> = [20u32, 30]
+        .iter()
+        .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
+        .collect();
+    let mut rng = TestRng::new(seed);
+    let mut out = Vec::new();
+    'backends: for backend in Backend::ALL {
+        if backend == Backend::Scalar {
+            continue;
+        }
+        if !backend.is_available() {
+            out.push(BackendCheck::Skipped { backend });
+            continue;
+        }
+        let mut cases = 0;
+        macro_rules! fail {
+            ($($t:tt)*) => {{
+                out.push(BackendCheck::Failed { backend, what: format!($($t)*) });
+                continue 'backends;
+            }};
+        }
+        for red in Reduction::ALL {
+            for &n in sizes {
+                for &q in &primes64 {
+                    let (Ok(s), Ok(p)) = (
+                        NttPlan64::with_backend(n, q, Backend::Scalar, red),
+                        NttPlan64::with_backend(n, q, backend, red),
+                    ) else {
+                        fail!("plan n={n} q={q} could not be built");
+                    };
+                    let a = rng.vec_below(n, q);
+                    let (mut x, mut y) = (a.clone(), a.clone());
+                    s.forward(&mut x);
+                    p.forward(&mut y);
+                    if x != y {
+                        fail!("forward64 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    s.inverse(&mut x);
+                    p.inverse(&mut y);
+                    if x != y || x != a {
+                        fail!("inverse64 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    let b = rng.vec_below(n, q);
+                    let bs = s.prepare(&b);
+                    let mut o1 = rng.vec_below(n, q);
+                    let mut o2 = o1.clone();
+                    s.mul_acc_prepared(&mut o1, &a, &b, &bs);
+                    p.mul_acc_prepared(&mut o2, &a, &b, &bs);
+                    if o1 != o2 {
+                        fail!("mul_acc_prepared64 n={n} q={q} seed={seed:#x}");
+                    }
+                    cases += 3;
+                }
+                for &q in &primes32 {
+                    let (Ok(s), Ok(p)) = (
+                        NttPlan32::with_backend(n, q, Backend::Scalar, red),
+                        NttPlan32::with_backend(n, q, backend, red),
+                    ) else {
+                        fail!("plan32 n={n} q={q} could not be built");
+                    };
+                    let a: Vec<u32> = rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
+                    let (mut x, mut y) = (a.clone(), a.clone());
+                    s.forward(&mut x);
+                    p.forward(&mut y);
+                    if x != y {
+                        fail!("forward32 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    s.inverse(&mut x);
+                    p.inverse(&mut y);
+                    if x != y || x != a {
+                        fail!("inverse32 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    let b: Vec<u32> = rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
+                    let bs = s.prepare(&b);
+                    let (mut o1, mut o2) = (a.clone(), a.clone());
+                    s.mul_acc_prepared(&mut o1, &a, &b, &bs);
+                    p.mul_acc_prepared(&mut o2, &a, &b, &bs);
+                    if o1 != o2 {
+                        fail!("mul_acc_prepared32 n={n} q={q} seed={seed:#x}");
+                    }
+                    cases += 3;
+                }
+            }
+        }
+        out.push(BackendCheck::Passed { backend, cases });
+    }
+    out
+}

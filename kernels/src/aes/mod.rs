@@ -228,27 +228,44 @@ impl Aes128 {
     /// Encrypts every block of `blocks` in place (the backend keeps 8–32 blocks in flight).
     #[inline]
     pub fn encrypt_many(&self, blocks: &mut [Block]) {
+        self.process::<false>(blocks, &[]);
+    }
+
+    /// The dispatch point: encryption, or with `TMMO` the fused tweaked-MMO hash (the
+    /// hardware kernels keep σ(x) ⊕ i in registers across the rounds).
+    #[inline]
+    fn process<const TMMO: bool>(&self, blocks: &mut [Block], tweaks: &[Block]) {
+        debug_assert!(!TMMO || blocks.len() == tweaks.len());
         match self.backend {
             AesBackend::Portable => match &self.planes {
+                Some(p) if TMMO => portable_tmmo(p, blocks, tweaks),
                 Some(p) => portable::encrypt_blocks(p, blocks),
                 None => unreachable!("portable AES is built with its plane keys"),
             },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `self.backend` passed `AesBackend::check` in `with_backend`: AES-NI present.
-            AesBackend::AesNi => unsafe { x86_aesni::encrypt_blocks(&self.round_keys, blocks) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: checked available at construction: AES-NI, VAES and AVX2 present.
-            AesBackend::Vaes256 => unsafe {
-                x86_vaes::encrypt_blocks_256(&self.round_keys, blocks)
+            // SAFETY: `self.backend` passed `AesBackend::check` in `with_backend`: AES-NI present;
+            // with TMMO the lengths match (asserted by the public callers).
+            AesBackend::AesNi => unsafe {
+                x86_aesni::process_blocks::<TMMO>(&self.round_keys, blocks, tweaks)
             },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: checked available at construction: AES-NI, VAES and AVX-512F present.
+            // SAFETY: checked available at construction: AES-NI, VAES and AVX2 present; lengths
+            // as above.
+            AesBackend::Vaes256 => unsafe {
+                x86_vaes::process_blocks_256::<TMMO>(&self.round_keys, blocks, tweaks)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: checked available at construction: AES-NI, VAES and AVX-512F present;
+            // lengths as above.
             AesBackend::Vaes512 => unsafe {
-                x86_vaes::encrypt_blocks_512(&self.round_keys, blocks)
+                x86_vaes::process_blocks_512::<TMMO>(&self.round_keys, blocks, tweaks)
             },
             #[cfg(target_arch = "aarch64")]
-            // SAFETY: checked available at construction: NEON and the AES extension present.
-            AesBackend::ArmV8 => unsafe { aarch64::encrypt_blocks(&self.round_keys, blocks) },
+            // SAFETY: checked available at construction: NEON and the AES extension present;
+            // lengths as above.
+            AesBackend::ArmV8 => unsafe {
+                aarch64::process_blocks::<TMMO>(&self.round_keys, blocks, tweaks)
+            },
             #[allow(unreachable_patterns)]
             other => unreachable!("AES backend {other} passed its availability check"),
         }
@@ -328,18 +345,7 @@ impl Aes128 {
     #[inline]
     pub fn tmmo_many(&self, xs: &mut [Block], tweaks: &[Block]) {
         assert_eq!(xs.len(), tweaks.len(), "tmmo_many: one tweak per block");
-        let mut buf = [Block::ZERO; HASH_CHUNK];
-        for (xc, tc) in xs.chunks_mut(HASH_CHUNK).zip(tweaks.chunks(HASH_CHUNK)) {
-            let buf = &mut buf[..xc.len()];
-            for ((b, x), t) in buf.iter_mut().zip(xc.iter_mut()).zip(tc) {
-                *x = x.sigma() ^ *t;
-                *b = *x;
-            }
-            self.encrypt_many(buf);
-            for (x, h) in xc.iter_mut().zip(buf.iter()) {
-                *x ^= *h;
-            }
-        }
+        self.process::<true>(xs, tweaks);
     }
 
     /// One-block [`Aes128::tccr_many`].
@@ -354,6 +360,22 @@ impl Aes128 {
         let mut b = [x];
         self.tmmo_many(&mut b, &[tweak]);
         b[0]
+    }
+}
+
+/// The tweaked-MMO hash on the portable backend, through a stack buffer.
+fn portable_tmmo(keys: &portable::PlaneKeys, xs: &mut [Block], tweaks: &[Block]) {
+    let mut buf = [Block::ZERO; HASH_CHUNK];
+    for (xc, tc) in xs.chunks_mut(HASH_CHUNK).zip(tweaks.chunks(HASH_CHUNK)) {
+        let buf = &mut buf[..xc.len()];
+        for ((b, x), t) in buf.iter_mut().zip(xc.iter_mut()).zip(tc) {
+            *x = x.sigma() ^ *t;
+            *b = *x;
+        }
+        portable::encrypt_blocks(keys, buf);
+        for (x, h) in xc.iter_mut().zip(buf.iter()) {
+            *x ^= *h;
+        }
     }
 }
 
@@ -463,6 +485,20 @@ fn check_backend(backend: AesBackend) -> Result<(), String> {
 pub fn self_check_with(mut log: impl FnMut(&str)) -> Result<(), String> {
     let selected = AesBackend::selected().map_err(|e| e.to_string())?;
     log(&format!("aes: selected backend {selected}"));
+    // The SIMD `Block` operations against their integer definitions.
+    for x in test_blocks(4, 32) {
+        let v = x.to_u128();
+        let (hi, lo) = (v >> 64, v & u128::from(u64::MAX));
+        if x.sigma().to_u128() != (((hi ^ lo) << 64) | hi)
+            || (x ^ Block::ONES).to_u128() != !v
+            || x.and_bit(true) != x
+            || x.and_bit(false) != Block::ZERO
+            || (x & Block::ONE).to_u128() != v & 1
+        {
+            return Err(format!("Block operations wrong on {x}"));
+        }
+    }
+    log("block: sigma, xor, and, and_bit ok");
     for backend in AesBackend::ALL {
         if backend.is_available() {
             check_backend(backend)?;
@@ -536,7 +572,7 @@ mod tests {
     fn aes_self_check_passes() {
         let mut lines = Vec::new();
         self_check_with(|l| lines.push(l.to_string())).unwrap();
-        assert_eq!(lines.len(), 1 + AesBackend::ALL.len());
+        assert_eq!(lines.len(), 2 + AesBackend::ALL.len());
     }
 
     #[test]

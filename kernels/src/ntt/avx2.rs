@@ -66,8 +66,10 @@ pub(crate) mod u64 {
     #[target_feature(enable = "avx2")]
     fn mul_hi(a: __m256i, b: __m256i) -> __m256i {
         let mask = _mm256_set1_epi64x(0xffff_ffff);
-        let a_hi = _mm256_srli_epi64::<32>(a);
-        let b_hi = _mm256_srli_epi64::<32>(b);
+        // Swapping the 32-bit halves (rather than shifting) feeds the high halves to
+        // `vpmuludq` and keeps LLVM from rewriting the sequence into scalar `mulq`s.
+        let a_hi = _mm256_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm256_shuffle_epi32::<0b1011_0001>(b);
         let ll = _mm256_mul_epu32(a, b);
         let lh = _mm256_mul_epu32(a, b_hi);
         let hl = _mm256_mul_epu32(a_hi, b);
@@ -84,8 +86,8 @@ pub(crate) mod u64 {
     #[target_feature(enable = "avx2")]
     fn mul_lo(a: __m256i, b: __m256i) -> __m256i {
         let ll = _mm256_mul_epu32(a, b);
-        let lh = _mm256_mul_epu32(a, _mm256_srli_epi64::<32>(b));
-        let hl = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), b);
+        let lh = _mm256_mul_epu32(a, _mm256_shuffle_epi32::<0b1011_0001>(b));
+        let hl = _mm256_mul_epu32(_mm256_shuffle_epi32::<0b1011_0001>(a), b);
         _mm256_add_epi64(ll, _mm256_slli_epi64::<32>(_mm256_add_epi64(lh, hl)))
     }
 
@@ -170,50 +172,150 @@ pub(crate) mod u64 {
         }
     }
 
+    /// Loads and stores of one 4-lane chunk (from `chunks_exact(4)`, so in bounds).
+    #[inline(always)]
+    fn ldc(c: &[u64]) -> __m256i {
+        ld(c, 0)
+    }
+
+    #[inline(always)]
+    fn stc(c: &mut [u64], v: __m256i) {
+        st(c, 0, v)
+    }
+
+    /// Two Cooley–Tukey stages at once (radix 4) on a block of 4·h elements: stage 1 pairs
+    /// quarter 0 with 2 and 1 with 3 (twiddle w1); stage 2 pairs 0 with 1 (w2), 2 with 3 (w3).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn radix4_fwd<const MONT: bool>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+        let h = block.len() / 4;
+        let (q01, q23) = block.split_at_mut(2 * h);
+        let (q0, q1) = q01.split_at_mut(h);
+        let (q2, q3) = q23.split_at_mut(h);
+        let chunks = q0
+            .chunks_exact_mut(4)
+            .zip(q1.chunks_exact_mut(4))
+            .zip(q2.chunks_exact_mut(4).zip(q3.chunks_exact_mut(4)));
+        for ((c0, c1), (c2, c3)) in chunks {
+            let (a0, b0) = bf_fwd::<MONT>(ldc(c0), ldc(c2), w[0].0, w[0].1, c);
+            let (a1, b1) = bf_fwd::<MONT>(ldc(c1), ldc(c3), w[0].0, w[0].1, c);
+            let (a0, a1) = bf_fwd::<MONT>(a0, a1, w[1].0, w[1].1, c);
+            let (b0, b1) = bf_fwd::<MONT>(b0, b1, w[2].0, w[2].1, c);
+            stc(c0, a0);
+            stc(c1, a1);
+            stc(c2, b0);
+            stc(c3, b1);
+        }
+    }
+
+    /// Inverse of [`radix4_fwd`]'s stage order: stage 1 pairs 0–1 (w2) and 2–3 (w3), stage 2
+    /// pairs 0–2 and 1–3 (w1).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn radix4_inv<const MONT: bool>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+        let h = block.len() / 4;
+        let (q01, q23) = block.split_at_mut(2 * h);
+        let (q0, q1) = q01.split_at_mut(h);
+        let (q2, q3) = q23.split_at_mut(h);
+        let chunks = q0
+            .chunks_exact_mut(4)
+            .zip(q1.chunks_exact_mut(4))
+            .zip(q2.chunks_exact_mut(4).zip(q3.chunks_exact_mut(4)));
+        for ((c0, c1), (c2, c3)) in chunks {
+            let (a0, a1) = bf_inv::<MONT>(ldc(c0), ldc(c1), w[1].0, w[1].1, c);
+            let (b0, b1) = bf_inv::<MONT>(ldc(c2), ldc(c3), w[2].0, w[2].1, c);
+            let (a0, b0) = bf_inv::<MONT>(a0, b0, w[0].0, w[0].1, c);
+            let (a1, b1) = bf_inv::<MONT>(a1, b1, w[0].0, w[0].1, c);
+            stc(c0, a0);
+            stc(c1, a1);
+            stc(c2, b0);
+            stc(c3, b1);
+        }
+    }
+
+    /// One stage with a broadcast twiddle per group of 2·half elements (half ≥ 4).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn radix2<const MONT: bool, const FWD: bool>(
+        a: &mut [u64],
+        half: usize,
+        m: usize,
+        tw: &[u64],
+        tws: &[u64],
+        c: &Consts,
+    ) {
+        for (i, block) in a.chunks_exact_mut(2 * half).enumerate() {
+            let (w, ws) = (splat(tw[m + i]), splat(tws[m + i]));
+            let (x, y) = block.split_at_mut(half);
+            for (cx, cy) in x.chunks_exact_mut(4).zip(y.chunks_exact_mut(4)) {
+                let (u, v) = if FWD {
+                    bf_fwd::<MONT>(ldc(cx), ldc(cy), w, ws, c)
+                } else {
+                    bf_inv::<MONT>(ldc(cx), ldc(cy), w, ws, c)
+                };
+                stc(cx, u);
+                stc(cy, v);
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn splat(v: u64) -> __m256i {
+        _mm256_set1_epi64x(v as i64)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn consts(t: &Tables<u64>) -> Consts {
+        Consts {
+            q: splat(t.q),
+            two_q: splat(t.two_q),
+            qinv: splat(t.q_inv),
+        }
+    }
+
     #[target_feature(enable = "avx2")]
     fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
-        let c = Consts {
-            q: _mm256_set1_epi64x(t.q as i64),
-            two_q: _mm256_set1_epi64x(t.two_q as i64),
-            qinv: _mm256_set1_epi64x(t.q_inv as i64),
-        };
+        let c = consts(t);
         let (tw, tws) = tables::<MONT>(true, t);
+        let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         let mut m = 1;
-        let mut half = n;
-        while half > 4 {
-            half >>= 1;
-            for i in 0..m {
-                let k = m + i;
-                let w = _mm256_set1_epi64x(tw[k] as i64);
-                let ws = _mm256_set1_epi64x(tws[k] as i64);
-                let base = 2 * i * half;
-                for j in (base..base + half).step_by(4) {
-                    let (x, y) = bf_fwd::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
-                    st(a, j, x);
-                    st(a, j + half, y);
-                }
+        let mut half = n / 2;
+        // Pairs of stages while the second one still has half ≥ 4.
+        while half >= 8 {
+            for (i, block) in a.chunks_exact_mut(2 * half).enumerate() {
+                radix4_fwd::<MONT>(
+                    block,
+                    [tw2(m + i), tw2(2 * m + 2 * i), tw2(2 * m + 2 * i + 1)],
+                    &c,
+                );
             }
+            m <<= 2;
+            half >>= 2;
+        }
+        if half == 4 {
+            radix2::<MONT, true>(a, 4, m, tw, tws, &c);
             m <<= 1;
         }
-        // half = 2: groups of 4 = [x x y y]; two groups per 8 elements.
-        for b in (0..n).step_by(8) {
-            let k = m + b / 4;
-            let (v0, v1) = (ld(a, b), ld(a, b + 4));
+        // Last two stages (half = 2, then 1) on 8 elements held in registers; the outputs are
+        // reduced from [0, 4q) to [0, q) before the store.
+        let (m2, m1) = (m, 2 * m);
+        for (blk, ch) in a.chunks_exact_mut(8).enumerate() {
+            let (v0, v1) = (ld(ch, 0), ld(ch, 4));
+            let k = m2 + 2 * blk;
             let x = _mm256_permute2x128_si256::<0x20>(v0, v1);
             let y = _mm256_permute2x128_si256::<0x31>(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tw, k)));
             let ws = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tws, k)));
             let (x, y) = bf_fwd::<MONT>(x, y, w, ws, &c);
-            st(a, b, _mm256_permute2x128_si256::<0x20>(x, y));
-            st(a, b + 4, _mm256_permute2x128_si256::<0x31>(x, y));
-        }
-        m <<= 1;
-        // half = 1: pairs [x y]; lanes hold groups 0,2,1,3 of each 8 elements. Last stage:
-        // reduce the outputs from [0, 4q) to [0, q) while they are in registers.
-        for b in (0..n).step_by(8) {
-            let k = m + b / 2;
-            let (v0, v1) = (ld(a, b), ld(a, b + 4));
+            let (v0, v1) = (
+                _mm256_permute2x128_si256::<0x20>(x, y),
+                _mm256_permute2x128_si256::<0x31>(x, y),
+            );
+            // half = 1: lanes hold groups 0, 2, 1, 3 of the block.
+            let k = m1 + 4 * blk;
             let x = _mm256_unpacklo_epi64(v0, v1);
             let y = _mm256_unpackhi_epi64(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
@@ -221,8 +323,8 @@ pub(crate) mod u64 {
             let (x, y) = bf_fwd::<MONT>(x, y, w, ws, &c);
             let x = csub(csub(x, c.two_q), c.q);
             let y = csub(csub(y, c.two_q), c.q);
-            st(a, b, _mm256_unpacklo_epi64(x, y));
-            st(a, b + 4, _mm256_unpackhi_epi64(x, y));
+            st(ch, 0, _mm256_unpacklo_epi64(x, y));
+            st(ch, 4, _mm256_unpackhi_epi64(x, y));
         }
     }
 
@@ -236,67 +338,55 @@ pub(crate) mod u64 {
     #[target_feature(enable = "avx2")]
     fn inverse_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
-        let c = Consts {
-            q: _mm256_set1_epi64x(t.q as i64),
-            two_q: _mm256_set1_epi64x(t.two_q as i64),
-            qinv: _mm256_set1_epi64x(t.q_inv as i64),
-        };
+        let c = consts(t);
         let (tw, tws) = tables::<MONT>(false, t);
-        // half = 1 (m = n/2 groups).
-        let mut m = n >> 1;
-        for b in (0..n).step_by(8) {
-            let k = m + b / 2;
-            let (v0, v1) = (ld(a, b), ld(a, b + 4));
+        let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
+        // First two stages (half = 1, then 2) in registers.
+        let (m1, m2) = (n / 2, n / 4);
+        for (blk, ch) in a.chunks_exact_mut(8).enumerate() {
+            let (v0, v1) = (ld(ch, 0), ld(ch, 4));
+            let k = m1 + 4 * blk;
             let x = _mm256_unpacklo_epi64(v0, v1);
             let y = _mm256_unpackhi_epi64(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
             let ws = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tws, k));
             let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
-            st(a, b, _mm256_unpacklo_epi64(x, y));
-            st(a, b + 4, _mm256_unpackhi_epi64(x, y));
-        }
-        m >>= 1;
-        // half = 2.
-        for b in (0..n).step_by(8) {
-            let k = m + b / 4;
-            let (v0, v1) = (ld(a, b), ld(a, b + 4));
+            let (v0, v1) = (_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
+            let k = m2 + 2 * blk;
             let x = _mm256_permute2x128_si256::<0x20>(v0, v1);
             let y = _mm256_permute2x128_si256::<0x31>(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tw, k)));
             let ws = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tws, k)));
             let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
-            st(a, b, _mm256_permute2x128_si256::<0x20>(x, y));
-            st(a, b + 4, _mm256_permute2x128_si256::<0x31>(x, y));
+            st(ch, 0, _mm256_permute2x128_si256::<0x20>(x, y));
+            st(ch, 4, _mm256_permute2x128_si256::<0x31>(x, y));
         }
-        m >>= 1;
+        let mut m = n / 8;
         let mut half = 4;
-        while m >= 1 {
-            for i in 0..m {
-                let k = m + i;
-                let w = _mm256_set1_epi64x(tw[k] as i64);
-                let ws = _mm256_set1_epi64x(tws[k] as i64);
-                let base = 2 * i * half;
-                for j in (base..base + half).step_by(4) {
-                    let (x, y) = bf_inv::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
-                    st(a, j, x);
-                    st(a, j + half, y);
-                }
-            }
-            half <<= 1;
+        // Remaining stages: half = 4 … n/2, i.e. log2(m) + 1 of them; if odd, one radix-2 first.
+        if m.trailing_zeros().is_multiple_of(2) {
+            radix2::<MONT, false>(a, 4, m, tw, tws, &c);
             m >>= 1;
+            half <<= 1;
+        }
+        while m >= 2 {
+            // Stages (half, m groups) and (2·half, m/2 groups) merged: blocks of 4·half.
+            let mq = m / 2;
+            for (i, block) in a.chunks_exact_mut(4 * half).enumerate() {
+                radix4_inv::<MONT>(block, [tw2(mq + i), tw2(m + 2 * i), tw2(m + 2 * i + 1)], &c);
+            }
+            m >>= 2;
+            half <<= 2;
         }
         // Scale by n⁻¹ and reduce to [0, q).
         let (ni, nis) = if MONT {
-            (_mm256_set1_epi64x(t.n_inv_mont as i64), c.q)
+            (splat(t.n_inv_mont), c.q)
         } else {
-            (
-                _mm256_set1_epi64x(t.n_inv as i64),
-                _mm256_set1_epi64x(t.n_inv_shoup as i64),
-            )
+            (splat(t.n_inv), splat(t.n_inv_shoup))
         };
-        for j in (0..n).step_by(4) {
-            let v = mulw::<MONT>(ld(a, j), ni, nis, c.q, c.qinv);
-            st(a, j, csub(v, c.q));
+        for ch in a.chunks_exact_mut(4) {
+            let v = mulw::<MONT>(ldc(ch), ni, nis, c.q, c.qinv);
+            stc(ch, csub(v, c.q));
         }
     }
 

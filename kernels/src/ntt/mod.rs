@@ -16,7 +16,12 @@ pub(crate) mod scalar;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
-// AVX512_MODS
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+#[cfg(any(target_arch = "x86_64", test))]
+pub(crate) mod shuffle;
 
 /// Smallest supported ring dimension.
 pub const MIN_N: usize = 256;
@@ -207,6 +212,10 @@ macro_rules! ntt_plan {
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a),
+                    #[cfg(target_arch = "aarch64")]
+                    Backend::Neon => neon::$suffix::forward(&self.t, self.reduction, a),
                     _ => self.forward_scalar(a),
                 }
             }
@@ -218,6 +227,10 @@ macro_rules! ntt_plan {
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::inverse(&self.t, self.reduction, a),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => avx512::$suffix::inverse(&self.t, self.reduction, a),
+                    #[cfg(target_arch = "aarch64")]
+                    Backend::Neon => neon::$suffix::inverse(&self.t, self.reduction, a),
                     _ => self.inverse_scalar(a),
                 }
             }
@@ -297,6 +310,12 @@ macro_rules! ntt_plan {
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => {
+                        avx512::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false)
+                    }
+                    #[cfg(target_arch = "aarch64")]
+                    Backend::Neon => neon::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false),
                     _ => {
                         let m = &self.modulus;
                         for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
@@ -315,6 +334,12 @@ macro_rules! ntt_plan {
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => {
+                        avx512::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true)
+                    }
+                    #[cfg(target_arch = "aarch64")]
+                    Backend::Neon => neon::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true),
                     _ => {
                         let m = &self.modulus;
                         for (((o, &x), &y), &ys) in acc.iter_mut().zip(a).zip(b).zip(b_shoup) {
@@ -367,7 +392,7 @@ macro_rules! ntt_plan {
 }
 
 fn check_galois(g: usize, n: usize) -> Result<(), KernelError> {
-    if g % 2 == 0 || g >= 2 * n {
+    if g.is_multiple_of(2) || g >= 2 * n {
         return Err(KernelError::InvalidGaloisElement { g, n });
     }
     Ok(())
