@@ -318,6 +318,50 @@ mod tests {
     }
 
     #[test]
+    fn broken_peer_in_extension_and_online_gets_typed_errors() {
+        // A receiver that, after an honest setup, sends a short extension frame, then one for
+        // more OTs than asked, then an oversized online answer; the other side errors each time.
+        let (mut cs, mut cr) = MemChannel::pair();
+        let params = ExtParams::default();
+        let t = thread::spawn(move || -> Result<()> {
+            let mut r = setup_receiver(&mut cr, params, &mut rng(11))?;
+            let (_, msg) = r.extend(256)?;
+            let bytes = msg.to_bytes();
+            cr.send(&bytes[..bytes.len() - 1])?;
+            let (_, big) = r.extend(512)?;
+            cr.send(&big.to_bytes())?;
+            Ok(())
+        });
+        let mut s = setup_sender(&mut cs, params, Block::ONE, &mut rng(12)).unwrap();
+        assert!(matches!(
+            extend_sender(&mut cs, &mut s, 256),
+            Err(OtError::BadLength { .. })
+        ));
+        assert!(matches!(
+            extend_sender(&mut cs, &mut s, 256),
+            Err(OtError::Channel(_))
+        ));
+        t.join().unwrap().unwrap();
+
+        // Online: the sender answers with a frame longer than the labels asked for.
+        let (mut cs, mut cr) = MemChannel::pair();
+        let t = thread::spawn(move || -> Result<()> {
+            let mut s = setup_sender(&mut cs, params, Block::ONE, &mut rng(13))?;
+            let _pool = extend_sender(&mut cs, &mut s, 10)?;
+            let _choice = cs.recv(1 << 10)?;
+            cs.send(&[0x22; 13 + 16 * 11])?;
+            Ok(())
+        });
+        let mut r = setup_receiver(&mut cr, params, &mut rng(14)).unwrap();
+        let mut pool = extend_receiver(&mut cr, &mut r, 10).unwrap();
+        assert!(matches!(
+            receive_labels(&mut cr, &mut pool, &[true; 10]),
+            Err(OtError::Channel(_))
+        ));
+        t.join().unwrap().unwrap();
+    }
+
+    #[test]
     fn broken_peer_gets_typed_errors() {
         // A peer that sends garbage, an oversized frame, or hangs up.
         let (mut a, mut b) = MemChannel::pair();
