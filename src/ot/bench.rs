@@ -328,41 +328,6 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
     Ok(rows)
 }
 
-/// The rows in the project's report format ([`crate::bench::BenchRow`], family `ot`), with
-/// notes carrying what that format has no column for (bytes per OT, per-party CPU time).
-/// Each figure is one run: `stats` holds it as median, minimum and maximum alike.
-pub fn to_report(rows: &[BenchRow]) -> (Vec<crate::bench::BenchRow>, Vec<String>) {
-    let backend = kernels::AesBackend::selected()
-        .map(|b| b.name().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    let mut out = Vec::with_capacity(rows.len());
-    let mut notes = Vec::with_capacity(rows.len());
-    for r in rows {
-        let us_per_ot = r.seconds * 1e6 / r.ots.max(1) as f64;
-        out.push(crate::bench::BenchRow {
-            family: "ot".into(),
-            backend: backend.clone(),
-            operation: r.name.clone(),
-            size: format!("{} OTs, {:.3} B/OT", r.ots, r.bytes_per_ot),
-            stats: crate::bench::Stats {
-                median_us: us_per_ot,
-                min_us: us_per_ot,
-                max_us: us_per_ot,
-                spread_pct: 0.0,
-                samples: 1,
-                iters_per_sample: r.ots as u64,
-            },
-            throughput: Some(r.ots_per_second),
-            throughput_unit: Some("OT/s".into()),
-            cycles_per_unit: None,
-            instructions_per_unit: None,
-            per_unit: None,
-        });
-        notes.push(format!("ot {r}"));
-    }
-    (out, notes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,8 +342,5 @@ mod tests {
         }
         let s = bench_setup(ExtParams::IKNP).unwrap();
         assert_eq!(s.ots, 128);
-        let (report, notes) = to_report(&[r, s]);
-        assert_eq!((report.len(), notes.len()), (2, 2));
-        assert_eq!(report[0].family, "ot");
     }
 }
