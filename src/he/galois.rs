@@ -175,6 +175,68 @@ impl GaloisKeys {
         Self::generate(sk, &els, rng)
     }
 
+    /// Keys for left and right rotations by every power of two below n/2, and the row swap:
+    /// enough for [`GaloisKeys::rotate_rows_any`] to reach every step.
+    pub fn power_of_two<R: CryptoRng + ?Sized>(sk: &SecretKey, rng: &mut R) -> Result<GaloisKeys> {
+        let half = sk.params.row_size() as i64;
+        let mut steps = Vec::new();
+        let mut s = 1;
+        while s < half {
+            steps.push(s);
+            steps.push(-s);
+            s <<= 1;
+        }
+        Self::for_steps(sk, &steps, true, rng)
+    }
+
+    /// The rotations [`GaloisKeys::rotate_rows_any`] applies for `step`: the step itself if its
+    /// key is held, otherwise its non-adjacent form over ±2^j (each needs its key).
+    pub fn rotation_plan(&self, step: i64) -> Result<Vec<i64>> {
+        let params = &self.params;
+        let half = params.row_size() as i64;
+        let r = step.rem_euclid(half);
+        if r == 0 {
+            return Ok(vec![]);
+        }
+        if self.keys.contains_key(&params.galois_element_for_step(r)) {
+            return Ok(vec![r]);
+        }
+        let mut plan = Vec::new();
+        let (mut x, mut bit) = (r, 1i64);
+        while x != 0 {
+            if x & 1 == 1 {
+                // NAF digit ±1: choose the sign that makes the rest divisible by 4.
+                let d = if x & 3 == 3 { -1 } else { 1 };
+                let s = (d * bit).rem_euclid(half);
+                if s != 0 {
+                    plan.push(if d < 0 { -bit } else { bit });
+                }
+                x -= d;
+            }
+            x >>= 1;
+            bit <<= 1;
+        }
+        for &s in &plan {
+            let g = params.galois_element_for_step(s);
+            if !self.keys.contains_key(&g) {
+                return Err(HeError::MissingGaloisKey { g });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Rotates both rows left by any `step` (negative: right), composing power-of-two
+    /// rotations when the step has no key of its own. Each rotation in
+    /// [`GaloisKeys::rotation_plan`] adds one key switch of noise.
+    pub fn rotate_rows_any(&self, ct: &Ciphertext, step: i64) -> Result<Ciphertext> {
+        let plan = self.rotation_plan(step)?;
+        let mut out = ct.clone();
+        for s in plan {
+            out = self.rotate_rows(&out, s)?;
+        }
+        Ok(out)
+    }
+
     /// The Galois elements held.
     pub fn elements(&self) -> Vec<usize> {
         self.keys.keys().copied().collect()

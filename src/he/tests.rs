@@ -329,6 +329,50 @@ fn rotations_and_row_swap_match_plaintext_and_hoisting_agrees() {
 }
 
 #[test]
+fn any_step_by_power_of_two_composition() {
+    let params = ParamSetId::Gazelle2048.params().unwrap();
+    let h = params.row_size() as i64;
+    for seed in seeds() {
+        let mut rng = rng_for(seed, params.name());
+        let sk = SecretKey::generate(&params, &mut rng);
+        let gk = GaloisKeys::power_of_two(&sk, &mut rng).unwrap();
+        let v = random_slots(&params, &mut rng);
+        let ct = sk
+            .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+            .unwrap();
+        for step in [
+            0,
+            1,
+            3,
+            7,
+            11,
+            100,
+            h - 3,
+            -13,
+            (rng.next_u64() % h as u64) as i64,
+        ] {
+            let plan = gk.rotation_plan(step).unwrap();
+            assert_eq!(plan.iter().sum::<i64>().rem_euclid(h), step.rem_euclid(h));
+            assert!(
+                plan.len() <= (h.trailing_zeros() as usize).div_ceil(2) + 1,
+                "{plan:?}"
+            );
+            let r = gk.rotate_rows_any(&ct, step).unwrap();
+            assert_eq!(
+                sk.decrypt(&r).unwrap().decode_slots(),
+                rotate_plain(&params, &v, step),
+                "step {step}"
+            );
+            let mut bound = NoiseBound::fresh();
+            for _ in &plan {
+                bound = bound.rotate(&params, 1);
+            }
+            assert!((sk.noise(&r).unwrap().max_abs as f64) <= bound.value());
+        }
+    }
+}
+
+#[test]
 fn modulus_switch_keeps_message_and_obeys_bound() {
     for params in all_params().into_iter().filter(|p| p.max_level() > 1) {
         for seed in seeds() {
