@@ -154,8 +154,16 @@ impl SecretKey {
             Some((_, inv)) => {
                 let m1 = params.plans[1].modulus();
                 let inv_s = m1.shoup(inv);
+                let q1 = m1.value();
+                let small = params.moduli[0] < 2 * q1;
                 for (&x0, &x1) in x[..n].iter().zip(&x[n..2 * n]) {
-                    let x0r = m1.reduce(x0);
+                    let x0r = if !small {
+                        m1.reduce(x0)
+                    } else if x0 >= q1 {
+                        x0 - q1
+                    } else {
+                        x0
+                    };
                     let k = m1.mul_shoup(m1.sub(x1, x0r), inv, inv_s);
                     let t = ((x0 as u128 * lvl.frac[0] + k as u128 * lvl.frac[1] + half)
                         >> lvl.shift) as u64;
