@@ -95,6 +95,16 @@ impl std::fmt::Debug for GaloisKeys {
     }
 }
 
+/// The key-switching digits of a ciphertext at `limbs` primes (limb-major, a prefix of all).
+fn active_digits(params: &Parameters, limbs: usize) -> Vec<(usize, u32)> {
+    params
+        .digits
+        .iter()
+        .copied()
+        .filter(|&(i, _)| i < limbs)
+        .collect()
+}
+
 fn check_galois(params: &Parameters, g: usize) -> Result<()> {
     if g % 2 == 0 || g >= 2 * params.n {
         return Err(HeError::InvalidRotation {
@@ -248,8 +258,59 @@ impl GaloisKeys {
     }
 
     /// Applies σ_g with key switching.
+    ///
+    /// A single rotation streams the decomposition: each digit is transformed into a scratch
+    /// buffer and multiplied into the accumulators at once, so no digit array is kept (the
+    /// result is identical to [`Hoisted::apply_galois`]).
     pub fn apply_galois(&self, ct: &Ciphertext, g: usize) -> Result<Ciphertext> {
-        Hoisted::new(ct)?.apply_galois(self, g)
+        let params = &self.params;
+        check_same(params, &ct.params)?;
+        check_galois(params, g)?;
+        let (n, limbs) = (params.n, ct.limbs);
+        if g == 1 {
+            let mut out = ct.clone();
+            out.seed = None;
+            return Ok(out);
+        }
+        let key = self.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
+        let active = active_digits(params, limbs);
+        let mut acc0 = vec![0u64; limbs * n];
+        let mut acc1 = vec![0u64; limbs * n];
+        let mut coeff = vec![0u64; n];
+        let mut scratch = vec![0u64; n];
+        // Transforms mod q_i of the current limb's earlier digits (for deriving its last one).
+        let mut own: Vec<(u32, Vec<u64>)> = Vec::new();
+        for (t, &(i, off)) in active.iter().enumerate() {
+            if t == 0 || active[t - 1].0 != i {
+                coeff.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
+                params.plans[i].inverse(&mut coeff);
+                own.clear();
+            }
+            let last = active.get(t + 1).is_none_or(|&(j, _)| j != i);
+            for k in 0..limbs {
+                let earlier: Vec<(u32, &[u64])> = if last && k == i {
+                    own.iter().map(|(o, v)| (*o, v.as_slice())).collect()
+                } else {
+                    Vec::new()
+                };
+                digit_ntt(
+                    params,
+                    &ct.c1[i * n..(i + 1) * n],
+                    &coeff,
+                    (i, off),
+                    k,
+                    last,
+                    &earlier,
+                    &mut scratch,
+                )?;
+                let r = k * n..(k + 1) * n;
+                key.mul_acc_digit(params, t, k, &scratch, &mut acc0[r.clone()], &mut acc1[r]);
+                if k == i && !last {
+                    own.push((off, scratch.clone()));
+                }
+            }
+        }
+        Ok(finish_rotation(params, key, limbs, &ct.c0, &acc0, &acc1))
     }
 
     /// Rotates both rows left by `step` slots (negative: right).
@@ -286,39 +347,162 @@ impl std::fmt::Debug for Hoisted {
     }
 }
 
+/// Writes NTT_{q_k}(d) for the digit of limb `i` at bit offset `off` into `dst`.
+///
+/// `coeff_i` is limb i of c1 in coefficient form. For the last digit of limb i on its own
+/// prime (k = i) no transform is needed: the NTT is linear mod q_i and c1_i = Σ_j 2^{off_j}·d_j,
+/// so NTT(d_last) = (NTT(c1_i) − Σ_{earlier j} 2^{off_j}·NTT(d_j)) · 2^{−off_last}, given the
+/// earlier digits' transforms mod q_i in `earlier` (a plain copy when the prime is one digit).
+#[allow(clippy::too_many_arguments)]
+fn digit_ntt(
+    params: &Parameters,
+    c1_ntt_i: &[u64],
+    coeff_i: &[u64],
+    (i, off): (usize, u32),
+    k: usize,
+    last_of_limb: bool,
+    earlier: &[(u32, &[u64])],
+    dst: &mut [u64],
+) -> Result<()> {
+    let plan = &params.plans[k];
+    let md = plan.modulus();
+    let q = md.value();
+    if last_of_limb && k == i {
+        dst.copy_from_slice(c1_ntt_i);
+        for &(off2, prev) in earlier {
+            if off2 == 0 {
+                for (d, &x) in dst.iter_mut().zip(prev) {
+                    *d = md.sub(*d, x);
+                }
+            } else {
+                let f = md.reduce_u128(1u128 << off2);
+                let fs = md.shoup(f);
+                for (d, &x) in dst.iter_mut().zip(prev) {
+                    *d = md.sub(*d, md.mul_shoup(x, f, fs));
+                }
+            }
+        }
+        if off > 0 {
+            let two_off = md.reduce_u128(1u128 << off);
+            let f = md.inv(two_off).ok_or_else(|| HeError::InvalidParameters {
+                reason: "2 not invertible modulo q".into(),
+            })?;
+            let fs = md.shoup(f);
+            for d in dst.iter_mut() {
+                *d = md.mul_shoup(*d, f, fs);
+            }
+        }
+        return Ok(());
+    }
+    let w = params.decomp_bits;
+    let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+    for (d, &c) in dst.iter_mut().zip(coeff_i) {
+        let v = (c >> off) & mask;
+        *d = if v >= q { v - q } else { v };
+    }
+    plan.forward(dst);
+    Ok(())
+}
+
+/// σ_g(c0) + π_g(acc0), π_g(acc1): the key-switched automorphism from accumulated products.
+fn finish_rotation(
+    params: &Arc<Parameters>,
+    key: &GaloisKey,
+    limbs: usize,
+    c0: &[u64],
+    acc0: &[u64],
+    acc1: &[u64],
+) -> Ciphertext {
+    let n = params.n;
+    let mut out0 = vec![0u64; limbs * n];
+    let mut out1 = vec![0u64; limbs * n];
+    for (k, plan) in params.plans[..limbs].iter().enumerate() {
+        let q = plan.q();
+        let r = k * n..(k + 1) * n;
+        let (s0, a0, a1) = (&c0[r.clone()], &acc0[r.clone()], &acc1[r.clone()]);
+        let (o0, o1) = (&mut out0[r.clone()], &mut out1[r]);
+        for (i, &src) in key.table.iter().enumerate() {
+            let s = src as usize;
+            let v = s0[s] + a0[s];
+            o0[i] = if v >= q { v - q } else { v };
+            o1[i] = a1[s];
+        }
+    }
+    Ciphertext {
+        params: params.clone(),
+        limbs,
+        c0: out0,
+        c1: out1,
+        seed: None,
+    }
+}
+
+impl GaloisKey {
+    /// acc0 += D ⊙ π⁻¹(b_t), acc1 += D ⊙ π⁻¹(a_t) on limb k.
+    fn mul_acc_digit(
+        &self,
+        params: &Parameters,
+        t: usize,
+        k: usize,
+        d: &[u64],
+        acc0: &mut [u64],
+        acc1: &mut [u64],
+    ) {
+        let n = params.n;
+        let ko = (t * params.max_level() + k) * n;
+        let plan = &params.plans[k];
+        plan.mul_acc_prepared(
+            acc0,
+            d,
+            &self.b_perm[ko..ko + n],
+            &self.b_perm_shoup[ko..ko + n],
+        );
+        plan.mul_acc_prepared(
+            acc1,
+            d,
+            &self.a_perm[ko..ko + n],
+            &self.a_perm_shoup[ko..ko + n],
+        );
+    }
+}
+
 impl Hoisted {
     /// Decomposes `ct`'s c1.
     pub fn new(ct: &Ciphertext) -> Result<Hoisted> {
         let params = &ct.params;
         let (n, limbs) = (params.n, ct.limbs);
-        let w = params.decomp_bits;
-        let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-        let mut coeff = ct.c1.clone();
-        sampling::inverse_limbs(params, &mut coeff, limbs);
-        let active: Vec<(usize, u32)> = params
-            .digits
-            .iter()
-            .copied()
-            .filter(|&(i, _)| i < limbs)
-            .collect();
+        let active = active_digits(params, limbs);
         let mut digits = vec![0u64; active.len() * limbs * n];
+        let mut coeff = vec![0u64; n];
         for (t, &(i, off)) in active.iter().enumerate() {
-            let src = &coeff[i * n..(i + 1) * n];
-            let whole_limb =
-                off == 0 && u64::from(w) >= 64 - u64::from(params.moduli[i].leading_zeros());
-            for (k, plan) in params.plans[..limbs].iter().enumerate() {
-                let q = plan.q();
-                let dst = &mut digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                if whole_limb && k == i {
-                    // The only digit of limb i is c1 mod q_i itself: already in NTT form.
-                    dst.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
-                    continue;
-                }
-                for (d, &c) in dst.iter_mut().zip(src) {
-                    let v = (c >> off) & mask;
-                    *d = if v >= q { v - q } else { v };
-                }
-                plan.forward(dst);
+            if t == 0 || active[t - 1].0 != i {
+                coeff.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
+                params.plans[i].inverse(&mut coeff);
+            }
+            let last = active.get(t + 1).is_none_or(|&(j, _)| j != i);
+            for k in 0..limbs {
+                let (before, after) = digits.split_at_mut((t * limbs + k) * n);
+                let earlier: Vec<(u32, &[u64])> = active[..t]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &(i2, _))| i2 == i && last && k == i)
+                    .map(|(t2, &(_, off2))| {
+                        (
+                            off2,
+                            &before[(t2 * limbs + k) * n..(t2 * limbs + k + 1) * n],
+                        )
+                    })
+                    .collect();
+                digit_ntt(
+                    params,
+                    &ct.c1[i * n..(i + 1) * n],
+                    &coeff,
+                    (i, off),
+                    k,
+                    last,
+                    &earlier,
+                    &mut after[..n],
+                )?;
             }
         }
         Ok(Hoisted {
@@ -347,50 +531,16 @@ impl Hoisted {
             });
         }
         let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
-        let full = params.max_level();
         let mut acc0 = vec![0u64; limbs * n];
         let mut acc1 = vec![0u64; limbs * n];
-        // Digits of limb i < limbs are the first ones in params.digits (limb-major order).
         for t in 0..self.num_digits {
-            for (k, plan) in params.plans[..limbs].iter().enumerate() {
+            for k in 0..limbs {
                 let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                let ko = (t * full + k) * n;
                 let r = k * n..(k + 1) * n;
-                plan.mul_acc_prepared(
-                    &mut acc0[r.clone()],
-                    d,
-                    &key.b_perm[ko..ko + n],
-                    &key.b_perm_shoup[ko..ko + n],
-                );
-                plan.mul_acc_prepared(
-                    &mut acc1[r],
-                    d,
-                    &key.a_perm[ko..ko + n],
-                    &key.a_perm_shoup[ko..ko + n],
-                );
+                key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
             }
         }
-        let mut c0 = vec![0u64; limbs * n];
-        let mut c1 = vec![0u64; limbs * n];
-        for (k, plan) in params.plans[..limbs].iter().enumerate() {
-            let q = plan.q();
-            let r = k * n..(k + 1) * n;
-            let (s0, a0, a1) = (&self.c0[r.clone()], &acc0[r.clone()], &acc1[r.clone()]);
-            let (o0, o1) = (&mut c0[r.clone()], &mut c1[r]);
-            for (i, &src) in key.table.iter().enumerate() {
-                let s = src as usize;
-                let v = s0[s] + a0[s];
-                o0[i] = if v >= q { v - q } else { v };
-                o1[i] = a1[s];
-            }
-        }
-        Ok(Ciphertext {
-            params: params.clone(),
-            limbs,
-            c0,
-            c1,
-            seed: None,
-        })
+        Ok(finish_rotation(params, key, limbs, &self.c0, &acc0, &acc1))
     }
 
     /// Rotates both rows left by `step` (negative: right).
