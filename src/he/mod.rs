@@ -14,7 +14,7 @@
 //!   ct×pt products).
 //! * [`Ciphertext`]: add/sub, ct±pt, ct×pt (and fused multiply-accumulate), modulus switch;
 //!   compact serialisation in [`serial`].
-//! * [`noise`]: worst-case bounds per operation. [`bench`]: timings for `gazelle bench he`.
+//! * [`noise`]: worst-case bounds per operation. [`mod@bench`]: timings for `gazelle bench he`.
 //!
 //! ```
 //! use gazelle::he::{params::ParamSetId, sampling, Ciphertext, GaloisKeys, Plaintext,
