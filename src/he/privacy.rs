@@ -25,7 +25,7 @@
 //! * `gazelle-8192`: 2^−43.4 over the whole ciphertext — the ≤ 2^−40 target;
 //! * `gazelle-4096` (default): 2^−30.0 over the whole ciphertext, 2^−42 per coefficient. The
 //!   measured noise of that chain is ~2^36.5, and a distance ≤ 2^−40 over all n coefficients
-//!   needs ‖v‖ ≤ 2^35.9 at this modulus, so the target holds there only for smaller layers or
+//!   needs ‖v‖ ≤ about 2^36 at this modulus, so the target holds there only for smaller layers or
 //!   under a high-probability (not worst-case) bound on v; use `gazelle-8192` where the
 //!   worst-case guarantee is required;
 //! * `gazelle-4096-fast`: 2^−4.6 after a rotation — no circuit privacy for rotated results.
