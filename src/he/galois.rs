@@ -11,6 +11,7 @@
 //! only pointwise multiply-accumulates against keys stored pre-permuted by π_g⁻¹, followed by
 //! π_g on three vectors per limb: Σ π(D)⊙b = π(Σ D⊙π⁻¹(b)).
 use super::ciphertext::Ciphertext;
+use super::encoding::PreparedPlaintext;
 use super::error::{HeError, Result};
 use super::keys::{check_same, SecretKey};
 use super::params::Parameters;
@@ -541,6 +542,75 @@ impl Hoisted {
             }
         }
         Ok(finish_rotation(params, key, limbs, &self.c0, &acc0, &acc1))
+    }
+
+    /// acc += rotate_rows(step) ⊙ pt without materialising the rotated ciphertext (the inner
+    /// step of Gazelle's convolution: rotate the input, multiply by a filter diagonal,
+    /// accumulate). Same result as `rotate_rows` then [`Ciphertext::mul_plain_acc`].
+    pub fn rotate_mul_acc(
+        &self,
+        keys: &GaloisKeys,
+        step: i64,
+        pt: &PreparedPlaintext,
+        acc: &mut Ciphertext,
+    ) -> Result<()> {
+        let params = &self.params;
+        check_same(params, &pt.params)?;
+        check_same(params, &acc.params)?;
+        if acc.limbs != self.limbs {
+            return Err(HeError::ParameterMismatch {
+                expected: format!("level {}", self.limbs),
+                found: format!("level {}", acc.limbs),
+            });
+        }
+        let g = params.galois_element_for_step(step);
+        let (n, limbs) = (params.n, self.limbs);
+        if g == 1 {
+            let ct = Ciphertext {
+                params: params.clone(),
+                limbs,
+                c0: self.c0.clone(),
+                c1: self.c1.clone(),
+                seed: None,
+            };
+            return acc.mul_plain_acc(&ct, pt);
+        }
+        let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
+        let mut a0 = vec![0u64; n];
+        let mut a1 = vec![0u64; n];
+        let mut r0 = vec![0u64; n];
+        let mut r1 = vec![0u64; n];
+        for (k, plan) in params.plans[..limbs].iter().enumerate() {
+            a0.fill(0);
+            a1.fill(0);
+            for t in 0..self.num_digits {
+                let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                key.mul_acc_digit(params, t, k, d, &mut a0, &mut a1);
+            }
+            let q = plan.q();
+            let s0 = &self.c0[k * n..(k + 1) * n];
+            for (i, &src) in key.table.iter().enumerate() {
+                let s = src as usize;
+                let v = s0[s] + a0[s];
+                r0[i] = if v >= q { v - q } else { v };
+                r1[i] = a1[s];
+            }
+            let rg = k * n..(k + 1) * n;
+            plan.mul_acc_prepared(
+                &mut acc.c0[rg.clone()],
+                &r0,
+                &pt.ntt[rg.clone()],
+                &pt.shoup[rg.clone()],
+            );
+            plan.mul_acc_prepared(
+                &mut acc.c1[rg.clone()],
+                &r1,
+                &pt.ntt[rg.clone()],
+                &pt.shoup[rg],
+            );
+        }
+        acc.seed = None;
+        Ok(())
     }
 
     /// Rotates both rows left by `step` (negative: right).
