@@ -399,7 +399,8 @@ fn digit_ntt(
     let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
     for (d, &c) in dst.iter_mut().zip(coeff_i) {
         let v = (c >> off) & mask;
-        *d = if v >= q { v - q } else { v };
+        // A digit is below 2^w; it can exceed q_k only for wide digits on a smaller prime.
+        *d = if v >= q { md.reduce(v) } else { v };
     }
     plan.forward(dst);
     Ok(())
