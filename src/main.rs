@@ -47,6 +47,24 @@ enum Command {
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
     },
+    /// Markdown tables and SVG plots from a saved `bench --json` run and criterion's estimates.
+    Report {
+        /// JSON written by `gazelle bench <family> --json`.
+        #[arg(long)]
+        bench_json: PathBuf,
+        /// Criterion's output directory (peers timed in the same runs give ratios).
+        #[arg(long, default_value = "target/criterion")]
+        criterion: PathBuf,
+        /// Markdown file to write.
+        #[arg(long, default_value = "perf/latest.md")]
+        out: PathBuf,
+        /// Directory for SVG plots.
+        #[arg(long, default_value = "perf/plots")]
+        plots: PathBuf,
+        /// The command that produced the JSON, quoted in the report.
+        #[arg(long, default_value = "gazelle bench all --backend all --json")]
+        command: String,
+    },
     /// CPU profile of a workload as a flamegraph SVG, plus the hottest functions.
     Profile {
         /// Workload to profile.
@@ -220,6 +238,55 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
     Ok(())
 }
 
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Civil-from-days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn run_report(
+    bench_json: &std::path::Path,
+    criterion: &std::path::Path,
+    out: &std::path::Path,
+    plots: &std::path::Path,
+    command: &str,
+) -> Result<(), String> {
+    let text = std::fs::read(bench_json).map_err(|e| format!("{}: {e}", bench_json.display()))?;
+    let report: Report =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", bench_json.display()))?;
+    let entries = bench::report::read_criterion(criterion);
+    let ratios = bench::report::peer_ratios(&entries);
+    let md = bench::report::markdown(&report, &ratios, command, &today());
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(out, md).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "wrote {} ({} rows, {} peer ratios from {} criterion entries)",
+        out.display(),
+        report.rows.len(),
+        ratios.len(),
+        entries.len()
+    );
+    if let Some(p) = bench::report::plot_ntt(&report, plots)? {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -242,6 +309,13 @@ fn main() -> ExitCode {
             out,
             seconds,
         } => run_profile(workload, &out, seconds),
+        Command::Report {
+            bench_json,
+            criterion,
+            out,
+            plots,
+            command,
+        } => run_report(&bench_json, &criterion, &out, &plots, &command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,6 +30,34 @@ fn bench_all_quick_json_has_the_documented_fields() {
     ] {
         assert!(!machine[key].is_null(), "machine.{key} missing");
     }
+    // `gazelle report` turns the saved run into markdown and an NTT plot.
+    let dir = std::env::temp_dir().join(format!("gazelle-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bench.json"), &out.stdout).unwrap();
+    let rep = gazelle()
+        .args(["report", "--bench-json"])
+        .arg(dir.join("bench.json"))
+        .arg("--criterion")
+        .arg(dir.join("no-criterion-here"))
+        .arg("--out")
+        .arg(dir.join("latest.md"))
+        .arg("--plots")
+        .arg(dir.join("plots"))
+        .output()
+        .unwrap();
+    assert!(
+        rep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("latest.md")).unwrap();
+    assert!(
+        md.contains("### kernels") && md.contains("### he") && md.contains("Machine:"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(dir.join("plots/ntt-forward.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("Forward NTT"));
+    std::fs::remove_dir_all(&dir).ok();
     let rows = v["rows"].as_array().expect("rows");
     for family in ["kernels", "he", "gc", "ot"] {
         assert!(

@@ -6,6 +6,7 @@ pub mod counters;
 pub mod families;
 pub mod kernels;
 pub mod profile;
+pub mod report;
 pub mod workloads;
 
 use serde::{Deserialize, Serialize};
@@ -188,7 +189,7 @@ impl BenchRow {
 }
 
 /// Facts about the machine and build, printed above every table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MachineInfo {
     /// CPU model name from /proc/cpuinfo.
     pub cpu: String,
@@ -301,7 +302,7 @@ impl std::fmt::Display for MachineInfo {
 }
 
 /// A bench report: machine header plus rows; prints as a table or JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The machine and build.
     pub machine: MachineInfo,
