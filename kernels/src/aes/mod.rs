@@ -271,6 +271,19 @@ impl Aes128 {
         }
     }
 
+    /// Counter mode: `out[j] = π(counter + j)` (the counter as a little-endian 128-bit
+    /// integer, wrapping), returning the next counter. With a secret uniformly random key this
+    /// is a PRG (AES-CTR), e.g. for garbled-circuit labels or OT extension's seed expansion.
+    pub fn ctr_many(&self, counter: u128, out: &mut [Block]) -> u128 {
+        let mut c = counter;
+        for b in out.iter_mut() {
+            *b = Block::from_u128(c);
+            c = c.wrapping_add(1);
+        }
+        self.encrypt_many(out);
+        c
+    }
+
     /// Encrypts a fixed batch of `N` blocks in place (N = 1, 2, 4 or 8 is the intended use:
     /// that many independent blocks go through the rounds together).
     #[inline]
@@ -597,6 +610,17 @@ mod tests {
         } else if AesBackend::AesNi.is_available() {
             assert_eq!(AesBackend::for_backend(Backend::Avx2), AesBackend::AesNi);
         }
+    }
+
+    #[test]
+    fn aes_ctr_mode() {
+        let aes = Aes128::new(FIXED_KEY).unwrap();
+        let mut out = [Block::ZERO; 5];
+        let next = aes.ctr_many(u128::MAX - 1, &mut out);
+        assert_eq!(next, 3);
+        assert_eq!(out[0], aes.encrypt_block(Block::from_u128(u128::MAX - 1)));
+        assert_eq!(out[2], aes.encrypt_block(Block::ZERO));
+        assert_eq!(out[4], aes.encrypt_block(Block::from_u128(2)));
     }
 
     #[test]
