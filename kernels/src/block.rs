@@ -87,7 +87,9 @@ impl Block {
     /// `self` if `bit`, else zero — without a branch.
     #[inline(always)]
     pub fn and_bit(self, bit: bool) -> Block {
-        Block(lanes::and_mask(self.0, bit))
+        // A two-entry table: one load and one AND, cheaper than broadcasting the bit.
+        static MASKS: [Block; 2] = [Block::ZERO, Block::ONES];
+        self & MASKS[bit as usize]
     }
 
     /// The linear orthomorphism σ of Guo–Katz–Wang–Yu (eprint 2019/074, §7.3):
@@ -131,8 +133,8 @@ const _: () = assert!(core::mem::size_of::<Block>() == 16);
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod lanes {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_set1_epi8, _mm_setzero_si128, _mm_shuffle_epi32,
-        _mm_unpackhi_epi64, _mm_xor_si128,
+        __m128i, _mm_and_si128, _mm_setzero_si128, _mm_shuffle_epi32, _mm_unpackhi_epi64,
+        _mm_xor_si128,
     };
 
     #[inline(always)]
@@ -160,13 +162,6 @@ mod lanes {
         // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
         // so its intrinsics can run on every CPU this binary runs on.
         unsafe { b(_mm_and_si128(v(x), v(y))) }
-    }
-
-    #[inline(always)]
-    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
-        // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
-        // so its intrinsics can run on every CPU this binary runs on.
-        unsafe { b(_mm_and_si128(v(x), _mm_set1_epi8(-(bit as i8)))) }
     }
 
     /// σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L: swap the halves, then XOR x_L into the high half.
@@ -217,13 +212,6 @@ mod lanes {
         unsafe { b(vandq_u8(v(x), v(y))) }
     }
 
-    #[inline(always)]
-    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
-        // SAFETY: NEON is enabled at compile time (checked by the `cfg` on this module),
-        // so its intrinsics can run on every CPU this binary runs on.
-        unsafe { b(vandq_u8(v(x), vdupq_n_u8((bit as u8).wrapping_neg()))) }
-    }
-
     /// σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L.
     #[inline(always)]
     pub(super) fn sigma(x: [u8; 16]) -> [u8; 16] {
@@ -253,11 +241,6 @@ mod lanes {
     #[inline(always)]
     pub(super) fn and(x: [u8; 16], y: [u8; 16]) -> [u8; 16] {
         (u128::from_le_bytes(x) & u128::from_le_bytes(y)).to_le_bytes()
-    }
-
-    #[inline(always)]
-    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
-        (u128::from_le_bytes(x) & (bit as u128).wrapping_neg()).to_le_bytes()
     }
 
     #[inline(always)]

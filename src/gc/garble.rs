@@ -174,7 +174,8 @@ pub struct Garbling {
     num_inputs: usize,
     num_outputs: usize,
     delta: Block,
-    /// `[instance][input]` zero-labels.
+    /// `[input][instance]` zero-labels (input-major: the garbler copies each input's labels
+    /// for a group of instances at once).
     input_zero: Vec<Block>,
     /// `[instance][output]` colour of each output's zero-label.
     decoding: Vec<bool>,
@@ -203,12 +204,7 @@ impl Garbling {
 
     /// The label of `input` of `instance` carrying `value`.
     pub fn input_label(&self, instance: usize, input: usize, value: bool) -> Block {
-        self.input_zero[instance * self.num_inputs + input] ^ self.delta.and_bit(value)
-    }
-
-    /// All input zero-labels, `[instance][input]`.
-    pub fn input_zero_labels(&self) -> &[Block] {
-        &self.input_zero
+        self.input_zero[input * self.instances + instance] ^ self.delta.and_bit(value)
     }
 
     /// Active labels for `values` (`[instance][input]`, every input of the circuit).
@@ -219,11 +215,11 @@ impl Garbling {
                 found: values.len(),
             });
         }
-        Ok(self
-            .input_zero
+        let n_in = self.num_inputs;
+        Ok(values
             .iter()
-            .zip(values)
-            .map(|(z, &v)| *z ^ self.delta.and_bit(v))
+            .enumerate()
+            .map(|(idx, &v)| self.input_label(idx / n_in, idx % n_in, v))
             .collect())
     }
 
@@ -270,7 +266,7 @@ impl Garbling {
         let mut out = Vec::with_capacity(idx.len() * self.instances);
         for inst in 0..self.instances {
             for &i in &idx {
-                let z = self.input_zero[inst * self.num_inputs + i];
+                let z = self.input_zero[i * self.instances + inst];
                 out.push((z, z ^ self.delta));
             }
         }
@@ -438,9 +434,7 @@ impl Garbler {
             let m = GROUP.min(instances - g0);
             for (j, slot) in circuit.input_slots().enumerate() {
                 let dst = &mut labels[slot as usize * GROUP..][..m];
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = input_zero[(g0 + k) * n_in + j];
-                }
+                dst.copy_from_slice(&input_zero[j * instances + g0..][..m]);
             }
             for gate in circuit.gates() {
                 match *gate {
@@ -467,13 +461,14 @@ impl Garbler {
                                 let (j0, j1) = tweaks(self.next_gate);
                                 self.next_gate += 1;
                                 let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
-                                hashes[4 * i..4 * i + 4].copy_from_slice(&[
-                                    a0,
-                                    a0 ^ delta,
-                                    b0,
-                                    b0 ^ delta,
-                                ]);
-                                tw[4 * i..4 * i + 4].copy_from_slice(&[j0, j0, j1, j1]);
+                                hashes[4 * i] = a0;
+                                hashes[4 * i + 1] = a0 ^ delta;
+                                hashes[4 * i + 2] = b0;
+                                hashes[4 * i + 3] = b0 ^ delta;
+                                tw[4 * i] = j0;
+                                tw[4 * i + 1] = j0;
+                                tw[4 * i + 2] = j1;
+                                tw[4 * i + 3] = j1;
                             }
                             self.aes.tmmo_many(&mut hashes[..4 * n], &tw[..4 * n]);
                             for i in 0..n {
