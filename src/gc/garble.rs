@@ -43,7 +43,7 @@ pub const TABLE_BYTES: usize = 32;
 
 /// Instances processed together, gate by gate (both parties must agree: it fixes the order
 /// of tables in the stream).
-pub const GROUP: usize = 512;
+pub const GROUP: usize = 128;
 
 /// Instances per hashing batch (the garbler hashes 4× this many blocks per call).
 const CHUNK: usize = 32;

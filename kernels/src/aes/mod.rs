@@ -507,11 +507,13 @@ pub fn self_check_with(mut log: impl FnMut(&str)) -> Result<(), String> {
             || x.and_bit(true) != x
             || x.and_bit(false) != Block::ZERO
             || (x & Block::ONE).to_u128() != v & 1
+            || x.lsb() != (v & 1 == 1)
+            || Block::from_u64s(lo as u64, hi as u64) != x
         {
             return Err(format!("Block operations wrong on {x}"));
         }
     }
-    log("block: sigma, xor, and, and_bit ok");
+    log("block: sigma, xor, and, and_bit, lsb, from_u64s ok");
     for backend in AesBackend::ALL {
         if backend.is_available() {
             check_backend(backend)?;
