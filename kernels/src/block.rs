@@ -196,8 +196,8 @@ mod lanes {
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod lanes {
     use core::arch::aarch64::{
-        uint8x16_t, vandq_u8, vcombine_u64, vcreate_u64, vdupq_n_u64, vdupq_n_u8, veorq_u8,
-        vextq_u8, vgetq_lane_u8, vreinterpretq_u64_u8, vreinterpretq_u8_u64, vzip2q_u64,
+        uint8x16_t, vandq_u8, vcombine_u64, vcreate_u64, vdupq_n_u64, veorq_u8, vextq_u8,
+        vgetq_lane_u8, vreinterpretq_u64_u8, vreinterpretq_u8_u64, vzip2q_u64,
     };
 
     #[inline(always)]
