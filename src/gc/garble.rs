@@ -46,7 +46,7 @@ pub const TABLE_BYTES: usize = 32;
 pub const GROUP: usize = 128;
 
 /// Instances per hashing batch (the garbler hashes 4× this many blocks per call).
-const CHUNK: usize = 32;
+const CHUNK: usize = 64;
 
 /// Buffer size of the table writer and reader.
 const IO_BUF: usize = 1 << 16;
