@@ -31,6 +31,8 @@
 //! table gives [`GcError::TrailingBytes`] (the source must hold exactly this circuit's tables:
 //! frame it, e.g. with `Read::take(circuit.table_bytes(instances))`). A corrupted table only
 //! yields wrong labels (semi-honest setting: no authenticity check), never a panic.
+//! After an error the garbler/evaluator pair is out of step (their gate counters advanced by
+//! different amounts) and must be replaced.
 use crate::gc::circuit::{Circuit, Gate, Party};
 use crate::gc::error::{GcError, Result};
 use kernels::{Aes128, Block};
