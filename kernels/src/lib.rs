@@ -16,6 +16,10 @@ pub mod aes;
 pub mod backend;
 pub mod block;
 pub mod error;
+pub mod modarith;
+pub mod ntt;
+pub mod prime;
+pub mod testing;
 
 pub use aes::{Aes128, AesBackend};
 pub use backend::Backend;

@@ -1,0 +1,292 @@
+//! A minimal framed, blocking, two-party channel: the transport the sans-I/O protocol cores
+//! (`ot`, later `protocol`) are driven over.
+//!
+//! A [`Channel`] carries whole frames (byte strings) in order. The receiver of a frame always
+//! states the largest frame it is willing to take (`max_len`), so a peer can never make it
+//! allocate more than that; a frame that is longer is a typed error, not a panic. Two
+//! implementations:
+//! * [`MemChannel`] — an in-memory duplex over std `mpsc` queues (tests, in-process benches),
+//!   with a receive timeout;
+//! * [`TcpChannel`] — TCP with a 4-byte little-endian length prefix per frame, a hard
+//!   [`MAX_FRAME`] cap, `TCP_NODELAY` and read/write timeouts. Use it on loopback in tests.
+//!
+//! Both count the payload bytes they moved ([`Channel::bytes_sent`], [`Channel::bytes_received`])
+//! so that benchmarks can report bytes per OT.
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The largest frame any channel carries (256 MiB).
+pub const MAX_FRAME: usize = 1 << 28;
+
+/// Default timeout of a blocking receive (and of a TCP write).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Errors of a channel.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The peer sent a frame longer than the receiver accepts.
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    FrameTooLarge {
+        /// Announced frame length.
+        len: usize,
+        /// Largest length accepted.
+        max: usize,
+    },
+    /// No frame arrived within the timeout.
+    #[error("timed out after {0:?} waiting for the peer")]
+    Timeout(Duration),
+    /// The peer hung up.
+    #[error("the peer closed the channel")]
+    Closed,
+    /// An I/O error of the underlying transport.
+    #[error("transport I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result of channel operations.
+pub type Result<T> = std::result::Result<T, ChannelError>;
+
+/// A blocking, ordered, framed duplex to one peer.
+pub trait Channel {
+    /// Sends one frame (at most [`MAX_FRAME`] bytes).
+    fn send(&mut self, frame: &[u8]) -> Result<()>;
+    /// Receives the next frame; an error if it is longer than `max_len` bytes (nothing larger
+    /// than `max_len` is ever allocated).
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>>;
+    /// Flushes buffered output (a no-op where nothing is buffered).
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Payload bytes sent so far (frame headers not counted).
+    fn bytes_sent(&self) -> u64;
+    /// Payload bytes received so far (frame headers not counted).
+    fn bytes_received(&self) -> u64;
+}
+
+/// One end of an in-memory duplex; make a pair with [`MemChannel::pair`].
+#[derive(Debug)]
+pub struct MemChannel {
+    tx: mpsc::Sender<Vec<u8>>,
+    rx: mpsc::Receiver<Vec<u8>>,
+    timeout: Duration,
+    sent: u64,
+    received: u64,
+}
+
+impl MemChannel {
+    /// Two connected ends with the [`DEFAULT_TIMEOUT`].
+    pub fn pair() -> (MemChannel, MemChannel) {
+        MemChannel::pair_with_timeout(DEFAULT_TIMEOUT)
+    }
+
+    /// Two connected ends whose receives give up after `timeout`.
+    pub fn pair_with_timeout(timeout: Duration) -> (MemChannel, MemChannel) {
+        let (tx_a, rx_b) = mpsc::channel();
+        let (tx_b, rx_a) = mpsc::channel();
+        let end = |tx, rx| MemChannel {
+            tx,
+            rx,
+            timeout,
+            sent: 0,
+            received: 0,
+        };
+        (end(tx_a, rx_a), end(tx_b, rx_b))
+    }
+}
+
+impl Channel for MemChannel {
+    fn send(&mut self, frame: &[u8]) -> Result<()> {
+        if frame.len() > MAX_FRAME {
+            return Err(ChannelError::FrameTooLarge {
+                len: frame.len(),
+                max: MAX_FRAME,
+            });
+        }
+        self.tx
+            .send(frame.to_vec())
+            .map_err(|_| ChannelError::Closed)?;
+        self.sent += frame.len() as u64;
+        Ok(())
+    }
+
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>> {
+        let frame = self.rx.recv_timeout(self.timeout).map_err(|e| match e {
+            mpsc::RecvTimeoutError::Timeout => ChannelError::Timeout(self.timeout),
+            mpsc::RecvTimeoutError::Disconnected => ChannelError::Closed,
+        })?;
+        if frame.len() > max_len {
+            return Err(ChannelError::FrameTooLarge {
+                len: frame.len(),
+                max: max_len,
+            });
+        }
+        self.received += frame.len() as u64;
+        Ok(frame)
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+
+    fn bytes_received(&self) -> u64 {
+        self.received
+    }
+}
+
+/// A framed TCP stream: each frame is a 4-byte little-endian length, then the payload.
+#[derive(Debug)]
+pub struct TcpChannel {
+    stream: TcpStream,
+    sent: u64,
+    received: u64,
+}
+
+impl TcpChannel {
+    /// Wraps a connected stream: sets `TCP_NODELAY` and read/write timeouts of `timeout`.
+    pub fn new(stream: TcpStream, timeout: Duration) -> Result<TcpChannel> {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(TcpChannel {
+            stream,
+            sent: 0,
+            received: 0,
+        })
+    }
+
+    /// Connects to `addr` (with [`DEFAULT_TIMEOUT`] for the connection and for I/O).
+    pub fn connect(addr: SocketAddr) -> Result<TcpChannel> {
+        let stream = TcpStream::connect_timeout(&addr, DEFAULT_TIMEOUT)?;
+        TcpChannel::new(stream, DEFAULT_TIMEOUT)
+    }
+
+    /// Accepts one connection on `listener`.
+    pub fn accept(listener: &TcpListener) -> Result<TcpChannel> {
+        let (stream, _) = listener.accept()?;
+        TcpChannel::new(stream, DEFAULT_TIMEOUT)
+    }
+
+    /// A connected pair over loopback (`127.0.0.1`, an ephemeral port): for tests and benches.
+    pub fn loopback_pair() -> Result<(TcpChannel, TcpChannel)> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let addr = listener.local_addr()?;
+        let client = std::thread::spawn(move || TcpChannel::connect(addr));
+        let server = TcpChannel::accept(&listener)?;
+        let client = client.join().map_err(|_| ChannelError::Closed)??;
+        Ok((server, client))
+    }
+}
+
+fn map_io(e: std::io::Error) -> ChannelError {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::BrokenPipe => ChannelError::Closed,
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            ChannelError::Timeout(DEFAULT_TIMEOUT)
+        }
+        _ => ChannelError::Io(e),
+    }
+}
+
+impl Channel for TcpChannel {
+    fn send(&mut self, frame: &[u8]) -> Result<()> {
+        if frame.len() > MAX_FRAME {
+            return Err(ChannelError::FrameTooLarge {
+                len: frame.len(),
+                max: MAX_FRAME,
+            });
+        }
+        // MAX_FRAME < 2^32, so the length fits the prefix.
+        let len = (frame.len() as u32).to_le_bytes();
+        self.stream.write_all(&len).map_err(map_io)?;
+        self.stream.write_all(frame).map_err(map_io)?;
+        self.sent += frame.len() as u64;
+        Ok(())
+    }
+
+    fn recv(&mut self, max_len: usize) -> Result<Vec<u8>> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).map_err(map_io)?;
+        let len = u32::from_le_bytes(len) as usize;
+        let max = max_len.min(MAX_FRAME);
+        if len > max {
+            return Err(ChannelError::FrameTooLarge { len, max });
+        }
+        let mut frame = vec![0u8; len];
+        self.stream.read_exact(&mut frame).map_err(map_io)?;
+        self.received += len as u64;
+        Ok(frame)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.stream.flush().map_err(map_io)
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+
+    fn bytes_received(&self) -> u64 {
+        self.received
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(a: &mut impl Channel, b: &mut impl Channel) {
+        a.send(b"hello").unwrap();
+        a.send(&[]).unwrap();
+        assert_eq!(b.recv(16).unwrap(), b"hello");
+        assert_eq!(b.recv(16).unwrap(), b"");
+        b.send(&[7u8; 100]).unwrap();
+        assert!(matches!(
+            a.recv(99),
+            Err(ChannelError::FrameTooLarge { len: 100, max: 99 })
+        ));
+        assert_eq!(a.bytes_sent(), 5);
+        assert_eq!(b.bytes_received(), 5);
+    }
+
+    #[test]
+    fn mem_channel_frames_and_limits() {
+        let (mut a, mut b) = MemChannel::pair();
+        exchange(&mut a, &mut b);
+    }
+
+    #[test]
+    fn mem_channel_timeout_and_close() {
+        let (mut a, b) = MemChannel::pair_with_timeout(Duration::from_millis(10));
+        assert!(matches!(a.recv(1), Err(ChannelError::Timeout(_))));
+        drop(b);
+        assert!(matches!(a.recv(1), Err(ChannelError::Closed)));
+        assert!(matches!(a.send(b"x"), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn tcp_channel_frames_and_limits() {
+        let (mut a, mut b) = TcpChannel::loopback_pair().unwrap();
+        exchange(&mut a, &mut b);
+    }
+
+    #[test]
+    fn tcp_channel_rejects_huge_length_prefix_without_allocating() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut raw = TcpStream::connect(addr).unwrap();
+        let mut ch = TcpChannel::accept(&listener).unwrap();
+        raw.write_all(&u32::MAX.to_le_bytes()).unwrap();
+        assert!(matches!(
+            ch.recv(usize::MAX),
+            Err(ChannelError::FrameTooLarge { .. })
+        ));
+        drop(raw);
+        assert!(matches!(ch.recv(10), Err(ChannelError::Closed)));
+    }
+}

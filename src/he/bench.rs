@@ -1,0 +1,171 @@
+//! Wall-clock timings of the scheme's operations, for `gazelle bench he` (the criterion
+//! benchmarks in `benches/he.rs` are the careful measurement; this is the quick, dependency-free
+//! one the CLI prints).
+use super::error::Result;
+use super::{
+    sampling, Ciphertext, GaloisKeys, Hoisted, ParamSetId, Plaintext, PreparedPlaintext, SecretKey,
+};
+use std::time::Instant;
+
+/// One timed operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRow {
+    /// What was timed, e.g. `"rotation"` or `"ciphertext bytes"`.
+    pub operation: String,
+    /// Parameter set name.
+    pub params: &'static str,
+    /// Median time per call in microseconds (for size rows: the size in bytes).
+    pub median_us: f64,
+    /// Half the inter-quartile range, in the same unit (0 for sizes).
+    pub spread_us: f64,
+    /// Number of timed samples.
+    pub samples: usize,
+}
+
+fn time<F: FnMut()>(samples: usize, mut f: F) -> (f64, f64) {
+    f(); // warm up
+    let mut t: Vec<f64> = (0..samples)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    t.sort_by(|a, b| a.total_cmp(b));
+    let q = |x: f64| t[((t.len() - 1) as f64 * x).round() as usize];
+    (q(0.5), (q(0.75) - q(0.25)) / 2.0)
+}
+
+/// Times KeyGen, Galois keygen, Encrypt, Decrypt, Add, ct×pt, one rotation, k hoisted
+/// rotations (k = 8, 32) and the ciphertext size, for every parameter set (`quick`: fewer
+/// samples, default set only).
+pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
+    let sets: &[ParamSetId] = if quick {
+        &[ParamSetId::Gazelle4096]
+    } else {
+        &ParamSetId::ALL
+    };
+    let samples = if quick { 11 } else { 51 };
+    let mut rows = Vec::new();
+    for &id in sets {
+        let params = id.params()?;
+        let name = id.name();
+        let mut rng = sampling::secret_rng()?;
+        let mut push = |op: &str, (m, s): (f64, f64), samples: usize| {
+            rows.push(BenchRow {
+                operation: op.into(),
+                params: name,
+                median_us: m,
+                spread_us: s,
+                samples,
+            });
+        };
+        let n = params.n();
+        let sk = SecretKey::generate(&params, &mut rng);
+        push(
+            "keygen",
+            time(samples, || drop(SecretKey::generate(&params, &mut rng))),
+            samples,
+        );
+        let steps: Vec<i64> = (1..=32).collect();
+        let gk = GaloisKeys::for_steps(&sk, &steps, true, &mut rng)?;
+        let few = (samples / 4).max(3);
+        let mut r2 = sampling::secret_rng()?;
+        push(
+            "galois keygen (1 element)",
+            time(few, || {
+                let _ = GaloisKeys::for_steps(&sk, &[1], false, &mut r2);
+            }),
+            few,
+        );
+        let vals: Vec<u64> = (0..n as u64).map(|i| i % params.p()).collect();
+        let pt = Plaintext::encode_slots(&params, &vals)?;
+        let mut r3 = sampling::secret_rng()?;
+        push(
+            "encrypt",
+            time(samples, || {
+                let _ = sk.encrypt(&pt, &mut r3);
+            }),
+            samples,
+        );
+        let ct = sk.encrypt(&pt, &mut rng)?;
+        let ct2 = sk.encrypt(&pt, &mut rng)?;
+        push(
+            "decrypt",
+            time(samples, || {
+                let _ = sk.decrypt(&ct);
+            }),
+            samples,
+        );
+        push(
+            "add",
+            time(samples * 4, || {
+                let _ = ct.add(&ct2);
+            }),
+            samples * 4,
+        );
+        let w = PreparedPlaintext::new(&pt);
+        let mut acc = Ciphertext::zero(&params, ct.level())?;
+        push(
+            "ct×pt multiply-accumulate",
+            time(samples * 4, || {
+                let _ = acc.mul_plain_acc(&ct, &w);
+            }),
+            samples * 4,
+        );
+        push(
+            "rotation",
+            time(samples, || {
+                let _ = gk.rotate_rows(&ct, 1);
+            }),
+            samples,
+        );
+        push(
+            "hoist (decompose)",
+            time(samples, || {
+                let _ = Hoisted::new(&ct);
+            }),
+            samples,
+        );
+        let h = Hoisted::new(&ct)?;
+        push(
+            "hoisted rotation (each)",
+            time(samples, || {
+                let _ = h.rotate_rows(&gk, 5);
+            }),
+            samples,
+        );
+        for k in [8i64, 32] {
+            push(
+                &format!("{k} hoisted rotations"),
+                time(few, || {
+                    if let Ok(h) = Hoisted::new(&ct) {
+                        for s in 1..=k {
+                            let _ = h.rotate_rows(&gk, s);
+                        }
+                    }
+                }),
+                few,
+            );
+        }
+        push(
+            "ciphertext bytes (fresh, seeded)",
+            (ct.serialized_len() as f64, 0.0),
+            1,
+        );
+        let full = ct.add(&ct2)?;
+        push(
+            "ciphertext bytes (computed)",
+            (full.serialized_len() as f64, 0.0),
+            1,
+        );
+        if full.level() > 1 {
+            push(
+                "ciphertext bytes (switched down)",
+                (full.mod_switch_down()?.serialized_len() as f64, 0.0),
+                1,
+            );
+        }
+    }
+    Ok(rows)
+}

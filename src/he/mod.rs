@@ -1,0 +1,51 @@
+//! Packed additively homomorphic encryption (PAHE): a BFV-style RLWE scheme with SIMD slots,
+//! the homomorphic half of Gazelle.
+//!
+//! * [`params`]: parameter sets with their security level and noise analysis.
+//! * [`SecretKey`]: ternary secret, symmetric-key encryption (seeded `a`), decryption, noise
+//!   measurement. [`GaloisKeys`] and [`Hoisted`]: rotations, plain and hoisted.
+//!   [`PublicKey`]: re-randomisation and flooding for circuit privacy.
+//! * [`Plaintext`] (slot and coefficient encodings) and [`PreparedPlaintext`] (NTT form, for
+//!   ct×pt products).
+//! * [`Ciphertext`]: add/sub, ct±pt, ct×pt (and fused multiply-accumulate), modulus switch;
+//!   compact serialisation in [`serial`].
+//! * [`noise`]: worst-case bounds per operation. [`bench`]: timings for `gazelle bench he`.
+//!
+//! ```
+//! use gazelle::he::{params::ParamSetId, sampling, Ciphertext, GaloisKeys, Plaintext,
+//!     PreparedPlaintext, SecretKey};
+//! let params = ParamSetId::Gazelle4096.params()?;
+//! let mut rng = sampling::secret_rng()?;
+//! let sk = SecretKey::generate(&params, &mut rng);
+//! let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng)?;
+//! let x: Vec<u64> = (0..params.n() as u64).collect();
+//! let ct = sk.encrypt(&Plaintext::encode_slots(&params, &x)?, &mut rng)?;
+//! let w = PreparedPlaintext::new(&Plaintext::encode_slots(&params, &vec![2; params.n()])?);
+//! let y = gk.rotate_rows(&ct.mul_plain(&w)?, 1)?;
+//! let out = sk.decrypt(&y)?.decode_slots();
+//! assert_eq!(out[0], 2 * x[1]);
+//! # Ok::<(), gazelle::he::HeError>(())
+//! ```
+pub mod bench;
+pub mod ciphertext;
+pub mod encoding;
+pub mod error;
+pub mod galois;
+pub mod keys;
+pub mod noise;
+pub mod params;
+pub mod privacy;
+pub mod sampling;
+pub mod serial;
+
+pub use ciphertext::Ciphertext;
+pub use encoding::{Plaintext, PreparedPlaintext};
+pub use error::{DeserializeError, HeError, Result};
+pub use galois::{GaloisKeys, Hoisted};
+pub use keys::SecretKey;
+pub use noise::{NoiseBound, NoiseMeasurement};
+pub use params::{ParamSetId, Parameters, SecurityLevel};
+pub use privacy::{FloodReport, PublicKey};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,591 @@
+//! Online phase: Beaver derandomisation of the offline random correlated OTs.
+//!
+//! The receiver holds `(r_j, t_j = q_j ⊕ r_j·Δ)`, the sender `q_j` and `Δ`. With its real
+//! choices `b_j` the receiver sends `d_j = b_j ⊕ r_j` ([`ChoiceMsg`], one bit per OT — a one-time
+//! pad of `b_j`, since `r_j` is uniform and hidden from the sender). Then either
+//! * **labels** ([`LabelMsg`], 16 bytes per OT): for free-XOR labels `(w0_j, w0_j ⊕ Δ)` the
+//!   sender sends `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`, and the receiver's label is
+//!   `y_j ⊕ t_j = w0_j ⊕ b_j·Δ`; or
+//! * **chosen messages** ([`ChosenMsg`], 32 bytes per OT): for arbitrary `(x0_j, x1_j)` the
+//!   sender sends `z_{j,e} = x_{j,e} ⊕ H(q_j ⊕ (e ⊕ d_j)·Δ, i_j)` for `e ∈ {0, 1}` (H the
+//!   TCCR hash, `i_j` the global OT index), and the receiver gets `x_{j,b_j} = z_{j,b_j} ⊕
+//!   H(t_j, i_j)`.
+//!
+//! Each offline OT is consumed once: both parties' pools keep a cursor and every message
+//! names the index of its first OT, checked by the sender.
+use kernels::{Aes128, Block};
+
+use super::ext::{ReceiverCots, SenderCots, MAX_EXTEND};
+use super::msg::{Reader, Writer};
+use super::{wipe_blocks, OtError, Result};
+
+const TAG_CHOICE: u8 = 0x21;
+const TAG_LABELS: u8 = 0x22;
+const TAG_CHOSEN: u8 = 0x23;
+
+/// The receiver's online message: `d = b ⊕ r`, packed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChoiceMsg {
+    /// Global index of the first OT used.
+    pub start: u64,
+    /// Number of OTs.
+    pub n: u32,
+    /// `d_j` is bit `j % 8` of byte `j / 8`; unused bits are zero.
+    bits: Vec<u8>,
+}
+
+impl ChoiceMsg {
+    /// The flip bit `d_j`.
+    pub fn bit(&self, j: usize) -> bool {
+        (self.bits[j / 8] >> (j % 8)) & 1 == 1
+    }
+
+    /// Encoded length for `n` OTs.
+    pub const fn len_for(n: usize) -> usize {
+        1 + 8 + 4 + n.div_ceil(8)
+    }
+
+    /// Encodes the message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new(TAG_CHOICE, 12 + self.bits.len());
+        w.u64(self.start);
+        w.u32(self.n);
+        w.bytes(&self.bits);
+        w.finish()
+    }
+
+    /// Decodes and validates: 1 ≤ n ≤ `max_n`, exact length, zero padding bits.
+    pub fn from_bytes(bytes: &[u8], max_n: usize) -> Result<ChoiceMsg> {
+        let what = "OT choice message";
+        let mut r = Reader::new(bytes, TAG_CHOICE, what)?;
+        let start = r.u64()?;
+        let n32 = r.u32()?;
+        let n = n32 as usize;
+        let max = max_n.min(MAX_EXTEND);
+        if n == 0 || n > max {
+            return Err(OtError::BadCount {
+                what: "OTs in a choice message",
+                n,
+                max,
+            });
+        }
+        r.expect_remaining(n.div_ceil(8))?;
+        let bits = r.take(n.div_ceil(8))?.to_vec();
+        r.end()?;
+        if !n.is_multiple_of(8) && bits[n / 8] >> (n % 8) != 0 {
+            return Err(OtError::Malformed { what });
+        }
+        Ok(ChoiceMsg {
+            start,
+            n: n32,
+            bits,
+        })
+    }
+}
+
+/// Decodes `start`, `n` and `n·width` bytes of blocks for a message whose `n` is known.
+fn decode_blocks(
+    bytes: &[u8],
+    tag: u8,
+    what: &'static str,
+    start: u64,
+    n: usize,
+    width: usize,
+) -> Result<Vec<Block>> {
+    let mut r = Reader::new(bytes, tag, what)?;
+    let got_start = r.u64()?;
+    let got_n = r.u32()? as usize;
+    if got_start != start {
+        return Err(OtError::OutOfStep {
+            what,
+            expected: start,
+            got: got_start,
+        });
+    }
+    if got_n != n {
+        return Err(OtError::CountMismatch {
+            what,
+            expected: n,
+            got: got_n,
+        });
+    }
+    r.expect_remaining(16 * width * n)?;
+    let raw = r.take(16 * width * n)?;
+    let blocks = blocks_from_bytes(raw);
+    r.end()?;
+    Ok(blocks)
+}
+
+/// Blocks from bytes whose length is a multiple of 16 (checked by the caller; a ragged tail
+/// would be dropped).
+pub(crate) fn blocks_from_bytes(raw: &[u8]) -> Vec<Block> {
+    let mut out = Vec::with_capacity(raw.len() / 16);
+    out.extend(raw.chunks_exact(16).map(|c| {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(c);
+        Block::new(b)
+    }));
+    out
+}
+
+fn encode_blocks(tag: u8, start: u64, n: usize, blocks: &[Block]) -> Vec<u8> {
+    let mut w = Writer::new(tag, 12 + 16 * blocks.len());
+    w.u64(start);
+    w.u32(n as u32);
+    w.bytes(Block::slice_as_bytes(blocks));
+    w.finish()
+}
+
+/// The sender's answer with masked free-XOR labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelMsg {
+    /// Global index of the first OT used.
+    pub start: u64,
+    /// `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`.
+    pub masked: Vec<Block>,
+}
+
+impl LabelMsg {
+    /// Encodes the message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_blocks(TAG_LABELS, self.start, self.masked.len(), &self.masked)
+    }
+
+    /// Decodes and validates against what the receiver is waiting for.
+    pub fn from_bytes(bytes: &[u8], pending: &PendingLabels) -> Result<LabelMsg> {
+        let masked = decode_blocks(
+            bytes,
+            TAG_LABELS,
+            "OT label message",
+            pending.start,
+            pending.t.len(),
+            1,
+        )?;
+        Ok(LabelMsg {
+            start: pending.start,
+            masked,
+        })
+    }
+}
+
+/// The sender's answer with two masked chosen messages per OT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChosenMsg {
+    /// Global index of the first OT used.
+    pub start: u64,
+    /// `z_{j,0}, z_{j,1}` for each OT `j`, flattened.
+    pub masked: Vec<Block>,
+}
+
+impl ChosenMsg {
+    /// Encodes the message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_blocks(TAG_CHOSEN, self.start, self.masked.len() / 2, &self.masked)
+    }
+
+    /// Decodes and validates against what the receiver is waiting for.
+    pub fn from_bytes(bytes: &[u8], pending: &PendingChosen) -> Result<ChosenMsg> {
+        let masked = decode_blocks(
+            bytes,
+            TAG_CHOSEN,
+            "OT chosen-message message",
+            pending.start,
+            pending.t.len(),
+            2,
+        )?;
+        Ok(ChosenMsg {
+            start: pending.start,
+            masked,
+        })
+    }
+}
+
+/// What the receiver keeps between its choice message and the sender's answer.
+pub struct PendingLabels {
+    start: u64,
+    t: Vec<Block>,
+}
+
+/// What the receiver keeps for a chosen-message answer.
+pub struct PendingChosen {
+    start: u64,
+    choices: Vec<bool>,
+    t: Vec<Block>,
+}
+
+macro_rules! secret_debug_drop {
+    ($t:ty) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("start", &self.start)
+                    .field("n", &self.t.len())
+                    .finish_non_exhaustive()
+            }
+        }
+        impl Drop for $t {
+            fn drop(&mut self) {
+                wipe_blocks(&mut self.t);
+            }
+        }
+    };
+}
+secret_debug_drop!(PendingLabels);
+secret_debug_drop!(PendingChosen);
+
+impl ReceiverCots {
+    /// Takes the next `choices.len()` offline OTs: returns the choice message for the sender
+    /// and the state that decodes its answer. The used OTs are erased from the pool.
+    fn take(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, Vec<Block>)> {
+        let n = choices.len();
+        if n == 0 || n > MAX_EXTEND {
+            return Err(OtError::BadCount {
+                what: "OTs per online message",
+                n,
+                max: MAX_EXTEND,
+            });
+        }
+        if n > self.remaining() {
+            return Err(OtError::PoolExhausted {
+                wanted: n,
+                available: self.remaining(),
+            });
+        }
+        let first = self.used;
+        let mut bits = vec![0u8; n.div_ceil(8)];
+        for (j, &b) in choices.iter().enumerate() {
+            let d = b ^ self.choice(first + j);
+            bits[j / 8] |= (d as u8) << (j % 8);
+        }
+        let t = self.t[first..first + n].to_vec();
+        wipe_blocks(&mut self.t[first..first + n]);
+        self.used += n;
+        let msg = ChoiceMsg {
+            start: self.start + first as u64,
+            n: n as u32,
+            bits,
+        };
+        Ok((msg, t))
+    }
+
+    /// Online, for free-XOR labels: the choice message and the pending state.
+    pub fn choose_labels(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, PendingLabels)> {
+        let (msg, t) = self.take(choices)?;
+        Ok((
+            msg.clone(),
+            PendingLabels {
+                start: msg.start,
+                t,
+            },
+        ))
+    }
+
+    /// Online, for arbitrary message pairs: the choice message and the pending state.
+    pub fn choose_messages(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, PendingChosen)> {
+        let (msg, t) = self.take(choices)?;
+        Ok((
+            msg.clone(),
+            PendingChosen {
+                start: msg.start,
+                choices: choices.to_vec(),
+                t,
+            },
+        ))
+    }
+}
+
+impl PendingLabels {
+    /// Number of labels awaited.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    /// Whether none are awaited.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+
+    /// The receiver's labels `w0_j ⊕ b_j·Δ` from the sender's answer.
+    /// (Takes the message by value: the labels are computed in its buffer.)
+    pub fn finish(self, msg: LabelMsg) -> Result<Vec<Block>> {
+        if msg.start != self.start {
+            return Err(OtError::OutOfStep {
+                what: "OT label message",
+                expected: self.start,
+                got: msg.start,
+            });
+        }
+        if msg.masked.len() != self.t.len() {
+            return Err(OtError::CountMismatch {
+                what: "OT label message",
+                expected: self.t.len(),
+                got: msg.masked.len(),
+            });
+        }
+        let mut labels = msg.masked;
+        for (y, t) in labels.iter_mut().zip(&self.t) {
+            *y ^= *t;
+        }
+        Ok(labels)
+    }
+}
+
+impl PendingChosen {
+    /// The chosen messages `x_{j,b_j}` from the sender's answer.
+    pub fn finish(self, msg: &ChosenMsg) -> Result<Vec<Block>> {
+        if msg.start != self.start {
+            return Err(OtError::OutOfStep {
+                what: "OT chosen-message message",
+                expected: self.start,
+                got: msg.start,
+            });
+        }
+        if msg.masked.len() != 2 * self.t.len() {
+            return Err(OtError::CountMismatch {
+                what: "OT chosen-message message",
+                expected: 2 * self.t.len(),
+                got: msg.masked.len(),
+            });
+        }
+        let hash = Aes128::fixed()?;
+        let tweaks: Vec<Block> = (0..self.t.len() as u64)
+            .map(|j| Block::from_u128(self.start.wrapping_add(j) as u128))
+            .collect();
+        let mut pads = self.t.clone();
+        hash.tccr_many(&mut pads, &tweaks);
+        let out = pads
+            .iter()
+            .zip(&self.choices)
+            .zip(msg.masked.chunks_exact(2))
+            .map(|((p, &b), z)| z[b as usize] ^ *p)
+            .collect();
+        wipe_blocks(&mut pads);
+        Ok(out)
+    }
+}
+
+impl SenderCots {
+    /// Checks the choice message against the pool and `n`: returns the first pool position.
+    fn take(&mut self, msg: &ChoiceMsg, n: usize) -> Result<usize> {
+        let what = "OT choice message";
+        let expected = self.start + self.used as u64;
+        if msg.start != expected {
+            return Err(OtError::OutOfStep {
+                what,
+                expected,
+                got: msg.start,
+            });
+        }
+        if msg.n as usize != n || msg.bits.len() != n.div_ceil(8) {
+            return Err(OtError::CountMismatch {
+                what,
+                expected: n,
+                got: msg.n as usize,
+            });
+        }
+        if n > self.remaining() {
+            return Err(OtError::PoolExhausted {
+                wanted: n,
+                available: self.remaining(),
+            });
+        }
+        let first = self.used;
+        self.used += n;
+        Ok(first)
+    }
+
+    /// Online, for free-XOR labels `(w0_j, w0_j ⊕ Δ)` given by their zero labels: answers the
+    /// receiver's choice message. The used OTs are erased from the pool.
+    pub fn send_labels(&mut self, zero_labels: &[Block], msg: &ChoiceMsg) -> Result<LabelMsg> {
+        let n = zero_labels.len();
+        let first = self.take(msg, n)?;
+        let delta = self.delta;
+        let q = &mut self.q[first..first + n];
+        let masked = zero_labels
+            .iter()
+            .zip(q.iter())
+            .enumerate()
+            .map(|(j, (w0, q))| *w0 ^ *q ^ delta.and_bit(msg.bit(j)))
+            .collect();
+        wipe_blocks(q);
+        Ok(LabelMsg {
+            start: msg.start,
+            masked,
+        })
+    }
+
+    /// Online, for arbitrary pairs `(x0_j, x1_j)`: answers the receiver's choice message.
+    pub fn send_messages(&mut self, pairs: &[[Block; 2]], msg: &ChoiceMsg) -> Result<ChosenMsg> {
+        let n = pairs.len();
+        let first = self.take(msg, n)?;
+        let delta = self.delta;
+        let hash = Aes128::fixed()?;
+        let q = &mut self.q[first..first + n];
+        // pads[2j + e] = H(q_j ⊕ (e ⊕ d_j)·Δ, i_j)
+        let mut pads = Vec::with_capacity(2 * n);
+        let mut tweaks = Vec::with_capacity(2 * n);
+        for (j, qj) in q.iter().enumerate() {
+            let d = msg.bit(j);
+            let tw = Block::from_u128(msg.start.wrapping_add(j as u64) as u128);
+            pads.push(*qj ^ delta.and_bit(d));
+            pads.push(*qj ^ delta.and_bit(!d));
+            tweaks.push(tw);
+            tweaks.push(tw);
+        }
+        hash.tccr_many(&mut pads, &tweaks);
+        let masked = pads
+            .iter()
+            .zip(pairs.iter().flatten())
+            .map(|(p, x)| *p ^ *x)
+            .collect();
+        wipe_blocks(q);
+        wipe_blocks(&mut pads);
+        Ok(ChosenMsg {
+            start: msg.start,
+            masked,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ot::ext::tests::{rng, setup};
+    use crate::ot::ext::ExtParams;
+
+    fn pools(n: usize, seed: u128) -> (SenderCots, ReceiverCots) {
+        let delta = rng(seed + 7).block().with_lsb(true);
+        let (mut s, mut r) = setup(ExtParams::default(), delta, seed);
+        let (rc, msg) = r.extend(n).unwrap();
+        (s.extend(&msg).unwrap(), rc)
+    }
+
+    fn choices(n: usize, seed: u128) -> Vec<bool> {
+        let mut bytes = vec![0u8; n];
+        rng(seed).fill_bytes(&mut bytes);
+        bytes.iter().map(|b| b & 1 == 1).collect()
+    }
+
+    #[test]
+    fn labels_receiver_gets_exactly_its_label() {
+        let (mut sp, mut rp) = pools(1000, 20);
+        let delta = sp.delta();
+        let mut zero = vec![Block::ZERO; 1000];
+        rng(21).fill_blocks(&mut zero);
+        // Two online rounds from the same pool, sizes 1 and 999.
+        let b = choices(1000, 22);
+        let mut off = 0;
+        for n in [1usize, 999] {
+            let (cm, pending) = rp.choose_labels(&b[off..off + n]).unwrap();
+            let cm = ChoiceMsg::from_bytes(&cm.to_bytes(), n).unwrap();
+            let lm = sp.send_labels(&zero[off..off + n], &cm).unwrap();
+            let lm = LabelMsg::from_bytes(&lm.to_bytes(), &pending).unwrap();
+            let labels = pending.finish(lm).unwrap();
+            for j in 0..n {
+                let w0 = zero[off + j];
+                let want = if b[off + j] { w0 ^ delta } else { w0 };
+                assert_eq!(labels[j], want);
+                assert_ne!(labels[j], want ^ delta);
+            }
+            off += n;
+        }
+        assert_eq!(rp.remaining(), 0);
+        assert!(matches!(
+            rp.choose_labels(&[true]),
+            Err(OtError::PoolExhausted { .. })
+        ));
+    }
+
+    #[test]
+    fn chosen_messages_receiver_gets_exactly_m_b() {
+        let (mut sp, mut rp) = pools(500, 30);
+        let mut flat = vec![Block::ZERO; 1000];
+        rng(31).fill_blocks(&mut flat);
+        let pairs: Vec<[Block; 2]> = flat.chunks(2).map(|c| [c[0], c[1]]).collect();
+        let b = choices(500, 32);
+        let (cm, pending) = rp.choose_messages(&b).unwrap();
+        let zm = sp.send_messages(&pairs, &cm).unwrap();
+        let zm = ChosenMsg::from_bytes(&zm.to_bytes(), &pending).unwrap();
+        let got = pending.finish(&zm).unwrap();
+        for j in 0..500 {
+            assert_eq!(got[j], pairs[j][b[j] as usize]);
+            assert_ne!(got[j], pairs[j][!b[j] as usize]);
+        }
+    }
+
+    #[test]
+    fn online_choice_message_is_a_one_time_pad() {
+        // The sender's online view is d = b ⊕ r with r the offline random choices: for all-zero
+        // and all-one choices the message is r and its complement, both uniform.
+        let (_, mut rp) = pools(4096, 40);
+        let r: Vec<bool> = (0..4096).map(|j| rp.choice(j)).collect();
+        let (m0, _) = rp.choose_labels(&vec![false; 2048]).unwrap();
+        let (m1, _) = rp.choose_labels(&vec![true; 2048]).unwrap();
+        for j in 0..2048 {
+            assert_eq!(m0.bit(j), r[j]);
+            assert_eq!(m1.bit(j), !r[2048 + j]);
+        }
+        let ones = (0..2048).filter(|&j| m1.bit(j)).count();
+        assert!((900..1150).contains(&ones), "{ones}");
+    }
+
+    #[test]
+    fn online_rejects_malformed_and_out_of_step() {
+        let (mut sp, mut rp) = pools(300, 50);
+        let zero = vec![Block::ONE; 10];
+        let (cm, pending) = rp.choose_labels(&[true; 10]).unwrap();
+        let bytes = cm.to_bytes();
+        assert!(ChoiceMsg::from_bytes(&bytes, 9).is_err());
+        assert!(ChoiceMsg::from_bytes(&bytes[..bytes.len() - 1], 10).is_err());
+        let mut pad = bytes.clone();
+        *pad.last_mut().unwrap() |= 0x80;
+        assert!(matches!(
+            ChoiceMsg::from_bytes(&pad, 10),
+            Err(OtError::Malformed { .. })
+        ));
+        let mut huge = bytes.clone();
+        huge[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(ChoiceMsg::from_bytes(&huge, usize::MAX).is_err());
+        // Count mismatch with the labels offered, replay, skip.
+        assert!(matches!(
+            sp.send_labels(&zero[..9], &cm),
+            Err(OtError::CountMismatch { .. })
+        ));
+        let mut skipped = cm.clone();
+        skipped.start += 1;
+        assert!(matches!(
+            sp.send_labels(&zero, &skipped),
+            Err(OtError::OutOfStep { .. })
+        ));
+        let lm = sp.send_labels(&zero, &cm).unwrap();
+        assert!(matches!(
+            sp.send_labels(&zero, &cm),
+            Err(OtError::OutOfStep { .. })
+        ));
+        let lb = lm.to_bytes();
+        assert!(LabelMsg::from_bytes(&lb[..lb.len() - 1], &pending).is_err());
+        let mut wrong_start = lb.clone();
+        wrong_start[1] ^= 1;
+        assert!(matches!(
+            LabelMsg::from_bytes(&wrong_start, &pending),
+            Err(OtError::OutOfStep { .. })
+        ));
+        let mut tag = lb.clone();
+        tag[0] = TAG_CHOSEN;
+        assert!(LabelMsg::from_bytes(&tag, &pending).is_err());
+        let mut short = lm.clone();
+        short.masked.pop();
+        assert!(pending.finish(short).is_err());
+        assert!(rp.choose_labels(&[]).is_err());
+        // The sender's pool runs out too.
+        let cm = ChoiceMsg {
+            start: 10,
+            n: 291,
+            bits: vec![0; 37],
+        };
+        assert!(matches!(
+            sp.send_labels(&vec![Block::ZERO; 291], &cm),
+            Err(OtError::PoolExhausted { .. })
+        ));
+    }
+}
