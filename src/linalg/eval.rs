@@ -4,7 +4,7 @@ use super::error::{LinalgError, Result};
 use super::layout::{Rot, EMPTY};
 use super::plan::Schedule;
 use super::shape::LayerWeights;
-use crate::he::{Ciphertext, GaloisKeys, Hoisted, Plaintext, PreparedPlaintext};
+use crate::he::{Ciphertext, GaloisKeys, Hoisted, NoiseBound, Plaintext, PreparedPlaintext};
 use crate::sched::Scheduler;
 use rayon::prelude::*;
 
@@ -92,12 +92,34 @@ impl PreparedLayer {
                 Ok(Some(Plaintext::encode_slots(params, &vals)?))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(PreparedLayer {
+        let layer = PreparedLayer {
             schedule: schedule.clone(),
             pts,
             offsets,
             bias,
-        })
+        };
+        let limbs = params.max_level();
+        let bound = layer.noise_bound(NoiseBound::fresh(), limbs);
+        if !bound.decrypts(params, limbs) {
+            return Err(LinalgError::NoiseBudget {
+                bound_bits: bound.bits(),
+                limit_bits: params.decryption_bound(limbs).log2(),
+            });
+        }
+        Ok(layer)
+    }
+
+    /// Worst-case output noise (over all output ciphertexts) for inputs of noise `input` at
+    /// `limbs` primes, from the actual plaintexts' ℓ1 norms: a rotated input adds one key
+    /// switch, a product scales by ‖P‖₁, an outer rotation and every rotate-and-add step add
+    /// a key switch, the bias adds a rounding term. [`PreparedLayer::new`] refuses weights
+    /// whose bound for a fresh input does not decrypt; the protocol adds its flooding on top.
+    pub fn noise_bound(&self, input: NoiseBound, limbs: usize) -> NoiseBound {
+        let has_bias = self.bias.iter().any(Option::is_some);
+        self.schedule
+            .walk_noise(input, limbs, has_bias, |b, o, gi, k| {
+                b.mul_plain(&self.pts[self.offsets[o][gi] + k])
+            })
     }
 
     /// The schedule.
@@ -164,8 +186,8 @@ impl PreparedLayer {
                 &flat[starts[i] + k]
             };
             // 2. Tiles: (output ct, group, run of products), sized for L2.
-            let ct_bytes = 2 * level * params.n() * 8;
-            let tile = sched.tile_terms(ct_bytes, self.pts.len());
+            let n_groups = s.outs.iter().map(|o| o.groups.len()).sum();
+            let tile = sched.tile_terms(self.pts.len(), n_groups);
             let mut tiles = Vec::new();
             for (o, plan) in s.outs.iter().enumerate() {
                 for (gi, g) in plan.groups.iter().enumerate() {

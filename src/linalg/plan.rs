@@ -40,7 +40,7 @@
 use super::error::{LinalgError, Result};
 use super::layout::{Layout, Rot, EMPTY};
 use super::shape::{ConvShape, LayerShape};
-use crate::he::Parameters;
+use crate::he::{NoiseBound, Parameters};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -189,7 +189,9 @@ impl Schedule {
         Ok(s)
     }
 
-    /// Every method that applies to `shape`, with its schedule.
+    /// Every method that applies to `shape` and whose worst-case noise decrypts (if none
+    /// does, every method that applies: [`super::PreparedLayer::new`] then checks the bound
+    /// with the actual weights), with its schedule.
     pub fn candidates(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Vec<Schedule>> {
         shape.validate()?;
         let methods: Vec<Method> = match shape {
@@ -210,6 +212,9 @@ impl Schedule {
                 Err(e) => return Err(e),
             }
         }
+        if out.iter().any(Schedule::fits_noise_budget) {
+            out.retain(Schedule::fits_noise_budget);
+        }
         if out.is_empty() {
             return Err(last_err.unwrap_or(LinalgError::Shape {
                 reason: "no method applies".into(),
@@ -220,15 +225,19 @@ impl Schedule {
 
     /// The cheapest schedule by [`Cost::estimate`] (ties: fewer rotation keys, then the first).
     pub fn best(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Schedule> {
-        let c = Schedule::candidates(params, shape)?;
+        Ok(Schedule::pick(params, Schedule::candidates(params, shape)?))
+    }
+
+    /// The cheapest of `candidates` (non-empty) by [`Cost::estimate`], then fewer keys.
+    pub(crate) fn pick(params: &Arc<Parameters>, c: Vec<Schedule>) -> Schedule {
         let key = |s: &Schedule| (s.cost.estimate(params), s.cost.galois_keys);
-        Ok(c.into_iter()
+        c.into_iter()
             .min_by(|a, b| {
                 let (ea, ka) = key(a);
                 let (eb, kb) = key(b);
                 ea.total_cmp(&eb).then(ka.cmp(&kb))
             })
-            .expect("candidates is never empty"))
+            .expect("candidates is never empty")
     }
 
     fn count(&self) -> Cost {
@@ -276,6 +285,69 @@ impl Schedule {
         els.sort_unstable();
         els.dedup();
         els
+    }
+
+    /// Worst-case output noise over the output ciphertexts for inputs of noise `input` at
+    /// `limbs` primes; `product(bound, o, group, k)` bounds the k-th product of a group (see
+    /// [`super::PreparedLayer::noise_bound`]).
+    pub(crate) fn walk_noise(
+        &self,
+        input: NoiseBound,
+        limbs: usize,
+        bias: bool,
+        product: impl Fn(NoiseBound, usize, usize, usize) -> NoiseBound,
+    ) -> NoiseBound {
+        let params = &self.params;
+        let rotated = input.rotate(params, limbs);
+        let mut worst = NoiseBound::zero();
+        for (o, plan) in self.outs.iter().enumerate() {
+            let mut total = NoiseBound::zero();
+            for (gi, g) in plan.groups.iter().enumerate() {
+                let mut acc = NoiseBound::zero();
+                for (k, t) in g.terms.iter().enumerate() {
+                    let src = if t.inner.is_identity() {
+                        input
+                    } else {
+                        rotated
+                    };
+                    acc = acc.add_ct(product(src, o, gi, k));
+                }
+                if !g.outer.is_identity() {
+                    acc = acc.rotate(params, limbs);
+                }
+                total = total.add_ct(acc);
+            }
+            if let Some((_, d)) = plan.tail {
+                for _ in 0..d {
+                    total = total.add_ct(total.rotate(params, limbs));
+                }
+            }
+            if bias {
+                total = total.add_plain();
+            }
+            if total.value() > worst.value() {
+                worst = total;
+            }
+        }
+        worst
+    }
+
+    /// Worst-case output noise for a fresh input at full level and any weights (every
+    /// plaintext at the largest ℓ1 norm, n·(p−1)/2), bias included.
+    pub fn worst_noise(&self) -> NoiseBound {
+        let params = &self.params;
+        self.walk_noise(
+            NoiseBound::fresh(),
+            params.max_level(),
+            true,
+            |b, _, _, _| b.mul_any_plain(params),
+        )
+    }
+
+    /// Whether [`Schedule::worst_noise`] decrypts.
+    pub fn fits_noise_budget(&self) -> bool {
+        self.worst_noise()
+            .decrypts(&self.params, self.params.max_level())
     }
 
     /// The layer's shape.
@@ -341,6 +413,9 @@ pub(crate) fn chunk_size(params: &Parameters, n_in: usize) -> usize {
 }
 
 type Built = (Layout, Layout, Vec<OutPlan>);
+
+/// (output block's first slot, input block's first slot, input phase row, phase column).
+type Placement = (usize, usize, usize, usize);
 
 fn matvec(params: &Parameters, n_in: usize, n_out: usize, block: usize) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
@@ -446,11 +521,6 @@ impl Grid {
 }
 
 fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Built> {
-    let method = if output_rotation {
-        "output-rotation"
-    } else {
-        "input-rotation"
-    };
     let (n, r) = (params.n(), params.row_size());
     let st = c.stride;
     let (ho, wo) = (c.out_h(), c.out_w());
@@ -459,7 +529,14 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
     let bg = hg * wg;
     if bg > r {
         return Err(LinalgError::Unsupported {
-            method: method.into(),
+            method: format!(
+                "{:?}",
+                if output_rotation {
+                    Method::ConvOutputRotation
+                } else {
+                    Method::ConvInputRotation
+                }
+            ),
             reason: format!("a {hg}×{wg} channel grid exceeds a row of {r} slots"),
         });
     }
@@ -503,51 +580,67 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
     }
     // For every (output ct, input ct, slot difference d) that links a connected pair: the
     // inner part s of d (d itself, or the kernel offset for the output-rotation variant).
+    //
+    // The differences depend only on where the two channels' blocks sit inside their
+    // ciphertexts (and on the input phase), so the spatial sweep runs once per such placement
+    // and its distinct (d, s) are reused for every channel pair with that placement.
     let mut split = vec![EMPTY; out_n * in_n * 2 * r];
     let pad = c.pad as isize;
-    for co in 0..c.c_out {
-        let chans: Vec<usize> = if c.depthwise_sum {
-            vec![co]
-        } else {
-            (0..c.c_in).collect()
-        };
+    let mut memo: std::collections::HashMap<Placement, Vec<(usize, u32)>> =
+        std::collections::HashMap::new();
+    let sweep = |jb: usize, qb: usize, a: usize, b: usize| {
+        let mut seen = std::collections::BTreeMap::new();
         for y in 0..ho {
             for x in 0..wo {
-                let (o, j) = out_pos(co, y, x);
-                for &ci in &chans {
-                    for ky in 0..c.k {
-                        let iy = (st * y + ky) as isize - pad;
-                        if iy < 0 || iy >= c.h as isize {
+                let j = jb + y * grid.wg + x;
+                for ky in 0..c.k {
+                    let iy = (st * y + ky) as isize - pad;
+                    if iy < 0 || iy >= c.h as isize || iy as usize % st != a {
+                        continue;
+                    }
+                    for kx in 0..c.k {
+                        let ix = (st * x + kx) as isize - pad;
+                        if ix < 0 || ix >= c.w as isize || ix as usize % st != b {
                             continue;
                         }
-                        for kx in 0..c.k {
-                            let ix = (st * x + kx) as isize - pad;
-                            if ix < 0 || ix >= c.w as isize {
-                                continue;
-                            }
-                            let (iy, ix) = (iy as usize, ix as usize);
-                            let (i, q) = in_pos(ci, iy, ix);
-                            let d = Rot::between(j, q, r);
-                            let s = if output_rotation {
-                                let delta = ((iy / st) as i64 - y as i64) * grid.wg as i64
-                                    + (ix / st) as i64
-                                    - x as i64;
-                                Rot::rotate(delta, r)
-                            } else {
-                                d
-                            };
-                            let slot = &mut split[(o * in_n + i) * 2 * r + d.index(r)];
-                            let si = s.index(r) as u32;
-                            if *slot == EMPTY {
-                                *slot = si;
-                            } else if *slot != si {
-                                return Err(LinalgError::Unsupported {
-                                    method: method.into(),
-                                    reason: "a slot difference splits two ways (channel grid too \
-                                             small for the kernel)"
-                                        .into(),
-                                });
-                            }
+                        let (u, v) = (iy as usize / st, ix as usize / st);
+                        let q = qb + u * grid.wg + v;
+                        let d = Rot::between(j, q, r);
+                        let s = if output_rotation {
+                            let delta =
+                                (u as i64 - y as i64) * grid.wg as i64 + v as i64 - x as i64;
+                            Rot::rotate(delta, r)
+                        } else {
+                            d
+                        };
+                        seen.entry(d.index(r)).or_insert(s.index(r) as u32);
+                    }
+                }
+            }
+        }
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    for co in 0..c.c_out {
+        let (o, jb) = grid.block(co);
+        let chans = if c.depthwise_sum {
+            co..co + 1
+        } else {
+            0..c.c_in
+        };
+        for ci in chans {
+            for a in 0..st {
+                for b in 0..st {
+                    let (i, qb) = grid.block((ci * st + a) * st + b);
+                    let list = memo
+                        .entry((jb, qb, a, b))
+                        .or_insert_with(|| sweep(jb, qb, a, b));
+                    // The first split seen for a difference is kept: the term (g, s) covers
+                    // every pair with that difference, so a second decomposition of d would
+                    // only double-count.
+                    let base = (o * in_n + i) * 2 * r;
+                    for &(di, si) in list.iter() {
+                        if split[base + di] == EMPTY {
+                            split[base + di] = si;
                         }
                     }
                 }
