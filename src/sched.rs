@@ -214,7 +214,18 @@ impl Scheduler {
         let target = groups.max(2 * self.threads).max(1);
         total.div_ceil(target).max(1)
     }
+
+    /// How many accumulators (segments) one tile updates together: their ciphertexts share
+    /// the cache while each rotated input streams through once. At most
+    /// [`MAX_TILE_ACCUMULATORS`], and few enough that `segments` make two tiles per worker.
+    pub fn tile_accumulators(&self, segments: usize) -> usize {
+        (segments / (2 * self.threads)).clamp(1, MAX_TILE_ACCUMULATORS)
+    }
 }
+
+/// Upper bound of [`Scheduler::tile_accumulators`]: 8 ciphertexts of n = 4096 at two primes
+/// (1 MiB) sit in L2 plus the core's share of L3.
+pub const MAX_TILE_ACCUMULATORS: usize = 8;
 
 #[cfg(test)]
 mod tests {

@@ -185,32 +185,48 @@ impl PreparedLayer {
                     .expect("every inner rotation was computed");
                 &flat[starts[i] + k]
             };
-            // 2. Tiles: (output ct, group, run of products), sized for L2.
+            // 2. Segments: (output ct, group, run of products), each with its own accumulator.
+            //    Tiles: runs of consecutive segments whose products are taken in input order,
+            //    so that one rotated input (in L2) feeds every accumulator of the tile before
+            //    the next is loaded, while the tile's accumulators stay in cache.
             let n_groups = s.outs.iter().map(|o| o.groups.len()).sum();
-            let tile = sched.tile_terms(self.pts.len(), n_groups);
+            let seg_len = sched.tile_terms(self.pts.len(), n_groups);
             let mut tiles = Vec::new();
             for (o, plan) in s.outs.iter().enumerate() {
                 for (gi, g) in plan.groups.iter().enumerate() {
                     let mut a = 0;
                     while a < g.terms.len() {
-                        let b = (a + tile).min(g.terms.len());
+                        let b = (a + seg_len).min(g.terms.len());
                         tiles.push((o, gi, a, b));
                         a = b;
                     }
                 }
             }
+            let per_tile = sched.tile_accumulators(tiles.len());
             let partial: Vec<Ciphertext> = tiles
-                .par_iter()
-                .map(|&(o, gi, a, b)| {
-                    let g = &s.outs[o].groups[gi];
-                    let base = self.offsets[o][gi];
-                    let mut sum = Ciphertext::zero(params, level)?;
-                    for (k, t) in g.terms[a..b].iter().enumerate() {
-                        sum.mul_plain_acc(rotated(t.in_ct, t.inner), &self.pts[base + a + k])?;
+                .par_chunks(per_tile)
+                .map(|segs| {
+                    let mut order: Vec<(usize, Rot, usize, usize)> = Vec::new();
+                    for (si, &(o, gi, a, b)) in segs.iter().enumerate() {
+                        let g = &s.outs[o].groups[gi];
+                        let base = self.offsets[o][gi];
+                        for (k, t) in g.terms[a..b].iter().enumerate() {
+                            order.push((t.in_ct, t.inner, si, base + a + k));
+                        }
                     }
-                    Ok(sum)
+                    order.sort_by_key(|&(i, r, si, _)| (i, r, si));
+                    let mut sums = (0..segs.len())
+                        .map(|_| Ciphertext::zero(params, level))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    for &(i, rot, si, pt) in &order {
+                        sums[si].mul_plain_acc(rotated(i, rot), &self.pts[pt])?;
+                    }
+                    Ok(sums)
                 })
-                .collect::<Result<_>>()?;
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
             // 3. Per group: sum its tiles, apply the outer rotation.
             let mut group_jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
             for (ti, &(o, gi, _, _)) in tiles.iter().enumerate() {

@@ -37,6 +37,10 @@
 //!   rotates inputs only by the kernel offsets and applies the channel shifts to the partial
 //!   sums. Sum pooling is the depthwise case with unit weights; a 1 × 1 convolution has a
 //!   single kernel offset.
+//! * [`Method::ConvPhaseMajor`] (stride > 1): the same, with the polyphase sub-images packed
+//!   phase-major, each phase in its own ciphertexts with channel c at its output channel's
+//!   block; a stride-k k × k sum pooling then costs one masked product per input ciphertext
+//!   and no rotation.
 use super::error::{LinalgError, Result};
 use super::layout::{Layout, Rot, EMPTY};
 use super::shape::{ConvShape, LayerShape};
@@ -57,6 +61,14 @@ pub enum Method {
     ConvInputRotation,
     /// Convolution, output-rotation variant.
     ConvOutputRotation,
+    /// Strided convolution or pooling with the input packed phase-major: polyphase
+    /// sub-image (a, b) of every channel goes to its own run of ciphertexts, channel c at the
+    /// block its output channel has, so the phases meet slot-aligned (sum pooling needs no
+    /// rotation at all). Inner/outer rotations as the two variants above.
+    ConvPhaseMajor {
+        /// Output-rotation (true) or input-rotation (false) variant.
+        output_rotation: bool,
+    },
 }
 
 /// One ct×pt product: input ciphertext `in_ct` permuted by `inner`.
@@ -154,8 +166,11 @@ impl Schedule {
             (LayerShape::Fc { n_in, n_out }, Method::MatVec { block }) => {
                 matvec(params, *n_in, *n_out, block)?
             }
-            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, false)?,
-            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, true)?,
+            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, false, false)?,
+            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, true, false)?,
+            (LayerShape::Conv(c), Method::ConvPhaseMajor { output_rotation }) if c.stride > 1 => {
+                conv(params, c, output_rotation, true)?
+            }
             _ => {
                 return Err(LinalgError::Unsupported {
                     method: format!("{method:?}"),
@@ -201,7 +216,18 @@ impl Schedule {
                     .map(|e| Method::MatVec { block: 1 << e })
                     .collect()
             }
-            LayerShape::Conv(_) => vec![Method::ConvInputRotation, Method::ConvOutputRotation],
+            LayerShape::Conv(c) => {
+                let mut m = vec![Method::ConvInputRotation, Method::ConvOutputRotation];
+                if c.stride > 1 {
+                    m.push(Method::ConvPhaseMajor {
+                        output_rotation: false,
+                    });
+                    m.push(Method::ConvPhaseMajor {
+                        output_rotation: true,
+                    });
+                }
+                m
+            }
         };
         let mut out = Vec::new();
         let mut last_err = None;
@@ -373,6 +399,18 @@ impl Schedule {
             (Method::MatVec { block }, _) => format!("hybrid({block})"),
             (Method::ConvInputRotation, _) => "input-rotation".into(),
             (Method::ConvOutputRotation, _) => "output-rotation".into(),
+            (
+                Method::ConvPhaseMajor {
+                    output_rotation: false,
+                },
+                _,
+            ) => "phase-major input-rotation".into(),
+            (
+                Method::ConvPhaseMajor {
+                    output_rotation: true,
+                },
+                _,
+            ) => "phase-major output-rotation".into(),
         }
     }
 
@@ -520,7 +558,12 @@ impl Grid {
     }
 }
 
-fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Built> {
+fn conv(
+    params: &Parameters,
+    c: &ConvShape,
+    output_rotation: bool,
+    phase_major: bool,
+) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
     let st = c.stride;
     let (ho, wo) = (c.out_h(), c.out_w());
@@ -547,12 +590,26 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
         bpr: r / bg,
     };
     let bpc = grid.blocks_per_ct();
-    let n_vc = c.c_in * st * st;
+    // Virtual channel of phase (a, b) of input channel ci: channel-major (the phases of a
+    // channel side by side) or phase-major (each phase a run of whole ciphertexts).
+    let per_phase = c.c_in.div_ceil(bpc) * bpc;
+    let virtual_channel = |ci: usize, a: usize, b: usize| {
+        if phase_major {
+            (a * st + b) * per_phase + ci
+        } else {
+            (ci * st + a) * st + b
+        }
+    };
+    let n_vc = if phase_major {
+        st * st * per_phase
+    } else {
+        c.c_in * st * st
+    };
     let in_n = n_vc.div_ceil(bpc);
     let out_n = c.c_out.div_ceil(bpc);
     // Input position of element (ci, iy, ix): polyphase sub-image (iy mod s, ix mod s).
     let in_pos = |ci: usize, iy: usize, ix: usize| {
-        let vc = (ci * st + iy % st) * st + ix % st;
+        let vc = virtual_channel(ci, iy % st, ix % st);
         let (ct, base) = grid.block(vc);
         (ct, base + (iy / st) * grid.wg + ix / st)
     };
@@ -630,7 +687,7 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
         for ci in chans {
             for a in 0..st {
                 for b in 0..st {
-                    let (i, qb) = grid.block((ci * st + a) * st + b);
+                    let (i, qb) = grid.block(virtual_channel(ci, a, b));
                     let list = memo
                         .entry((jb, qb, a, b))
                         .or_insert_with(|| sweep(jb, qb, a, b));

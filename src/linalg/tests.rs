@@ -359,6 +359,33 @@ fn cost_model_matches_hand_formulas() {
         Schedule::best(&p, &c5).unwrap().method(),
         Method::ConvOutputRotation
     );
+    // Sum pooling 2×2 of 64 channels at 32×32, phase-major: 16×16 sub-images, 16 per ct;
+    // each phase is 4 whole ciphertexts whose channels sit where the output's do, so each of
+    // the 4 output cts is a sum of 4 masked inputs: 16 products, no rotation.
+    let pool = LayerShape::Conv(ConvShape::sum_pool(64, 32, 32, 2));
+    let pm = cost(
+        &p,
+        pool,
+        Method::ConvPhaseMajor {
+            output_rotation: false,
+        },
+    );
+    assert_eq!(
+        pm,
+        Cost {
+            in_cts: 16,
+            out_cts: 4,
+            mults: 16,
+            hoisted_rotations: 0,
+            decompositions: 0,
+            plain_rotations: 0,
+            galois_keys: 0,
+        }
+    );
+    assert!(matches!(
+        Schedule::best(&p, &pool).unwrap().method(),
+        Method::ConvPhaseMajor { .. }
+    ));
 }
 
 #[test]
