@@ -1,3 +1,6 @@
+//! Times MiniONN-CIFAR's 64→64 3×3 convolution at 32×32 (the network's heaviest linear
+//! layer) repeatedly, for profiling: `T` sets the worker count (default 1), `N` the number of
+//! evaluations (default 4). E.g. `N=12 perf record -g target/release/examples/linalg_conv_profile`.
 use gazelle::he::{params::ParamSetId, sampling, Ciphertext, GaloisKeys, Plaintext, SecretKey};
 use gazelle::linalg::{bench::random_weights, ConvShape, LayerShape, PreparedLayer, Schedule};
 use gazelle::sched::Scheduler;
