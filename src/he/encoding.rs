@@ -98,18 +98,52 @@ impl Plaintext {
 
     /// round(Q·m/p) mod q_k for every coefficient: the scaled message, in coefficient form.
     pub(crate) fn scaled(&self, limbs: usize) -> Result<Vec<u64>> {
+        self.scaled_plus(limbs, None)
+    }
+
+    /// round(Q·m/p) + e mod q_k (e small, |e| < q_k), in coefficient form.
+    pub(crate) fn scaled_plus(&self, limbs: usize, error: Option<&[i64]>) -> Result<Vec<u64>> {
         let params = &self.params;
         let lvl = params.level_ctx(limbs)?;
         let (n, p) = (params.n, params.p);
+        // Q·c/p = Δ·c + r_t·c/p: round the fraction once per coefficient (r_t·c < 2^60),
+        // dividing by p with a Barrett quotient ⌊N·⌊2^64/p⌋/2^64⌋ ∈ {⌊N/p⌋ − 1, ⌊N/p⌋}.
+        let mu = u64::MAX / p;
+        let extra: Vec<u64> = self
+            .coeffs
+            .iter()
+            .map(|&c| {
+                let num = lvl.r_t * c + p / 2;
+                let mut quo = ((num as u128 * mu as u128) >> 64) as u64;
+                if num - quo * p >= p {
+                    quo += 1;
+                }
+                quo
+            })
+            .collect();
         let mut out = vec![0u64; limbs * n];
         for (k, m) in params.plans[..limbs].iter().enumerate() {
             let md = m.modulus();
             let dk = lvl.delta_mod[k];
             let dks = md.shoup(dk);
-            for (o, &c) in out[k * n..(k + 1) * n].iter_mut().zip(&self.coeffs) {
-                // Q·c/p = Δ·c + r_t·c/p; round the fraction (r_t·c < 2^60).
-                let extra = (lvl.r_t * c + p / 2) / p;
-                *o = md.add(md.mul_shoup(c, dk, dks), md.reduce(extra));
+            let qk = md.value();
+            for ((o, &c), &x) in out[k * n..(k + 1) * n]
+                .iter_mut()
+                .zip(&self.coeffs)
+                .zip(&extra)
+            {
+                // x < p < q_k, so one conditional subtraction reduces the sum.
+                let v = md.mul_shoup(c, dk, dks) + x;
+                *o = if v >= qk { v - qk } else { v };
+            }
+            if let Some(e) = error {
+                for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(e) {
+                    // o + (v mod q_k), reduced: v + q·[v < 0] ∈ [0, 2q_k) only when v < 0.
+                    let t = o
+                        .wrapping_add(v as u64)
+                        .wrapping_add(qk & ((v >> 63) as u64));
+                    *o = if t >= qk { t - qk } else { t };
+                }
             }
         }
         Ok(out)

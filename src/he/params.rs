@@ -1,30 +1,45 @@
 //! Parameter sets: ring dimension, RNS modulus chain, plaintext modulus, error distribution,
 //! key-switching decomposition, and the security level each one has by the
-//! HomomorphicEncryption.org standard (uniform ternary secret, classical attacks).
+//! HomomorphicEncryption.org standard (uniform ternary secret, classical attacks; the table
+//! allows log2 q ≤ 54 / 109 / 218 at n = 2048 / 4096 / 8192 for 128 bits, every prime counted).
 //!
 //! # Sets
 //!
 //! | name | n | q (bits) | p | digits (w) | security |
 //! |---|---|---|---|---|---|
-//! | `gazelle-4096` (default) | 4096 | q1·q2, 54 + 54 = 108 | 1032193 (20 bits) | 2 × 2 (27) | ≥ 128-bit (table: ≤ 109) |
+//! | `gazelle-4096` (default) | 4096 | q1·q2 = 54 + 54 = 108 | 1032193 | 2 × 2 (27) | ≥ 128-bit |
 //! | `gazelle-4096-fast` | 4096 | same | 1032193 | 2 × 1 (54) | ≥ 128-bit |
-//! | `gazelle-2048` | 2048 | 1152921504499937281 (60) | 557057 (19.1 bits) | 1 × 3 (20) | < 128-bit (table: ≤ 54; ≈ 115 by interpolation) |
+//! | `gazelle-8192` | 8192 | 61 + 61 = 122 | 1032193 | 2 × 3 (21) | ≥ 192-bit |
+//! | `gazelle-2048` (paper) | 2048 | 60 | 557057 | 1 × 3 (20) | **below 128-bit** (≈ 115 estimated) |
 //!
-//! q1 = 18014398509309953, q2 = 18014398509293569 (both prime, ≡ 1 mod 8192),
-//! p = 1032193 (prime, ≡ 1 mod 8192): checked by [`Parameters::new`] and by tests.
-//! Error: centered binomial with k = 21 (σ = √10.5 ≈ 3.24, |e| ≤ 21 always), the standard's
-//! σ ≈ 3.2 with a hard bound that makes the worst-case noise analysis exact.
-//! Secret: uniform ternary. Key switching: each RNS limb of c1 is split into base-2^w digits
-//! (no special prime, so all of q carries the ciphertext).
+//! q1 = 18014398509309953, q2 = 18014398509293569 (prime, ≡ 1 mod 8192); the 8192 set uses
+//! 2305843009213317121 and 2305843009213120513 (prime, ≡ 1 mod 16384); p = 1032193 is prime and
+//! ≡ 1 mod 16384 (20 bits: the pretrained 8-bit models' worst accumulators, ≤ 450,075, fit its
+//! signed range; `secure_ml-9bit`'s 857,797 needs a 21-bit p). All checked by
+//! [`Parameters::new`] and the tests. Error: centered binomial with k = 21 (σ = √10.5 ≈ 3.24,
+//! the standard's σ ≈ 3.2, and |e| ≤ 21 always, which makes worst-case bounds exact). Secret:
+//! uniform ternary. Key switching splits each RNS limb of c1 into base-2^w digits (no special
+//! prime, so all of q carries the ciphertext).
 //!
-//! # Noise (invariant noise v, where c0 + c1·s = (q/p)·m + v mod q)
+//! # Noise (invariant noise v: c0 + c1·s = (q/p)·m + v mod q)
 //!
-//! Decryption is correct whenever |v|∞ < q/(2p) − q/(p·2^42) − 1 (the last terms pay for
-//! the fixed-point rounding in [`crate::he::SecretKey::decrypt`]): 2^87.0 for `gazelle-4096`,
-//! 2^40.0 for `gazelle-2048`. Worst-case bounds per operation are in [`crate::he::noise`].
-//! The largest layer of the five networks (64 input channels × 3×3 kernel = 576 ct×pt
-//! products with slot-encoded plaintexts, then one rotation and the mask) has worst-case
-//! noise ≤ 2^45.9 at `gazelle-4096` — 41 bits of room for circuit-privacy flooding.
+//! Decryption is correct whenever ‖v‖∞ < q/(2p) − q/(p·2^42) − 1 (the last terms pay for the
+//! fixed-point rounding in decryption). Worst-case bounds per operation are in
+//! [`crate::he::noise`]. For the largest layer of the five networks — 576 ct×pt products with
+//! arbitrary slot-encoded plaintexts (‖pt‖1 ≤ n(p−1)/2), one rotation, the mask — the worst
+//! cases are (test `noise_budget_table`):
+//!
+//! | set | q/(2p) | key switch | layer | flooding B | SD n·b/(2B+1) |
+//! |---|---|---|---|---|---|
+//! | `gazelle-4096` | 2^87.0 | 2^45.4 | 2^46.0 | 2^87.0 | 2^−30.0 (2^−42 per coefficient) |
+//! | `gazelle-4096-fast` | 2^87.0 | 2^71.4 | 2^71.4 | 2^87.0 | 2^−4.6: no privacy after a rotation |
+//! | `gazelle-8192` | 2^101.0 | 2^40.6 | 2^45.6 | 2^101.0 | 2^−43.4 |
+//! | `gazelle-2048` | 2^39.9 | 2^37.0 | 2^42.7 | — | does not fit: the paper's set relies on average-case noise |
+//!
+//! Measured noise of that chain at `gazelle-4096` is about 2^36.5, ~9 bits under the worst case.
+//! Rotating the *inputs* before the products (Gazelle's convolution) multiplies the key-switch
+//! noise by ‖pt‖1: worst case 2^84.4 at `gazelle-4096` — it decrypts, but leaves no room for
+//! flooding; such layers should rotate outputs, or the client should send rotated inputs.
 use super::error::{HeError, Result};
 use kernels::ntt::{NttPlan32, NttPlan64};
 use kernels::prime::{bit_reverse, is_prime};
@@ -38,16 +53,28 @@ pub enum ParamSetId {
     Gazelle4096 = 1,
     /// The reference code's n = 2048, 60-bit q, p = 557057, 20-bit digits. Below 128-bit.
     Gazelle2048 = 2,
-    /// As `gazelle-4096` but one 54-bit digit per prime: faster rotations, more noise.
+    /// As `gazelle-4096` but one 54-bit digit per prime: faster rotations, more noise (no room
+    /// to flood after a rotation).
     Gazelle4096Fast = 3,
+    /// n = 8192, two 61-bit primes, p = 1032193, 21-bit digits: ≥ 128-bit with a worst-case
+    /// flooding distance ≤ 2^−40 over the whole ciphertext for the largest layer.
+    Gazelle8192 = 4,
+}
+
+impl Default for ParamSetId {
+    /// `gazelle-4096`.
+    fn default() -> Self {
+        ParamSetId::Gazelle4096
+    }
 }
 
 impl ParamSetId {
     /// Every shipped set.
-    pub const ALL: [ParamSetId; 3] = [
+    pub const ALL: [ParamSetId; 4] = [
         ParamSetId::Gazelle4096,
         ParamSetId::Gazelle2048,
         ParamSetId::Gazelle4096Fast,
+        ParamSetId::Gazelle8192,
     ];
 
     /// The set's name.
@@ -56,6 +83,7 @@ impl ParamSetId {
             ParamSetId::Gazelle4096 => "gazelle-4096",
             ParamSetId::Gazelle2048 => "gazelle-2048",
             ParamSetId::Gazelle4096Fast => "gazelle-4096-fast",
+            ParamSetId::Gazelle8192 => "gazelle-8192",
         }
     }
 
@@ -88,6 +116,13 @@ impl ParamSetId {
                 p: 1032193,
                 decomp_bits: 54,
             },
+            ParamSetId::Gazelle8192 => ParamSpec {
+                id: self,
+                n: 8192,
+                moduli: vec![2305843009213317121, 2305843009213120513],
+                p: 1032193,
+                decomp_bits: 21,
+            },
             ParamSetId::Gazelle2048 => ParamSpec {
                 id: self,
                 n: 2048,
@@ -101,8 +136,12 @@ impl ParamSetId {
     /// The built parameters (cached per process).
     pub fn params(self) -> Result<Arc<Parameters>> {
         use std::sync::OnceLock;
-        static CACHE: [OnceLock<Arc<Parameters>>; 3] =
-            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static CACHE: [OnceLock<Arc<Parameters>>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
         let slot = &CACHE[self as usize - 1];
         if let Some(p) = slot.get() {
             return Ok(p.clone());

@@ -16,8 +16,22 @@
 //!
 //! B is chosen as large as correctness allows: B = bound − ‖v‖ − 2·n·21 (and, when switching
 //! down, the same on the smaller modulus scaled back up), so the reported distance is the best
-//! this parameter set can give for the caller's noise bound. The mask the protocol adds hides
-//! the message itself; flooding only concerns the noise.
+//! this parameter set can give for the caller's noise bound; decryption stays correct with
+//! certainty (worst-case bounds, no failure probability). The mask the protocol adds hides the
+//! message itself; flooding only concerns the noise.
+//!
+//! For the largest layer (576 products, a rotation, the mask; worst-case ‖v‖ from
+//! [`NoiseBound`]), [`FloodReport::statistical_distance_log2`] is:
+//! * `gazelle-8192`: 2^−43.4 over the whole ciphertext — the ≤ 2^−40 target;
+//! * `gazelle-4096` (default): 2^−30.0 over the whole ciphertext, 2^−42 per coefficient. The
+//!   measured noise of that chain is ~2^36.5, and a distance ≤ 2^−40 over all n coefficients
+//!   needs ‖v‖ ≤ about 2^36 at this modulus, so the target holds there only for smaller layers or
+//!   under a high-probability (not worst-case) bound on v; use `gazelle-8192` where the
+//!   worst-case guarantee is required;
+//! * `gazelle-4096-fast`: 2^−4.6 after a rotation — no circuit privacy for rotated results.
+//!
+//! Switching the reply down to one prime afterwards halves its size (110,600 → 55,304 bytes at
+//! `gazelle-4096`) and keeps it decryptable: the flooding bound accounts for the switch.
 use super::ciphertext::Ciphertext;
 use super::error::{HeError, Result};
 use super::keys::{check_same, SecretKey};
@@ -26,6 +40,7 @@ use super::params::Parameters;
 use super::sampling::{self, Seed};
 use rand_chacha::rand_core::CryptoRng;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 /// Stream index of the public key's a.
 const STREAM_PUBLIC_KEY: u64 = 1 << 40;
@@ -69,13 +84,15 @@ impl PublicKey {
         let (n, limbs) = (params.n, params.max_level());
         let seed = sampling::fresh_seed(rng);
         let a = sampling::expand_uniform(params, &seed, STREAM_PUBLIC_KEY, limbs);
-        let e = sampling::sample_cbd(rng, n);
+        let mut e = sampling::sample_cbd(rng, n);
         let mut b = vec![0u64; limbs * n];
         sampling::lift_signed(params, &e, limbs, &mut b);
+        e.zeroize();
         sampling::forward_limbs(params, &mut b, limbs);
         let mut as_ = vec![0u64; limbs * n];
         sk.mul_s(&a, &mut as_, limbs);
         sampling::sub_limbs(params, &mut b, &as_, limbs);
+        as_.zeroize();
         Self::from_parts(params, seed, b)
     }
 

@@ -4,6 +4,7 @@ use super::error::{HeError, Result};
 use super::params::Parameters;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
+use zeroize::Zeroize;
 
 /// A 32-byte seed from which a public uniform polynomial is expanded.
 pub type Seed = [u8; 32];
@@ -63,12 +64,19 @@ pub(crate) fn expand_uniform(
 /// Values in [−21, 21], variance 10.5. Constant time per sample.
 pub(crate) fn sample_cbd<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<i64> {
     const MASK: u64 = (1 << 21) - 1;
-    (0..n)
-        .map(|_| {
-            let r = rng.next_u64();
+    let mut bytes = vec![0u8; 8 * n];
+    rng.fill_bytes(&mut bytes);
+    let out = bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            let r = u64::from_le_bytes(a);
             (r & MASK).count_ones() as i64 - ((r >> 21) & MASK).count_ones() as i64
         })
-        .collect()
+        .collect();
+    bytes.zeroize();
+    out
 }
 
 /// Uniform ternary polynomial in {−1, 0, 1}^n (rejection of the byte value 255 keeps it
@@ -84,7 +92,7 @@ pub(crate) fn sample_ternary<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<
             }
         }
     }
-    bytes.fill(0);
+    bytes.zeroize();
     out
 }
 
@@ -105,19 +113,15 @@ pub(crate) fn sample_wide<R: RngCore + ?Sized>(rng: &mut R, bound: u128) -> i128
     }
 }
 
-/// Writes a signed small polynomial into RNS limbs (coefficient form): limb-major, `limbs` primes.
+/// Writes a signed small polynomial (|v| < every q_i) into RNS limbs (coefficient form):
+/// limb-major, `limbs` primes.
 pub(crate) fn lift_signed(params: &Parameters, vals: &[i64], limbs: usize, out: &mut [u64]) {
     let n = params.n;
     for (k, &q) in params.moduli[..limbs].iter().enumerate() {
         for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(vals) {
-            *o = if v >= 0 {
-                v as u64 % q
-            } else {
-                q - ((-v) as u64 % q)
-            };
-            if *o == q {
-                *o = 0;
-            }
+            debug_assert!(v.unsigned_abs() < q);
+            // Branch-free: v mod q = v + q·[v < 0].
+            *o = (v as u64).wrapping_add(q & ((v >> 63) as u64));
         }
     }
 }
@@ -149,23 +153,25 @@ pub(crate) fn inverse_limbs(params: &Parameters, data: &mut [u64], limbs: usize)
     }
 }
 
-/// a += b limb-wise.
+/// a += b limb-wise (inputs in [0, q) → [0, q)). Branch-free with an arithmetic-shift mask,
+/// which vectorises on baseline x86-64 (no unsigned 64-bit compare needed).
 pub(crate) fn add_limbs(params: &Parameters, a: &mut [u64], b: &[u64], limbs: usize) {
     let n = params.n;
     for (k, &q) in params.moduli[..limbs].iter().enumerate() {
         for (x, &y) in a[k * n..(k + 1) * n].iter_mut().zip(&b[k * n..(k + 1) * n]) {
-            let s = *x + y;
-            *x = if s >= q { s - q } else { s };
+            let t = (*x + y).wrapping_sub(q);
+            *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
         }
     }
 }
 
-/// a −= b limb-wise.
+/// a −= b limb-wise (inputs in [0, q) → [0, q)).
 pub(crate) fn sub_limbs(params: &Parameters, a: &mut [u64], b: &[u64], limbs: usize) {
     let n = params.n;
     for (k, &q) in params.moduli[..limbs].iter().enumerate() {
         for (x, &y) in a[k * n..(k + 1) * n].iter_mut().zip(&b[k * n..(k + 1) * n]) {
-            *x = if *x >= y { *x - y } else { *x + q - y };
+            let t = x.wrapping_sub(y);
+            *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
         }
     }
 }

@@ -329,6 +329,50 @@ fn rotations_and_row_swap_match_plaintext_and_hoisting_agrees() {
 }
 
 #[test]
+fn any_step_by_power_of_two_composition() {
+    let params = ParamSetId::Gazelle2048.params().unwrap();
+    let h = params.row_size() as i64;
+    for seed in seeds() {
+        let mut rng = rng_for(seed, params.name());
+        let sk = SecretKey::generate(&params, &mut rng);
+        let gk = GaloisKeys::power_of_two(&sk, &mut rng).unwrap();
+        let v = random_slots(&params, &mut rng);
+        let ct = sk
+            .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+            .unwrap();
+        for step in [
+            0,
+            1,
+            3,
+            7,
+            11,
+            100,
+            h - 3,
+            -13,
+            (rng.next_u64() % h as u64) as i64,
+        ] {
+            let plan = gk.rotation_plan(step).unwrap();
+            assert_eq!(plan.iter().sum::<i64>().rem_euclid(h), step.rem_euclid(h));
+            assert!(
+                plan.len() <= (h.trailing_zeros() as usize).div_ceil(2) + 1,
+                "{plan:?}"
+            );
+            let r = gk.rotate_rows_any(&ct, step).unwrap();
+            assert_eq!(
+                sk.decrypt(&r).unwrap().decode_slots(),
+                rotate_plain(&params, &v, step),
+                "step {step}"
+            );
+            let mut bound = NoiseBound::fresh();
+            for _ in &plan {
+                bound = bound.rotate(&params, 1);
+            }
+            assert!((sk.noise(&r).unwrap().max_abs as f64) <= bound.value());
+        }
+    }
+}
+
+#[test]
 fn modulus_switch_keeps_message_and_obeys_bound() {
     for params in all_params().into_iter().filter(|p| p.max_level() > 1) {
         for seed in seeds() {
@@ -359,7 +403,11 @@ fn modulus_switch_keeps_message_and_obeys_bound() {
 /// of 8-bit activations and 8-bit weights, then an output rotation, the mask, and flooding.
 #[test]
 fn largest_layer_chain_noise_within_bounds_and_floods() {
-    for id in [ParamSetId::Gazelle4096, ParamSetId::Gazelle4096Fast] {
+    for id in [
+        ParamSetId::Gazelle4096,
+        ParamSetId::Gazelle4096Fast,
+        ParamSetId::Gazelle8192,
+    ] {
         let params = id.params().unwrap();
         let (n, p) = (params.n(), params.p());
         let mut rng = rng_for(seeds()[1], params.name());
@@ -430,6 +478,10 @@ fn largest_layer_chain_noise_within_bounds_and_floods() {
             if id == ParamSetId::Gazelle4096 {
                 // The default set floods with 40+ bits above the worst-case noise.
                 assert!(rep.flood_bound.log2() > bound.bits() + 40.0);
+            }
+            if id == ParamSetId::Gazelle8192 {
+                // Whole-ciphertext statistical distance ≤ 2^−40 from the worst-case bound.
+                assert!(rep.statistical_distance_log2 <= -40.0);
             }
         }
     }
@@ -709,7 +761,7 @@ mod fuzz {
         #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
         /// (a + b)·w + c, decrypted, equals the same in Z_p slot-wise.
         #[test]
-        fn slot_arithmetic_is_arithmetic_mod_p(seed in any::<u64>(), set in 0usize..3) {
+        fn slot_arithmetic_is_arithmetic_mod_p(seed in any::<u64>(), set in 0usize..4) {
             let params = ParamSetId::ALL[set].params().unwrap();
             let p = params.p();
             let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -771,4 +823,93 @@ fn bench_rows_cover_every_operation() {
             "{op} missing"
         );
     }
+}
+
+/// Prints each set's noise figures (for the docs) and checks the stated default-set margins.
+#[test]
+fn noise_budget_table() {
+    for id in ParamSetId::ALL {
+        let params = id.params().unwrap();
+        let l = params.max_level();
+        let dec = params.decryption_bound(l);
+        let ks = noise::key_switch_bound(&params, l);
+        let layer = NoiseBound::fresh().mul_any_plain(&params).value() * 576.0;
+        let chain = NoiseBound(layer).rotate(&params, l).add_plain();
+        let flood = PublicKey::flood_bound(&params, chain, l, false)
+            .map(f64::log2)
+            .unwrap_or(f64::NAN);
+        let sd = (params.n() as f64 * chain.value() / (2.0 * 2f64.powf(flood))).log2();
+        eprintln!(
+            "{}: {} | Δ/2 2^{:.1} | key switch 2^{:.1} | 576-product layer + rotation + mask 2^{:.1} | flood 2^{:.1} | SD 2^{:.1} | decrypts {}",
+            id.name(),
+            params.security().describe(),
+            dec.log2(),
+            ks.log2(),
+            chain.bits(),
+            flood,
+            sd,
+            chain.decrypts(&params, l)
+        );
+        if id == ParamSetId::Gazelle4096 {
+            assert!(chain.decrypts(&params, l));
+            assert!(flood > chain.bits() + 40.0);
+        }
+    }
+}
+
+/// A user-built set with unequal primes and digits wider than the smaller prime still rotates
+/// correctly (digits are reduced modulo each prime before their transform; without that, the
+/// kernels' input-range `debug_assert!` fires under `GAZELLE_BACKEND=scalar` in debug builds).
+#[test]
+fn custom_set_with_unequal_primes_rotates() {
+    let primes_big = kernels::prime::ntt_primes(60, 4096, 1);
+    let primes_small = kernels::prime::ntt_primes(40, 4096, 1);
+    let spec = ParamSpec {
+        id: ParamSetId::Gazelle2048,
+        n: 2048,
+        moduli: vec![primes_big[0], primes_small[0]],
+        p: 557057,
+        decomp_bits: 61,
+    };
+    let params = Arc::new(Parameters::new(spec).unwrap());
+    let mut rng = rng_for(seeds()[1], "custom");
+    let sk = SecretKey::generate(&params, &mut rng);
+    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).unwrap();
+    let v = random_slots(&params, &mut rng);
+    let ct = sk
+        .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+        .unwrap();
+    // One digit per prime: the 60-bit digit exceeds 4·q_small, so it must be reduced before
+    // its transform. Key-switch noise ≤ 2^75.4 < q/(2p) ≈ 2^79.9: still decrypts.
+    let bound = NoiseBound::fresh().rotate(&params, 2);
+    assert!(bound.decrypts(&params, 2), "{bound:?}");
+    let r = gk.rotate_rows(&ct, 1).unwrap();
+    assert_eq!(
+        sk.decrypt(&r).unwrap().decode_slots(),
+        rotate_plain(&params, &v, 1)
+    );
+    assert!((sk.noise(&r).unwrap().max_abs as f64) <= bound.value());
+    let h = Hoisted::new(&ct).unwrap();
+    assert_eq!(h.rotate_rows(&gk, 1).unwrap(), r);
+    let small = Parameters::new(ParamSpec {
+        id: ParamSetId::Gazelle2048,
+        n: 2048,
+        moduli: vec![primes_big[0], primes_small[0]],
+        p: 557057,
+        decomp_bits: 20,
+    })
+    .unwrap();
+    let params = Arc::new(small);
+    let sk = SecretKey::generate(&params, &mut rng);
+    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).unwrap();
+    let ct = sk
+        .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+        .unwrap();
+    let r = gk.rotate_rows(&ct, 1).unwrap();
+    assert_eq!(
+        sk.decrypt(&r).unwrap().decode_slots(),
+        rotate_plain(&params, &v, 1)
+    );
+    let h = Hoisted::new(&ct).unwrap();
+    assert_eq!(h.rotate_rows(&gk, 1).unwrap(), r);
 }
