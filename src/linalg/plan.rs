@@ -61,6 +61,13 @@ pub enum Method {
     ConvInputRotation,
     /// Convolution, output-rotation variant.
     ConvOutputRotation,
+    /// Convolution, baby-step/giant-step between the two variants: inputs are rotated by the
+    /// kernel offsets plus `baby` block shifts (hoisted), the partial sums by the remaining
+    /// giant block shifts. `baby = 1` is the output-rotation variant.
+    ConvBabyGiant {
+        /// Block shifts taken on the input side.
+        baby: usize,
+    },
     /// Strided convolution or pooling with the input packed phase-major: polyphase
     /// sub-image (a, b) of every channel goes to its own run of ciphertexts, channel c at the
     /// block its output channel has, so the phases meet slot-aligned (sum pooling needs no
@@ -166,10 +173,13 @@ impl Schedule {
             (LayerShape::Fc { n_in, n_out }, Method::MatVec { block }) => {
                 matvec(params, *n_in, *n_out, block)?
             }
-            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, false, false)?,
-            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, true, false)?,
+            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, None, false)?,
+            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, Some(1), false)?,
+            (LayerShape::Conv(c), Method::ConvBabyGiant { baby }) if baby >= 1 => {
+                conv(params, c, Some(baby), false)?
+            }
             (LayerShape::Conv(c), Method::ConvPhaseMajor { output_rotation }) if c.stride > 1 => {
-                conv(params, c, output_rotation, true)?
+                conv(params, c, output_rotation.then_some(1), true)?
             }
             _ => {
                 return Err(LinalgError::Unsupported {
@@ -218,6 +228,15 @@ impl Schedule {
             }
             LayerShape::Conv(c) => {
                 let mut m = vec![Method::ConvInputRotation, Method::ConvOutputRotation];
+                let bg =
+                    c.h.div_ceil(c.stride).max(c.out_h()) * c.w.div_ceil(c.stride).max(c.out_w());
+                let bpr = params.row_size() / bg.max(1);
+                m.extend(
+                    (1..)
+                        .map(|e| 1usize << e)
+                        .take_while(|&b| b < bpr)
+                        .map(|baby| Method::ConvBabyGiant { baby }),
+                );
                 if c.stride > 1 {
                     m.push(Method::ConvPhaseMajor {
                         output_rotation: false,
@@ -399,6 +418,7 @@ impl Schedule {
             (Method::MatVec { block }, _) => format!("hybrid({block})"),
             (Method::ConvInputRotation, _) => "input-rotation".into(),
             (Method::ConvOutputRotation, _) => "output-rotation".into(),
+            (Method::ConvBabyGiant { baby }, _) => format!("baby-giant({baby})"),
             (
                 Method::ConvPhaseMajor {
                     output_rotation: false,
@@ -561,7 +581,7 @@ impl Grid {
 fn conv(
     params: &Parameters,
     c: &ConvShape,
-    output_rotation: bool,
+    baby: Option<usize>,
     phase_major: bool,
 ) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
@@ -572,14 +592,7 @@ fn conv(
     let bg = hg * wg;
     if bg > r {
         return Err(LinalgError::Unsupported {
-            method: format!(
-                "{:?}",
-                if output_rotation {
-                    Method::ConvOutputRotation
-                } else {
-                    Method::ConvInputRotation
-                }
-            ),
+            method: format!("conv (baby steps {baby:?})"),
             reason: format!("a {hg}×{wg} channel grid exceeds a row of {r} slots"),
         });
     }
@@ -663,12 +676,17 @@ fn conv(
                         let (u, v) = (iy as usize / st, ix as usize / st);
                         let q = qb + u * grid.wg + v;
                         let d = Rot::between(j, q, r);
-                        let s = if output_rotation {
-                            let delta =
-                                (u as i64 - y as i64) * grid.wg as i64 + v as i64 - x as i64;
-                            Rot::rotate(delta, r)
-                        } else {
-                            d
+                        let s = match baby {
+                            // Inner: the kernel offset plus the block shift modulo `baby`
+                            // (signed, within the row); outer: the rest.
+                            Some(baby) => {
+                                let delta =
+                                    (u as i64 - y as i64) * grid.wg as i64 + v as i64 - x as i64;
+                                let k = ((qb % r) / grid.bg) as i64 - ((jb % r) / grid.bg) as i64;
+                                let kb = k.rem_euclid(baby as i64);
+                                Rot::rotate(delta + kb * grid.bg as i64, r)
+                            }
+                            None => d,
                         };
                         seen.entry(d.index(r)).or_insert(s.index(r) as u32);
                     }
