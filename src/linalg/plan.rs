@@ -37,6 +37,9 @@
 //!   rotates inputs only by the kernel offsets and applies the channel shifts to the partial
 //!   sums. Sum pooling is the depthwise case with unit weights; a 1 × 1 convolution has a
 //!   single kernel offset.
+//! * [`Method::ConvBabyGiant`]: between the two, the channel (block) shift k is split into
+//!   k mod b, taken with the kernel offset on the (hoisted) input side, and the rest, taken
+//!   on the partial sums: about taps·b hoisted and blocks/b full rotations.
 //! * [`Method::ConvPhaseMajor`] (stride > 1): the same, with the polyphase sub-images packed
 //!   phase-major, each phase in its own ciphertexts with channel c at its output channel's
 //!   block; a stride-k k × k sum pooling then costs one masked product per input ciphertext
