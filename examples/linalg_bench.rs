@@ -26,24 +26,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!();
-    println!("| network | layer | shape | method | threads | eval ms | prepare ms |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| network | layer | shape | method | threads | eval ms | cpu ms | prepare ms |");
+    println!("|---|---|---|---|---|---|---|---|");
     let rows = run(quick)?;
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.0} |",
-            r.network, r.layer, r.shape, r.method, r.threads, r.eval_ms, r.prepare_ms
+            "| {} | {} | {} | {} | {} | {:.1} | {} | {:.0} |",
+            r.network,
+            r.layer,
+            r.shape,
+            r.method,
+            r.threads,
+            r.eval_ms,
+            r.cpu_ms.map_or("-".into(), |c| format!("{c:.0}")),
+            r.prepare_ms
         );
     }
     for net in ["minionn-mnist", "minionn-cifar"] {
         for t in [1, 2] {
-            let total: f64 = rows
-                .iter()
-                .filter(|r| r.network == net && r.threads == t)
-                .map(|r| r.eval_ms)
-                .sum();
+            let sel = || rows.iter().filter(|r| r.network == net && r.threads == t);
+            let total: f64 = sel().map(|r| r.eval_ms).sum();
+            let cpu: f64 = sel().filter_map(|r| r.cpu_ms).sum();
             if total > 0.0 {
-                println!("{net}: total {total:.1} ms at {t} thread(s)");
+                println!(
+                    "{net}: total {total:.1} ms wall, {cpu:.0} ms CPU at {t} thread(s) \
+                     (CPU / threads = {:.0} ms)",
+                    cpu / t as f64
+                );
             }
         }
     }
