@@ -11,7 +11,7 @@
 //!
 //! Results never depend on the worker count: every tile's sum is exact arithmetic mod q, so
 //! the order of accumulation does not matter.
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// Environment variable that sets the number of workers.
 pub const THREADS_ENV: &str = "GAZELLE_THREADS";
@@ -47,7 +47,7 @@ pub struct Topology {
     /// Where the figures come from: `"hwloc"` or `"std"`.
     pub source: &'static str,
     #[cfg(feature = "hwloc")]
-    hw: Option<Arc<HwTopo>>,
+    hw: Option<std::sync::Arc<HwTopo>>,
 }
 
 #[cfg(feature = "hwloc")]
@@ -110,7 +110,7 @@ impl Topology {
             physical_cores: cores.len(),
             l2_bytes: l2,
             source: "hwloc",
-            hw: Some(Arc::new(HwTopo { topo, cores })),
+            hw: Some(std::sync::Arc::new(HwTopo { topo, cores })),
         })
     }
 
