@@ -12,5 +12,7 @@ pub mod channel;
 pub mod data;
 pub mod gc;
 pub mod he;
+pub mod linalg;
 pub mod nn;
 pub mod ot;
+pub mod sched;

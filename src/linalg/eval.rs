@@ -1,0 +1,278 @@
+//! The server's side of a layer: plaintexts prepared once from the weights (offline), then
+//! the homomorphic evaluation, tiled over the [`Scheduler`]'s workers.
+use super::error::{LinalgError, Result};
+use super::layout::{Rot, EMPTY};
+use super::plan::Schedule;
+use super::shape::LayerWeights;
+use crate::he::{Ciphertext, GaloisKeys, Hoisted, NoiseBound, Plaintext, PreparedPlaintext};
+use crate::sched::Scheduler;
+use rayon::prelude::*;
+
+/// A schedule with the server's weights encoded: one prepared plaintext per product, one
+/// bias plaintext per output ciphertext.
+#[derive(Clone)]
+pub struct PreparedLayer {
+    schedule: Schedule,
+    /// Plaintexts in schedule order (output ct, group, term).
+    pts: Vec<PreparedPlaintext>,
+    /// Start of each (output ct, group) in `pts`.
+    offsets: Vec<Vec<usize>>,
+    bias: Vec<Option<Plaintext>>,
+}
+
+impl std::fmt::Debug for PreparedLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedLayer")
+            .field("shape", &self.schedule.shape)
+            .field("method", &self.schedule.method_name())
+            .field("plaintexts", &self.pts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedLayer {
+    /// Encodes `weights` for `schedule` (the offline part of the server's work).
+    pub fn new(schedule: &Schedule, weights: &LayerWeights, sched: &Scheduler) -> Result<Self> {
+        weights.check(&schedule.shape)?;
+        let params = &schedule.params;
+        let (n, r, p) = (params.n(), params.row_size(), params.p() as i64);
+        let mut jobs = Vec::new();
+        let mut offsets = Vec::with_capacity(schedule.outs.len());
+        for (o, plan) in schedule.outs.iter().enumerate() {
+            let mut off = Vec::with_capacity(plan.groups.len());
+            for g in &plan.groups {
+                off.push(jobs.len());
+                jobs.extend(g.terms.iter().map(|t| (o, g.outer, *t)));
+            }
+            offsets.push(off);
+        }
+        let shape = &schedule.shape;
+        let pts = sched.install(|| {
+            jobs.par_iter()
+                .map(|&(o, g, t)| {
+                    let acc = &schedule.outs[o].acc;
+                    let inp = schedule.input.slots(t.in_ct);
+                    let ginv = g.inverse(r);
+                    let vals: Vec<u64> = (0..n)
+                        .map(|pos| {
+                            let a = acc[ginv.offset(pos, r)];
+                            let e = inp[t.inner.offset(pos, r)];
+                            if a == EMPTY || e == EMPTY {
+                                0
+                            } else {
+                                shape
+                                    .weight(&weights.weights, a as usize, e as usize)
+                                    .rem_euclid(p) as u64
+                            }
+                        })
+                        .collect();
+                    Ok(PreparedPlaintext::new(&Plaintext::encode_slots(
+                        params, &vals,
+                    )?))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let bias = (0..schedule.output.num_cts())
+            .map(|o| {
+                if weights.bias.is_empty() {
+                    return Ok(None);
+                }
+                let vals: Vec<u64> = schedule
+                    .output
+                    .slots(o)
+                    .iter()
+                    .map(|&a| {
+                        if a == EMPTY {
+                            0
+                        } else {
+                            weights.bias_of(shape, a as usize).rem_euclid(p) as u64
+                        }
+                    })
+                    .collect();
+                Ok(Some(Plaintext::encode_slots(params, &vals)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let layer = PreparedLayer {
+            schedule: schedule.clone(),
+            pts,
+            offsets,
+            bias,
+        };
+        let limbs = params.max_level();
+        let bound = layer.noise_bound(NoiseBound::fresh(), limbs);
+        if !bound.decrypts(params, limbs) {
+            return Err(LinalgError::NoiseBudget {
+                bound_bits: bound.bits(),
+                limit_bits: params.decryption_bound(limbs).log2(),
+            });
+        }
+        Ok(layer)
+    }
+
+    /// Worst-case output noise (over all output ciphertexts) for inputs of noise `input` at
+    /// `limbs` primes, from the actual plaintexts' ℓ1 norms: a rotated input adds one key
+    /// switch, a product scales by ‖P‖₁, an outer rotation and every rotate-and-add step add
+    /// a key switch, the bias adds a rounding term. [`PreparedLayer::new`] refuses weights
+    /// whose bound for a fresh input does not decrypt; the protocol adds its flooding on top.
+    pub fn noise_bound(&self, input: NoiseBound, limbs: usize) -> NoiseBound {
+        let has_bias = self.bias.iter().any(Option::is_some);
+        self.schedule
+            .walk_noise(input, limbs, has_bias, |b, o, gi, k| {
+                b.mul_plain(&self.pts[self.offsets[o][gi] + k])
+            })
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Evaluates the layer on the client's input ciphertexts (packed by
+    /// [`Schedule::pack_input`]); returns the output ciphertexts, laid out as
+    /// [`Schedule::output_layout`] says. Slots outside the output layout hold partial sums:
+    /// the caller masks every slot before sending (see `he::PublicKey::make_private`).
+    pub fn eval(
+        &self,
+        input: &[Ciphertext],
+        keys: &GaloisKeys,
+        sched: &Scheduler,
+    ) -> Result<Vec<Ciphertext>> {
+        let s = &self.schedule;
+        if input.len() != s.input.num_cts() {
+            return Err(LinalgError::CiphertextCount {
+                expected: s.input.num_cts(),
+                found: input.len(),
+            });
+        }
+        let params = &s.params;
+        let level = input[0].level();
+        sched.install(|| {
+            // 1. Hoisted inner rotations of every input ciphertext.
+            let hoisted: Vec<Option<Hoisted>> = input
+                .par_iter()
+                .zip(&s.inner)
+                .map(|(ct, rots)| {
+                    if rots.iter().any(|r| !r.is_identity()) {
+                        Hoisted::new(ct).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            let jobs: Vec<(usize, Rot)> = s
+                .inner
+                .iter()
+                .enumerate()
+                .flat_map(|(i, v)| v.iter().map(move |&rot| (i, rot)))
+                .collect();
+            let flat: Vec<Ciphertext> = jobs
+                .par_iter()
+                .map(|&(i, rot)| match (&hoisted[i], rot.is_identity()) {
+                    (Some(h), false) => h.apply_galois(keys, rot.galois_element(params)),
+                    _ => Ok(input[i].clone()),
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            drop(hoisted);
+            let mut starts = Vec::with_capacity(s.inner.len());
+            let mut acc = 0;
+            for v in &s.inner {
+                starts.push(acc);
+                acc += v.len();
+            }
+            let rotated = |i: usize, rot: Rot| -> &Ciphertext {
+                let k = s.inner[i]
+                    .binary_search(&rot)
+                    .expect("every inner rotation was computed");
+                &flat[starts[i] + k]
+            };
+            // 2. Segments: (output ct, group, run of products), each with its own accumulator.
+            //    Tiles: runs of consecutive segments whose products are taken in input order,
+            //    so that one rotated input (in L2) feeds every accumulator of the tile before
+            //    the next is loaded, while the tile's accumulators stay in cache.
+            let n_groups = s.outs.iter().map(|o| o.groups.len()).sum();
+            let seg_len = sched.tile_terms(self.pts.len(), n_groups);
+            let mut tiles = Vec::new();
+            for (o, plan) in s.outs.iter().enumerate() {
+                for (gi, g) in plan.groups.iter().enumerate() {
+                    let mut a = 0;
+                    while a < g.terms.len() {
+                        let b = (a + seg_len).min(g.terms.len());
+                        tiles.push((o, gi, a, b));
+                        a = b;
+                    }
+                }
+            }
+            let per_tile = sched.tile_accumulators(tiles.len());
+            let partial: Vec<Ciphertext> = tiles
+                .par_chunks(per_tile)
+                .map(|segs| {
+                    let mut order: Vec<(usize, Rot, usize, usize)> = Vec::new();
+                    for (si, &(o, gi, a, b)) in segs.iter().enumerate() {
+                        let g = &s.outs[o].groups[gi];
+                        let base = self.offsets[o][gi];
+                        for (k, t) in g.terms[a..b].iter().enumerate() {
+                            order.push((t.in_ct, t.inner, si, base + a + k));
+                        }
+                    }
+                    order.sort_by_key(|&(i, r, si, _)| (i, r, si));
+                    let mut sums = (0..segs.len())
+                        .map(|_| Ciphertext::zero(params, level))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    for &(i, rot, si, pt) in &order {
+                        sums[si].mul_plain_acc(rotated(i, rot), &self.pts[pt])?;
+                    }
+                    Ok(sums)
+                })
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            // 3. Per group: sum its tiles, apply the outer rotation.
+            let mut group_jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+            for (ti, &(o, gi, _, _)) in tiles.iter().enumerate() {
+                match group_jobs.last_mut() {
+                    Some((lo, lg, v)) if *lo == o && *lg == gi => v.push(ti),
+                    _ => group_jobs.push((o, gi, vec![ti])),
+                }
+            }
+            let groups: Vec<(usize, Ciphertext)> = group_jobs
+                .par_iter()
+                .map(|(o, gi, ts)| {
+                    let mut sum = partial[ts[0]].clone();
+                    for &t in &ts[1..] {
+                        sum.add_assign(&partial[t])?;
+                    }
+                    let outer = s.outs[*o].groups[*gi].outer;
+                    if !outer.is_identity() {
+                        sum = keys.apply_galois(&sum, outer.galois_element(params))?;
+                    }
+                    Ok((*o, sum))
+                })
+                .collect::<Result<_>>()?;
+            // 4. Per output ciphertext: sum the groups, rotate-and-add tail, bias.
+            (0..s.outs.len())
+                .into_par_iter()
+                .map(|o| {
+                    let mut it = groups.iter().filter(|(go, _)| *go == o);
+                    let mut out = match it.next() {
+                        Some((_, c)) => c.clone(),
+                        None => Ciphertext::zero(params, level)?,
+                    };
+                    for (_, c) in it {
+                        out.add_assign(c)?;
+                    }
+                    if let Some((step, d)) = s.outs[o].tail {
+                        for t in 0..d {
+                            let rot = keys.rotate_rows(&out, (step << t) as i64)?;
+                            out.add_assign(&rot)?;
+                        }
+                    }
+                    if let Some(b) = &self.bias[o] {
+                        out.add_plain_assign(b)?;
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+    }
+}
