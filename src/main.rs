@@ -39,6 +39,9 @@ enum Command {
         /// Short measurement budget (smoke test).
         #[arg(long)]
         quick: bool,
+        /// Worker threads for parallel kernels (sets GAZELLE_THREADS).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Float vs fixed-point accuracy of a bundled model on the bundled images.
     Eval {
@@ -88,6 +91,8 @@ enum Family {
     Gc,
     /// Base OT, OT extension and online derandomisation.
     Ot,
+    /// Homomorphic linear layers: cost model per network layer, ms per layer at 1 and 2 workers.
+    Linalg,
     /// Every family above.
     All,
 }
@@ -99,13 +104,14 @@ impl Family {
             Family::He => "he",
             Family::Gc => "gc",
             Family::Ot => "ot",
+            Family::Linalg => "linalg",
             Family::All => "all",
         }
     }
 
     fn members(self) -> Vec<Family> {
         match self {
-            Family::All => vec![Family::Kernels, Family::He, Family::Gc, Family::Ot],
+            Family::All => vec![Family::Kernels, Family::He, Family::Gc, Family::Ot, Family::Linalg],
             f => vec![f],
         }
     }
@@ -119,6 +125,8 @@ enum Workload {
     He,
     /// Garbling and evaluating ReLU circuits.
     Gc,
+    /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server.
+    Conv,
 }
 
 fn backends(spec: &str) -> Result<Vec<Backend>, String> {
@@ -143,6 +151,7 @@ fn family_on(family: Family, backend: Backend, quick: bool) -> Result<Vec<BenchR
             Family::He => bench::families::he(quick),
             Family::Gc => bench::families::gc(quick),
             Family::Ot => bench::families::ot(quick),
+            Family::Linalg => bench::families::linalg(quick),
             _ => unreachable!("kernels and all are expanded by the caller"),
         };
     }
@@ -232,6 +241,10 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
             let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
             bench::profile::profile(|| w.run(), duration, out, 20)?
         }
+        Workload::Conv => {
+            let w = bench::workloads::ConvWorkload::new()?;
+            bench::profile::profile(|| w.run(), duration, out, 20)?
+        }
     };
     println!("flamegraph written to {}", out.display());
     print!("{summary}");
@@ -302,7 +315,14 @@ fn main() -> ExitCode {
             backend,
             json,
             quick,
-        } => run_bench(family, &backend, json, quick),
+            threads,
+        } => {
+            if let Some(t) = threads {
+                // Before any pool exists; child processes inherit it.
+                std::env::set_var("GAZELLE_THREADS", t.max(1).to_string());
+            }
+            run_bench(family, &backend, json, quick)
+        }
         Command::Eval { model } => run_eval(&model),
         Command::Profile {
             workload,

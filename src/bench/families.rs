@@ -110,3 +110,46 @@ pub fn ot(quick: bool) -> Result<Vec<BenchRow>, String> {
         })
         .collect())
 }
+
+/// `linalg`: the cost model's choice per layer of each network of DESIGN.md (counts of
+/// rotations, products and ciphertexts), then measured ms per layer at 1 and 2 workers.
+pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
+    let backend = selected();
+    let params = crate::he::ParamSetId::Gazelle4096.params().map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for r in crate::linalg::bench::cost_table(&params).map_err(|e| e.to_string())? {
+        let c = &r.cost;
+        let mut row = BenchRow::figure(
+            "linalg",
+            &backend,
+            format!("cost {} L{} {}", r.network, r.layer, r.method),
+            r.shape.clone(),
+            (c.hoisted_rotations + c.plain_rotations) as f64,
+            "rotations",
+        );
+        row.note = format!(
+            "{} ct×pt, {} hoisted + {} plain rotations, {} decompositions, {} in / {} out cts, {} Galois keys",
+            c.mults, c.hoisted_rotations, c.plain_rotations, c.decompositions, c.in_cts, c.out_cts, c.galois_keys
+        );
+        out.push(row);
+    }
+    for r in crate::linalg::bench::run(quick).map_err(|e| e.to_string())? {
+        let mut row = BenchRow::figure(
+            "linalg",
+            &backend,
+            format!("eval {} L{} {} ({} thr)", r.network, r.layer, r.method, r.threads),
+            r.shape.clone(),
+            r.eval_ms,
+            "ms",
+        );
+        row.note = format!(
+            "prepare {:.1} ms{}; {} ct×pt, {} rotations",
+            r.prepare_ms,
+            r.cpu_ms.map(|c| format!(", CPU {c:.0} ms")).unwrap_or_default(),
+            r.cost.mults,
+            r.cost.hoisted_rotations + r.cost.plain_rotations
+        );
+        out.push(row);
+    }
+    Ok(out)
+}

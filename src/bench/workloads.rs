@@ -104,3 +104,47 @@ impl GcWorkload {
         std::hint::black_box(out);
     }
 }
+
+/// One MiniONN-CIFAR convolution (64→64 channels, 3×3, padding 1, on 8×8) evaluated
+/// homomorphically by the server with the cost model's method, on the global scheduler.
+pub struct ConvWorkload {
+    layer: crate::linalg::PreparedLayer,
+    cts: Vec<Ciphertext>,
+    keys: GaloisKeys,
+}
+
+impl ConvWorkload {
+    /// Keys, weights and one encrypted input.
+    pub fn new() -> Result<Self, String> {
+        use crate::linalg::{bench::random_weights, ConvShape, LayerShape, PreparedLayer, Schedule};
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        let params = crate::he::ParamSetId::Gazelle4096.params().map_err(|x| e(&x))?;
+        let shape = LayerShape::Conv(ConvShape::conv(64, 64, 8, 8, 3, 1, 1));
+        let schedule = Schedule::best(&params, &shape).map_err(|x| e(&x))?;
+        let mut rng = sampling::secret_rng().map_err(|x| e(&x))?;
+        let sk = SecretKey::generate(&params, &mut rng);
+        let keys = GaloisKeys::generate(&sk, &schedule.galois_elements(), &mut rng).map_err(|x| e(&x))?;
+        let w = random_weights(&shape, &mut ChaCha8Rng::seed_from_u64(1));
+        let x: Vec<i64> = (0..shape.input_len()).map(|i| (i % 256) as i64 - 128).collect();
+        let cts = schedule
+            .pack_input(&x)
+            .map_err(|x| e(&x))?
+            .iter()
+            .map(|v| {
+                Plaintext::encode_slots(&params, v).and_then(|pt| sk.encrypt(&pt, &mut rng))
+            })
+            .collect::<crate::he::Result<Vec<_>>>()
+            .map_err(|x| e(&x))?;
+        let layer = PreparedLayer::new(&schedule, &w, crate::sched::Scheduler::global()).map_err(|x| e(&x))?;
+        Ok(Self { layer, cts, keys })
+    }
+
+    /// One homomorphic evaluation of the layer.
+    pub fn run(&self) {
+        let out = self
+            .layer
+            .eval(&self.cts, &self.keys, crate::sched::Scheduler::global())
+            .expect("prepared layer evaluates");
+        std::hint::black_box(out);
+    }
+}
