@@ -3,13 +3,16 @@
 //! * `aes/<backend>` — AES-128 on 1024 blocks, per available backend;
 //! * `tmmo/<backend>` — the half-gates hash on 1024 blocks;
 //! * `relu/garble`, `relu/evaluate` — 10 102 ReLU-with-re-masking circuits at p = 1032193
-//!   (99 AND each, ≥ 10^6 AND gates per iteration), throughput in AND gates.
+//!   (99 AND each, ≥ 10^6 AND gates per iteration) through one 32 MB table buffer, throughput
+//!   in AND gates;
+//! * `relu/garble-streamed`, `relu/evaluate-streamed` — the same work in batches of
+//!   `gazelle::gc::GROUP` instances through a reused buffer, as the protocol streams it.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gazelle::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
-use gazelle::gc::{Evaluator, Garbler};
+use gazelle::gc::{Evaluator, Garbler, GROUP};
 use kernels::{Aes128, AesBackend, Block};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn aes(c: &mut Criterion) {
     let mut g = c.benchmark_group("aes");
@@ -79,6 +82,38 @@ fn relu(c: &mut Criterion) {
             })
         },
     );
+    // Streamed as in the protocol: batches of GROUP instances through a reused buffer that stays
+    // in cache; `iter_custom` times only the garbling, or only the evaluation.
+    let per = circuit.num_inputs();
+    let mut batch = Vec::with_capacity(circuit.table_bytes(GROUP));
+    for (what, time_garble) in [("garble-streamed", true), ("evaluate-streamed", false)] {
+        g.bench_function(BenchmarkId::new(what, format!("p={p}/{ands}AND")), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut garbler = Garbler::new().unwrap();
+                    let mut evaluator = Evaluator::new().unwrap();
+                    for b0 in (0..instances).step_by(GROUP) {
+                        let m = GROUP.min(instances - b0);
+                        batch.clear();
+                        let t = Instant::now();
+                        let garbling = garbler.garble(circuit, m, &mut batch).unwrap();
+                        if time_garble {
+                            total += t.elapsed();
+                        }
+                        let labels = garbling.encode(&bits[b0 * per..(b0 + m) * per]).unwrap();
+                        let t = Instant::now();
+                        let out = evaluator.evaluate(circuit, m, &labels, &mut batch.as_slice());
+                        if !time_garble {
+                            total += t.elapsed();
+                        }
+                        black_box(out.unwrap());
+                    }
+                }
+                total
+            })
+        });
+    }
     g.finish();
 }
 

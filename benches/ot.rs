@@ -117,7 +117,7 @@ fn online(c: &mut Criterion) {
             |(mut sc, mut rc)| {
                 let (cm, pending) = rc.choose_labels(&choices).expect("online");
                 let lm = sc.send_labels(&zero, &cm).expect("online");
-                black_box(pending.finish(lm).expect("online"))
+                black_box(pending.finish(&lm).expect("online"))
             },
             BatchSize::PerIteration,
         )

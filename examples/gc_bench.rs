@@ -1,13 +1,32 @@
-//! Prints the garbled-circuit throughput figures (`gazelle::gc::bench::bench`), one row each:
-//! `cargo run --release --example gc_bench` (set `GAZELLE_BACKEND` to force a backend).
+//! Prints the garbled-circuit throughput figures (`gazelle::gc::bench`), one row each:
+//! `cargo run --release --example gc_bench [all|relu|aes] [repeats]` (set `GAZELLE_BACKEND`
+//! to force a backend).
+use gazelle::gc::bench::{bench, bench_aes, bench_relu, BenchConfig};
+use kernels::{Aes128, AesBackend};
+
 fn main() {
-    let config = gazelle::gc::bench::BenchConfig::default();
-    match gazelle::gc::bench::bench(&config) {
-        Ok(rows) => {
-            for row in rows {
-                println!("{row}");
-            }
+    let args: Vec<String> = std::env::args().collect();
+    let what = args.get(1).map(String::as_str).unwrap_or("all");
+    let mut config = BenchConfig::default();
+    if let Some(r) = args.get(2).and_then(|r| r.parse().ok()) {
+        config.repeats = r;
+    }
+    let rows = match what {
+        "all" => bench(&config),
+        "relu" => Aes128::fixed()
+            .map_err(Into::into)
+            .and_then(|aes| bench_relu(&aes, config.p, config.min_and_gates, config.repeats)),
+        "aes" => AesBackend::available()
+            .into_iter()
+            .map(|b| bench_aes(b, config.aes_blocks, config.repeats))
+            .collect(),
+        other => {
+            eprintln!("gc_bench: unknown selection {other:?} (all, relu or aes)");
+            std::process::exit(2);
         }
+    };
+    match rows {
+        Ok(rows) => rows.iter().for_each(|row| println!("{row}")),
         Err(e) => {
             eprintln!("gc_bench: {e}");
             std::process::exit(1);

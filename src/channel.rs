@@ -10,6 +10,10 @@
 //! * [`TcpChannel`] — TCP with a 4-byte little-endian length prefix per frame, a hard
 //!   [`MAX_FRAME`] cap, `TCP_NODELAY` and read/write timeouts. Use it on loopback in tests.
 //!
+//! After any error a channel should be dropped: a frame may have been half read or written.
+//! The in-memory queue is unbounded (a test transport between trusted threads); the TCP
+//! transport allocates no more than the receiver's `max_len` per frame.
+//!
 //! Both count the payload bytes they moved ([`Channel::bytes_sent`], [`Channel::bytes_received`])
 //! so that benchmarks can report bytes per OT.
 use std::io::{Read, Write};
@@ -56,6 +60,12 @@ pub trait Channel {
     /// Receives the next frame; an error if it is longer than `max_len` bytes (nothing larger
     /// than `max_len` is ever allocated).
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>>;
+    /// [`Channel::recv`] into `buf` (replacing its contents), reusing its memory where the
+    /// transport can.
+    fn recv_into(&mut self, max_len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        *buf = self.recv(max_len)?;
+        Ok(())
+    }
     /// Flushes buffered output (a no-op where nothing is buffered).
     fn flush(&mut self) -> Result<()> {
         Ok(())
@@ -140,6 +150,7 @@ impl Channel for MemChannel {
 #[derive(Debug)]
 pub struct TcpChannel {
     stream: TcpStream,
+    timeout: Duration,
     sent: u64,
     received: u64,
 }
@@ -152,6 +163,7 @@ impl TcpChannel {
         stream.set_write_timeout(Some(timeout))?;
         Ok(TcpChannel {
             stream,
+            timeout,
             sent: 0,
             received: 0,
         })
@@ -180,14 +192,14 @@ impl TcpChannel {
     }
 }
 
-fn map_io(e: std::io::Error) -> ChannelError {
+fn map_io(e: std::io::Error, timeout: Duration) -> ChannelError {
     match e.kind() {
         std::io::ErrorKind::UnexpectedEof
         | std::io::ErrorKind::ConnectionReset
         | std::io::ErrorKind::ConnectionAborted
         | std::io::ErrorKind::BrokenPipe => ChannelError::Closed,
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            ChannelError::Timeout(DEFAULT_TIMEOUT)
+            ChannelError::Timeout(timeout)
         }
         _ => ChannelError::Io(e),
     }
@@ -203,28 +215,43 @@ impl Channel for TcpChannel {
         }
         // MAX_FRAME < 2^32, so the length fits the prefix.
         let len = (frame.len() as u32).to_le_bytes();
-        self.stream.write_all(&len).map_err(map_io)?;
-        self.stream.write_all(frame).map_err(map_io)?;
+        self.stream
+            .write_all(&len)
+            .map_err(|e| map_io(e, self.timeout))?;
+        self.stream
+            .write_all(frame)
+            .map_err(|e| map_io(e, self.timeout))?;
         self.sent += frame.len() as u64;
         Ok(())
     }
 
     fn recv(&mut self, max_len: usize) -> Result<Vec<u8>> {
+        let mut frame = Vec::new();
+        self.recv_into(max_len, &mut frame)?;
+        Ok(frame)
+    }
+
+    fn recv_into(&mut self, max_len: usize, buf: &mut Vec<u8>) -> Result<()> {
         let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len).map_err(map_io)?;
+        self.stream
+            .read_exact(&mut len)
+            .map_err(|e| map_io(e, self.timeout))?;
         let len = u32::from_le_bytes(len) as usize;
         let max = max_len.min(MAX_FRAME);
         if len > max {
             return Err(ChannelError::FrameTooLarge { len, max });
         }
-        let mut frame = vec![0u8; len];
-        self.stream.read_exact(&mut frame).map_err(map_io)?;
+        buf.clear();
+        buf.resize(len, 0);
+        self.stream
+            .read_exact(buf)
+            .map_err(|e| map_io(e, self.timeout))?;
         self.received += len as u64;
-        Ok(frame)
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.stream.flush().map_err(map_io)
+        self.stream.flush().map_err(|e| map_io(e, self.timeout))
     }
 
     fn bytes_sent(&self) -> u64 {
@@ -243,8 +270,11 @@ mod tests {
     fn exchange(a: &mut impl Channel, b: &mut impl Channel) {
         a.send(b"hello").unwrap();
         a.send(&[]).unwrap();
-        assert_eq!(b.recv(16).unwrap(), b"hello");
-        assert_eq!(b.recv(16).unwrap(), b"");
+        let mut buf = vec![9u8; 3];
+        b.recv_into(16, &mut buf).unwrap();
+        assert_eq!(buf, b"hello");
+        b.recv_into(16, &mut buf).unwrap();
+        assert_eq!(buf, b"");
         b.send(&[7u8; 100]).unwrap();
         assert!(matches!(
             a.recv(99),

@@ -1,9 +1,11 @@
 //! The `gazelle` command-line tool.
 use clap::{Parser, Subcommand, ValueEnum};
-use gazelle::bench::{self, MachineInfo, Report};
+use gazelle::bench::{self, BenchRow, MachineInfo, Report};
 use gazelle::kernels::Backend;
 use gazelle::protocol::cli;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -61,11 +63,12 @@ enum Command {
         #[arg(long)]
         mnist_index: Option<usize>,
     },
-    /// Benchmark one family of kernels and print one table (or JSON).
+    /// Benchmark one family and print one table (or JSON) with a machine header.
     Bench {
         /// Which family to measure.
         family: Family,
-        /// `all` for every backend this CPU can run, side by side, or one backend name.
+        /// `all` for every backend this CPU can run, side by side; `selected` for the
+        /// process-wide one (GAZELLE_BACKEND or the best); or one backend name.
         #[arg(long, default_value = "selected")]
         backend: String,
         /// Print JSON instead of a table.
@@ -74,15 +77,100 @@ enum Command {
         /// Short measurement budget (smoke test).
         #[arg(long)]
         quick: bool,
+        /// Worker threads for parallel kernels (sets GAZELLE_THREADS).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Float vs fixed-point accuracy of a bundled model on the bundled images.
+    Eval {
+        /// Model name (mnist-secureml, mnist-cryptonets, mnist-deepsecure, mnist-minionn,
+        /// cifar-minionn) or a path to a .gzm file.
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
+    },
+    /// Markdown tables and SVG plots from a saved `bench --json` run and criterion's estimates.
+    Report {
+        /// JSON written by `gazelle bench <family> --json`.
+        #[arg(long)]
+        bench_json: PathBuf,
+        /// Criterion's output directory (peers timed in the same runs give ratios).
+        #[arg(long, default_value = "target/criterion")]
+        criterion: PathBuf,
+        /// Markdown file to write.
+        #[arg(long, default_value = "perf/latest.md")]
+        out: PathBuf,
+        /// Directory for SVG plots.
+        #[arg(long, default_value = "perf/plots")]
+        plots: PathBuf,
+        /// The command that produced the JSON, quoted in the report.
+        #[arg(long, default_value = "gazelle bench all --backend all --json")]
+        command: String,
+    },
+    /// CPU profile of a workload as a flamegraph SVG, plus the hottest functions.
+    Profile {
+        /// Workload to profile.
+        workload: Workload,
+        /// Output SVG.
+        #[arg(long, default_value = "flame.svg")]
+        out: PathBuf,
+        /// Seconds to sample.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum Family {
     /// NTT and modular arithmetic per backend × reduction × n × prime size.
     Kernels,
+    /// Homomorphic encryption operations per parameter set.
+    He,
+    /// Fixed-key AES, garbling and evaluation per AND gate, ReLUs per second.
+    Gc,
+    /// Base OT, OT extension and online derandomisation.
+    Ot,
+    /// Homomorphic linear layers: cost model per network layer, ms per layer at 1 and 2 workers.
+    Linalg,
     /// Every family above.
     All,
+}
+
+impl Family {
+    fn name(self) -> &'static str {
+        match self {
+            Family::Kernels => "kernels",
+            Family::He => "he",
+            Family::Gc => "gc",
+            Family::Ot => "ot",
+            Family::Linalg => "linalg",
+            Family::All => "all",
+        }
+    }
+
+    fn members(self) -> Vec<Family> {
+        match self {
+            Family::All => vec![
+                Family::Kernels,
+                Family::He,
+                Family::Gc,
+                Family::Ot,
+                Family::Linalg,
+            ],
+            f => vec![f],
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Workload {
+    /// Forward + inverse NTT, n = 4096, 54-bit prime.
+    Ntt,
+    /// Homomorphic ct×pt multiply-accumulate and hoisted rotations at the default parameters.
+    He,
+    /// Garbling and evaluating ReLU circuits.
+    Gc,
+    /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server.
+    Conv,
 }
 
 fn backends(spec: &str) -> Result<Vec<Backend>, String> {
@@ -98,6 +186,40 @@ fn backends(spec: &str) -> Result<Vec<Backend>, String> {
     }
 }
 
+/// Runs a non-kernel family on `backend`: in process when it is the process-wide backend,
+/// else in a child process with `GAZELLE_BACKEND` set (backends are fixed per process).
+fn family_on(family: Family, backend: Backend, quick: bool) -> Result<Vec<BenchRow>, String> {
+    let selected = Backend::selected().map_err(|e| e.to_string())?;
+    if backend == selected {
+        return match family {
+            Family::He => bench::families::he(quick),
+            Family::Gc => bench::families::gc(quick),
+            Family::Ot => bench::families::ot(quick),
+            Family::Linalg => bench::families::linalg(quick),
+            _ => unreachable!("kernels and all are expanded by the caller"),
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", family.name(), "--json"])
+        .env(gazelle::kernels::backend::BACKEND_ENV, backend.name());
+    if quick {
+        cmd.arg("--quick");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run the {backend} child: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{backend} child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("{backend} child: {e}"))?;
+    serde_json::from_value(v["rows"].clone()).map_err(|e| format!("{backend} child rows: {e}"))
+}
+
 fn run_bench(family: Family, backend: &str, json: bool, quick: bool) -> Result<(), String> {
     let backends = backends(backend)?;
     let mut report = Report {
@@ -105,16 +227,119 @@ fn run_bench(family: Family, backend: &str, json: bool, quick: bool) -> Result<(
         rows: Vec::new(),
         notes: Vec::new(),
     };
-    if matches!(family, Family::Kernels | Family::All) {
-        let opts = bench::kernels::KernelBenchOptions::new(backends.clone(), quick);
-        let (rows, notes) = bench::kernels::run(&opts).map_err(|e| e.to_string())?;
-        report.rows.extend(rows);
-        report.notes.extend(notes);
+    for f in family.members() {
+        if f == Family::Kernels {
+            let opts = bench::kernels::KernelBenchOptions::new(backends.clone(), quick);
+            let (rows, notes) = bench::kernels::run(&opts).map_err(|e| e.to_string())?;
+            report.rows.extend(rows);
+            report.notes.extend(notes);
+        } else {
+            for &b in &backends {
+                report.rows.extend(family_on(f, b, quick)?);
+            }
+        }
     }
     if json {
         println!("{}", report.to_json());
     } else {
         print!("{report}");
+    }
+    Ok(())
+}
+
+fn run_eval(model: &str) -> Result<(), String> {
+    let report = if model.ends_with(".gzm") {
+        let m = gazelle::nn::Model::load(std::path::Path::new(model)).map_err(|e| e.to_string())?;
+        gazelle::nn::eval::report_for(&m)
+    } else {
+        gazelle::nn::accuracy_report(model)
+    }
+    .map_err(|e| e.to_string())?;
+    print!("{report}");
+    Ok(())
+}
+
+fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Result<(), String> {
+    let duration = Duration::from_secs_f64(seconds.max(0.1));
+    let summary = match workload {
+        Workload::Ntt => {
+            use gazelle::kernels::ntt::NttPlan64;
+            let q = 18014398509309953;
+            let plan = NttPlan64::try_new(4096, q).map_err(|e| e.to_string())?;
+            let mut a = gazelle::kernels::testing::TestRng::new(1).vec_below(4096, q);
+            bench::profile::profile(
+                || {
+                    plan.forward(&mut a);
+                    plan.inverse(&mut a);
+                },
+                duration,
+                out,
+                20,
+            )?
+        }
+        Workload::He => {
+            let w = bench::workloads::HeWorkload::new().map_err(|e| e.to_string())?;
+            bench::profile::profile(|| w.run(), duration, out, 20)?
+        }
+        Workload::Gc => {
+            let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
+            bench::profile::profile(|| w.run(), duration, out, 20)?
+        }
+        Workload::Conv => {
+            let w = bench::workloads::ConvWorkload::new()?;
+            bench::profile::profile(|| w.run(), duration, out, 20)?
+        }
+    };
+    println!("flamegraph written to {}", out.display());
+    print!("{summary}");
+    Ok(())
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Civil-from-days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn run_report(
+    bench_json: &std::path::Path,
+    criterion: &std::path::Path,
+    out: &std::path::Path,
+    plots: &std::path::Path,
+    command: &str,
+) -> Result<(), String> {
+    let text = std::fs::read(bench_json).map_err(|e| format!("{}: {e}", bench_json.display()))?;
+    let report: Report =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", bench_json.display()))?;
+    let entries = bench::report::read_criterion(criterion);
+    let ratios = bench::report::peer_ratios(&entries);
+    let md = bench::report::markdown(&report, &ratios, command, &today());
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(out, md).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "wrote {} ({} rows, {} peer ratios from {} criterion entries)",
+        out.display(),
+        report.rows.len(),
+        ratios.len(),
+        entries.len()
+    );
+    if let Some(p) = bench::report::plot_ntt(&report, plots)? {
+        println!("wrote {}", p.display());
     }
     Ok(())
 }
@@ -144,7 +369,27 @@ fn main() -> ExitCode {
             backend,
             json,
             quick,
-        } => run_bench(family, &backend, json, quick),
+            threads,
+        } => {
+            if let Some(t) = threads {
+                // Before any pool exists; child processes inherit it.
+                std::env::set_var("GAZELLE_THREADS", t.max(1).to_string());
+            }
+            run_bench(family, &backend, json, quick)
+        }
+        Command::Eval { model } => run_eval(&model),
+        Command::Profile {
+            workload,
+            out,
+            seconds,
+        } => run_profile(workload, &out, seconds),
+        Command::Report {
+            bench_json,
+            criterion,
+            out,
+            plots,
+            command,
+        } => run_report(&bench_json, &criterion, &out, &plots, &command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

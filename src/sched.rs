@@ -11,7 +11,7 @@
 //!
 //! Results never depend on the worker count: every tile's sum is exact arithmetic mod q, so
 //! the order of accumulation does not matter.
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// Environment variable that sets the number of workers.
 pub const THREADS_ENV: &str = "GAZELLE_THREADS";
@@ -47,7 +47,7 @@ pub struct Topology {
     /// Where the figures come from: `"hwloc"` or `"std"`.
     pub source: &'static str,
     #[cfg(feature = "hwloc")]
-    hw: Option<Arc<HwTopo>>,
+    hw: Option<std::sync::Arc<HwTopo>>,
 }
 
 #[cfg(feature = "hwloc")]
@@ -110,7 +110,7 @@ impl Topology {
             physical_cores: cores.len(),
             l2_bytes: l2,
             source: "hwloc",
-            hw: Some(Arc::new(HwTopo { topo, cores })),
+            hw: Some(std::sync::Arc::new(HwTopo { topo, cores })),
         })
     }
 
@@ -206,15 +206,26 @@ impl Scheduler {
         self.pool.install(f)
     }
 
-    /// How many ct×pt terms one tile takes: the accumulator plus that many operand
-    /// ciphertexts and plaintexts (`ct_bytes` each) fit in half the L2, at least one; then cut
-    /// further so that `total` terms make at least four tiles per worker.
-    pub fn tile_terms(&self, ct_bytes: usize, total: usize) -> usize {
-        let fit = (self.topology.l2_bytes / 2 / ct_bytes.max(1)).saturating_sub(1) / 2;
-        let balance = total.div_ceil(4 * self.threads);
-        fit.max(1).min(balance.max(1)).max(1)
+    /// How many ct×pt products one tile takes, for `total` products in `groups` groups (a
+    /// group's products share one accumulator). A tile keeps one accumulator in L2 and streams
+    /// its operands through it, so tiles are as long as possible: whole groups, cut further
+    /// only until there are at least two tiles per worker.
+    pub fn tile_terms(&self, total: usize, groups: usize) -> usize {
+        let target = groups.max(2 * self.threads).max(1);
+        total.div_ceil(target).max(1)
+    }
+
+    /// How many accumulators (segments) one tile updates together: their ciphertexts share
+    /// the cache while each rotated input streams through once. At most
+    /// [`MAX_TILE_ACCUMULATORS`], and few enough that `segments` make two tiles per worker.
+    pub fn tile_accumulators(&self, segments: usize) -> usize {
+        (segments / (2 * self.threads)).clamp(1, MAX_TILE_ACCUMULATORS)
     }
 }
+
+/// Upper bound of [`Scheduler::tile_accumulators`]: 8 ciphertexts of n = 4096 at two primes
+/// (1 MiB) sit in L2 plus the core's share of L3.
+pub const MAX_TILE_ACCUMULATORS: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -243,8 +254,10 @@ mod tests {
     #[test]
     fn tiles_are_positive_and_balanced() {
         let s = Scheduler::new(Some(2)).unwrap();
-        assert!(s.tile_terms(131072, 1) >= 1);
-        let t = s.tile_terms(1024, 1000);
-        assert!((1..=125).contains(&t));
+        assert_eq!(s.tile_terms(1, 1), 1);
+        // One group of 1000 products: cut into 4 tiles for 2 workers.
+        assert_eq!(s.tile_terms(1000, 1), 250);
+        // Many groups: whole groups.
+        assert_eq!(s.tile_terms(9216, 64), 144);
     }
 }

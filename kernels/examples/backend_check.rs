@@ -1,4 +1,5 @@
-//! Compares every NTT backend this CPU has with scalar on random inputs; exits 1 on a mismatch.
+//! Compares every NTT backend this CPU has with scalar on random inputs, and every fixed-key AES
+//! backend with FIPS-197 and the portable one; exits 1 on a mismatch.
 //! Single-threaded (no libtest), so it also runs under qemu user-mode emulation:
 //! `../shared/tools/aarch64-run.sh -p kernels --example backend_check`.
 use kernels::testing::{check_ntt_backends, BackendCheck, TestRng};
@@ -31,6 +32,17 @@ fn main() {
                 failed += 1;
                 println!("ntt {backend}: MISMATCH {what}");
             }
+        }
+    }
+    // Fixed-key AES: every AES backend this CPU has against FIPS-197 and the portable one.
+    match kernels::aes::self_check_with(|line| println!("{line}")) {
+        Ok(()) => {
+            passed += 1;
+            println!("aes: ok (all available AES backends agree)");
+        }
+        Err(e) => {
+            failed += 1;
+            println!("aes: MISMATCH {e}");
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");

@@ -42,8 +42,8 @@ impl Block {
 
     /// The block `lo + 2^64 · hi`.
     #[inline(always)]
-    pub const fn from_u64s(lo: u64, hi: u64) -> Block {
-        Block::from_u128(lo as u128 | ((hi as u128) << 64))
+    pub fn from_u64s(lo: u64, hi: u64) -> Block {
+        Block(lanes::from_u64s(lo, hi))
     }
 
     /// The bytes, in memory order.
@@ -73,8 +73,8 @@ impl Block {
 
     /// The least significant bit (bit 0 of byte 0): the point-and-permute ("colour") bit.
     #[inline(always)]
-    pub const fn lsb(self) -> bool {
-        self.0[0] & 1 == 1
+    pub fn lsb(self) -> bool {
+        lanes::low_byte(self.0) & 1 == 1
     }
 
     /// This block with its least significant bit set to `bit`.
@@ -87,7 +87,9 @@ impl Block {
     /// `self` if `bit`, else zero — without a branch.
     #[inline(always)]
     pub fn and_bit(self, bit: bool) -> Block {
-        Block(lanes::and_mask(self.0, bit))
+        // A two-entry table: one load and one AND, cheaper than broadcasting the bit.
+        static MASKS: [Block; 2] = [Block::ZERO, Block::ONES];
+        self & MASKS[bit as usize]
     }
 
     /// The linear orthomorphism σ of Guo–Katz–Wang–Yu (eprint 2019/074, §7.3):
@@ -131,8 +133,8 @@ const _: () = assert!(core::mem::size_of::<Block>() == 16);
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod lanes {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_set1_epi8, _mm_setzero_si128, _mm_shuffle_epi32,
-        _mm_unpackhi_epi64, _mm_xor_si128,
+        __m128i, _mm_and_si128, _mm_cvtsi128_si32, _mm_set_epi64x, _mm_setzero_si128,
+        _mm_shuffle_epi32, _mm_unpackhi_epi64, _mm_xor_si128,
     };
 
     #[inline(always)]
@@ -162,11 +164,19 @@ mod lanes {
         unsafe { b(_mm_and_si128(v(x), v(y))) }
     }
 
+    /// Byte 0, read from the register (no round trip through memory).
     #[inline(always)]
-    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
+    pub(super) fn low_byte(x: [u8; 16]) -> u8 {
         // SAFETY: SSE2 is enabled at compile time (checked by the `cfg` on this module),
         // so its intrinsics can run on every CPU this binary runs on.
-        unsafe { b(_mm_and_si128(v(x), _mm_set1_epi8(-(bit as i8)))) }
+        unsafe { _mm_cvtsi128_si32(v(x)) as u8 }
+    }
+
+    /// The block `lo + 2^64·hi`, built in a vector register.
+    #[inline(always)]
+    pub(super) fn from_u64s(lo: u64, hi: u64) -> [u8; 16] {
+        // SAFETY: as above.
+        unsafe { b(_mm_set_epi64x(hi as i64, lo as i64)) }
     }
 
     /// σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L: swap the halves, then XOR x_L into the high half.
@@ -186,8 +196,8 @@ mod lanes {
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod lanes {
     use core::arch::aarch64::{
-        uint8x16_t, vandq_u8, vdupq_n_u64, vdupq_n_u8, veorq_u8, vextq_u8, vreinterpretq_u64_u8,
-        vreinterpretq_u8_u64, vzip2q_u64,
+        uint8x16_t, vandq_u8, vcombine_u64, vcreate_u64, vdupq_n_u64, veorq_u8, vextq_u8,
+        vgetq_lane_u8, vreinterpretq_u64_u8, vreinterpretq_u8_u64, vzip2q_u64,
     };
 
     #[inline(always)]
@@ -217,11 +227,24 @@ mod lanes {
         unsafe { b(vandq_u8(v(x), v(y))) }
     }
 
+    /// Byte 0, read from the register.
     #[inline(always)]
-    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
+    pub(super) fn low_byte(x: [u8; 16]) -> u8 {
         // SAFETY: NEON is enabled at compile time (checked by the `cfg` on this module),
         // so its intrinsics can run on every CPU this binary runs on.
-        unsafe { b(vandq_u8(v(x), vdupq_n_u8((bit as u8).wrapping_neg()))) }
+        unsafe { vgetq_lane_u8::<0>(v(x)) }
+    }
+
+    /// The block `lo + 2^64·hi`, built in a vector register.
+    #[inline(always)]
+    pub(super) fn from_u64s(lo: u64, hi: u64) -> [u8; 16] {
+        // SAFETY: as above.
+        unsafe {
+            b(vreinterpretq_u8_u64(vcombine_u64(
+                vcreate_u64(lo),
+                vcreate_u64(hi),
+            )))
+        }
     }
 
     /// σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L.
@@ -256,8 +279,13 @@ mod lanes {
     }
 
     #[inline(always)]
-    pub(super) fn and_mask(x: [u8; 16], bit: bool) -> [u8; 16] {
-        (u128::from_le_bytes(x) & (bit as u128).wrapping_neg()).to_le_bytes()
+    pub(super) fn low_byte(x: [u8; 16]) -> u8 {
+        x[0]
+    }
+
+    #[inline(always)]
+    pub(super) fn from_u64s(lo: u64, hi: u64) -> [u8; 16] {
+        (lo as u128 | ((hi as u128) << 64)).to_le_bytes()
     }
 
     #[inline(always)]

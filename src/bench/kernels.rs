@@ -139,18 +139,19 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                         if name == "ntt-forward" {
                             fwd_us.insert((bits, word), stats.median_us);
                         }
-                        rows.push(BenchRow {
-                            family: "kernels".into(),
-                            backend: backend.name().into(),
-                            operation: format!("{name}/{}", red.name()),
-                            size: size.clone(),
+                        let mut row = BenchRow::timing(
+                            "kernels",
+                            backend.name(),
+                            format!("{name}/{}", red.name()),
+                            size.clone(),
                             stats,
-                            throughput: Some(units / (stats.median_us * 1e-6)),
-                            throughput_unit: Some(format!("{unit}s/s")),
-                            cycles_per_unit: cyc.map(|c| c.0),
-                            instructions_per_unit: cyc.map(|c| c.1),
-                            per_unit: Some(unit.into()),
-                        });
+                        );
+                        row.throughput = Some(units / (stats.median_us * 1e-6));
+                        row.throughput_unit = Some(format!("{unit}/s"));
+                        row.cycles_per_unit = cyc.map(|c| c.0);
+                        row.instructions_per_unit = cyc.map(|c| c.1);
+                        row.per_unit = Some(unit.into());
+                        rows.push(row);
                     }
                 }
                 if let (Some(a), Some(b)) =

@@ -3,9 +3,13 @@
 //!
 //! Timing never decides a test's outcome; these numbers are reported, not asserted.
 pub mod counters;
+pub mod families;
 pub mod kernels;
+pub mod profile;
+pub mod report;
+pub mod workloads;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Timing summary of one operation, per call, in microseconds.
@@ -95,8 +99,8 @@ fn summarize(v: &mut [f64], iters: u64) -> Stats {
     }
 }
 
-/// One measured operation: a row of a bench table.
-#[derive(Debug, Clone, Serialize)]
+/// One measured figure: a row of a bench table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchRow {
     /// Bench family (`kernels`, `he`, `gc`, `ot`, `linalg`, `e2e`).
     pub family: String,
@@ -106,9 +110,16 @@ pub struct BenchRow {
     pub operation: String,
     /// Size and parameters, e.g. `n=4096 q=60b`.
     pub size: String,
-    /// Timing.
-    pub stats: Stats,
-    /// Work per second in `throughput_unit`s, if meaningful.
+    /// The figure: median time per call for timings, else a size or rate.
+    pub median: f64,
+    /// Unit of `median` (`µs`, `ns/AND`, `bytes`, …).
+    pub unit: String,
+    /// Run-to-run spread in percent of the median: (p90 − p10)/median, or 2·half-IQR/median
+    /// where a family reports quartiles; None for single figures such as sizes.
+    pub spread_pct: Option<f64>,
+    /// Samples behind the median (0 for computed figures).
+    pub samples: usize,
+    /// Work per second in `throughput_unit`, if meaningful.
     pub throughput: Option<f64>,
     /// Unit of `throughput` (e.g. `butterflies/s`).
     pub throughput_unit: Option<String>,
@@ -118,10 +129,67 @@ pub struct BenchRow {
     pub instructions_per_unit: Option<f64>,
     /// The unit the counters are divided by (e.g. `butterfly`).
     pub per_unit: Option<String>,
+    /// Secondary figures in words.
+    pub note: String,
+}
+
+impl BenchRow {
+    /// A timing row from [`Stats`] (median in µs).
+    pub fn timing(
+        family: &str,
+        backend: &str,
+        operation: String,
+        size: String,
+        stats: Stats,
+    ) -> Self {
+        Self {
+            family: family.into(),
+            backend: backend.into(),
+            operation,
+            size,
+            median: stats.median_us,
+            unit: "µs".into(),
+            spread_pct: Some(stats.spread_pct),
+            samples: stats.samples,
+            throughput: None,
+            throughput_unit: None,
+            cycles_per_unit: None,
+            instructions_per_unit: None,
+            per_unit: None,
+            note: String::new(),
+        }
+    }
+
+    /// A row holding one figure with its unit.
+    pub fn figure(
+        family: &str,
+        backend: &str,
+        operation: String,
+        size: String,
+        value: f64,
+        unit: &str,
+    ) -> Self {
+        Self {
+            family: family.into(),
+            backend: backend.into(),
+            operation,
+            size,
+            median: value,
+            unit: unit.into(),
+            spread_pct: None,
+            samples: 0,
+            throughput: None,
+            throughput_unit: None,
+            cycles_per_unit: None,
+            instructions_per_unit: None,
+            per_unit: None,
+            note: String::new(),
+        }
+    }
 }
 
 /// Facts about the machine and build, printed above every table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MachineInfo {
     /// CPU model name from /proc/cpuinfo.
     pub cpu: String,
@@ -234,7 +302,7 @@ impl std::fmt::Display for MachineInfo {
 }
 
 /// A bench report: machine header plus rows; prints as a table or JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The machine and build.
     pub machine: MachineInfo,
@@ -280,29 +348,37 @@ fn fmt_rate(v: Option<f64>, unit: &Option<String>) -> String {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.machine)?;
-        writeln!(
-            f,
-            "\n{:<8} {:<8} {:<26} {:<22} {:>11} {:>8} {:>20} {:>11} {:>11}",
-            "family",
-            "backend",
-            "operation",
-            "size",
-            "median µs",
-            "spread",
-            "throughput",
-            "cycles/u",
-            "instr/u"
-        )?;
+        let mut family = "";
         for r in &self.rows {
+            if r.family != family {
+                family = &r.family;
+                writeln!(
+                    f,
+                    "\n{:<8} {:<10} {:<30} {:<24} {:>16} {:>7} {:>22} {:>11} {:>11}",
+                    "family",
+                    "backend",
+                    "operation",
+                    "size",
+                    "median",
+                    "spread",
+                    "throughput",
+                    "cycles/u",
+                    "instr/u"
+                )?;
+            }
+            let spread = r
+                .spread_pct
+                .map(|s| format!("{s:.1}%"))
+                .unwrap_or_else(|| "-".into());
             writeln!(
                 f,
-                "{:<8} {:<8} {:<26} {:<22} {:>11.2} {:>7.1}% {:>20} {:>11} {:>11}{}",
+                "{:<8} {:<10} {:<30} {:<24} {:>16} {:>7} {:>22} {:>11} {:>11}{}{}",
                 r.family,
                 r.backend,
                 r.operation,
                 r.size,
-                r.stats.median_us,
-                r.stats.spread_pct,
+                format!("{:.2} {}", r.median, r.unit),
+                spread,
                 fmt_rate(r.throughput, &r.throughput_unit),
                 fmt_opt(r.cycles_per_unit),
                 fmt_opt(r.instructions_per_unit),
@@ -310,6 +386,11 @@ impl std::fmt::Display for Report {
                     .as_deref()
                     .map(|u| format!(" (per {u})"))
                     .unwrap_or_default(),
+                if r.note.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", r.note)
+                },
             )?;
         }
         for n in &self.notes {

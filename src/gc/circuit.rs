@@ -215,15 +215,20 @@ impl Gates for Plain {
 }
 
 /// A gate of a compiled circuit, over label *slots* (indices into an interpreter's label
-/// array). Slots 0 and 1 hold the constants false and true.
+/// array). Slot 0 holds the constant false. NOT gates are compiled away: an operand may be
+/// read complemented (`inv_*`), and outputs carry their own inversion flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gate {
     /// `out = a ⊕ b`.
     Xor { a: u32, b: u32, out: u32 },
-    /// `out = a ∧ b` (one half-gates table).
-    And { a: u32, b: u32, out: u32 },
-    /// `out = ¬a`.
-    Not { a: u32, out: u32 },
+    /// `out = (a ⊕ inv_a) ∧ (b ⊕ inv_b)` (one half-gates table).
+    And {
+        a: u32,
+        b: u32,
+        out: u32,
+        inv_a: bool,
+        inv_b: bool,
+    },
 }
 
 /// Gate counts of a circuit.
@@ -233,7 +238,7 @@ pub struct GateCounts {
     pub and: usize,
     /// XOR gates (free).
     pub xor: usize,
-    /// NOT gates (free).
+    /// NOT gates of the description (free: compiled into inversion flags, no run-time work).
     pub not: usize,
     /// Garbler input bits.
     pub garbler_inputs: usize,
@@ -241,7 +246,7 @@ pub struct GateCounts {
     pub evaluator_inputs: usize,
     /// Output bits.
     pub outputs: usize,
-    /// Label slots an interpreter keeps per instance (live wires at the widest point + 2).
+    /// Label slots an interpreter keeps per instance (live wires at the widest point + 1).
     pub slots: usize,
 }
 
@@ -253,6 +258,8 @@ pub struct Circuit {
     gates: Vec<Gate>,
     /// Slot of each output.
     outputs: Vec<u32>,
+    /// Whether each output is the complement of its slot's value.
+    output_inv: Vec<bool>,
     slots: usize,
     counts: GateCounts,
 }
@@ -260,53 +267,63 @@ pub struct Circuit {
 impl Circuit {
     fn compile(ops: Vec<Op>, outputs: Vec<Wire>) -> Circuit {
         let n_wires = ops.len() + 2;
-        // Liveness: a wire is needed if an output or a needed gate reads it. Inputs are kept.
+        // NOT gates vanish: a wire `¬x` is x's label slot read with an inversion flag (its
+        // zero-label is x's ⊕ Δ, its active label the same), so `rep[w]` names the wire that
+        // owns the slot and `inv[w]` whether w is its complement. Constant true is ¬false.
+        let mut rep: Vec<u32> = (0..n_wires as u32).collect();
+        let mut inv = vec![false; n_wires];
+        rep[1] = 0;
+        inv[1] = true;
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Not(a) => {
+                    rep[i + 2] = rep[a.index()];
+                    inv[i + 2] = !inv[a.index()];
+                }
+                // ¬x ⊕ y = ¬(x ⊕ y): the gate XORs the slots, the output carries the inversions.
+                Op::Xor(a, b) => inv[i + 2] = inv[a.index()] ^ inv[b.index()],
+                Op::And(..) | Op::Input(_) => {}
+            }
+        }
+        let r = |w: Wire| rep[w.index()] as usize;
+        // Liveness: a slot-owning wire is needed if an output or a needed gate reads it.
         let mut needed = vec![false; n_wires];
-        for w in &outputs {
-            needed[w.index()] = true;
+        for &w in &outputs {
+            needed[r(w)] = true;
         }
         for (i, op) in ops.iter().enumerate().rev() {
             let w = i + 2;
             match op {
                 Op::Input(_) => needed[w] = true,
+                Op::Not(_) => {}
                 _ if !needed[w] => {}
                 Op::Xor(a, b) | Op::And(a, b) => {
-                    needed[a.index()] = true;
-                    needed[b.index()] = true;
+                    needed[r(*a)] = true;
+                    needed[r(*b)] = true;
                 }
-                Op::Not(a) => needed[a.index()] = true,
             }
         }
-        // Last reader of each wire: KEEP for outputs and constants, UNREAD if nothing reads it.
+        // Last reader of each slot owner: KEEP for outputs and constants, UNREAD if none.
         const KEEP: usize = usize::MAX;
         const UNREAD: usize = usize::MAX - 1;
         let mut last_use = vec![UNREAD; n_wires];
         for (i, op) in ops.iter().enumerate() {
-            if !needed[i + 2] {
-                continue;
-            }
-            match op {
-                Op::Xor(a, b) | Op::And(a, b) => {
-                    last_use[a.index()] = i;
-                    last_use[b.index()] = i;
-                }
-                Op::Not(a) => last_use[a.index()] = i,
-                Op::Input(_) => {}
+            if let (Op::Xor(a, b) | Op::And(a, b), true) = (op, needed[i + 2]) {
+                last_use[r(*a)] = i;
+                last_use[r(*b)] = i;
             }
         }
-        for w in &outputs {
-            last_use[w.index()] = KEEP;
+        for &w in &outputs {
+            last_use[r(w)] = KEEP;
         }
         last_use[0] = KEEP;
-        last_use[1] = KEEP;
 
         // Slot assignment: inputs first (all set before any gate runs), then each gate's output
         // takes a free slot; a gate's inputs are released after its output is allocated, so an
         // output never aliases an input of its own gate.
         let mut slot_of = vec![u32::MAX; n_wires];
         slot_of[0] = 0;
-        slot_of[1] = 1;
-        let mut next_slot = 2u32;
+        let mut next_slot = 1u32;
         let mut free: Vec<u32> = Vec::new();
         let mut inputs = Vec::new();
         for (i, op) in ops.iter().enumerate() {
@@ -324,56 +341,44 @@ impl Circuit {
         let mut counts = GateCounts::default();
         for (i, op) in ops.iter().enumerate() {
             let w = i + 2;
-            if matches!(op, Op::Input(_)) || !needed[w] {
-                continue;
-            }
+            let (a, b, is_and) = match *op {
+                Op::Input(_) => continue,
+                Op::Not(_) => {
+                    counts.not += 1;
+                    continue;
+                }
+                _ if !needed[w] => continue,
+                Op::Xor(a, b) => (a, b, false),
+                Op::And(a, b) => (a, b, true),
+            };
             let out = free.pop().unwrap_or_else(|| {
                 next_slot += 1;
                 next_slot - 1
             });
             slot_of[w] = out;
-            let release = |x: Wire, free: &mut Vec<u32>| {
-                if last_use[x.index()] == i {
-                    free.push(slot_of[x.index()]);
+            let (sa, sb) = (slot_of[r(a)], slot_of[r(b)]);
+            if is_and {
+                gates.push(Gate::And {
+                    a: sa,
+                    b: sb,
+                    out,
+                    inv_a: inv[a.index()],
+                    inv_b: inv[b.index()],
+                });
+                counts.and += 1;
+            } else {
+                gates.push(Gate::Xor { a: sa, b: sb, out });
+                counts.xor += 1;
+            }
+            for x in [r(a), r(b)] {
+                if last_use[x] == i {
+                    last_use[x] = UNREAD; // released once even when a and b share an owner
+                    free.push(slot_of[x]);
                 }
-            };
-            match *op {
-                Op::Xor(a, b) => {
-                    gates.push(Gate::Xor {
-                        a: slot_of[a.index()],
-                        b: slot_of[b.index()],
-                        out,
-                    });
-                    counts.xor += 1;
-                    release(a, &mut free);
-                    if b != a {
-                        release(b, &mut free);
-                    }
-                }
-                Op::And(a, b) => {
-                    gates.push(Gate::And {
-                        a: slot_of[a.index()],
-                        b: slot_of[b.index()],
-                        out,
-                    });
-                    counts.and += 1;
-                    release(a, &mut free);
-                    if b != a {
-                        release(b, &mut free);
-                    }
-                }
-                Op::Not(a) => {
-                    gates.push(Gate::Not {
-                        a: slot_of[a.index()],
-                        out,
-                    });
-                    counts.not += 1;
-                    release(a, &mut free);
-                }
-                Op::Input(_) => unreachable!("inputs are skipped above"),
             }
         }
-        let outputs: Vec<u32> = outputs.iter().map(|w| slot_of[w.index()]).collect();
+        let output_inv: Vec<bool> = outputs.iter().map(|w| inv[w.index()]).collect();
+        let outputs: Vec<u32> = outputs.iter().map(|&w| slot_of[r(w)]).collect();
         counts.garbler_inputs = inputs.iter().filter(|(_, p)| *p == Party::Garbler).count();
         counts.evaluator_inputs = inputs.len() - counts.garbler_inputs;
         counts.outputs = outputs.len();
@@ -382,6 +387,7 @@ impl Circuit {
             inputs,
             gates,
             outputs,
+            output_inv,
             slots: next_slot as usize,
             counts,
         }
@@ -429,6 +435,10 @@ impl Circuit {
         &self.outputs
     }
 
+    pub(crate) fn output_inversions(&self) -> &[bool] {
+        &self.output_inv
+    }
+
     pub(crate) fn slots(&self) -> usize {
         self.slots
     }
@@ -443,18 +453,27 @@ impl Circuit {
             });
         }
         let mut v = vec![false; self.slots];
-        v[1] = true;
         for ((slot, _), &x) in self.inputs.iter().zip(inputs) {
             v[*slot as usize] = x;
         }
         for g in &self.gates {
             match *g {
                 Gate::Xor { a, b, out } => v[out as usize] = v[a as usize] ^ v[b as usize],
-                Gate::And { a, b, out } => v[out as usize] = v[a as usize] & v[b as usize],
-                Gate::Not { a, out } => v[out as usize] = !v[a as usize],
+                Gate::And {
+                    a,
+                    b,
+                    out,
+                    inv_a,
+                    inv_b,
+                } => v[out as usize] = (v[a as usize] ^ inv_a) & (v[b as usize] ^ inv_b),
             }
         }
-        Ok(self.outputs.iter().map(|&s| v[s as usize]).collect())
+        Ok(self
+            .outputs
+            .iter()
+            .zip(&self.output_inv)
+            .map(|(&s, &i)| v[s as usize] ^ i)
+            .collect())
     }
 }
 
@@ -516,8 +535,8 @@ mod tests {
         assert_eq!(k.and, 4);
         assert_eq!(k.xor, 3);
         assert_eq!((k.garbler_inputs, k.evaluator_inputs, k.outputs), (4, 4, 1));
-        // 2 constants + 8 inputs + a couple of temporaries.
-        assert!(k.slots <= 2 + 8 + 2, "{k:?}");
+        // The constant + 8 inputs + a couple of temporaries.
+        assert!(k.slots <= 1 + 8 + 2, "{k:?}");
         for v in 0..256u64 {
             let bits = to_bits(v, 8);
             let (xs, ys) = bits.split_at(4);

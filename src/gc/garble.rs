@@ -31,10 +31,12 @@
 //! table gives [`GcError::TrailingBytes`] (the source must hold exactly this circuit's tables:
 //! frame it, e.g. with `Read::take(circuit.table_bytes(instances))`). A corrupted table only
 //! yields wrong labels (semi-honest setting: no authenticity check), never a panic.
+//! After an error the garbler/evaluator pair is out of step (their gate counters advanced by
+//! different amounts) and must be replaced.
 use crate::gc::circuit::{Circuit, Gate, Party};
 use crate::gc::error::{GcError, Result};
 use kernels::{Aes128, Block};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use std::io::{ErrorKind, Read, Write};
 
@@ -43,10 +45,10 @@ pub const TABLE_BYTES: usize = 32;
 
 /// Instances processed together, gate by gate (both parties must agree: it fixes the order
 /// of tables in the stream).
-pub const GROUP: usize = 512;
+pub const GROUP: usize = 128;
 
 /// Instances per hashing batch (the garbler hashes 4× this many blocks per call).
-const CHUNK: usize = 32;
+const CHUNK: usize = 64;
 
 /// Buffer size of the table writer and reader.
 const IO_BUF: usize = 1 << 16;
@@ -174,7 +176,8 @@ pub struct Garbling {
     num_inputs: usize,
     num_outputs: usize,
     delta: Block,
-    /// `[instance][input]` zero-labels.
+    /// `[input][instance]` zero-labels (input-major: the garbler copies each input's labels
+    /// for a group of instances at once).
     input_zero: Vec<Block>,
     /// `[instance][output]` colour of each output's zero-label.
     decoding: Vec<bool>,
@@ -203,12 +206,7 @@ impl Garbling {
 
     /// The label of `input` of `instance` carrying `value`.
     pub fn input_label(&self, instance: usize, input: usize, value: bool) -> Block {
-        self.input_zero[instance * self.num_inputs + input] ^ self.delta.and_bit(value)
-    }
-
-    /// All input zero-labels, `[instance][input]`.
-    pub fn input_zero_labels(&self) -> &[Block] {
-        &self.input_zero
+        self.input_zero[input * self.instances + instance] ^ self.delta.and_bit(value)
     }
 
     /// Active labels for `values` (`[instance][input]`, every input of the circuit).
@@ -219,11 +217,11 @@ impl Garbling {
                 found: values.len(),
             });
         }
-        Ok(self
-            .input_zero
+        let n_in = self.num_inputs;
+        Ok(values
             .iter()
-            .zip(values)
-            .map(|(z, &v)| *z ^ self.delta.and_bit(v))
+            .enumerate()
+            .map(|(idx, &v)| self.input_label(idx / n_in, idx % n_in, v))
             .collect())
     }
 
@@ -270,7 +268,7 @@ impl Garbling {
         let mut out = Vec::with_capacity(idx.len() * self.instances);
         for inst in 0..self.instances {
             for &i in &idx {
-                let z = self.input_zero[inst * self.num_inputs + i];
+                let z = self.input_zero[i * self.instances + inst];
                 out.push((z, z ^ self.delta));
             }
         }
@@ -344,20 +342,14 @@ fn regions3(labels: &mut [Block], a: u32, b: u32, out: u32, m: usize) -> [&mut [
         .expect("compiled gates read two distinct slots and write a third")
 }
 
-#[inline(always)]
-fn regions2(labels: &mut [Block], a: u32, out: u32, m: usize) -> [&mut [Block]; 2] {
-    let r = |s: u32| s as usize * GROUP..s as usize * GROUP + m;
-    labels
-        .get_disjoint_mut([r(a), r(out)])
-        .expect("compiled gates write a slot they do not read")
-}
-
-/// The garbler: holds Δ, the label PRG (ChaCha12 seeded from the OS), the fixed-key hash and the
-/// gate counter shared with its [`Evaluator`].
+/// The garbler: holds Δ, the label generator (AES-CTR keyed from ChaCha12 seeded by the OS),
+/// the fixed-key hash and the gate counter shared with its [`Evaluator`].
 pub struct Garbler {
     aes: Aes128,
     delta: Block,
-    rng: ChaCha12Rng,
+    /// AES-CTR under a secret key drawn from the CSPRNG: the label generator.
+    label_prg: Aes128,
+    label_counter: u128,
     next_gate: u64,
 }
 
@@ -387,13 +379,23 @@ impl Garbler {
         ))
     }
 
-    /// A garbler with a given AES instance (e.g. a forced backend) and CSPRNG.
+    /// A garbler with a given AES instance (e.g. a forced backend) and CSPRNG. Δ and the key
+    /// of the AES-CTR label generator (same backend as `aes`) are drawn from `rng`.
     pub fn with_parts(aes: Aes128, mut rng: ChaCha12Rng) -> Garbler {
-        let delta = Block::new(rng.random()).with_lsb(true);
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        let delta = Block::try_from_slice(&bytes[..16])
+            .expect("16 bytes")
+            .with_lsb(true);
+        let key = Block::try_from_slice(&bytes[16..]).expect("16 bytes");
+        let label_prg = Aes128::with_backend(key, aes.backend())
+            .expect("the backend of an existing Aes128 is available");
+        bytes.fill(0);
         Garbler {
             aes,
             delta,
-            rng,
+            label_prg,
+            label_counter: 0,
             next_gate: 0,
         }
     }
@@ -421,11 +423,10 @@ impl Garbler {
         let n_out = circuit.num_outputs();
         let delta = self.delta;
         let mut input_zero = vec![Block::ZERO; instances * n_in];
-        self.rng
-            .fill_bytes(Block::slice_as_bytes_mut(&mut input_zero));
+        self.label_counter = self.label_prg.ctr_many(self.label_counter, &mut input_zero);
         let mut decoding = vec![false; instances * n_out];
         let mut labels = vec![Block::ZERO; circuit.slots() * GROUP];
-        labels[GROUP..2 * GROUP].fill(delta); // slot 1, constant true: zero-label Δ
+        // Slot 0 is the constant false: zero-label 0 (the evaluator holds label 0 too).
         let mut writer = TableWriter::new(sink);
         let mut hashes = [Block::ZERO; 4 * CHUNK];
         let mut tw = [Block::ZERO; 4 * CHUNK];
@@ -435,9 +436,7 @@ impl Garbler {
             let m = GROUP.min(instances - g0);
             for (j, slot) in circuit.input_slots().enumerate() {
                 let dst = &mut labels[slot as usize * GROUP..][..m];
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = input_zero[(g0 + k) * n_in + j];
-                }
+                dst.copy_from_slice(&input_zero[j * instances + g0..][..m]);
             }
             for gate in circuit.gates() {
                 match *gate {
@@ -447,13 +446,15 @@ impl Garbler {
                             *o = *x ^ *y;
                         }
                     }
-                    Gate::Not { a, out } => {
-                        let [la, lo] = regions2(&mut labels, a, out, m);
-                        for (o, x) in lo.iter_mut().zip(la.iter()) {
-                            *o = *x ^ delta;
-                        }
-                    }
-                    Gate::And { a, b, out } => {
+                    Gate::And {
+                        a,
+                        b,
+                        out,
+                        inv_a,
+                        inv_b,
+                    } => {
+                        // A complemented operand's zero-label is the slot's label ⊕ Δ.
+                        let (da, db) = (delta.and_bit(inv_a), delta.and_bit(inv_b));
                         let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
                         for c0 in (0..m).step_by(CHUNK) {
                             let n = CHUNK.min(m - c0);
@@ -461,18 +462,19 @@ impl Garbler {
                             for i in 0..n {
                                 let (j0, j1) = tweaks(self.next_gate);
                                 self.next_gate += 1;
-                                let (a0, b0) = (la[i], lb[i]);
-                                hashes[4 * i..4 * i + 4].copy_from_slice(&[
-                                    a0,
-                                    a0 ^ delta,
-                                    b0,
-                                    b0 ^ delta,
-                                ]);
-                                tw[4 * i..4 * i + 4].copy_from_slice(&[j0, j0, j1, j1]);
+                                let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
+                                hashes[4 * i] = a0;
+                                hashes[4 * i + 1] = a0 ^ delta;
+                                hashes[4 * i + 2] = b0;
+                                hashes[4 * i + 3] = b0 ^ delta;
+                                tw[4 * i] = j0;
+                                tw[4 * i + 1] = j0;
+                                tw[4 * i + 2] = j1;
+                                tw[4 * i + 3] = j1;
                             }
                             self.aes.tmmo_many(&mut hashes[..4 * n], &tw[..4 * n]);
                             for i in 0..n {
-                                let (a0, b0) = (la[i], lb[i]);
+                                let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
                                 let (pa, pb) = (a0.lsb(), b0.lsb());
                                 let h = &hashes[4 * i..4 * i + 4];
                                 let tg = h[0] ^ h[1] ^ delta.and_bit(pb);
@@ -488,10 +490,14 @@ impl Garbler {
                     }
                 }
             }
-            for (o, &slot) in circuit.output_slots().iter().enumerate() {
+            let outs = circuit
+                .output_slots()
+                .iter()
+                .zip(circuit.output_inversions());
+            for (o, (&slot, &inv)) in outs.enumerate() {
                 let src = &labels[slot as usize * GROUP..][..m];
                 for (k, l) in src.iter().enumerate() {
-                    decoding[(g0 + k) * n_out + o] = l.lsb();
+                    decoding[(g0 + k) * n_out + o] = l.lsb() ^ inv;
                 }
             }
         }
@@ -574,11 +580,8 @@ impl Evaluator {
                             *o = *x ^ *y;
                         }
                     }
-                    Gate::Not { a, out } => {
-                        let [la, lo] = regions2(&mut labels, a, out, m);
-                        lo.copy_from_slice(la);
-                    }
-                    Gate::And { a, b, out } => {
+                    // A complemented operand has the same active label: nothing to do.
+                    Gate::And { a, b, out, .. } => {
                         let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
                         for c0 in (0..m).step_by(CHUNK) {
                             let n = CHUNK.min(m - c0);

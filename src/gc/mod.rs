@@ -8,7 +8,7 @@
 //!   multiplexers, arithmetic mod p;
 //! * [`gazelle`] — the protocol's circuits (ReLU with re-masking, truncation and clamp,
 //!   max-pool), parameterised by the plaintext modulus p, with their integer references;
-//! * [`bench`] — measured throughput rows for `gazelle bench gc`.
+//! * [`bench`](mod@bench) — measured throughput rows for `gazelle bench gc`.
 //!
 //! AES and [`kernels::Block`] live in the `kernels` crate.
 pub mod arith;

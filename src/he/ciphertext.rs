@@ -190,7 +190,7 @@ impl Ciphertext {
     }
 
     /// Switches to one prime fewer (drops the last): c' = round(c · q'/q), computed per limb as
-    /// (c − [c]_{q_last}) · q_last⁻¹ with [·] centered. The invariant noise becomes
+    /// (c − ⟦c⟧_{q_last}) · q_last⁻¹ with ⟦·⟧ the centered residue. The invariant noise becomes
     /// v·q'/q + e_round with |e_round| ≤ (1 + n)/2 (ternary s).
     pub fn mod_switch_down(&self) -> Result<Ciphertext> {
         if self.limbs < 2 {

@@ -11,6 +11,7 @@
 //! only pointwise multiply-accumulates against keys stored pre-permuted by π_g⁻¹, followed by
 //! π_g on three vectors per limb: Σ π(D)⊙b = π(Σ D⊙π⁻¹(b)).
 use super::ciphertext::Ciphertext;
+use super::encoding::PreparedPlaintext;
 use super::error::{HeError, Result};
 use super::keys::{check_same, SecretKey};
 use super::params::Parameters;
@@ -95,6 +96,16 @@ impl std::fmt::Debug for GaloisKeys {
     }
 }
 
+/// The key-switching digits of a ciphertext at `limbs` primes (limb-major, a prefix of all).
+fn active_digits(params: &Parameters, limbs: usize) -> Vec<(usize, u32)> {
+    params
+        .digits
+        .iter()
+        .copied()
+        .filter(|&(i, _)| i < limbs)
+        .collect()
+}
+
 fn check_galois(params: &Parameters, g: usize) -> Result<()> {
     if g.is_multiple_of(2) || g >= 2 * params.n {
         return Err(HeError::InvalidRotation {
@@ -175,6 +186,68 @@ impl GaloisKeys {
         Self::generate(sk, &els, rng)
     }
 
+    /// Keys for left and right rotations by every power of two below n/2, and the row swap:
+    /// enough for [`GaloisKeys::rotate_rows_any`] to reach every step.
+    pub fn power_of_two<R: CryptoRng + ?Sized>(sk: &SecretKey, rng: &mut R) -> Result<GaloisKeys> {
+        let half = sk.params.row_size() as i64;
+        let mut steps = Vec::new();
+        let mut s = 1;
+        while s < half {
+            steps.push(s);
+            steps.push(-s);
+            s <<= 1;
+        }
+        Self::for_steps(sk, &steps, true, rng)
+    }
+
+    /// The rotations [`GaloisKeys::rotate_rows_any`] applies for `step`: the step itself if its
+    /// key is held, otherwise its non-adjacent form over ±2^j (each needs its key).
+    pub fn rotation_plan(&self, step: i64) -> Result<Vec<i64>> {
+        let params = &self.params;
+        let half = params.row_size() as i64;
+        let r = step.rem_euclid(half);
+        if r == 0 {
+            return Ok(vec![]);
+        }
+        if self.keys.contains_key(&params.galois_element_for_step(r)) {
+            return Ok(vec![r]);
+        }
+        let mut plan = Vec::new();
+        let (mut x, mut bit) = (r, 1i64);
+        while x != 0 {
+            if x & 1 == 1 {
+                // NAF digit ±1: choose the sign that makes the rest divisible by 4.
+                let d = if x & 3 == 3 { -1 } else { 1 };
+                let s = (d * bit).rem_euclid(half);
+                if s != 0 {
+                    plan.push(if d < 0 { -bit } else { bit });
+                }
+                x -= d;
+            }
+            x >>= 1;
+            bit <<= 1;
+        }
+        for &s in &plan {
+            let g = params.galois_element_for_step(s);
+            if !self.keys.contains_key(&g) {
+                return Err(HeError::MissingGaloisKey { g });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Rotates both rows left by any `step` (negative: right), composing power-of-two
+    /// rotations when the step has no key of its own. Each rotation in
+    /// [`GaloisKeys::rotation_plan`] adds one key switch of noise.
+    pub fn rotate_rows_any(&self, ct: &Ciphertext, step: i64) -> Result<Ciphertext> {
+        let plan = self.rotation_plan(step)?;
+        let mut out = ct.clone();
+        for s in plan {
+            out = self.rotate_rows(&out, s)?;
+        }
+        Ok(out)
+    }
+
     /// The Galois elements held.
     pub fn elements(&self) -> Vec<usize> {
         self.keys.keys().copied().collect()
@@ -186,8 +259,59 @@ impl GaloisKeys {
     }
 
     /// Applies σ_g with key switching.
+    ///
+    /// A single rotation streams the decomposition: each digit is transformed into a scratch
+    /// buffer and multiplied into the accumulators at once, so no digit array is kept (the
+    /// result is identical to [`Hoisted::apply_galois`]).
     pub fn apply_galois(&self, ct: &Ciphertext, g: usize) -> Result<Ciphertext> {
-        Hoisted::new(ct)?.apply_galois(self, g)
+        let params = &self.params;
+        check_same(params, &ct.params)?;
+        check_galois(params, g)?;
+        let (n, limbs) = (params.n, ct.limbs);
+        if g == 1 {
+            let mut out = ct.clone();
+            out.seed = None;
+            return Ok(out);
+        }
+        let key = self.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
+        let active = active_digits(params, limbs);
+        let mut acc0 = vec![0u64; limbs * n];
+        let mut acc1 = vec![0u64; limbs * n];
+        let mut coeff = vec![0u64; n];
+        let mut scratch = vec![0u64; n];
+        // Transforms mod q_i of the current limb's earlier digits (for deriving its last one).
+        let mut own: Vec<(u32, Vec<u64>)> = Vec::new();
+        for (t, &(i, off)) in active.iter().enumerate() {
+            if t == 0 || active[t - 1].0 != i {
+                coeff.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
+                params.plans[i].inverse(&mut coeff);
+                own.clear();
+            }
+            let last = active.get(t + 1).is_none_or(|&(j, _)| j != i);
+            for k in 0..limbs {
+                let earlier: Vec<(u32, &[u64])> = if last && k == i {
+                    own.iter().map(|(o, v)| (*o, v.as_slice())).collect()
+                } else {
+                    Vec::new()
+                };
+                digit_ntt(
+                    params,
+                    &ct.c1[i * n..(i + 1) * n],
+                    &coeff,
+                    (i, off),
+                    k,
+                    last,
+                    &earlier,
+                    &mut scratch,
+                )?;
+                let r = k * n..(k + 1) * n;
+                key.mul_acc_digit(params, t, k, &scratch, &mut acc0[r.clone()], &mut acc1[r]);
+                if k == i && !last {
+                    own.push((off, scratch.clone()));
+                }
+            }
+        }
+        Ok(finish_rotation(params, key, limbs, &ct.c0, &acc0, &acc1))
     }
 
     /// Rotates both rows left by `step` slots (negative: right).
@@ -224,39 +348,163 @@ impl std::fmt::Debug for Hoisted {
     }
 }
 
+/// Writes NTT_{q_k}(d) for the digit of limb `i` at bit offset `off` into `dst`.
+///
+/// `coeff_i` is limb i of c1 in coefficient form. For the last digit of limb i on its own
+/// prime (k = i) no transform is needed: the NTT is linear mod q_i and c1_i = Σ_j 2^{off_j}·d_j,
+/// so NTT(d_last) = (NTT(c1_i) − Σ_{earlier j} 2^{off_j}·NTT(d_j)) · 2^{−off_last}, given the
+/// earlier digits' transforms mod q_i in `earlier` (a plain copy when the prime is one digit).
+#[allow(clippy::too_many_arguments)]
+fn digit_ntt(
+    params: &Parameters,
+    c1_ntt_i: &[u64],
+    coeff_i: &[u64],
+    (i, off): (usize, u32),
+    k: usize,
+    last_of_limb: bool,
+    earlier: &[(u32, &[u64])],
+    dst: &mut [u64],
+) -> Result<()> {
+    let plan = &params.plans[k];
+    let md = plan.modulus();
+    let q = md.value();
+    if last_of_limb && k == i {
+        dst.copy_from_slice(c1_ntt_i);
+        for &(off2, prev) in earlier {
+            if off2 == 0 {
+                for (d, &x) in dst.iter_mut().zip(prev) {
+                    *d = md.sub(*d, x);
+                }
+            } else {
+                let f = md.reduce_u128(1u128 << off2);
+                let fs = md.shoup(f);
+                for (d, &x) in dst.iter_mut().zip(prev) {
+                    *d = md.sub(*d, md.mul_shoup(x, f, fs));
+                }
+            }
+        }
+        if off > 0 {
+            let two_off = md.reduce_u128(1u128 << off);
+            let f = md.inv(two_off).ok_or_else(|| HeError::InvalidParameters {
+                reason: "2 not invertible modulo q".into(),
+            })?;
+            let fs = md.shoup(f);
+            for d in dst.iter_mut() {
+                *d = md.mul_shoup(*d, f, fs);
+            }
+        }
+        return Ok(());
+    }
+    let w = params.decomp_bits;
+    let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+    for (d, &c) in dst.iter_mut().zip(coeff_i) {
+        let v = (c >> off) & mask;
+        // A digit is below 2^w; it can exceed q_k only for wide digits on a smaller prime.
+        *d = if v >= q { md.reduce(v) } else { v };
+    }
+    plan.forward(dst);
+    Ok(())
+}
+
+/// σ_g(c0) + π_g(acc0), π_g(acc1): the key-switched automorphism from accumulated products.
+fn finish_rotation(
+    params: &Arc<Parameters>,
+    key: &GaloisKey,
+    limbs: usize,
+    c0: &[u64],
+    acc0: &[u64],
+    acc1: &[u64],
+) -> Ciphertext {
+    let n = params.n;
+    let mut out0 = vec![0u64; limbs * n];
+    let mut out1 = vec![0u64; limbs * n];
+    for (k, plan) in params.plans[..limbs].iter().enumerate() {
+        let q = plan.q();
+        let r = k * n..(k + 1) * n;
+        let (s0, a0, a1) = (&c0[r.clone()], &acc0[r.clone()], &acc1[r.clone()]);
+        let (o0, o1) = (&mut out0[r.clone()], &mut out1[r]);
+        for (i, &src) in key.table.iter().enumerate() {
+            let s = src as usize;
+            let v = s0[s] + a0[s];
+            o0[i] = if v >= q { v - q } else { v };
+            o1[i] = a1[s];
+        }
+    }
+    Ciphertext {
+        params: params.clone(),
+        limbs,
+        c0: out0,
+        c1: out1,
+        seed: None,
+    }
+}
+
+impl GaloisKey {
+    /// acc0 += D ⊙ π⁻¹(b_t), acc1 += D ⊙ π⁻¹(a_t) on limb k.
+    fn mul_acc_digit(
+        &self,
+        params: &Parameters,
+        t: usize,
+        k: usize,
+        d: &[u64],
+        acc0: &mut [u64],
+        acc1: &mut [u64],
+    ) {
+        let n = params.n;
+        let ko = (t * params.max_level() + k) * n;
+        let plan = &params.plans[k];
+        plan.mul_acc_prepared(
+            acc0,
+            d,
+            &self.b_perm[ko..ko + n],
+            &self.b_perm_shoup[ko..ko + n],
+        );
+        plan.mul_acc_prepared(
+            acc1,
+            d,
+            &self.a_perm[ko..ko + n],
+            &self.a_perm_shoup[ko..ko + n],
+        );
+    }
+}
+
 impl Hoisted {
     /// Decomposes `ct`'s c1.
     pub fn new(ct: &Ciphertext) -> Result<Hoisted> {
         let params = &ct.params;
         let (n, limbs) = (params.n, ct.limbs);
-        let w = params.decomp_bits;
-        let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-        let mut coeff = ct.c1.clone();
-        sampling::inverse_limbs(params, &mut coeff, limbs);
-        let active: Vec<(usize, u32)> = params
-            .digits
-            .iter()
-            .copied()
-            .filter(|&(i, _)| i < limbs)
-            .collect();
+        let active = active_digits(params, limbs);
         let mut digits = vec![0u64; active.len() * limbs * n];
+        let mut coeff = vec![0u64; n];
         for (t, &(i, off)) in active.iter().enumerate() {
-            let src = &coeff[i * n..(i + 1) * n];
-            let whole_limb =
-                off == 0 && u64::from(w) >= 64 - u64::from(params.moduli[i].leading_zeros());
-            for (k, plan) in params.plans[..limbs].iter().enumerate() {
-                let q = plan.q();
-                let dst = &mut digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                if whole_limb && k == i {
-                    // The only digit of limb i is c1 mod q_i itself: already in NTT form.
-                    dst.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
-                    continue;
-                }
-                for (d, &c) in dst.iter_mut().zip(src) {
-                    let v = (c >> off) & mask;
-                    *d = if v >= q { v - q } else { v };
-                }
-                plan.forward(dst);
+            if t == 0 || active[t - 1].0 != i {
+                coeff.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
+                params.plans[i].inverse(&mut coeff);
+            }
+            let last = active.get(t + 1).is_none_or(|&(j, _)| j != i);
+            for k in 0..limbs {
+                let (before, after) = digits.split_at_mut((t * limbs + k) * n);
+                let earlier: Vec<(u32, &[u64])> = active[..t]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &(i2, _))| i2 == i && last && k == i)
+                    .map(|(t2, &(_, off2))| {
+                        (
+                            off2,
+                            &before[(t2 * limbs + k) * n..(t2 * limbs + k + 1) * n],
+                        )
+                    })
+                    .collect();
+                digit_ntt(
+                    params,
+                    &ct.c1[i * n..(i + 1) * n],
+                    &coeff,
+                    (i, off),
+                    k,
+                    last,
+                    &earlier,
+                    &mut after[..n],
+                )?;
             }
         }
         Ok(Hoisted {
@@ -285,50 +533,85 @@ impl Hoisted {
             });
         }
         let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
-        let full = params.max_level();
         let mut acc0 = vec![0u64; limbs * n];
         let mut acc1 = vec![0u64; limbs * n];
-        // Digits of limb i < limbs are the first ones in params.digits (limb-major order).
         for t in 0..self.num_digits {
-            for (k, plan) in params.plans[..limbs].iter().enumerate() {
+            for k in 0..limbs {
                 let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                let ko = (t * full + k) * n;
                 let r = k * n..(k + 1) * n;
-                plan.mul_acc_prepared(
-                    &mut acc0[r.clone()],
-                    d,
-                    &key.b_perm[ko..ko + n],
-                    &key.b_perm_shoup[ko..ko + n],
-                );
-                plan.mul_acc_prepared(
-                    &mut acc1[r],
-                    d,
-                    &key.a_perm[ko..ko + n],
-                    &key.a_perm_shoup[ko..ko + n],
-                );
+                key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
             }
         }
-        let mut c0 = vec![0u64; limbs * n];
-        let mut c1 = vec![0u64; limbs * n];
+        Ok(finish_rotation(params, key, limbs, &self.c0, &acc0, &acc1))
+    }
+
+    /// acc += rotate_rows(step) ⊙ pt without materialising the rotated ciphertext (the inner
+    /// step of Gazelle's convolution: rotate the input, multiply by a filter diagonal,
+    /// accumulate). Same result as `rotate_rows` then [`Ciphertext::mul_plain_acc`].
+    pub fn rotate_mul_acc(
+        &self,
+        keys: &GaloisKeys,
+        step: i64,
+        pt: &PreparedPlaintext,
+        acc: &mut Ciphertext,
+    ) -> Result<()> {
+        let params = &self.params;
+        check_same(params, &pt.params)?;
+        check_same(params, &acc.params)?;
+        if acc.limbs != self.limbs {
+            return Err(HeError::ParameterMismatch {
+                expected: format!("level {}", self.limbs),
+                found: format!("level {}", acc.limbs),
+            });
+        }
+        let g = params.galois_element_for_step(step);
+        let (n, limbs) = (params.n, self.limbs);
+        if g == 1 {
+            let ct = Ciphertext {
+                params: params.clone(),
+                limbs,
+                c0: self.c0.clone(),
+                c1: self.c1.clone(),
+                seed: None,
+            };
+            return acc.mul_plain_acc(&ct, pt);
+        }
+        let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
+        let mut a0 = vec![0u64; n];
+        let mut a1 = vec![0u64; n];
+        let mut r0 = vec![0u64; n];
+        let mut r1 = vec![0u64; n];
         for (k, plan) in params.plans[..limbs].iter().enumerate() {
+            a0.fill(0);
+            a1.fill(0);
+            for t in 0..self.num_digits {
+                let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                key.mul_acc_digit(params, t, k, d, &mut a0, &mut a1);
+            }
             let q = plan.q();
-            let r = k * n..(k + 1) * n;
-            let (s0, a0, a1) = (&self.c0[r.clone()], &acc0[r.clone()], &acc1[r.clone()]);
-            let (o0, o1) = (&mut c0[r.clone()], &mut c1[r]);
+            let s0 = &self.c0[k * n..(k + 1) * n];
             for (i, &src) in key.table.iter().enumerate() {
                 let s = src as usize;
                 let v = s0[s] + a0[s];
-                o0[i] = if v >= q { v - q } else { v };
-                o1[i] = a1[s];
+                r0[i] = if v >= q { v - q } else { v };
+                r1[i] = a1[s];
             }
+            let rg = k * n..(k + 1) * n;
+            plan.mul_acc_prepared(
+                &mut acc.c0[rg.clone()],
+                &r0,
+                &pt.ntt[rg.clone()],
+                &pt.shoup[rg.clone()],
+            );
+            plan.mul_acc_prepared(
+                &mut acc.c1[rg.clone()],
+                &r1,
+                &pt.ntt[rg.clone()],
+                &pt.shoup[rg],
+            );
         }
-        Ok(Ciphertext {
-            params: params.clone(),
-            limbs,
-            c0,
-            c1,
-            seed: None,
-        })
+        acc.seed = None;
+        Ok(())
     }
 
     /// Rotates both rows left by `step` (negative: right).

@@ -118,9 +118,16 @@ impl SecretKey {
     fn phase(&self, ct: &Ciphertext) -> Result<Vec<u64>> {
         check_same(&self.params, &ct.params)?;
         let (n, limbs) = (self.params.n, ct.limbs);
-        let mut x = vec![0u64; limbs * n];
-        self.mul_s(&ct.c1, &mut x, limbs);
-        sampling::add_limbs(&self.params, &mut x, &ct.c0, limbs);
+        let mut x = ct.c0.clone();
+        for (k, plan) in self.params.plans[..limbs].iter().enumerate() {
+            let r = k * n..(k + 1) * n;
+            plan.mul_acc_prepared(
+                &mut x[r.clone()],
+                &ct.c1[r.clone()],
+                &self.ntt[r.clone()],
+                &self.ntt_shoup[r],
+            );
+        }
         sampling::inverse_limbs(&self.params, &mut x, limbs);
         Ok(x)
     }
@@ -143,22 +150,34 @@ impl SecretKey {
         // p·x/q < p, so the rounded quotient t is at most p: one subtraction reduces it.
         let (n, p) = (params.n, params.p);
         let half = 1u128 << (lvl.shift - 1);
+        // s = 126 − bits(p) ≥ 96 (p < 2^30), so the quotient lives in the high word.
+        debug_assert!(lvl.shift >= 64);
+        let hi_shift = lvl.shift - 64;
         let mut out = Vec::with_capacity(n);
         match lvl.garner {
             None => {
                 for &x0 in &x[..n] {
-                    let t = ((x0 as u128 * lvl.frac[0] + half) >> lvl.shift) as u64;
+                    let sum = x0 as u128 * lvl.frac[0] + half;
+                    let t = ((sum >> 64) as u64) >> hi_shift;
                     out.push(if t >= p { t - p } else { t });
                 }
             }
             Some((_, inv)) => {
                 let m1 = params.plans[1].modulus();
                 let inv_s = m1.shoup(inv);
+                let q1 = m1.value();
+                let small = params.moduli[0] < 2 * q1;
                 for (&x0, &x1) in x[..n].iter().zip(&x[n..2 * n]) {
-                    let x0r = m1.reduce(x0);
+                    let x0r = if !small {
+                        m1.reduce(x0)
+                    } else if x0 >= q1 {
+                        x0 - q1
+                    } else {
+                        x0
+                    };
                     let k = m1.mul_shoup(m1.sub(x1, x0r), inv, inv_s);
-                    let t = ((x0 as u128 * lvl.frac[0] + k as u128 * lvl.frac[1] + half)
-                        >> lvl.shift) as u64;
+                    let sum = x0 as u128 * lvl.frac[0] + k as u128 * lvl.frac[1] + half;
+                    let t = ((sum >> 64) as u64) >> hi_shift;
                     out.push(if t >= p { t - p } else { t });
                 }
             }

@@ -1,15 +1,20 @@
 //! Packed additively homomorphic encryption (PAHE): a BFV-style RLWE scheme with SIMD slots,
 //! the homomorphic half of Gazelle.
 //!
-//! * [`params`]: parameter sets with their security level and noise analysis.
+//! * [`params`]: parameter sets with their security level and noise analysis
+//!   (`gazelle-4096` default ≥ 128-bit; `gazelle-8192` for a worst-case flooding distance
+//!   ≤ 2^−40; `gazelle-4096-fast` trades rotation noise for speed; `gazelle-2048` is the
+//!   paper's set, below 128-bit, for comparison only).
 //! * [`SecretKey`]: ternary secret, symmetric-key encryption (seeded `a`), decryption, noise
-//!   measurement. [`GaloisKeys`] and [`Hoisted`]: rotations, plain and hoisted.
-//!   [`PublicKey`]: re-randomisation and flooding for circuit privacy.
+//!   measurement. [`GaloisKeys`] and [`Hoisted`]: rotations by keyed steps, any step by
+//!   power-of-two composition, the row swap, hoisting (decompose once, rotate many).
+//!   [`PublicKey`]: re-randomisation and flooding for circuit privacy (see [`privacy`] for
+//!   the statistical distance each set achieves).
 //! * [`Plaintext`] (slot and coefficient encodings) and [`PreparedPlaintext`] (NTT form, for
 //!   ct×pt products).
 //! * [`Ciphertext`]: add/sub, ct±pt, ct×pt (and fused multiply-accumulate), modulus switch;
 //!   compact serialisation in [`serial`].
-//! * [`noise`]: worst-case bounds per operation. [`bench`]: timings for `gazelle bench he`.
+//! * [`noise`]: worst-case bounds per operation. [`mod@bench`]: timings for `gazelle bench he`.
 //!
 //! ```
 //! use gazelle::he::{params::ParamSetId, sampling, Ciphertext, GaloisKeys, Plaintext,

@@ -153,23 +153,25 @@ pub(crate) fn inverse_limbs(params: &Parameters, data: &mut [u64], limbs: usize)
     }
 }
 
-/// a += b limb-wise.
+/// a += b limb-wise (inputs in [0, q) → [0, q)). Branch-free with an arithmetic-shift mask,
+/// which vectorises on baseline x86-64 (no unsigned 64-bit compare needed).
 pub(crate) fn add_limbs(params: &Parameters, a: &mut [u64], b: &[u64], limbs: usize) {
     let n = params.n;
     for (k, &q) in params.moduli[..limbs].iter().enumerate() {
         for (x, &y) in a[k * n..(k + 1) * n].iter_mut().zip(&b[k * n..(k + 1) * n]) {
-            let s = *x + y;
-            *x = if s >= q { s - q } else { s };
+            let t = (*x + y).wrapping_sub(q);
+            *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
         }
     }
 }
 
-/// a −= b limb-wise.
+/// a −= b limb-wise (inputs in [0, q) → [0, q)).
 pub(crate) fn sub_limbs(params: &Parameters, a: &mut [u64], b: &[u64], limbs: usize) {
     let n = params.n;
     for (k, &q) in params.moduli[..limbs].iter().enumerate() {
         for (x, &y) in a[k * n..(k + 1) * n].iter_mut().zip(&b[k * n..(k + 1) * n]) {
-            *x = if *x >= y { *x - y } else { *x + q - y };
+            let t = x.wrapping_sub(y);
+            *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
         }
     }
 }

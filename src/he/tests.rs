@@ -329,6 +329,50 @@ fn rotations_and_row_swap_match_plaintext_and_hoisting_agrees() {
 }
 
 #[test]
+fn any_step_by_power_of_two_composition() {
+    let params = ParamSetId::Gazelle2048.params().unwrap();
+    let h = params.row_size() as i64;
+    for seed in seeds() {
+        let mut rng = rng_for(seed, params.name());
+        let sk = SecretKey::generate(&params, &mut rng);
+        let gk = GaloisKeys::power_of_two(&sk, &mut rng).unwrap();
+        let v = random_slots(&params, &mut rng);
+        let ct = sk
+            .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+            .unwrap();
+        for step in [
+            0,
+            1,
+            3,
+            7,
+            11,
+            100,
+            h - 3,
+            -13,
+            (rng.next_u64() % h as u64) as i64,
+        ] {
+            let plan = gk.rotation_plan(step).unwrap();
+            assert_eq!(plan.iter().sum::<i64>().rem_euclid(h), step.rem_euclid(h));
+            assert!(
+                plan.len() <= (h.trailing_zeros() as usize).div_ceil(2) + 1,
+                "{plan:?}"
+            );
+            let r = gk.rotate_rows_any(&ct, step).unwrap();
+            assert_eq!(
+                sk.decrypt(&r).unwrap().decode_slots(),
+                rotate_plain(&params, &v, step),
+                "step {step}"
+            );
+            let mut bound = NoiseBound::fresh();
+            for _ in &plan {
+                bound = bound.rotate(&params, 1);
+            }
+            assert!((sk.noise(&r).unwrap().max_abs as f64) <= bound.value());
+        }
+    }
+}
+
+#[test]
 fn modulus_switch_keeps_message_and_obeys_bound() {
     for params in all_params().into_iter().filter(|p| p.max_level() > 1) {
         for seed in seeds() {
@@ -811,4 +855,61 @@ fn noise_budget_table() {
             assert!(flood > chain.bits() + 40.0);
         }
     }
+}
+
+/// A user-built set with unequal primes and digits wider than the smaller prime still rotates
+/// correctly (digits are reduced modulo each prime before their transform; without that, the
+/// kernels' input-range `debug_assert!` fires under `GAZELLE_BACKEND=scalar` in debug builds).
+#[test]
+fn custom_set_with_unequal_primes_rotates() {
+    let primes_big = kernels::prime::ntt_primes(60, 4096, 1);
+    let primes_small = kernels::prime::ntt_primes(40, 4096, 1);
+    let spec = ParamSpec {
+        id: ParamSetId::Gazelle2048,
+        n: 2048,
+        moduli: vec![primes_big[0], primes_small[0]],
+        p: 557057,
+        decomp_bits: 61,
+    };
+    let params = Arc::new(Parameters::new(spec).unwrap());
+    let mut rng = rng_for(seeds()[1], "custom");
+    let sk = SecretKey::generate(&params, &mut rng);
+    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).unwrap();
+    let v = random_slots(&params, &mut rng);
+    let ct = sk
+        .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+        .unwrap();
+    // One digit per prime: the 60-bit digit exceeds 4·q_small, so it must be reduced before
+    // its transform. Key-switch noise ≤ 2^75.4 < q/(2p) ≈ 2^79.9: still decrypts.
+    let bound = NoiseBound::fresh().rotate(&params, 2);
+    assert!(bound.decrypts(&params, 2), "{bound:?}");
+    let r = gk.rotate_rows(&ct, 1).unwrap();
+    assert_eq!(
+        sk.decrypt(&r).unwrap().decode_slots(),
+        rotate_plain(&params, &v, 1)
+    );
+    assert!((sk.noise(&r).unwrap().max_abs as f64) <= bound.value());
+    let h = Hoisted::new(&ct).unwrap();
+    assert_eq!(h.rotate_rows(&gk, 1).unwrap(), r);
+    let small = Parameters::new(ParamSpec {
+        id: ParamSetId::Gazelle2048,
+        n: 2048,
+        moduli: vec![primes_big[0], primes_small[0]],
+        p: 557057,
+        decomp_bits: 20,
+    })
+    .unwrap();
+    let params = Arc::new(small);
+    let sk = SecretKey::generate(&params, &mut rng);
+    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).unwrap();
+    let ct = sk
+        .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), &mut rng)
+        .unwrap();
+    let r = gk.rotate_rows(&ct, 1).unwrap();
+    assert_eq!(
+        sk.decrypt(&r).unwrap().decode_slots(),
+        rotate_plain(&params, &v, 1)
+    );
+    let h = Hoisted::new(&ct).unwrap();
+    assert_eq!(h.rotate_rows(&gk, 1).unwrap(), r);
 }

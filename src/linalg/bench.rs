@@ -91,7 +91,7 @@ pub fn cost_table(params: &Arc<Parameters>) -> Result<Vec<CostRow>> {
     for net in networks() {
         for (i, shape) in net.layers.iter().enumerate() {
             let cands = Schedule::candidates(params, shape)?;
-            let best = Schedule::best(params, shape)?;
+            let best = Schedule::pick(params, cands.clone());
             rows.push(CostRow {
                 network: net.name,
                 layer: i,
@@ -122,8 +122,24 @@ pub struct BenchRow {
     pub eval_ms: f64,
     /// Offline weight preparation time in milliseconds (at this thread count).
     pub prepare_ms: f64,
+    /// Median process CPU time (all threads, user + system) per evaluation in milliseconds,
+    /// where the OS reports it (Linux `/proc/self/stat`, 10 ms ticks); on a shared machine
+    /// CPU time / workers is the wall time the layer would take with its cores free.
+    pub cpu_ms: Option<f64>,
     /// Counts.
     pub cost: Cost,
+}
+
+/// Process CPU time (user + system, all threads) in milliseconds, from `/proc/self/stat`
+/// (assumes the usual 100 Hz clock tick); `None` where unavailable.
+pub fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10.0)
 }
 
 /// Random weights of 9-bit magnitude and a random bias for `shape`.
@@ -143,7 +159,7 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
         .into_iter()
         .filter(|n| n.name == "minionn-mnist" || (!quick && n.name == "minionn-cifar"))
         .collect();
-    let samples = if quick { 1 } else { 3 };
+    let samples = if quick { 1 } else { 5 };
     let mut rng = sampling::secret_rng()?;
     let sk = SecretKey::generate(&params, &mut rng);
     let mut wrng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
@@ -170,15 +186,19 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                 let layer = PreparedLayer::new(&schedule, &w, sched)?;
                 let prepare_ms = t0.elapsed().as_secs_f64() * 1e3;
                 layer.eval(&cts, &keys, sched)?; // warm up
-                let mut t: Vec<f64> = (0..samples)
-                    .map(|_| {
-                        let s = Instant::now();
-                        layer
-                            .eval(&cts, &keys, sched)
-                            .map(|_| s.elapsed().as_secs_f64() * 1e3)
-                    })
-                    .collect::<Result<_>>()?;
+                let mut t = Vec::with_capacity(samples);
+                let mut cpu = Vec::with_capacity(samples);
+                for _ in 0..samples {
+                    let c0 = process_cpu_ms();
+                    let s = Instant::now();
+                    layer.eval(&cts, &keys, sched)?;
+                    t.push(s.elapsed().as_secs_f64() * 1e3);
+                    if let (Some(a), Some(b)) = (c0, process_cpu_ms()) {
+                        cpu.push(b - a);
+                    }
+                }
                 t.sort_by(|a, b| a.total_cmp(b));
+                cpu.sort_by(|a, b| a.total_cmp(b));
                 rows.push(BenchRow {
                     network: net.name,
                     layer: li,
@@ -187,6 +207,7 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                     threads: sched.threads(),
                     eval_ms: t[t.len() / 2],
                     prepare_ms,
+                    cpu_ms: (cpu.len() == samples).then(|| cpu[cpu.len() / 2]),
                     cost: schedule.cost(),
                 });
             }

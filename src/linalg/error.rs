@@ -36,6 +36,14 @@ pub enum LinalgError {
         /// Length found.
         found: usize,
     },
+    /// The layer's worst-case output noise would not decrypt at these parameters.
+    #[error("worst-case noise 2^{bound_bits:.1} exceeds the decryption bound 2^{limit_bits:.1}")]
+    NoiseBudget {
+        /// log2 of the worst-case output noise for a fresh input.
+        bound_bits: f64,
+        /// log2 of the decryption bound.
+        limit_bits: f64,
+    },
     /// The wrong number of ciphertexts (or slot vectors) was supplied.
     #[error("expected {expected} ciphertexts, found {found}")]
     CiphertextCount {

@@ -4,7 +4,7 @@ use super::error::{LinalgError, Result};
 use super::layout::{Rot, EMPTY};
 use super::plan::Schedule;
 use super::shape::LayerWeights;
-use crate::he::{Ciphertext, GaloisKeys, Hoisted, Plaintext, PreparedPlaintext};
+use crate::he::{Ciphertext, GaloisKeys, Hoisted, NoiseBound, Plaintext, PreparedPlaintext};
 use crate::sched::Scheduler;
 use rayon::prelude::*;
 
@@ -92,12 +92,34 @@ impl PreparedLayer {
                 Ok(Some(Plaintext::encode_slots(params, &vals)?))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(PreparedLayer {
+        let layer = PreparedLayer {
             schedule: schedule.clone(),
             pts,
             offsets,
             bias,
-        })
+        };
+        let limbs = params.max_level();
+        let bound = layer.noise_bound(NoiseBound::fresh(), limbs);
+        if !bound.decrypts(params, limbs) {
+            return Err(LinalgError::NoiseBudget {
+                bound_bits: bound.bits(),
+                limit_bits: params.decryption_bound(limbs).log2(),
+            });
+        }
+        Ok(layer)
+    }
+
+    /// Worst-case output noise (over all output ciphertexts) for inputs of noise `input` at
+    /// `limbs` primes, from the actual plaintexts' ℓ1 norms: a rotated input adds one key
+    /// switch, a product scales by ‖P‖₁, an outer rotation and every rotate-and-add step add
+    /// a key switch, the bias adds a rounding term. [`PreparedLayer::new`] refuses weights
+    /// whose bound for a fresh input does not decrypt; the protocol adds its flooding on top.
+    pub fn noise_bound(&self, input: NoiseBound, limbs: usize) -> NoiseBound {
+        let has_bias = self.bias.iter().any(Option::is_some);
+        self.schedule
+            .walk_noise(input, limbs, has_bias, |b, o, gi, k| {
+                b.mul_plain(&self.pts[self.offsets[o][gi] + k])
+            })
     }
 
     /// The schedule.
@@ -163,32 +185,48 @@ impl PreparedLayer {
                     .expect("every inner rotation was computed");
                 &flat[starts[i] + k]
             };
-            // 2. Tiles: (output ct, group, run of products), sized for L2.
-            let ct_bytes = 2 * level * params.n() * 8;
-            let tile = sched.tile_terms(ct_bytes, self.pts.len());
+            // 2. Segments: (output ct, group, run of products), each with its own accumulator.
+            //    Tiles: runs of consecutive segments whose products are taken in input order,
+            //    so that one rotated input (in L2) feeds every accumulator of the tile before
+            //    the next is loaded, while the tile's accumulators stay in cache.
+            let n_groups = s.outs.iter().map(|o| o.groups.len()).sum();
+            let seg_len = sched.tile_terms(self.pts.len(), n_groups);
             let mut tiles = Vec::new();
             for (o, plan) in s.outs.iter().enumerate() {
                 for (gi, g) in plan.groups.iter().enumerate() {
                     let mut a = 0;
                     while a < g.terms.len() {
-                        let b = (a + tile).min(g.terms.len());
+                        let b = (a + seg_len).min(g.terms.len());
                         tiles.push((o, gi, a, b));
                         a = b;
                     }
                 }
             }
+            let per_tile = sched.tile_accumulators(tiles.len());
             let partial: Vec<Ciphertext> = tiles
-                .par_iter()
-                .map(|&(o, gi, a, b)| {
-                    let g = &s.outs[o].groups[gi];
-                    let base = self.offsets[o][gi];
-                    let mut sum = Ciphertext::zero(params, level)?;
-                    for (k, t) in g.terms[a..b].iter().enumerate() {
-                        sum.mul_plain_acc(rotated(t.in_ct, t.inner), &self.pts[base + a + k])?;
+                .par_chunks(per_tile)
+                .map(|segs| {
+                    let mut order: Vec<(usize, Rot, usize, usize)> = Vec::new();
+                    for (si, &(o, gi, a, b)) in segs.iter().enumerate() {
+                        let g = &s.outs[o].groups[gi];
+                        let base = self.offsets[o][gi];
+                        for (k, t) in g.terms[a..b].iter().enumerate() {
+                            order.push((t.in_ct, t.inner, si, base + a + k));
+                        }
                     }
-                    Ok(sum)
+                    order.sort_by_key(|&(i, r, si, _)| (i, r, si));
+                    let mut sums = (0..segs.len())
+                        .map(|_| Ciphertext::zero(params, level))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    for &(i, rot, si, pt) in &order {
+                        sums[si].mul_plain_acc(rotated(i, rot), &self.pts[pt])?;
+                    }
+                    Ok(sums)
                 })
-                .collect::<Result<_>>()?;
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
             // 3. Per group: sum its tiles, apply the outer rotation.
             let mut group_jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
             for (ti, &(o, gi, _, _)) in tiles.iter().enumerate() {

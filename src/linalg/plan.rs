@@ -37,10 +37,17 @@
 //!   rotates inputs only by the kernel offsets and applies the channel shifts to the partial
 //!   sums. Sum pooling is the depthwise case with unit weights; a 1 × 1 convolution has a
 //!   single kernel offset.
+//! * [`Method::ConvBabyGiant`]: between the two, the channel (block) shift k is split into
+//!   k mod b, taken with the kernel offset on the (hoisted) input side, and the rest, taken
+//!   on the partial sums: about taps·b hoisted and blocks/b full rotations.
+//! * [`Method::ConvPhaseMajor`] (stride > 1): the same, with the polyphase sub-images packed
+//!   phase-major, each phase in its own ciphertexts with channel c at its output channel's
+//!   block; a stride-k k × k sum pooling then costs one masked product per input ciphertext
+//!   and no rotation.
 use super::error::{LinalgError, Result};
 use super::layout::{Layout, Rot, EMPTY};
 use super::shape::{ConvShape, LayerShape};
-use crate::he::Parameters;
+use crate::he::{NoiseBound, Parameters};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -57,6 +64,21 @@ pub enum Method {
     ConvInputRotation,
     /// Convolution, output-rotation variant.
     ConvOutputRotation,
+    /// Convolution, baby-step/giant-step between the two variants: inputs are rotated by the
+    /// kernel offsets plus `baby` block shifts (hoisted), the partial sums by the remaining
+    /// giant block shifts. `baby = 1` is the output-rotation variant.
+    ConvBabyGiant {
+        /// Block shifts taken on the input side.
+        baby: usize,
+    },
+    /// Strided convolution or pooling with the input packed phase-major: polyphase
+    /// sub-image (a, b) of every channel goes to its own run of ciphertexts, channel c at the
+    /// block its output channel has, so the phases meet slot-aligned (sum pooling needs no
+    /// rotation at all). Inner/outer rotations as the two variants above.
+    ConvPhaseMajor {
+        /// Output-rotation (true) or input-rotation (false) variant.
+        output_rotation: bool,
+    },
 }
 
 /// One ct×pt product: input ciphertext `in_ct` permuted by `inner`.
@@ -154,8 +176,14 @@ impl Schedule {
             (LayerShape::Fc { n_in, n_out }, Method::MatVec { block }) => {
                 matvec(params, *n_in, *n_out, block)?
             }
-            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, false)?,
-            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, true)?,
+            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, None, false)?,
+            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, Some(1), false)?,
+            (LayerShape::Conv(c), Method::ConvBabyGiant { baby }) if baby >= 1 => {
+                conv(params, c, Some(baby), false)?
+            }
+            (LayerShape::Conv(c), Method::ConvPhaseMajor { output_rotation }) if c.stride > 1 => {
+                conv(params, c, output_rotation.then_some(1), true)?
+            }
             _ => {
                 return Err(LinalgError::Unsupported {
                     method: format!("{method:?}"),
@@ -189,7 +217,9 @@ impl Schedule {
         Ok(s)
     }
 
-    /// Every method that applies to `shape`, with its schedule.
+    /// Every method that applies to `shape` and whose worst-case noise decrypts (if none
+    /// does, every method that applies: [`super::PreparedLayer::new`] then checks the bound
+    /// with the actual weights), with its schedule.
     pub fn candidates(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Vec<Schedule>> {
         shape.validate()?;
         let methods: Vec<Method> = match shape {
@@ -199,7 +229,27 @@ impl Schedule {
                     .map(|e| Method::MatVec { block: 1 << e })
                     .collect()
             }
-            LayerShape::Conv(_) => vec![Method::ConvInputRotation, Method::ConvOutputRotation],
+            LayerShape::Conv(c) => {
+                let mut m = vec![Method::ConvInputRotation, Method::ConvOutputRotation];
+                let bg =
+                    c.h.div_ceil(c.stride).max(c.out_h()) * c.w.div_ceil(c.stride).max(c.out_w());
+                let bpr = params.row_size() / bg.max(1);
+                m.extend(
+                    (1..)
+                        .map(|e| 1usize << e)
+                        .take_while(|&b| b < bpr)
+                        .map(|baby| Method::ConvBabyGiant { baby }),
+                );
+                if c.stride > 1 {
+                    m.push(Method::ConvPhaseMajor {
+                        output_rotation: false,
+                    });
+                    m.push(Method::ConvPhaseMajor {
+                        output_rotation: true,
+                    });
+                }
+                m
+            }
         };
         let mut out = Vec::new();
         let mut last_err = None;
@@ -209,6 +259,9 @@ impl Schedule {
                 Err(e @ LinalgError::Unsupported { .. }) => last_err = Some(e),
                 Err(e) => return Err(e),
             }
+        }
+        if out.iter().any(Schedule::fits_noise_budget) {
+            out.retain(Schedule::fits_noise_budget);
         }
         if out.is_empty() {
             return Err(last_err.unwrap_or(LinalgError::Shape {
@@ -220,15 +273,19 @@ impl Schedule {
 
     /// The cheapest schedule by [`Cost::estimate`] (ties: fewer rotation keys, then the first).
     pub fn best(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Schedule> {
-        let c = Schedule::candidates(params, shape)?;
+        Ok(Schedule::pick(params, Schedule::candidates(params, shape)?))
+    }
+
+    /// The cheapest of `candidates` (non-empty) by [`Cost::estimate`], then fewer keys.
+    pub(crate) fn pick(params: &Arc<Parameters>, c: Vec<Schedule>) -> Schedule {
         let key = |s: &Schedule| (s.cost.estimate(params), s.cost.galois_keys);
-        Ok(c.into_iter()
+        c.into_iter()
             .min_by(|a, b| {
                 let (ea, ka) = key(a);
                 let (eb, kb) = key(b);
                 ea.total_cmp(&eb).then(ka.cmp(&kb))
             })
-            .expect("candidates is never empty"))
+            .expect("candidates is never empty")
     }
 
     fn count(&self) -> Cost {
@@ -278,6 +335,69 @@ impl Schedule {
         els
     }
 
+    /// Worst-case output noise over the output ciphertexts for inputs of noise `input` at
+    /// `limbs` primes; `product(bound, o, group, k)` bounds the k-th product of a group (see
+    /// [`super::PreparedLayer::noise_bound`]).
+    pub(crate) fn walk_noise(
+        &self,
+        input: NoiseBound,
+        limbs: usize,
+        bias: bool,
+        product: impl Fn(NoiseBound, usize, usize, usize) -> NoiseBound,
+    ) -> NoiseBound {
+        let params = &self.params;
+        let rotated = input.rotate(params, limbs);
+        let mut worst = NoiseBound::zero();
+        for (o, plan) in self.outs.iter().enumerate() {
+            let mut total = NoiseBound::zero();
+            for (gi, g) in plan.groups.iter().enumerate() {
+                let mut acc = NoiseBound::zero();
+                for (k, t) in g.terms.iter().enumerate() {
+                    let src = if t.inner.is_identity() {
+                        input
+                    } else {
+                        rotated
+                    };
+                    acc = acc.add_ct(product(src, o, gi, k));
+                }
+                if !g.outer.is_identity() {
+                    acc = acc.rotate(params, limbs);
+                }
+                total = total.add_ct(acc);
+            }
+            if let Some((_, d)) = plan.tail {
+                for _ in 0..d {
+                    total = total.add_ct(total.rotate(params, limbs));
+                }
+            }
+            if bias {
+                total = total.add_plain();
+            }
+            if total.value() > worst.value() {
+                worst = total;
+            }
+        }
+        worst
+    }
+
+    /// Worst-case output noise for a fresh input at full level and any weights (every
+    /// plaintext at the largest ℓ1 norm, n·(p−1)/2), bias included.
+    pub fn worst_noise(&self) -> NoiseBound {
+        let params = &self.params;
+        self.walk_noise(
+            NoiseBound::fresh(),
+            params.max_level(),
+            true,
+            |b, _, _, _| b.mul_any_plain(params),
+        )
+    }
+
+    /// Whether [`Schedule::worst_noise`] decrypts.
+    pub fn fits_noise_budget(&self) -> bool {
+        self.worst_noise()
+            .decrypts(&self.params, self.params.max_level())
+    }
+
     /// The layer's shape.
     pub fn shape(&self) -> &LayerShape {
         &self.shape
@@ -301,6 +421,19 @@ impl Schedule {
             (Method::MatVec { block }, _) => format!("hybrid({block})"),
             (Method::ConvInputRotation, _) => "input-rotation".into(),
             (Method::ConvOutputRotation, _) => "output-rotation".into(),
+            (Method::ConvBabyGiant { baby }, _) => format!("baby-giant({baby})"),
+            (
+                Method::ConvPhaseMajor {
+                    output_rotation: false,
+                },
+                _,
+            ) => "phase-major input-rotation".into(),
+            (
+                Method::ConvPhaseMajor {
+                    output_rotation: true,
+                },
+                _,
+            ) => "phase-major output-rotation".into(),
         }
     }
 
@@ -341,6 +474,9 @@ pub(crate) fn chunk_size(params: &Parameters, n_in: usize) -> usize {
 }
 
 type Built = (Layout, Layout, Vec<OutPlan>);
+
+/// (output block's first slot, input block's first slot, input phase row, phase column).
+type Placement = (usize, usize, usize, usize);
 
 fn matvec(params: &Parameters, n_in: usize, n_out: usize, block: usize) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
@@ -445,12 +581,12 @@ impl Grid {
     }
 }
 
-fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Built> {
-    let method = if output_rotation {
-        "output-rotation"
-    } else {
-        "input-rotation"
-    };
+fn conv(
+    params: &Parameters,
+    c: &ConvShape,
+    baby: Option<usize>,
+    phase_major: bool,
+) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
     let st = c.stride;
     let (ho, wo) = (c.out_h(), c.out_w());
@@ -459,7 +595,7 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
     let bg = hg * wg;
     if bg > r {
         return Err(LinalgError::Unsupported {
-            method: method.into(),
+            method: format!("conv (baby steps {baby:?})"),
             reason: format!("a {hg}×{wg} channel grid exceeds a row of {r} slots"),
         });
     }
@@ -470,12 +606,26 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
         bpr: r / bg,
     };
     let bpc = grid.blocks_per_ct();
-    let n_vc = c.c_in * st * st;
+    // Virtual channel of phase (a, b) of input channel ci: channel-major (the phases of a
+    // channel side by side) or phase-major (each phase a run of whole ciphertexts).
+    let per_phase = c.c_in.div_ceil(bpc) * bpc;
+    let virtual_channel = |ci: usize, a: usize, b: usize| {
+        if phase_major {
+            (a * st + b) * per_phase + ci
+        } else {
+            (ci * st + a) * st + b
+        }
+    };
+    let n_vc = if phase_major {
+        st * st * per_phase
+    } else {
+        c.c_in * st * st
+    };
     let in_n = n_vc.div_ceil(bpc);
     let out_n = c.c_out.div_ceil(bpc);
     // Input position of element (ci, iy, ix): polyphase sub-image (iy mod s, ix mod s).
     let in_pos = |ci: usize, iy: usize, ix: usize| {
-        let vc = (ci * st + iy % st) * st + ix % st;
+        let vc = virtual_channel(ci, iy % st, ix % st);
         let (ct, base) = grid.block(vc);
         (ct, base + (iy / st) * grid.wg + ix / st)
     };
@@ -503,51 +653,72 @@ fn conv(params: &Parameters, c: &ConvShape, output_rotation: bool) -> Result<Bui
     }
     // For every (output ct, input ct, slot difference d) that links a connected pair: the
     // inner part s of d (d itself, or the kernel offset for the output-rotation variant).
+    //
+    // The differences depend only on where the two channels' blocks sit inside their
+    // ciphertexts (and on the input phase), so the spatial sweep runs once per such placement
+    // and its distinct (d, s) are reused for every channel pair with that placement.
     let mut split = vec![EMPTY; out_n * in_n * 2 * r];
     let pad = c.pad as isize;
-    for co in 0..c.c_out {
-        let chans: Vec<usize> = if c.depthwise_sum {
-            vec![co]
-        } else {
-            (0..c.c_in).collect()
-        };
+    let mut memo: std::collections::HashMap<Placement, Vec<(usize, u32)>> =
+        std::collections::HashMap::new();
+    let sweep = |jb: usize, qb: usize, a: usize, b: usize| {
+        let mut seen = std::collections::BTreeMap::new();
         for y in 0..ho {
             for x in 0..wo {
-                let (o, j) = out_pos(co, y, x);
-                for &ci in &chans {
-                    for ky in 0..c.k {
-                        let iy = (st * y + ky) as isize - pad;
-                        if iy < 0 || iy >= c.h as isize {
+                let j = jb + y * grid.wg + x;
+                for ky in 0..c.k {
+                    let iy = (st * y + ky) as isize - pad;
+                    if iy < 0 || iy >= c.h as isize || iy as usize % st != a {
+                        continue;
+                    }
+                    for kx in 0..c.k {
+                        let ix = (st * x + kx) as isize - pad;
+                        if ix < 0 || ix >= c.w as isize || ix as usize % st != b {
                             continue;
                         }
-                        for kx in 0..c.k {
-                            let ix = (st * x + kx) as isize - pad;
-                            if ix < 0 || ix >= c.w as isize {
-                                continue;
+                        let (u, v) = (iy as usize / st, ix as usize / st);
+                        let q = qb + u * grid.wg + v;
+                        let d = Rot::between(j, q, r);
+                        let s = match baby {
+                            // Inner: the kernel offset plus the block shift modulo `baby`
+                            // (signed, within the row); outer: the rest.
+                            Some(baby) => {
+                                let delta =
+                                    (u as i64 - y as i64) * grid.wg as i64 + v as i64 - x as i64;
+                                let k = ((qb % r) / grid.bg) as i64 - ((jb % r) / grid.bg) as i64;
+                                let kb = k.rem_euclid(baby as i64);
+                                Rot::rotate(delta + kb * grid.bg as i64, r)
                             }
-                            let (iy, ix) = (iy as usize, ix as usize);
-                            let (i, q) = in_pos(ci, iy, ix);
-                            let d = Rot::between(j, q, r);
-                            let s = if output_rotation {
-                                let delta = ((iy / st) as i64 - y as i64) * grid.wg as i64
-                                    + (ix / st) as i64
-                                    - x as i64;
-                                Rot::rotate(delta, r)
-                            } else {
-                                d
-                            };
-                            let slot = &mut split[(o * in_n + i) * 2 * r + d.index(r)];
-                            let si = s.index(r) as u32;
-                            if *slot == EMPTY {
-                                *slot = si;
-                            } else if *slot != si {
-                                return Err(LinalgError::Unsupported {
-                                    method: method.into(),
-                                    reason: "a slot difference splits two ways (channel grid too \
-                                             small for the kernel)"
-                                        .into(),
-                                });
-                            }
+                            None => d,
+                        };
+                        seen.entry(d.index(r)).or_insert(s.index(r) as u32);
+                    }
+                }
+            }
+        }
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    for co in 0..c.c_out {
+        let (o, jb) = grid.block(co);
+        let chans = if c.depthwise_sum {
+            co..co + 1
+        } else {
+            0..c.c_in
+        };
+        for ci in chans {
+            for a in 0..st {
+                for b in 0..st {
+                    let (i, qb) = grid.block(virtual_channel(ci, a, b));
+                    let list = memo
+                        .entry((jb, qb, a, b))
+                        .or_insert_with(|| sweep(jb, qb, a, b));
+                    // The first split seen for a difference is kept: the term (g, s) covers
+                    // every pair with that difference, so a second decomposition of d would
+                    // only double-count.
+                    let base = (o * in_n + i) * 2 * r;
+                    for &(di, si) in list.iter() {
+                        if split[base + di] == EMPTY {
+                            split[base + di] = si;
                         }
                     }
                 }

@@ -126,6 +126,13 @@ impl ExtParams {
 
 use super::wipe_blocks as zeroize_blocks;
 
+/// Wipes `v[keep..]` (the part of an old pool that a refill of `keep` items leaves behind).
+fn wipe_tail(v: &mut [Block], keep: usize) {
+    if v.len() > keep {
+        zeroize_blocks(&mut v[keep..]);
+    }
+}
+
 /// The level-`l` (1-based) GGM path bit of leaf `x` in a depth-`k` tree (MSB first).
 fn path_bit(x: usize, k: usize, l: usize) -> usize {
     (x >> (k - l)) & 1
@@ -197,15 +204,18 @@ impl SeedMsg {
     }
 }
 
-/// One extension message: the corrections `c_i = u_0 ⊕ u_i`, `i ≥ 1`, of every sub-batch.
+/// One extension message: the corrections `c_i = u_0 ⊕ u_i`, `i ≥ 1`, of every sub-batch
+/// (16 bytes per block, sub-batch-major, chunk 1 first), kept in its encoded form — tag,
+/// `start` (u64), `n` (u32), corrections — so that sending and receiving it copies nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtendMsg {
-    /// Index of the first OT this message extends (both parties count OTs from 0).
-    pub start: u64,
-    /// Number of OTs requested.
-    pub n: u32,
-    corrections: Vec<Block>,
+    start: u64,
+    n: u32,
+    encoded: Vec<u8>,
 }
+
+/// Bytes before the corrections of an encoded [`ExtendMsg`].
+const EXTEND_HEADER: usize = 1 + 8 + 4;
 
 /// Number of padded OTs (a multiple of 128) for `n` requested.
 fn padded(n: usize) -> usize {
@@ -222,19 +232,45 @@ impl ExtendMsg {
         1 + 8 + 4 + 16 * ExtendMsg::correction_blocks(params, n)
     }
 
-    /// Encodes the message.
+    /// Index of the first OT this message extends (both parties count OTs from 0).
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Number of OTs requested.
+    pub fn n(&self) -> usize {
+        self.n as usize
+    }
+
+    /// The correction bytes.
+    fn corrections(&self) -> &[u8] {
+        &self.encoded[EXTEND_HEADER..]
+    }
+
+    /// The encoding, borrowed (what goes on the wire).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The encoding, copied.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(TAG_EXTEND, 12 + 16 * self.corrections.len());
-        w.u64(self.start);
-        w.u32(self.n);
-        w.bytes(Block::slice_as_bytes(&self.corrections));
-        w.finish()
+        self.encoded.clone()
+    }
+
+    /// The encoding, its buffer handed back (for reuse).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.encoded
     }
 
     /// Decodes and validates: at most `max_n` OTs, and exactly the bytes `n` OTs need.
     pub fn from_bytes(bytes: &[u8], params: ExtParams, max_n: usize) -> Result<ExtendMsg> {
+        ExtendMsg::from_vec(bytes.to_vec(), params, max_n)
+    }
+
+    /// As [`ExtendMsg::from_bytes`], keeping the buffer it is given.
+    pub fn from_vec(bytes: Vec<u8>, params: ExtParams, max_n: usize) -> Result<ExtendMsg> {
         let what = "OT-extension message";
-        let mut r = Reader::new(bytes, TAG_EXTEND, what)?;
+        let mut r = Reader::new(&bytes, TAG_EXTEND, what)?;
         let start = r.u64()?;
         let n32 = r.u32()?;
         let n = n32 as usize;
@@ -246,16 +282,22 @@ impl ExtendMsg {
                 max,
             });
         }
-        let nblocks = ExtendMsg::correction_blocks(params, n);
-        r.expect_remaining(16 * nblocks)?;
-        let raw = r.take(16 * nblocks)?;
-        let corrections = super::online::blocks_from_bytes(raw);
-        r.end()?;
+        r.expect_remaining(16 * ExtendMsg::correction_blocks(params, n))?;
         Ok(ExtendMsg {
             start,
             n: n32,
-            corrections,
+            encoded: bytes,
         })
+    }
+}
+
+/// XORs 16-byte little-endian blocks read from `src` into `dst`.
+#[inline]
+fn xor_bytes_into(dst: &mut [Block], src: &[u8]) {
+    for (d, c) in dst.iter_mut().zip(src.chunks_exact(16)) {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(c);
+        *d ^= Block::new(b);
     }
 }
 
@@ -270,7 +312,9 @@ pub(crate) fn check_extend_count(n: usize) -> Result<()> {
     Ok(())
 }
 
-/// The receiver's random correlated OTs: choice bits `r_j` and `t_j = q_j ⊕ r_j·Δ`.
+/// The receiver's random correlated OTs: choice bits `r_j` and `t_j = q_j ⊕ r_j·Δ`
+/// (`Default`: an empty pool, to be filled by [`CotReceiver::extend_into`]).
+#[derive(Default)]
 pub struct ReceiverCots {
     pub(crate) start: u64,
     /// Packed choice bits: `r_j` is bit `j % 128` of `choices[j / 128]`.
@@ -315,7 +359,7 @@ impl ReceiverCots {
 
     /// OTs not yet consumed online.
     pub fn remaining(&self) -> usize {
-        self.t.len() - self.used
+        self.t.len().saturating_sub(self.used)
     }
 
     /// The random choice bit `r_j`.
@@ -348,7 +392,9 @@ fn tweaks(start: u64, n: usize) -> Vec<Block> {
         .collect()
 }
 
-/// The sender's random correlated OTs: `q_j`, i.e. `m0 = q_j` and `m1 = q_j ⊕ Δ`.
+/// The sender's random correlated OTs: `q_j`, i.e. `m0 = q_j` and `m1 = q_j ⊕ Δ`
+/// (`Default`: an empty pool, to be filled by [`CotSender::extend_into`]).
+#[derive(Default)]
 pub struct SenderCots {
     pub(crate) start: u64,
     pub(crate) delta: Block,
@@ -705,7 +751,21 @@ impl CotReceiver {
     /// Extends `n` random correlated OTs (1 ≤ n ≤ [`MAX_EXTEND`]): returns them and the message
     /// for the sender.
     pub fn extend(&mut self, n: usize) -> Result<(ReceiverCots, ExtendMsg)> {
-        self.extend_hooked(n, None)
+        let mut out = ReceiverCots::default();
+        let msg = self.extend_hooked(n, None, &mut out, Vec::new())?;
+        Ok((out, msg))
+    }
+
+    /// [`CotReceiver::extend`] into an existing pool, whose previous OTs are overwritten and
+    /// whose memory is reused, encoding the message into `msg_buf` (e.g. the previous
+    /// message's [`ExtendMsg::into_bytes`]): repeated extensions touch no fresh memory.
+    pub fn extend_into(
+        &mut self,
+        n: usize,
+        out: &mut ReceiverCots,
+        msg_buf: Vec<u8>,
+    ) -> Result<ExtendMsg> {
+        self.extend_hooked(n, None, out, msg_buf)
     }
 
     /// [`CotReceiver::extend`] with a hook that may alter each leaf's PRG output
@@ -714,15 +774,28 @@ impl CotReceiver {
         &mut self,
         n: usize,
         hook: Option<&LeafHook<'_>>,
-    ) -> Result<(ReceiverCots, ExtendMsg)> {
+        out: &mut ReceiverCots,
+        msg_buf: Vec<u8>,
+    ) -> Result<ExtendMsg> {
         check_extend_count(n)?;
         let params = self.params;
         let k = params.k_usize();
         let total = padded(n);
         let start = self.next;
-        let mut choices = vec![Block::ZERO; total / 128];
-        let mut t = Vec::with_capacity(total);
-        let mut corrections = Vec::with_capacity(ExtendMsg::correction_blocks(params, n));
+        // The new OTs overwrite the old ones in place; only a longer old tail needs wiping.
+        wipe_tail(&mut out.choices, total / 128);
+        wipe_tail(&mut out.t, n);
+        out.choices.clear();
+        out.choices.resize(total / 128, Block::ZERO);
+        out.t.clear();
+        out.t.reserve(total);
+        let (choices, t) = (&mut out.choices, &mut out.t);
+        let mut encoded = msg_buf;
+        encoded.clear();
+        encoded.reserve(ExtendMsg::len_for(params, n));
+        encoded.push(TAG_EXTEND);
+        encoded.extend_from_slice(&start.to_le_bytes());
+        encoded.extend_from_slice(&(n as u32).to_le_bytes());
         let Scratch { cols, stack } = &mut self.scratch;
         let mut done = 0;
         while done < total {
@@ -741,27 +814,24 @@ impl CotReceiver {
                     choices[range.clone()].copy_from_slice(u);
                 } else {
                     let u0 = &choices[range.clone()];
-                    corrections.extend(u0.iter().zip(u.iter()).map(|(a, b)| *a ^ *b));
+                    for (a, b) in u0.iter().zip(u.iter()) {
+                        encoded.extend_from_slice((*a ^ *b).as_bytes());
+                    }
                 }
             }
-            transpose_columns(cols, STRIDE, nb, &mut t);
+            transpose_columns(cols, STRIDE, nb, t);
             done += len;
         }
+        zeroize_blocks(&mut t[n..]);
         t.truncate(n);
+        out.start = start;
+        out.used = 0;
         self.next += total as u64;
-        Ok((
-            ReceiverCots {
-                start,
-                choices,
-                t,
-                used: 0,
-            },
-            ExtendMsg {
-                start,
-                n: n as u32,
-                corrections,
-            },
-        ))
+        Ok(ExtendMsg {
+            start,
+            n: n as u32,
+            encoded,
+        })
     }
 }
 
@@ -808,6 +878,14 @@ impl CotSender {
     /// Consumes the receiver's extension message (which must continue where the previous one
     /// ended): returns the `n` correlated OTs.
     pub fn extend(&mut self, msg: &ExtendMsg) -> Result<SenderCots> {
+        let mut out = SenderCots::default();
+        self.extend_into(msg, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`CotSender::extend`] into an existing pool, whose previous OTs are wiped and whose
+    /// memory is reused.
+    pub fn extend_into(&mut self, msg: &ExtendMsg, out: &mut SenderCots) -> Result<()> {
         let params = self.params;
         let n = msg.n as usize;
         check_extend_count(n)?;
@@ -819,19 +897,22 @@ impl CotSender {
             });
         }
         let expected = ExtendMsg::correction_blocks(params, n);
-        if msg.corrections.len() != expected {
+        if msg.corrections().len() != 16 * expected {
             return Err(OtError::CountMismatch {
                 what: "OT-extension message blocks",
                 expected,
-                got: msg.corrections.len(),
+                got: msg.corrections().len() / 16,
             });
         }
         let k = params.k_usize();
         let total = padded(n);
-        let mut q = Vec::with_capacity(total);
+        wipe_tail(&mut out.q, n);
+        out.q.clear();
+        out.q.reserve(total);
+        let q = &mut out.q;
         let Scratch { cols, stack } = &mut self.scratch;
         let mut done = 0;
-        let mut corr = msg.corrections.as_slice();
+        let mut corr = msg.corrections();
         while done < total {
             let len = (total - done).min(SUB_BATCH);
             let nb = len / 128;
@@ -845,27 +926,25 @@ impl CotSender {
                     d => prgs[d - 1].1.fill_blocks(buf),
                 });
                 if i > 0 {
-                    let (c, rest) = corr.split_at(nb);
+                    let (c, rest) = corr.split_at(16 * nb);
                     corr = rest;
                     for b in 0..k {
                         if (chunk.a >> b) & 1 == 1 {
-                            xor_into(&mut planes[b * STRIDE..b * STRIDE + nb], c);
+                            xor_bytes_into(&mut planes[b * STRIDE..b * STRIDE + nb], c);
                         }
                     }
                 }
             }
-            transpose_columns(cols, STRIDE, nb, &mut q);
+            transpose_columns(cols, STRIDE, nb, q);
             done += len;
         }
+        zeroize_blocks(&mut q[n..]);
         q.truncate(n);
-        let start = self.next;
+        out.start = self.next;
+        out.delta = self.delta;
+        out.used = 0;
         self.next += total as u64;
-        Ok(SenderCots {
-            start,
-            delta: self.delta,
-            q,
-            used: 0,
-        })
+        Ok(())
     }
 }
 
@@ -933,13 +1012,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn cot_million() {
+    fn cot_large_batch_within_four_bytes_per_ot() {
+        // (10^6 OTs end to end over TCP: `io::tests::labels_over_tcp_loopback_million`.)
+        let n = 200_000;
         let (mut s, mut r) = setup(ExtParams::default(), delta().with_lsb(true), 11);
-        let (rc, msg) = r.extend(1_000_000).unwrap();
+        let (rc, msg) = r.extend(n).unwrap();
         let sc = s.extend(&msg).unwrap();
         check_cot(&sc, &rc);
-        let bytes = msg.to_bytes().len() as f64 / 1e6;
+        let bytes = msg.to_bytes().len() as f64 / n as f64;
         assert!(bytes <= 4.0, "{bytes} bytes per OT");
+    }
+
+    #[test]
+    fn extend_into_reuses_pools_across_sizes() {
+        let (mut s, mut r) = setup(ExtParams::default(), delta(), 15);
+        let (mut sp, mut rp) = (SenderCots::default(), ReceiverCots::default());
+        let mut buf = Vec::new();
+        for n in [5000usize, 130, 1, 9000] {
+            let msg = r.extend_into(n, &mut rp, buf).unwrap();
+            s.extend_into(&msg, &mut sp).unwrap();
+            assert_eq!(rp.len(), n);
+            check_cot(&sp, &rp);
+            buf = msg.into_bytes();
+        }
     }
 
     #[test]
@@ -990,7 +1085,7 @@ pub(crate) mod tests {
         skipped.start = 256;
         assert!(matches!(s.extend(&skipped), Err(OtError::OutOfStep { .. })));
         let mut short = msg.clone();
-        short.corrections.pop();
+        short.encoded.truncate(short.encoded.len() - 16);
         assert!(matches!(
             s.extend(&short),
             Err(OtError::CountMismatch { .. })
@@ -1032,7 +1127,10 @@ pub(crate) mod tests {
                 xor_into(buf, &offsets[first..first + buf.len()]);
             }
         };
-        let (rc2, msg2) = r2.extend_hooked(n, Some(&hook)).unwrap();
+        let mut rc2 = ReceiverCots::default();
+        let msg2 = r2
+            .extend_hooked(n, Some(&hook), &mut rc2, Vec::new())
+            .unwrap();
         assert_eq!(msg.to_bytes(), msg2.to_bytes(), "sender's view changed");
         let sc = s.extend(&msg).unwrap();
         check_cot(&sc, &rc);

@@ -60,17 +60,34 @@ pub fn extend_sender<C: Channel>(
     sender: &mut CotSender,
     n: usize,
 ) -> Result<SenderCots> {
+    let mut pool = SenderCots::default();
+    extend_sender_into(ch, sender, n, &mut pool, &mut IoBuffers::default())?;
+    Ok(pool)
+}
+
+/// [`extend_sender`] into an existing pool (its old OTs overwritten, its memory reused),
+/// receiving into `bufs`.
+pub fn extend_sender_into<C: Channel>(
+    ch: &mut C,
+    sender: &mut CotSender,
+    n: usize,
+    pool: &mut SenderCots,
+    bufs: &mut IoBuffers,
+) -> Result<()> {
     let params = sender.params();
     check_extend_count(n)?;
-    let msg = ExtendMsg::from_bytes(&ch.recv(ExtendMsg::len_for(params, n))?, params, n)?;
-    if msg.n as usize != n {
+    ch.recv_into(ExtendMsg::len_for(params, n), &mut bufs.frame)?;
+    let msg = ExtendMsg::from_vec(std::mem::take(&mut bufs.frame), params, n)?;
+    if msg.n() != n {
         return Err(super::OtError::CountMismatch {
             what: "OT-extension message",
             expected: n,
-            got: msg.n as usize,
+            got: msg.n(),
         });
     }
-    sender.extend(&msg)
+    let r = sender.extend_into(&msg, pool);
+    bufs.frame = msg.into_bytes();
+    r
 }
 
 /// Offline: the receiver's side of extending `n` random correlated OTs.
@@ -79,10 +96,25 @@ pub fn extend_receiver<C: Channel>(
     receiver: &mut CotReceiver,
     n: usize,
 ) -> Result<ReceiverCots> {
-    let (cots, msg) = receiver.extend(n)?;
-    ch.send(&msg.to_bytes())?;
+    let mut pool = ReceiverCots::default();
+    extend_receiver_into(ch, receiver, n, &mut pool, &mut IoBuffers::default())?;
+    Ok(pool)
+}
+
+/// [`extend_receiver`] into an existing pool (its old OTs overwritten, its memory reused),
+/// encoding into `bufs`.
+pub fn extend_receiver_into<C: Channel>(
+    ch: &mut C,
+    receiver: &mut CotReceiver,
+    n: usize,
+    pool: &mut ReceiverCots,
+    bufs: &mut IoBuffers,
+) -> Result<()> {
+    let msg = receiver.extend_into(n, pool, std::mem::take(&mut bufs.frame))?;
+    ch.send(msg.as_bytes())?;
     ch.flush()?;
-    Ok(cots)
+    bufs.frame = msg.into_bytes();
+    Ok(())
 }
 
 /// Online: the sender transfers `w0_j` or `w0_j ⊕ Δ` for each zero label, as the receiver chose.
@@ -94,7 +126,7 @@ pub fn send_labels<C: Channel>(
     let n = zero_labels.len();
     let msg = ChoiceMsg::from_bytes(&ch.recv(ChoiceMsg::len_for(n))?, n)?;
     let answer = pool.send_labels(zero_labels, &msg)?;
-    ch.send(&answer.to_bytes())?;
+    ch.send(answer.as_bytes())?;
     ch.flush()?;
     Ok(())
 }
@@ -108,8 +140,50 @@ pub fn receive_labels<C: Channel>(
     let (msg, pending) = pool.choose_labels(choices)?;
     ch.send(&msg.to_bytes())?;
     ch.flush()?;
-    let answer = LabelMsg::from_bytes(&ch.recv(13 + 16 * choices.len())?, &pending)?;
-    pending.finish(answer)
+    let answer = LabelMsg::from_vec(ch.recv(13 + 16 * choices.len())?, &pending)?;
+    pending.finish(&answer)
+}
+
+/// Message buffers the `_into` / `_with` drivers reuse from one call to the next, so that a
+/// steady-state offline or online phase touches no fresh memory.
+#[derive(Debug, Default)]
+pub struct IoBuffers {
+    frame: Vec<u8>,
+}
+
+/// [`send_labels`] reusing `bufs`.
+pub fn send_labels_with<C: Channel>(
+    ch: &mut C,
+    pool: &mut SenderCots,
+    zero_labels: &[Block],
+    bufs: &mut IoBuffers,
+) -> Result<()> {
+    let n = zero_labels.len();
+    ch.recv_into(ChoiceMsg::len_for(n), &mut bufs.frame)?;
+    let msg = ChoiceMsg::from_bytes(&bufs.frame, n)?;
+    let answer = pool.send_labels_reusing(zero_labels, &msg, std::mem::take(&mut bufs.frame))?;
+    ch.send(answer.as_bytes())?;
+    ch.flush()?;
+    bufs.frame = answer.into_bytes();
+    Ok(())
+}
+
+/// [`receive_labels`] into `labels` (replaced), reusing `bufs`.
+pub fn receive_labels_into<C: Channel>(
+    ch: &mut C,
+    pool: &mut ReceiverCots,
+    choices: &[bool],
+    bufs: &mut IoBuffers,
+    labels: &mut Vec<Block>,
+) -> Result<()> {
+    let (msg, pending) = pool.choose_labels_reusing(choices, std::mem::take(labels))?;
+    ch.send(&msg.to_bytes())?;
+    ch.flush()?;
+    ch.recv_into(13 + 16 * choices.len(), &mut bufs.frame)?;
+    let answer = LabelMsg::from_vec(std::mem::take(&mut bufs.frame), &pending)?;
+    *labels = pending.finish(&answer)?;
+    bufs.frame = answer.into_bytes();
+    Ok(())
 }
 
 /// Online: the sender transfers one of each pair of arbitrary messages.
@@ -158,18 +232,44 @@ mod tests {
         let mut bits = vec![0u8; n];
         rng(3).fill_bytes(&mut bits);
         let choices: Vec<bool> = bits.iter().map(|b| b & 1 == 1).collect();
-        let zero_s = zero.clone();
+        // Online in up to three calls: allocating drivers, then buffer-reusing ones twice.
+        let h = n / 2;
+        let parts: Vec<(usize, usize)> = [(0, h), (h, h + (n - h) / 2), (h + (n - h) / 2, n)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect();
+        let (zero_s, parts_s) = (zero.clone(), parts.clone());
         let sender = thread::spawn(move || -> Result<()> {
             let mut r = OtRng::from_entropy()?;
             let mut s = setup_sender(&mut cs, params, delta, &mut r)?;
             let mut pool = extend_sender(&mut cs, &mut s, n)?;
-            send_labels(&mut cs, &mut pool, &zero_s)
+            let mut bufs = IoBuffers::default();
+            for (i, &(a, b)) in parts_s.iter().enumerate() {
+                if i == 0 {
+                    send_labels(&mut cs, &mut pool, &zero_s[a..b])?;
+                } else {
+                    send_labels_with(&mut cs, &mut pool, &zero_s[a..b], &mut bufs)?;
+                }
+            }
+            Ok(())
         });
         let mut r = OtRng::from_entropy().unwrap();
         let mut recv = setup_receiver(&mut cr, params, &mut r).unwrap();
         let mut pool = extend_receiver(&mut cr, &mut recv, n).unwrap();
-        let labels = receive_labels(&mut cr, &mut pool, &choices).unwrap();
+        let mut labels = Vec::new();
+        let mut bufs = IoBuffers::default();
+        let mut part = Vec::new();
+        for (i, &(a, b)) in parts.iter().enumerate() {
+            if i == 0 {
+                part = receive_labels(&mut cr, &mut pool, &choices[a..b]).unwrap();
+            } else {
+                receive_labels_into(&mut cr, &mut pool, &choices[a..b], &mut bufs, &mut part)
+                    .unwrap();
+            }
+            labels.extend_from_slice(&part);
+        }
         sender.join().unwrap().unwrap();
+        assert_eq!(labels.len(), n);
         for j in 0..n {
             let want = if choices[j] { zero[j] ^ delta } else { zero[j] };
             assert_eq!(labels[j], want, "OT {j}");
@@ -215,6 +315,50 @@ mod tests {
         for j in 0..n {
             assert_eq!(got[j], pairs[j][choices[j] as usize]);
         }
+    }
+
+    #[test]
+    fn broken_peer_in_extension_and_online_gets_typed_errors() {
+        // A receiver that, after an honest setup, sends a short extension frame, then one for
+        // more OTs than asked, then an oversized online answer; the other side errors each time.
+        let (mut cs, mut cr) = MemChannel::pair();
+        let params = ExtParams::default();
+        let t = thread::spawn(move || -> Result<()> {
+            let mut r = setup_receiver(&mut cr, params, &mut rng(11))?;
+            let (_, msg) = r.extend(256)?;
+            let bytes = msg.to_bytes();
+            cr.send(&bytes[..bytes.len() - 1])?;
+            let (_, big) = r.extend(512)?;
+            cr.send(&big.to_bytes())?;
+            Ok(())
+        });
+        let mut s = setup_sender(&mut cs, params, Block::ONE, &mut rng(12)).unwrap();
+        assert!(matches!(
+            extend_sender(&mut cs, &mut s, 256),
+            Err(OtError::BadLength { .. })
+        ));
+        assert!(matches!(
+            extend_sender(&mut cs, &mut s, 256),
+            Err(OtError::Channel(_))
+        ));
+        t.join().unwrap().unwrap();
+
+        // Online: the sender answers with a frame longer than the labels asked for.
+        let (mut cs, mut cr) = MemChannel::pair();
+        let t = thread::spawn(move || -> Result<()> {
+            let mut s = setup_sender(&mut cs, params, Block::ONE, &mut rng(13))?;
+            let _pool = extend_sender(&mut cs, &mut s, 10)?;
+            let _choice = cs.recv(1 << 10)?;
+            cs.send(&[0x22; 13 + 16 * 11])?;
+            Ok(())
+        });
+        let mut r = setup_receiver(&mut cr, params, &mut rng(14)).unwrap();
+        let mut pool = extend_receiver(&mut cr, &mut r, 10).unwrap();
+        assert!(matches!(
+            receive_labels(&mut cr, &mut pool, &[true; 10]),
+            Err(OtError::Channel(_))
+        ));
+        t.join().unwrap().unwrap();
     }
 
     #[test]

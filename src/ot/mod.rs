@@ -16,11 +16,31 @@
 //! * [`online`] — Beaver derandomisation: the receiver sends `d = b ⊕ r` (one bit per OT), the
 //!   sender answers `y_j = w0_j ⊕ q_j ⊕ d_j·Δ` (16 bytes per OT), and the receiver's label is
 //!   `y_j ⊕ t_j = w0_j ⊕ b_j·Δ`. No public-key operation online.
-//! * [`io`] — the blocking drivers; [`bench`] — the measurements behind `gazelle bench ot`.
+//! * [`io`] — the blocking drivers; [`bench`](mod@bench) — the measurements behind `gazelle bench ot`.
 //! * [`rng`] — AES-CTR PRG and the parties' CSPRNG; [`transpose`] — the bit-matrix transpose.
 //!
 //! Primitives from the `kernels` crate: [`kernels::Aes128`] (fixed-key hashes, keyed AES for
-//! the CTR PRG) and [`kernels::Block`]. The transpose is written here in safe Rust.
+//! the CTR PRG) and [`kernels::Block`]. The transpose is written here in safe Rust. The
+//! channel abstraction is [`crate::channel`].
+//!
+//! # What the protocol calls
+//! Garbler (server, OT sender), with its free-XOR `Δ` (lsb 1):
+//! ```text
+//! let mut s = io::setup_sender(&mut ch, ExtParams::default(), delta, &mut rng)?;   // once
+//! let mut pool = io::extend_sender(&mut ch, &mut s, n)?;        // offline: n random COTs
+//! io::send_labels(&mut ch, &mut pool, &zero_labels)?;           // online: one round trip
+//! ```
+//! Evaluator (client, OT receiver):
+//! ```text
+//! let mut r = io::setup_receiver(&mut ch, ExtParams::default(), &mut rng)?;
+//! let mut pool = io::extend_receiver(&mut ch, &mut r, n)?;
+//! let labels = io::receive_labels(&mut ch, &mut pool, &choice_bits)?;  // w0 ⊕ b·Δ
+//! ```
+//! The sans-I/O equivalents are [`CotSender::extend`] / [`CotReceiver::extend`] and
+//! [`ReceiverCots::choose_labels`] → [`SenderCots::send_labels`] → [`PendingLabels::finish`];
+//! the `_into` / `_with` / `_reusing` variants keep their buffers across calls. Pools are
+//! consumed front to back, each OT once; every message names its first OT index, so parties
+//! out of step get [`OtError::OutOfStep`].
 pub mod base;
 pub mod bench;
 pub mod ext;

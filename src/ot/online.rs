@@ -136,34 +136,84 @@ fn encode_blocks(tag: u8, start: u64, n: usize, blocks: &[Block]) -> Vec<u8> {
     w.finish()
 }
 
-/// The sender's answer with masked free-XOR labels.
+/// The sender's answer with masked free-XOR labels `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`, kept in its
+/// encoded form (tag, start, count, then 16 bytes per label) so that sending and receiving it
+/// copies nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelMsg {
     /// Global index of the first OT used.
     pub start: u64,
-    /// `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`.
-    pub masked: Vec<Block>,
+    encoded: Vec<u8>,
 }
 
+/// Bytes before the first label of an encoded [`LabelMsg`].
+const LABEL_HEADER: usize = 1 + 8 + 4;
+
 impl LabelMsg {
-    /// Encodes the message.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        encode_blocks(TAG_LABELS, self.start, self.masked.len(), &self.masked)
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        (self.encoded.len() - LABEL_HEADER) / 16
     }
 
-    /// Decodes and validates against what the receiver is waiting for.
+    /// Whether it carries none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The masked labels `y_j`.
+    pub fn masked(&self) -> impl Iterator<Item = Block> + '_ {
+        self.encoded[LABEL_HEADER..].chunks_exact(16).map(|c| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(c);
+            Block::new(b)
+        })
+    }
+
+    /// The encoding, borrowed (what goes on the wire).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The encoding, copied.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.encoded.clone()
+    }
+
+    /// Decodes and validates (tag, start, count and exact length against what the receiver
+    /// is waiting for), copying `bytes`.
     pub fn from_bytes(bytes: &[u8], pending: &PendingLabels) -> Result<LabelMsg> {
-        let masked = decode_blocks(
-            bytes,
-            TAG_LABELS,
-            "OT label message",
-            pending.start,
-            pending.t.len(),
-            1,
-        )?;
+        LabelMsg::from_vec(bytes.to_vec(), pending)
+    }
+
+    /// The encoding, its buffer handed back (for reuse).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.encoded
+    }
+
+    /// As [`LabelMsg::from_bytes`], keeping the buffer it is given.
+    pub fn from_vec(bytes: Vec<u8>, pending: &PendingLabels) -> Result<LabelMsg> {
+        let what = "OT label message";
+        let mut r = Reader::new(&bytes, TAG_LABELS, what)?;
+        let start = r.u64()?;
+        let n = r.u32()? as usize;
+        if start != pending.start {
+            return Err(OtError::OutOfStep {
+                what,
+                expected: pending.start,
+                got: start,
+            });
+        }
+        if n != pending.t.len() {
+            return Err(OtError::CountMismatch {
+                what,
+                expected: pending.t.len(),
+                got: n,
+            });
+        }
+        r.expect_remaining(16 * n)?;
         Ok(LabelMsg {
-            start: pending.start,
-            masked,
+            start,
+            encoded: bytes,
         })
     }
 }
@@ -236,7 +286,7 @@ secret_debug_drop!(PendingChosen);
 impl ReceiverCots {
     /// Takes the next `choices.len()` offline OTs: returns the choice message for the sender
     /// and the state that decodes its answer. The used OTs are erased from the pool.
-    fn take(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, Vec<Block>)> {
+    fn take(&mut self, choices: &[bool], buf: Vec<Block>) -> Result<(ChoiceMsg, Vec<Block>)> {
         let n = choices.len();
         if n == 0 || n > MAX_EXTEND {
             return Err(OtError::BadCount {
@@ -253,24 +303,61 @@ impl ReceiverCots {
         }
         let first = self.used;
         let mut bits = vec![0u8; n.div_ceil(8)];
-        for (j, &b) in choices.iter().enumerate() {
-            let d = b ^ self.choice(first + j);
-            bits[j / 8] |= (d as u8) << (j % 8);
+        if first.is_multiple_of(8) {
+            // Byte-aligned: r is stored packed LSB-first, like d; XOR whole bytes.
+            let r = &Block::slice_as_bytes(&self.choices)[first / 8..];
+            for ((d, b), r) in bits.iter_mut().zip(choices.chunks(8)).zip(r) {
+                let packed = b
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (i, &x)| acc | ((x as u8) << i));
+                *d = packed ^ r;
+            }
+            if !n.is_multiple_of(8) {
+                bits[n / 8] &= (1u8 << (n % 8)) - 1;
+            }
+        } else {
+            for (j, &b) in choices.iter().enumerate() {
+                let d = b ^ self.choice(first + j);
+                bits[j / 8] |= (d as u8) << (j % 8);
+            }
         }
-        let t = self.t[first..first + n].to_vec();
-        wipe_blocks(&mut self.t[first..first + n]);
-        self.used += n;
         let msg = ChoiceMsg {
             start: self.start + first as u64,
             n: n as u32,
             bits,
+        };
+        let t = if first == 0 && n == self.t.len() {
+            // The whole pool at once (the common case): move it out rather than copy, leaving
+            // an empty pool positioned after it.
+            wipe_blocks(&mut self.choices);
+            self.choices.clear();
+            self.start += n as u64;
+            std::mem::take(&mut self.t)
+        } else {
+            let mut t = buf;
+            t.clear();
+            t.extend_from_slice(&self.t[first..first + n]);
+            wipe_blocks(&mut self.t[first..first + n]);
+            self.used += n;
+            t
         };
         Ok((msg, t))
     }
 
     /// Online, for free-XOR labels: the choice message and the pending state.
     pub fn choose_labels(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, PendingLabels)> {
-        let (msg, t) = self.take(choices)?;
+        self.choose_labels_reusing(choices, Vec::new())
+    }
+
+    /// [`ReceiverCots::choose_labels`] keeping the pending state in `buf`'s memory (e.g. the
+    /// previous call's labels, which [`PendingLabels::finish`] computes in that same buffer).
+    pub fn choose_labels_reusing(
+        &mut self,
+        choices: &[bool],
+        buf: Vec<Block>,
+    ) -> Result<(ChoiceMsg, PendingLabels)> {
+        let (msg, t) = self.take(choices, buf)?;
         Ok((
             msg.clone(),
             PendingLabels {
@@ -282,7 +369,7 @@ impl ReceiverCots {
 
     /// Online, for arbitrary message pairs: the choice message and the pending state.
     pub fn choose_messages(&mut self, choices: &[bool]) -> Result<(ChoiceMsg, PendingChosen)> {
-        let (msg, t) = self.take(choices)?;
+        let (msg, t) = self.take(choices, Vec::new())?;
         Ok((
             msg.clone(),
             PendingChosen {
@@ -306,8 +393,9 @@ impl PendingLabels {
     }
 
     /// The receiver's labels `w0_j ⊕ b_j·Δ` from the sender's answer.
-    /// (Takes the message by value: the labels are computed in its buffer.)
-    pub fn finish(self, msg: LabelMsg) -> Result<Vec<Block>> {
+    ///
+    /// The labels are computed in place in the pending state's buffer, which is returned.
+    pub fn finish(mut self, msg: &LabelMsg) -> Result<Vec<Block>> {
         if msg.start != self.start {
             return Err(OtError::OutOfStep {
                 what: "OT label message",
@@ -315,16 +403,16 @@ impl PendingLabels {
                 got: msg.start,
             });
         }
-        if msg.masked.len() != self.t.len() {
+        if msg.len() != self.t.len() {
             return Err(OtError::CountMismatch {
                 what: "OT label message",
                 expected: self.t.len(),
-                got: msg.masked.len(),
+                got: msg.len(),
             });
         }
-        let mut labels = msg.masked;
-        for (y, t) in labels.iter_mut().zip(&self.t) {
-            *y ^= *t;
+        let mut labels = std::mem::take(&mut self.t);
+        for (t, y) in labels.iter_mut().zip(msg.masked()) {
+            *t ^= y;
         }
         Ok(labels)
     }
@@ -397,20 +485,35 @@ impl SenderCots {
     /// Online, for free-XOR labels `(w0_j, w0_j ⊕ Δ)` given by their zero labels: answers the
     /// receiver's choice message. The used OTs are erased from the pool.
     pub fn send_labels(&mut self, zero_labels: &[Block], msg: &ChoiceMsg) -> Result<LabelMsg> {
+        self.send_labels_reusing(zero_labels, msg, Vec::new())
+    }
+
+    /// [`SenderCots::send_labels`] encoding into `buf`'s memory (e.g. the previous answer's
+    /// [`LabelMsg::into_bytes`]).
+    pub fn send_labels_reusing(
+        &mut self,
+        zero_labels: &[Block],
+        msg: &ChoiceMsg,
+        buf: Vec<u8>,
+    ) -> Result<LabelMsg> {
         let n = zero_labels.len();
         let first = self.take(msg, n)?;
         let delta = self.delta;
         let q = &mut self.q[first..first + n];
-        let masked = zero_labels
-            .iter()
-            .zip(q.iter())
-            .enumerate()
-            .map(|(j, (w0, q))| *w0 ^ *q ^ delta.and_bit(msg.bit(j)))
-            .collect();
+        let mut encoded = buf;
+        encoded.clear();
+        encoded.reserve(LABEL_HEADER + 16 * n);
+        encoded.push(TAG_LABELS);
+        encoded.extend_from_slice(&msg.start.to_le_bytes());
+        encoded.extend_from_slice(&(n as u32).to_le_bytes());
+        for (j, (w0, q)) in zero_labels.iter().zip(q.iter()).enumerate() {
+            let y = *w0 ^ *q ^ delta.and_bit(msg.bit(j));
+            encoded.extend_from_slice(y.as_bytes());
+        }
         wipe_blocks(q);
         Ok(LabelMsg {
             start: msg.start,
-            masked,
+            encoded,
         })
     }
 
@@ -480,7 +583,7 @@ mod tests {
             let cm = ChoiceMsg::from_bytes(&cm.to_bytes(), n).unwrap();
             let lm = sp.send_labels(&zero[off..off + n], &cm).unwrap();
             let lm = LabelMsg::from_bytes(&lm.to_bytes(), &pending).unwrap();
-            let labels = pending.finish(lm).unwrap();
+            let labels = pending.finish(&lm).unwrap();
             for j in 0..n {
                 let w0 = zero[off + j];
                 let want = if b[off + j] { w0 ^ delta } else { w0 };
@@ -494,6 +597,25 @@ mod tests {
             rp.choose_labels(&[true]),
             Err(OtError::PoolExhausted { .. })
         ));
+    }
+
+    #[test]
+    fn whole_pool_is_moved_out_and_stays_in_step() {
+        let (mut sp, mut rp) = pools(300, 25);
+        let delta = sp.delta();
+        let zero = vec![Block::ONE; 300];
+        let b = choices(300, 26);
+        let (cm, pending) = rp.choose_labels(&b).unwrap();
+        assert_eq!((rp.len(), rp.remaining()), (0, 0));
+        assert!(matches!(
+            rp.choose_labels(&[false]),
+            Err(OtError::PoolExhausted { .. })
+        ));
+        let lm = sp.send_labels(&zero, &cm).unwrap();
+        let labels = pending.finish(&lm).unwrap();
+        for j in 0..300 {
+            assert_eq!(labels[j], Block::ONE ^ delta.and_bit(b[j]));
+        }
     }
 
     #[test]
@@ -574,8 +696,8 @@ mod tests {
         tag[0] = TAG_CHOSEN;
         assert!(LabelMsg::from_bytes(&tag, &pending).is_err());
         let mut short = lm.clone();
-        short.masked.pop();
-        assert!(pending.finish(short).is_err());
+        short.encoded.truncate(short.encoded.len() - 16);
+        assert!(pending.finish(&short).is_err());
         assert!(rp.choose_labels(&[]).is_err());
         // The sender's pool runs out too.
         let cm = ChoiceMsg {

@@ -46,7 +46,7 @@ pub fn transpose_columns(cols: &[Block], stride: usize, nb: usize, rows: &mut Ve
     assert!(stride >= nb && cols.len() >= 127 * stride + nb);
     // m[c] = [rows 0..64 of column c, rows 64..128 of column c, the same of column c + 64].
     let mut m = [[0u64; 4]; 64];
-    let mut out = [Block::ZERO; 128];
+    rows.reserve(128 * nb);
     for t in 0..nb {
         for (c, w) in m.iter_mut().enumerate() {
             let lo = cols[c * stride + t].to_u128();
@@ -54,14 +54,9 @@ pub fn transpose_columns(cols: &[Block], stride: usize, nb: usize, rows: &mut Ve
             *w = [lo as u64, (lo >> 64) as u64, hi as u64, (hi >> 64) as u64];
         }
         transpose4x64(&mut m);
-        let (top, bottom) = out.split_at_mut(64);
-        for ((t, b), w) in top.iter_mut().zip(bottom.iter_mut()).zip(m.iter()) {
-            *t = Block::from_u64s(w[0], w[2]);
-            *b = Block::from_u64s(w[1], w[3]);
-        }
-        rows.extend_from_slice(&out);
+        rows.extend(m.iter().map(|w| Block::from_u64s(w[0], w[2])));
+        rows.extend(m.iter().map(|w| Block::from_u64s(w[1], w[3])));
     }
-    super::wipe_blocks(&mut out);
     for w in m.iter_mut() {
         *w = [0; 4];
     }

@@ -271,6 +271,19 @@ impl Aes128 {
         }
     }
 
+    /// Counter mode: `out[j] = π(counter + j)` (the counter as a little-endian 128-bit
+    /// integer, wrapping), returning the next counter. With a secret uniformly random key this
+    /// is a PRG (AES-CTR), e.g. for garbled-circuit labels or OT extension's seed expansion.
+    pub fn ctr_many(&self, counter: u128, out: &mut [Block]) -> u128 {
+        let mut c = counter;
+        for b in out.iter_mut() {
+            *b = Block::from_u128(c);
+            c = c.wrapping_add(1);
+        }
+        self.encrypt_many(out);
+        c
+    }
+
     /// Encrypts a fixed batch of `N` blocks in place (N = 1, 2, 4 or 8 is the intended use:
     /// that many independent blocks go through the rounds together).
     #[inline]
@@ -494,11 +507,13 @@ pub fn self_check_with(mut log: impl FnMut(&str)) -> Result<(), String> {
             || x.and_bit(true) != x
             || x.and_bit(false) != Block::ZERO
             || (x & Block::ONE).to_u128() != v & 1
+            || x.lsb() != (v & 1 == 1)
+            || Block::from_u64s(lo as u64, hi as u64) != x
         {
             return Err(format!("Block operations wrong on {x}"));
         }
     }
-    log("block: sigma, xor, and, and_bit ok");
+    log("block: sigma, xor, and, and_bit, lsb, from_u64s ok");
     for backend in AesBackend::ALL {
         if backend.is_available() {
             check_backend(backend)?;
@@ -597,6 +612,17 @@ mod tests {
         } else if AesBackend::AesNi.is_available() {
             assert_eq!(AesBackend::for_backend(Backend::Avx2), AesBackend::AesNi);
         }
+    }
+
+    #[test]
+    fn aes_ctr_mode() {
+        let aes = Aes128::new(FIXED_KEY).unwrap();
+        let mut out = [Block::ZERO; 5];
+        let next = aes.ctr_many(u128::MAX - 1, &mut out);
+        assert_eq!(next, 3);
+        assert_eq!(out[0], aes.encrypt_block(Block::from_u128(u128::MAX - 1)));
+        assert_eq!(out[2], aes.encrypt_block(Block::ZERO));
+        assert_eq!(out[4], aes.encrypt_block(Block::from_u128(2)));
     }
 
     #[test]

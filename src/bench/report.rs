@@ -1,0 +1,278 @@
+//! `gazelle report`: turns a saved `gazelle bench --json` run and criterion's saved estimates
+//! (with the peer crates tfhe-ntt and fhe.rs timed in the same runs) into markdown tables and
+//! SVG plots for `perf/`.
+use super::{BenchRow, Report};
+use plotters::prelude::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One criterion benchmark: its id and median time.
+#[derive(Debug, Clone)]
+pub struct CriterionEntry {
+    /// Benchmark group, e.g. `forward` or `he/gazelle-4096`.
+    pub group: String,
+    /// Function id, e.g. `avx2-shoup-u64` or `tfhe-ntt`.
+    pub function: String,
+    /// Parameter, e.g. `4096/60` (empty when none).
+    pub value: String,
+    /// Median time per iteration, ns.
+    pub median_ns: f64,
+}
+
+#[derive(Deserialize)]
+struct BenchmarkJson {
+    group_id: String,
+    function_id: Option<String>,
+    value_str: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Estimate {
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct EstimatesJson {
+    median: Estimate,
+}
+
+/// Reads every `*/new/{benchmark,estimates}.json` under a criterion directory.
+pub fn read_criterion(dir: &Path) -> Vec<CriterionEntry> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") {
+                    if let Some(entry) = read_entry(&p) {
+                        out.push(entry);
+                    }
+                } else if p
+                    .file_name()
+                    .is_none_or(|n| n != "report" && n != "base" && n != "change")
+                {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.group, &a.function, &a.value).cmp(&(&b.group, &b.function, &b.value)));
+    out
+}
+
+fn read_entry(new_dir: &Path) -> Option<CriterionEntry> {
+    let b: BenchmarkJson =
+        serde_json::from_slice(&std::fs::read(new_dir.join("benchmark.json")).ok()?).ok()?;
+    let e: EstimatesJson =
+        serde_json::from_slice(&std::fs::read(new_dir.join("estimates.json")).ok()?).ok()?;
+    Some(CriterionEntry {
+        group: b.group_id,
+        function: b.function_id.unwrap_or_default(),
+        value: b.value_str.unwrap_or_default(),
+        median_ns: e.median.point_estimate,
+    })
+}
+
+/// Our figure next to a peer's from the same criterion run.
+#[derive(Debug, Clone)]
+pub struct PeerRatio {
+    /// What was compared, e.g. `forward 4096/60`.
+    pub what: String,
+    /// Our implementation (criterion function id).
+    pub ours: String,
+    /// Our median, µs.
+    pub ours_us: f64,
+    /// The peer (`tfhe-ntt`, `fhe.rs`).
+    pub peer: String,
+    /// The peer's median, µs.
+    pub peer_us: f64,
+}
+
+impl PeerRatio {
+    /// ours / peer: below 1 means we are faster.
+    pub fn ratio(&self) -> f64 {
+        self.ours_us / self.peer_us
+    }
+}
+
+/// Pairs our criterion entries with the peers timed in the same run: tfhe-ntt in the NTT groups
+/// (same group and parameter), fhe.rs groups `fhe.rs/SET` with ours `he/SET` (same function).
+pub fn peer_ratios(entries: &[CriterionEntry]) -> Vec<PeerRatio> {
+    let mut out = Vec::new();
+    for peer in entries.iter().filter(|e| e.function == "tfhe-ntt") {
+        for ours in entries.iter().filter(|e| {
+            e.group == peer.group
+                && e.value == peer.value
+                && e.function != "tfhe-ntt"
+                && e.function.ends_with("u64")
+        }) {
+            out.push(PeerRatio {
+                what: format!("ntt {} {}", peer.group, peer.value),
+                ours: ours.function.clone(),
+                ours_us: ours.median_ns / 1e3,
+                peer: "tfhe-ntt".into(),
+                peer_us: peer.median_ns / 1e3,
+            });
+        }
+    }
+    for peer in entries.iter().filter(|e| e.group.starts_with("fhe.rs/")) {
+        let set = &peer.group["fhe.rs/".len()..];
+        if let Some(ours) = entries.iter().find(|e| {
+            e.group == format!("he/{set}") && e.function == peer.function && e.value == peer.value
+        }) {
+            out.push(PeerRatio {
+                what: format!("he {set} {}", peer.function),
+                ours: "gazelle".into(),
+                ours_us: ours.median_ns / 1e3,
+                peer: "fhe.rs".into(),
+                peer_us: peer.median_ns / 1e3,
+            });
+        }
+    }
+    out
+}
+
+/// Markdown for a bench run (machine header and one table per family) plus the peer ratios.
+pub fn markdown(report: &Report, ratios: &[PeerRatio], command: &str, date: &str) -> String {
+    let m = &report.machine;
+    let mut s =
+        format!(
+        "Generated by `gazelle report` on {date}.\n\nMachine: {} ({} logical cores); detected {}; \
+         backends {} (selected {}); {}; perf counters {}.\nCommand: `{command}`.\n",
+        m.cpu,
+        m.cores,
+        m.features_detected.join(" "),
+        m.backends_available.join(" "),
+        m.backend_selected,
+        m.rustc,
+        if m.perf_counters { "available" } else { "unavailable" }
+    );
+    let mut families: BTreeMap<&str, Vec<&BenchRow>> = BTreeMap::new();
+    for r in &report.rows {
+        families.entry(&r.family).or_default().push(r);
+    }
+    for (family, rows) in families {
+        s += &format!(
+            "\n### {family}\n\n| backend | operation | size | median | spread | throughput | note |\n|---|---|---|---|---|---|---|\n"
+        );
+        for r in rows {
+            s += &format!(
+                "| {} | {} | {} | {:.2} {} | {} | {} | {} |\n",
+                r.backend,
+                r.operation,
+                r.size,
+                r.median,
+                r.unit,
+                r.spread_pct
+                    .map(|x| format!("{x:.1}%"))
+                    .unwrap_or_else(|| "-".into()),
+                r.throughput
+                    .map(|t| format!("{t:.3e} {}", r.throughput_unit.as_deref().unwrap_or("")))
+                    .unwrap_or_else(|| "-".into()),
+                r.note.replace('|', "/"),
+            );
+        }
+    }
+    for n in &report.notes {
+        s += &format!("\nNote: {n}\n");
+    }
+    if !ratios.is_empty() {
+        s += "\n### Peers timed in the same criterion runs (ratio = ours / peer; below 1 is faster)\n\n\
+              | comparison | ours | ours µs | peer | peer µs | ratio |\n|---|---|---|---|---|---|\n";
+        for r in ratios {
+            s += &format!(
+                "| {} | {} | {:.2} | {} | {:.2} | {:.2} |\n",
+                r.what,
+                r.ours,
+                r.ours_us,
+                r.peer,
+                r.peer_us,
+                r.ratio()
+            );
+        }
+    }
+    s
+}
+
+/// Plots NTT forward time against n, one line per backend × reduction × word, from the
+/// kernels rows of a report. Returns the file written, or None if the report has no such rows.
+pub fn plot_ntt(report: &Report, out_dir: &Path) -> Result<Option<PathBuf>, String> {
+    let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.family == "kernels" && r.operation.starts_with("ntt-forward"))
+    {
+        // size: "n=4096 q=60b u64"
+        let mut parts = r.size.split_whitespace();
+        let n: f64 = match parts
+            .next()
+            .and_then(|p| p.strip_prefix("n="))
+            .and_then(|v| v.parse().ok())
+        {
+            Some(n) => n,
+            None => continue,
+        };
+        let rest: Vec<&str> = parts.collect();
+        let red = r.operation.split('/').nth(1).unwrap_or("");
+        series
+            .entry(format!("{} {} {}", r.backend, red, rest.join(" ")))
+            .or_default()
+            .push((n, r.median));
+    }
+    if series.is_empty() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+    let path = out_dir.join("ntt-forward.svg");
+    let max_t = series.values().flatten().map(|p| p.1).fold(0.0, f64::max) * 1.1;
+    let (min_n, max_n) = series
+        .values()
+        .flatten()
+        .fold((f64::MAX, 0.0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let root = SVGBackend::new(&path, (960, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Forward NTT time vs n (per backend, reduction, prime)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((min_n * 0.9)..(max_n * 1.1), 0.0..max_t)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("n")
+        .y_desc("µs")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, (name, mut pts)) in series.into_iter().enumerate() {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())?;
+    drop(chart);
+    drop(root);
+    Ok(Some(path))
+}

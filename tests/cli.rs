@@ -1,0 +1,166 @@
+//! The CLI's bench, profile and eval commands, run as a user would, so they cannot rot.
+use std::process::Command;
+
+fn gazelle() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gazelle"))
+}
+
+#[test]
+fn bench_all_quick_json_has_the_documented_fields() {
+    let out = gazelle()
+        .args(["bench", "all", "--quick", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let machine = &v["machine"];
+    for key in [
+        "cpu",
+        "cores",
+        "features_detected",
+        "features_compiled",
+        "backends_available",
+        "backend_selected",
+        "rustc",
+        "perf_counters",
+    ] {
+        assert!(!machine[key].is_null(), "machine.{key} missing");
+    }
+    // `gazelle report` turns the saved run into markdown and an NTT plot.
+    let dir = std::env::temp_dir().join(format!("gazelle-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bench.json"), &out.stdout).unwrap();
+    let rep = gazelle()
+        .args(["report", "--bench-json"])
+        .arg(dir.join("bench.json"))
+        .arg("--criterion")
+        .arg(dir.join("no-criterion-here"))
+        .arg("--out")
+        .arg(dir.join("latest.md"))
+        .arg("--plots")
+        .arg(dir.join("plots"))
+        .output()
+        .unwrap();
+    assert!(
+        rep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("latest.md")).unwrap();
+    assert!(
+        md.contains("### kernels") && md.contains("### he") && md.contains("Machine:"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(dir.join("plots/ntt-forward.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("Forward NTT"));
+    std::fs::remove_dir_all(&dir).ok();
+    let rows = v["rows"].as_array().expect("rows");
+    for family in ["kernels", "he", "gc", "ot"] {
+        assert!(
+            rows.iter().any(|r| r["family"] == family),
+            "no {family} rows"
+        );
+    }
+    for r in rows {
+        for key in [
+            "family",
+            "backend",
+            "operation",
+            "size",
+            "median",
+            "unit",
+            "samples",
+            "note",
+        ] {
+            assert!(!r[key].is_null(), "row field {key} missing in {r}");
+        }
+        let median = r["median"].as_f64().unwrap();
+        assert!(median.is_finite() && median >= 0.0, "{r}");
+    }
+    // The kernel family covers every available backend × both reductions when asked.
+    let out = gazelle()
+        .args(["bench", "kernels", "--quick", "--json", "--backend", "all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    for b in gazelle::kernels::Backend::available() {
+        for red in ["shoup", "montgomery"] {
+            assert!(
+                rows.iter()
+                    .any(|r| r["backend"] == b.name()
+                        && r["operation"] == format!("ntt-forward/{red}")),
+                "missing {b} {red}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bench_rejects_unknown_and_unavailable_backends() {
+    let out = gazelle()
+        .args(["bench", "kernels", "--quick", "--backend", "sse9"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"));
+    for b in gazelle::kernels::Backend::ALL {
+        if !b.is_available() {
+            let out = gazelle()
+                .args(["bench", "kernels", "--quick", "--backend", b.name()])
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            assert!(String::from_utf8_lossy(&out.stderr).contains("not available"));
+        }
+    }
+}
+
+#[test]
+fn profile_writes_a_flamegraph() {
+    let dir = std::env::temp_dir().join(format!("gazelle-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("flame.svg");
+    let out = gazelle()
+        .args(["profile", "ntt", "--seconds", "0.3", "--out"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.len() > 1000 && text.contains("<svg"),
+        "not a flamegraph"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hottest functions"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn eval_prints_accuracy_and_agreement() {
+    let out = gazelle()
+        .args(["eval", "--model", "mnist-minionn"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(text.contains("agree"), "{text}");
+    let out = gazelle()
+        .args(["eval", "--model", "no-such-model"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
