@@ -31,6 +31,10 @@ enum Command {
         /// Number of images to classify (the default finishes in seconds).
         #[arg(long, default_value_t = 20)]
         images: usize,
+        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
+        /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
+        #[arg(long, default_value = "gazelle-4096")]
+        params: String,
     },
     /// Serve private inference on a bundled model (one session per connection).
     Serve {
@@ -43,6 +47,10 @@ enum Command {
         /// Most sessions served at once.
         #[arg(long, default_value_t = 4)]
         max_sessions: usize,
+        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
+        /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
+        #[arg(long, default_value = "gazelle-4096")]
+        params: String,
     },
     /// Classify one image privately against a `gazelle serve` server.
     Infer {
@@ -62,6 +70,10 @@ enum Command {
         /// Index of a digit of the bundled MNIST test set.
         #[arg(long)]
         mnist_index: Option<usize>,
+        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
+        /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
+        #[arg(long, default_value = "gazelle-4096")]
+        params: String,
     },
     /// Benchmark one family and print one table (or JSON) with a machine header.
     Bench {
@@ -344,26 +356,51 @@ fn run_report(
     Ok(())
 }
 
+fn param_set(name: &str) -> Result<gazelle::he::params::ParamSetId, String> {
+    gazelle::he::params::ParamSetId::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = gazelle::he::params::ParamSetId::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!(
+            "unknown parameter set {name:?} (expected one of {})",
+            names.join(", ")
+        )
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { model, images } => cli::demo(&model, images).map_err(|e| e.to_string()),
+        Command::Demo {
+            model,
+            images,
+            params,
+        } => {
+            param_set(&params).and_then(|p| cli::demo(&model, images, p).map_err(|e| e.to_string()))
+        }
         Command::Serve {
             model,
             listen,
             max_sessions,
-        } => cli::serve(&model, &listen, max_sessions).map_err(|e| e.to_string()),
+            params,
+        } => param_set(&params)
+            .and_then(|p| cli::serve(&model, &listen, max_sessions, p).map_err(|e| e.to_string())),
         Command::Infer {
             server,
             model,
             image,
             mnist_index,
+            params,
         } => match (image, mnist_index) {
             (Some(path), _) => Ok(cli::InferInput::Png(path)),
             (None, Some(i)) => Ok(cli::InferInput::MnistIndex(i)),
             (None, None) => Err("give --image or --mnist-index".to_string()),
         }
-        .and_then(|input| cli::infer(&server, &model, &input).map_err(|e| e.to_string())),
+        .and_then(|input| {
+            let p = param_set(&params)?;
+            cli::infer(&server, &model, &input, p).map_err(|e| e.to_string())
+        }),
         Command::Bench {
             family,
             backend,

@@ -110,7 +110,9 @@ fn tcp_concurrent_clients_and_misbehaving_peers() {
             .iter()
             .map(|x| {
                 let m = model.clone();
-                sc.spawn(move || infer_once(addr, m, x).unwrap())
+                sc.spawn(move || {
+                    infer_once(addr, m, x, gazelle::he::params::ParamSetId::default()).unwrap()
+                })
             })
             .collect();
         for (h, x) in hs.into_iter().zip(&inputs) {

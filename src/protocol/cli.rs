@@ -84,16 +84,22 @@ fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, p
 }
 
 /// `gazelle serve`.
-pub fn serve(model: &str, listen: &str, max_sessions: usize) -> CliResult<()> {
-    let server = Arc::new(Server::new(
-        nn::builtin_model(model)?,
-        ServerConfig::default(),
-    )?);
+pub fn serve(
+    model: &str,
+    listen: &str,
+    max_sessions: usize,
+    param_set: ParamSetId,
+) -> CliResult<()> {
+    let config = ServerConfig {
+        param_set,
+        ..ServerConfig::default()
+    };
+    let server = Arc::new(Server::new(nn::builtin_model(model)?, config)?);
     let listener = TcpListener::bind(listen)?;
     eprintln!(
         "serve: model {model}, {} stages, parameter set {}, listening on {} (at most {max_sessions} sessions)",
         server.plan().stages.len(),
-        ParamSetId::default().name(),
+        param_set.name(),
         listener.local_addr()?
     );
     serve_listener(server, listener, max_sessions.max(1), SESSION_TIMEOUT)
@@ -120,9 +126,14 @@ pub enum InferInput {
 }
 
 /// One query against a server: returns the report (and prints nothing).
-pub fn infer_once(addr: SocketAddr, model: Model, input: &[i64]) -> CliResult<QueryReport> {
+pub fn infer_once(
+    addr: SocketAddr,
+    model: Model,
+    input: &[i64],
+    param_set: ParamSetId,
+) -> CliResult<QueryReport> {
     let mut ch = TcpChannel::connect(addr)?;
-    let mut client = Client::connect(&mut ch, model, ParamSetId::default())?;
+    let mut client = Client::connect(&mut ch, model, param_set)?;
     let setup = client.setup;
     let mut report = client.query(input)?;
     client.finish()?;
@@ -131,7 +142,12 @@ pub fn infer_once(addr: SocketAddr, model: Model, input: &[i64]) -> CliResult<Qu
 }
 
 /// `gazelle infer`.
-pub fn infer(server: &str, model: &str, input: &InferInput) -> CliResult<()> {
+pub fn infer(
+    server: &str,
+    model: &str,
+    input: &InferInput,
+    param_set: ParamSetId,
+) -> CliResult<()> {
     let model = nn::builtin_model(model)?;
     let (pixels, label) = match input {
         InferInput::Png(path) => {
@@ -159,7 +175,7 @@ pub fn infer(server: &str, model: &str, input: &InferInput) -> CliResult<()> {
                 .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
         })
         .map_err(|e| format!("--server {server}: {e}"))?;
-    let r = infer_once(addr, model, &x)?;
+    let r = infer_once(addr, model, &x, param_set)?;
     println!("class: {}", r.class);
     if let Some(l) = label {
         println!("label: {l}");
@@ -214,10 +230,15 @@ pub struct DemoSummary {
 pub fn demo_run(
     model_name: &str,
     images: usize,
+    param_set: ParamSetId,
     mut progress: impl FnMut(usize, usize, &QueryReport, bool),
 ) -> CliResult<DemoSummary> {
     let model = nn::builtin_model(model_name)?;
-    let server = Arc::new(Server::new(model.clone(), ServerConfig::default())?);
+    let config = ServerConfig {
+        param_set,
+        ..ServerConfig::default()
+    };
+    let server = Arc::new(Server::new(model.clone(), config)?);
     let addr = spawn_local_server(server, 4)?;
     let shape = model.input().shape;
     let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if shape.c == 1 && shape.h == 28 {
@@ -232,7 +253,7 @@ pub fn demo_run(
             .unzip()
     };
     let mut ch = TcpChannel::connect(addr)?;
-    let mut client = Client::connect(&mut ch, model.clone(), ParamSetId::default())?;
+    let mut client = Client::connect(&mut ch, model.clone(), param_set)?;
     let mut s = DemoSummary {
         images: 0,
         correct: 0,
@@ -273,14 +294,14 @@ pub fn demo_run(
 }
 
 /// `gazelle demo` with its printed report.
-pub fn demo(model_name: &str, images: usize) -> CliResult<()> {
+pub fn demo(model_name: &str, images: usize, param_set: ParamSetId) -> CliResult<()> {
     println!(
         "gazelle demo: private inference of {model_name} on {images} images, client and server \
          in this process over loopback TCP (parameter set {})",
-        ParamSetId::default().name()
+        param_set.name()
     );
     let t = Instant::now();
-    let s = demo_run(model_name, images, |i, n, _r, ok| {
+    let s = demo_run(model_name, images, param_set, |i, n, _r, ok| {
         let w = 30;
         let filled = w * i / n.max(1);
         eprint!(
