@@ -143,6 +143,8 @@ enum Family {
     Ot,
     /// Homomorphic linear layers: cost model per network layer, ms per layer at 1 and 2 workers.
     Linalg,
+    /// Secure inference end to end: latency and bytes per network and per stage and phase.
+    E2e,
     /// Every family above.
     All,
 }
@@ -155,6 +157,7 @@ impl Family {
             Family::Gc => "gc",
             Family::Ot => "ot",
             Family::Linalg => "linalg",
+            Family::E2e => "e2e",
             Family::All => "all",
         }
     }
@@ -167,6 +170,7 @@ impl Family {
                 Family::Gc,
                 Family::Ot,
                 Family::Linalg,
+                Family::E2e,
             ],
             f => vec![f],
         }
@@ -183,6 +187,8 @@ enum Workload {
     Gc,
     /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server.
     Conv,
+    /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
+    E2e,
 }
 
 fn backends(spec: &str) -> Result<Vec<Backend>, String> {
@@ -208,6 +214,7 @@ fn family_on(family: Family, backend: Backend, quick: bool) -> Result<Vec<BenchR
             Family::Gc => bench::families::gc(quick),
             Family::Ot => bench::families::ot(quick),
             Family::Linalg => bench::families::linalg(quick),
+            Family::E2e => bench::families::e2e(quick),
             _ => unreachable!("kernels and all are expanded by the caller"),
         };
     }
@@ -301,6 +308,24 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
             let w = bench::workloads::ConvWorkload::new()?;
             bench::profile::profile(|| w.run(), duration, out, 20)?
         }
+        Workload::E2e => {
+            let params = gazelle::he::params::ParamSetId::default();
+            let mut failure = None;
+            let summary = bench::profile::profile(
+                || {
+                    if let Err(e) = cli::demo_run("mnist-minionn", 1, params, |_, _, _, _| {}) {
+                        failure = Some(e.to_string());
+                    }
+                },
+                duration,
+                out,
+                20,
+            )?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            summary
+        }
     };
     println!("flamegraph written to {}", out.display());
     print!("{summary}");
@@ -351,6 +376,9 @@ fn run_report(
         entries.len()
     );
     if let Some(p) = bench::report::plot_ntt(&report, plots)? {
+        println!("wrote {}", p.display());
+    }
+    for p in bench::report::plot_e2e(&report, plots)? {
         println!("wrote {}", p.display());
     }
     Ok(())

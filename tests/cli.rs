@@ -57,9 +57,16 @@ fn bench_all_quick_json_has_the_documented_fields() {
     );
     let svg = std::fs::read_to_string(dir.join("plots/ntt-forward.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("Forward NTT"));
+    let svg = std::fs::read_to_string(dir.join("plots/e2e-mnist-minionn.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("Latency per stage"));
     std::fs::remove_dir_all(&dir).ok();
     let rows = v["rows"].as_array().expect("rows");
-    for family in ["kernels", "he", "gc", "ot"] {
+    // The end-to-end rows report 100 % agreement with the plaintext oracle.
+    assert!(rows
+        .iter()
+        .filter(|r| r["family"] == "e2e" && r["operation"] == "online latency (median)")
+        .all(|r| r["note"].as_str().unwrap_or("").contains("agreement 2/2")));
+    for family in ["kernels", "he", "gc", "ot", "linalg", "e2e"] {
         assert!(
             rows.iter().any(|r| r["family"] == family),
             "no {family} rows"

@@ -160,3 +160,65 @@ pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
     }
     Ok(out)
 }
+
+/// `e2e`: secure inference, both parties in this process over loopback TCP: per network the
+/// median online and offline latency and bytes (with agreement with the plaintext oracle), and
+/// per stage of the last query its time and bytes by phase. Quick: MiniONN-MNIST, 2 images.
+pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
+    use crate::protocol::cli::demo_run;
+    let backend = selected();
+    let param_set = crate::he::params::ParamSetId::default();
+    let runs: &[(&str, usize)] = if quick {
+        &[("mnist-minionn", 2)]
+    } else {
+        &[
+            ("mnist-secureml", 10),
+            ("mnist-cryptonets", 10),
+            ("mnist-deepsecure", 10),
+            ("mnist-minionn", 10),
+            ("cifar-minionn", 2),
+        ]
+    };
+    let mut out = Vec::new();
+    for &(model, images) in runs {
+        let s = demo_run(model, images, param_set, |_, _, _, _| {}).map_err(|e| e.to_string())?;
+        let size = format!("{model} {}", param_set.name());
+        let note = format!(
+            "agreement {}/{} with the fixed-point oracle",
+            s.agree, s.images
+        );
+        for (op, v, unit) in [
+            ("online latency (median)", s.online_s * 1e3, "ms"),
+            ("offline latency (median)", s.offline_s * 1e3, "ms"),
+            ("online bytes (median)", s.online_bytes / 1e6, "MB"),
+            ("offline bytes (median)", s.offline_bytes / 1e6, "MB"),
+            ("session setup", s.setup.time.as_secs_f64() * 1e3, "ms"),
+        ] {
+            let mut row = BenchRow::figure("e2e", &backend, op.into(), size.clone(), v, unit);
+            row.samples = images;
+            row.note = note.clone();
+            out.push(row);
+        }
+        if let Some(last) = &s.last {
+            for st in &last.stages {
+                for (phase, m) in [("offline", st.offline), ("online", st.online)] {
+                    let mut row = BenchRow::figure(
+                        "e2e",
+                        &backend,
+                        format!("stage {phase}: {}", st.name),
+                        size.clone(),
+                        m.time.as_secs_f64() * 1e3,
+                        "ms",
+                    );
+                    row.note = format!(
+                        "{:.1} KB up, {:.1} KB down",
+                        m.up as f64 / 1e3,
+                        m.down as f64 / 1e3
+                    );
+                    out.push(row);
+                }
+            }
+        }
+    }
+    Ok(out)
+}

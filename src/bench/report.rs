@@ -276,3 +276,111 @@ pub fn plot_ntt(report: &Report, out_dir: &Path) -> Result<Option<PathBuf>, Stri
     drop(root);
     Ok(Some(path))
 }
+
+/// Plots end-to-end latency per protocol stage, offline and online stacked, for each network
+/// of the report's `e2e` rows (one SVG per network). Returns the files written.
+pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    // network → ordered stages → (offline ms, online ms)
+    let mut nets: BTreeMap<String, Vec<(String, f64, f64)>> = BTreeMap::new();
+    for r in report.rows.iter().filter(|r| r.family == "e2e") {
+        let (phase, stage) = match r
+            .operation
+            .strip_prefix("stage ")
+            .and_then(|s| s.split_once(": "))
+        {
+            Some(x) => x,
+            None => continue,
+        };
+        let stages = nets.entry(r.size.clone()).or_default();
+        let idx = match stages.iter().position(|s| s.0 == stage) {
+            Some(i) => i,
+            None => {
+                stages.push((stage.to_string(), 0.0, 0.0));
+                stages.len() - 1
+            }
+        };
+        if phase == "offline" {
+            stages[idx].1 = r.median;
+        } else {
+            stages[idx].2 = r.median;
+        }
+    }
+    let mut written = Vec::new();
+    for (net, stages) in nets {
+        std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+        let file = format!("e2e-{}.svg", net.split_whitespace().next().unwrap_or("net"));
+        let path = out_dir.join(file);
+        let max_t = stages
+            .iter()
+            .map(|s| s.1 + s.2)
+            .fold(0.0, f64::max)
+            .max(1e-3)
+            * 1.1;
+        let n = stages.len();
+        {
+            let root = SVGBackend::new(&path, (1100, 160 + 28 * n as u32)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(
+                    format!("Latency per stage, offline + online: {net}"),
+                    ("sans-serif", 18),
+                )
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(520)
+                .build_cartesian_2d(0.0..max_t, 0.0..n as f64)
+                .map_err(|e| e.to_string())?;
+            let labels: Vec<String> = stages.iter().map(|s| s.0.clone()).collect();
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .x_desc("ms")
+                .y_labels(n)
+                .y_label_formatter(&|y| {
+                    let i = (n as f64 - y - 0.5).round();
+                    if (0.0..n as f64).contains(&i) {
+                        labels[i as usize].chars().take(70).collect()
+                    } else {
+                        String::new()
+                    }
+                })
+                .draw()
+                .map_err(|e| e.to_string())?;
+            let bar = |i: usize| (n - 1 - i) as f64;
+            chart
+                .draw_series(stages.iter().enumerate().map(|(i, s)| {
+                    Rectangle::new(
+                        [(0.0, bar(i) + 0.15), (s.1, bar(i) + 0.85)],
+                        BLUE.mix(0.6).filled(),
+                    )
+                }))
+                .map_err(|e| e.to_string())?
+                .label("offline")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLUE.mix(0.6).filled())
+                });
+            chart
+                .draw_series(stages.iter().enumerate().map(|(i, s)| {
+                    Rectangle::new(
+                        [(s.1, bar(i) + 0.15), (s.1 + s.2, bar(i) + 0.85)],
+                        RED.mix(0.6).filled(),
+                    )
+                }))
+                .map_err(|e| e.to_string())?
+                .label("online")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], RED.mix(0.6).filled())
+                });
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
