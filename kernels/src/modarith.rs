@@ -166,10 +166,21 @@ impl Modulus64 {
     }
 
     /// Shoup constant ⌊w·2^64 / q⌋ of a fixed operand w in [0, q).
+    ///
+    /// From the Barrett constant μ = ⌊2^128/q⌋: w·μ/2^64 underestimates by less than 2, and
+    /// at most two corrections make it exact — no 128-bit division (which costs ~10× more).
     #[inline(always)]
     pub fn shoup(&self, w: u64) -> u64 {
         debug_assert!(w < self.q);
-        (((w as u128) << 64) / self.q as u128) as u64
+        // w·μ_hi < 2^64 because μ_hi = ⌊2^64/q⌋ and w < q.
+        let mut est = w * self.barrett_hi + ((w as u128 * self.barrett_lo as u128) >> 64) as u64;
+        let mut r = ((w as u128) << 64) - est as u128 * self.q as u128;
+        while r >= self.q as u128 {
+            est += 1;
+            r -= self.q as u128;
+        }
+        debug_assert_eq!(est as u128, ((w as u128) << 64) / self.q as u128);
+        est
     }
 
     /// Lazy Shoup product: any a < 2^64, w in [0, q) with `ws = shoup(w)` → a·w mod q in [0, 2q).

@@ -61,6 +61,7 @@ proptest! {
         prop_assert!(lazy < 2 * q && lazy as u128 % qq == t % qq);
         // Shoup: any word times a fixed w < q.
         let ws = m.shoup(b);
+        prop_assert_eq!(ws as u128, ((b as u128) << 64) / qq);
         let r = m.mul_shoup_lazy(big, b, ws);
         prop_assert!(r < 2 * q);
         prop_assert_eq!(r as u128 % qq, big as u128 * b as u128 % qq);
@@ -89,6 +90,7 @@ proptest! {
         prop_assert_eq!(m.reduce_u64(ra) as u128, ra as u128 % qq);
         let big = ra as u32;
         let ws = m.shoup(b);
+        prop_assert_eq!(ws as u64, ((b as u64) << 32) / q);
         let r = m.mul_shoup_lazy(big, b, ws);
         prop_assert!((r as u64) < 2 * q);
         prop_assert_eq!(r as u128 % qq, big as u128 * b as u128 % qq);
