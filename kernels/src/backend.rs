@@ -25,7 +25,12 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, in order of preference from worst to best.
-    pub const ALL: [Backend; 4] = [Backend::Scalar, Backend::Avx2, Backend::Avx512, Backend::Neon];
+    pub const ALL: [Backend; 4] = [
+        Backend::Scalar,
+        Backend::Avx2,
+        Backend::Avx512,
+        Backend::Neon,
+    ];
 
     /// The lower-case name used by `GAZELLE_BACKEND` and in reports.
     pub const fn name(self) -> &'static str {
@@ -53,7 +58,9 @@ impl Backend {
         Backend::ALL
             .into_iter()
             .find(|b| b.name() == lower)
-            .ok_or(KernelError::UnknownBackend { name: name.to_string() })
+            .ok_or(KernelError::UnknownBackend {
+                name: name.to_string(),
+            })
     }
 
     /// Whether the running CPU can execute this backend (std caches the CPUID results).
@@ -71,13 +78,19 @@ impl Backend {
         if self.is_available() {
             Ok(self)
         } else {
-            Err(KernelError::BackendUnavailable { name: self.name(), needs: self.needs() })
+            Err(KernelError::BackendUnavailable {
+                name: self.name(),
+                needs: self.needs(),
+            })
         }
     }
 
     /// The backends this CPU can run, scalar first.
     pub fn available() -> Vec<Backend> {
-        Backend::ALL.into_iter().filter(|b| b.is_available()).collect()
+        Backend::ALL
+            .into_iter()
+            .filter(|b| b.is_available())
+            .collect()
     }
 
     /// The best backend this CPU can run, ignoring the override.
@@ -166,8 +179,21 @@ pub mod cpu {
                 )*};
             }
             probe!(
-                "sse4.1", "avx", "avx2", "fma", "bmi2", "adx", "aes", "pclmulqdq", "vaes",
-                "vpclmulqdq", "avx512f", "avx512dq", "avx512vl", "avx512bw", "avx512ifma"
+                "sse4.1",
+                "avx",
+                "avx2",
+                "fma",
+                "bmi2",
+                "adx",
+                "aes",
+                "pclmulqdq",
+                "vaes",
+                "vpclmulqdq",
+                "avx512f",
+                "avx512dq",
+                "avx512vl",
+                "avx512bw",
+                "avx512ifma"
             );
         }
         #[cfg(target_arch = "aarch64")]
@@ -193,7 +219,10 @@ mod tests {
             assert_eq!(Backend::parse(b.name()).unwrap(), b);
             assert_eq!(Backend::parse(&b.name().to_uppercase()).unwrap(), b);
         }
-        assert!(matches!(Backend::parse("sse9"), Err(KernelError::UnknownBackend { .. })));
+        assert!(matches!(
+            Backend::parse("sse9"),
+            Err(KernelError::UnknownBackend { .. })
+        ));
     }
 
     #[test]

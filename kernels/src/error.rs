@@ -65,7 +65,10 @@ impl fmt::Display for KernelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidDimension { n, min, max } => {
-                write!(f, "ring dimension {n} is not a power of two in [{min}, {max}]")
+                write!(
+                    f,
+                    "ring dimension {n} is not a power of two in [{min}, {max}]"
+                )
             }
             Self::NotPrime { q } => write!(f, "modulus {q} is not prime"),
             Self::NoRootOfUnity { q, n } => write!(
@@ -75,14 +78,20 @@ impl fmt::Display for KernelError {
                 2 * n
             ),
             Self::ModulusTooLarge { q, max_bits } => {
-                write!(f, "modulus {q} is too large: this plan needs q < 2^{max_bits}")
+                write!(
+                    f,
+                    "modulus {q} is too large: this plan needs q < 2^{max_bits}"
+                )
             }
             Self::UnknownBackend { name } => write!(
                 f,
                 "unknown backend {name:?} (expected one of scalar, avx2, avx512, neon)"
             ),
             Self::BackendUnavailable { name, needs } => {
-                write!(f, "backend {name} is not available on this CPU (needs {needs})")
+                write!(
+                    f,
+                    "backend {name} is not available on this CPU (needs {needs})"
+                )
             }
             Self::LengthMismatch { expected, found } => {
                 write!(f, "slice length {found}, expected {expected}")

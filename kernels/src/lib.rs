@@ -5,16 +5,24 @@
 //!   (< 2^62) and 32-bit primes (< 2^31), with lazy variants whose ranges are documented.
 //! * [`ntt`] — negacyclic NTT plans ([`ntt::NttPlan64`], [`ntt::NttPlan32`]) with Harvey lazy
 //!   butterflies, pointwise products and Galois automorphisms, dispatched per backend.
+//! * [`aes`] — fixed-key AES-128 (portable bitsliced, AES-NI, VAES-256/512, ARMv8) and the
+//!   correlation-robust hashes of garbling and OT extension, over the 16-byte [`block::Block`].
 //!
 //! Every `#[target_feature]` function is reached only through a [`backend::Backend`] that
 //! was checked against the running CPU.
 #![warn(missing_docs)]
 
+pub mod aes;
 pub mod backend;
+pub mod block;
 pub mod error;
+pub mod modarith;
+pub mod ntt;
+pub mod prime;
+pub mod testing;
 
 
-
-
+pub use aes::{Aes128, AesBackend};
 pub use backend::Backend;
+pub use block::Block;
 pub use error::KernelError;

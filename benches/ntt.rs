@@ -1,0 +1,158 @@
+//! NTT benchmarks: forward, inverse and prepared pointwise product for n ∈ {2048, 4096, 8192},
+//! every available backend × reduction, u64 (60-bit prime) and u32 (30-bit prime) plans, and
+//! Zama's tfhe-ntt on the same n and prime, timed in the same run. Ends with an interleaved
+//! our/their ratio for the forward transform.
+//!
+//! Run: `cargo bench --bench ntt` (filter e.g. `-- forward/4096`).
+use criterion::{criterion_group, BenchmarkId, Criterion};
+use gazelle::bench::{measure, Budget};
+use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
+use gazelle::kernels::prime::ntt_primes;
+use gazelle::kernels::testing::TestRng;
+use gazelle::kernels::Backend;
+use std::hint::black_box;
+use std::time::Duration;
+
+const SIZES: [usize; 3] = [2048, 4096, 8192];
+
+fn prime(bits: u32) -> u64 {
+    // ≡ 1 mod 2·8192 so one prime serves every size.
+    ntt_primes(bits, 1 << 14, 1)[0]
+}
+
+fn ntt(c: &mut Criterion) {
+    let q60 = prime(60);
+    let q30 = prime(30);
+    for op in ["forward", "inverse", "pointwise"] {
+        let mut g = c.benchmark_group(op);
+        for n in SIZES {
+            let mut rng = TestRng::new(n as u64);
+            let a = rng.vec_below(n, q60);
+            let b = rng.vec_below(n, q60);
+            for backend in Backend::available() {
+                for red in Reduction::ALL {
+                    let id = |word: &str, bits: u32| {
+                        BenchmarkId::new(
+                            format!("{backend}-{}-{word}", red.name()),
+                            format!("{n}/{bits}"),
+                        )
+                    };
+                    let p = NttPlan64::with_backend(n, q60, backend, red).unwrap();
+                    let p32 = NttPlan32::with_backend(n, q30, backend, red).unwrap();
+                    let a32: Vec<u32> = a.iter().map(|&x| (x % q30) as u32).collect();
+                    let b32: Vec<u32> = b.iter().map(|&x| (x % q30) as u32).collect();
+                    match op {
+                        "forward" => {
+                            let mut x = a.clone();
+                            g.bench_function(id("u64", 60), |bch| {
+                                bch.iter(|| p.forward(black_box(&mut x)))
+                            });
+                            let mut x = a32.clone();
+                            g.bench_function(id("u32", 30), |bch| {
+                                bch.iter(|| p32.forward(black_box(&mut x)))
+                            });
+                        }
+                        "inverse" => {
+                            let mut x = a.clone();
+                            g.bench_function(id("u64", 60), |bch| {
+                                bch.iter(|| p.inverse(black_box(&mut x)))
+                            });
+                            let mut x = a32.clone();
+                            g.bench_function(id("u32", 30), |bch| {
+                                bch.iter(|| p32.inverse(black_box(&mut x)))
+                            });
+                        }
+                        _ => {
+                            if red == Reduction::Montgomery {
+                                continue; // pointwise products do not depend on the butterfly
+                            }
+                            let bs = p.prepare(&b);
+                            let mut o = vec![0; n];
+                            g.bench_function(id("u64", 60), |bch| {
+                                bch.iter(|| p.mul_acc_prepared(black_box(&mut o), &a, &b, &bs))
+                            });
+                            let bs = p32.prepare(&b32);
+                            let mut o = vec![0; n];
+                            g.bench_function(id("u32", 30), |bch| {
+                                bch.iter(|| {
+                                    p32.mul_acc_prepared(black_box(&mut o), &a32, &b32, &bs)
+                                })
+                            });
+                        }
+                    }
+                }
+            }
+            // Peer: tfhe-ntt on the same n and prime (its fwd/inv leave out n⁻¹; ours include it).
+            let tp = tfhe_ntt::prime64::Plan::try_new(n, q60).unwrap();
+            match op {
+                "forward" => {
+                    let mut x = a.clone();
+                    g.bench_function(BenchmarkId::new("tfhe-ntt", format!("{n}/60")), |bch| {
+                        bch.iter(|| tp.fwd(black_box(&mut x)))
+                    });
+                }
+                "inverse" => {
+                    let mut x = a.clone();
+                    g.bench_function(BenchmarkId::new("tfhe-ntt", format!("{n}/60")), |bch| {
+                        bch.iter(|| tp.inv(black_box(&mut x)))
+                    });
+                }
+                _ => {
+                    let mut x = a.clone();
+                    g.bench_function(BenchmarkId::new("tfhe-ntt", format!("{n}/60")), |bch| {
+                        bch.iter(|| tp.mul_assign_normalize(black_box(&mut x), &b))
+                    });
+                }
+            }
+        }
+        g.finish();
+    }
+}
+
+/// Interleaved forward-NTT timing of ours (process-wide backend, Shoup) against tfhe-ntt, so
+/// machine noise hits both alike; prints the ratio.
+fn ratio_summary() {
+    let q60 = prime(60);
+    let budget = Budget {
+        time: Duration::from_millis(300),
+        max_samples: 31,
+    };
+    println!(
+        "\nforward NTT, 60-bit prime, ours ({}) / tfhe-ntt, interleaved:",
+        Backend::selected().unwrap()
+    );
+    for n in SIZES {
+        let a = TestRng::new(9).vec_below(n, q60);
+        let ours = NttPlan64::try_new(n, q60).unwrap();
+        let theirs = tfhe_ntt::prime64::Plan::try_new(n, q60).unwrap();
+        let (mut x, mut y) = (a.clone(), a);
+        let (mut o, mut t) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            o.push(measure(|| ours.forward(black_box(&mut x)), budget).median_us);
+            t.push(measure(|| theirs.fwd(black_box(&mut y)), budget).median_us);
+        }
+        o.sort_by(f64::total_cmp);
+        t.sort_by(f64::total_cmp);
+        println!(
+            "  n={n:5}: ours {:7.2} µs  tfhe-ntt {:7.2} µs  ratio {:.2}",
+            o[2],
+            t[2],
+            o[2] / t[2]
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    targets = ntt
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratio_summary();
+}

@@ -1,0 +1,618 @@
+//! Fixed-key AES-128 and the hashes built on it, for garbled circuits and OT extension.
+//!
+//! * [`Aes128`] — AES-128 encryption (a keyed permutation π) of one block, of a fixed batch
+//!   (`encrypt_blocks::<N>`, N = 1, 2, 4, 8 keep that many blocks in flight), or of any slice
+//!   (`encrypt_many`, batched 8–32 blocks at a time by the backend).
+//! * Hashes, each batched over slices so one call keeps the AES pipeline full
+//!   (Guo–Katz–Wang–Yu, "Efficient and Secure Multiparty Computation from Fixed-Key Block
+//!   Ciphers", eprint 2019/074; σ is [`Block::sigma`]):
+//!   * [`Aes128::cr_many`] — `π(x) ⊕ x`, correlation robust (§7.2);
+//!   * [`Aes128::ccr_many`] — `π(σ(x)) ⊕ σ(x)`, circular correlation robust (§7.3);
+//!   * [`Aes128::tccr_many`] — `π(π(x) ⊕ i) ⊕ π(x)`, the tweakable CCR hash of §7.4 (two AES
+//!     calls; secure for adversarially chosen inputs and tweaks);
+//!   * [`Aes128::tmmo_many`] — `π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i`, one AES call: the hash half-gates
+//!     garbling uses. It is a function of `σ(x) ⊕ i` only, so it is *not* a TCCR against an
+//!     adversary choosing its inputs (`H(x, i) = H(x ⊕ σ⁻¹(i ⊕ i'), i')`); it is sound for
+//!     semi-honest garbling, where every query is a random label (or label ⊕ Δ) and each tweak is
+//!     used for one gate only, so such a collision needs a linear relation between independent
+//!     random labels, which happens with probability ≈ 2^-128 per pair.
+//!
+//! # Backends
+//! [`AesBackend`] names the implementations: `Portable` (constant-time bitsliced Rust),
+//! `AesNi`, `Vaes256`, `Vaes512` (x86-64) and `ArmV8` (aarch64 crypto extension). The crate-wide
+//! [`Backend`] choice (`GAZELLE_BACKEND`) maps onto them with [`AesBackend::for_backend`]:
+//! `scalar` → portable, `avx2` → VAES-256 when the CPU has VAES else AES-NI, `avx512` → VAES-512,
+//! `neon` → ARMv8 AES (each falling back to the portable code when its AES instructions are
+//! missing). A backend is used only after [`AesBackend::is_available`] said the CPU runs it.
+use crate::backend::Backend;
+use crate::block::Block;
+use crate::error::KernelError;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86_aesni;
+#[cfg(target_arch = "x86_64")]
+mod x86_vaes;
+
+/// An AES-128 implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AesBackend {
+    /// Bitsliced, constant-time portable Rust (slow; the reference).
+    Portable,
+    /// x86-64 AES-NI on 128-bit registers.
+    AesNi,
+    /// x86-64 VAES on 256-bit registers (two blocks per instruction).
+    Vaes256,
+    /// x86-64 VAES on 512-bit registers (four blocks per instruction), needs AVX-512F.
+    Vaes512,
+    /// aarch64 ARMv8 cryptographic extension (`aese`/`aesmc`).
+    ArmV8,
+}
+
+impl AesBackend {
+    /// Every AES backend.
+    pub const ALL: [AesBackend; 5] = [
+        AesBackend::Portable,
+        AesBackend::AesNi,
+        AesBackend::Vaes256,
+        AesBackend::Vaes512,
+        AesBackend::ArmV8,
+    ];
+
+    /// Name used in reports and benchmark ids.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AesBackend::Portable => "portable",
+            AesBackend::AesNi => "aes-ni",
+            AesBackend::Vaes256 => "vaes-256",
+            AesBackend::Vaes512 => "vaes-512",
+            AesBackend::ArmV8 => "armv8-aes",
+        }
+    }
+
+    /// The CPU features this backend needs.
+    pub const fn needs(self) -> &'static str {
+        match self {
+            AesBackend::Portable => "nothing",
+            AesBackend::AesNi => "x86-64 with aes",
+            AesBackend::Vaes256 => "x86-64 with aes, vaes and avx2",
+            AesBackend::Vaes512 => "x86-64 with aes, vaes and avx512f",
+            AesBackend::ArmV8 => "aarch64 with neon and aes",
+        }
+    }
+
+    /// Whether the running CPU executes this backend (std caches the feature probes).
+    pub fn is_available(self) -> bool {
+        match self {
+            AesBackend::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            AesBackend::AesNi => std::arch::is_x86_feature_detected!("aes"),
+            #[cfg(target_arch = "x86_64")]
+            AesBackend::Vaes256 => {
+                std::arch::is_x86_feature_detected!("aes")
+                    && std::arch::is_x86_feature_detected!("vaes")
+                    && std::arch::is_x86_feature_detected!("avx2")
+            }
+            #[cfg(target_arch = "x86_64")]
+            AesBackend::Vaes512 => {
+                std::arch::is_x86_feature_detected!("aes")
+                    && std::arch::is_x86_feature_detected!("vaes")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+            }
+            #[cfg(target_arch = "aarch64")]
+            AesBackend::ArmV8 => {
+                std::arch::is_aarch64_feature_detected!("neon")
+                    && std::arch::is_aarch64_feature_detected!("aes")
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// `self` if the CPU runs it, else [`KernelError::BackendUnavailable`].
+    pub fn check(self) -> Result<AesBackend, KernelError> {
+        if self.is_available() {
+            Ok(self)
+        } else {
+            Err(KernelError::BackendUnavailable {
+                name: self.name(),
+                needs: self.needs(),
+            })
+        }
+    }
+
+    /// The AES backends this CPU runs, portable first.
+    pub fn available() -> Vec<AesBackend> {
+        AesBackend::ALL
+            .into_iter()
+            .filter(|b| b.is_available())
+            .collect()
+    }
+
+    /// The AES implementation that goes with a kernel backend on this CPU: `scalar` → portable
+    /// (even when the CPU has AES instructions), `avx2` → VAES-256 if present else AES-NI,
+    /// `avx512` → VAES-512 if present else as `avx2`, `neon` → ARMv8 AES. Falls back to the
+    /// portable code when the CPU lacks the instructions.
+    pub fn for_backend(backend: Backend) -> AesBackend {
+        let first_available = |list: &[AesBackend]| {
+            list.iter()
+                .copied()
+                .find(|b| b.is_available())
+                .unwrap_or(AesBackend::Portable)
+        };
+        match backend {
+            Backend::Scalar => AesBackend::Portable,
+            Backend::Avx2 => first_available(&[AesBackend::Vaes256, AesBackend::AesNi]),
+            Backend::Avx512 => {
+                first_available(&[AesBackend::Vaes512, AesBackend::Vaes256, AesBackend::AesNi])
+            }
+            Backend::Neon => first_available(&[AesBackend::ArmV8]),
+        }
+    }
+
+    /// The AES backend of the process-wide kernel backend ([`Backend::selected`]: detection or
+    /// `GAZELLE_BACKEND`).
+    pub fn selected() -> Result<AesBackend, KernelError> {
+        Backend::selected().map(AesBackend::for_backend)
+    }
+}
+
+impl std::fmt::Display for AesBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The fixed, public key of the garbling hash (any fixed key works in the ideal-permutation
+/// analysis of GKWY; this one is the first 16 hex digits of π's fractional part).
+pub const FIXED_KEY: Block = Block::new([
+    0x24, 0x3f, 0x6a, 0x88, 0x85, 0xa3, 0x08, 0xd3, 0x13, 0x19, 0x8a, 0x2e, 0x03, 0x70, 0x73, 0x44,
+]);
+
+/// Blocks hashed per inner step of the batched hashes (stack buffer size).
+const HASH_CHUNK: usize = 64;
+
+/// AES-128 with an expanded key and a backend checked against this CPU.
+#[derive(Clone)]
+pub struct Aes128 {
+    round_keys: [Block; 11],
+    planes: Option<Box<portable::PlaneKeys>>,
+    backend: AesBackend,
+}
+
+impl std::fmt::Debug for Aes128 {
+    /// Shows the backend only: the key may be secret (an OT PRG seed).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aes128")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Aes128 {
+    /// AES-128 under `key` with the selected backend ([`AesBackend::selected`]).
+    pub fn new(key: Block) -> Result<Aes128, KernelError> {
+        Aes128::with_backend(key, AesBackend::selected()?)
+    }
+
+    /// AES-128 under `key` with a given backend; an error if the CPU lacks it.
+    pub fn with_backend(key: Block, backend: AesBackend) -> Result<Aes128, KernelError> {
+        let backend = backend.check()?;
+        let round_keys = portable::expand_key(key);
+        let planes = (backend == AesBackend::Portable)
+            .then(|| Box::new(portable::PlaneKeys::new(&round_keys)));
+        Ok(Aes128 {
+            round_keys,
+            planes,
+            backend,
+        })
+    }
+
+    /// The fixed-key permutation π = AES-128 under [`FIXED_KEY`], selected backend.
+    pub fn fixed() -> Result<Aes128, KernelError> {
+        Aes128::new(FIXED_KEY)
+    }
+
+    /// The backend this instance runs on.
+    pub fn backend(&self) -> AesBackend {
+        self.backend
+    }
+
+    /// The 11 round keys (FIPS-197 key schedule; `round_keys()[0]` is the key).
+    pub fn round_keys(&self) -> &[Block; 11] {
+        &self.round_keys
+    }
+
+    /// Encrypts every block of `blocks` in place (the backend keeps 8–32 blocks in flight).
+    #[inline]
+    pub fn encrypt_many(&self, blocks: &mut [Block]) {
+        self.process::<false>(blocks, &[]);
+    }
+
+    /// The dispatch point: encryption, or with `TMMO` the fused tweaked-MMO hash (the
+    /// hardware kernels keep σ(x) ⊕ i in registers across the rounds).
+    #[inline]
+    fn process<const TMMO: bool>(&self, blocks: &mut [Block], tweaks: &[Block]) {
+        debug_assert!(!TMMO || blocks.len() == tweaks.len());
+        match self.backend {
+            AesBackend::Portable => match &self.planes {
+                Some(p) if TMMO => portable_tmmo(p, blocks, tweaks),
+                Some(p) => portable::encrypt_blocks(p, blocks),
+                None => unreachable!("portable AES is built with its plane keys"),
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `self.backend` passed `AesBackend::check` in `with_backend`: AES-NI present;
+            // with TMMO the lengths match (asserted by the public callers).
+            AesBackend::AesNi => unsafe {
+                x86_aesni::process_blocks::<TMMO>(&self.round_keys, blocks, tweaks)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: checked available at construction: AES-NI, VAES and AVX2 present; lengths
+            // as above.
+            AesBackend::Vaes256 => unsafe {
+                x86_vaes::process_blocks_256::<TMMO>(&self.round_keys, blocks, tweaks)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: checked available at construction: AES-NI, VAES and AVX-512F present;
+            // lengths as above.
+            AesBackend::Vaes512 => unsafe {
+                x86_vaes::process_blocks_512::<TMMO>(&self.round_keys, blocks, tweaks)
+            },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: checked available at construction: NEON and the AES extension present;
+            // lengths as above.
+            AesBackend::ArmV8 => unsafe {
+                aarch64::process_blocks::<TMMO>(&self.round_keys, blocks, tweaks)
+            },
+            #[allow(unreachable_patterns)]
+            other => unreachable!("AES backend {other} passed its availability check"),
+        }
+    }
+
+    /// Encrypts a fixed batch of `N` blocks in place (N = 1, 2, 4 or 8 is the intended use:
+    /// that many independent blocks go through the rounds together).
+    #[inline]
+    pub fn encrypt_blocks<const N: usize>(&self, blocks: &mut [Block; N]) {
+        self.encrypt_many(blocks);
+    }
+
+    /// Encrypts one block.
+    #[inline]
+    pub fn encrypt_block(&self, block: Block) -> Block {
+        let mut b = [block];
+        self.encrypt_many(&mut b);
+        b[0]
+    }
+
+    /// Correlation-robust hash `π(x) ⊕ x` (GKWY §7.2), of every block in place.
+    pub fn cr_many(&self, xs: &mut [Block]) {
+        let mut buf = [Block::ZERO; HASH_CHUNK];
+        for xc in xs.chunks_mut(HASH_CHUNK) {
+            let buf = &mut buf[..xc.len()];
+            buf.copy_from_slice(xc);
+            self.encrypt_many(buf);
+            for (x, h) in xc.iter_mut().zip(buf.iter()) {
+                *x ^= *h;
+            }
+        }
+    }
+
+    /// Circular-correlation-robust hash `π(σ(x)) ⊕ σ(x)` (GKWY §7.3), in place.
+    pub fn ccr_many(&self, xs: &mut [Block]) {
+        let mut buf = [Block::ZERO; HASH_CHUNK];
+        for xc in xs.chunks_mut(HASH_CHUNK) {
+            let buf = &mut buf[..xc.len()];
+            for (x, b) in xc.iter_mut().zip(buf.iter_mut()) {
+                *x = x.sigma();
+                *b = *x;
+            }
+            self.encrypt_many(buf);
+            for (x, h) in xc.iter_mut().zip(buf.iter()) {
+                *x ^= *h;
+            }
+        }
+    }
+
+    /// Tweakable circular-correlation-robust hash `π(π(x) ⊕ i) ⊕ π(x)` (GKWY §7.4; two AES
+    /// calls per block), `xs[j] ← H(xs[j], tweaks[j])`.
+    ///
+    /// # Panics
+    /// If `xs` and `tweaks` differ in length.
+    pub fn tccr_many(&self, xs: &mut [Block], tweaks: &[Block]) {
+        assert_eq!(xs.len(), tweaks.len(), "tccr_many: one tweak per block");
+        let mut buf = [Block::ZERO; HASH_CHUNK];
+        for (xc, tc) in xs.chunks_mut(HASH_CHUNK).zip(tweaks.chunks(HASH_CHUNK)) {
+            self.encrypt_many(xc);
+            let buf = &mut buf[..xc.len()];
+            for ((b, x), t) in buf.iter_mut().zip(xc.iter()).zip(tc) {
+                *b = *x ^ *t;
+            }
+            self.encrypt_many(buf);
+            for (x, h) in xc.iter_mut().zip(buf.iter()) {
+                *x ^= *h;
+            }
+        }
+    }
+
+    /// Tweaked MMO hash with the orthomorphism, `π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i` (one AES call per
+    /// block), `xs[j] ← H(xs[j], tweaks[j])`: the half-gates hash (see the module docs for
+    /// when it is sound).
+    ///
+    /// # Panics
+    /// If `xs` and `tweaks` differ in length.
+    #[inline]
+    pub fn tmmo_many(&self, xs: &mut [Block], tweaks: &[Block]) {
+        assert_eq!(xs.len(), tweaks.len(), "tmmo_many: one tweak per block");
+        self.process::<true>(xs, tweaks);
+    }
+
+    /// One-block [`Aes128::tccr_many`].
+    pub fn tccr(&self, x: Block, tweak: Block) -> Block {
+        let mut b = [x];
+        self.tccr_many(&mut b, &[tweak]);
+        b[0]
+    }
+
+    /// One-block [`Aes128::tmmo_many`].
+    pub fn tmmo(&self, x: Block, tweak: Block) -> Block {
+        let mut b = [x];
+        self.tmmo_many(&mut b, &[tweak]);
+        b[0]
+    }
+}
+
+/// The tweaked-MMO hash on the portable backend, through a stack buffer.
+fn portable_tmmo(keys: &portable::PlaneKeys, xs: &mut [Block], tweaks: &[Block]) {
+    let mut buf = [Block::ZERO; HASH_CHUNK];
+    for (xc, tc) in xs.chunks_mut(HASH_CHUNK).zip(tweaks.chunks(HASH_CHUNK)) {
+        let buf = &mut buf[..xc.len()];
+        for ((b, x), t) in buf.iter_mut().zip(xc.iter_mut()).zip(tc) {
+            *x = x.sigma() ^ *t;
+            *b = *x;
+        }
+        portable::encrypt_blocks(keys, buf);
+        for (x, h) in xc.iter_mut().zip(buf.iter()) {
+            *x ^= *h;
+        }
+    }
+}
+
+/// FIPS-197 known-answer vectors `(key, plaintext, ciphertext)`: Appendix C.1 and Appendix B.
+pub const FIPS197_VECTORS: [([u8; 16], [u8; 16], [u8; 16]); 2] = [
+    (
+        [
+            0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+            0x0e, 0x0f,
+        ],
+        [
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+            0xee, 0xff,
+        ],
+        [
+            0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30, 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4,
+            0xc5, 0x5a,
+        ],
+    ),
+    (
+        [
+            0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf,
+            0x4f, 0x3c,
+        ],
+        [
+            0x32, 0x43, 0xf6, 0xa8, 0x88, 0x5a, 0x30, 0x8d, 0x31, 0x31, 0x98, 0xa2, 0xe0, 0x37,
+            0x07, 0x34,
+        ],
+        [
+            0x39, 0x25, 0x84, 0x1d, 0x02, 0xdc, 0x09, 0xfb, 0xdc, 0x11, 0x85, 0x97, 0x19, 0x6a,
+            0x0b, 0x32,
+        ],
+    ),
+];
+
+/// Deterministic test data (splitmix64), not for cryptographic use.
+fn test_blocks(seed: u64, n: usize) -> Vec<Block> {
+    let mut s = seed;
+    let mut next = || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (0..n).map(|_| Block::from_u64s(next(), next())).collect()
+}
+
+/// Checks one backend: FIPS-197 vectors, fixed batches of 1/2/4/8, slices of every length up to
+/// 70 and the four hashes, all against the portable implementation.
+fn check_backend(backend: AesBackend) -> Result<(), String> {
+    let fail = |what: &str| format!("AES backend {backend}: {what} mismatch");
+    for (key, pt, ct) in FIPS197_VECTORS {
+        let aes = Aes128::with_backend(Block::new(key), backend).map_err(|e| e.to_string())?;
+        if aes.encrypt_block(Block::new(pt)) != Block::new(ct) {
+            return Err(fail("FIPS-197 known answer"));
+        }
+    }
+    let key = test_blocks(1, 1)[0];
+    let aes = Aes128::with_backend(key, backend).map_err(|e| e.to_string())?;
+    let reference = Aes128::with_backend(key, AesBackend::Portable).map_err(|e| e.to_string())?;
+    let data = test_blocks(2, 70);
+    let tweaks = test_blocks(3, 70);
+    macro_rules! batch {
+        ($($n:literal),*) => {$({
+            let mut a: [Block; $n] = core::array::from_fn(|i| data[i]);
+            let mut b = a;
+            aes.encrypt_blocks::<$n>(&mut a);
+            reference.encrypt_blocks::<$n>(&mut b);
+            if a != b {
+                return Err(fail(concat!("batch of ", $n)));
+            }
+        })*};
+    }
+    batch!(1, 2, 4, 8);
+    for len in 0..=data.len() {
+        let mut a = data[..len].to_vec();
+        let mut b = a.clone();
+        aes.encrypt_many(&mut a);
+        reference.encrypt_many(&mut b);
+        if a != b {
+            return Err(fail(&format!("slice of {len}")));
+        }
+    }
+    type HashFn = fn(&Aes128, &mut [Block], &[Block]);
+    let hashes: [(&str, HashFn); 4] = [
+        ("cr", |a, x, _| a.cr_many(x)),
+        ("ccr", |a, x, _| a.ccr_many(x)),
+        ("tccr", |a, x, t| a.tccr_many(x, t)),
+        ("tmmo", |a, x, t| a.tmmo_many(x, t)),
+    ];
+    for (name, h) in hashes {
+        let mut a = data.clone();
+        let mut b = data.clone();
+        h(&aes, &mut a, &tweaks);
+        h(&reference, &mut b, &tweaks);
+        if a != b {
+            return Err(fail(name));
+        }
+    }
+    Ok(())
+}
+
+/// Self-test of every AES backend this CPU runs against FIPS-197 and the portable code, for
+/// programs that cannot use libtest (the aarch64 check under qemu). `log` receives one line per
+/// backend: `ok`, or `skipped` with the missing features.
+pub fn self_check_with(mut log: impl FnMut(&str)) -> Result<(), String> {
+    let selected = AesBackend::selected().map_err(|e| e.to_string())?;
+    log(&format!("aes: selected backend {selected}"));
+    // The SIMD `Block` operations against their integer definitions.
+    for x in test_blocks(4, 32) {
+        let v = x.to_u128();
+        let (hi, lo) = (v >> 64, v & u128::from(u64::MAX));
+        if x.sigma().to_u128() != (((hi ^ lo) << 64) | hi)
+            || (x ^ Block::ONES).to_u128() != !v
+            || x.and_bit(true) != x
+            || x.and_bit(false) != Block::ZERO
+            || (x & Block::ONE).to_u128() != v & 1
+        {
+            return Err(format!("Block operations wrong on {x}"));
+        }
+    }
+    log("block: sigma, xor, and, and_bit ok");
+    for backend in AesBackend::ALL {
+        if backend.is_available() {
+            check_backend(backend)?;
+            log(&format!(
+                "aes {backend}: ok (FIPS-197, batches 1/2/4/8, slices 0..=70, hashes)"
+            ));
+        } else {
+            log(&format!(
+                "aes {backend}: SKIPPED (cpu lacks: {})",
+                backend.needs()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// [`self_check_with`] without the log.
+pub fn self_check() -> Result<(), String> {
+    self_check_with(|_| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Writes around libtest's capture so that a skip is visible in the test output.
+    fn report_skip(test: &str, backend: AesBackend) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: backend {backend} SKIPPED (cpu lacks: {})",
+            backend.needs()
+        );
+    }
+
+    fn for_each_backend(test: &str, f: impl Fn(AesBackend)) {
+        for backend in AesBackend::ALL {
+            if backend.is_available() {
+                f(backend);
+            } else {
+                report_skip(test, backend);
+            }
+        }
+    }
+
+    #[test]
+    fn aes_fips197_known_answer_every_backend() {
+        for_each_backend("aes_fips197_known_answer_every_backend", |backend| {
+            for (key, pt, ct) in FIPS197_VECTORS {
+                let aes = Aes128::with_backend(Block::new(key), backend).unwrap();
+                assert_eq!(
+                    aes.encrypt_block(Block::new(pt)),
+                    Block::new(ct),
+                    "{backend}"
+                );
+                let mut eight = [Block::new(pt); 8];
+                aes.encrypt_blocks(&mut eight);
+                assert_eq!(eight, [Block::new(ct); 8], "{backend}");
+            }
+        });
+    }
+
+    #[test]
+    fn aes_backends_match_portable() {
+        for_each_backend("aes_backends_match_portable", |backend| {
+            check_backend(backend).unwrap();
+        });
+    }
+
+    #[test]
+    fn aes_self_check_passes() {
+        let mut lines = Vec::new();
+        self_check_with(|l| lines.push(l.to_string())).unwrap();
+        assert_eq!(lines.len(), 2 + AesBackend::ALL.len());
+    }
+
+    #[test]
+    fn aes_unavailable_backend_is_an_error() {
+        for backend in AesBackend::ALL {
+            let r = Aes128::with_backend(FIXED_KEY, backend);
+            assert_eq!(r.is_ok(), backend.is_available(), "{backend}");
+        }
+    }
+
+    #[test]
+    fn aes_backend_mapping() {
+        assert_eq!(
+            AesBackend::for_backend(Backend::Scalar),
+            AesBackend::Portable
+        );
+        for b in Backend::ALL {
+            assert!(AesBackend::for_backend(b).is_available());
+        }
+        if AesBackend::Vaes256.is_available() {
+            assert_eq!(AesBackend::for_backend(Backend::Avx2), AesBackend::Vaes256);
+        } else if AesBackend::AesNi.is_available() {
+            assert_eq!(AesBackend::for_backend(Backend::Avx2), AesBackend::AesNi);
+        }
+    }
+
+    #[test]
+    fn aes_hash_formulas() {
+        let aes = Aes128::with_backend(FIXED_KEY, AesBackend::Portable).unwrap();
+        let x = test_blocks(9, 1)[0];
+        let i = Block::from_u128(42);
+        let p = |b| aes.encrypt_block(b);
+        let mut v = [x];
+        aes.cr_many(&mut v);
+        assert_eq!(v[0], p(x) ^ x);
+        let mut v = [x];
+        aes.ccr_many(&mut v);
+        assert_eq!(v[0], p(x.sigma()) ^ x.sigma());
+        assert_eq!(aes.tccr(x, i), p(p(x) ^ i) ^ p(x));
+        let y = x.sigma() ^ i;
+        assert_eq!(aes.tmmo(x, i), p(y) ^ y);
+    }
+}

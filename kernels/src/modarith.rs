@@ -1,0 +1,416 @@
+//! Scalar modular arithmetic: Barrett, Shoup and Montgomery multiplication, exact and lazy.
+//!
+//! Ranges are part of each function's contract and are `debug_assert!`ed:
+//! * [`Modulus64`]: q odd, 3 ≤ q < 2^62 (so 4q < 2^64: lazy values in [0, 4q) fit a word).
+//! * [`Modulus32`]: q odd, 3 ≤ q < 2^31 for the exact operations; the lazy NTT path needs
+//!   q < 2^30 (4q < 2^32), which [`crate::ntt::NttPlan32`] enforces.
+//!
+//! Shoup multiplication is Barrett reduction with the quotient constant precomputed for a fixed
+//! operand w: w' = ⌊w·2^W / q⌋; then a·w − ⌊a·w'/2^W⌋·q ∈ [0, 2q) for every a < 2^W.
+//! Montgomery uses R = 2^W and the signed REDC (hi(a·b) − hi(m·q), m = lo(a·b)·q⁻¹).
+use crate::error::KernelError;
+use crate::prime::{inv_mod_prime, is_prime};
+
+/// Largest modulus width (exclusive, bits) of [`Modulus64`].
+pub const MAX_BITS_64: u32 = 62;
+/// Largest modulus width (exclusive, bits) of [`Modulus32`].
+pub const MAX_BITS_32: u32 = 31;
+
+/// Inverse of an odd `q` modulo 2^64 (Newton iteration).
+const fn inv_pow2_64(q: u64) -> u64 {
+    let mut x = q; // correct to 3 bits for odd q
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(q.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+}
+
+/// A prime modulus q < 2^62 with its Barrett and Montgomery constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Modulus64 {
+    q: u64,
+    /// ⌊2^128 / q⌋, high and low words.
+    barrett_hi: u64,
+    barrett_lo: u64,
+    /// ⌊2^64 / q⌋ for reducing single words.
+    barrett_word: u64,
+    /// q⁻¹ mod 2^64.
+    q_inv: u64,
+    /// 2^128 mod q (converts to Montgomery form with one REDC).
+    r2: u64,
+}
+
+impl Modulus64 {
+    /// Checks that `q` is an odd prime below 2^62 and precomputes its constants.
+    pub fn new(q: u64) -> Result<Self, KernelError> {
+        if q >= 1 << MAX_BITS_64 {
+            return Err(KernelError::ModulusTooLarge {
+                q,
+                max_bits: MAX_BITS_64,
+            });
+        }
+        if q < 3 || !is_prime(q) {
+            return Err(KernelError::NotPrime { q });
+        }
+        let mu = u128::MAX / q as u128; // = ⌊(2^128 − 1)/q⌋ = ⌊2^128/q⌋ since q is not a power of 2
+        let r = ((1u128 << 64) % q as u128) as u64;
+        Ok(Self {
+            q,
+            barrett_hi: (mu >> 64) as u64,
+            barrett_lo: mu as u64,
+            barrett_word: u64::MAX / q,
+            q_inv: inv_pow2_64(q),
+            r2: ((r as u128 * r as u128) % q as u128) as u64,
+        })
+    }
+
+    /// The modulus.
+    #[inline(always)]
+    pub const fn value(&self) -> u64 {
+        self.q
+    }
+
+    /// q⁻¹ mod 2^64 (Montgomery constant).
+    #[inline(always)]
+    pub const fn q_inv(&self) -> u64 {
+        self.q_inv
+    }
+
+    /// (a + b) mod q; a, b in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn add(&self, a: u64, b: u64) -> u64 {
+        debug_assert!(a < self.q && b < self.q);
+        let s = a + b;
+        if s >= self.q {
+            s - self.q
+        } else {
+            s
+        }
+    }
+
+    /// (a − b) mod q; a, b in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn sub(&self, a: u64, b: u64) -> u64 {
+        debug_assert!(a < self.q && b < self.q);
+        if a >= b {
+            a - b
+        } else {
+            a + self.q - b
+        }
+    }
+
+    /// −a mod q; a in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn neg(&self, a: u64) -> u64 {
+        debug_assert!(a < self.q);
+        if a == 0 {
+            0
+        } else {
+            self.q - a
+        }
+    }
+
+    /// a mod q for any word (Barrett with ⌊2^64/q⌋): any u64 → [0, q).
+    #[inline(always)]
+    pub fn reduce(&self, a: u64) -> u64 {
+        let qhat = ((a as u128 * self.barrett_word as u128) >> 64) as u64;
+        let r = a - qhat * self.q; // in [0, 2q)
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// Lazy Barrett reduction of a double word: any `t < 2^128` → [0, 2q).
+    #[inline(always)]
+    pub fn reduce_u128_lazy(&self, t: u128) -> u64 {
+        let (t_lo, t_hi) = (t as u64, (t >> 64) as u64);
+        // ⌊t·μ / 2^128⌋ from the four partial products (exact).
+        let p_ll = (t_lo as u128 * self.barrett_lo as u128) >> 64;
+        let p_lh = t_lo as u128 * self.barrett_hi as u128;
+        let p_hl = t_hi as u128 * self.barrett_lo as u128;
+        let p_hh = t_hi as u128 * self.barrett_hi as u128;
+        let mid = p_ll + (p_lh as u64 as u128) + (p_hl as u64 as u128);
+        let qhat = p_hh + (p_lh >> 64) + (p_hl >> 64) + (mid >> 64);
+        // t − qhat·q < 2q < 2^63, so the low words suffice.
+        let r = (t as u64).wrapping_sub((qhat as u64).wrapping_mul(self.q));
+        debug_assert!(r < 2 * self.q);
+        r
+    }
+
+    /// t mod q for any `t < 2^128` → [0, q).
+    #[inline(always)]
+    pub fn reduce_u128(&self, t: u128) -> u64 {
+        let r = self.reduce_u128_lazy(t);
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// Barrett product: a, b in [0, q) → a·b mod q in [0, q).
+    #[inline(always)]
+    pub fn mul(&self, a: u64, b: u64) -> u64 {
+        debug_assert!(a < self.q && b < self.q);
+        self.reduce_u128(a as u128 * b as u128)
+    }
+
+    /// Lazy Barrett product: a·b < 2^128 (e.g. a < 4q, b < q) → [0, 2q).
+    #[inline(always)]
+    pub fn mul_lazy(&self, a: u64, b: u64) -> u64 {
+        self.reduce_u128_lazy(a as u128 * b as u128)
+    }
+
+    /// Shoup constant ⌊w·2^64 / q⌋ of a fixed operand w in [0, q).
+    #[inline(always)]
+    pub fn shoup(&self, w: u64) -> u64 {
+        debug_assert!(w < self.q);
+        (((w as u128) << 64) / self.q as u128) as u64
+    }
+
+    /// Lazy Shoup product: any a < 2^64, w in [0, q) with `ws = shoup(w)` → a·w mod q in [0, 2q).
+    #[inline(always)]
+    pub fn mul_shoup_lazy(&self, a: u64, w: u64, ws: u64) -> u64 {
+        debug_assert!(w < self.q);
+        let qhat = ((a as u128 * ws as u128) >> 64) as u64;
+        let r = a.wrapping_mul(w).wrapping_sub(qhat.wrapping_mul(self.q));
+        debug_assert!(r < 2 * self.q);
+        r
+    }
+
+    /// Shoup product: any a < 2^64, w in [0, q) → a·w mod q in [0, q).
+    #[inline(always)]
+    pub fn mul_shoup(&self, a: u64, w: u64, ws: u64) -> u64 {
+        let r = self.mul_shoup_lazy(a, w, ws);
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// a·2^64 mod q: a in [0, q) → Montgomery form in [0, q).
+    #[inline(always)]
+    pub fn to_montgomery(&self, a: u64) -> u64 {
+        debug_assert!(a < self.q);
+        self.mul_montgomery(a, self.r2)
+    }
+
+    /// a·2^−64 mod q: Montgomery form in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn from_montgomery(&self, a: u64) -> u64 {
+        self.mul_montgomery(a, 1)
+    }
+
+    /// Lazy Montgomery product a·b·2^−64 mod q for a·b < q·2^64 (e.g. a < 4q, b < q) → [0, 2q).
+    #[inline(always)]
+    pub fn mul_montgomery_lazy(&self, a: u64, b: u64) -> u64 {
+        let t = a as u128 * b as u128;
+        debug_assert!(t < (self.q as u128) << 64);
+        let m = (t as u64).wrapping_mul(self.q_inv);
+        let mq_hi = ((m as u128 * self.q as u128) >> 64) as u64;
+        // (t − m·q)/2^64 ∈ (−q, q): shift by q into (0, 2q).
+        let r = ((t >> 64) as u64).wrapping_sub(mq_hi).wrapping_add(self.q);
+        debug_assert!(r < 2 * self.q);
+        r
+    }
+
+    /// Montgomery product a·b·2^−64 mod q, a·b < q·2^64 → [0, q).
+    #[inline(always)]
+    pub fn mul_montgomery(&self, a: u64, b: u64) -> u64 {
+        let r = self.mul_montgomery_lazy(a, b);
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// a^e mod q.
+    pub fn pow(&self, a: u64, e: u64) -> u64 {
+        crate::prime::pow_mod(a, e, self.q)
+    }
+
+    /// a⁻¹ mod q, `None` for 0.
+    pub fn inv(&self, a: u64) -> Option<u64> {
+        inv_mod_prime(a, self.q)
+    }
+}
+
+/// A prime modulus q < 2^31 with its Shoup, Barrett and Montgomery (R = 2^32) constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Modulus32 {
+    q: u32,
+    /// ⌊2^64 / q⌋ (fits 34 bits for q ≥ 2^30; kept as u64).
+    barrett: u64,
+    /// q⁻¹ mod 2^32.
+    q_inv: u32,
+    /// 2^64 mod q.
+    r2: u32,
+}
+
+impl Modulus32 {
+    /// Checks that `q` is an odd prime below 2^31 and precomputes its constants.
+    pub fn new(q: u64) -> Result<Self, KernelError> {
+        if q >= 1 << MAX_BITS_32 {
+            return Err(KernelError::ModulusTooLarge {
+                q,
+                max_bits: MAX_BITS_32,
+            });
+        }
+        if q < 3 || !is_prime(q) {
+            return Err(KernelError::NotPrime { q });
+        }
+        let r = (1u64 << 32) % q;
+        Ok(Self {
+            q: q as u32,
+            barrett: u64::MAX / q,
+            q_inv: inv_pow2_64(q) as u32,
+            r2: ((r * r) % q) as u32,
+        })
+    }
+
+    /// The modulus.
+    #[inline(always)]
+    pub const fn value(&self) -> u32 {
+        self.q
+    }
+
+    /// q⁻¹ mod 2^32 (Montgomery constant).
+    #[inline(always)]
+    pub const fn q_inv(&self) -> u32 {
+        self.q_inv
+    }
+
+    /// (a + b) mod q; a, b in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn add(&self, a: u32, b: u32) -> u32 {
+        debug_assert!(a < self.q && b < self.q);
+        let s = a + b; // < 2^32 since q < 2^31
+        if s >= self.q {
+            s - self.q
+        } else {
+            s
+        }
+    }
+
+    /// (a − b) mod q; a, b in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn sub(&self, a: u32, b: u32) -> u32 {
+        debug_assert!(a < self.q && b < self.q);
+        if a >= b {
+            a - b
+        } else {
+            a + self.q - b
+        }
+    }
+
+    /// −a mod q; a in [0, q) → [0, q).
+    #[inline(always)]
+    pub fn neg(&self, a: u32) -> u32 {
+        debug_assert!(a < self.q);
+        if a == 0 {
+            0
+        } else {
+            self.q - a
+        }
+    }
+
+    /// t mod q for any t < 2^64 (Barrett with ⌊2^64/q⌋) → [0, q).
+    #[inline(always)]
+    pub fn reduce_u64(&self, t: u64) -> u32 {
+        let qhat = ((t as u128 * self.barrett as u128) >> 64) as u64;
+        let r = t - qhat * self.q as u64; // in [0, 2q)
+        let r = r as u32;
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// Barrett product: a, b in [0, q) → a·b mod q in [0, q).
+    #[inline(always)]
+    pub fn mul(&self, a: u32, b: u32) -> u32 {
+        debug_assert!(a < self.q && b < self.q);
+        self.reduce_u64(a as u64 * b as u64)
+    }
+
+    /// Shoup constant ⌊w·2^32 / q⌋ of a fixed operand w in [0, q).
+    #[inline(always)]
+    pub fn shoup(&self, w: u32) -> u32 {
+        debug_assert!(w < self.q);
+        (((w as u64) << 32) / self.q as u64) as u32
+    }
+
+    /// Lazy Shoup product: any a < 2^32, w in [0, q), `ws = shoup(w)` → a·w mod q in [0, 2q).
+    #[inline(always)]
+    pub fn mul_shoup_lazy(&self, a: u32, w: u32, ws: u32) -> u32 {
+        debug_assert!(w < self.q);
+        let qhat = ((a as u64 * ws as u64) >> 32) as u32;
+        let r = a.wrapping_mul(w).wrapping_sub(qhat.wrapping_mul(self.q));
+        debug_assert!(r < 2 * self.q);
+        r
+    }
+
+    /// Shoup product: any a < 2^32, w in [0, q) → a·w mod q in [0, q).
+    #[inline(always)]
+    pub fn mul_shoup(&self, a: u32, w: u32, ws: u32) -> u32 {
+        let r = self.mul_shoup_lazy(a, w, ws);
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// a·2^32 mod q: a in [0, q) → Montgomery form in [0, q).
+    #[inline(always)]
+    pub fn to_montgomery(&self, a: u32) -> u32 {
+        debug_assert!(a < self.q);
+        self.mul_montgomery(a, self.r2)
+    }
+
+    /// a·2^−32 mod q: Montgomery form → [0, q).
+    #[inline(always)]
+    pub fn from_montgomery(&self, a: u32) -> u32 {
+        self.mul_montgomery(a, 1)
+    }
+
+    /// Lazy Montgomery product a·b·2^−32 mod q for a·b < q·2^32 → [0, 2q).
+    #[inline(always)]
+    pub fn mul_montgomery_lazy(&self, a: u32, b: u32) -> u32 {
+        let t = a as u64 * b as u64;
+        debug_assert!(t < (self.q as u64) << 32);
+        let m = (t as u32).wrapping_mul(self.q_inv);
+        let mq_hi = ((m as u64 * self.q as u64) >> 32) as u32;
+        let r = ((t >> 32) as u32).wrapping_sub(mq_hi).wrapping_add(self.q);
+        debug_assert!(r < 2 * self.q);
+        r
+    }
+
+    /// Montgomery product a·b·2^−32 mod q, a·b < q·2^32 → [0, q).
+    #[inline(always)]
+    pub fn mul_montgomery(&self, a: u32, b: u32) -> u32 {
+        let r = self.mul_montgomery_lazy(a, b);
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// a^e mod q.
+    pub fn pow(&self, a: u32, e: u64) -> u32 {
+        crate::prime::pow_mod(a as u64, e, self.q as u64) as u32
+    }
+
+    /// a⁻¹ mod q, `None` for 0.
+    pub fn inv(&self, a: u32) -> Option<u32> {
+        inv_mod_prime(a as u64, self.q as u64).map(|x| x as u32)
+    }
+}

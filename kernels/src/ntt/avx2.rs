@@ -1,0 +1,734 @@
+//! AVX2 NTT kernels: 4 lanes of u64 (64×64-bit products emulated with `vpmuludq`) and 8 lanes
+//! of u32. Same traversal and lazy bounds as [`super::scalar`]; the last two (u64) or three
+//! (u32) stages, where a butterfly's halves sit in one vector, use in-register shuffles.
+//!
+//! Reached only through a plan whose backend is `Avx2`, which `Backend::check` verified.
+
+/// u64 lanes: q < 2^62, values in [0, 4q).
+pub(crate) mod u64 {
+    use crate::ntt::{Reduction, Tables};
+    use core::arch::x86_64::*;
+
+    /// Forward NTT (see `NttPlan64::forward`).
+    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
+        unsafe {
+            match red {
+                Reduction::Shoup => forward_impl::<false>(t, a),
+                Reduction::Montgomery => forward_impl::<true>(t, a),
+            }
+        }
+    }
+
+    /// Inverse NTT (see `NttPlan64::inverse`).
+    pub(crate) fn inverse(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+        unsafe {
+            match red {
+                Reduction::Shoup => inverse_impl::<false>(t, a),
+                Reduction::Montgomery => inverse_impl::<true>(t, a),
+            }
+        }
+    }
+
+    /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
+    pub(crate) fn mul_prepared(
+        t: &Tables<u64>,
+        out: &mut [u64],
+        a: &[u64],
+        b: &[u64],
+        bs: &[u64],
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+        unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+    }
+
+    #[inline(always)]
+    fn ld(p: &[u64], i: usize) -> __m256i {
+        assert!(i + 4 <= p.len());
+        // SAFETY: bounds checked above; unaligned load of 4 u64.
+        unsafe { _mm256_loadu_si256(p.as_ptr().add(i) as *const __m256i) }
+    }
+
+    #[inline(always)]
+    fn st(p: &mut [u64], i: usize, v: __m256i) {
+        assert!(i + 4 <= p.len());
+        // SAFETY: bounds checked above; unaligned store of 4 u64.
+        unsafe { _mm256_storeu_si256(p.as_mut_ptr().add(i) as *mut __m256i, v) }
+    }
+
+    /// High 64 bits of the 64×64-bit lane products (four `vpmuludq`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mul_hi(a: __m256i, b: __m256i) -> __m256i {
+        let mask = _mm256_set1_epi64x(0xffff_ffff);
+        // Swapping the 32-bit halves (rather than shifting) feeds the high halves to
+        // `vpmuludq` and keeps LLVM from rewriting the sequence into scalar `mulq`s.
+        let a_hi = _mm256_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm256_shuffle_epi32::<0b1011_0001>(b);
+        let ll = _mm256_mul_epu32(a, b);
+        let lh = _mm256_mul_epu32(a, b_hi);
+        let hl = _mm256_mul_epu32(a_hi, b);
+        let hh = _mm256_mul_epu32(a_hi, b_hi);
+        let mid = _mm256_add_epi64(_mm256_srli_epi64::<32>(ll), _mm256_and_si256(lh, mask));
+        let mid = _mm256_add_epi64(mid, _mm256_and_si256(hl, mask));
+        let hi = _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(lh));
+        let hi = _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(hl));
+        _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(mid))
+    }
+
+    /// Low 64 bits of the 64×64-bit lane products (three `vpmuludq`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mul_lo(a: __m256i, b: __m256i) -> __m256i {
+        let ll = _mm256_mul_epu32(a, b);
+        let lh = _mm256_mul_epu32(a, _mm256_shuffle_epi32::<0b1011_0001>(b));
+        let hl = _mm256_mul_epu32(_mm256_shuffle_epi32::<0b1011_0001>(a), b);
+        _mm256_add_epi64(ll, _mm256_slli_epi64::<32>(_mm256_add_epi64(lh, hl)))
+    }
+
+    /// x − c if x ≥ c else x, for x < 2c and c < 2^63 (the sign of x − c decides).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn csub(x: __m256i, c: __m256i) -> __m256i {
+        let d = _mm256_sub_epi64(x, c);
+        _mm256_castpd_si256(_mm256_blendv_pd(
+            _mm256_castsi256_pd(d),
+            _mm256_castsi256_pd(x),
+            _mm256_castsi256_pd(d),
+        ))
+    }
+
+    /// y·w mod q in [0, 2q) for y < 4q: Shoup (w, ws) or Montgomery (w in Montgomery form).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mulw<const MONT: bool>(
+        y: __m256i,
+        w: __m256i,
+        ws: __m256i,
+        q: __m256i,
+        qinv: __m256i,
+    ) -> __m256i {
+        if MONT {
+            let m = mul_lo(mul_lo(y, w), qinv);
+            let r = _mm256_sub_epi64(mul_hi(y, w), mul_hi(m, q));
+            _mm256_add_epi64(r, q)
+        } else {
+            let qhat = mul_hi(y, ws);
+            _mm256_sub_epi64(mul_lo(y, w), mul_lo(qhat, q))
+        }
+    }
+
+    /// Cooley–Tukey butterfly: x in [0,4q), y in [0,4q) → (x + wy, x − wy + 2q) in [0, 4q).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bf_fwd<const MONT: bool>(
+        x: __m256i,
+        y: __m256i,
+        w: __m256i,
+        ws: __m256i,
+        c: &Consts,
+    ) -> (__m256i, __m256i) {
+        let x = csub(x, c.two_q);
+        let v = mulw::<MONT>(y, w, ws, c.q, c.qinv);
+        (
+            _mm256_add_epi64(x, v),
+            _mm256_sub_epi64(_mm256_add_epi64(x, c.two_q), v),
+        )
+    }
+
+    /// Gentleman–Sande butterfly: x, y in [0, 2q) → (x + y, (x − y + 2q)·w) in [0, 2q).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bf_inv<const MONT: bool>(
+        x: __m256i,
+        y: __m256i,
+        w: __m256i,
+        ws: __m256i,
+        c: &Consts,
+    ) -> (__m256i, __m256i) {
+        let u = csub(_mm256_add_epi64(x, y), c.two_q);
+        let v = _mm256_sub_epi64(_mm256_add_epi64(x, c.two_q), y);
+        (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
+    }
+
+    struct Consts {
+        q: __m256i,
+        two_q: __m256i,
+        qinv: __m256i,
+    }
+
+    /// Twiddle tables for the chosen reduction: (w, w_shoup) or (w_mont, unused).
+    fn tables<const MONT: bool>(fwd: bool, t: &Tables<u64>) -> (&[u64], &[u64]) {
+        match (fwd, MONT) {
+            (true, false) => (&t.tw, &t.tw_shoup),
+            (true, true) => (&t.tw_mont, &t.tw_mont),
+            (false, false) => (&t.itw, &t.itw_shoup),
+            (false, true) => (&t.itw_mont, &t.itw_mont),
+        }
+    }
+
+    /// Loads and stores of one 4-lane chunk (from `chunks_exact(4)`, so in bounds).
+    #[inline(always)]
+    fn ldc(c: &[u64]) -> __m256i {
+        ld(c, 0)
+    }
+
+    #[inline(always)]
+    fn stc(c: &mut [u64], v: __m256i) {
+        st(c, 0, v)
+    }
+
+    /// Two Cooley–Tukey stages at once (radix 4) on a block of 4·h elements: stage 1 pairs
+    /// quarter 0 with 2 and 1 with 3 (twiddle w1); stage 2 pairs 0 with 1 (w2), 2 with 3 (w3).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn radix4_fwd<const MONT: bool>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+        let h = block.len() / 4;
+        let (q01, q23) = block.split_at_mut(2 * h);
+        let (q0, q1) = q01.split_at_mut(h);
+        let (q2, q3) = q23.split_at_mut(h);
+        let chunks = q0
+            .chunks_exact_mut(4)
+            .zip(q1.chunks_exact_mut(4))
+            .zip(q2.chunks_exact_mut(4).zip(q3.chunks_exact_mut(4)));
+        for ((c0, c1), (c2, c3)) in chunks {
+            let (a0, b0) = bf_fwd::<MONT>(ldc(c0), ldc(c2), w[0].0, w[0].1, c);
+            let (a1, b1) = bf_fwd::<MONT>(ldc(c1), ldc(c3), w[0].0, w[0].1, c);
+            let (a0, a1) = bf_fwd::<MONT>(a0, a1, w[1].0, w[1].1, c);
+            let (b0, b1) = bf_fwd::<MONT>(b0, b1, w[2].0, w[2].1, c);
+            stc(c0, a0);
+            stc(c1, a1);
+            stc(c2, b0);
+            stc(c3, b1);
+        }
+    }
+
+    /// Inverse of [`radix4_fwd`]'s stage order: stage 1 pairs 0–1 (w2) and 2–3 (w3), stage 2
+    /// pairs 0–2 and 1–3 (w1).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn radix4_inv<const MONT: bool>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+        let h = block.len() / 4;
+        let (q01, q23) = block.split_at_mut(2 * h);
+        let (q0, q1) = q01.split_at_mut(h);
+        let (q2, q3) = q23.split_at_mut(h);
+        let chunks = q0
+            .chunks_exact_mut(4)
+            .zip(q1.chunks_exact_mut(4))
+            .zip(q2.chunks_exact_mut(4).zip(q3.chunks_exact_mut(4)));
+        for ((c0, c1), (c2, c3)) in chunks {
+            let (a0, a1) = bf_inv::<MONT>(ldc(c0), ldc(c1), w[1].0, w[1].1, c);
+            let (b0, b1) = bf_inv::<MONT>(ldc(c2), ldc(c3), w[2].0, w[2].1, c);
+            let (a0, b0) = bf_inv::<MONT>(a0, b0, w[0].0, w[0].1, c);
+            let (a1, b1) = bf_inv::<MONT>(a1, b1, w[0].0, w[0].1, c);
+            stc(c0, a0);
+            stc(c1, a1);
+            stc(c2, b0);
+            stc(c3, b1);
+        }
+    }
+
+    /// One stage with a broadcast twiddle per group of 2·half elements (half ≥ 4).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn radix2<const MONT: bool, const FWD: bool>(
+        a: &mut [u64],
+        half: usize,
+        m: usize,
+        tw: &[u64],
+        tws: &[u64],
+        c: &Consts,
+    ) {
+        for (i, block) in a.chunks_exact_mut(2 * half).enumerate() {
+            let (w, ws) = (splat(tw[m + i]), splat(tws[m + i]));
+            let (x, y) = block.split_at_mut(half);
+            for (cx, cy) in x.chunks_exact_mut(4).zip(y.chunks_exact_mut(4)) {
+                let (u, v) = if FWD {
+                    bf_fwd::<MONT>(ldc(cx), ldc(cy), w, ws, c)
+                } else {
+                    bf_inv::<MONT>(ldc(cx), ldc(cy), w, ws, c)
+                };
+                stc(cx, u);
+                stc(cy, v);
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn splat(v: u64) -> __m256i {
+        _mm256_set1_epi64x(v as i64)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn consts(t: &Tables<u64>) -> Consts {
+        Consts {
+            q: splat(t.q),
+            two_q: splat(t.two_q),
+            qinv: splat(t.q_inv),
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
+        let n = a.len();
+        let c = consts(t);
+        let (tw, tws) = tables::<MONT>(true, t);
+        let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
+        let mut m = 1;
+        let mut half = n / 2;
+        // Pairs of stages while the second one still has half ≥ 4.
+        while half >= 8 {
+            for (i, block) in a.chunks_exact_mut(2 * half).enumerate() {
+                radix4_fwd::<MONT>(
+                    block,
+                    [tw2(m + i), tw2(2 * m + 2 * i), tw2(2 * m + 2 * i + 1)],
+                    &c,
+                );
+            }
+            m <<= 2;
+            half >>= 2;
+        }
+        if half == 4 {
+            radix2::<MONT, true>(a, 4, m, tw, tws, &c);
+            m <<= 1;
+        }
+        // Last two stages (half = 2, then 1) on 8 elements held in registers; the outputs are
+        // reduced from [0, 4q) to [0, q) before the store.
+        let (m2, m1) = (m, 2 * m);
+        for (blk, ch) in a.chunks_exact_mut(8).enumerate() {
+            let (v0, v1) = (ld(ch, 0), ld(ch, 4));
+            let k = m2 + 2 * blk;
+            let x = _mm256_permute2x128_si256::<0x20>(v0, v1);
+            let y = _mm256_permute2x128_si256::<0x31>(v0, v1);
+            let w = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tw, k)));
+            let ws = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tws, k)));
+            let (x, y) = bf_fwd::<MONT>(x, y, w, ws, &c);
+            let (v0, v1) = (
+                _mm256_permute2x128_si256::<0x20>(x, y),
+                _mm256_permute2x128_si256::<0x31>(x, y),
+            );
+            // half = 1: lanes hold groups 0, 2, 1, 3 of the block.
+            let k = m1 + 4 * blk;
+            let x = _mm256_unpacklo_epi64(v0, v1);
+            let y = _mm256_unpackhi_epi64(v0, v1);
+            let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
+            let ws = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tws, k));
+            let (x, y) = bf_fwd::<MONT>(x, y, w, ws, &c);
+            let x = csub(csub(x, c.two_q), c.q);
+            let y = csub(csub(y, c.two_q), c.q);
+            st(ch, 0, _mm256_unpacklo_epi64(x, y));
+            st(ch, 4, _mm256_unpackhi_epi64(x, y));
+        }
+    }
+
+    #[inline(always)]
+    fn ld2(p: &[u64], i: usize) -> __m128i {
+        assert!(i + 2 <= p.len());
+        // SAFETY: bounds checked above; unaligned load of 2 u64.
+        unsafe { _mm_loadu_si128(p.as_ptr().add(i) as *const __m128i) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn inverse_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
+        let n = a.len();
+        let c = consts(t);
+        let (tw, tws) = tables::<MONT>(false, t);
+        let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
+        // First two stages (half = 1, then 2) in registers.
+        let (m1, m2) = (n / 2, n / 4);
+        for (blk, ch) in a.chunks_exact_mut(8).enumerate() {
+            let (v0, v1) = (ld(ch, 0), ld(ch, 4));
+            let k = m1 + 4 * blk;
+            let x = _mm256_unpacklo_epi64(v0, v1);
+            let y = _mm256_unpackhi_epi64(v0, v1);
+            let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
+            let ws = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tws, k));
+            let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
+            let (v0, v1) = (_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
+            let k = m2 + 2 * blk;
+            let x = _mm256_permute2x128_si256::<0x20>(v0, v1);
+            let y = _mm256_permute2x128_si256::<0x31>(v0, v1);
+            let w = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tw, k)));
+            let ws = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tws, k)));
+            let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
+            st(ch, 0, _mm256_permute2x128_si256::<0x20>(x, y));
+            st(ch, 4, _mm256_permute2x128_si256::<0x31>(x, y));
+        }
+        let mut m = n / 8;
+        let mut half = 4;
+        // Remaining stages: half = 4 … n/2, i.e. log2(m) + 1 of them; if odd, one radix-2 first.
+        if m.trailing_zeros().is_multiple_of(2) {
+            radix2::<MONT, false>(a, 4, m, tw, tws, &c);
+            m >>= 1;
+            half <<= 1;
+        }
+        while m >= 2 {
+            // Stages (half, m groups) and (2·half, m/2 groups) merged: blocks of 4·half.
+            let mq = m / 2;
+            for (i, block) in a.chunks_exact_mut(4 * half).enumerate() {
+                radix4_inv::<MONT>(block, [tw2(mq + i), tw2(m + 2 * i), tw2(m + 2 * i + 1)], &c);
+            }
+            m >>= 2;
+            half <<= 2;
+        }
+        // Scale by n⁻¹ and reduce to [0, q).
+        let (ni, nis) = if MONT {
+            (splat(t.n_inv_mont), c.q)
+        } else {
+            (splat(t.n_inv), splat(t.n_inv_shoup))
+        };
+        for ch in a.chunks_exact_mut(4) {
+            let v = mulw::<MONT>(ldc(ch), ni, nis, c.q, c.qinv);
+            stc(ch, csub(v, c.q));
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn mul_prepared_impl(
+        t: &Tables<u64>,
+        out: &mut [u64],
+        a: &[u64],
+        b: &[u64],
+        bs: &[u64],
+        acc: bool,
+    ) {
+        let q = _mm256_set1_epi64x(t.q as i64);
+        let zero = _mm256_setzero_si256();
+        for j in (0..out.len()).step_by(4) {
+            let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), q, zero), q);
+            let r = if acc {
+                csub(_mm256_add_epi64(ld(out, j), r), q)
+            } else {
+                r
+            };
+            st(out, j, r);
+        }
+    }
+}
+
+/// u32 lanes: q < 2^30, values in [0, 4q).
+pub(crate) mod u32 {
+    use crate::ntt::{Reduction, Tables};
+    use core::arch::x86_64::*;
+
+    /// Forward NTT (see `NttPlan32::forward`).
+    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
+        unsafe {
+            match red {
+                Reduction::Shoup => forward_impl::<false>(t, a),
+                Reduction::Montgomery => forward_impl::<true>(t, a),
+            }
+        }
+    }
+
+    /// Inverse NTT (see `NttPlan32::inverse`).
+    pub(crate) fn inverse(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+        unsafe {
+            match red {
+                Reduction::Shoup => inverse_impl::<false>(t, a),
+                Reduction::Montgomery => inverse_impl::<true>(t, a),
+            }
+        }
+    }
+
+    /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
+    pub(crate) fn mul_prepared(
+        t: &Tables<u32>,
+        out: &mut [u32],
+        a: &[u32],
+        b: &[u32],
+        bs: &[u32],
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+        unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+    }
+
+    #[inline(always)]
+    fn ld(p: &[u32], i: usize) -> __m256i {
+        assert!(i + 8 <= p.len());
+        // SAFETY: bounds checked above; unaligned load of 8 u32.
+        unsafe { _mm256_loadu_si256(p.as_ptr().add(i) as *const __m256i) }
+    }
+
+    #[inline(always)]
+    fn ld4(p: &[u32], i: usize) -> __m128i {
+        assert!(i + 4 <= p.len());
+        // SAFETY: bounds checked above; unaligned load of 4 u32.
+        unsafe { _mm_loadu_si128(p.as_ptr().add(i) as *const __m128i) }
+    }
+
+    #[inline(always)]
+    fn st(p: &mut [u32], i: usize, v: __m256i) {
+        assert!(i + 8 <= p.len());
+        // SAFETY: bounds checked above; unaligned store of 8 u32.
+        unsafe { _mm256_storeu_si256(p.as_mut_ptr().add(i) as *mut __m256i, v) }
+    }
+
+    /// High 32 bits of the 32×32-bit lane products.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mul_hi(a: __m256i, b: __m256i) -> __m256i {
+        let even = _mm256_srli_epi64::<32>(_mm256_mul_epu32(a, b));
+        let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), _mm256_srli_epi64::<32>(b));
+        _mm256_blend_epi32::<0b1010_1010>(even, odd)
+    }
+
+    /// x − c if x ≥ c else x (unsigned min of x and the wrapped difference).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn csub(x: __m256i, c: __m256i) -> __m256i {
+        _mm256_min_epu32(x, _mm256_sub_epi32(x, c))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mulw<const MONT: bool>(
+        y: __m256i,
+        w: __m256i,
+        ws: __m256i,
+        q: __m256i,
+        qinv: __m256i,
+    ) -> __m256i {
+        if MONT {
+            let m = _mm256_mullo_epi32(_mm256_mullo_epi32(y, w), qinv);
+            let r = _mm256_sub_epi32(mul_hi(y, w), mul_hi(m, q));
+            _mm256_add_epi32(r, q)
+        } else {
+            let qhat = mul_hi(y, ws);
+            _mm256_sub_epi32(_mm256_mullo_epi32(y, w), _mm256_mullo_epi32(qhat, q))
+        }
+    }
+
+    struct Consts {
+        q: __m256i,
+        two_q: __m256i,
+        qinv: __m256i,
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bf_fwd<const MONT: bool>(
+        x: __m256i,
+        y: __m256i,
+        w: __m256i,
+        ws: __m256i,
+        c: &Consts,
+    ) -> (__m256i, __m256i) {
+        let x = csub(x, c.two_q);
+        let v = mulw::<MONT>(y, w, ws, c.q, c.qinv);
+        (
+            _mm256_add_epi32(x, v),
+            _mm256_sub_epi32(_mm256_add_epi32(x, c.two_q), v),
+        )
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bf_inv<const MONT: bool>(
+        x: __m256i,
+        y: __m256i,
+        w: __m256i,
+        ws: __m256i,
+        c: &Consts,
+    ) -> (__m256i, __m256i) {
+        let u = csub(_mm256_add_epi32(x, y), c.two_q);
+        let v = _mm256_sub_epi32(_mm256_add_epi32(x, c.two_q), y);
+        (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
+    }
+
+    fn tables<const MONT: bool>(fwd: bool, t: &Tables<u32>) -> (&[u32], &[u32]) {
+        match (fwd, MONT) {
+            (true, false) => (&t.tw, &t.tw_shoup),
+            (true, true) => (&t.tw_mont, &t.tw_mont),
+            (false, false) => (&t.itw, &t.itw_shoup),
+            (false, true) => (&t.itw_mont, &t.itw_mont),
+        }
+    }
+
+    /// Splits 16 elements for a stage whose butterfly half-size is `half` ∈ {4, 2, 1}, returning
+    /// (x lanes, y lanes); `join` is its inverse. Lane → group orders: half=4: [0×4, 1×4];
+    /// half=2: groups [0,0,2,2,1,1,3,3]; half=1: groups [0,4,1,5,2,6,3,7].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn split(half: usize, v0: __m256i, v1: __m256i) -> (__m256i, __m256i) {
+        match half {
+            4 => (
+                _mm256_permute2x128_si256::<0x20>(v0, v1),
+                _mm256_permute2x128_si256::<0x31>(v0, v1),
+            ),
+            2 => (_mm256_unpacklo_epi64(v0, v1), _mm256_unpackhi_epi64(v0, v1)),
+            _ => (
+                _mm256_blend_epi32::<0b1010_1010>(v0, _mm256_slli_epi64::<32>(v1)),
+                _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(v0), v1),
+            ),
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn join(half: usize, x: __m256i, y: __m256i) -> (__m256i, __m256i) {
+        match half {
+            4 => (
+                _mm256_permute2x128_si256::<0x20>(x, y),
+                _mm256_permute2x128_si256::<0x31>(x, y),
+            ),
+            2 => (_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y)),
+            _ => (
+                _mm256_blend_epi32::<0b1010_1010>(x, _mm256_slli_epi64::<32>(y)),
+                _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(x), y),
+            ),
+        }
+    }
+
+    /// Per-lane twiddles for 16 elements at butterfly half-size `half` ∈ {4, 2, 1}, starting at
+    /// twiddle index k (the block's first group), in `split`'s lane order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn lane_twiddles(half: usize, tw: &[u32], k: usize) -> __m256i {
+        match half {
+            4 => {
+                let w0 = _mm_set1_epi32(tw[k] as i32);
+                let w1 = _mm_set1_epi32(tw[k + 1] as i32);
+                _mm256_set_m128i(w1, w0)
+            }
+            2 => _mm256_permutevar8x32_epi32(
+                _mm256_castsi128_si256(ld4(tw, k)),
+                _mm256_setr_epi32(0, 0, 2, 2, 1, 1, 3, 3),
+            ),
+            _ => _mm256_permutevar8x32_epi32(ld(tw, k), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)),
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn forward_impl<const MONT: bool>(t: &Tables<u32>, a: &mut [u32]) {
+        let n = a.len();
+        let c = Consts {
+            q: _mm256_set1_epi32(t.q as i32),
+            two_q: _mm256_set1_epi32(t.two_q as i32),
+            qinv: _mm256_set1_epi32(t.q_inv as i32),
+        };
+        let (tw, tws) = tables::<MONT>(true, t);
+        let mut m = 1;
+        let mut half = n;
+        while half > 8 {
+            half >>= 1;
+            for i in 0..m {
+                let k = m + i;
+                let w = _mm256_set1_epi32(tw[k] as i32);
+                let ws = _mm256_set1_epi32(tws[k] as i32);
+                let base = 2 * i * half;
+                for j in (base..base + half).step_by(8) {
+                    let (x, y) = bf_fwd::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
+                    st(a, j, x);
+                    st(a, j + half, y);
+                }
+            }
+            m <<= 1;
+        }
+        for half in [4usize, 2, 1] {
+            for b in (0..n).step_by(16) {
+                let k = m + b / (2 * half);
+                let (x, y) = split(half, ld(a, b), ld(a, b + 8));
+                let w = lane_twiddles(half, tw, k);
+                let ws = lane_twiddles(half, tws, k);
+                let (mut x, mut y) = bf_fwd::<MONT>(x, y, w, ws, &c);
+                if half == 1 {
+                    x = csub(csub(x, c.two_q), c.q);
+                    y = csub(csub(y, c.two_q), c.q);
+                }
+                let (v0, v1) = join(half, x, y);
+                st(a, b, v0);
+                st(a, b + 8, v1);
+            }
+            m <<= 1;
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn inverse_impl<const MONT: bool>(t: &Tables<u32>, a: &mut [u32]) {
+        let n = a.len();
+        let c = Consts {
+            q: _mm256_set1_epi32(t.q as i32),
+            two_q: _mm256_set1_epi32(t.two_q as i32),
+            qinv: _mm256_set1_epi32(t.q_inv as i32),
+        };
+        let (tw, tws) = tables::<MONT>(false, t);
+        let mut m = n >> 1;
+        for half in [1usize, 2, 4] {
+            for b in (0..n).step_by(16) {
+                let k = m + b / (2 * half);
+                let (x, y) = split(half, ld(a, b), ld(a, b + 8));
+                let w = lane_twiddles(half, tw, k);
+                let ws = lane_twiddles(half, tws, k);
+                let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
+                let (v0, v1) = join(half, x, y);
+                st(a, b, v0);
+                st(a, b + 8, v1);
+            }
+            m >>= 1;
+        }
+        let mut half = 8;
+        while m >= 1 {
+            for i in 0..m {
+                let k = m + i;
+                let w = _mm256_set1_epi32(tw[k] as i32);
+                let ws = _mm256_set1_epi32(tws[k] as i32);
+                let base = 2 * i * half;
+                for j in (base..base + half).step_by(8) {
+                    let (x, y) = bf_inv::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
+                    st(a, j, x);
+                    st(a, j + half, y);
+                }
+            }
+            half <<= 1;
+            m >>= 1;
+        }
+        let (ni, nis) = if MONT {
+            (_mm256_set1_epi32(t.n_inv_mont as i32), c.q)
+        } else {
+            (
+                _mm256_set1_epi32(t.n_inv as i32),
+                _mm256_set1_epi32(t.n_inv_shoup as i32),
+            )
+        };
+        for j in (0..n).step_by(8) {
+            let v = mulw::<MONT>(ld(a, j), ni, nis, c.q, c.qinv);
+            st(a, j, csub(v, c.q));
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn mul_prepared_impl(
+        t: &Tables<u32>,
+        out: &mut [u32],
+        a: &[u32],
+        b: &[u32],
+        bs: &[u32],
+        acc: bool,
+    ) {
+        let q = _mm256_set1_epi32(t.q as i32);
+        let zero = _mm256_setzero_si256();
+        for j in (0..out.len()).step_by(8) {
+            let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), q, zero), q);
+            let r = if acc {
+                csub(_mm256_add_epi32(ld(out, j), r), q)
+            } else {
+                r
+            };
+            st(out, j, r);
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! AVX-512 (F + DQ) NTT kernels: 8 lanes of u64 (`vpmullq` for low products, high products
+//! from four `vpmuludq`) and 16 lanes of u32. Same traversal and lazy bounds as
+//! [`super::scalar`]; stages whose butterfly halves share a vector use two-source permutes
+//! driven by [`super::shuffle::stage_lanes`].
+//!
+//! Reached only through a plan whose backend is `Avx512`, which `Backend::check` verified.
+//! This machine class (AMD EPYC, AVX2) cannot execute it: it is compiled and linted here and
+//! checked against scalar by the same tests wherever AVX-512 is present.
+
+macro_rules! avx512_common {
+    ($W:ty, $L:expr) => {
+        use crate::ntt::shuffle::stage_lanes;
+        use crate::ntt::{Reduction, Tables};
+        use core::arch::x86_64::*;
+
+        const L: usize = $L;
+
+        /// Forward NTT (see the plan's `forward`).
+        pub(crate) fn forward(t: &Tables<$W>, red: Reduction, a: &mut [$W]) {
+            debug_assert!(crate::Backend::Avx512.is_available());
+            // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
+            // avx512dq on this CPU.
+            unsafe {
+                match red {
+                    Reduction::Shoup => forward_impl::<false>(t, a),
+                    Reduction::Montgomery => forward_impl::<true>(t, a),
+                }
+            }
+        }
+
+        /// Inverse NTT (see the plan's `inverse`).
+        pub(crate) fn inverse(t: &Tables<$W>, red: Reduction, a: &mut [$W]) {
+            debug_assert!(crate::Backend::Avx512.is_available());
+            // SAFETY: as in `forward`.
+            unsafe {
+                match red {
+                    Reduction::Shoup => inverse_impl::<false>(t, a),
+                    Reduction::Montgomery => inverse_impl::<true>(t, a),
+                }
+            }
+        }
+
+        /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
+        pub(crate) fn mul_prepared(
+            t: &Tables<$W>,
+            out: &mut [$W],
+            a: &[$W],
+            b: &[$W],
+            bs: &[$W],
+            acc: bool,
+        ) {
+            debug_assert!(crate::Backend::Avx512.is_available());
+            // SAFETY: as in `forward`.
+            unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+        }
+
+        #[inline(always)]
+        fn ld(p: &[$W], i: usize) -> __m512i {
+            assert!(i + L <= p.len());
+            // SAFETY: bounds checked above; unaligned 64-byte load.
+            unsafe { _mm512_loadu_si512(p.as_ptr().add(i) as *const _) }
+        }
+
+        #[inline(always)]
+        fn st(p: &mut [$W], i: usize, v: __m512i) {
+            assert!(i + L <= p.len());
+            // SAFETY: bounds checked above; unaligned 64-byte store.
+            unsafe { _mm512_storeu_si512(p.as_mut_ptr().add(i) as *mut _, v) }
+        }
+
+        struct Consts {
+            q: __m512i,
+            two_q: __m512i,
+            qinv: __m512i,
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn bf_fwd<const MONT: bool>(
+            x: __m512i,
+            y: __m512i,
+            w: __m512i,
+            ws: __m512i,
+            c: &Consts,
+        ) -> (__m512i, __m512i) {
+            let x = csub(x, c.two_q);
+            let v = mulw::<MONT>(y, w, ws, c.q, c.qinv);
+            (add(x, v), sub(add(x, c.two_q), v))
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn bf_inv<const MONT: bool>(
+            x: __m512i,
+            y: __m512i,
+            w: __m512i,
+            ws: __m512i,
+            c: &Consts,
+        ) -> (__m512i, __m512i) {
+            let u = csub(add(x, y), c.two_q);
+            let v = sub(add(x, c.two_q), y);
+            (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
+        }
+
+        fn tables<const MONT: bool>(fwd: bool, t: &Tables<$W>) -> (&[$W], &[$W]) {
+            match (fwd, MONT) {
+                (true, false) => (&t.tw, &t.tw_shoup),
+                (true, true) => (&t.tw_mont, &t.tw_mont),
+                (false, false) => (&t.itw, &t.itw_shoup),
+                (false, true) => (&t.itw_mont, &t.itw_mont),
+            }
+        }
+
+        /// Index vectors for half-size h < L: (x gather, y gather, lane groups, back low, back high).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn lane_tables(h: usize) -> [__m512i; 5] {
+            let s = stage_lanes::<L, { 2 * L }>(h);
+            let mut back_lo = [0usize; L];
+            let mut back_hi = [0usize; L];
+            back_lo.copy_from_slice(&s.back[..L]);
+            back_hi.copy_from_slice(&s.back[L..]);
+            [
+                idx(&s.x),
+                idx(&s.y),
+                idx(&s.group),
+                idx(&back_lo),
+                idx(&back_hi),
+            ]
+        }
+
+        /// Runs the stages with half-size h < L over blocks of 2L elements.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn small_stage<const MONT: bool, const FWD: bool>(
+            a: &mut [$W],
+            h: usize,
+            m: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+            last: bool,
+        ) {
+            let [ix, iy, ig, ib0, ib1] = lane_tables(h);
+            for b in (0..a.len()).step_by(2 * L) {
+                let k = m + b / (2 * h);
+                let (v0, v1) = (ld(a, b), ld(a, b + L));
+                let x = permute2(v0, ix, v1);
+                let y = permute2(v0, iy, v1);
+                let w = permute1(ig, ld(tw, k));
+                let ws = permute1(ig, ld(tws, k));
+                let (mut x, mut y) = if FWD {
+                    bf_fwd::<MONT>(x, y, w, ws, c)
+                } else {
+                    bf_inv::<MONT>(x, y, w, ws, c)
+                };
+                if last {
+                    x = csub(csub(x, c.two_q), c.q);
+                    y = csub(csub(y, c.two_q), c.q);
+                }
+                st(a, b, permute2(x, ib0, y));
+                st(a, b + L, permute2(x, ib1, y));
+            }
+        }
+
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn forward_impl<const MONT: bool>(t: &Tables<$W>, a: &mut [$W]) {
+            let n = a.len();
+            let c = Consts {
+                q: splat(t.q),
+                two_q: splat(t.two_q),
+                qinv: splat(t.q_inv),
+            };
+            let (tw, tws) = tables::<MONT>(true, t);
+            let mut m = 1;
+            let mut half = n;
+            while half > L {
+                half >>= 1;
+                for i in 0..m {
+                    let k = m + i;
+                    let (w, ws) = (splat(tw[k]), splat(tws[k]));
+                    let base = 2 * i * half;
+                    for j in (base..base + half).step_by(L) {
+                        let (x, y) = bf_fwd::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
+                        st(a, j, x);
+                        st(a, j + half, y);
+                    }
+                }
+                m <<= 1;
+            }
+            while half > 1 {
+                half >>= 1;
+                small_stage::<MONT, true>(a, half, m, tw, tws, &c, half == 1);
+                m <<= 1;
+            }
+        }
+
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn inverse_impl<const MONT: bool>(t: &Tables<$W>, a: &mut [$W]) {
+            let n = a.len();
+            let c = Consts {
+                q: splat(t.q),
+                two_q: splat(t.two_q),
+                qinv: splat(t.q_inv),
+            };
+            let (tw, tws) = tables::<MONT>(false, t);
+            let mut m = n >> 1;
+            let mut half = 1;
+            while half < L {
+                small_stage::<MONT, false>(a, half, m, tw, tws, &c, false);
+                half <<= 1;
+                m >>= 1;
+            }
+            while m >= 1 {
+                for i in 0..m {
+                    let k = m + i;
+                    let (w, ws) = (splat(tw[k]), splat(tws[k]));
+                    let base = 2 * i * half;
+                    for j in (base..base + half).step_by(L) {
+                        let (x, y) = bf_inv::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
+                        st(a, j, x);
+                        st(a, j + half, y);
+                    }
+                }
+                half <<= 1;
+                m >>= 1;
+            }
+            let (ni, nis) = if MONT {
+                (splat(t.n_inv_mont), c.q)
+            } else {
+                (splat(t.n_inv), splat(t.n_inv_shoup))
+            };
+            for j in (0..n).step_by(L) {
+                let v = mulw::<MONT>(ld(a, j), ni, nis, c.q, c.qinv);
+                st(a, j, csub(v, c.q));
+            }
+        }
+
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn mul_prepared_impl(
+            t: &Tables<$W>,
+            out: &mut [$W],
+            a: &[$W],
+            b: &[$W],
+            bs: &[$W],
+            acc: bool,
+        ) {
+            let q = splat(t.q);
+            let zero = _mm512_setzero_si512();
+            for j in (0..out.len()).step_by(L) {
+                let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), q, zero), q);
+                let r = if acc { csub(add(ld(out, j), r), q) } else { r };
+                st(out, j, r);
+            }
+        }
+    };
+}
+
+/// u64 lanes: q < 2^62, values in [0, 4q).
+pub(crate) mod u64 {
+    avx512_common!(u64, 8);
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn splat(v: u64) -> __m512i {
+        _mm512_set1_epi64(v as i64)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn idx(v: &[usize; L]) -> __m512i {
+        let mut a = [0i64; L];
+        for (d, &s) in a.iter_mut().zip(v) {
+            *d = s as i64;
+        }
+        // SAFETY: `a` is 8 i64 = 64 bytes; unaligned load.
+        unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
+        _mm512_permutex2var_epi64(a, i, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn permute1(i: __m512i, a: __m512i) -> __m512i {
+        _mm512_permutexvar_epi64(i, a)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn add(a: __m512i, b: __m512i) -> __m512i {
+        _mm512_add_epi64(a, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn sub(a: __m512i, b: __m512i) -> __m512i {
+        _mm512_sub_epi64(a, b)
+    }
+
+    /// x − c if x ≥ c else x (unsigned min with the wrapped difference; needs c < 2^63).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn csub(x: __m512i, c: __m512i) -> __m512i {
+        _mm512_min_epu64(x, _mm512_sub_epi64(x, c))
+    }
+
+    /// High 64 bits of the lane products (four `vpmuludq`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn mul_hi(a: __m512i, b: __m512i) -> __m512i {
+        let mask = _mm512_set1_epi64(0xffff_ffff);
+        // Half swaps, not shifts: keeps LLVM from scalarising the pattern into `mulq`s.
+        let a_hi = _mm512_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm512_shuffle_epi32::<0b1011_0001>(b);
+        let ll = _mm512_mul_epu32(a, b);
+        let lh = _mm512_mul_epu32(a, b_hi);
+        let hl = _mm512_mul_epu32(a_hi, b);
+        let hh = _mm512_mul_epu32(a_hi, b_hi);
+        let mid = _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), _mm512_and_si512(lh, mask));
+        let mid = _mm512_add_epi64(mid, _mm512_and_si512(hl, mask));
+        let hi = _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(lh));
+        let hi = _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(hl));
+        _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(mid))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn mulw<const MONT: bool>(
+        y: __m512i,
+        w: __m512i,
+        ws: __m512i,
+        q: __m512i,
+        qinv: __m512i,
+    ) -> __m512i {
+        if MONT {
+            let m = _mm512_mullo_epi64(_mm512_mullo_epi64(y, w), qinv);
+            let r = _mm512_sub_epi64(mul_hi(y, w), mul_hi(m, q));
+            _mm512_add_epi64(r, q)
+        } else {
+            let qhat = mul_hi(y, ws);
+            _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q))
+        }
+    }
+}
+
+/// u32 lanes: q < 2^30, values in [0, 4q).
+pub(crate) mod u32 {
+    avx512_common!(u32, 16);
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn splat(v: u32) -> __m512i {
+        _mm512_set1_epi32(v as i32)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn idx(v: &[usize; L]) -> __m512i {
+        let mut a = [0i32; L];
+        for (d, &s) in a.iter_mut().zip(v) {
+            *d = s as i32;
+        }
+        // SAFETY: `a` is 16 i32 = 64 bytes; unaligned load.
+        unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
+        _mm512_permutex2var_epi32(a, i, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn permute1(i: __m512i, a: __m512i) -> __m512i {
+        _mm512_permutexvar_epi32(i, a)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn add(a: __m512i, b: __m512i) -> __m512i {
+        _mm512_add_epi32(a, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn sub(a: __m512i, b: __m512i) -> __m512i {
+        _mm512_sub_epi32(a, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn csub(x: __m512i, c: __m512i) -> __m512i {
+        _mm512_min_epu32(x, _mm512_sub_epi32(x, c))
+    }
+
+    /// High 32 bits of the 32×32-bit lane products.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn mul_hi(a: __m512i, b: __m512i) -> __m512i {
+        let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(a, b));
+        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(b));
+        _mm512_mask_blend_epi32(0xaaaa, even, odd)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn mulw<const MONT: bool>(
+        y: __m512i,
+        w: __m512i,
+        ws: __m512i,
+        q: __m512i,
+        qinv: __m512i,
+    ) -> __m512i {
+        if MONT {
+            let m = _mm512_mullo_epi32(_mm512_mullo_epi32(y, w), qinv);
+            let r = _mm512_sub_epi32(mul_hi(y, w), mul_hi(m, q));
+            _mm512_add_epi32(r, q)
+        } else {
+            let qhat = mul_hi(y, ws);
+            _mm512_sub_epi32(_mm512_mullo_epi32(y, w), _mm512_mullo_epi32(qhat, q))
+        }
+    }
+}

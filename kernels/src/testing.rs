@@ -1,0 +1,187 @@
+//! Helpers shared by tests, the `backend_check` program and benchmarks: a small seeded PRNG
+//! (not for secrets) and the O(n²) negacyclic reference product.
+
+/// SplitMix64: a fast, seedable generator for test vectors. Never use it for secrets.
+#[derive(Debug, Clone)]
+pub struct TestRng(u64);
+
+impl TestRng {
+    /// A generator with the given seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// A seed from the clock, for fresh randomness in tests (print it on failure).
+    pub fn fresh_seed() -> u64 {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x5eed);
+        t ^ (std::process::id() as u64).rotate_left(32)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, bound) (bias < 2^-64·bound, fine for tests).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        ((self.next_u64() as u128 * bound as u128) >> 64) as u64
+    }
+
+    /// A vector of `n` values uniform in [0, bound).
+    pub fn vec_below(&mut self, n: usize, bound: u64) -> Vec<u64> {
+        (0..n).map(|_| self.below(bound)).collect()
+    }
+}
+
+/// a·b in Z_q[X]/(X^n + 1) by schoolbook multiplication, O(n²); q prime < 2^62.
+pub fn negacyclic_mul_naive(a: &[u64], b: &[u64], q: u64) -> Vec<u64> {
+    let n = a.len();
+    assert_eq!(n, b.len());
+    let m = crate::modarith::Modulus64::new(q).expect("q must be a prime below 2^62");
+    let mut out = vec![0u64; n];
+    for (i, &ai) in a.iter().enumerate() {
+        let ai = ai % q;
+        for (j, &bj) in b.iter().enumerate() {
+            let p = m.mul(ai, bj % q);
+            let k = i + j;
+            if k < n {
+                out[k] = m.add(out[k], p);
+            } else {
+                out[k - n] = m.sub(out[k - n], p);
+            }
+        }
+    }
+    out
+}
+
+/// Outcome of comparing one backend with scalar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendCheck {
+    /// Every kernel matched scalar bit for bit on this many random vectors.
+    Passed {
+        /// The backend.
+        backend: crate::Backend,
+        /// Number of (kernel, size, prime) cases compared.
+        cases: usize,
+    },
+    /// The CPU lacks the backend: nothing was run.
+    Skipped {
+        /// The backend.
+        backend: crate::Backend,
+    },
+    /// A kernel differed from scalar.
+    Failed {
+        /// The backend.
+        backend: crate::Backend,
+        /// What differed (kernel, sizes, seed).
+        what: String,
+    },
+}
+
+/// Compares the NTT kernels (forward, inverse, prepared products; u64 and u32 plans; both
+/// reductions) of every backend with scalar on random inputs from `seed`. Single-threaded, so it
+/// can run under qemu user-mode emulation.
+pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
+    use crate::ntt::{NttPlan32, NttPlan64, Reduction};
+    use crate::prime::ntt_primes;
+    use crate::Backend;
+    let max_n = sizes.iter().copied().max().unwrap_or(256);
+    let primes64: Vec<u64> = [30u32, 50, 60, 62]
+        .iter()
+        .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
+        .collect();
+    let primes32: Vec<u64> = [20u32, 30]
+        .iter()
+        .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
+        .collect();
+    let mut rng = TestRng::new(seed);
+    let mut out = Vec::new();
+    'backends: for backend in Backend::ALL {
+        if backend == Backend::Scalar {
+            continue;
+        }
+        if !backend.is_available() {
+            out.push(BackendCheck::Skipped { backend });
+            continue;
+        }
+        let mut cases = 0;
+        macro_rules! fail {
+            ($($t:tt)*) => {{
+                out.push(BackendCheck::Failed { backend, what: format!($($t)*) });
+                continue 'backends;
+            }};
+        }
+        for red in Reduction::ALL {
+            for &n in sizes {
+                for &q in &primes64 {
+                    let (Ok(s), Ok(p)) = (
+                        NttPlan64::with_backend(n, q, Backend::Scalar, red),
+                        NttPlan64::with_backend(n, q, backend, red),
+                    ) else {
+                        fail!("plan n={n} q={q} could not be built");
+                    };
+                    let a = rng.vec_below(n, q);
+                    let (mut x, mut y) = (a.clone(), a.clone());
+                    s.forward(&mut x);
+                    p.forward(&mut y);
+                    if x != y {
+                        fail!("forward64 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    s.inverse(&mut x);
+                    p.inverse(&mut y);
+                    if x != y || x != a {
+                        fail!("inverse64 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    let b = rng.vec_below(n, q);
+                    let bs = s.prepare(&b);
+                    let mut o1 = rng.vec_below(n, q);
+                    let mut o2 = o1.clone();
+                    s.mul_acc_prepared(&mut o1, &a, &b, &bs);
+                    p.mul_acc_prepared(&mut o2, &a, &b, &bs);
+                    if o1 != o2 {
+                        fail!("mul_acc_prepared64 n={n} q={q} seed={seed:#x}");
+                    }
+                    cases += 3;
+                }
+                for &q in &primes32 {
+                    let (Ok(s), Ok(p)) = (
+                        NttPlan32::with_backend(n, q, Backend::Scalar, red),
+                        NttPlan32::with_backend(n, q, backend, red),
+                    ) else {
+                        fail!("plan32 n={n} q={q} could not be built");
+                    };
+                    let a: Vec<u32> = rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
+                    let (mut x, mut y) = (a.clone(), a.clone());
+                    s.forward(&mut x);
+                    p.forward(&mut y);
+                    if x != y {
+                        fail!("forward32 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    s.inverse(&mut x);
+                    p.inverse(&mut y);
+                    if x != y || x != a {
+                        fail!("inverse32 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    let b: Vec<u32> = rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
+                    let bs = s.prepare(&b);
+                    let (mut o1, mut o2) = (a.clone(), a.clone());
+                    s.mul_acc_prepared(&mut o1, &a, &b, &bs);
+                    p.mul_acc_prepared(&mut o2, &a, &b, &bs);
+                    if o1 != o2 {
+                        fail!("mul_acc_prepared32 n={n} q={q} seed={seed:#x}");
+                    }
+                    cases += 3;
+                }
+            }
+        }
+        out.push(BackendCheck::Passed { backend, cases });
+    }
+    out
+}

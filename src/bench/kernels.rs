@@ -1,0 +1,171 @@
+//! `gazelle bench kernels`: NTT forward/inverse and prepared pointwise products per backend ×
+//! reduction × n × prime size, with cycles and instructions per butterfly where counters work.
+use super::counters::Counters;
+use super::{measure, BenchRow, Budget};
+use crate::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
+use crate::kernels::prime::ntt_primes;
+use crate::kernels::testing::TestRng;
+use crate::kernels::{Backend, KernelError};
+
+/// Prime sizes measured: (bits, word).
+const PRIMES: [(u32, Word); 4] = [
+    (30, Word::U32),
+    (30, Word::U64),
+    (54, Word::U64),
+    (60, Word::U64),
+];
+
+/// (name, the timed call, units of work per call, unit name).
+type Op = (&'static str, Box<dyn FnMut()>, f64, &'static str);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Word {
+    U32,
+    U64,
+}
+
+/// Options of the kernels family.
+#[derive(Debug, Clone)]
+pub struct KernelBenchOptions {
+    /// Backends to run (each must be available).
+    pub backends: Vec<Backend>,
+    /// Ring dimensions.
+    pub sizes: Vec<usize>,
+    /// Short budget (smoke test).
+    pub quick: bool,
+}
+
+impl KernelBenchOptions {
+    /// Defaults: the given backends, n ∈ {2048, 4096, 8192} (4096 only when quick).
+    pub fn new(backends: Vec<Backend>, quick: bool) -> Self {
+        let sizes = if quick {
+            vec![4096]
+        } else {
+            vec![2048, 4096, 8192]
+        };
+        Self {
+            backends,
+            sizes,
+            quick,
+        }
+    }
+}
+
+/// Runs the kernels family. Also returns a note comparing two 30-bit limbs with one 60-bit one.
+pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), KernelError> {
+    let budget = Budget::new(opts.quick);
+    let mut counters = Counters::open();
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for &backend in &opts.backends {
+        backend.check()?;
+        for red in Reduction::ALL {
+            for &n in &opts.sizes {
+                let butterflies = (n / 2 * n.trailing_zeros() as usize) as f64;
+                let mut fwd_us = std::collections::HashMap::new();
+                for (bits, word) in PRIMES {
+                    let q = ntt_primes(bits, 2 * n as u64, 1)[0];
+                    let mut rng = TestRng::new(1);
+                    let size = format!(
+                        "n={n} q={bits}b {}",
+                        if word == Word::U32 { "u32" } else { "u64" }
+                    );
+                    // Each closure owns its data; the three ops are timed separately.
+                    let ops: Vec<Op> = match word {
+                        Word::U64 => {
+                            let plan = NttPlan64::with_backend(n, q, backend, red)?;
+                            let a = rng.vec_below(n, q);
+                            let b = rng.vec_below(n, q);
+                            let bs = plan.prepare(&b);
+                            let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
+                            let (mut x, mut y, mut o) = (a.clone(), a.clone(), vec![0; n]);
+                            vec![
+                                (
+                                    "ntt-forward",
+                                    Box::new(move || p1.forward(&mut x)),
+                                    butterflies,
+                                    "butterfly",
+                                ),
+                                (
+                                    "ntt-inverse",
+                                    Box::new(move || p2.inverse(&mut y)),
+                                    butterflies,
+                                    "butterfly",
+                                ),
+                                (
+                                    "mul-acc-prepared",
+                                    Box::new(move || p3.mul_acc_prepared(&mut o, &a, &b, &bs)),
+                                    n as f64,
+                                    "coefficient",
+                                ),
+                            ]
+                        }
+                        Word::U32 => {
+                            let plan = NttPlan32::with_backend(n, q, backend, red)?;
+                            let a: Vec<u32> =
+                                rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
+                            let b: Vec<u32> =
+                                rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
+                            let bs = plan.prepare(&b);
+                            let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
+                            let (mut x, mut y, mut o) = (a.clone(), a.clone(), vec![0; n]);
+                            vec![
+                                (
+                                    "ntt-forward",
+                                    Box::new(move || p1.forward(&mut x)),
+                                    butterflies,
+                                    "butterfly",
+                                ),
+                                (
+                                    "ntt-inverse",
+                                    Box::new(move || p2.inverse(&mut y)),
+                                    butterflies,
+                                    "butterfly",
+                                ),
+                                (
+                                    "mul-acc-prepared",
+                                    Box::new(move || p3.mul_acc_prepared(&mut o, &a, &b, &bs)),
+                                    n as f64,
+                                    "coefficient",
+                                ),
+                            ]
+                        }
+                    };
+                    for (name, mut f, units, unit) in ops {
+                        let stats = measure(&mut f, budget);
+                        let cyc = counters
+                            .as_mut()
+                            .and_then(|c| c.per_unit(&mut f, stats.iters_per_sample.max(8), units));
+                        if name == "ntt-forward" {
+                            fwd_us.insert((bits, word), stats.median_us);
+                        }
+                        rows.push(BenchRow {
+                            family: "kernels".into(),
+                            backend: backend.name().into(),
+                            operation: format!("{name}/{}", red.name()),
+                            size: size.clone(),
+                            stats,
+                            throughput: Some(units / (stats.median_us * 1e-6)),
+                            throughput_unit: Some(format!("{unit}s/s")),
+                            cycles_per_unit: cyc.map(|c| c.0),
+                            instructions_per_unit: cyc.map(|c| c.1),
+                            per_unit: Some(unit.into()),
+                        });
+                    }
+                }
+                if let (Some(a), Some(b)) =
+                    (fwd_us.get(&(30, Word::U32)), fwd_us.get(&(60, Word::U64)))
+                {
+                    notes.push(format!(
+                        "{backend}/{} n={n}: two 30-bit u32 limbs {:.2} µs vs one 60-bit u64 {:.2} µs → {}",
+                        red.name(),
+                        2.0 * a,
+                        b,
+                        if 2.0 * a < *b { "two 30-bit limbs are faster" } else { "one 60-bit limb is faster" }
+                    ));
+                }
+            }
+        }
+    }
+    Ok((rows, notes))
+}

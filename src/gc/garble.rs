@@ -1,0 +1,844 @@
+//! Half-gates garbling (Zahur–Rosulek–Evans, EUROCRYPT 2015) with free-XOR and
+//! point-and-permute, streaming its tables.
+//!
+//! # Scheme
+//! Each wire has a zero-label `W⁰`; its one-label is `W⁰ ⊕ Δ` with a global secret Δ whose
+//! point bit (lsb) is 1, so a label's lsb is its *colour* and XOR/NOT gates are free
+//! (`out⁰ = a⁰ ⊕ b⁰`, `out⁰ = a⁰ ⊕ Δ`). An AND gate with input zero-labels `A⁰, B⁰` (colours
+//! `pa, pb`) and tweaks `j, j'` costs two 16-byte ciphertexts:
+//!
+//! ```text
+//! T_G = H(A⁰, j) ⊕ H(A⁰⊕Δ, j) ⊕ pb·Δ          W_G⁰ = H(A⁰, j) ⊕ pa·T_G
+//! T_E = H(B⁰, j') ⊕ H(B⁰⊕Δ, j') ⊕ A⁰          W_E⁰ = H(B⁰, j') ⊕ pb·(T_E ⊕ A⁰)
+//! out⁰ = W_G⁰ ⊕ W_E⁰
+//! ```
+//!
+//! and the evaluator, holding `A, B` with colours `sa, sb`, computes
+//! `out = H(A, j) ⊕ sa·T_G ⊕ H(B, j') ⊕ sb·(T_E ⊕ A)`. `H` is the fixed-key hash
+//! [`kernels::Aes128::tmmo_many`] (`π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i`); each AND gate of each instance
+//! gets fresh tweaks `j = 2t, j' = 2t + 1` from a counter `t` that the garbler and evaluator
+//! advance in the same order (so one [`Garbler`] / [`Evaluator`] pair can run many circuits
+//! under one Δ). The garbler hashes its four labels in one batched call, the evaluator two.
+//!
+//! # Batches and streaming
+//! [`Garbler::garble`] garbles `instances` copies of one [`Circuit`] (a layer's ReLUs),
+//! gate-major over groups of [`GROUP`] instances: each AND gate is hashed for many independent
+//! instances at once, which keeps the AES pipeline full even though a single ReLU is a long
+//! dependency chain. Tables go to any [`std::io::Write`] as they are produced (64 KiB
+//! buffer), and [`Evaluator::evaluate`] reads them from any [`std::io::Read`]; memory is
+//! `slots × GROUP × 16` bytes of labels plus the buffers, whatever the circuit size.
+//! A stream that is short gives [`GcError::TruncatedTables`]; one with bytes after the last
+//! table gives [`GcError::TrailingBytes`] (the source must hold exactly this circuit's tables:
+//! frame it, e.g. with `Read::take(circuit.table_bytes(instances))`). A corrupted table only
+//! yields wrong labels (semi-honest setting: no authenticity check), never a panic.
+use crate::gc::circuit::{Circuit, Gate, Party};
+use crate::gc::error::{GcError, Result};
+use kernels::{Aes128, Block};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use std::io::{ErrorKind, Read, Write};
+
+/// Bytes of one AND gate's table (two blocks).
+pub const TABLE_BYTES: usize = 32;
+
+/// Instances processed together, gate by gate (both parties must agree: it fixes the order
+/// of tables in the stream).
+pub const GROUP: usize = 512;
+
+/// Instances per hashing batch (the garbler hashes 4× this many blocks per call).
+const CHUNK: usize = 32;
+
+/// Buffer size of the table writer and reader.
+const IO_BUF: usize = 1 << 16;
+
+/// A fresh tweak pair for AND gate number `t`.
+#[inline(always)]
+fn tweaks(t: u64) -> (Block, Block) {
+    (
+        Block::from_u64s(t.wrapping_mul(2), 0),
+        Block::from_u64s(t.wrapping_mul(2) | 1, 0),
+    )
+}
+
+/// Writes tables to a sink through a buffer.
+struct TableWriter<'w, W: Write> {
+    inner: &'w mut W,
+    buf: Vec<u8>,
+}
+
+impl<'w, W: Write> TableWriter<'w, W> {
+    fn new(inner: &'w mut W) -> Self {
+        TableWriter {
+            inner,
+            buf: Vec::with_capacity(IO_BUF),
+        }
+    }
+
+    #[inline]
+    fn write_blocks(&mut self, blocks: &[Block]) -> Result<()> {
+        self.buf.extend_from_slice(Block::slice_as_bytes(blocks));
+        if self.buf.len() >= IO_BUF {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.inner.write_all(&self.buf)?;
+        self.buf.clear();
+        self.inner.flush()?;
+        Ok(())
+    }
+}
+
+/// Reads tables from a source through a buffer, counting bytes for error reports.
+struct TableReader<'r, R: Read> {
+    inner: &'r mut R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    consumed: usize,
+    expected: usize,
+}
+
+impl<'r, R: Read> TableReader<'r, R> {
+    fn new(inner: &'r mut R, expected: usize) -> Self {
+        TableReader {
+            inner,
+            buf: vec![0u8; IO_BUF].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            consumed: 0,
+            expected,
+        }
+    }
+
+    /// Refills the buffer; `Ok(0)` at end of stream.
+    fn fill(&mut self) -> Result<usize> {
+        self.pos = 0;
+        self.end = 0;
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    #[inline]
+    fn read_blocks(&mut self, out: &mut [Block]) -> Result<()> {
+        let dst = Block::slice_as_bytes_mut(out);
+        let mut filled = 0;
+        while filled < dst.len() {
+            if self.pos == self.end && self.fill()? == 0 {
+                return Err(GcError::TruncatedTables {
+                    expected: self.expected,
+                    found: self.consumed,
+                });
+            }
+            let n = (self.end - self.pos).min(dst.len() - filled);
+            dst[filled..filled + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            filled += n;
+            self.consumed += n;
+        }
+        Ok(())
+    }
+
+    /// Checks that the stream holds nothing more.
+    fn finish(mut self) -> Result<()> {
+        let extra = if self.pos < self.end {
+            self.end - self.pos
+        } else {
+            self.fill()?
+        };
+        if extra > 0 {
+            return Err(GcError::TrailingBytes {
+                expected: self.expected,
+                extra,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The garbler's record of one garbled batch: input zero-labels, Δ and output decoding bits.
+#[derive(Clone)]
+pub struct Garbling {
+    instances: usize,
+    num_inputs: usize,
+    num_outputs: usize,
+    delta: Block,
+    /// `[instance][input]` zero-labels.
+    input_zero: Vec<Block>,
+    /// `[instance][output]` colour of each output's zero-label.
+    decoding: Vec<bool>,
+}
+
+impl std::fmt::Debug for Garbling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Garbling")
+            .field("instances", &self.instances)
+            .field("num_inputs", &self.num_inputs)
+            .field("num_outputs", &self.num_outputs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Garbling {
+    /// Number of instances garbled.
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+
+    /// The global offset Δ (secret; lsb 1).
+    pub fn delta(&self) -> Block {
+        self.delta
+    }
+
+    /// The label of `input` of `instance` carrying `value`.
+    pub fn input_label(&self, instance: usize, input: usize, value: bool) -> Block {
+        self.input_zero[instance * self.num_inputs + input] ^ self.delta.and_bit(value)
+    }
+
+    /// All input zero-labels, `[instance][input]`.
+    pub fn input_zero_labels(&self) -> &[Block] {
+        &self.input_zero
+    }
+
+    /// Active labels for `values` (`[instance][input]`, every input of the circuit).
+    pub fn encode(&self, values: &[bool]) -> Result<Vec<Block>> {
+        if values.len() != self.input_zero.len() {
+            return Err(GcError::InputLength {
+                expected: self.input_zero.len(),
+                found: values.len(),
+            });
+        }
+        Ok(self
+            .input_zero
+            .iter()
+            .zip(values)
+            .map(|(z, &v)| *z ^ self.delta.and_bit(v))
+            .collect())
+    }
+
+    /// Active labels of one party's inputs only (`values`: `[instance][that party's inputs]`),
+    /// in the same order: what the garbler sends for its own inputs.
+    pub fn encode_party(
+        &self,
+        circuit: &Circuit,
+        party: Party,
+        values: &[bool],
+    ) -> Result<Vec<Block>> {
+        let idx: Vec<usize> = circuit
+            .input_parties()
+            .enumerate()
+            .filter(|(_, p)| *p == party)
+            .map(|(i, _)| i)
+            .collect();
+        if values.len() != idx.len() * self.instances {
+            return Err(GcError::InputLength {
+                expected: idx.len() * self.instances,
+                found: values.len(),
+            });
+        }
+        let mut out = Vec::with_capacity(values.len());
+        let mut v = values.iter();
+        for inst in 0..self.instances {
+            for &i in &idx {
+                let bit = *v.next().expect("length checked above");
+                out.push(self.input_label(inst, i, bit));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `(zero, one)` label pairs of the evaluator's inputs, `[instance][evaluator input]`: the
+    /// messages of the oblivious transfers.
+    pub fn evaluator_label_pairs(&self, circuit: &Circuit) -> Vec<(Block, Block)> {
+        let idx: Vec<usize> = circuit
+            .input_parties()
+            .enumerate()
+            .filter(|(_, p)| *p == Party::Evaluator)
+            .map(|(i, _)| i)
+            .collect();
+        let mut out = Vec::with_capacity(idx.len() * self.instances);
+        for inst in 0..self.instances {
+            for &i in &idx {
+                let z = self.input_zero[inst * self.num_inputs + i];
+                out.push((z, z ^ self.delta));
+            }
+        }
+        out
+    }
+
+    /// Output decoding bits, `[instance][output]`: the evaluator learns output `o` as
+    /// `lsb(label) ⊕ decoding[o]`.
+    pub fn decoding(&self) -> &[bool] {
+        &self.decoding
+    }
+}
+
+/// Merges per-party input vectors (`[instance][party's inputs]`) into the circuit's input
+/// order (`[instance][input]`), e.g. garbler labels and labels received by OT.
+pub fn merge_inputs<T: Copy>(
+    circuit: &Circuit,
+    instances: usize,
+    garbler: &[T],
+    evaluator: &[T],
+) -> Result<Vec<T>> {
+    let k = circuit.counts();
+    if garbler.len() != k.garbler_inputs * instances {
+        return Err(GcError::InputLength {
+            expected: k.garbler_inputs * instances,
+            found: garbler.len(),
+        });
+    }
+    if evaluator.len() != k.evaluator_inputs * instances {
+        return Err(GcError::InputLength {
+            expected: k.evaluator_inputs * instances,
+            found: evaluator.len(),
+        });
+    }
+    let mut g = garbler.iter();
+    let mut e = evaluator.iter();
+    let mut out = Vec::with_capacity(garbler.len() + evaluator.len());
+    for _ in 0..instances {
+        for p in circuit.input_parties() {
+            let next = match p {
+                Party::Garbler => g.next(),
+                Party::Evaluator => e.next(),
+            };
+            out.push(*next.expect("lengths checked above"));
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes output labels (`[instance][output]`) with the garbler's decoding bits.
+pub fn decode(output_labels: &[Block], decoding: &[bool]) -> Result<Vec<bool>> {
+    if output_labels.len() != decoding.len() {
+        return Err(GcError::OutputLength {
+            expected: decoding.len(),
+            found: output_labels.len(),
+        });
+    }
+    Ok(output_labels
+        .iter()
+        .zip(decoding)
+        .map(|(l, &d)| l.lsb() ^ d)
+        .collect())
+}
+
+/// Three distinct slot regions of a `[slot][GROUP]` label array.
+#[inline(always)]
+fn regions3(labels: &mut [Block], a: u32, b: u32, out: u32, m: usize) -> [&mut [Block]; 3] {
+    let r = |s: u32| s as usize * GROUP..s as usize * GROUP + m;
+    labels
+        .get_disjoint_mut([r(a), r(b), r(out)])
+        .expect("compiled gates read two distinct slots and write a third")
+}
+
+#[inline(always)]
+fn regions2(labels: &mut [Block], a: u32, out: u32, m: usize) -> [&mut [Block]; 2] {
+    let r = |s: u32| s as usize * GROUP..s as usize * GROUP + m;
+    labels
+        .get_disjoint_mut([r(a), r(out)])
+        .expect("compiled gates write a slot they do not read")
+}
+
+/// The garbler: holds Δ, the label PRG (ChaCha12 seeded from the OS), the fixed-key hash and the
+/// gate counter shared with its [`Evaluator`].
+pub struct Garbler {
+    aes: Aes128,
+    delta: Block,
+    rng: ChaCha12Rng,
+    next_gate: u64,
+}
+
+impl std::fmt::Debug for Garbler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Garbler")
+            .field("aes", &self.aes)
+            .field("next_gate", &self.next_gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Garbler {
+    /// A garbler with labels and Δ from a ChaCha12 CSPRNG seeded by the operating system, and
+    /// the fixed-key AES of the selected backend.
+    pub fn new() -> Result<Garbler> {
+        let rng = ChaCha12Rng::try_from_os_rng().map_err(|e| GcError::Rng(e.to_string()))?;
+        Ok(Garbler::with_parts(Aes128::fixed()?, rng))
+    }
+
+    /// A garbler whose randomness comes from `seed` (reproducible runs and tests; a real
+    /// garbler must use a secret, uniformly random seed, as [`Garbler::new`] does).
+    pub fn from_seed(seed: [u8; 32]) -> Result<Garbler> {
+        Ok(Garbler::with_parts(
+            Aes128::fixed()?,
+            ChaCha12Rng::from_seed(seed),
+        ))
+    }
+
+    /// A garbler with a given AES instance (e.g. a forced backend) and CSPRNG.
+    pub fn with_parts(aes: Aes128, mut rng: ChaCha12Rng) -> Garbler {
+        let delta = Block::new(rng.random()).with_lsb(true);
+        Garbler {
+            aes,
+            delta,
+            rng,
+            next_gate: 0,
+        }
+    }
+
+    /// The global offset Δ.
+    pub fn delta(&self) -> Block {
+        self.delta
+    }
+
+    /// The AES instance (and so the backend) used for hashing.
+    pub fn aes(&self) -> &Aes128 {
+        &self.aes
+    }
+
+    /// Garbles `instances` copies of `circuit`, writing every AND table to `sink` as it goes
+    /// (`circuit.table_bytes(instances)` bytes in all). Returns the input labels and output
+    /// decoding.
+    pub fn garble<W: Write>(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        sink: &mut W,
+    ) -> Result<Garbling> {
+        let n_in = circuit.num_inputs();
+        let n_out = circuit.num_outputs();
+        let delta = self.delta;
+        let mut input_zero = vec![Block::ZERO; instances * n_in];
+        self.rng
+            .fill_bytes(Block::slice_as_bytes_mut(&mut input_zero));
+        let mut decoding = vec![false; instances * n_out];
+        let mut labels = vec![Block::ZERO; circuit.slots() * GROUP];
+        labels[GROUP..2 * GROUP].fill(delta); // slot 1, constant true: zero-label Δ
+        let mut writer = TableWriter::new(sink);
+        let mut hashes = [Block::ZERO; 4 * CHUNK];
+        let mut tw = [Block::ZERO; 4 * CHUNK];
+        let mut tables = [Block::ZERO; 2 * CHUNK];
+
+        for g0 in (0..instances).step_by(GROUP) {
+            let m = GROUP.min(instances - g0);
+            for (j, slot) in circuit.input_slots().enumerate() {
+                let dst = &mut labels[slot as usize * GROUP..][..m];
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = input_zero[(g0 + k) * n_in + j];
+                }
+            }
+            for gate in circuit.gates() {
+                match *gate {
+                    Gate::Xor { a, b, out } => {
+                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
+                        for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
+                            *o = *x ^ *y;
+                        }
+                    }
+                    Gate::Not { a, out } => {
+                        let [la, lo] = regions2(&mut labels, a, out, m);
+                        for (o, x) in lo.iter_mut().zip(la.iter()) {
+                            *o = *x ^ delta;
+                        }
+                    }
+                    Gate::And { a, b, out } => {
+                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
+                        for c0 in (0..m).step_by(CHUNK) {
+                            let n = CHUNK.min(m - c0);
+                            let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
+                            for i in 0..n {
+                                let (j0, j1) = tweaks(self.next_gate);
+                                self.next_gate += 1;
+                                let (a0, b0) = (la[i], lb[i]);
+                                hashes[4 * i..4 * i + 4].copy_from_slice(&[
+                                    a0,
+                                    a0 ^ delta,
+                                    b0,
+                                    b0 ^ delta,
+                                ]);
+                                tw[4 * i..4 * i + 4].copy_from_slice(&[j0, j0, j1, j1]);
+                            }
+                            self.aes.tmmo_many(&mut hashes[..4 * n], &tw[..4 * n]);
+                            for i in 0..n {
+                                let (a0, b0) = (la[i], lb[i]);
+                                let (pa, pb) = (a0.lsb(), b0.lsb());
+                                let h = &hashes[4 * i..4 * i + 4];
+                                let tg = h[0] ^ h[1] ^ delta.and_bit(pb);
+                                let wg = h[0] ^ tg.and_bit(pa);
+                                let te = h[2] ^ h[3] ^ a0;
+                                let we = h[2] ^ (te ^ a0).and_bit(pb);
+                                lo[c0 + i] = wg ^ we;
+                                tables[2 * i] = tg;
+                                tables[2 * i + 1] = te;
+                            }
+                            writer.write_blocks(&tables[..2 * n])?;
+                        }
+                    }
+                }
+            }
+            for (o, &slot) in circuit.output_slots().iter().enumerate() {
+                let src = &labels[slot as usize * GROUP..][..m];
+                for (k, l) in src.iter().enumerate() {
+                    decoding[(g0 + k) * n_out + o] = l.lsb();
+                }
+            }
+        }
+        writer.finish()?;
+        Ok(Garbling {
+            instances,
+            num_inputs: n_in,
+            num_outputs: n_out,
+            delta,
+            input_zero,
+            decoding,
+        })
+    }
+}
+
+/// The evaluator: the fixed-key hash and the gate counter matching its [`Garbler`]'s.
+pub struct Evaluator {
+    aes: Aes128,
+    next_gate: u64,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("aes", &self.aes)
+            .field("next_gate", &self.next_gate)
+            .finish()
+    }
+}
+
+impl Evaluator {
+    /// An evaluator with the fixed-key AES of the selected backend.
+    pub fn new() -> Result<Evaluator> {
+        Ok(Evaluator::with_aes(Aes128::fixed()?))
+    }
+
+    /// An evaluator with a given AES instance (e.g. a forced backend).
+    pub fn with_aes(aes: Aes128) -> Evaluator {
+        Evaluator { aes, next_gate: 0 }
+    }
+
+    /// Evaluates `instances` copies of `circuit` on active `input_labels`
+    /// (`[instance][input]`), reading the tables from `source`, which must then be exhausted.
+    /// Returns the output labels, `[instance][output]`.
+    pub fn evaluate<R: Read>(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        input_labels: &[Block],
+        source: &mut R,
+    ) -> Result<Vec<Block>> {
+        let n_in = circuit.num_inputs();
+        let n_out = circuit.num_outputs();
+        if input_labels.len() != instances * n_in {
+            return Err(GcError::InputLength {
+                expected: instances * n_in,
+                found: input_labels.len(),
+            });
+        }
+        let mut out_labels = vec![Block::ZERO; instances * n_out];
+        let mut labels = vec![Block::ZERO; circuit.slots() * GROUP];
+        let mut reader = TableReader::new(source, circuit.table_bytes(instances));
+        let mut hashes = [Block::ZERO; 2 * CHUNK];
+        let mut tw = [Block::ZERO; 2 * CHUNK];
+        let mut tables = [Block::ZERO; 2 * CHUNK];
+
+        for g0 in (0..instances).step_by(GROUP) {
+            let m = GROUP.min(instances - g0);
+            for (j, slot) in circuit.input_slots().enumerate() {
+                let dst = &mut labels[slot as usize * GROUP..][..m];
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = input_labels[(g0 + k) * n_in + j];
+                }
+            }
+            for gate in circuit.gates() {
+                match *gate {
+                    Gate::Xor { a, b, out } => {
+                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
+                        for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
+                            *o = *x ^ *y;
+                        }
+                    }
+                    Gate::Not { a, out } => {
+                        let [la, lo] = regions2(&mut labels, a, out, m);
+                        lo.copy_from_slice(la);
+                    }
+                    Gate::And { a, b, out } => {
+                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
+                        for c0 in (0..m).step_by(CHUNK) {
+                            let n = CHUNK.min(m - c0);
+                            let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
+                            for i in 0..n {
+                                let (j0, j1) = tweaks(self.next_gate);
+                                self.next_gate += 1;
+                                hashes[2 * i] = la[i];
+                                hashes[2 * i + 1] = lb[i];
+                                tw[2 * i] = j0;
+                                tw[2 * i + 1] = j1;
+                            }
+                            reader.read_blocks(&mut tables[..2 * n])?;
+                            self.aes.tmmo_many(&mut hashes[..2 * n], &tw[..2 * n]);
+                            for i in 0..n {
+                                let (a, b) = (la[i], lb[i]);
+                                let (tg, te) = (tables[2 * i], tables[2 * i + 1]);
+                                let wg = hashes[2 * i] ^ tg.and_bit(a.lsb());
+                                let we = hashes[2 * i + 1] ^ (te ^ a).and_bit(b.lsb());
+                                lo[c0 + i] = wg ^ we;
+                            }
+                        }
+                    }
+                }
+            }
+            for (o, &slot) in circuit.output_slots().iter().enumerate() {
+                let src = &labels[slot as usize * GROUP..][..m];
+                for (k, l) in src.iter().enumerate() {
+                    out_labels[(g0 + k) * n_out + o] = *l;
+                }
+            }
+        }
+        reader.finish()?;
+        Ok(out_labels)
+    }
+}
+
+/// Garbles and evaluates `instances` copies of `circuit` in one process (tables through a
+/// `Vec<u8>`) on plaintext `inputs` (`[instance][input]`), returning the decoded outputs.
+/// The check that garbled evaluation equals [`Circuit::eval_plain`].
+pub fn run_local(
+    circuit: &Circuit,
+    instances: usize,
+    inputs: &[bool],
+    garbler: &mut Garbler,
+    evaluator: &mut Evaluator,
+) -> Result<Vec<bool>> {
+    let mut stream = Vec::with_capacity(circuit.table_bytes(instances));
+    let garbling = garbler.garble(circuit, instances, &mut stream)?;
+    let labels = garbling.encode(inputs)?;
+    let out = evaluator.evaluate(circuit, instances, &labels, &mut stream.as_slice())?;
+    decode(&out, garbling.decoding())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
+    use kernels::AesBackend;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const P20: u64 = 1_032_193;
+
+    fn relu_case(instances: usize, seed: u64) -> (NonlinearCircuit, Vec<bool>, Vec<i64>) {
+        let nc = NonlinearCircuit::new(NonlinearSpec::relu(P20)).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut draw =
+            |n: usize| -> Vec<u64> { (0..n).map(|_| rng.random_range(0..P20)).collect() };
+        let (c, s, r) = (draw(instances), draw(instances), draw(instances));
+        let bits = nc.input_bits(&c, &s, &r).unwrap();
+        let expect = nc.reference(&c, &s, &r);
+        (nc, bits, expect)
+    }
+
+    fn garble_to_vec(
+        nc: &NonlinearCircuit,
+        instances: usize,
+        bits: &[bool],
+    ) -> (Vec<u8>, Garbling, Vec<Block>) {
+        let mut g = Garbler::from_seed([1; 32]).unwrap();
+        let mut stream = Vec::new();
+        let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+        let labels = garbling.encode(bits).unwrap();
+        (stream, garbling, labels)
+    }
+
+    #[test]
+    fn gc_stream_length_and_groups() {
+        for instances in [0usize, 1, 31, 33, GROUP - 1, GROUP + 7, 2 * GROUP + 100] {
+            let (nc, bits, expect) = relu_case(instances, instances as u64);
+            let (stream, garbling, labels) = garble_to_vec(&nc, instances, &bits);
+            assert_eq!(stream.len(), nc.circuit().table_bytes(instances));
+            assert_eq!(stream.len(), instances * 99 * TABLE_BYTES);
+            assert!(garbling.delta().lsb());
+            let mut e = Evaluator::new().unwrap();
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+                .unwrap();
+            let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+            assert_eq!(values, expect, "{instances} instances");
+        }
+    }
+
+    #[test]
+    fn gc_truncated_long_and_corrupt_streams() {
+        let instances = 40;
+        let (nc, bits, expect) = relu_case(instances, 5);
+        let (stream, garbling, labels) = garble_to_vec(&nc, instances, &bits);
+        let full = stream.len();
+        for cut in [0, 1, 31, 32, full / 2, full - 1] {
+            let mut e = Evaluator::new().unwrap();
+            let r = e.evaluate(nc.circuit(), instances, &labels, &mut &stream[..cut]);
+            match r {
+                Err(GcError::TruncatedTables { expected, found }) => {
+                    assert_eq!(expected, full);
+                    assert!(found <= cut);
+                }
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+        for extra in [1usize, 32, 100_000] {
+            let mut long = stream.clone();
+            long.extend(std::iter::repeat_n(0xa5u8, extra));
+            let mut e = Evaluator::new().unwrap();
+            let r = e.evaluate(nc.circuit(), instances, &labels, &mut long.as_slice());
+            assert!(
+                matches!(r, Err(GcError::TrailingBytes { extra: x, .. }) if x >= 1),
+                "{extra}: {r:?}"
+            );
+        }
+        // Corruption: no panic, and the outputs of the touched gates' instances change.
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut changed = 0;
+        for _ in 0..20 {
+            let mut bad = stream.clone();
+            let pos = rng.random_range(0..bad.len());
+            bad[pos] ^= 1 << rng.random_range(0..8);
+            let mut e = Evaluator::new().unwrap();
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut bad.as_slice())
+                .unwrap();
+            let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+            changed += usize::from(values != expect);
+        }
+        assert!(changed > 0, "flipping table bits never changed an output");
+        // Wrong lengths.
+        let mut e = Evaluator::new().unwrap();
+        let r = e.evaluate(
+            nc.circuit(),
+            instances,
+            &labels[1..],
+            &mut stream.as_slice(),
+        );
+        assert!(matches!(r, Err(GcError::InputLength { .. })));
+        assert!(matches!(
+            decode(&labels[..3], garbling.decoding()),
+            Err(GcError::OutputLength { .. })
+        ));
+        assert!(matches!(
+            garbling.encode(&bits[1..]),
+            Err(GcError::InputLength { .. })
+        ));
+    }
+
+    /// A failing reader: errors surface as `GcError::Io`.
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("link down"))
+        }
+    }
+
+    #[test]
+    fn gc_io_error_is_typed() {
+        let (nc, bits, _) = relu_case(3, 7);
+        let (_, _, labels) = garble_to_vec(&nc, 3, &bits);
+        let mut e = Evaluator::new().unwrap();
+        let r = e.evaluate(nc.circuit(), 3, &labels, &mut Broken);
+        assert!(matches!(r, Err(GcError::Io(_))), "{r:?}");
+    }
+
+    #[test]
+    fn gc_sequential_circuits_share_delta_and_counter() {
+        let mut g = Garbler::new().unwrap();
+        let mut e = Evaluator::new().unwrap();
+        for round in 0..3 {
+            let (nc, bits, expect) = relu_case(50 + round, 100 + round as u64);
+            let out = run_local(nc.circuit(), 50 + round, &bits, &mut g, &mut e).unwrap();
+            assert_eq!(nc.decode_outputs(&out), expect);
+        }
+    }
+
+    #[test]
+    fn gc_party_encodings_merge_to_full_inputs() {
+        let instances = 9;
+        let nc = NonlinearCircuit::new(NonlinearSpec::relu(P20)).unwrap();
+        let c: Vec<u64> = (0..instances as u64).map(|i| i * 1000).collect();
+        let s: Vec<u64> = (0..instances as u64).map(|i| P20 - 1 - i * 77).collect();
+        let r: Vec<u64> = (0..instances as u64).map(|i| i * 31).collect();
+        let mut g = Garbler::from_seed([3; 32]).unwrap();
+        let mut stream = Vec::new();
+        let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+        let gl = garbling
+            .encode_party(
+                nc.circuit(),
+                Party::Garbler,
+                &nc.garbler_bits(&s, &r).unwrap(),
+            )
+            .unwrap();
+        // The evaluator's labels as OT would deliver them: pick from each pair by its bit.
+        let ebits = nc.evaluator_bits(&c).unwrap();
+        let pairs = garbling.evaluator_label_pairs(nc.circuit());
+        let el: Vec<Block> = pairs
+            .iter()
+            .zip(&ebits)
+            .map(|(p, &b)| if b { p.1 } else { p.0 })
+            .collect();
+        let labels = merge_inputs(nc.circuit(), instances, &gl, &el).unwrap();
+        let mut e = Evaluator::new().unwrap();
+        let out = e
+            .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+            .unwrap();
+        let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+        assert_eq!(values, nc.reference(&c, &s, &r));
+    }
+
+    #[test]
+    fn gc_every_aes_backend_garbles_identically() {
+        let instances = 70;
+        let (nc, bits, expect) = relu_case(instances, 8);
+        let mut reference: Option<Vec<u8>> = None;
+        for backend in AesBackend::ALL {
+            if !backend.is_available() {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "gc_every_aes_backend_garbles_identically: {backend} SKIPPED (cpu lacks: {})",
+                    backend.needs()
+                );
+                continue;
+            }
+            let aes = Aes128::with_backend(kernels::aes::FIXED_KEY, backend).unwrap();
+            let mut g = Garbler::with_parts(aes.clone(), ChaCha12Rng::from_seed([4; 32]));
+            let mut stream = Vec::new();
+            let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+            match &reference {
+                None => reference = Some(stream.clone()),
+                Some(r) => assert!(r == &stream, "{backend}: different tables"),
+            }
+            let mut e = Evaluator::with_aes(aes);
+            let labels = garbling.encode(&bits).unwrap();
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+                .unwrap();
+            assert_eq!(
+                nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap()),
+                expect,
+                "{backend}"
+            );
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Garbled circuits for Gazelle's non-linear layers.
+//!
+//! * [`circuit`] — the circuit description ([`Gates`] trait, [`Builder`], [`Circuit`]) and its
+//!   plaintext interpreters;
+//! * [`garble`] — half-gates garbler and evaluator with free-XOR and point-and-permute,
+//!   streaming tables (see the module docs for the scheme and the stream format);
+//! * [`arith`] — building blocks on little-endian bit vectors: adders, comparators,
+//!   multiplexers, arithmetic mod p;
+//! * [`gazelle`] — the protocol's circuits (ReLU with re-masking, truncation and clamp,
+//!   max-pool), parameterised by the plaintext modulus p, with their integer references;
+//! * [`bench`] — measured throughput rows for `gazelle bench gc`.
+//!
+//! AES and [`kernels::Block`] live in the `kernels` crate.
+pub mod arith;
+pub mod bench;
+pub mod circuit;
+pub mod error;
+pub mod garble;
+pub mod gazelle;
+
+pub use circuit::{Builder, Circuit, GateCounts, Gates, Party, Plain, Wire};
+pub use error::{GcError, Result};
+pub use garble::{
+    decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, GROUP, TABLE_BYTES,
+};
+pub use kernels::Block;
