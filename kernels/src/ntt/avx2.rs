@@ -162,16 +162,6 @@ pub(crate) mod u64 {
         qinv: __m256i,
     }
 
-    /// Twiddle tables for the chosen reduction: (w, w_shoup) or (w_mont, unused).
-    fn tables<const MONT: bool>(fwd: bool, t: &Tables<u64>) -> (&[u64], &[u64]) {
-        match (fwd, MONT) {
-            (true, false) => (&t.tw, &t.tw_shoup),
-            (true, true) => (&t.tw_mont, &t.tw_mont),
-            (false, false) => (&t.itw, &t.itw_shoup),
-            (false, true) => (&t.itw_mont, &t.itw_mont),
-        }
-    }
-
     /// Loads and stores of one 4-lane chunk (from `chunks_exact(4)`, so in bounds).
     #[inline(always)]
     fn ldc(c: &[u64]) -> __m256i {
@@ -279,7 +269,7 @@ pub(crate) mod u64 {
     fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
         let c = consts(t);
-        let (tw, tws) = tables::<MONT>(true, t);
+        let (tw, tws) = t.twiddles(true, MONT);
         let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         let mut m = 1;
         let mut half = n / 2;
@@ -339,7 +329,7 @@ pub(crate) mod u64 {
     fn inverse_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
         let c = consts(t);
-        let (tw, tws) = tables::<MONT>(false, t);
+        let (tw, tws) = t.twiddles(false, MONT);
         let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         // First two stages (half = 1, then 2) in registers.
         let (m1, m2) = (n / 2, n / 4);
@@ -549,15 +539,6 @@ pub(crate) mod u32 {
         (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
     }
 
-    fn tables<const MONT: bool>(fwd: bool, t: &Tables<u32>) -> (&[u32], &[u32]) {
-        match (fwd, MONT) {
-            (true, false) => (&t.tw, &t.tw_shoup),
-            (true, true) => (&t.tw_mont, &t.tw_mont),
-            (false, false) => (&t.itw, &t.itw_shoup),
-            (false, true) => (&t.itw_mont, &t.itw_mont),
-        }
-    }
-
     /// Splits 16 elements for a stage whose butterfly half-size is `half` ∈ {4, 2, 1}, returning
     /// (x lanes, y lanes); `join` is its inverse. Lane → group orders: half=4: [0×4, 1×4];
     /// half=2: groups [0,0,2,2,1,1,3,3]; half=1: groups [0,4,1,5,2,6,3,7].
@@ -620,7 +601,7 @@ pub(crate) mod u32 {
             two_q: _mm256_set1_epi32(t.two_q as i32),
             qinv: _mm256_set1_epi32(t.q_inv as i32),
         };
-        let (tw, tws) = tables::<MONT>(true, t);
+        let (tw, tws) = t.twiddles(true, MONT);
         let mut m = 1;
         let mut half = n;
         while half > 8 {
@@ -665,7 +646,7 @@ pub(crate) mod u32 {
             two_q: _mm256_set1_epi32(t.two_q as i32),
             qinv: _mm256_set1_epi32(t.q_inv as i32),
         };
-        let (tw, tws) = tables::<MONT>(false, t);
+        let (tw, tws) = t.twiddles(false, MONT);
         let mut m = n >> 1;
         for half in [1usize, 2, 4] {
             for b in (0..n).step_by(16) {

@@ -102,15 +102,6 @@ macro_rules! avx512_common {
             (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
         }
 
-        fn tables<const MONT: bool>(fwd: bool, t: &Tables<$W>) -> (&[$W], &[$W]) {
-            match (fwd, MONT) {
-                (true, false) => (&t.tw, &t.tw_shoup),
-                (true, true) => (&t.tw_mont, &t.tw_mont),
-                (false, false) => (&t.itw, &t.itw_shoup),
-                (false, true) => (&t.itw_mont, &t.itw_mont),
-            }
-        }
-
         /// Index vectors for half-size h < L: (x gather, y gather, lane groups, back low, back high).
         #[inline]
         #[target_feature(enable = "avx512f,avx512dq")]
@@ -171,7 +162,7 @@ macro_rules! avx512_common {
                 two_q: splat(t.two_q),
                 qinv: splat(t.q_inv),
             };
-            let (tw, tws) = tables::<MONT>(true, t);
+            let (tw, tws) = t.twiddles(true, MONT);
             let mut m = 1;
             let mut half = n;
             while half > L {
@@ -203,7 +194,7 @@ macro_rules! avx512_common {
                 two_q: splat(t.two_q),
                 qinv: splat(t.q_inv),
             };
-            let (tw, tws) = tables::<MONT>(false, t);
+            let (tw, tws) = t.twiddles(false, MONT);
             let mut m = n >> 1;
             let mut half = 1;
             while half < L {

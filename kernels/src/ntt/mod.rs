@@ -71,6 +71,19 @@ pub(crate) struct Tables<W> {
     pub(crate) n_inv_mont: W,
 }
 
+impl<W> Tables<W> {
+    /// (twiddles, Shoup constants) of the forward or inverse transform, or (Montgomery-form
+    /// twiddles, the same again: unused) for Montgomery butterflies.
+    pub(crate) fn twiddles(&self, fwd: bool, mont: bool) -> (&[W], &[W]) {
+        match (fwd, mont) {
+            (true, false) => (&self.tw, &self.tw_shoup),
+            (true, true) => (&self.tw_mont, &self.tw_mont),
+            (false, false) => (&self.itw, &self.itw_shoup),
+            (false, true) => (&self.itw_mont, &self.itw_mont),
+        }
+    }
+}
+
 fn check_dimension(n: usize) -> Result<u32, KernelError> {
     if !n.is_power_of_two() || !(MIN_N..=MAX_N).contains(&n) {
         return Err(KernelError::InvalidDimension {

@@ -149,15 +149,6 @@ pub(crate) mod u64 {
         (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
     }
 
-    fn tables<const MONT: bool>(fwd: bool, t: &Tables<u64>) -> (&[u64], &[u64]) {
-        match (fwd, MONT) {
-            (true, false) => (&t.tw, &t.tw_shoup),
-            (true, true) => (&t.tw_mont, &t.tw_mont),
-            (false, false) => (&t.itw, &t.itw_shoup),
-            (false, true) => (&t.itw_mont, &t.itw_mont),
-        }
-    }
-
     #[target_feature(enable = "neon")]
     fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
@@ -166,7 +157,7 @@ pub(crate) mod u64 {
             two_q: vdupq_n_u64(t.two_q),
             qinv: vdupq_n_u64(t.q_inv),
         };
-        let (tw, tws) = tables::<MONT>(true, t);
+        let (tw, tws) = t.twiddles(true, MONT);
         let mut m = 1;
         let mut half = n;
         while half > 2 {
@@ -204,7 +195,7 @@ pub(crate) mod u64 {
             two_q: vdupq_n_u64(t.two_q),
             qinv: vdupq_n_u64(t.q_inv),
         };
-        let (tw, tws) = tables::<MONT>(false, t);
+        let (tw, tws) = t.twiddles(false, MONT);
         let mut m = n >> 1;
         for b in (0..n).step_by(4) {
             let k = m + b / 2;
@@ -386,15 +377,6 @@ pub(crate) mod u32 {
         }
     }
 
-    fn tables<const MONT: bool>(fwd: bool, t: &Tables<u32>) -> (&[u32], &[u32]) {
-        match (fwd, MONT) {
-            (true, false) => (&t.tw, &t.tw_shoup),
-            (true, true) => (&t.tw_mont, &t.tw_mont),
-            (false, false) => (&t.itw, &t.itw_shoup),
-            (false, true) => (&t.itw_mont, &t.itw_mont),
-        }
-    }
-
     /// Twiddles [w_k, w_k, w_k+1, w_k+1] for half-size 2.
     #[inline]
     #[target_feature(enable = "neon")]
@@ -461,7 +443,7 @@ pub(crate) mod u32 {
             two_q: vdupq_n_u32(t.two_q),
             qinv: vdupq_n_u32(t.q_inv),
         };
-        let (tw, tws) = tables::<MONT>(true, t);
+        let (tw, tws) = t.twiddles(true, MONT);
         let mut m = 1;
         let mut half = n;
         while half > 4 {
@@ -490,7 +472,7 @@ pub(crate) mod u32 {
             two_q: vdupq_n_u32(t.two_q),
             qinv: vdupq_n_u32(t.q_inv),
         };
-        let (tw, tws) = tables::<MONT>(false, t);
+        let (tw, tws) = t.twiddles(false, MONT);
         let mut m = n >> 1;
         small_stage::<MONT, false>(a, 1, m, tw, tws, &c, false);
         m >>= 1;
