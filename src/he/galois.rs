@@ -260,9 +260,9 @@ impl GaloisKeys {
 
     /// Applies σ_g with key switching.
     ///
-    /// A single rotation streams the decomposition: each digit is transformed into a scratch
-    /// buffer and multiplied into the accumulators at once, so no digit array is kept (the
-    /// result is identical to [`Hoisted::apply_galois`]).
+    /// A single rotation decomposes one limb at a time into a per-thread scratch buffer and
+    /// multiplies its digits into the accumulators at once (the result is identical to
+    /// [`Hoisted::apply_galois`]).
     pub fn apply_galois(&self, ct: &Ciphertext, g: usize) -> Result<Ciphertext> {
         let params = &self.params;
         check_same(params, &ct.params)?;
@@ -275,43 +275,34 @@ impl GaloisKeys {
         }
         let key = self.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
         let active = active_digits(params, limbs);
-        let mut acc0 = vec![0u64; limbs * n];
-        let mut acc1 = vec![0u64; limbs * n];
-        let mut coeff = vec![0u64; n];
-        let mut scratch = vec![0u64; n];
-        // Transforms mod q_i of the current limb's earlier digits (for deriving its last one).
-        let mut own: Vec<(u32, Vec<u64>)> = Vec::new();
-        for (t, &(i, off)) in active.iter().enumerate() {
-            if t == 0 || active[t - 1].0 != i {
-                coeff.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
-                params.plans[i].inverse(&mut coeff);
-                own.clear();
-            }
-            let last = active.get(t + 1).is_none_or(|&(j, _)| j != i);
-            for k in 0..limbs {
-                let earlier: Vec<(u32, &[u64])> = if last && k == i {
-                    own.iter().map(|(o, v)| (*o, v.as_slice())).collect()
-                } else {
-                    Vec::new()
-                };
-                digit_ntt(
-                    params,
-                    &ct.c1[i * n..(i + 1) * n],
-                    &coeff,
-                    (i, off),
-                    k,
-                    last,
-                    &earlier,
-                    &mut scratch,
-                )?;
-                let r = k * n..(k + 1) * n;
-                key.mul_acc_digit(params, t, k, &scratch, &mut acc0[r.clone()], &mut acc1[r]);
-                if k == i && !last {
-                    own.push((off, scratch.clone()));
+        let per_limb = (0..limbs)
+            .map(|i| limb_digits(&active, i).len())
+            .max()
+            .unwrap_or(0);
+        Ok(with_scratch(
+            2 * limbs * n + n + per_limb * limbs * n,
+            |buf| {
+                let (acc, rest) = buf.split_at_mut(2 * limbs * n);
+                let (acc0, acc1) = acc.split_at_mut(limbs * n);
+                let (coeff, digits) = rest.split_at_mut(n);
+                // acc0 starts at c0: σ_g(c0) + π(Σ D⊙π⁻¹(b)) = π(c0' + Σ D⊙π⁻¹(b)) with c0' = π⁻¹σ_g(c0)
+                // = c0, since σ_g is π in NTT form.
+                acc0.copy_from_slice(&ct.c0[..limbs * n]);
+                acc1.fill(0);
+                for i in 0..limbs {
+                    let range = limb_digits(&active, i);
+                    decompose_limb(params, &ct.c1, i, range.clone(), limbs, coeff, digits);
+                    for (j, t) in range.enumerate() {
+                        for k in 0..limbs {
+                            let r = k * n..(k + 1) * n;
+                            let d = &digits[(j * limbs + k) * n..(j * limbs + k + 1) * n];
+                            key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
+                        }
+                    }
                 }
-            }
-        }
-        Ok(finish_rotation(params, key, limbs, &ct.c0, &acc0, &acc1))
+                finish_rotation(params, key, limbs, acc0, acc1)
+            },
+        ))
     }
 
     /// Rotates both rows left by `step` slots (negative: right).
@@ -348,86 +339,103 @@ impl std::fmt::Debug for Hoisted {
     }
 }
 
-/// Writes NTT_{q_k}(d) for the digit of limb `i` at bit offset `off` into `dst`.
-///
-/// `coeff_i` is limb i of c1 in coefficient form. For the last digit of limb i on its own
-/// prime (k = i) no transform is needed: the NTT is linear mod q_i and c1_i = Σ_j 2^{off_j}·d_j,
-/// so NTT(d_last) = (NTT(c1_i) − Σ_{earlier j} 2^{off_j}·NTT(d_j)) · 2^{−off_last}, given the
-/// earlier digits' transforms mod q_i in `earlier` (a plain copy when the prime is one digit).
-#[allow(clippy::too_many_arguments)]
-fn digit_ntt(
-    params: &Parameters,
-    c1_ntt_i: &[u64],
-    coeff_i: &[u64],
-    (i, off): (usize, u32),
-    k: usize,
-    last_of_limb: bool,
-    earlier: &[(u32, &[u64])],
-    dst: &mut [u64],
-) -> Result<()> {
-    let plan = &params.plans[k];
-    let md = plan.modulus();
-    let q = md.value();
-    if last_of_limb && k == i {
-        dst.copy_from_slice(c1_ntt_i);
-        for &(off2, prev) in earlier {
-            if off2 == 0 {
-                for (d, &x) in dst.iter_mut().zip(prev) {
-                    *d = md.sub(*d, x);
-                }
-            } else {
-                let f = md.reduce_u128(1u128 << off2);
-                let fs = md.shoup(f);
-                for (d, &x) in dst.iter_mut().zip(prev) {
-                    *d = md.sub(*d, md.mul_shoup(x, f, fs));
-                }
-            }
-        }
-        if off > 0 {
-            let two_off = md.reduce_u128(1u128 << off);
-            let f = md.inv(two_off).ok_or_else(|| HeError::InvalidParameters {
-                reason: "2 not invertible modulo q".into(),
-            })?;
-            let fs = md.shoup(f);
-            for d in dst.iter_mut() {
-                *d = md.mul_shoup(*d, f, fs);
-            }
-        }
-        return Ok(());
+/// Runs `f` on a per-thread scratch buffer of at least `len` words (contents unspecified), so
+/// that rotations do not allocate and page-fault their temporaries on every call.
+fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [u64]) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let w = params.decomp_bits;
-    let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-    for (d, &c) in dst.iter_mut().zip(coeff_i) {
-        let v = (c >> off) & mask;
-        // A digit is below 2^w; it can exceed q_k only for wide digits on a smaller prime.
-        *d = if v >= q { md.reduce(v) } else { v };
-    }
-    plan.forward(dst);
-    Ok(())
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            f(&mut buf[..len])
+        }
+        // Re-entered (not done today): fall back to a fresh buffer.
+        Err(_) => f(&mut vec![0u64; len]),
+    })
 }
 
-/// σ_g(c0) + π_g(acc0), π_g(acc1): the key-switched automorphism from accumulated products.
+/// The indices into `active` (limb-major) of limb i's digits; the first has offset 0.
+fn limb_digits(active: &[(usize, u32)], i: usize) -> std::ops::Range<usize> {
+    let start = active.partition_point(|&(l, _)| l < i);
+    let end = active.partition_point(|&(l, _)| l <= i);
+    debug_assert!(start == end || active[start].1 == 0);
+    start..end
+}
+
+/// Writes NTT_{q_k}(d_j) for every digit j of limb i (`range` indexes `params.digits`) and
+/// every k < `limbs` into `out[(j·limbs + k)·n ..][..n]`; `coeff` is n words of scratch.
+///
+/// On its own prime (k = i) the offset-0 digit needs no transform: the NTT is linear mod q_i
+/// and c1_i = Σ_j 2^{off_j}·d_j, so NTT(d_0) = NTT(c1_i) + Σ_{j≥1} (−2^{off_j})·NTT(d_j), one
+/// vectorised multiply-accumulate per higher digit (constants in `params.digit_fold`).
+fn decompose_limb(
+    params: &Parameters,
+    c1: &[u64],
+    i: usize,
+    range: std::ops::Range<usize>,
+    limbs: usize,
+    coeff: &mut [u64],
+    out: &mut [u64],
+) {
+    let n = params.n;
+    let c1_i = &c1[i * n..(i + 1) * n];
+    coeff.copy_from_slice(c1_i);
+    params.plans[i].inverse(coeff);
+    let w = params.decomp_bits;
+    let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+    for (j, t) in range.clone().enumerate() {
+        let off = params.digits[t].1;
+        for (k, plan) in params.plans[..limbs].iter().enumerate() {
+            if off == 0 && k == i {
+                continue;
+            }
+            let dst = &mut out[(j * limbs + k) * n..(j * limbs + k + 1) * n];
+            if mask < plan.q() {
+                // Every digit is already below q_k: a plain (vectorisable) shift and mask.
+                for (d, &c) in dst.iter_mut().zip(coeff.iter()) {
+                    *d = (c >> off) & mask;
+                }
+            } else {
+                // Wide digits on a smaller prime.
+                let md = plan.modulus();
+                for (d, &c) in dst.iter_mut().zip(coeff.iter()) {
+                    *d = md.reduce((c >> off) & mask);
+                }
+            }
+            plan.forward(dst);
+        }
+    }
+    let (first, higher) = out.split_at_mut(limbs * n);
+    let d0 = &mut first[i * n..(i + 1) * n];
+    d0.copy_from_slice(c1_i);
+    for (j, t) in range.enumerate().skip(1) {
+        let (c, cs) = &params.digit_fold[t];
+        let dj = &higher[((j - 1) * limbs + i) * n..((j - 1) * limbs + i + 1) * n];
+        params.plans[i].mul_acc_prepared(d0, dj, c, cs);
+    }
+}
+
+/// σ_g applied to the accumulated (c0 + Σ D⊙π⁻¹(b), Σ D⊙π⁻¹(a)): the gather π_g per limb.
 fn finish_rotation(
     params: &Arc<Parameters>,
     key: &GaloisKey,
     limbs: usize,
-    c0: &[u64],
     acc0: &[u64],
     acc1: &[u64],
 ) -> Ciphertext {
     let n = params.n;
     let mut out0 = vec![0u64; limbs * n];
     let mut out1 = vec![0u64; limbs * n];
-    for (k, plan) in params.plans[..limbs].iter().enumerate() {
-        let q = plan.q();
+    for k in 0..limbs {
         let r = k * n..(k + 1) * n;
-        let (s0, a0, a1) = (&c0[r.clone()], &acc0[r.clone()], &acc1[r.clone()]);
+        let (a0, a1) = (&acc0[r.clone()], &acc1[r.clone()]);
         let (o0, o1) = (&mut out0[r.clone()], &mut out1[r]);
-        for (i, &src) in key.table.iter().enumerate() {
-            let s = src as usize;
-            let v = s0[s] + a0[s];
-            o0[i] = if v >= q { v - q } else { v };
-            o1[i] = a1[s];
+        for ((x0, x1), &src) in o0.iter_mut().zip(o1.iter_mut()).zip(&key.table) {
+            *x0 = a0[src as usize];
+            *x1 = a1[src as usize];
         }
     }
     Ciphertext {
@@ -475,38 +483,13 @@ impl Hoisted {
         let (n, limbs) = (params.n, ct.limbs);
         let active = active_digits(params, limbs);
         let mut digits = vec![0u64; active.len() * limbs * n];
-        let mut coeff = vec![0u64; n];
-        for (t, &(i, off)) in active.iter().enumerate() {
-            if t == 0 || active[t - 1].0 != i {
-                coeff.copy_from_slice(&ct.c1[i * n..(i + 1) * n]);
-                params.plans[i].inverse(&mut coeff);
+        with_scratch(n, |coeff| {
+            for i in 0..limbs {
+                let range = limb_digits(&active, i);
+                let out = &mut digits[range.start * limbs * n..range.end * limbs * n];
+                decompose_limb(params, &ct.c1, i, range, limbs, coeff, out);
             }
-            let last = active.get(t + 1).is_none_or(|&(j, _)| j != i);
-            for k in 0..limbs {
-                let (before, after) = digits.split_at_mut((t * limbs + k) * n);
-                let earlier: Vec<(u32, &[u64])> = active[..t]
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &(i2, _))| i2 == i && last && k == i)
-                    .map(|(t2, &(_, off2))| {
-                        (
-                            off2,
-                            &before[(t2 * limbs + k) * n..(t2 * limbs + k + 1) * n],
-                        )
-                    })
-                    .collect();
-                digit_ntt(
-                    params,
-                    &ct.c1[i * n..(i + 1) * n],
-                    &coeff,
-                    (i, off),
-                    k,
-                    last,
-                    &earlier,
-                    &mut after[..n],
-                )?;
-            }
-        }
+        });
         Ok(Hoisted {
             params: params.clone(),
             limbs,
@@ -533,16 +516,19 @@ impl Hoisted {
             });
         }
         let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
-        let mut acc0 = vec![0u64; limbs * n];
-        let mut acc1 = vec![0u64; limbs * n];
-        for t in 0..self.num_digits {
-            for k in 0..limbs {
-                let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                let r = k * n..(k + 1) * n;
-                key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
+        Ok(with_scratch(2 * limbs * n, |buf| {
+            let (acc0, acc1) = buf.split_at_mut(limbs * n);
+            acc0.copy_from_slice(&self.c0);
+            acc1.fill(0);
+            for t in 0..self.num_digits {
+                for k in 0..limbs {
+                    let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                    let r = k * n..(k + 1) * n;
+                    key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
+                }
             }
-        }
-        Ok(finish_rotation(params, key, limbs, &self.c0, &acc0, &acc1))
+            finish_rotation(params, key, limbs, acc0, acc1)
+        }))
     }
 
     /// acc += rotate_rows(step) ⊙ pt without materialising the rotated ciphertext (the inner
@@ -577,39 +563,36 @@ impl Hoisted {
             return acc.mul_plain_acc(&ct, pt);
         }
         let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
-        let mut a0 = vec![0u64; n];
-        let mut a1 = vec![0u64; n];
-        let mut r0 = vec![0u64; n];
-        let mut r1 = vec![0u64; n];
-        for (k, plan) in params.plans[..limbs].iter().enumerate() {
-            a0.fill(0);
-            a1.fill(0);
-            for t in 0..self.num_digits {
-                let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                key.mul_acc_digit(params, t, k, d, &mut a0, &mut a1);
+        with_scratch(4 * n, |buf| {
+            let (a, r) = buf.split_at_mut(2 * n);
+            let (a0, a1) = a.split_at_mut(n);
+            let (r0, r1) = r.split_at_mut(n);
+            for (k, plan) in params.plans[..limbs].iter().enumerate() {
+                let rg = k * n..(k + 1) * n;
+                a0.copy_from_slice(&self.c0[rg.clone()]);
+                a1.fill(0);
+                for t in 0..self.num_digits {
+                    let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                    key.mul_acc_digit(params, t, k, d, a0, a1);
+                }
+                for ((x0, x1), &src) in r0.iter_mut().zip(r1.iter_mut()).zip(&key.table) {
+                    *x0 = a0[src as usize];
+                    *x1 = a1[src as usize];
+                }
+                plan.mul_acc_prepared(
+                    &mut acc.c0[rg.clone()],
+                    r0,
+                    &pt.ntt[rg.clone()],
+                    &pt.shoup[rg.clone()],
+                );
+                plan.mul_acc_prepared(
+                    &mut acc.c1[rg.clone()],
+                    r1,
+                    &pt.ntt[rg.clone()],
+                    &pt.shoup[rg],
+                );
             }
-            let q = plan.q();
-            let s0 = &self.c0[k * n..(k + 1) * n];
-            for (i, &src) in key.table.iter().enumerate() {
-                let s = src as usize;
-                let v = s0[s] + a0[s];
-                r0[i] = if v >= q { v - q } else { v };
-                r1[i] = a1[s];
-            }
-            let rg = k * n..(k + 1) * n;
-            plan.mul_acc_prepared(
-                &mut acc.c0[rg.clone()],
-                &r0,
-                &pt.ntt[rg.clone()],
-                &pt.shoup[rg.clone()],
-            );
-            plan.mul_acc_prepared(
-                &mut acc.c1[rg.clone()],
-                &r1,
-                &pt.ntt[rg.clone()],
-                &pt.shoup[rg],
-            );
-        }
+        });
         acc.seed = None;
         Ok(())
     }
