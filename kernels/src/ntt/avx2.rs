@@ -74,11 +74,12 @@ pub(crate) mod u64 {
         let lh = _mm256_mul_epu32(a, b_hi);
         let hl = _mm256_mul_epu32(a_hi, b);
         let hh = _mm256_mul_epu32(a_hi, b_hi);
-        let mid = _mm256_add_epi64(_mm256_srli_epi64::<32>(ll), _mm256_and_si256(lh, mask));
-        let mid = _mm256_add_epi64(mid, _mm256_and_si256(hl, mask));
-        let hi = _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(lh));
-        let hi = _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(hl));
-        _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(mid))
+        // hl + ⌊ll/2^32⌋ ≤ (2^32−1)² + 2^32−1 < 2^64, and likewise lh + (t1 mod 2^32): no
+        // carries lost, 8 non-multiply µops instead of 11.
+        let t1 = _mm256_add_epi64(hl, _mm256_srli_epi64::<32>(ll));
+        let t2 = _mm256_add_epi64(lh, _mm256_and_si256(t1, mask));
+        let hi = _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(t1));
+        _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(t2))
     }
 
     /// Low 64 bits of the 64×64-bit lane products (three `vpmuludq`).

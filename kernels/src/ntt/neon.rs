@@ -68,16 +68,13 @@ pub(crate) mod u64 {
     fn mul_hi(a: uint64x2_t, b: uint64x2_t) -> uint64x2_t {
         let (a0, a1) = (vmovn_u64(a), vshrn_n_u64::<32>(a));
         let (b0, b1) = (vmovn_u64(b), vshrn_n_u64::<32>(b));
-        let ll = vmull_u32(a0, b0);
-        let lh = vmull_u32(a0, b1);
-        let hl = vmull_u32(a1, b0);
-        let hh = vmull_u32(a1, b1);
         let mask = vdupq_n_u64(0xffff_ffff);
-        let mid = vaddq_u64(vshrq_n_u64::<32>(ll), vandq_u64(lh, mask));
-        let mid = vaddq_u64(mid, vandq_u64(hl, mask));
-        let hi = vaddq_u64(hh, vshrq_n_u64::<32>(lh));
-        let hi = vaddq_u64(hi, vshrq_n_u64::<32>(hl));
-        vaddq_u64(hi, vshrq_n_u64::<32>(mid))
+        // t1 = a1·b0 + ⌊a0·b0/2^32⌋ and t2 = a0·b1 + (t1 mod 2^32) are each at most
+        // (2^32−1)² + 2^32−1 < 2^64: multiply-accumulates lose no carries.
+        let t1 = vmlal_u32(vshrq_n_u64::<32>(vmull_u32(a0, b0)), a1, b0);
+        let t2 = vmlal_u32(vandq_u64(t1, mask), a0, b1);
+        let hi = vmlal_u32(vshrq_n_u64::<32>(t1), a1, b1);
+        vsraq_n_u64::<32>(hi, t2)
     }
 
     /// Low 64 bits of the lane products.
