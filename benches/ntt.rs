@@ -1,7 +1,8 @@
 //! NTT benchmarks: forward, inverse and prepared pointwise product for n ∈ {2048, 4096, 8192},
 //! every available backend × reduction, u64 (60-bit prime) and u32 (30-bit prime) plans, and
-//! Zama's tfhe-ntt on the same n and prime, timed in the same run. Ends with an interleaved
-//! our/their ratio for the forward transform.
+//! Zama's tfhe-ntt on the same n and prime, timed in the same run; for a 50-bit prime (below
+//! 2^50, where the shoup52/IFMA52 butterflies apply) every backend's Shoup and, where the plan
+//! allows it, shoup52. Ends with an interleaved our/their ratio for the forward transform.
 //!
 //! Run: `cargo bench --bench ntt` (filter e.g. `-- forward/4096`).
 use criterion::{criterion_group, BenchmarkId, Criterion};
@@ -23,6 +24,7 @@ fn prime(bits: u32) -> u64 {
 fn ntt(c: &mut Criterion) {
     let q60 = prime(60);
     let q30 = prime(30);
+    let q50 = prime(50);
     for op in ["forward", "inverse", "pointwise"] {
         let mut g = c.benchmark_group(op);
         for n in SIZES {
@@ -30,7 +32,34 @@ fn ntt(c: &mut Criterion) {
             let a = rng.vec_below(n, q60);
             let b = rng.vec_below(n, q60);
             for backend in Backend::available() {
-                for red in Reduction::ALL {
+                // 50-bit prime: 64-bit Shoup against 52-bit Shoup (IFMA52 on avx512).
+                for red in [Reduction::Shoup, Reduction::Shoup52] {
+                    let Ok(p) = NttPlan64::with_backend(n, q50, backend, red) else {
+                        continue; // shoup52 only on scalar and avx512 with IFMA52
+                    };
+                    let id = BenchmarkId::new(
+                        format!("{backend}-{}-u64", red.name()),
+                        format!("{n}/50"),
+                    );
+                    let a50: Vec<u64> = a.iter().map(|&x| x % q50).collect();
+                    let b50: Vec<u64> = b.iter().map(|&x| x % q50).collect();
+                    let mut x = a50.clone();
+                    match op {
+                        "forward" => {
+                            g.bench_function(id, |bch| bch.iter(|| p.forward(black_box(&mut x))))
+                        }
+                        "inverse" => {
+                            g.bench_function(id, |bch| bch.iter(|| p.inverse(black_box(&mut x))))
+                        }
+                        _ => {
+                            let bs = p.prepare(&b50);
+                            g.bench_function(id, |bch| {
+                                bch.iter(|| p.mul_acc_prepared(black_box(&mut x), &a50, &b50, &bs))
+                            })
+                        }
+                    };
+                }
+                for red in [Reduction::Shoup, Reduction::Montgomery] {
                     let id = |word: &str, bits: u32| {
                         BenchmarkId::new(
                             format!("{backend}-{}-{word}", red.name()),

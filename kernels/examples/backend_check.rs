@@ -20,13 +20,20 @@ fn main() {
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for r in check_ntt_backends(seed, &[256, 1024, 4096]) {
         match r {
-            BackendCheck::Passed { backend, cases } => {
+            BackendCheck::Passed {
+                backend,
+                cases,
+                reductions,
+            } => {
                 passed += 1;
-                println!("ntt {backend}: ok ({cases} cases match scalar)");
+                println!(
+                    "ntt {backend}: ok ({cases} cases match scalar; reductions {})",
+                    reductions.join(", ")
+                );
             }
-            BackendCheck::Skipped { backend } => {
+            BackendCheck::Skipped { backend, what } => {
                 skipped += 1;
-                println!("ntt {backend}: SKIPPED (CPU lacks {})", backend.needs());
+                println!("ntt {backend}: SKIPPED {what}");
             }
             BackendCheck::Failed { backend, what } => {
                 failed += 1;

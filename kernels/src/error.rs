@@ -45,6 +45,15 @@ pub enum KernelError {
         /// The CPU features it needs.
         needs: &'static str,
     },
+    /// The requested butterfly reduction does not fit this plan, backend or CPU.
+    ReductionUnavailable {
+        /// The reduction's name.
+        reduction: &'static str,
+        /// The backend's name.
+        backend: &'static str,
+        /// What it needs.
+        needs: &'static str,
+    },
     /// A slice had the wrong length for the plan.
     LengthMismatch {
         /// Expected length.
@@ -93,6 +102,14 @@ impl fmt::Display for KernelError {
                     "backend {name} is not available on this CPU (needs {needs})"
                 )
             }
+            Self::ReductionUnavailable {
+                reduction,
+                backend,
+                needs,
+            } => write!(
+                f,
+                "reduction {reduction} is not available with backend {backend} (needs {needs})"
+            ),
             Self::LengthMismatch { expected, found } => {
                 write!(f, "slice length {found}, expected {expected}")
             }

@@ -2,9 +2,11 @@
 //!
 //! * [`backend`] — runtime CPU detection (once, cached) and the `GAZELLE_BACKEND` override.
 //! * [`modarith`] — Montgomery, Barrett and Shoup modular multiplication for 64-bit primes
-//!   (< 2^62) and 32-bit primes (< 2^31), with lazy variants whose ranges are documented.
+//!   (< 2^62) and 32-bit primes (< 2^31), with lazy variants whose ranges are documented; the
+//!   52-bit Shoup product (q < 2^50) that the AVX-512 IFMA52 butterflies compute.
 //! * [`ntt`] — negacyclic NTT plans ([`ntt::NttPlan64`], [`ntt::NttPlan32`]) with Harvey lazy
-//!   butterflies, pointwise products and Galois automorphisms, dispatched per backend.
+//!   butterflies (Shoup, Montgomery, or 52-bit Shoup on IFMA52: [`ntt::Reduction`]), pointwise
+//!   products and Galois automorphisms, dispatched per backend.
 //! * [`aes`] — fixed-key AES-128 (portable bitsliced, AES-NI, VAES-256/512, ARMv8) and the
 //!   correlation-robust hashes of garbling and OT extension, over the 16-byte [`block::Block`].
 //!

@@ -8,6 +8,8 @@
 //! Shoup multiplication is Barrett reduction with the quotient constant precomputed for a fixed
 //! operand w: w' = ⌊w·2^W / q⌋; then a·w − ⌊a·w'/2^W⌋·q ∈ [0, 2q) for every a < 2^W.
 //! Montgomery uses R = 2^W and the signed REDC (hi(a·b) − hi(m·q), m = lo(a·b)·q⁻¹).
+//! The 52-bit Shoup variant (w' = ⌊w·2^52 / q⌋, q < 2^50, a < 2^52) is the scalar reference of
+//! the AVX-512 IFMA52 butterflies: the same integers, so SIMD and scalar agree bit for bit.
 use crate::error::KernelError;
 use crate::prime::{inv_mod_prime, is_prime};
 
@@ -15,6 +17,11 @@ use crate::prime::{inv_mod_prime, is_prime};
 pub const MAX_BITS_64: u32 = 62;
 /// Largest modulus width (exclusive, bits) of [`Modulus32`].
 pub const MAX_BITS_32: u32 = 31;
+/// Largest modulus width (exclusive, bits) of the 52-bit Shoup products
+/// ([`Modulus64::mul_shoup52_lazy`], the IFMA52 butterflies): lazy values in [0, 4q) must fit
+/// the 52 bits that `vpmadd52{lo,hi}uq` multiply.
+pub const SHOUP52_MAX_BITS: u32 = 50;
+const MASK52: u64 = (1 << 52) - 1;
 
 /// Inverse of an odd `q` modulo 2^64 (Newton iteration).
 const fn inv_pow2_64(q: u64) -> u64 {
@@ -197,6 +204,45 @@ impl Modulus64 {
     #[inline(always)]
     pub fn mul_shoup(&self, a: u64, w: u64, ws: u64) -> u64 {
         let r = self.mul_shoup_lazy(a, w, ws);
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// 52-bit Shoup constant ⌊w·2^52 / q⌋ of a fixed operand w in [0, q), for the IFMA52
+    /// butterflies (`vpmadd52huq` multiplies 52-bit lane values). Requires q < 2^50.
+    ///
+    /// Equals `shoup(w) >> 12`: ⌊⌊x⌋ / 2^12⌋ = ⌊x / 2^12⌋ for x = w·2^64/q.
+    #[inline(always)]
+    pub fn shoup52(&self, w: u64) -> u64 {
+        debug_assert!(self.q < 1 << SHOUP52_MAX_BITS);
+        let ws = self.shoup(w) >> 12;
+        debug_assert!(ws < 1 << 52);
+        ws
+    }
+
+    /// Lazy 52-bit Shoup product: a < 2^52, w in [0, q) with `ws = shoup52(w)`, q < 2^50 →
+    /// a·w mod q in [0, 2q).
+    ///
+    /// With hi = ⌊a·ws / 2^52⌋: ws > w·2^52/q − 1 and a < 2^52 give a·w/q − 2 < hi ≤ a·w/q, so
+    /// a·w − hi·q ∈ [0, 2q) ⊂ [0, 2^52): its low 52 bits (what `vpmadd52luq` sums give) are the
+    /// whole value.
+    #[inline(always)]
+    pub fn mul_shoup52_lazy(&self, a: u64, w: u64, ws: u64) -> u64 {
+        debug_assert!(self.q < 1 << SHOUP52_MAX_BITS && w < self.q);
+        debug_assert!(a < 1 << 52 && ws < 1 << 52);
+        let hi = ((a as u128 * ws as u128) >> 52) as u64;
+        let r = a.wrapping_mul(w).wrapping_sub(hi.wrapping_mul(self.q)) & MASK52;
+        debug_assert!(r < 2 * self.q);
+        r
+    }
+
+    /// 52-bit Shoup product: a < 2^52, w in [0, q), `ws = shoup52(w)` → a·w mod q in [0, q).
+    #[inline(always)]
+    pub fn mul_shoup52(&self, a: u64, w: u64, ws: u64) -> u64 {
+        let r = self.mul_shoup52_lazy(a, w, ws);
         if r >= self.q {
             r - self.q
         } else {

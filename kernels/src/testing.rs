@@ -68,13 +68,18 @@ pub enum BackendCheck {
     Passed {
         /// The backend.
         backend: crate::Backend,
-        /// Number of (kernel, size, prime) cases compared.
+        /// Number of (kernel, size, prime, reduction) cases compared.
         cases: usize,
+        /// The reductions that were compared (names).
+        reductions: Vec<&'static str>,
     },
-    /// The CPU lacks the backend: nothing was run.
+    /// Nothing was run for this backend, or for one of its reductions: the CPU lacks it.
     Skipped {
         /// The backend.
         backend: crate::Backend,
+        /// What was skipped and what the CPU lacks, e.g. "reduction shoup52: needs a CPU
+        /// with avx512ifma".
+        what: String,
     },
     /// A kernel differed from scalar.
     Failed {
@@ -85,15 +90,17 @@ pub enum BackendCheck {
     },
 }
 
-/// Compares the NTT kernels (forward, inverse, prepared products; u64 and u32 plans; both
-/// reductions) of every backend with scalar on random inputs from `seed`. Single-threaded, so it
-/// can run under qemu user-mode emulation.
+/// Compares the NTT kernels (forward, inverse, prepared products; u64 and u32 plans; every
+/// reduction the backend offers: Shoup52 on primes below 2^50) of every backend with scalar on
+/// random inputs from `seed`. A backend the CPU lacks, or a reduction it lacks on an available
+/// backend (Shoup52 on avx512 without avx512ifma), is reported as `Skipped`. Single-threaded,
+/// so it can run under qemu user-mode emulation.
 pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
     use crate::ntt::{NttPlan32, NttPlan64, Reduction};
     use crate::prime::ntt_primes;
     use crate::Backend;
     let max_n = sizes.iter().copied().max().unwrap_or(256);
-    let primes64: Vec<u64> = [30u32, 50, 60, 62]
+    let primes64: Vec<u64> = [30u32, 40, 50, 60, 62]
         .iter()
         .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
         .collect();
@@ -108,10 +115,14 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
             continue;
         }
         if !backend.is_available() {
-            out.push(BackendCheck::Skipped { backend });
+            out.push(BackendCheck::Skipped {
+                backend,
+                what: format!("all kernels: this CPU lacks {}", backend.needs()),
+            });
             continue;
         }
         let mut cases = 0;
+        let mut reductions = Vec::new();
         macro_rules! fail {
             ($($t:tt)*) => {{
                 out.push(BackendCheck::Failed { backend, what: format!($($t)*) });
@@ -119,8 +130,25 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
             }};
         }
         for red in Reduction::ALL {
+            // Shoup52 exists for u64 plans and q < 2^50 on scalar and avx512 (with IFMA52).
+            let q52 = primes64[2];
+            match NttPlan64::check_reduction(backend, red, q52) {
+                Ok(()) => reductions.push(red.name()),
+                Err(e) => {
+                    if backend == Backend::Avx512 {
+                        out.push(BackendCheck::Skipped {
+                            backend,
+                            what: format!("reduction {}: {e}", red.name()),
+                        });
+                    }
+                    continue;
+                }
+            }
             for &n in sizes {
                 for &q in &primes64 {
+                    if NttPlan64::check_reduction(backend, red, q).is_err() {
+                        continue; // Shoup52 with q ≥ 2^50
+                    }
                     let (Ok(s), Ok(p)) = (
                         NttPlan64::with_backend(n, q, Backend::Scalar, red),
                         NttPlan64::with_backend(n, q, backend, red),
@@ -141,14 +169,26 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     }
                     let b = rng.vec_below(n, q);
                     let bs = s.prepare(&b);
+                    if p.prepare(&b) != bs {
+                        fail!("prepare64 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    let (mut m1, mut m2) = (vec![0; n], vec![0; n]);
+                    s.mul_prepared(&mut m1, &a, &b, &bs);
+                    p.mul_prepared(&mut m2, &a, &b, &bs);
+                    if m1 != m2 {
+                        fail!("mul_prepared64 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
                     let mut o1 = rng.vec_below(n, q);
                     let mut o2 = o1.clone();
                     s.mul_acc_prepared(&mut o1, &a, &b, &bs);
                     p.mul_acc_prepared(&mut o2, &a, &b, &bs);
                     if o1 != o2 {
-                        fail!("mul_acc_prepared64 n={n} q={q} seed={seed:#x}");
+                        fail!("mul_acc_prepared64 {red:?} n={n} q={q} seed={seed:#x}");
                     }
-                    cases += 3;
+                    cases += 4;
+                }
+                if red == Reduction::Shoup52 {
+                    continue; // u64 plans only
                 }
                 for &q in &primes32 {
                     let (Ok(s), Ok(p)) = (
@@ -181,7 +221,11 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                 }
             }
         }
-        out.push(BackendCheck::Passed { backend, cases });
+        out.push(BackendCheck::Passed {
+            backend,
+            cases,
+            reductions,
+        });
     }
     out
 }

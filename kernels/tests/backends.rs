@@ -7,14 +7,16 @@ fn main() {
     for seed in [0x5eed_0001, TestRng::fresh_seed()] {
         for r in check_ntt_backends(seed, &[256, 2048, 4096, 8192]) {
             match r {
-                BackendCheck::Passed { backend, cases } => {
-                    println!("backend {backend}: {cases} cases match scalar (seed {seed:#x})")
-                }
-                BackendCheck::Skipped { backend } => {
-                    println!(
-                        "backend {backend}: SKIPPED, this CPU lacks {}",
-                        backend.needs()
-                    )
+                BackendCheck::Passed {
+                    backend,
+                    cases,
+                    reductions,
+                } => println!(
+                    "backend {backend}: {cases} cases ({}) match scalar (seed {seed:#x})",
+                    reductions.join(", ")
+                ),
+                BackendCheck::Skipped { backend, what } => {
+                    println!("backend {backend}: SKIPPED {what}")
                 }
                 BackendCheck::Failed { backend, what } => {
                     failed += 1;

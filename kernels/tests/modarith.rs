@@ -78,6 +78,27 @@ proptest! {
         }
     }
 
+    /// 52-bit Shoup (the IFMA52 butterflies' reference): q < 2^50, any a < 2^52.
+    #[test]
+    fn shoup52_matches_u128(bits in 3u32..=50, rq in any::<u64>(), ra in any::<u64>(), rb in any::<u64>(), pa in any::<u8>(), pb in any::<u8>()) {
+        let q = if bits == 50 { ntt_primes(50, 2, 1)[0] } else { prime_near(bits, rq) };
+        prop_assume!(q < 1 << 50);
+        let m = Modulus64::new(q).unwrap();
+        let qq = q as u128;
+        let b = value(q, 1, rb, pb);
+        let a = match pa % 4 {
+            0 => (1 << 52) - 1, // the largest input the 52-bit multipliers take
+            1 => value(q, 4, ra, pa), // lazy NTT values in [0, 4q)
+            _ => ra >> 12,
+        };
+        let ws = m.shoup52(b);
+        prop_assert_eq!(ws as u128, ((b as u128) << 52) / qq);
+        let r = m.mul_shoup52_lazy(a, b, ws);
+        prop_assert!(r < 2 * q);
+        prop_assert_eq!(r as u128 % qq, a as u128 * b as u128 % qq);
+        prop_assert_eq!(m.mul_shoup52(a, b, ws) as u128, a as u128 * b as u128 % qq);
+    }
+
     #[test]
     fn mod32_ops_match_u64(q in primes32(), ra in any::<u64>(), rb in any::<u64>(), pa in any::<u8>(), pb in any::<u8>()) {
         let m = Modulus32::new(q).unwrap();

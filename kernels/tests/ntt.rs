@@ -2,7 +2,7 @@
 use kernels::ntt::{automorphism_ntt_table, NttPlan32, NttPlan64, Reduction};
 use kernels::prime::ntt_primes;
 use kernels::testing::{negacyclic_mul_naive, TestRng};
-use kernels::{Backend, KernelError};
+use kernels::{backend::cpu, Backend, KernelError};
 
 /// Primes of about 30, 50, 60 and 62 bits (≡ 1 mod 2·8192, so valid for every n ≤ 8192).
 fn test_primes_64() -> Vec<u64> {
@@ -67,7 +67,7 @@ fn ntt32_matches_naive_negacyclic_product() {
                 if n > 4096 && bits != 30 {
                     continue;
                 }
-                for red in Reduction::ALL {
+                for red in [Reduction::Shoup, Reduction::Montgomery] {
                     let plan = NttPlan32::with_backend(n, q, Backend::Scalar, red).unwrap();
                     let a = rng.vec_below(n, q);
                     let b = rng.vec_below(n, q);
@@ -100,7 +100,10 @@ fn reductions_agree_and_roundtrip() {
             let a = rng.vec_below(n, q);
             let mut outs = Vec::new();
             for red in Reduction::ALL {
-                let plan = NttPlan64::with_backend(n, q, Backend::Scalar, red).unwrap();
+                let Ok(plan) = NttPlan64::with_backend(n, q, Backend::Scalar, red) else {
+                    assert!(red == Reduction::Shoup52 && q >= 1 << 50, "{red:?} q {q}");
+                    continue;
+                };
                 let mut x = a.clone();
                 plan.forward(&mut x);
                 assert!(x.iter().all(|&v| v < q));
@@ -108,7 +111,7 @@ fn reductions_agree_and_roundtrip() {
                 plan.inverse(&mut x);
                 assert_eq!(x, a, "roundtrip q {q} n {n} {red:?}");
             }
-            assert_eq!(outs[0], outs[1]);
+            assert!(outs.windows(2).all(|w| w[0] == w[1]), "q {q} n {n}");
         }
     }
 }
@@ -215,4 +218,230 @@ fn plans_reject_bad_parameters() {
         plan.automorphism_ntt(4, &[0; 1024], &mut [0; 1024]),
         Err(KernelError::InvalidGaloisElement { .. })
     ));
+}
+
+/// Primes of about 30, 40, 49 and 50 bits (the largest below 2^50), ≡ 1 mod 2·8192.
+fn shoup52_primes() -> Vec<u64> {
+    [30u32, 40, 49, 50]
+        .iter()
+        .map(|&b| ntt_primes(b, 1 << 14, 1)[0])
+        .collect()
+}
+
+/// The backends to test Shoup52 on: scalar always, avx512 where the CPU has IFMA52 (else a
+/// SKIPPED line, never a silent pass).
+fn shoup52_backends(test: &str) -> Vec<Backend> {
+    let mut v = vec![Backend::Scalar];
+    if cpu::has_avx512ifma() {
+        v.push(Backend::Avx512);
+    } else {
+        println!("{test}: avx512 shoup52 SKIPPED: this CPU lacks avx512f/dq/ifma");
+    }
+    v
+}
+
+/// Shoup52 (scalar reference and IFMA52) through fwd → pointwise → inv against the O(n²)
+/// product, n from 256 to 8192 (the largest sizes for one prime: the reference is O(n²)).
+#[test]
+fn shoup52_matches_naive_negacyclic_product() {
+    let backends = shoup52_backends("shoup52_matches_naive_negacyclic_product");
+    for seed in seeds() {
+        let mut rng = TestRng::new(seed);
+        for (i, q) in shoup52_primes().into_iter().enumerate() {
+            for log_n in 8..=13 {
+                let n = 1 << log_n;
+                if n > 1024 && i != 3 && log_n != 8 + i as u32 {
+                    continue;
+                }
+                let a = rng.vec_below(n, q);
+                let b = rng.vec_below(n, q);
+                let want = negacyclic_mul_naive(&a, &b, q);
+                for &backend in &backends {
+                    let plan = NttPlan64::with_backend(n, q, backend, Reduction::Shoup52).unwrap();
+                    let (mut fa, mut fb) = (a.clone(), b.clone());
+                    plan.forward(&mut fa);
+                    plan.forward(&mut fb);
+                    let bs = plan.prepare(&fb);
+                    let mut c = vec![0; n];
+                    plan.mul_prepared(&mut c, &fa, &fb, &bs);
+                    plan.inverse(&mut c);
+                    assert_eq!(c, want, "{backend} seed {seed:#x} q {q} n {n}");
+                    // acc = 0 + a⊙b, then + a⊙b again: twice the product.
+                    let mut acc = vec![0; n];
+                    plan.mul_acc_prepared(&mut acc, &fa, &fb, &bs);
+                    plan.mul_acc_prepared(&mut acc, &fa, &fb, &bs);
+                    plan.inverse(&mut acc);
+                    let twice: Vec<u64> = want.iter().map(|&w| (2 * w) % q).collect();
+                    assert_eq!(acc, twice, "{backend} mul_acc seed {seed:#x} q {q} n {n}");
+                }
+            }
+        }
+    }
+}
+
+/// IFMA52 against the scalar Shoup52 reference and the 64-bit Shoup plan, bit for bit, on
+/// random inputs for every n in 256..=8192: forward, inverse, prepare, mul_prepared,
+/// mul_acc_prepared.
+#[test]
+fn shoup52_ifma_bit_exact_against_scalar() {
+    if !cpu::has_avx512ifma() {
+        println!("shoup52_ifma_bit_exact_against_scalar: SKIPPED: this CPU lacks avx512ifma");
+        return;
+    }
+    for seed in seeds() {
+        let mut rng = TestRng::new(seed);
+        for q in shoup52_primes() {
+            for log_n in 8..=13 {
+                let n = 1 << log_n;
+                let s = NttPlan64::with_backend(n, q, Backend::Scalar, Reduction::Shoup52).unwrap();
+                let p = NttPlan64::with_backend(n, q, Backend::Avx512, Reduction::Shoup52).unwrap();
+                let s64 = NttPlan64::with_backend(n, q, Backend::Scalar, Reduction::Shoup).unwrap();
+                let ctx = format!("seed {seed:#x} q {q} n {n}");
+                // Forward from lazy inputs in [0, 4q).
+                let a = rng.vec_below(n, 4 * q);
+                let (mut x, mut y, mut z) = (a.clone(), a.clone(), a.clone());
+                s.forward(&mut x);
+                p.forward(&mut y);
+                s64.forward(&mut z);
+                assert_eq!(x, y, "forward {ctx}");
+                assert_eq!(x, z, "forward vs 64-bit Shoup {ctx}");
+                // Inverse from lazy inputs in [0, 2q).
+                let e = rng.vec_below(n, 2 * q);
+                let (mut x, mut y, mut z) = (e.clone(), e.clone(), e.clone());
+                s.inverse(&mut x);
+                p.inverse(&mut y);
+                s64.inverse(&mut z);
+                assert_eq!(x, y, "inverse {ctx}");
+                assert_eq!(x, z, "inverse vs 64-bit Shoup {ctx}");
+                // Prepared products; a up to 2^52 − 1 (the documented limit).
+                let a = rng.vec_below(n, 1 << 52);
+                let b = rng.vec_below(n, q);
+                let bs = s.prepare(&b);
+                assert_eq!(p.prepare(&b), bs, "prepare {ctx}");
+                let (mut o1, mut o2) = (vec![0; n], vec![0; n]);
+                s.mul_prepared(&mut o1, &a, &b, &bs);
+                p.mul_prepared(&mut o2, &a, &b, &bs);
+                assert_eq!(o1, o2, "mul_prepared {ctx}");
+                let m = s.modulus();
+                assert!(o1
+                    .iter()
+                    .zip(&a)
+                    .zip(&b)
+                    .all(|((&o, &x), &y)| o == m.mul(x % q, y)));
+                let mut acc1 = rng.vec_below(n, q);
+                let mut acc2 = acc1.clone();
+                s.mul_acc_prepared(&mut acc1, &a, &b, &bs);
+                p.mul_acc_prepared(&mut acc2, &a, &b, &bs);
+                assert_eq!(acc1, acc2, "mul_acc_prepared {ctx}");
+            }
+        }
+    }
+}
+
+/// Edge values through every Shoup52 kernel: 0, q − 1, and the lazy maxima (4q − 1 into the
+/// forward transform, 2q − 1 into the inverse, 2^52 − 1 into the prepared product).
+#[test]
+fn shoup52_edge_values() {
+    let backends = shoup52_backends("shoup52_edge_values");
+    for q in shoup52_primes() {
+        for n in [256usize, 4096] {
+            let r64 = NttPlan64::with_backend(n, q, Backend::Scalar, Reduction::Shoup).unwrap();
+            for &backend in &backends {
+                let p = NttPlan64::with_backend(n, q, backend, Reduction::Shoup52).unwrap();
+                let ctx = format!("{backend} q {q} n {n}");
+                for fill in [0, q - 1, 4 * q - 1, 2 * q - 1] {
+                    let mut alt = vec![fill; n];
+                    for (i, v) in alt.iter_mut().enumerate() {
+                        if i % 3 == 1 {
+                            *v = q - 1;
+                        }
+                    }
+                    for v in [vec![fill; n], alt] {
+                        let (mut x, mut want) = (v.clone(), v.clone());
+                        p.forward(&mut x);
+                        r64.forward(&mut want);
+                        assert_eq!(x, want, "forward fill {fill} {ctx}");
+                        if fill < 2 * q {
+                            let (mut x, mut want) = (v.clone(), v.clone());
+                            p.inverse(&mut x);
+                            r64.inverse(&mut want);
+                            assert_eq!(x, want, "inverse fill {fill} {ctx}");
+                        }
+                    }
+                }
+                let m = p.modulus();
+                for (av, bv) in [
+                    (0, q - 1),
+                    (q - 1, 0),
+                    (q - 1, q - 1),
+                    (4 * q - 1, q - 1),
+                    ((1 << 52) - 1, q - 1),
+                    ((1 << 52) - 1, 1),
+                ] {
+                    let (a, b) = (vec![av; n], vec![bv; n]);
+                    let bs = p.prepare(&b);
+                    let mut o = vec![0; n];
+                    p.mul_prepared(&mut o, &a, &b, &bs);
+                    let want = m.mul(av % q, bv);
+                    assert!(o.iter().all(|&v| v == want), "mul_prepared {av}·{bv} {ctx}");
+                    let mut acc = vec![q - 1; n];
+                    p.mul_acc_prepared(&mut acc, &a, &b, &bs);
+                    let want = m.add(q - 1, want);
+                    assert!(acc.iter().all(|&v| v == want), "mul_acc {av}·{bv} {ctx}");
+                }
+            }
+        }
+    }
+}
+
+/// Where Shoup52 is refused (typed errors) and where `try_new` picks it.
+#[test]
+fn shoup52_availability() {
+    let q49 = ntt_primes(49, 1 << 14, 1)[0];
+    let q60 = ntt_primes(60, 1 << 14, 1)[0];
+    assert!(matches!(
+        NttPlan64::with_backend(1024, q60, Backend::Scalar, Reduction::Shoup52),
+        Err(KernelError::ModulusTooLarge { max_bits: 50, .. })
+    ));
+    // The largest NTT prime below 2^50 is accepted.
+    let q50 = ntt_primes(50, 2048, 1)[0];
+    assert!(NttPlan64::with_backend(1024, q50, Backend::Scalar, Reduction::Shoup52).is_ok());
+    let q32 = ntt_primes(30, 1 << 14, 1)[0];
+    let e = NttPlan32::with_backend(1024, q32, Backend::Scalar, Reduction::Shoup52).unwrap_err();
+    assert!(matches!(e, KernelError::ReductionUnavailable { .. }), "{e}");
+    for backend in [Backend::Avx2, Backend::Neon] {
+        if backend.is_available() {
+            let e = NttPlan64::with_backend(1024, q49, backend, Reduction::Shoup52).unwrap_err();
+            assert!(e.to_string().contains("shoup52"), "{e}");
+        }
+        assert_eq!(NttPlan64::default_reduction(backend, q49), Reduction::Shoup);
+    }
+    let avx512_52 = NttPlan64::with_backend(1024, q49, Backend::Avx512, Reduction::Shoup52);
+    if cpu::has_avx512ifma() {
+        assert_eq!(avx512_52.unwrap().reduction(), Reduction::Shoup52);
+        assert_eq!(
+            NttPlan64::default_reduction(Backend::Avx512, q49),
+            Reduction::Shoup52
+        );
+    } else {
+        assert!(avx512_52.is_err());
+        assert_eq!(
+            NttPlan64::default_reduction(Backend::Avx512, q49),
+            Reduction::Shoup
+        );
+        println!("shoup52_availability: avx512 shoup52 SKIPPED: this CPU lacks avx512ifma");
+    }
+    assert_eq!(
+        NttPlan64::default_reduction(Backend::Avx512, q60),
+        Reduction::Shoup
+    );
+    assert_eq!(
+        NttPlan32::default_reduction(Backend::Avx512, q32),
+        Reduction::Shoup
+    );
+    let plan = NttPlan64::try_new(1024, q49).unwrap();
+    assert_eq!(
+        plan.reduction(),
+        NttPlan64::default_reduction(plan.backend(), q49)
+    );
 }

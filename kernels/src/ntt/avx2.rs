@@ -17,6 +17,7 @@ pub(crate) mod u64 {
             match red {
                 Reduction::Shoup => forward_impl::<false>(t, a),
                 Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
     }
@@ -29,6 +30,7 @@ pub(crate) mod u64 {
             match red {
                 Reduction::Shoup => inverse_impl::<false>(t, a),
                 Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
     }
@@ -417,6 +419,7 @@ pub(crate) mod u32 {
             match red {
                 Reduction::Shoup => forward_impl::<false>(t, a),
                 Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
     }
@@ -429,6 +432,7 @@ pub(crate) mod u32 {
             match red {
                 Reduction::Shoup => inverse_impl::<false>(t, a),
                 Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
     }

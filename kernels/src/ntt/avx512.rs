@@ -1,11 +1,16 @@
 //! AVX-512 (F + DQ) NTT kernels: 8 lanes of u64 (`vpmullq` for low products, high products
-//! from four `vpmuludq`) and 16 lanes of u32. Same traversal and lazy bounds as
+//! from four `vpmuludq`) and 16 lanes of u32; for u64 plans with q < 2^50 and
+//! [`Reduction::Shoup52`](crate::ntt::Reduction::Shoup52), IFMA52 butterflies (module
+//! `u64::ifma52`: three `vpmadd52{lo,hi}uq` per 8 lanes). Same traversal and lazy bounds as
 //! [`super::scalar`]; stages whose butterfly halves share a vector use two-source permutes
-//! driven by [`super::shuffle::stage_lanes`].
+//! driven by [`super::shuffle::stage_lanes`]. The traversal is written once
+//! (`avx512_traversal!`) and compiled per target-feature set: F+DQ, and F+DQ+IFMA for the
+//! 52-bit products.
 //!
-//! Reached only through a plan whose backend is `Avx512`, which `Backend::check` verified.
-//! This machine class (AMD EPYC, AVX2) cannot execute it: it is compiled and linted here and
-//! checked against scalar by the same tests wherever AVX-512 is present.
+//! Reached only through a plan whose backend is `Avx512`, which `Backend::check` verified
+//! (avx512f + avx512dq); the IFMA52 functions only through a `Shoup52` plan, which
+//! `check_reduction` allows on avx512 only where the CPU has avx512ifma. Tested against scalar,
+//! bit for bit, on an Intel Xeon with AVX-512 F/DQ/IFMA (`tests/backends.rs`, `tests/ntt.rs`).
 
 macro_rules! avx512_common {
     ($W:ty, $L:expr) => {
@@ -14,45 +19,6 @@ macro_rules! avx512_common {
         use core::arch::x86_64::*;
 
         const L: usize = $L;
-
-        /// Forward NTT (see the plan's `forward`).
-        pub(crate) fn forward(t: &Tables<$W>, red: Reduction, a: &mut [$W]) {
-            debug_assert!(crate::Backend::Avx512.is_available());
-            // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
-            // avx512dq on this CPU.
-            unsafe {
-                match red {
-                    Reduction::Shoup => forward_impl::<false>(t, a),
-                    Reduction::Montgomery => forward_impl::<true>(t, a),
-                }
-            }
-        }
-
-        /// Inverse NTT (see the plan's `inverse`).
-        pub(crate) fn inverse(t: &Tables<$W>, red: Reduction, a: &mut [$W]) {
-            debug_assert!(crate::Backend::Avx512.is_available());
-            // SAFETY: as in `forward`.
-            unsafe {
-                match red {
-                    Reduction::Shoup => inverse_impl::<false>(t, a),
-                    Reduction::Montgomery => inverse_impl::<true>(t, a),
-                }
-            }
-        }
-
-        /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
-        pub(crate) fn mul_prepared(
-            t: &Tables<$W>,
-            out: &mut [$W],
-            a: &[$W],
-            b: &[$W],
-            bs: &[$W],
-            acc: bool,
-        ) {
-            debug_assert!(crate::Backend::Avx512.is_available());
-            // SAFETY: as in `forward`.
-            unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
-        }
 
         #[inline(always)]
         fn ld(p: &[$W], i: usize) -> __m512i {
@@ -76,30 +42,12 @@ macro_rules! avx512_common {
 
         #[inline]
         #[target_feature(enable = "avx512f,avx512dq")]
-        fn bf_fwd<const MONT: bool>(
-            x: __m512i,
-            y: __m512i,
-            w: __m512i,
-            ws: __m512i,
-            c: &Consts,
-        ) -> (__m512i, __m512i) {
-            let x = csub(x, c.two_q);
-            let v = mulw::<MONT>(y, w, ws, c.q, c.qinv);
-            (add(x, v), sub(add(x, c.two_q), v))
-        }
-
-        #[inline]
-        #[target_feature(enable = "avx512f,avx512dq")]
-        fn bf_inv<const MONT: bool>(
-            x: __m512i,
-            y: __m512i,
-            w: __m512i,
-            ws: __m512i,
-            c: &Consts,
-        ) -> (__m512i, __m512i) {
-            let u = csub(add(x, y), c.two_q);
-            let v = sub(add(x, c.two_q), y);
-            (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
+        fn consts(t: &Tables<$W>) -> Consts {
+            Consts {
+                q: splat(t.q),
+                two_q: splat(t.two_q),
+                qinv: splat(t.q_inv),
+            }
         }
 
         /// Index vectors for half-size h < L: (x gather, y gather, lane groups, back low, back high).
@@ -120,9 +68,47 @@ macro_rules! avx512_common {
             ]
         }
 
+        avx512_traversal!($W, "avx512f,avx512dq");
+    };
+}
+
+/// The NTT traversal (forward, inverse) and the prepared product, compiled with the target
+/// features `$feat`, over the lane product `mulw::<MONT>(y, w, ws, c)` (y·w mod q in [0, 2q) for
+/// y in [0, 4q)) of the module it expands in. Values stay in [0, 4q) (forward) and [0, 2q)
+/// (inverse) between stages, as in [`super::scalar`].
+macro_rules! avx512_traversal {
+    ($W:ty, $feat:literal) => {
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn bf_fwd<const MONT: bool>(
+            x: __m512i,
+            y: __m512i,
+            w: __m512i,
+            ws: __m512i,
+            c: &Consts,
+        ) -> (__m512i, __m512i) {
+            let x = csub(x, c.two_q);
+            let v = mulw::<MONT>(y, w, ws, c);
+            (add(x, v), sub(add(x, c.two_q), v))
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn bf_inv<const MONT: bool>(
+            x: __m512i,
+            y: __m512i,
+            w: __m512i,
+            ws: __m512i,
+            c: &Consts,
+        ) -> (__m512i, __m512i) {
+            let u = csub(add(x, y), c.two_q);
+            let v = sub(add(x, c.two_q), y);
+            (u, mulw::<MONT>(v, w, ws, c))
+        }
+
         /// Runs the stages with half-size h < L over blocks of 2L elements.
         #[inline]
-        #[target_feature(enable = "avx512f,avx512dq")]
+        #[target_feature(enable = $feat)]
         fn small_stage<const MONT: bool, const FWD: bool>(
             a: &mut [$W],
             h: usize,
@@ -154,14 +140,10 @@ macro_rules! avx512_common {
             }
         }
 
-        #[target_feature(enable = "avx512f,avx512dq")]
+        #[target_feature(enable = $feat)]
         fn forward_impl<const MONT: bool>(t: &Tables<$W>, a: &mut [$W]) {
             let n = a.len();
-            let c = Consts {
-                q: splat(t.q),
-                two_q: splat(t.two_q),
-                qinv: splat(t.q_inv),
-            };
+            let c = consts(t);
             let (tw, tws) = t.twiddles(true, MONT);
             let mut m = 1;
             let mut half = n;
@@ -186,14 +168,10 @@ macro_rules! avx512_common {
             }
         }
 
-        #[target_feature(enable = "avx512f,avx512dq")]
+        #[target_feature(enable = $feat)]
         fn inverse_impl<const MONT: bool>(t: &Tables<$W>, a: &mut [$W]) {
             let n = a.len();
-            let c = Consts {
-                q: splat(t.q),
-                two_q: splat(t.two_q),
-                qinv: splat(t.q_inv),
-            };
+            let c = consts(t);
             let (tw, tws) = t.twiddles(false, MONT);
             let mut m = n >> 1;
             let mut half = 1;
@@ -222,12 +200,13 @@ macro_rules! avx512_common {
                 (splat(t.n_inv), splat(t.n_inv_shoup))
             };
             for j in (0..n).step_by(L) {
-                let v = mulw::<MONT>(ld(a, j), ni, nis, c.q, c.qinv);
+                let v = mulw::<MONT>(ld(a, j), ni, nis, &c);
                 st(a, j, csub(v, c.q));
             }
         }
 
-        #[target_feature(enable = "avx512f,avx512dq")]
+        /// out = a·b mod q (acc: out += a·b mod q) with b's Shoup constants `bs`.
+        #[target_feature(enable = $feat)]
         fn mul_prepared_impl(
             t: &Tables<$W>,
             out: &mut [$W],
@@ -236,11 +215,14 @@ macro_rules! avx512_common {
             bs: &[$W],
             acc: bool,
         ) {
-            let q = splat(t.q);
-            let zero = _mm512_setzero_si512();
+            let c = consts(t);
             for j in (0..out.len()).step_by(L) {
-                let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), q, zero), q);
-                let r = if acc { csub(add(ld(out, j), r), q) } else { r };
+                let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), &c), c.q);
+                let r = if acc {
+                    csub(add(ld(out, j), r), c.q)
+                } else {
+                    r
+                };
                 st(out, j, r);
             }
         }
@@ -250,6 +232,50 @@ macro_rules! avx512_common {
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
     avx512_common!(u64, 8);
+
+    /// Forward NTT (see the plan's `forward`).
+    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
+            // avx512dq on this CPU.
+            Reduction::Shoup => unsafe { forward_impl::<false>(t, a) },
+            // SAFETY: as above.
+            Reduction::Montgomery => unsafe { forward_impl::<true>(t, a) },
+            Reduction::Shoup52 => ifma52::forward(t, a),
+        }
+    }
+
+    /// Inverse NTT (see the plan's `inverse`).
+    pub(crate) fn inverse(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            // SAFETY: as in `forward`.
+            Reduction::Shoup => unsafe { inverse_impl::<false>(t, a) },
+            // SAFETY: as in `forward`.
+            Reduction::Montgomery => unsafe { inverse_impl::<true>(t, a) },
+            Reduction::Shoup52 => ifma52::inverse(t, a),
+        }
+    }
+
+    /// out = a·b mod q (acc: out += a·b mod q), b with the Shoup constants of `red`
+    /// (64/32-bit for Shoup and Montgomery plans, 52-bit for Shoup52).
+    pub(crate) fn mul_prepared(
+        t: &Tables<u64>,
+        red: Reduction,
+        out: &mut [u64],
+        a: &[u64],
+        b: &[u64],
+        bs: &[u64],
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            Reduction::Shoup52 => ifma52::mul_prepared(t, out, a, b, bs, acc),
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_prepared_impl(t, out, a, b, bs, acc) },
+        }
+    }
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
@@ -321,13 +347,8 @@ pub(crate) mod u64 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
-    fn mulw<const MONT: bool>(
-        y: __m512i,
-        w: __m512i,
-        ws: __m512i,
-        q: __m512i,
-        qinv: __m512i,
-    ) -> __m512i {
+    fn mulw<const MONT: bool>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+        let (q, qinv) = (c.q, c.qinv);
         if MONT {
             let m = _mm512_mullo_epi64(_mm512_mullo_epi64(y, w), qinv);
             let r = _mm512_sub_epi64(mul_hi(y, w), mul_hi(m, q));
@@ -337,11 +358,126 @@ pub(crate) mod u64 {
             _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q))
         }
     }
+
+    /// IFMA52 butterflies for [`Reduction::Shoup52`] plans (u64, q < 2^50): the same traversal
+    /// compiled with avx512ifma, over the 52-bit Shoup product
+    /// [`crate::modarith::Modulus64::mul_shoup52_lazy`] (its scalar reference, bit for bit).
+    pub(crate) mod ifma52 {
+        use super::*;
+
+        avx512_traversal!(u64, "avx512f,avx512dq,avx512ifma");
+
+        /// Forward NTT of a `Shoup52` plan (see the plan's `forward`).
+        pub(crate) fn forward(t: &Tables<u64>, a: &mut [u64]) {
+            debug_assert!(crate::backend::cpu::has_avx512ifma());
+            // SAFETY: a plan reaches this only with backend Avx512 and reduction Shoup52, which
+            // `NttPlan64::check_reduction` allows only after `cpu::has_avx512ifma()` saw
+            // avx512f, avx512dq and avx512ifma on this CPU.
+            unsafe { forward_impl::<false>(t, a) }
+        }
+
+        /// Inverse NTT of a `Shoup52` plan (see the plan's `inverse`).
+        pub(crate) fn inverse(t: &Tables<u64>, a: &mut [u64]) {
+            debug_assert!(crate::backend::cpu::has_avx512ifma());
+            // SAFETY: as in `forward`.
+            unsafe { inverse_impl::<false>(t, a) }
+        }
+
+        /// out = a·b mod q (acc: out += a·b mod q), b with 52-bit Shoup constants; a < 2^52.
+        pub(crate) fn mul_prepared(
+            t: &Tables<u64>,
+            out: &mut [u64],
+            a: &[u64],
+            b: &[u64],
+            bs: &[u64],
+            acc: bool,
+        ) {
+            debug_assert!(crate::backend::cpu::has_avx512ifma());
+            // SAFETY: as in `forward`.
+            unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+        }
+
+        /// 2^52 − 1.
+        const MASK52: i64 = (1 << 52) - 1;
+
+        /// Whether every lane is below `bound` (for the debug assertions).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn all_below(v: __m512i, bound: __m512i) -> bool {
+            _mm512_cmpge_epu64_mask(v, bound) == 0
+        }
+
+        /// 52-bit lazy Shoup product y·w mod q in [0, 2q) for y < 2^52 (lazy values in [0, 4q)
+        /// with q < 2^50), w in [0, q), ws = ⌊w·2^52/q⌋: hi = ⌊y·ws/2^52⌋ (`vpmadd52huq`), then
+        /// y·w − hi·q ∈ [0, 2q) ⊂ [0, 2^52) is the low 52 bits of lo52(y·w) + lo52(hi·(2^52 − q))
+        /// (two `vpmadd52luq` into one accumulator, then a mask): 3 IFMA + 1 AND for 8 lanes.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
+        fn mulw<const MONT: bool>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+            const { assert!(!MONT, "Shoup52 has no Montgomery form") };
+            debug_assert!(all_below(y, _mm512_set1_epi64(1 << 52)));
+            debug_assert!(all_below(ws, _mm512_set1_epi64(1 << 52)));
+            let zero = _mm512_setzero_si512();
+            let neg_q = _mm512_sub_epi64(_mm512_set1_epi64(1 << 52), c.q);
+            let hi = _mm512_madd52hi_epu64(zero, y, ws);
+            let lo = _mm512_madd52lo_epu64(zero, y, w);
+            let r = _mm512_madd52lo_epu64(lo, hi, neg_q);
+            let r = _mm512_and_si512(r, _mm512_set1_epi64(MASK52));
+            debug_assert!(all_below(r, c.two_q));
+            r
+        }
+    }
 }
 
 /// u32 lanes: q < 2^30, values in [0, 4q).
 pub(crate) mod u32 {
     avx512_common!(u32, 16);
+
+    /// Forward NTT (see the plan's `forward`).
+    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
+        // avx512dq on this CPU.
+        unsafe {
+            match red {
+                Reduction::Shoup => forward_impl::<false>(t, a),
+                Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+            }
+        }
+    }
+
+    /// Inverse NTT (see the plan's `inverse`).
+    pub(crate) fn inverse(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        // SAFETY: as in `forward`.
+        unsafe {
+            match red {
+                Reduction::Shoup => inverse_impl::<false>(t, a),
+                Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+            }
+        }
+    }
+
+    /// out = a·b mod q (acc: out += a·b mod q), b with the Shoup constants of `red`
+    /// (64/32-bit for Shoup and Montgomery plans, 52-bit for Shoup52).
+    pub(crate) fn mul_prepared(
+        t: &Tables<u32>,
+        red: Reduction,
+        out: &mut [u32],
+        a: &[u32],
+        b: &[u32],
+        bs: &[u32],
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_prepared_impl(t, out, a, b, bs, acc) },
+        }
+    }
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
@@ -401,13 +537,8 @@ pub(crate) mod u32 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
-    fn mulw<const MONT: bool>(
-        y: __m512i,
-        w: __m512i,
-        ws: __m512i,
-        q: __m512i,
-        qinv: __m512i,
-    ) -> __m512i {
+    fn mulw<const MONT: bool>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+        let (q, qinv) = (c.q, c.qinv);
         if MONT {
             let m = _mm512_mullo_epi32(_mm512_mullo_epi32(y, w), qinv);
             let r = _mm512_sub_epi32(mul_hi(y, w), mul_hi(m, q));

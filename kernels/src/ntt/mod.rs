@@ -3,13 +3,19 @@
 //! * [`NttPlan64`]: primes q < 2^62 (lazy values in [0, 4q) need 4q < 2^64).
 //! * [`NttPlan32`]: primes q < 2^30 (4q < 2^32).
 //!
+//! Butterflies reduce their twiddle products with a [`Reduction`]: Shoup or Montgomery on every
+//! backend, and for u64 plans with q < 2^50 the 52-bit Shoup variant ([`Reduction::Shoup52`]),
+//! which the avx512 backend runs on AVX-512 IFMA52 (`vpmadd52{lo,hi}uq`: 3 multiply-adds per 8
+//! lanes instead of 4 `vpmuludq` + 2 `vpmullq`) and scalar runs as its bit-exact reference.
+//! [`NttPlan64::try_new`] picks it by itself where the CPU has IFMA52 and q < 2^50.
+//!
 //! The forward transform maps coefficients (natural order) to evaluations in bit-reversed
 //! order: output slot i holds a(ψ^(2·brv(i)+1)), ψ the plan's primitive 2n-th root of unity.
 //! The inverse undoes it exactly (n⁻¹ included). Both are in place; inputs and outputs are
 //! fully reduced to [0, q) unless a function says otherwise.
 use crate::backend::Backend;
 use crate::error::KernelError;
-use crate::modarith::{Modulus32, Modulus64};
+use crate::modarith::{Modulus32, Modulus64, SHOUP52_MAX_BITS};
 use crate::prime::{bit_reverse, primitive_root_of_unity};
 
 pub(crate) mod scalar;
@@ -28,25 +34,52 @@ pub const MIN_N: usize = 256;
 /// Largest supported ring dimension.
 pub const MAX_N: usize = 32768;
 
-/// How a butterfly reduces its twiddle product. Both use the same traversal.
+/// How a butterfly reduces its twiddle product. All use the same traversal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reduction {
-    /// Shoup (Barrett with a per-twiddle precomputed quotient constant): 1 high + 2 low products.
+    /// Shoup (Barrett with a per-twiddle precomputed quotient constant ⌊w·2^W/q⌋): 1 high +
+    /// 2 low products.
     Shoup,
     /// Signed Montgomery REDC with twiddles in Montgomery form: 2 high + 1 low products.
     Montgomery,
+    /// Shoup with 52-bit quotient constants ⌊w·2^52/q⌋, for u64 plans with q < 2^50 (lazy
+    /// values in [0, 4q) then fit 52 bits): on avx512 three IFMA52 multiply-adds per 8 lanes
+    /// (needs avx512ifma); on scalar the bit-exact reference. Other backends reject it.
+    Shoup52,
 }
 
 impl Reduction {
-    /// Both reductions.
-    pub const ALL: [Reduction; 2] = [Reduction::Shoup, Reduction::Montgomery];
+    /// Every reduction. Not every one fits every plan: see [`NttPlan64::check_reduction`].
+    pub const ALL: [Reduction; 3] = [Reduction::Shoup, Reduction::Montgomery, Reduction::Shoup52];
 
     /// Lower-case name for reports.
     pub const fn name(self) -> &'static str {
         match self {
             Reduction::Shoup => "shoup",
             Reduction::Montgomery => "montgomery",
+            Reduction::Shoup52 => "shoup52",
         }
+    }
+}
+
+/// The parts of [`Reduction::Shoup52`] the shared plan code names for both word sizes.
+/// [`Modulus64`] has them as inherent methods (which take precedence); u32 plans reject
+/// `Shoup52` in `check_reduction`, so the [`Modulus32`] impl is never reached.
+trait Shoup52Ops<W> {
+    fn shoup52(&self, w: W) -> W;
+    fn mul_shoup52_lazy(&self, a: W, w: W, ws: W) -> W;
+    fn mul_shoup52(&self, a: W, w: W, ws: W) -> W;
+}
+
+impl Shoup52Ops<u32> for Modulus32 {
+    fn shoup52(&self, _: u32) -> u32 {
+        unreachable!("NttPlan32::check_reduction rejects Reduction::Shoup52")
+    }
+    fn mul_shoup52_lazy(&self, _: u32, _: u32, _: u32) -> u32 {
+        unreachable!("NttPlan32::check_reduction rejects Reduction::Shoup52")
+    }
+    fn mul_shoup52(&self, _: u32, _: u32, _: u32) -> u32 {
+        unreachable!("NttPlan32::check_reduction rejects Reduction::Shoup52")
     }
 }
 
@@ -57,15 +90,16 @@ pub(crate) struct Tables<W> {
     pub(crate) two_q: W,
     /// q⁻¹ mod 2^W (Montgomery).
     pub(crate) q_inv: W,
-    /// ψ^brv(k), its Shoup constant and Montgomery form.
+    /// ψ^brv(k), its Shoup constant (⌊w·2^W/q⌋, or ⌊w·2^52/q⌋ in a `Shoup52` plan) and
+    /// Montgomery form.
     pub(crate) tw: Vec<W>,
     pub(crate) tw_shoup: Vec<W>,
     pub(crate) tw_mont: Vec<W>,
-    /// ψ^−brv(k), its Shoup constant and Montgomery form.
+    /// ψ^−brv(k), its Shoup constant (as for `tw_shoup`) and Montgomery form.
     pub(crate) itw: Vec<W>,
     pub(crate) itw_shoup: Vec<W>,
     pub(crate) itw_mont: Vec<W>,
-    /// n⁻¹ mod q, its Shoup constant and Montgomery form.
+    /// n⁻¹ mod q, its Shoup constant (as for `tw_shoup`) and Montgomery form.
     pub(crate) n_inv: W,
     pub(crate) n_inv_shoup: W,
     pub(crate) n_inv_mont: W,
@@ -73,7 +107,8 @@ pub(crate) struct Tables<W> {
 
 impl<W> Tables<W> {
     /// (twiddles, Shoup constants) of the forward or inverse transform, or (Montgomery-form
-    /// twiddles, the same again: unused) for Montgomery butterflies.
+    /// twiddles, the same again: unused) for Montgomery butterflies. The Shoup constants are
+    /// those of the plan's reduction (64-, 32- or 52-bit).
     pub(crate) fn twiddles(&self, fwd: bool, mont: bool) -> (&[W], &[W]) {
         match (fwd, mont) {
             (true, false) => (&self.tw, &self.tw_shoup),
@@ -119,12 +154,57 @@ macro_rules! ntt_plan {
             pub const MAX_BITS: u32 = $max_bits;
 
             /// A plan for (n, q) on the process-wide backend (`GAZELLE_BACKEND` or the best the
-            /// CPU has) with Shoup butterflies.
+            /// CPU has) with the fastest reduction it has for q ([`Self::default_reduction`]).
             pub fn try_new(n: usize, q: u64) -> Result<Self, KernelError> {
-                Self::with_backend(n, q, default_backend()?, Reduction::Shoup)
+                let backend = default_backend()?;
+                Self::with_backend(n, q, backend, Self::default_reduction(backend, q))
             }
 
-            /// A plan on an explicit backend and reduction; errors if the CPU lacks the backend.
+            /// The reduction [`Self::try_new`] uses: [`Reduction::Shoup52`] on avx512 when the
+            /// CPU has avx512ifma, the plan is u64 and q < 2^50; Shoup otherwise.
+            pub fn default_reduction(backend: Backend, q: u64) -> Reduction {
+                if backend == Backend::Avx512
+                    && Self::check_reduction(backend, Reduction::Shoup52, q).is_ok()
+                {
+                    Reduction::Shoup52
+                } else {
+                    Reduction::Shoup
+                }
+            }
+
+            /// Whether a plan of this word size on `backend` can use `reduction` for q:
+            /// Shoup and Montgomery always; [`Reduction::Shoup52`] only for u64 plans with
+            /// q < 2^50, on scalar (the reference) or on avx512 where the CPU has avx512ifma.
+            /// Does not check the backend itself (see [`Backend::check`]).
+            pub fn check_reduction(
+                backend: Backend,
+                reduction: Reduction,
+                q: u64,
+            ) -> Result<(), KernelError> {
+                if reduction != Reduction::Shoup52 {
+                    return Ok(());
+                }
+                let unavailable = |needs| KernelError::ReductionUnavailable {
+                    reduction: reduction.name(),
+                    backend: backend.name(),
+                    needs,
+                };
+                if <$W>::BITS != 64 {
+                    return Err(unavailable("a u64 plan (NttPlan64)"));
+                }
+                if q >= 1u64 << SHOUP52_MAX_BITS {
+                    return Err(KernelError::ModulusTooLarge { q, max_bits: SHOUP52_MAX_BITS });
+                }
+                match backend {
+                    Backend::Scalar => Ok(()),
+                    Backend::Avx512 if crate::backend::cpu::has_avx512ifma() => Ok(()),
+                    Backend::Avx512 => Err(unavailable("a CPU with avx512ifma")),
+                    _ => Err(unavailable("the scalar or avx512 backend")),
+                }
+            }
+
+            /// A plan on an explicit backend and reduction; errors if the CPU lacks the backend
+            /// or the reduction does not fit ([`Self::check_reduction`]).
             pub fn with_backend(
                 n: usize,
                 q: u64,
@@ -137,6 +217,7 @@ macro_rules! ntt_plan {
                 }
                 let modulus = $Modulus::new(q)?;
                 let backend = backend.check()?;
+                Self::check_reduction(backend, reduction, q)?;
                 let psi = primitive_root_of_unity(2 * n as u64, q)
                     .ok_or(KernelError::NoRootOfUnity { q, n })?;
                 let m = &modulus;
@@ -159,7 +240,15 @@ macro_rules! ntt_plan {
                     tw[k] = pw[e];
                     itw[k] = ipw[e];
                 }
-                let shoup = |v: &[$W]| v.iter().map(|&w| m.shoup(w)).collect::<Vec<_>>();
+                // Shoup constants of the plan's reduction (52-bit ones for Shoup52).
+                let shoup_of = |w: $W| {
+                    if reduction == Reduction::Shoup52 {
+                        m.shoup52(w)
+                    } else {
+                        m.shoup(w)
+                    }
+                };
+                let shoup = |v: &[$W]| v.iter().map(|&w| shoup_of(w)).collect::<Vec<_>>();
                 let mont = |v: &[$W]| v.iter().map(|&w| m.to_montgomery(w)).collect::<Vec<_>>();
                 let n_inv = m.inv((n as u64 % q) as $W).expect("n is a unit mod q");
                 let t = Tables {
@@ -173,7 +262,7 @@ macro_rules! ntt_plan {
                     tw,
                     itw,
                     n_inv,
-                    n_inv_shoup: m.shoup(n_inv),
+                    n_inv_shoup: shoup_of(n_inv),
                     n_inv_mont: m.to_montgomery(n_inv),
                 };
                 Ok(Self { n, log_n, modulus, psi: psi_w, backend, reduction, t })
@@ -258,6 +347,9 @@ macro_rules! ntt_plan {
                     Reduction::Montgomery => scalar::forward_lazy(a, t.two_q, |y, k| {
                         m.mul_montgomery_lazy(y, t.tw_mont[k])
                     }),
+                    Reduction::Shoup52 => scalar::forward_lazy(a, t.two_q, |y, k| {
+                        m.mul_shoup52_lazy(y, t.tw[k], t.tw_shoup[k])
+                    }),
                 }
                 scalar::reduce_4q(a, t.q, t.two_q);
             }
@@ -282,14 +374,29 @@ macro_rules! ntt_plan {
                             *x = m.mul_montgomery(*x, t.n_inv_mont);
                         }
                     }
+                    Reduction::Shoup52 => {
+                        scalar::inverse_lazy(a, t.two_q, |v, k| {
+                            m.mul_shoup52_lazy(v, t.itw[k], t.itw_shoup[k])
+                        });
+                        for x in a.iter_mut() {
+                            *x = m.mul_shoup52(*x, t.n_inv, t.n_inv_shoup);
+                        }
+                    }
                 }
             }
 
             /// Shoup constants of an operand that will multiply many others (e.g. a plaintext
-            /// in NTT form): `prepared[i] = ⌊b[i]·2^W / q⌋`. Requires b in [0, q).
+            /// in NTT form), for this plan's reduction: `prepared[i] = ⌊b[i]·2^W / q⌋`, or
+            /// ⌊b[i]·2^52 / q⌋ in a [`Reduction::Shoup52`] plan. Requires b in [0, q). Use them
+            /// only with a plan of the same q and reduction.
             pub fn prepare(&self, b: &[$W]) -> Vec<$W> {
                 self.check_len(b.len());
-                b.iter().map(|&x| self.modulus.shoup(x)).collect()
+                let m = &self.modulus;
+                if self.reduction == Reduction::Shoup52 {
+                    b.iter().map(|&x| m.shoup52(x)).collect()
+                } else {
+                    b.iter().map(|&x| m.shoup(x)).collect()
+                }
             }
 
             /// out = a ⊙ b mod q; a, b in [0, q) → [0, q).
@@ -314,7 +421,8 @@ macro_rules! ntt_plan {
                 }
             }
 
-            /// out = a ⊙ b mod q with `b_shoup = prepare(b)`; a any word, b in [0, q) → [0, q).
+            /// out = a ⊙ b mod q with `b_shoup = prepare(b)`; a any word (a < 2^52 in a
+            /// [`Reduction::Shoup52`] plan: true of any a in [0, 4q)), b in [0, q) → [0, q).
             pub fn mul_prepared(&self, out: &mut [$W], a: &[$W], b: &[$W], b_shoup: &[$W]) {
                 self.check_len(out.len());
                 self.check_len(a.len());
@@ -324,11 +432,23 @@ macro_rules! ntt_plan {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false),
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => {
-                        avx512::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false)
-                    }
+                    Backend::Avx512 => avx512::$suffix::mul_prepared(
+                        &self.t,
+                        self.reduction,
+                        out,
+                        a,
+                        b,
+                        b_shoup,
+                        false,
+                    ),
                     #[cfg(target_arch = "aarch64")]
                     Backend::Neon => neon::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false),
+                    _ if self.reduction == Reduction::Shoup52 => {
+                        let m = &self.modulus;
+                        for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
+                            *o = m.mul_shoup52(x, y, ys);
+                        }
+                    }
                     _ => {
                         let m = &self.modulus;
                         for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
@@ -338,7 +458,8 @@ macro_rules! ntt_plan {
                 }
             }
 
-            /// acc = acc + a ⊙ b mod q with `b_shoup = prepare(b)`; acc in [0, q) → [0, q).
+            /// acc = acc + a ⊙ b mod q with `b_shoup = prepare(b)`; acc in [0, q) → [0, q);
+            /// a as in [`Self::mul_prepared`].
             pub fn mul_acc_prepared(&self, acc: &mut [$W], a: &[$W], b: &[$W], b_shoup: &[$W]) {
                 self.check_len(acc.len());
                 self.check_len(a.len());
@@ -348,11 +469,23 @@ macro_rules! ntt_plan {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true),
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => {
-                        avx512::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true)
-                    }
+                    Backend::Avx512 => avx512::$suffix::mul_prepared(
+                        &self.t,
+                        self.reduction,
+                        acc,
+                        a,
+                        b,
+                        b_shoup,
+                        true,
+                    ),
                     #[cfg(target_arch = "aarch64")]
                     Backend::Neon => neon::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true),
+                    _ if self.reduction == Reduction::Shoup52 => {
+                        let m = &self.modulus;
+                        for (((o, &x), &y), &ys) in acc.iter_mut().zip(a).zip(b).zip(b_shoup) {
+                            *o = m.add(*o, m.mul_shoup52(x, y, ys));
+                        }
+                    }
                     _ => {
                         let m = &self.modulus;
                         for (((o, &x), &y), &ys) in acc.iter_mut().zip(a).zip(b).zip(b_shoup) {

@@ -18,6 +18,7 @@ pub(crate) mod u64 {
             match red {
                 Reduction::Shoup => forward_impl::<false>(t, a),
                 Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
             }
         }
     }
@@ -30,6 +31,7 @@ pub(crate) mod u64 {
             match red {
                 Reduction::Shoup => inverse_impl::<false>(t, a),
                 Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
             }
         }
     }
@@ -265,6 +267,7 @@ pub(crate) mod u32 {
             match red {
                 Reduction::Shoup => forward_impl::<false>(t, a),
                 Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
             }
         }
     }
@@ -277,6 +280,7 @@ pub(crate) mod u32 {
             match red {
                 Reduction::Shoup => inverse_impl::<false>(t, a),
                 Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
             }
         }
     }
