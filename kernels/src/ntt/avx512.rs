@@ -119,8 +119,12 @@ macro_rules! avx512_traversal {
             last: bool,
         ) {
             let [ix, iy, ig, ib0, ib1] = lane_tables(h);
+            // Group index b / 2h as a shift: a runtime `div` per block cost more than the
+            // butterfly's arithmetic here.
+            debug_assert!(h.is_power_of_two());
+            let group_shift = (2 * h).trailing_zeros();
             for b in (0..a.len()).step_by(2 * L) {
-                let k = m + b / (2 * h);
+                let k = m + (b >> group_shift);
                 let (v0, v1) = (ld(a, b), ld(a, b + L));
                 let x = permute2(v0, ix, v1);
                 let y = permute2(v0, iy, v1);
