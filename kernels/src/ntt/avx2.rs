@@ -76,11 +76,12 @@ pub(crate) mod u64 {
         let lh = _mm256_mul_epu32(a, b_hi);
         let hl = _mm256_mul_epu32(a_hi, b);
         let hh = _mm256_mul_epu32(a_hi, b_hi);
-        let mid = _mm256_add_epi64(_mm256_srli_epi64::<32>(ll), _mm256_and_si256(lh, mask));
-        let mid = _mm256_add_epi64(mid, _mm256_and_si256(hl, mask));
-        let hi = _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(lh));
-        let hi = _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(hl));
-        _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(mid))
+        // t = ll/2^32 + lh ≤ (2^32 − 1) + (2^32 − 1)^2 < 2^64 and u = lo32(t) + hl < 2^64: no
+        // carries lost, and 8 µops for the sums instead of 11.
+        let t = _mm256_add_epi64(_mm256_srli_epi64::<32>(ll), lh);
+        let u = _mm256_add_epi64(_mm256_and_si256(t, mask), hl);
+        let hi = _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(t));
+        _mm256_add_epi64(hi, _mm256_srli_epi64::<32>(u))
     }
 
     /// Low 64 bits of the 64×64-bit lane products (three `vpmuludq`).

@@ -341,11 +341,12 @@ pub(crate) mod u64 {
         let lh = _mm512_mul_epu32(a, b_hi);
         let hl = _mm512_mul_epu32(a_hi, b);
         let hh = _mm512_mul_epu32(a_hi, b_hi);
-        let mid = _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), _mm512_and_si512(lh, mask));
-        let mid = _mm512_add_epi64(mid, _mm512_and_si512(hl, mask));
-        let hi = _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(lh));
-        let hi = _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(hl));
-        _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(mid))
+        // t = ll/2^32 + lh ≤ (2^32 − 1) + (2^32 − 1)^2 < 2^64 and u = lo32(t) + hl < 2^64: no
+        // carries lost, and 8 µops for the sums instead of 11.
+        let t = _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), lh);
+        let u = _mm512_add_epi64(_mm512_and_si512(t, mask), hl);
+        let hi = _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(t));
+        _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(u))
     }
 
     #[inline]
