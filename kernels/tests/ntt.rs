@@ -228,6 +228,16 @@ fn shoup52_primes() -> Vec<u64> {
         .collect()
 }
 
+/// Writes around libtest's capture (which only catches `print!`/`eprint!`), so that a skip shows
+/// in the test output even when the test passes.
+fn report_skip(test: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: avx512 shoup52 (IFMA52) SKIPPED (cpu lacks: avx512f, avx512dq and avx512ifma)"
+    );
+}
+
 /// The backends to test Shoup52 on: scalar always, avx512 where the CPU has IFMA52 (else a
 /// SKIPPED line, never a silent pass).
 fn shoup52_backends(test: &str) -> Vec<Backend> {
@@ -235,7 +245,7 @@ fn shoup52_backends(test: &str) -> Vec<Backend> {
     if cpu::has_avx512ifma() {
         v.push(Backend::Avx512);
     } else {
-        println!("{test}: avx512 shoup52 SKIPPED: this CPU lacks avx512f/dq/ifma");
+        report_skip(test);
     }
     v
 }
@@ -285,7 +295,7 @@ fn shoup52_matches_naive_negacyclic_product() {
 #[test]
 fn shoup52_ifma_bit_exact_against_scalar() {
     if !cpu::has_avx512ifma() {
-        println!("shoup52_ifma_bit_exact_against_scalar: SKIPPED: this CPU lacks avx512ifma");
+        report_skip("shoup52_ifma_bit_exact_against_scalar");
         return;
     }
     for seed in seeds() {
@@ -429,7 +439,7 @@ fn shoup52_availability() {
             NttPlan64::default_reduction(Backend::Avx512, q49),
             Reduction::Shoup
         );
-        println!("shoup52_availability: avx512 shoup52 SKIPPED: this CPU lacks avx512ifma");
+        report_skip("shoup52_availability");
     }
     assert_eq!(
         NttPlan64::default_reduction(Backend::Avx512, q60),

@@ -119,8 +119,12 @@ macro_rules! avx512_traversal {
             last: bool,
         ) {
             let [ix, iy, ig, ib0, ib1] = lane_tables(h);
+            // Group index b / 2h as a shift: a runtime `div` per block cost more than the
+            // butterfly's arithmetic here.
+            debug_assert!(h.is_power_of_two());
+            let group_shift = (2 * h).trailing_zeros();
             for b in (0..a.len()).step_by(2 * L) {
-                let k = m + b / (2 * h);
+                let k = m + (b >> group_shift);
                 let (v0, v1) = (ld(a, b), ld(a, b + L));
                 let x = permute2(v0, ix, v1);
                 let y = permute2(v0, iy, v1);
@@ -530,9 +534,12 @@ pub(crate) mod u32 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
     fn mul_hi(a: __m512i, b: __m512i) -> __m512i {
-        let even = _mm512_srli_epi64::<32>(_mm512_mul_epu32(a, b));
+        // Both products leave their high halves in the odd dwords; one two-source permute
+        // gathers them (instead of a shift and a blend).
+        let even = _mm512_mul_epu32(a, b);
         let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(b));
-        _mm512_mask_blend_epi32(0xaaaa, even, odd)
+        let idx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        _mm512_permutex2var_epi32(even, idx, odd)
     }
 
     #[inline]
