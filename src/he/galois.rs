@@ -296,7 +296,8 @@ impl GaloisKeys {
                         for k in 0..limbs {
                             let r = k * n..(k + 1) * n;
                             let d = &digits[(j * limbs + k) * n..(j * limbs + k + 1) * n];
-                            key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
+                            let (a0, a1) = (&mut acc0[r.clone()], &mut acc1[r]);
+                            key.mul_acc_digit(params, t, k, d, a0, a1);
                         }
                     }
                 }
@@ -427,17 +428,15 @@ fn finish_rotation(
     acc1: &[u64],
 ) -> Ciphertext {
     let n = params.n;
-    let mut out0 = vec![0u64; limbs * n];
-    let mut out1 = vec![0u64; limbs * n];
-    for k in 0..limbs {
-        let r = k * n..(k + 1) * n;
-        let (a0, a1) = (&acc0[r.clone()], &acc1[r.clone()]);
-        let (o0, o1) = (&mut out0[r.clone()], &mut out1[r]);
-        for ((x0, x1), &src) in o0.iter_mut().zip(o1.iter_mut()).zip(&key.table) {
-            *x0 = a0[src as usize];
-            *x1 = a1[src as usize];
+    // Filled by `extend` from exact-size iterators: no zeroing pass before the gather.
+    let gather = |acc: &[u64]| {
+        let mut out = Vec::with_capacity(limbs * n);
+        for a in acc.chunks_exact(n).take(limbs) {
+            out.extend(key.table.iter().map(|&src| a[src as usize]));
         }
-    }
+        out
+    };
+    let (out0, out1) = (gather(acc0), gather(acc1));
     Ciphertext {
         params: params.clone(),
         limbs,
@@ -524,7 +523,8 @@ impl Hoisted {
                 for k in 0..limbs {
                     let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
                     let r = k * n..(k + 1) * n;
-                    key.mul_acc_digit(params, t, k, d, &mut acc0[r.clone()], &mut acc1[r]);
+                    let (a0, a1) = (&mut acc0[r.clone()], &mut acc1[r]);
+                    key.mul_acc_digit(params, t, k, d, a0, a1);
                 }
             }
             finish_rotation(params, key, limbs, acc0, acc1)

@@ -391,8 +391,10 @@ impl Parameters {
                     return (Vec::new(), Vec::new());
                 }
                 let md = plans[i].modulus();
-                let c = md.sub(0, md.reduce_u128(1u128 << off));
-                (vec![c; n], vec![md.shoup(c); n])
+                let c = vec![md.sub(0, md.reduce_u128(1u128 << off)); n];
+                // The plan's own constants (52-bit ones in an IFMA plan).
+                let cs = plans[i].prepare(&c);
+                (c, cs)
             })
             .collect();
         let log2_q: f64 = spec.moduli.iter().map(|&q| (q as f64).log2()).sum();
