@@ -285,8 +285,8 @@ impl GaloisKeys {
                 let (acc, rest) = buf.split_at_mut(2 * limbs * n);
                 let (acc0, acc1) = acc.split_at_mut(limbs * n);
                 let (coeff, digits) = rest.split_at_mut(n);
-                // acc0 starts at c0: σ_g(c0) + π(Σ D⊙π⁻¹(b)) = π(c0' + Σ D⊙π⁻¹(b)) with c0' = π⁻¹σ_g(c0)
-                // = c0, since σ_g is π in NTT form.
+                // acc0 starts at c0: σ_g(c0) + π(Σ D⊙π⁻¹(b)) = π(c0 + Σ D⊙π⁻¹(b)), since σ_g
+                // is the permutation π in NTT form.
                 acc0.copy_from_slice(&ct.c0[..limbs * n]);
                 acc1.fill(0);
                 for i in 0..limbs {
