@@ -476,6 +476,18 @@ impl GaloisKey {
 }
 
 impl Hoisted {
+    /// Limb k of (c0 + Σ_t D_t ⊙ π⁻¹(b_t), Σ_t D_t ⊙ π⁻¹(a_t)): the key-switched σ_g before
+    /// its gather π_g.
+    fn key_switch_limb(&self, key: &GaloisKey, k: usize, a0: &mut [u64], a1: &mut [u64]) {
+        let (n, limbs) = (self.params.n, self.limbs);
+        a0.copy_from_slice(&self.c0[k * n..(k + 1) * n]);
+        a1.fill(0);
+        for t in 0..self.num_digits {
+            let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+            key.mul_acc_digit(&self.params, t, k, d, a0, a1);
+        }
+    }
+
     /// Decomposes `ct`'s c1.
     pub fn new(ct: &Ciphertext) -> Result<Hoisted> {
         let params = &ct.params;
@@ -517,15 +529,12 @@ impl Hoisted {
         let key = keys.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
         Ok(with_scratch(2 * limbs * n, |buf| {
             let (acc0, acc1) = buf.split_at_mut(limbs * n);
-            acc0.copy_from_slice(&self.c0);
-            acc1.fill(0);
-            for t in 0..self.num_digits {
-                for k in 0..limbs {
-                    let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                    let r = k * n..(k + 1) * n;
-                    let (a0, a1) = (&mut acc0[r.clone()], &mut acc1[r]);
-                    key.mul_acc_digit(params, t, k, d, a0, a1);
-                }
+            for (k, (a0, a1)) in acc0
+                .chunks_exact_mut(n)
+                .zip(acc1.chunks_exact_mut(n))
+                .enumerate()
+            {
+                self.key_switch_limb(key, k, a0, a1);
             }
             finish_rotation(params, key, limbs, acc0, acc1)
         }))
@@ -569,12 +578,7 @@ impl Hoisted {
             let (r0, r1) = r.split_at_mut(n);
             for (k, plan) in params.plans[..limbs].iter().enumerate() {
                 let rg = k * n..(k + 1) * n;
-                a0.copy_from_slice(&self.c0[rg.clone()]);
-                a1.fill(0);
-                for t in 0..self.num_digits {
-                    let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-                    key.mul_acc_digit(params, t, k, d, a0, a1);
-                }
+                self.key_switch_limb(key, k, a0, a1);
                 for ((x0, x1), &src) in r0.iter_mut().zip(r1.iter_mut()).zip(&key.table) {
                     *x0 = a0[src as usize];
                     *x1 = a1[src as usize];
