@@ -100,7 +100,9 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
     use crate::prime::ntt_primes;
     use crate::Backend;
     let max_n = sizes.iter().copied().max().unwrap_or(256);
-    let primes64: Vec<u64> = [30u32, 40, 50, 60, 62]
+    // 54/56 bits: the avx512 approximate-quotient (`WIDE`) path for q < 2^56, at its edge; 57:
+    // just past it.
+    let primes64: Vec<u64> = [30u32, 40, 50, 54, 56, 57, 60, 62]
         .iter()
         .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
         .collect();
@@ -167,6 +169,22 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     if x != y || x != a {
                         fail!("inverse64 {red:?} n={n} q={q} seed={seed:#x}");
                     }
+                    // Forward accepts [0, 4q): random and all-maximal inputs.
+                    for a4 in [rng.vec_below(n, 4 * q), vec![4 * q - 1; n]] {
+                        let (mut x, mut y) = (a4.clone(), a4);
+                        s.forward(&mut x);
+                        p.forward(&mut y);
+                        if x != y {
+                            fail!("forward64 [0,4q) {red:?} n={n} q={q} seed={seed:#x}");
+                        }
+                    }
+                    let top = vec![q - 1; n];
+                    let (mut x, mut y) = (top.clone(), top.clone());
+                    s.inverse(&mut x);
+                    p.inverse(&mut y);
+                    if x != y {
+                        fail!("inverse64 q-1 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
                     let b = rng.vec_below(n, q);
                     let bs = s.prepare(&b);
                     if p.prepare(&b) != bs {
@@ -185,7 +203,44 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     if o1 != o2 {
                         fail!("mul_acc_prepared64 {red:?} n={n} q={q} seed={seed:#x}");
                     }
-                    cases += 4;
+                    // A sum of 1..=9 terms, against the scalar plan's term-by-term products; the
+                    // first operand of some terms at its largest (4q − 1, or q − 1 with all-maximal
+                    // b), to reach every lazy bound.
+                    let terms_n = 1 + (rng.below(9) as usize);
+                    let ops: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = (0..terms_n)
+                        .map(|t| {
+                            let a = match t % 3 {
+                                0 => rng.vec_below(n, 4 * q),
+                                1 => vec![4 * q - 1; n],
+                                _ => rng.vec_below(n, q),
+                            };
+                            let b = if t % 3 == 1 {
+                                vec![q - 1; n]
+                            } else {
+                                rng.vec_below(n, q)
+                            };
+                            let bs = s.prepare(&b);
+                            (a, b, bs)
+                        })
+                        .collect();
+                    let terms: Vec<[&[u64]; 3]> = ops
+                        .iter()
+                        .map(|(a, b, bs)| [&a[..], &b[..], &bs[..]])
+                        .collect();
+                    let mut o1 = if terms_n.is_multiple_of(2) {
+                        top.clone()
+                    } else {
+                        rng.vec_below(n, q)
+                    };
+                    let mut o2 = o1.clone();
+                    for [a, b, bs] in &terms {
+                        s.mul_acc_prepared(&mut o1, a, b, bs);
+                    }
+                    p.mul_acc_prepared_sum(&mut o2, &terms);
+                    if o1 != o2 {
+                        fail!("mul_acc_prepared_sum64 {red:?} {terms_n} terms n={n} q={q} seed={seed:#x}");
+                    }
+                    cases += 7;
                 }
                 if red == Reduction::Shoup52 {
                     continue; // u64 plans only
@@ -217,7 +272,39 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     if o1 != o2 {
                         fail!("mul_acc_prepared32 n={n} q={q} seed={seed:#x}");
                     }
-                    cases += 3;
+                    let q32 = q as u32;
+                    let ops: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = (0..5)
+                        .map(|t| {
+                            let a: Vec<u32> = if t == 1 {
+                                vec![4 * q32 - 1; n]
+                            } else {
+                                rng.vec_below(n, 4 * q)
+                                    .into_iter()
+                                    .map(|v| v as u32)
+                                    .collect()
+                            };
+                            let b: Vec<u32> = if t == 1 {
+                                vec![q32 - 1; n]
+                            } else {
+                                rng.vec_below(n, q).into_iter().map(|v| v as u32).collect()
+                            };
+                            let bs = s.prepare(&b);
+                            (a, b, bs)
+                        })
+                        .collect();
+                    let terms: Vec<[&[u32]; 3]> = ops
+                        .iter()
+                        .map(|(a, b, bs)| [&a[..], &b[..], &bs[..]])
+                        .collect();
+                    let (mut o1, mut o2) = (a.clone(), a.clone());
+                    for [a, b, bs] in &terms {
+                        s.mul_acc_prepared(&mut o1, a, b, bs);
+                    }
+                    p.mul_acc_prepared_sum(&mut o2, &terms);
+                    if o1 != o2 {
+                        fail!("mul_acc_prepared_sum32 {red:?} n={n} q={q} seed={seed:#x}");
+                    }
+                    cases += 4;
                 }
             }
         }

@@ -260,9 +260,9 @@ impl GaloisKeys {
 
     /// Applies σ_g with key switching.
     ///
-    /// A single rotation decomposes one limb at a time into a per-thread scratch buffer and
-    /// multiplies its digits into the accumulators at once (the result is identical to
-    /// [`Hoisted::apply_galois`]).
+    /// A single rotation decomposes c1 into a per-thread scratch buffer (no allocation but
+    /// the result's) and sums each limb's digit products in one pass per half (the result is
+    /// identical to [`Hoisted::apply_galois`]).
     pub fn apply_galois(&self, ct: &Ciphertext, g: usize) -> Result<Ciphertext> {
         let params = &self.params;
         check_same(params, &ct.params)?;
@@ -275,35 +275,26 @@ impl GaloisKeys {
         }
         let key = self.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })?;
         let active = active_digits(params, limbs);
-        let per_limb = (0..limbs)
-            .map(|i| limb_digits(&active, i).len())
-            .max()
-            .unwrap_or(0);
-        Ok(with_scratch(
-            2 * limbs * n + n + per_limb * limbs * n,
-            |buf| {
-                let (acc, rest) = buf.split_at_mut(2 * limbs * n);
-                let (acc0, acc1) = acc.split_at_mut(limbs * n);
-                let (coeff, digits) = rest.split_at_mut(n);
-                // acc0 starts at c0: σ_g(c0) + π(Σ D⊙π⁻¹(b)) = π(c0 + Σ D⊙π⁻¹(b)), since σ_g
-                // is the permutation π in NTT form.
-                acc0.copy_from_slice(&ct.c0[..limbs * n]);
-                acc1.fill(0);
-                for i in 0..limbs {
-                    let range = limb_digits(&active, i);
-                    decompose_limb(params, &ct.c1, i, range.clone(), limbs, coeff, digits);
-                    for (j, t) in range.enumerate() {
-                        for k in 0..limbs {
-                            let r = k * n..(k + 1) * n;
-                            let d = &digits[(j * limbs + k) * n..(j * limbs + k + 1) * n];
-                            let (a0, a1) = (&mut acc0[r.clone()], &mut acc1[r]);
-                            key.mul_acc_digit(params, t, k, d, a0, a1);
-                        }
-                    }
-                }
-                finish_rotation(params, key, limbs, acc0, acc1)
-            },
-        ))
+        let nd = active.len();
+        Ok(with_scratch(2 * limbs * n + n + nd * limbs * n, |buf| {
+            let (acc, rest) = buf.split_at_mut(2 * limbs * n);
+            let (acc0, acc1) = acc.split_at_mut(limbs * n);
+            let (coeff, digits) = rest.split_at_mut(n);
+            for i in 0..limbs {
+                let range = limb_digits(&active, i);
+                let out = &mut digits[range.start * limbs * n..range.end * limbs * n];
+                decompose_limb(params, &ct.c1, i, range, limbs, coeff, out);
+            }
+            for (k, (a0, a1)) in acc0
+                .chunks_exact_mut(n)
+                .zip(acc1.chunks_exact_mut(n))
+                .enumerate()
+            {
+                let c0_k = &ct.c0[k * n..(k + 1) * n];
+                key.key_switch_limb(params, digits, nd, limbs, k, c0_k, a0, a1);
+            }
+            finish_rotation(params, key, limbs, acc0, acc1)
+        }))
     }
 
     /// Rotates both rows left by `step` slots (negative: right).
@@ -447,45 +438,61 @@ fn finish_rotation(
 }
 
 impl GaloisKey {
-    /// acc0 += D ⊙ π⁻¹(b_t), acc1 += D ⊙ π⁻¹(a_t) on limb k.
-    fn mul_acc_digit(
+    /// Limb k of (c0 + Σ_t D_t ⊙ π⁻¹(b_t), Σ_t D_t ⊙ π⁻¹(a_t)) into (a0, a1): the key-switched
+    /// σ_g before its gather π_g. `digits` holds the `nd` digits in NTT form, digit-major then
+    /// limb-major over `limbs` primes; each sum is one pass over its accumulator.
+    #[allow(clippy::too_many_arguments)]
+    fn key_switch_limb(
         &self,
         params: &Parameters,
-        t: usize,
+        digits: &[u64],
+        nd: usize,
+        limbs: usize,
         k: usize,
-        d: &[u64],
-        acc0: &mut [u64],
-        acc1: &mut [u64],
+        c0_k: &[u64],
+        a0: &mut [u64],
+        a1: &mut [u64],
     ) {
         let n = params.n;
-        let ko = (t * params.max_level() + k) * n;
         let plan = &params.plans[k];
-        plan.mul_acc_prepared(
-            acc0,
-            d,
-            &self.b_perm[ko..ko + n],
-            &self.b_perm_shoup[ko..ko + n],
-        );
-        plan.mul_acc_prepared(
-            acc1,
-            d,
-            &self.a_perm[ko..ko + n],
-            &self.a_perm_shoup[ko..ko + n],
-        );
+        let ml = params.max_level();
+        fn terms<'a>(
+            digits: &'a [u64],
+            key: &'a [u64],
+            shoup: &'a [u64],
+            (nd, limbs, ml, k, n): (usize, usize, usize, usize, usize),
+        ) -> Vec<[&'a [u64]; 3]> {
+            (0..nd)
+                .map(|t| {
+                    let d = &digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                    let ko = (t * ml + k) * n;
+                    [d, &key[ko..ko + n], &shoup[ko..ko + n]]
+                })
+                .collect()
+        }
+        let dims = (nd, limbs, ml, k, n);
+        a0.copy_from_slice(c0_k);
+        plan.mul_acc_prepared_sum(a0, &terms(digits, &self.b_perm, &self.b_perm_shoup, dims));
+        a1.fill(0);
+        plan.mul_acc_prepared_sum(a1, &terms(digits, &self.a_perm, &self.a_perm_shoup, dims));
     }
 }
 
 impl Hoisted {
-    /// Limb k of (c0 + Σ_t D_t ⊙ π⁻¹(b_t), Σ_t D_t ⊙ π⁻¹(a_t)): the key-switched σ_g before
-    /// its gather π_g.
+    /// Limb k of the key-switched σ_g before its gather (see [`GaloisKey::key_switch_limb`]).
     fn key_switch_limb(&self, key: &GaloisKey, k: usize, a0: &mut [u64], a1: &mut [u64]) {
-        let (n, limbs) = (self.params.n, self.limbs);
-        a0.copy_from_slice(&self.c0[k * n..(k + 1) * n]);
-        a1.fill(0);
-        for t in 0..self.num_digits {
-            let d = &self.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
-            key.mul_acc_digit(&self.params, t, k, d, a0, a1);
-        }
+        let n = self.params.n;
+        let c0_k = &self.c0[k * n..(k + 1) * n];
+        key.key_switch_limb(
+            &self.params,
+            &self.digits,
+            self.num_digits,
+            self.limbs,
+            k,
+            c0_k,
+            a0,
+            a1,
+        );
     }
 
     /// Decomposes `ct`'s c1.

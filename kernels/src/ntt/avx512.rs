@@ -14,6 +14,7 @@
 
 macro_rules! avx512_common {
     ($W:ty, $L:expr) => {
+        use crate::ntt::avx512::kind;
         use crate::ntt::shuffle::stage_lanes;
         use crate::ntt::{Reduction, Tables};
         use core::arch::x86_64::*;
@@ -37,7 +38,10 @@ macro_rules! avx512_common {
         struct Consts {
             q: __m512i,
             two_q: __m512i,
+            four_q: __m512i,
             qinv: __m512i,
+            /// 32q, 16q, 8q (wrapping; used by the `WIDE` traversal only, where q < 2^56).
+            big_q: [__m512i; 3],
         }
 
         #[inline]
@@ -46,7 +50,13 @@ macro_rules! avx512_common {
             Consts {
                 q: splat(t.q),
                 two_q: splat(t.two_q),
+                four_q: splat(t.q.wrapping_mul(4)),
                 qinv: splat(t.q_inv),
+                big_q: [
+                    splat(t.q.wrapping_mul(32)),
+                    splat(t.q.wrapping_mul(16)),
+                    splat(t.q.wrapping_mul(8)),
+                ],
             }
         }
 
@@ -72,44 +82,78 @@ macro_rules! avx512_common {
     };
 }
 
+/// Lane-product kinds of the traversal (a const parameter, resolved at compile time).
+mod kind {
+    /// Shoup: y·w mod q in [0, 2q) for y in [0, 4q).
+    pub(crate) const SHOUP: u8 = 0;
+    /// Montgomery: as Shoup, twiddles in Montgomery form.
+    pub(crate) const MONT: u8 = 1;
+    /// Approximate-quotient Shoup (u64 lanes, q < 2^56 only): y·w mod q in [0, 4q) for *any*
+    /// y < 2^64. The forward transform then needs no per-stage reduction: values grow by 4q
+    /// per stage from [0, 4q), at most 64q < 2^62 after 15 stages, and the last stage reduces
+    /// to [0, q). The inverse keeps values in [0, 4q) between stages.
+    pub(crate) const WIDE: u8 = 2;
+}
+
 /// The NTT traversal (forward, inverse) and the prepared product, compiled with the target
-/// features `$feat`, over the lane product `mulw::<MONT>(y, w, ws, c)` (y·w mod q in [0, 2q) for
-/// y in [0, 4q)) of the module it expands in. Values stay in [0, 4q) (forward) and [0, 2q)
-/// (inverse) between stages, as in [`super::scalar`].
+/// features `$feat`, over the lane product `mulw::<R>(y, w, ws, c)` of the module it expands in
+/// (see [`kind`]). Values stay in [0, 4q) (forward) and [0, 2q) (inverse) between stages, as in
+/// [`super::scalar`], except for `kind::WIDE` (documented there).
 macro_rules! avx512_traversal {
     ($W:ty, $feat:literal) => {
+        use crate::ntt::avx512::kind::{MONT, WIDE};
+
         #[inline]
         #[target_feature(enable = $feat)]
-        fn bf_fwd<const MONT: bool>(
+        fn bf_fwd<const R: u8>(
             x: __m512i,
             y: __m512i,
             w: __m512i,
             ws: __m512i,
             c: &Consts,
         ) -> (__m512i, __m512i) {
+            if R == WIDE {
+                // v in [0, 4q): both outputs grow by at most 4q.
+                let v = mulw::<R>(y, w, ws, c);
+                return (add(x, v), sub(add(x, c.four_q), v));
+            }
             let x = csub(x, c.two_q);
-            let v = mulw::<MONT>(y, w, ws, c);
+            let v = mulw::<R>(y, w, ws, c);
             (add(x, v), sub(add(x, c.two_q), v))
         }
 
         #[inline]
         #[target_feature(enable = $feat)]
-        fn bf_inv<const MONT: bool>(
+        fn bf_inv<const R: u8>(
             x: __m512i,
             y: __m512i,
             w: __m512i,
             ws: __m512i,
             c: &Consts,
         ) -> (__m512i, __m512i) {
+            if R == WIDE {
+                // x, y in [0, 4q) → u in [0, 4q), v in (0, 8q) → product in [0, 4q).
+                let u = csub(add(x, y), c.four_q);
+                let v = sub(add(x, c.four_q), y);
+                return (u, mulw::<R>(v, w, ws, c));
+            }
             let u = csub(add(x, y), c.two_q);
             let v = sub(add(x, c.two_q), y);
-            (u, mulw::<MONT>(v, w, ws, c))
+            (u, mulw::<R>(v, w, ws, c))
+        }
+
+        /// [0, 64q) → [0, q) (the last forward stage of a `WIDE` transform).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn reduce_64q(x: __m512i, c: &Consts) -> __m512i {
+            let x = csub(csub(csub(x, c.big_q[0]), c.big_q[1]), c.big_q[2]);
+            csub(csub(csub(x, c.four_q), c.two_q), c.q)
         }
 
         /// Runs the stages with half-size h < L over blocks of 2L elements.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn small_stage<const MONT: bool, const FWD: bool>(
+        fn small_stage<const R: u8, const FWD: bool>(
             a: &mut [$W],
             h: usize,
             m: usize,
@@ -131,13 +175,18 @@ macro_rules! avx512_traversal {
                 let w = permute1(ig, ld(tw, k));
                 let ws = permute1(ig, ld(tws, k));
                 let (mut x, mut y) = if FWD {
-                    bf_fwd::<MONT>(x, y, w, ws, c)
+                    bf_fwd::<R>(x, y, w, ws, c)
                 } else {
-                    bf_inv::<MONT>(x, y, w, ws, c)
+                    bf_inv::<R>(x, y, w, ws, c)
                 };
                 if last {
-                    x = csub(csub(x, c.two_q), c.q);
-                    y = csub(csub(y, c.two_q), c.q);
+                    if R == WIDE {
+                        x = reduce_64q(x, c);
+                        y = reduce_64q(y, c);
+                    } else {
+                        x = csub(csub(x, c.two_q), c.q);
+                        y = csub(csub(y, c.two_q), c.q);
+                    }
                 }
                 st(a, b, permute2(x, ib0, y));
                 st(a, b + L, permute2(x, ib1, y));
@@ -145,10 +194,11 @@ macro_rules! avx512_traversal {
         }
 
         #[target_feature(enable = $feat)]
-        fn forward_impl<const MONT: bool>(t: &Tables<$W>, a: &mut [$W]) {
+        fn forward_impl<const R: u8>(t: &Tables<$W>, a: &mut [$W]) {
             let n = a.len();
+            debug_assert!(R != WIDE || n <= 1 << 15);
             let c = consts(t);
-            let (tw, tws) = t.twiddles(true, MONT);
+            let (tw, tws) = t.twiddles(true, R == MONT);
             let mut m = 1;
             let mut half = n;
             while half > L {
@@ -158,7 +208,7 @@ macro_rules! avx512_traversal {
                     let (w, ws) = (splat(tw[k]), splat(tws[k]));
                     let base = 2 * i * half;
                     for j in (base..base + half).step_by(L) {
-                        let (x, y) = bf_fwd::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
+                        let (x, y) = bf_fwd::<R>(ld(a, j), ld(a, j + half), w, ws, &c);
                         st(a, j, x);
                         st(a, j + half, y);
                     }
@@ -167,20 +217,20 @@ macro_rules! avx512_traversal {
             }
             while half > 1 {
                 half >>= 1;
-                small_stage::<MONT, true>(a, half, m, tw, tws, &c, half == 1);
+                small_stage::<R, true>(a, half, m, tw, tws, &c, half == 1);
                 m <<= 1;
             }
         }
 
         #[target_feature(enable = $feat)]
-        fn inverse_impl<const MONT: bool>(t: &Tables<$W>, a: &mut [$W]) {
+        fn inverse_impl<const R: u8>(t: &Tables<$W>, a: &mut [$W]) {
             let n = a.len();
             let c = consts(t);
-            let (tw, tws) = t.twiddles(false, MONT);
+            let (tw, tws) = t.twiddles(false, R == MONT);
             let mut m = n >> 1;
             let mut half = 1;
             while half < L {
-                small_stage::<MONT, false>(a, half, m, tw, tws, &c, false);
+                small_stage::<R, false>(a, half, m, tw, tws, &c, false);
                 half <<= 1;
                 m >>= 1;
             }
@@ -190,7 +240,7 @@ macro_rules! avx512_traversal {
                     let (w, ws) = (splat(tw[k]), splat(tws[k]));
                     let base = 2 * i * half;
                     for j in (base..base + half).step_by(L) {
-                        let (x, y) = bf_inv::<MONT>(ld(a, j), ld(a, j + half), w, ws, &c);
+                        let (x, y) = bf_inv::<R>(ld(a, j), ld(a, j + half), w, ws, &c);
                         st(a, j, x);
                         st(a, j + half, y);
                     }
@@ -198,20 +248,22 @@ macro_rules! avx512_traversal {
                 half <<= 1;
                 m >>= 1;
             }
-            let (ni, nis) = if MONT {
+            let (ni, nis) = if R == MONT {
                 (splat(t.n_inv_mont), c.q)
             } else {
                 (splat(t.n_inv), splat(t.n_inv_shoup))
             };
             for j in (0..n).step_by(L) {
-                let v = mulw::<MONT>(ld(a, j), ni, nis, &c);
+                let v = mulw::<R>(ld(a, j), ni, nis, &c);
+                let v = if R == WIDE { csub(v, c.two_q) } else { v };
                 st(a, j, csub(v, c.q));
             }
         }
 
-        /// out = a·b mod q (acc: out += a·b mod q) with b's Shoup constants `bs`.
+        /// out = a·b mod q (acc: out += a·b mod q) with b's Shoup constants `bs`; `R` is
+        /// `SHOUP` or `WIDE`.
         #[target_feature(enable = $feat)]
-        fn mul_prepared_impl(
+        fn mul_prepared_impl<const R: u8>(
             t: &Tables<$W>,
             out: &mut [$W],
             a: &[$W],
@@ -219,15 +271,40 @@ macro_rules! avx512_traversal {
             bs: &[$W],
             acc: bool,
         ) {
+            debug_assert!(R != MONT);
             let c = consts(t);
             for j in (0..out.len()).step_by(L) {
-                let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), &c), c.q);
+                let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), &c);
+                let r = if R == WIDE { csub(r, c.two_q) } else { r };
+                let r = csub(r, c.q);
                 let r = if acc {
                     csub(add(ld(out, j), r), c.q)
                 } else {
                     r
                 };
                 st(out, j, r);
+            }
+        }
+
+        /// acc += Σ a·b mod q over `terms` = [a, b, b's Shoup constants], one pass: the partial
+        /// sum stays in a register, in [0, 2q) (`SHOUP`: products < 2q) or [0, 4q) (`WIDE`:
+        /// products < 4q), reduced once per term by one conditional subtraction.
+        #[target_feature(enable = $feat)]
+        fn mul_acc_sum_impl<const R: u8>(t: &Tables<$W>, acc: &mut [$W], terms: &[[&[$W]; 3]]) {
+            debug_assert!(R != MONT);
+            let c = consts(t);
+            for j in (0..acc.len()).step_by(L) {
+                let mut s = ld(acc, j);
+                for [a, b, bs] in terms {
+                    let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), &c);
+                    s = if R == WIDE {
+                        csub(add(s, r), c.four_q)
+                    } else {
+                        csub(add(s, r), c.two_q)
+                    };
+                }
+                let s = if R == WIDE { csub(s, c.two_q) } else { s };
+                st(acc, j, csub(s, c.q));
             }
         }
     };
@@ -243,9 +320,11 @@ pub(crate) mod u64 {
         match red {
             // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
             // avx512dq on this CPU.
-            Reduction::Shoup => unsafe { forward_impl::<false>(t, a) },
+            Reduction::Shoup if wide(t) => unsafe { forward_impl::<{ kind::WIDE }>(t, a) },
             // SAFETY: as above.
-            Reduction::Montgomery => unsafe { forward_impl::<true>(t, a) },
+            Reduction::Shoup => unsafe { forward_impl::<{ kind::SHOUP }>(t, a) },
+            // SAFETY: as above.
+            Reduction::Montgomery => unsafe { forward_impl::<{ kind::MONT }>(t, a) },
             Reduction::Shoup52 => ifma52::forward(t, a),
         }
     }
@@ -255,9 +334,11 @@ pub(crate) mod u64 {
         debug_assert!(crate::Backend::Avx512.is_available());
         match red {
             // SAFETY: as in `forward`.
-            Reduction::Shoup => unsafe { inverse_impl::<false>(t, a) },
+            Reduction::Shoup if wide(t) => unsafe { inverse_impl::<{ kind::WIDE }>(t, a) },
             // SAFETY: as in `forward`.
-            Reduction::Montgomery => unsafe { inverse_impl::<true>(t, a) },
+            Reduction::Shoup => unsafe { inverse_impl::<{ kind::SHOUP }>(t, a) },
+            // SAFETY: as in `forward`.
+            Reduction::Montgomery => unsafe { inverse_impl::<{ kind::MONT }>(t, a) },
             Reduction::Shoup52 => ifma52::inverse(t, a),
         }
     }
@@ -277,7 +358,26 @@ pub(crate) mod u64 {
         match red {
             Reduction::Shoup52 => ifma52::mul_prepared(t, out, a, b, bs, acc),
             // SAFETY: as in `forward`.
-            _ => unsafe { mul_prepared_impl(t, out, a, b, bs, acc) },
+            _ if wide(t) => unsafe { mul_prepared_impl::<{ kind::WIDE }>(t, out, a, b, bs, acc) },
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
+        }
+    }
+
+    /// acc += Σ a·b mod q over `terms` (b with the Shoup constants of `red`), in one pass.
+    pub(crate) fn mul_acc_prepared_sum(
+        t: &Tables<u64>,
+        red: Reduction,
+        acc: &mut [u64],
+        terms: &[[&[u64]; 3]],
+    ) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            Reduction::Shoup52 => ifma52::mul_acc_prepared_sum(t, acc, terms),
+            // SAFETY: as in `forward`.
+            _ if wide(t) => unsafe { mul_acc_sum_impl::<{ kind::WIDE }>(t, acc, terms) },
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_acc_sum_impl::<{ kind::SHOUP }>(t, acc, terms) },
         }
     }
 
@@ -349,11 +449,36 @@ pub(crate) mod u64 {
         _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(t2))
     }
 
+    /// Whether a Shoup plan takes the `kind::WIDE` traversal (q < 2^56, see [`super::kind`]).
+    fn wide(t: &Tables<u64>) -> bool {
+        t.q < 1 << 56
+    }
+
+    /// ⌊a·b/2^64⌋ − e with e ∈ {0, 1, 2}: three `vpmuludq` (the low×low partial product and
+    /// the carry out of the two middle products' low halves are dropped; each is < 2^64, so
+    /// together they lose at most 2).
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
-    fn mulw<const MONT: bool>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+    fn mul_hi_approx(a: __m512i, b: __m512i) -> __m512i {
+        let a_hi = _mm512_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm512_shuffle_epi32::<0b1011_0001>(b);
+        let lh = _mm512_mul_epu32(a, b_hi);
+        let hl = _mm512_mul_epu32(a_hi, b);
+        let hh = _mm512_mul_epu32(a_hi, b_hi);
+        let mid = _mm512_add_epi64(_mm512_srli_epi64::<32>(lh), _mm512_srli_epi64::<32>(hl));
+        _mm512_add_epi64(hh, mid)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn mulw<const R: u8>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
         let (q, qinv) = (c.q, c.qinv);
-        if MONT {
+        if R == WIDE {
+            // ⌊y·w/q⌋ − 3 ≤ qhat ≤ ⌊y·w/q⌋ (Shoup's −1 plus the approximation's −2), so
+            // y·w − qhat·q ∈ [0, 4q) for every y < 2^64.
+            let qhat = mul_hi_approx(y, ws);
+            _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q))
+        } else if R == kind::MONT {
             let m = _mm512_mullo_epi64(_mm512_mullo_epi64(y, w), qinv);
             let r = _mm512_sub_epi64(mul_hi(y, w), mul_hi(m, q));
             _mm512_add_epi64(r, q)
@@ -361,6 +486,34 @@ pub(crate) mod u64 {
             let qhat = mul_hi(y, ws);
             _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q))
         }
+    }
+
+    /// Lane-wise `mul_hi_approx` and the `WIDE` product on 8 inputs (for the tests).
+    #[cfg(test)]
+    pub(crate) fn wide_lanes(
+        y: [u64; 8],
+        w: [u64; 8],
+        ws: [u64; 8],
+        q: u64,
+    ) -> ([u64; 8], [u64; 8]) {
+        assert!(crate::Backend::Avx512.is_available());
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn run(y: [u64; 8], w: [u64; 8], ws: [u64; 8], q: u64) -> ([u64; 8], [u64; 8]) {
+            let (mut hi, mut r) = ([0u64; 8], [0u64; 8]);
+            let c = Consts {
+                q: splat(q),
+                two_q: splat(2 * q),
+                four_q: splat(4 * q),
+                qinv: splat(0),
+                big_q: [splat(32 * q), splat(16 * q), splat(8 * q)],
+            };
+            let (yv, wv, wsv) = (ld(&y, 0), ld(&w, 0), ld(&ws, 0));
+            st(&mut hi, 0, mul_hi_approx(yv, wsv));
+            st(&mut r, 0, mulw::<{ kind::WIDE }>(yv, wv, wsv, &c));
+            (hi, r)
+        }
+        // SAFETY: avx512f and avx512dq were detected just above.
+        unsafe { run(y, w, ws, q) }
     }
 
     /// IFMA52 butterflies for [`Reduction::Shoup52`] plans (u64, q < 2^50): the same traversal
@@ -377,14 +530,14 @@ pub(crate) mod u64 {
             // SAFETY: a plan reaches this only with backend Avx512 and reduction Shoup52, which
             // `NttPlan64::check_reduction` allows only after `cpu::has_avx512ifma()` saw
             // avx512f, avx512dq and avx512ifma on this CPU.
-            unsafe { forward_impl::<false>(t, a) }
+            unsafe { forward_impl::<{ kind::SHOUP }>(t, a) }
         }
 
         /// Inverse NTT of a `Shoup52` plan (see the plan's `inverse`).
         pub(crate) fn inverse(t: &Tables<u64>, a: &mut [u64]) {
             debug_assert!(crate::backend::cpu::has_avx512ifma());
             // SAFETY: as in `forward`.
-            unsafe { inverse_impl::<false>(t, a) }
+            unsafe { inverse_impl::<{ kind::SHOUP }>(t, a) }
         }
 
         /// out = a·b mod q (acc: out += a·b mod q), b with 52-bit Shoup constants; a < 2^52.
@@ -398,7 +551,18 @@ pub(crate) mod u64 {
         ) {
             debug_assert!(crate::backend::cpu::has_avx512ifma());
             // SAFETY: as in `forward`.
-            unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+            unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) }
+        }
+
+        /// acc += Σ a·b mod q over `terms` (52-bit Shoup constants; a < 2^52), in one pass.
+        pub(crate) fn mul_acc_prepared_sum(
+            t: &Tables<u64>,
+            acc: &mut [u64],
+            terms: &[[&[u64]; 3]],
+        ) {
+            debug_assert!(crate::backend::cpu::has_avx512ifma());
+            // SAFETY: as in `forward`.
+            unsafe { mul_acc_sum_impl::<{ kind::SHOUP }>(t, acc, terms) }
         }
 
         /// 2^52 − 1.
@@ -417,8 +581,8 @@ pub(crate) mod u64 {
         /// (two `vpmadd52luq` into one accumulator, then a mask): 3 IFMA + 1 AND for 8 lanes.
         #[inline]
         #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
-        fn mulw<const MONT: bool>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
-            const { assert!(!MONT, "Shoup52 has no Montgomery form") };
+        fn mulw<const R: u8>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+            const { assert!(R == kind::SHOUP, "Shoup52 has only the Shoup form") };
             debug_assert!(all_below(y, _mm512_set1_epi64(1 << 52)));
             debug_assert!(all_below(ws, _mm512_set1_epi64(1 << 52)));
             let zero = _mm512_setzero_si512();
@@ -444,8 +608,8 @@ pub(crate) mod u32 {
         // avx512dq on this CPU.
         unsafe {
             match red {
-                Reduction::Shoup => forward_impl::<false>(t, a),
-                Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup => forward_impl::<{ kind::SHOUP }>(t, a),
+                Reduction::Montgomery => forward_impl::<{ kind::MONT }>(t, a),
                 Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
             }
         }
@@ -457,8 +621,8 @@ pub(crate) mod u32 {
         // SAFETY: as in `forward`.
         unsafe {
             match red {
-                Reduction::Shoup => inverse_impl::<false>(t, a),
-                Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup => inverse_impl::<{ kind::SHOUP }>(t, a),
+                Reduction::Montgomery => inverse_impl::<{ kind::MONT }>(t, a),
                 Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
             }
         }
@@ -479,7 +643,22 @@ pub(crate) mod u32 {
         match red {
             Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
             // SAFETY: as in `forward`.
-            _ => unsafe { mul_prepared_impl(t, out, a, b, bs, acc) },
+            _ => unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
+        }
+    }
+
+    /// acc += Σ a·b mod q over `terms` (b with 32-bit Shoup constants), in one pass.
+    pub(crate) fn mul_acc_prepared_sum(
+        t: &Tables<u32>,
+        red: Reduction,
+        acc: &mut [u32],
+        terms: &[[&[u32]; 3]],
+    ) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_acc_sum_impl::<{ kind::SHOUP }>(t, acc, terms) },
         }
     }
 
@@ -544,9 +723,10 @@ pub(crate) mod u32 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512dq")]
-    fn mulw<const MONT: bool>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+    fn mulw<const R: u8>(y: __m512i, w: __m512i, ws: __m512i, c: &Consts) -> __m512i {
+        const { assert!(R != kind::WIDE, "no WIDE kind for u32 lanes") };
         let (q, qinv) = (c.q, c.qinv);
-        if MONT {
+        if R == kind::MONT {
             let m = _mm512_mullo_epi32(_mm512_mullo_epi32(y, w), qinv);
             let r = _mm512_sub_epi32(mul_hi(y, w), mul_hi(m, q));
             _mm512_add_epi32(r, q)
@@ -554,5 +734,63 @@ pub(crate) mod u32 {
             let qhat = mul_hi(y, ws);
             _mm512_sub_epi32(_mm512_mullo_epi32(y, w), _mm512_mullo_epi32(qhat, q))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::modarith::Modulus64;
+    use crate::testing::TestRng;
+
+    /// The approximate high product loses 0, 1 or 2, and the `WIDE` Shoup product is y·w mod q
+    /// plus a multiple of q below 4q, for any 64-bit y, including inputs built to maximise the
+    /// dropped low halves (low words all ones) and the largest prime of the `WIDE` range.
+    #[test]
+    fn wide_product_bounds() {
+        if !crate::Backend::Avx512.is_available() {
+            eprintln!("wide_product_bounds: SKIPPED (no avx512)");
+            return;
+        }
+        let seed = TestRng::fresh_seed();
+        let mut rng = TestRng::new(seed);
+        let mut seen_err = [0usize; 3];
+        for &q in &[
+            crate::prime::ntt_primes(56, 1 << 16, 1)[0],
+            18014398509309953,
+            crate::prime::ntt_primes(40, 1 << 16, 1)[0],
+        ] {
+            let m = Modulus64::new(q).unwrap();
+            for round in 0..4000 {
+                let mut y = [0u64; 8];
+                let mut w = [0u64; 8];
+                let mut ws = [0u64; 8];
+                for l in 0..8 {
+                    y[l] = match (round + l) % 4 {
+                        0 => rng.next_u64(),
+                        1 => rng.next_u64() | 0xffff_ffff,
+                        2 => u64::MAX - rng.below(1 << 20),
+                        _ => rng.below(64 * q),
+                    };
+                    w[l] = if l % 3 == 0 {
+                        q - 1 - rng.below(16)
+                    } else {
+                        rng.below(q)
+                    };
+                    ws[l] = m.shoup(w[l]);
+                }
+                let (hi, r) = super::u64::wide_lanes(y, w, ws, q);
+                for l in 0..8 {
+                    let exact = ((y[l] as u128 * ws[l] as u128) >> 64) as u64;
+                    let err = exact - hi[l];
+                    assert!(err <= 2, "mul_hi_approx lost {err} (seed {seed:#x})");
+                    seen_err[err as usize] += 1;
+                    let want = (y[l] as u128 * w[l] as u128 % q as u128) as u64;
+                    assert!(r[l] < 4 * q, "WIDE product {} ≥ 4q (seed {seed:#x})", r[l]);
+                    assert_eq!(r[l] % q, want, "WIDE product wrong (seed {seed:#x})");
+                }
+            }
+        }
+        // The adversarial inputs do reach the largest error.
+        assert!(seen_err[2] > 0, "no input lost 2: {seen_err:?}");
     }
 }

@@ -495,6 +495,31 @@ macro_rules! ntt_plan {
                 }
             }
 
+            /// acc = acc + Σ_t a_t ⊙ b_t mod q over `terms` = [a_t, b_t, prepare(b_t)]: the
+            /// same result as [`Self::mul_acc_prepared`] once per term, in one pass over acc
+            /// (partial sums stay unreduced in registers on avx512; other backends loop over
+            /// the terms). acc in [0, q) → [0, q); each a_t as in [`Self::mul_prepared`].
+            /// Panics if a slice's length is not n.
+            pub fn mul_acc_prepared_sum(&self, acc: &mut [$W], terms: &[[&[$W]; 3]]) {
+                self.check_len(acc.len());
+                for t in terms {
+                    for s in t {
+                        self.check_len(s.len());
+                    }
+                }
+                match self.backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => {
+                        avx512::$suffix::mul_acc_prepared_sum(&self.t, self.reduction, acc, terms)
+                    }
+                    _ => {
+                        for [a, b, bs] in terms {
+                            self.mul_acc_prepared(acc, a, b, bs);
+                        }
+                    }
+                }
+            }
+
             /// out(X) = a(X^g) in coefficient form; g odd in [1, 2n).
             pub fn automorphism_coeff(
                 &self,

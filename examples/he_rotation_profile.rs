@@ -1,0 +1,23 @@
+//! Profiling loop for one key-switched rotation at `gazelle-4096` (for `perf record`):
+//! `cargo run --release --example he_rotation_profile [iterations]`.
+use gazelle::he::{sampling, GaloisKeys, ParamSetId, Plaintext, SecretKey};
+
+fn main() {
+    let iters: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    let params = ParamSetId::Gazelle4096.params().expect("built-in set");
+    let mut rng = sampling::secret_rng().expect("OS randomness");
+    let sk = SecretKey::generate(&params, &mut rng);
+    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).expect("keys");
+    let vals: Vec<u64> = (0..params.n() as u64).map(|i| i % params.p()).collect();
+    let pt = Plaintext::encode_slots(&params, &vals).expect("encode");
+    let ct = sk.encrypt(&pt, &mut rng).expect("encrypt");
+    let t = std::time::Instant::now();
+    for _ in 0..iters {
+        std::hint::black_box(gk.rotate_rows(&ct, 1).expect("rotate"));
+    }
+    let us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
+    println!("gazelle-4096 rotation: {us:.1} µs per rotation (mean of {iters})");
+}
