@@ -6,6 +6,7 @@
 
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
+    use crate::ntt::kind::{self, MONT, SHOUP, WIDE};
     use crate::ntt::{Reduction, Tables};
     use core::arch::x86_64::*;
 
@@ -15,8 +16,9 @@ pub(crate) mod u64 {
         // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
         unsafe {
             match red {
-                Reduction::Shoup => forward_impl::<false>(t, a),
-                Reduction::Montgomery => forward_impl::<true>(t, a),
+                Reduction::Shoup if kind::wide_q(t.q) => forward_impl::<WIDE>(t, a),
+                Reduction::Shoup => forward_impl::<SHOUP>(t, a),
+                Reduction::Montgomery => forward_impl::<MONT>(t, a),
                 Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
@@ -28,8 +30,9 @@ pub(crate) mod u64 {
         // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
         unsafe {
             match red {
-                Reduction::Shoup => inverse_impl::<false>(t, a),
-                Reduction::Montgomery => inverse_impl::<true>(t, a),
+                Reduction::Shoup if kind::wide_q(t.q) => inverse_impl::<WIDE>(t, a),
+                Reduction::Shoup => inverse_impl::<SHOUP>(t, a),
+                Reduction::Montgomery => inverse_impl::<MONT>(t, a),
                 Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
@@ -45,8 +48,25 @@ pub(crate) mod u64 {
         acc: bool,
     ) {
         debug_assert!(crate::Backend::Avx2.is_available());
-        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-        unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+        if kind::wide_q(t.q) {
+            // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+            unsafe { mul_prepared_impl::<WIDE>(t, out, a, b, bs, acc) }
+        } else {
+            // SAFETY: as above.
+            unsafe { mul_prepared_impl::<SHOUP>(t, out, a, b, bs, acc) }
+        }
+    }
+
+    /// acc += Σ a·b mod q over `terms` (b with Shoup constants), in one pass.
+    pub(crate) fn mul_acc_prepared_sum(t: &Tables<u64>, acc: &mut [u64], terms: &[[&[u64]; 3]]) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        if kind::wide_q(t.q) {
+            // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+            unsafe { mul_acc_sum_impl::<WIDE>(t, acc, terms) }
+        } else {
+            // SAFETY: as above.
+            unsafe { mul_acc_sum_impl::<SHOUP>(t, acc, terms) }
+        }
     }
 
     #[inline(always)]
@@ -94,6 +114,43 @@ pub(crate) mod u64 {
         _mm256_add_epi64(ll, _mm256_slli_epi64::<32>(_mm256_add_epi64(lh, hl)))
     }
 
+    /// ⌊a·b/2^64⌋ − e with e ∈ {0, 1, 2} (three `vpmuludq`; see [`kind::WIDE`]).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mul_hi_approx(a: __m256i, b: __m256i) -> __m256i {
+        let a_hi = _mm256_shuffle_epi32::<0b1011_0001>(a);
+        let b_hi = _mm256_shuffle_epi32::<0b1011_0001>(b);
+        let lh = _mm256_mul_epu32(a, b_hi);
+        let hl = _mm256_mul_epu32(a_hi, b);
+        let hh = _mm256_mul_epu32(a_hi, b_hi);
+        let mid = _mm256_add_epi64(_mm256_srli_epi64::<32>(lh), _mm256_srli_epi64::<32>(hl));
+        _mm256_add_epi64(hh, mid)
+    }
+
+    /// Lane-wise `mul_hi_approx` and the `WIDE` product on 8 inputs (for the tests).
+    #[cfg(test)]
+    pub(crate) fn wide_lanes(
+        y: [u64; 8],
+        w: [u64; 8],
+        ws: [u64; 8],
+        q: u64,
+    ) -> ([u64; 8], [u64; 8]) {
+        assert!(crate::Backend::Avx2.is_available());
+        #[target_feature(enable = "avx2")]
+        fn run(y: [u64; 8], w: [u64; 8], ws: [u64; 8], q: u64) -> ([u64; 8], [u64; 8]) {
+            let (mut hi, mut r) = ([0u64; 8], [0u64; 8]);
+            let qv = splat(q);
+            for j in [0, 4] {
+                let (yv, wv, wsv) = (ld(&y, j), ld(&w, j), ld(&ws, j));
+                st(&mut hi, j, mul_hi_approx(yv, wsv));
+                st(&mut r, j, mulw::<WIDE>(yv, wv, wsv, qv, qv));
+            }
+            (hi, r)
+        }
+        // SAFETY: avx2 was detected just above.
+        unsafe { run(y, w, ws, q) }
+    }
+
     /// x − c if x ≥ c else x, for x < 2c and c < 2^63 (the sign of x − c decides).
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -106,17 +163,21 @@ pub(crate) mod u64 {
         ))
     }
 
-    /// y·w mod q in [0, 2q) for y < 4q: Shoup (w, ws) or Montgomery (w in Montgomery form).
+    /// y·w mod q in [0, 2q) for y < 4q: Shoup (w, ws) or Montgomery (w in Montgomery form);
+    /// `WIDE`: in [0, 4q) for any y.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn mulw<const MONT: bool>(
+    fn mulw<const R: u8>(
         y: __m256i,
         w: __m256i,
         ws: __m256i,
         q: __m256i,
         qinv: __m256i,
     ) -> __m256i {
-        if MONT {
+        if R == WIDE {
+            let qhat = mul_hi_approx(y, ws);
+            _mm256_sub_epi64(mul_lo(y, w), mul_lo(qhat, q))
+        } else if R == MONT {
             let m = mul_lo(mul_lo(y, w), qinv);
             let r = _mm256_sub_epi64(mul_hi(y, w), mul_hi(m, q));
             _mm256_add_epi64(r, q)
@@ -126,43 +187,68 @@ pub(crate) mod u64 {
         }
     }
 
-    /// Cooley–Tukey butterfly: x in [0,4q), y in [0,4q) → (x + wy, x − wy + 2q) in [0, 4q).
+    /// Cooley–Tukey butterfly: x in [0,4q), y in [0,4q) → (x + wy, x − wy + 2q) in [0, 4q);
+    /// `WIDE`: (x + wy, x − wy + 4q), each output at most 4q above x's bound.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn bf_fwd<const MONT: bool>(
+    fn bf_fwd<const R: u8>(
         x: __m256i,
         y: __m256i,
         w: __m256i,
         ws: __m256i,
         c: &Consts,
     ) -> (__m256i, __m256i) {
+        if R == WIDE {
+            let v = mulw::<R>(y, w, ws, c.q, c.qinv);
+            return (
+                _mm256_add_epi64(x, v),
+                _mm256_sub_epi64(_mm256_add_epi64(x, c.four_q), v),
+            );
+        }
         let x = csub(x, c.two_q);
-        let v = mulw::<MONT>(y, w, ws, c.q, c.qinv);
+        let v = mulw::<R>(y, w, ws, c.q, c.qinv);
         (
             _mm256_add_epi64(x, v),
             _mm256_sub_epi64(_mm256_add_epi64(x, c.two_q), v),
         )
     }
 
-    /// Gentleman–Sande butterfly: x, y in [0, 2q) → (x + y, (x − y + 2q)·w) in [0, 2q).
+    /// Gentleman–Sande butterfly: x, y in [0, 2q) → (x + y, (x − y + 2q)·w) in [0, 2q);
+    /// `WIDE`: x, y in [0, 4q) → (x + y, (x − y + 4q)·w) in [0, 4q).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn bf_inv<const MONT: bool>(
+    fn bf_inv<const R: u8>(
         x: __m256i,
         y: __m256i,
         w: __m256i,
         ws: __m256i,
         c: &Consts,
     ) -> (__m256i, __m256i) {
+        if R == WIDE {
+            let u = csub(_mm256_add_epi64(x, y), c.four_q);
+            let v = _mm256_sub_epi64(_mm256_add_epi64(x, c.four_q), y);
+            return (u, mulw::<R>(v, w, ws, c.q, c.qinv));
+        }
         let u = csub(_mm256_add_epi64(x, y), c.two_q);
         let v = _mm256_sub_epi64(_mm256_add_epi64(x, c.two_q), y);
-        (u, mulw::<MONT>(v, w, ws, c.q, c.qinv))
+        (u, mulw::<R>(v, w, ws, c.q, c.qinv))
     }
 
     struct Consts {
         q: __m256i,
         two_q: __m256i,
+        four_q: __m256i,
         qinv: __m256i,
+        /// 32q, 16q, 8q (wrapping; used by `WIDE` only, where q < 2^56).
+        big_q: [__m256i; 3],
+    }
+
+    /// [0, 64q) → [0, q) (the last forward stage of a `WIDE` transform).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn reduce_64q(x: __m256i, c: &Consts) -> __m256i {
+        let x = csub(csub(csub(x, c.big_q[0]), c.big_q[1]), c.big_q[2]);
+        csub(csub(csub(x, c.four_q), c.two_q), c.q)
     }
 
     /// Loads and stores of one 4-lane chunk (from `chunks_exact(4)`, so in bounds).
@@ -180,7 +266,7 @@ pub(crate) mod u64 {
     /// quarter 0 with 2 and 1 with 3 (twiddle w1); stage 2 pairs 0 with 1 (w2), 2 with 3 (w3).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn radix4_fwd<const MONT: bool>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+    fn radix4_fwd<const R: u8>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
         let h = block.len() / 4;
         let (q01, q23) = block.split_at_mut(2 * h);
         let (q0, q1) = q01.split_at_mut(h);
@@ -190,10 +276,10 @@ pub(crate) mod u64 {
             .zip(q1.chunks_exact_mut(4))
             .zip(q2.chunks_exact_mut(4).zip(q3.chunks_exact_mut(4)));
         for ((c0, c1), (c2, c3)) in chunks {
-            let (a0, b0) = bf_fwd::<MONT>(ldc(c0), ldc(c2), w[0].0, w[0].1, c);
-            let (a1, b1) = bf_fwd::<MONT>(ldc(c1), ldc(c3), w[0].0, w[0].1, c);
-            let (a0, a1) = bf_fwd::<MONT>(a0, a1, w[1].0, w[1].1, c);
-            let (b0, b1) = bf_fwd::<MONT>(b0, b1, w[2].0, w[2].1, c);
+            let (a0, b0) = bf_fwd::<R>(ldc(c0), ldc(c2), w[0].0, w[0].1, c);
+            let (a1, b1) = bf_fwd::<R>(ldc(c1), ldc(c3), w[0].0, w[0].1, c);
+            let (a0, a1) = bf_fwd::<R>(a0, a1, w[1].0, w[1].1, c);
+            let (b0, b1) = bf_fwd::<R>(b0, b1, w[2].0, w[2].1, c);
             stc(c0, a0);
             stc(c1, a1);
             stc(c2, b0);
@@ -205,7 +291,7 @@ pub(crate) mod u64 {
     /// pairs 0–2 and 1–3 (w1).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn radix4_inv<const MONT: bool>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+    fn radix4_inv<const R: u8>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
         let h = block.len() / 4;
         let (q01, q23) = block.split_at_mut(2 * h);
         let (q0, q1) = q01.split_at_mut(h);
@@ -215,10 +301,10 @@ pub(crate) mod u64 {
             .zip(q1.chunks_exact_mut(4))
             .zip(q2.chunks_exact_mut(4).zip(q3.chunks_exact_mut(4)));
         for ((c0, c1), (c2, c3)) in chunks {
-            let (a0, a1) = bf_inv::<MONT>(ldc(c0), ldc(c1), w[1].0, w[1].1, c);
-            let (b0, b1) = bf_inv::<MONT>(ldc(c2), ldc(c3), w[2].0, w[2].1, c);
-            let (a0, b0) = bf_inv::<MONT>(a0, b0, w[0].0, w[0].1, c);
-            let (a1, b1) = bf_inv::<MONT>(a1, b1, w[0].0, w[0].1, c);
+            let (a0, a1) = bf_inv::<R>(ldc(c0), ldc(c1), w[1].0, w[1].1, c);
+            let (b0, b1) = bf_inv::<R>(ldc(c2), ldc(c3), w[2].0, w[2].1, c);
+            let (a0, b0) = bf_inv::<R>(a0, b0, w[0].0, w[0].1, c);
+            let (a1, b1) = bf_inv::<R>(a1, b1, w[0].0, w[0].1, c);
             stc(c0, a0);
             stc(c1, a1);
             stc(c2, b0);
@@ -229,7 +315,7 @@ pub(crate) mod u64 {
     /// One stage with a broadcast twiddle per group of 2·half elements (half ≥ 4).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn radix2<const MONT: bool, const FWD: bool>(
+    fn radix2<const R: u8, const FWD: bool>(
         a: &mut [u64],
         half: usize,
         m: usize,
@@ -242,9 +328,9 @@ pub(crate) mod u64 {
             let (x, y) = block.split_at_mut(half);
             for (cx, cy) in x.chunks_exact_mut(4).zip(y.chunks_exact_mut(4)) {
                 let (u, v) = if FWD {
-                    bf_fwd::<MONT>(ldc(cx), ldc(cy), w, ws, c)
+                    bf_fwd::<R>(ldc(cx), ldc(cy), w, ws, c)
                 } else {
-                    bf_inv::<MONT>(ldc(cx), ldc(cy), w, ws, c)
+                    bf_inv::<R>(ldc(cx), ldc(cy), w, ws, c)
                 };
                 stc(cx, u);
                 stc(cy, v);
@@ -264,22 +350,28 @@ pub(crate) mod u64 {
         Consts {
             q: splat(t.q),
             two_q: splat(t.two_q),
+            four_q: splat(t.q.wrapping_mul(4)),
             qinv: splat(t.q_inv),
+            big_q: [
+                splat(t.q.wrapping_mul(32)),
+                splat(t.q.wrapping_mul(16)),
+                splat(t.q.wrapping_mul(8)),
+            ],
         }
     }
 
     #[target_feature(enable = "avx2")]
-    fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
+    fn forward_impl<const R: u8>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
         let c = consts(t);
-        let (tw, tws) = t.twiddles(true, MONT);
+        let (tw, tws) = t.twiddles(true, R == MONT);
         let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         let mut m = 1;
         let mut half = n / 2;
         // Pairs of stages while the second one still has half ≥ 4.
         while half >= 8 {
             for (i, block) in a.chunks_exact_mut(2 * half).enumerate() {
-                radix4_fwd::<MONT>(
+                radix4_fwd::<R>(
                     block,
                     [tw2(m + i), tw2(2 * m + 2 * i), tw2(2 * m + 2 * i + 1)],
                     &c,
@@ -289,7 +381,7 @@ pub(crate) mod u64 {
             half >>= 2;
         }
         if half == 4 {
-            radix2::<MONT, true>(a, 4, m, tw, tws, &c);
+            radix2::<R, true>(a, 4, m, tw, tws, &c);
             m <<= 1;
         }
         // Last two stages (half = 2, then 1) on 8 elements held in registers; the outputs are
@@ -302,7 +394,7 @@ pub(crate) mod u64 {
             let y = _mm256_permute2x128_si256::<0x31>(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tw, k)));
             let ws = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tws, k)));
-            let (x, y) = bf_fwd::<MONT>(x, y, w, ws, &c);
+            let (x, y) = bf_fwd::<R>(x, y, w, ws, &c);
             let (v0, v1) = (
                 _mm256_permute2x128_si256::<0x20>(x, y),
                 _mm256_permute2x128_si256::<0x31>(x, y),
@@ -313,9 +405,12 @@ pub(crate) mod u64 {
             let y = _mm256_unpackhi_epi64(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
             let ws = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tws, k));
-            let (x, y) = bf_fwd::<MONT>(x, y, w, ws, &c);
-            let x = csub(csub(x, c.two_q), c.q);
-            let y = csub(csub(y, c.two_q), c.q);
+            let (x, y) = bf_fwd::<R>(x, y, w, ws, &c);
+            let (x, y) = if R == WIDE {
+                (reduce_64q(x, &c), reduce_64q(y, &c))
+            } else {
+                (csub(csub(x, c.two_q), c.q), csub(csub(y, c.two_q), c.q))
+            };
             st(ch, 0, _mm256_unpacklo_epi64(x, y));
             st(ch, 4, _mm256_unpackhi_epi64(x, y));
         }
@@ -329,10 +424,10 @@ pub(crate) mod u64 {
     }
 
     #[target_feature(enable = "avx2")]
-    fn inverse_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
+    fn inverse_impl<const R: u8>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
         let c = consts(t);
-        let (tw, tws) = t.twiddles(false, MONT);
+        let (tw, tws) = t.twiddles(false, R == MONT);
         let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         // First two stages (half = 1, then 2) in registers.
         let (m1, m2) = (n / 2, n / 4);
@@ -343,14 +438,14 @@ pub(crate) mod u64 {
             let y = _mm256_unpackhi_epi64(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
             let ws = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tws, k));
-            let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
+            let (x, y) = bf_inv::<R>(x, y, w, ws, &c);
             let (v0, v1) = (_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
             let k = m2 + 2 * blk;
             let x = _mm256_permute2x128_si256::<0x20>(v0, v1);
             let y = _mm256_permute2x128_si256::<0x31>(v0, v1);
             let w = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tw, k)));
             let ws = _mm256_permute4x64_epi64::<0b0101_0000>(_mm256_castsi128_si256(ld2(tws, k)));
-            let (x, y) = bf_inv::<MONT>(x, y, w, ws, &c);
+            let (x, y) = bf_inv::<R>(x, y, w, ws, &c);
             st(ch, 0, _mm256_permute2x128_si256::<0x20>(x, y));
             st(ch, 4, _mm256_permute2x128_si256::<0x31>(x, y));
         }
@@ -358,7 +453,7 @@ pub(crate) mod u64 {
         let mut half = 4;
         // Remaining stages: half = 4 … n/2, i.e. log2(m) + 1 of them; if odd, one radix-2 first.
         if m.trailing_zeros().is_multiple_of(2) {
-            radix2::<MONT, false>(a, 4, m, tw, tws, &c);
+            radix2::<R, false>(a, 4, m, tw, tws, &c);
             m >>= 1;
             half <<= 1;
         }
@@ -366,25 +461,27 @@ pub(crate) mod u64 {
             // Stages (half, m groups) and (2·half, m/2 groups) merged: blocks of 4·half.
             let mq = m / 2;
             for (i, block) in a.chunks_exact_mut(4 * half).enumerate() {
-                radix4_inv::<MONT>(block, [tw2(mq + i), tw2(m + 2 * i), tw2(m + 2 * i + 1)], &c);
+                radix4_inv::<R>(block, [tw2(mq + i), tw2(m + 2 * i), tw2(m + 2 * i + 1)], &c);
             }
             m >>= 2;
             half <<= 2;
         }
         // Scale by n⁻¹ and reduce to [0, q).
-        let (ni, nis) = if MONT {
+        let (ni, nis) = if R == MONT {
             (splat(t.n_inv_mont), c.q)
         } else {
             (splat(t.n_inv), splat(t.n_inv_shoup))
         };
         for ch in a.chunks_exact_mut(4) {
-            let v = mulw::<MONT>(ldc(ch), ni, nis, c.q, c.qinv);
+            let v = mulw::<R>(ldc(ch), ni, nis, c.q, c.qinv);
+            let v = if R == WIDE { csub(v, c.two_q) } else { v };
             stc(ch, csub(v, c.q));
         }
     }
 
+    /// out = a·b mod q (acc: out += a·b mod q); `R` is `SHOUP` or `WIDE`.
     #[target_feature(enable = "avx2")]
-    fn mul_prepared_impl(
+    fn mul_prepared_impl<const R: u8>(
         t: &Tables<u64>,
         out: &mut [u64],
         a: &[u64],
@@ -392,16 +489,34 @@ pub(crate) mod u64 {
         bs: &[u64],
         acc: bool,
     ) {
-        let q = _mm256_set1_epi64x(t.q as i64);
-        let zero = _mm256_setzero_si256();
+        let c = consts(t);
         for j in (0..out.len()).step_by(4) {
-            let r = csub(mulw::<false>(ld(a, j), ld(b, j), ld(bs, j), q, zero), q);
+            let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), c.q, c.qinv);
+            let r = if R == WIDE { csub(r, c.two_q) } else { r };
+            let r = csub(r, c.q);
             let r = if acc {
-                csub(_mm256_add_epi64(ld(out, j), r), q)
+                csub(_mm256_add_epi64(ld(out, j), r), c.q)
             } else {
                 r
             };
             st(out, j, r);
+        }
+    }
+
+    /// acc += Σ a·b mod q over `terms`, one pass: the partial sum stays in a register, in
+    /// [0, 2q) (`SHOUP`) or [0, 4q) (`WIDE`), one conditional subtraction per term.
+    #[target_feature(enable = "avx2")]
+    fn mul_acc_sum_impl<const R: u8>(t: &Tables<u64>, acc: &mut [u64], terms: &[[&[u64]; 3]]) {
+        let c = consts(t);
+        for j in (0..acc.len()).step_by(4) {
+            let mut s = ld(acc, j);
+            for [a, b, bs] in terms {
+                let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), c.q, c.qinv);
+                let bound = if R == WIDE { c.four_q } else { c.two_q };
+                s = csub(_mm256_add_epi64(s, r), bound);
+            }
+            let s = if R == WIDE { csub(s, c.two_q) } else { s };
+            st(acc, j, csub(s, c.q));
         }
     }
 }
@@ -449,6 +564,13 @@ pub(crate) mod u32 {
         debug_assert!(crate::Backend::Avx2.is_available());
         // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
         unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+    }
+
+    /// acc += Σ a·b mod q over `terms` (term by term: no fused u32 kernel on avx2).
+    pub(crate) fn mul_acc_prepared_sum(t: &Tables<u32>, acc: &mut [u32], terms: &[[&[u32]; 3]]) {
+        for [a, b, bs] in terms {
+            mul_prepared(t, acc, a, b, bs, true);
+        }
     }
 
     #[inline(always)]

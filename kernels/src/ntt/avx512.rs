@@ -14,7 +14,7 @@
 
 macro_rules! avx512_common {
     ($W:ty, $L:expr) => {
-        use crate::ntt::avx512::kind;
+        use crate::ntt::kind;
         use crate::ntt::shuffle::stage_lanes;
         use crate::ntt::{Reduction, Tables};
         use core::arch::x86_64::*;
@@ -82,26 +82,13 @@ macro_rules! avx512_common {
     };
 }
 
-/// Lane-product kinds of the traversal (a const parameter, resolved at compile time).
-mod kind {
-    /// Shoup: y·w mod q in [0, 2q) for y in [0, 4q).
-    pub(crate) const SHOUP: u8 = 0;
-    /// Montgomery: as Shoup, twiddles in Montgomery form.
-    pub(crate) const MONT: u8 = 1;
-    /// Approximate-quotient Shoup (u64 lanes, q < 2^56 only): y·w mod q in [0, 4q) for *any*
-    /// y < 2^64. The forward transform then needs no per-stage reduction: values grow by 4q
-    /// per stage from [0, 4q), at most 64q < 2^62 after 15 stages, and the last stage reduces
-    /// to [0, q). The inverse keeps values in [0, 4q) between stages.
-    pub(crate) const WIDE: u8 = 2;
-}
-
 /// The NTT traversal (forward, inverse) and the prepared product, compiled with the target
 /// features `$feat`, over the lane product `mulw::<R>(y, w, ws, c)` of the module it expands in
-/// (see [`kind`]). Values stay in [0, 4q) (forward) and [0, 2q) (inverse) between stages, as in
+/// (see [`crate::ntt::kind`]). Values stay in [0, 4q) (forward) and [0, 2q) (inverse) between stages, as in
 /// [`super::scalar`], except for `kind::WIDE` (documented there).
 macro_rules! avx512_traversal {
     ($W:ty, $feat:literal) => {
-        use crate::ntt::avx512::kind::{MONT, WIDE};
+        use crate::ntt::kind::{MONT, WIDE};
 
         #[inline]
         #[target_feature(enable = $feat)]
@@ -449,9 +436,9 @@ pub(crate) mod u64 {
         _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(t2))
     }
 
-    /// Whether a Shoup plan takes the `kind::WIDE` traversal (q < 2^56, see [`super::kind`]).
+    /// Whether a Shoup plan takes the `kind::WIDE` traversal.
     fn wide(t: &Tables<u64>) -> bool {
-        t.q < 1 << 56
+        kind::wide_q(t.q)
     }
 
     /// ⌊a·b/2^64⌋ − e with e ∈ {0, 1, 2}: three `vpmuludq` (the low×low partial product and
@@ -734,63 +721,5 @@ pub(crate) mod u32 {
             let qhat = mul_hi(y, ws);
             _mm512_sub_epi32(_mm512_mullo_epi32(y, w), _mm512_mullo_epi32(qhat, q))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::modarith::Modulus64;
-    use crate::testing::TestRng;
-
-    /// The approximate high product loses 0, 1 or 2, and the `WIDE` Shoup product is y·w mod q
-    /// plus a multiple of q below 4q, for any 64-bit y, including inputs built to maximise the
-    /// dropped low halves (low words all ones) and the largest prime of the `WIDE` range.
-    #[test]
-    fn wide_product_bounds() {
-        if !crate::Backend::Avx512.is_available() {
-            eprintln!("wide_product_bounds: SKIPPED (no avx512)");
-            return;
-        }
-        let seed = TestRng::fresh_seed();
-        let mut rng = TestRng::new(seed);
-        let mut seen_err = [0usize; 3];
-        for &q in &[
-            crate::prime::ntt_primes(56, 1 << 16, 1)[0],
-            18014398509309953,
-            crate::prime::ntt_primes(40, 1 << 16, 1)[0],
-        ] {
-            let m = Modulus64::new(q).unwrap();
-            for round in 0..4000 {
-                let mut y = [0u64; 8];
-                let mut w = [0u64; 8];
-                let mut ws = [0u64; 8];
-                for l in 0..8 {
-                    y[l] = match (round + l) % 4 {
-                        0 => rng.next_u64(),
-                        1 => rng.next_u64() | 0xffff_ffff,
-                        2 => u64::MAX - rng.below(1 << 20),
-                        _ => rng.below(64 * q),
-                    };
-                    w[l] = if l % 3 == 0 {
-                        q - 1 - rng.below(16)
-                    } else {
-                        rng.below(q)
-                    };
-                    ws[l] = m.shoup(w[l]);
-                }
-                let (hi, r) = super::u64::wide_lanes(y, w, ws, q);
-                for l in 0..8 {
-                    let exact = ((y[l] as u128 * ws[l] as u128) >> 64) as u64;
-                    let err = exact - hi[l];
-                    assert!(err <= 2, "mul_hi_approx lost {err} (seed {seed:#x})");
-                    seen_err[err as usize] += 1;
-                    let want = (y[l] as u128 * w[l] as u128 % q as u128) as u64;
-                    assert!(r[l] < 4 * q, "WIDE product {} ≥ 4q (seed {seed:#x})", r[l]);
-                    assert_eq!(r[l] % q, want, "WIDE product wrong (seed {seed:#x})");
-                }
-            }
-        }
-        // The adversarial inputs do reach the largest error.
-        assert!(seen_err[2] > 0, "no input lost 2: {seen_err:?}");
     }
 }

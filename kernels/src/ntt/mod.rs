@@ -29,6 +29,27 @@ pub(crate) mod neon;
 #[cfg(any(target_arch = "x86_64", test))]
 pub(crate) mod shuffle;
 
+/// Lane-product kinds of the SIMD traversals (a const parameter, resolved at compile time).
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod kind {
+    /// Shoup: y·w mod q in [0, 2q) for y in [0, 4q).
+    pub(crate) const SHOUP: u8 = 0;
+    /// Montgomery: as Shoup, twiddles in Montgomery form.
+    pub(crate) const MONT: u8 = 1;
+    /// Approximate-quotient Shoup (u64 lanes, q < 2^56 only: [`wide_q`]): the high product
+    /// ⌊y·w'/2^64⌋ from three 32×32-bit products instead of four (it may come out up to 2 low),
+    /// so y·w mod q lands in [0, 4q), for *any* y < 2^64. The forward transform then needs no
+    /// per-stage reduction: values grow by 4q per stage from [0, 4q), to at most 64q < 2^62
+    /// after 15 stages, and the last stage reduces to [0, q). The inverse keeps values in
+    /// [0, 4q) between stages.
+    pub(crate) const WIDE: u8 = 2;
+
+    /// Whether a u64 Shoup plan for prime q takes the `WIDE` kind.
+    pub(crate) const fn wide_q(q: u64) -> bool {
+        q < 1 << 56
+    }
+}
+
 /// Smallest supported ring dimension.
 pub const MIN_N: usize = 256;
 /// Largest supported ring dimension.
@@ -509,6 +530,8 @@ macro_rules! ntt_plan {
                 }
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2 => avx2::$suffix::mul_acc_prepared_sum(&self.t, acc, terms),
+                    #[cfg(target_arch = "x86_64")]
                     Backend::Avx512 => {
                         avx512::$suffix::mul_acc_prepared_sum(&self.t, self.reduction, acc, terms)
                     }
@@ -592,3 +615,84 @@ ntt_plan!(
     /// NTT plan for a prime q < 2^30 and n = 2^k in [256, 32768].
     NttPlan32, u32, Modulus32, 30, u32
 );
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod wide_tests {
+    use crate::modarith::Modulus64;
+
+    /// (y, w, w', q) → (approximate high products, `WIDE` products), 8 lanes.
+    type Lanes = fn([u64; 8], [u64; 8], [u64; 8], u64) -> ([u64; 8], [u64; 8]);
+    use crate::testing::TestRng;
+
+    /// The approximate high product loses 0, 1 or 2, and the `WIDE` Shoup product is y·w mod q
+    /// plus a multiple of q below 4q, for any 64-bit y, including inputs built to maximise the
+    /// dropped low halves (low words all ones) and the largest prime of the `WIDE` range.
+    #[test]
+    fn wide_product_bounds() {
+        let mut backends: Vec<(&str, Lanes)> = Vec::new();
+        if crate::Backend::Avx2.is_available() {
+            backends.push(("avx2", super::avx2::u64::wide_lanes));
+        }
+        if crate::Backend::Avx512.is_available() {
+            backends.push(("avx512", super::avx512::u64::wide_lanes));
+        }
+        for (name, lanes) in backends {
+            wide_product_bounds_on(name, lanes);
+        }
+    }
+
+    fn wide_product_bounds_on(name: &str, lanes: Lanes) {
+        let seed = TestRng::fresh_seed();
+        let mut rng = TestRng::new(seed);
+        let mut seen_err = [0usize; 3];
+        for &q in &[
+            crate::prime::ntt_primes(56, 1 << 16, 1)[0],
+            18014398509309953,
+            crate::prime::ntt_primes(40, 1 << 16, 1)[0],
+        ] {
+            let m = Modulus64::new(q).unwrap();
+            for round in 0..4000 {
+                let mut y = [0u64; 8];
+                let mut w = [0u64; 8];
+                let mut ws = [0u64; 8];
+                for l in 0..8 {
+                    y[l] = match (round + l) % 4 {
+                        0 => rng.next_u64(),
+                        1 => rng.next_u64() | 0xffff_ffff,
+                        2 => u64::MAX - rng.below(1 << 20),
+                        _ => rng.below(64 * q),
+                    };
+                    w[l] = if l % 3 == 0 {
+                        q - 1 - rng.below(16)
+                    } else {
+                        rng.below(q)
+                    };
+                    ws[l] = m.shoup(w[l]);
+                }
+                let (hi, r) = lanes(y, w, ws, q);
+                for l in 0..8 {
+                    let exact = ((y[l] as u128 * ws[l] as u128) >> 64) as u64;
+                    let err = exact - hi[l];
+                    assert!(
+                        err <= 2,
+                        "{name}: mul_hi_approx lost {err} (seed {seed:#x})"
+                    );
+                    seen_err[err as usize] += 1;
+                    let want = (y[l] as u128 * w[l] as u128 % q as u128) as u64;
+                    assert!(
+                        r[l] < 4 * q,
+                        "{name}: WIDE product {} ≥ 4q (seed {seed:#x})",
+                        r[l]
+                    );
+                    assert_eq!(
+                        r[l] % q,
+                        want,
+                        "{name}: WIDE product wrong (seed {seed:#x})"
+                    );
+                }
+            }
+        }
+        // The adversarial inputs do reach the largest error.
+        assert!(seen_err[2] > 0, "{name}: no input lost 2: {seen_err:?}");
+    }
+}
