@@ -8,6 +8,9 @@
 //! which the avx512 backend runs on AVX-512 IFMA52 (`vpmadd52{lo,hi}uq`: 3 multiply-adds per 8
 //! lanes instead of 4 `vpmuludq` + 2 `vpmullq`) and scalar runs as its bit-exact reference.
 //! [`NttPlan64::try_new`] picks it by itself where the CPU has IFMA52 and q < 2^50.
+//! A u64 Shoup plan with q < 2^56 runs, on avx2 and avx512, an approximate-quotient variant
+//! (three `vpmuludq` for the high product, products in [0, 4q), forward stages without
+//! reductions: `kind::WIDE`); its results are the same, fully reduced.
 //!
 //! The forward transform maps coefficients (natural order) to evaluations in bit-reversed
 //! order: output slot i holds a(ψ^(2·brv(i)+1)), ψ the plan's primitive 2n-th root of unity.
