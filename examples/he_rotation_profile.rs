@@ -1,6 +1,6 @@
 //! Profiling loop for one key-switched rotation at `gazelle-4096` (for `perf record`):
 //! `cargo run --release --example he_rotation_profile [iterations]`.
-use gazelle::he::{sampling, GaloisKeys, ParamSetId, Plaintext, SecretKey};
+use gazelle::he::{sampling, GaloisKeys, Hoisted, ParamSetId, Plaintext, SecretKey};
 
 fn main() {
     let iters: usize = std::env::args()
@@ -14,10 +14,27 @@ fn main() {
     let vals: Vec<u64> = (0..params.n() as u64).map(|i| i % params.p()).collect();
     let pt = Plaintext::encode_slots(&params, &vals).expect("encode");
     let ct = sk.encrypt(&pt, &mut rng).expect("encrypt");
-    let t = std::time::Instant::now();
-    for _ in 0..iters {
-        std::hint::black_box(gk.rotate_rows(&ct, 1).expect("rotate"));
+    let time = |f: &dyn Fn()| {
+        let t = std::time::Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e6 / iters as f64
+    };
+    let h = Hoisted::new(&ct).expect("hoist");
+    for _ in 0..2 {
+        let rot = time(&|| {
+            std::hint::black_box(gk.rotate_rows(&ct, 1).expect("rotate"));
+        });
+        let hoist = time(&|| {
+            std::hint::black_box(Hoisted::new(&ct).expect("hoist"));
+        });
+        let each = time(&|| {
+            std::hint::black_box(h.rotate_rows(&gk, 1).expect("rotate"));
+        });
+        println!(
+            "gazelle-4096 (mean of {iters}): rotation {rot:.1} µs; hoist {hoist:.1} µs + \
+             hoisted rotation {each:.1} µs"
+        );
     }
-    let us = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
-    println!("gazelle-4096 rotation: {us:.1} µs per rotation (mean of {iters})");
 }
