@@ -203,6 +203,26 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     if o1 != o2 {
                         fail!("mul_acc_prepared64 {red:?} n={n} q={q} seed={seed:#x}");
                     }
+                    // Pairs sharing b, both modes, against two scalar products each.
+                    let a1 = rng.vec_below(n, 4 * q.min(1 << 50));
+                    for acc in [false, true] {
+                        let (mut e0, mut e1) = (rng.vec_below(n, q), rng.vec_below(n, q));
+                        let (mut g0, mut g1) = (e0.clone(), e1.clone());
+                        if acc {
+                            s.mul_acc_prepared(&mut e0, &a, &b, &bs);
+                            s.mul_acc_prepared(&mut e1, &a1, &b, &bs);
+                        } else {
+                            s.mul_prepared(&mut e0, &a, &b, &bs);
+                            s.mul_prepared(&mut e1, &a1, &b, &bs);
+                        }
+                        p.mul_prepared_pair([&mut g0, &mut g1], [&a, &a1], (&b, &bs), acc);
+                        if (e0, e1) != (g0, g1) {
+                            fail!(
+                                "mul_prepared_pair64 acc={acc} {red:?} n={n} q={q} seed={seed:#x}"
+                            );
+                        }
+                        cases += 1;
+                    }
                     // A sum of 1..=9 terms, against the scalar plan's term-by-term products; the
                     // first operand of some terms at its largest (4q − 1, or q − 1 with all-maximal
                     // b), to reach every lazy bound.
@@ -271,6 +291,24 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     p.mul_acc_prepared(&mut o2, &a, &b, &bs);
                     if o1 != o2 {
                         fail!("mul_acc_prepared32 n={n} q={q} seed={seed:#x}");
+                    }
+                    for acc in [false, true] {
+                        let (mut e0, mut e1) = (o1.clone(), b.clone());
+                        let (mut g0, mut g1) = (e0.clone(), e1.clone());
+                        if acc {
+                            s.mul_acc_prepared(&mut e0, &a, &b, &bs);
+                            s.mul_acc_prepared(&mut e1, &o1, &b, &bs);
+                        } else {
+                            s.mul_prepared(&mut e0, &a, &b, &bs);
+                            s.mul_prepared(&mut e1, &o1, &b, &bs);
+                        }
+                        p.mul_prepared_pair([&mut g0, &mut g1], [&a, &o1], (&b, &bs), acc);
+                        if (e0, e1) != (g0, g1) {
+                            fail!(
+                                "mul_prepared_pair32 acc={acc} {red:?} n={n} q={q} seed={seed:#x}"
+                            );
+                        }
+                        cases += 1;
                     }
                     let q32 = q as u32;
                     let ops: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = (0..5)

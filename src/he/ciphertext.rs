@@ -149,17 +149,11 @@ impl Ciphertext {
         };
         for (k, plan) in self.params.plans[..self.limbs].iter().enumerate() {
             let rg = k * n..(k + 1) * n;
-            plan.mul_prepared(
-                &mut r.c0[rg.clone()],
-                &self.c0[rg.clone()],
-                &pt.ntt[rg.clone()],
-                &pt.shoup[rg.clone()],
-            );
-            plan.mul_prepared(
-                &mut r.c1[rg.clone()],
-                &self.c1[rg.clone()],
-                &pt.ntt[rg.clone()],
-                &pt.shoup[rg],
+            plan.mul_prepared_pair(
+                [&mut r.c0[rg.clone()], &mut r.c1[rg.clone()]],
+                [&self.c0[rg.clone()], &self.c1[rg.clone()]],
+                (&pt.ntt[rg.clone()], &pt.shoup[rg]),
+                false,
             );
         }
         Ok(r)
@@ -172,17 +166,11 @@ impl Ciphertext {
         let n = self.params.n;
         for (k, plan) in self.params.plans[..self.limbs].iter().enumerate() {
             let rg = k * n..(k + 1) * n;
-            plan.mul_acc_prepared(
-                &mut self.c0[rg.clone()],
-                &ct.c0[rg.clone()],
-                &pt.ntt[rg.clone()],
-                &pt.shoup[rg.clone()],
-            );
-            plan.mul_acc_prepared(
-                &mut self.c1[rg.clone()],
-                &ct.c1[rg.clone()],
-                &pt.ntt[rg.clone()],
-                &pt.shoup[rg],
+            plan.mul_prepared_pair(
+                [&mut self.c0[rg.clone()], &mut self.c1[rg.clone()]],
+                [&ct.c0[rg.clone()], &ct.c1[rg.clone()]],
+                (&pt.ntt[rg.clone()], &pt.shoup[rg]),
+                true,
             );
         }
         self.seed = None;

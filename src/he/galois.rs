@@ -590,17 +590,11 @@ impl Hoisted {
                     *x0 = a0[src as usize];
                     *x1 = a1[src as usize];
                 }
-                plan.mul_acc_prepared(
-                    &mut acc.c0[rg.clone()],
-                    r0,
-                    &pt.ntt[rg.clone()],
-                    &pt.shoup[rg.clone()],
-                );
-                plan.mul_acc_prepared(
-                    &mut acc.c1[rg.clone()],
-                    r1,
-                    &pt.ntt[rg.clone()],
-                    &pt.shoup[rg],
+                plan.mul_prepared_pair(
+                    [&mut acc.c0[rg.clone()], &mut acc.c1[rg.clone()]],
+                    [r0, r1],
+                    (&pt.ntt[rg.clone()], &pt.shoup[rg]),
+                    true,
                 );
             }
         });

@@ -57,6 +57,24 @@ pub(crate) mod u64 {
         }
     }
 
+    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
+    pub(crate) fn mul_prepared_pair(
+        t: &Tables<u64>,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        (b, bs): (&[u64], &[u64]),
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx2.is_available());
+        if kind::wide_q(t.q) {
+            // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
+            unsafe { mul_prepared_pair_impl::<WIDE>(t, out, a, b, bs, acc) }
+        } else {
+            // SAFETY: as above.
+            unsafe { mul_prepared_pair_impl::<SHOUP>(t, out, a, b, bs, acc) }
+        }
+    }
+
     /// acc += Σ a·b mod q over `terms` (b with Shoup constants), in one pass.
     pub(crate) fn mul_acc_prepared_sum(t: &Tables<u64>, acc: &mut [u64], terms: &[[&[u64]; 3]]) {
         debug_assert!(crate::Backend::Avx2.is_available());
@@ -503,6 +521,34 @@ pub(crate) mod u64 {
         }
     }
 
+    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
+    #[target_feature(enable = "avx2")]
+    fn mul_prepared_pair_impl<const R: u8>(
+        t: &Tables<u64>,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u64],
+        bs: &[u64],
+        acc: bool,
+    ) {
+        let c = consts(t);
+        let [o0, o1] = out;
+        for j in (0..b.len()).step_by(4) {
+            let (bv, bsv) = (ld(b, j), ld(bs, j));
+            for (o, x) in [(&mut *o0, a[0]), (&mut *o1, a[1])] {
+                let r = mulw::<R>(ld(x, j), bv, bsv, c.q, c.qinv);
+                let r = if R == WIDE { csub(r, c.two_q) } else { r };
+                let r = csub(r, c.q);
+                let r = if acc {
+                    csub(_mm256_add_epi64(ld(o, j), r), c.q)
+                } else {
+                    r
+                };
+                st(o, j, r);
+            }
+        }
+    }
+
     /// acc += Σ a·b mod q over `terms`, one pass: the partial sum stays in a register, in
     /// [0, 2q) (`SHOUP`) or [0, 4q) (`WIDE`), one conditional subtraction per term.
     #[target_feature(enable = "avx2")]
@@ -564,6 +610,19 @@ pub(crate) mod u32 {
         debug_assert!(crate::Backend::Avx2.is_available());
         // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
         unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
+    }
+
+    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1 (two passes: no fused u32 kernel on avx2).
+    pub(crate) fn mul_prepared_pair(
+        t: &Tables<u32>,
+        out: [&mut [u32]; 2],
+        a: [&[u32]; 2],
+        (b, bs): (&[u32], &[u32]),
+        acc: bool,
+    ) {
+        let [o0, o1] = out;
+        mul_prepared(t, o0, a[0], b, bs, acc);
+        mul_prepared(t, o1, a[1], b, bs, acc);
     }
 
     /// acc += Σ a·b mod q over `terms` (term by term: no fused u32 kernel on avx2).

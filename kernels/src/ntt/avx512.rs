@@ -273,6 +273,31 @@ macro_rules! avx512_traversal {
             }
         }
 
+        /// out[i] = a[i]·b mod q for i = 0, 1 (acc: out[i] += …) in one pass over b and bs.
+        #[target_feature(enable = $feat)]
+        fn mul_prepared_pair_impl<const R: u8>(
+            t: &Tables<$W>,
+            out: [&mut [$W]; 2],
+            a: [&[$W]; 2],
+            b: &[$W],
+            bs: &[$W],
+            acc: bool,
+        ) {
+            debug_assert!(R != MONT);
+            let c = consts(t);
+            let [o0, o1] = out;
+            for j in (0..b.len()).step_by(L) {
+                let (bv, bsv) = (ld(b, j), ld(bs, j));
+                for (o, x) in [(&mut *o0, a[0]), (&mut *o1, a[1])] {
+                    let r = mulw::<R>(ld(x, j), bv, bsv, &c);
+                    let r = if R == WIDE { csub(r, c.two_q) } else { r };
+                    let r = csub(r, c.q);
+                    let r = if acc { csub(add(ld(o, j), r), c.q) } else { r };
+                    st(o, j, r);
+                }
+            }
+        }
+
         /// acc += Σ a·b mod q over `terms` = [a, b, b's Shoup constants], one pass: the partial
         /// sum stays in a register, in [0, 2q) (`SHOUP`: products < 2q) or [0, 4q) (`WIDE`:
         /// products < 4q), reduced once per term by one conditional subtraction.
@@ -348,6 +373,27 @@ pub(crate) mod u64 {
             _ if wide(t) => unsafe { mul_prepared_impl::<{ kind::WIDE }>(t, out, a, b, bs, acc) },
             // SAFETY: as in `forward`.
             _ => unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
+        }
+    }
+
+    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
+    pub(crate) fn mul_prepared_pair(
+        t: &Tables<u64>,
+        red: Reduction,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        (b, bs): (&[u64], &[u64]),
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            Reduction::Shoup52 => ifma52::mul_prepared_pair(t, out, a, (b, bs), acc),
+            // SAFETY: as in `forward`.
+            _ if wide(t) => unsafe {
+                mul_prepared_pair_impl::<{ kind::WIDE }>(t, out, a, b, bs, acc)
+            },
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
         }
     }
 
@@ -541,6 +587,19 @@ pub(crate) mod u64 {
             unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) }
         }
 
+        /// out[i] = a[i]·b mod q (acc: +=), 52-bit Shoup constants, a < 2^52; one pass.
+        pub(crate) fn mul_prepared_pair(
+            t: &Tables<u64>,
+            out: [&mut [u64]; 2],
+            a: [&[u64]; 2],
+            (b, bs): (&[u64], &[u64]),
+            acc: bool,
+        ) {
+            debug_assert!(crate::backend::cpu::has_avx512ifma());
+            // SAFETY: as in `forward`.
+            unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) }
+        }
+
         /// acc += Σ a·b mod q over `terms` (52-bit Shoup constants; a < 2^52), in one pass.
         pub(crate) fn mul_acc_prepared_sum(
             t: &Tables<u64>,
@@ -631,6 +690,23 @@ pub(crate) mod u32 {
             Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
             // SAFETY: as in `forward`.
             _ => unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
+        }
+    }
+
+    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
+    pub(crate) fn mul_prepared_pair(
+        t: &Tables<u32>,
+        red: Reduction,
+        out: [&mut [u32]; 2],
+        a: [&[u32]; 2],
+        (b, bs): (&[u32], &[u32]),
+        acc: bool,
+    ) {
+        debug_assert!(crate::Backend::Avx512.is_available());
+        match red {
+            Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+            // SAFETY: as in `forward`.
+            _ => unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
         }
     }
 

@@ -519,6 +519,51 @@ macro_rules! ntt_plan {
                 }
             }
 
+            /// out[i] = a[i] ⊙ b mod q for i = 0, 1 (`acc`: out[i] += a[i] ⊙ b), with
+            /// `b_shoup = prepare(b)`: the same results as two [`Self::mul_prepared`] (or
+            /// [`Self::mul_acc_prepared`]) calls, in one pass over b and its constants on avx2 and
+            /// avx512 (e.g. both halves of a ciphertext times one plaintext). Panics if a slice's
+            /// length is not n.
+            pub fn mul_prepared_pair(
+                &self,
+                out: [&mut [$W]; 2],
+                a: [&[$W]; 2],
+                (b, b_shoup): (&[$W], &[$W]),
+                acc: bool,
+            ) {
+                for x in a.iter().chain([&b, &b_shoup]) {
+                    self.check_len(x.len());
+                }
+                for o in &out {
+                    self.check_len(o.len());
+                }
+                match self.backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2 => {
+                        avx2::$suffix::mul_prepared_pair(&self.t, out, a, (b, b_shoup), acc)
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => avx512::$suffix::mul_prepared_pair(
+                        &self.t,
+                        self.reduction,
+                        out,
+                        a,
+                        (b, b_shoup),
+                        acc,
+                    ),
+                    _ => {
+                        let [o0, o1] = out;
+                        if acc {
+                            self.mul_acc_prepared(o0, a[0], b, b_shoup);
+                            self.mul_acc_prepared(o1, a[1], b, b_shoup);
+                        } else {
+                            self.mul_prepared(o0, a[0], b, b_shoup);
+                            self.mul_prepared(o1, a[1], b, b_shoup);
+                        }
+                    }
+                }
+            }
+
             /// acc = acc + Σ_t a_t ⊙ b_t mod q over `terms` = [a_t, b_t, prepare(b_t)]: the
             /// same result as [`Self::mul_acc_prepared`] once per term, in one pass over acc
             /// (partial sums stay unreduced in registers on avx512; other backends loop over
