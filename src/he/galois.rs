@@ -53,8 +53,6 @@ impl GaloisKey {
         let nd = params.digits.len();
         let mut b_perm = vec![0u64; nd * limbs * n];
         let mut a_perm = vec![0u64; nd * limbs * n];
-        let mut b_perm_shoup = Vec::with_capacity(nd * limbs * n);
-        let mut a_perm_shoup = Vec::with_capacity(nd * limbs * n);
         for t in 0..nd {
             let a = sampling::expand_uniform(params, seed, key_stream(g, t), limbs);
             for k in 0..limbs {
@@ -63,6 +61,37 @@ impl GaloisKey {
                     b_perm[off + src as usize] = b[off + i];
                     a_perm[off + src as usize] = a[k * n + i];
                 }
+            }
+        }
+        // Fold the offset-0 digit of each limb i on its own prime (see `decompose_limb`): there
+        // the rotation multiplies NTT(c1_i) = Σ_j 2^{off_j}·D_j by the first key and each higher
+        // digit D_j by K_j − 2^{off_j}·K_0, which sums to the same Σ_j D_j ⊙ K_j mod q_i.
+        for (t0, &(i, off0)) in params.digits.iter().enumerate() {
+            if off0 != 0 {
+                continue;
+            }
+            let md = params.plans[i].modulus();
+            let k0 = (t0 * limbs + i) * n;
+            for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
+                if li != i {
+                    break;
+                }
+                let c = md.sub(0, md.reduce_u128(1u128 << off));
+                let cs = md.shoup(c);
+                let kj = (tj * limbs + i) * n;
+                for perm in [&mut b_perm, &mut a_perm] {
+                    for x in 0..n {
+                        let folded = md.mul_shoup(perm[k0 + x], c, cs);
+                        perm[kj + x] = md.add(perm[kj + x], folded);
+                    }
+                }
+            }
+        }
+        let mut b_perm_shoup = Vec::with_capacity(nd * limbs * n);
+        let mut a_perm_shoup = Vec::with_capacity(nd * limbs * n);
+        for t in 0..nd {
+            for k in 0..limbs {
+                let off = (t * limbs + k) * n;
                 let plan = &params.plans[k];
                 b_perm_shoup.extend(plan.prepare(&b_perm[off..off + n]));
                 a_perm_shoup.extend(plan.prepare(&a_perm[off..off + n]));
@@ -360,9 +389,11 @@ fn limb_digits(active: &[(usize, u32)], i: usize) -> std::ops::Range<usize> {
 /// Writes NTT_{q_k}(d_j) for every digit j of limb i (`range` indexes `params.digits`) and
 /// every k < `limbs` into `out[(j·limbs + k)·n ..][..n]`; `coeff` is n words of scratch.
 ///
-/// On its own prime (k = i) the offset-0 digit needs no transform: the NTT is linear mod q_i
-/// and c1_i = Σ_j 2^{off_j}·d_j, so NTT(d_0) = NTT(c1_i) + Σ_{j≥1} (−2^{off_j})·NTT(d_j), one
-/// vectorised multiply-accumulate per higher digit (constants in `params.digit_fold`).
+/// On its own prime (k = i) the offset-0 digit is not transformed: its slot gets NTT(c1_i)
+/// itself, and the Galois keys of the higher digits on that prime are stored folded
+/// (K_j − 2^{off_j}·K_0, see [`GaloisKey::from_parts`]), which gives the same key-switching sum
+/// since NTT(c1_i) = Σ_j 2^{off_j}·NTT(d_j) mod q_i. So a limb with m digits costs
+/// m·limbs − 1 forward transforms.
 fn decompose_limb(
     params: &Parameters,
     c1: &[u64],
@@ -400,14 +431,7 @@ fn decompose_limb(
             plan.forward(dst);
         }
     }
-    let (first, higher) = out.split_at_mut(limbs * n);
-    let d0 = &mut first[i * n..(i + 1) * n];
-    d0.copy_from_slice(c1_i);
-    for (j, t) in range.enumerate().skip(1) {
-        let (c, cs) = &params.digit_fold[t];
-        let dj = &higher[((j - 1) * limbs + i) * n..((j - 1) * limbs + i + 1) * n];
-        params.plans[i].mul_acc_prepared(d0, dj, c, cs);
-    }
+    out[i * n..(i + 1) * n].copy_from_slice(c1_i);
 }
 
 /// σ_g applied to the accumulated (c0 + Σ D⊙π⁻¹(b), Σ D⊙π⁻¹(a)): the gather π_g per limb.

@@ -279,10 +279,6 @@ pub struct Parameters {
     pub(crate) slot_to_ntt: Vec<usize>,
     /// Key-switching digits: (limb, bit offset), limb-major.
     pub(crate) digits: Vec<(usize, u32)>,
-    /// Per digit with a non-zero offset: n copies of −2^off mod q_limb and their Shoup
-    /// constants, the operand that folds that digit's transform out of its limb (see
-    /// `galois::decompose_limb`); empty for offset 0.
-    pub(crate) digit_fold: Vec<(Vec<u64>, Vec<u64>)>,
     security: SecurityLevel,
 }
 
@@ -384,19 +380,6 @@ impl Parameters {
                 off += w;
             }
         }
-        let digit_fold = digits
-            .iter()
-            .map(|&(i, off)| {
-                if off == 0 {
-                    return (Vec::new(), Vec::new());
-                }
-                let md = plans[i].modulus();
-                let c = vec![md.sub(0, md.reduce_u128(1u128 << off)); n];
-                // The plan's own constants (52-bit ones in an IFMA plan).
-                let cs = plans[i].prepare(&c);
-                (c, cs)
-            })
-            .collect();
         let log2_q: f64 = spec.moduli.iter().map(|&q| (q as f64).log2()).sum();
         Ok(Parameters {
             id: spec.id,
@@ -409,7 +392,6 @@ impl Parameters {
             levels,
             slot_to_ntt,
             digits,
-            digit_fold,
             security: SecurityLevel::of(n, log2_q),
         })
     }
