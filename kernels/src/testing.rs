@@ -252,15 +252,26 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     } else {
                         rng.vec_below(n, q)
                     };
+                    let base = o1.clone();
                     let mut o2 = o1.clone();
+                    let mut from_zero = vec![0; n];
                     for [a, b, bs] in &terms {
                         s.mul_acc_prepared(&mut o1, a, b, bs);
+                        s.mul_acc_prepared(&mut from_zero, a, b, bs);
                     }
-                    p.mul_acc_prepared_sum(&mut o2, &terms);
-                    if o1 != o2 {
-                        fail!("mul_acc_prepared_sum64 {red:?} {terms_n} terms n={n} q={q} seed={seed:#x}");
+                    use crate::ntt::SumBase;
+                    p.mul_prepared_sum(&mut o2, SumBase::Acc, &terms);
+                    // The other bases overwrite whatever the output held.
+                    let mut o3 = vec![u64::MAX; n];
+                    p.mul_prepared_sum(&mut o3, SumBase::From(&base), &terms);
+                    let mut o4 = vec![u64::MAX; n];
+                    p.mul_prepared_sum(&mut o4, SumBase::Zero, &terms);
+                    if o1 != o2 || o1 != o3 || from_zero != o4 {
+                        fail!(
+                            "mul_prepared_sum64 {red:?} {terms_n} terms n={n} q={q} seed={seed:#x}"
+                        );
                     }
-                    cases += 7;
+                    cases += 9;
                 }
                 if red == Reduction::Shoup52 {
                     continue; // u64 plans only
@@ -338,9 +349,9 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     for [a, b, bs] in &terms {
                         s.mul_acc_prepared(&mut o1, a, b, bs);
                     }
-                    p.mul_acc_prepared_sum(&mut o2, &terms);
+                    p.mul_prepared_sum(&mut o2, crate::ntt::SumBase::Acc, &terms);
                     if o1 != o2 {
-                        fail!("mul_acc_prepared_sum32 {red:?} n={n} q={q} seed={seed:#x}");
+                        fail!("mul_prepared_sum32 {red:?} n={n} q={q} seed={seed:#x}");
                     }
                     cases += 4;
                 }

@@ -16,7 +16,7 @@ use super::error::{HeError, Result};
 use super::keys::{check_same, SecretKey};
 use super::params::Parameters;
 use super::sampling::{self, Seed};
-use kernels::ntt::automorphism_ntt_table;
+use kernels::ntt::{automorphism_ntt_table, SumBase};
 use rand_chacha::rand_core::CryptoRng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -314,13 +314,19 @@ impl GaloisKeys {
                 let out = &mut digits[range.start * limbs * n..range.end * limbs * n];
                 decompose_limb(params, &ct.c1, i, range, limbs, coeff, out);
             }
+            let dec = Decomposed {
+                c0: &ct.c0,
+                c1: &ct.c1,
+                digits,
+                num_digits: nd,
+                limbs,
+            };
             for (k, (a0, a1)) in acc0
                 .chunks_exact_mut(n)
                 .zip(acc1.chunks_exact_mut(n))
                 .enumerate()
             {
-                let c0_k = &ct.c0[k * n..(k + 1) * n];
-                key.key_switch_limb(params, digits, nd, limbs, k, c0_k, a0, a1);
+                key.key_switch_limb(params, &dec, k, a0, a1);
             }
             finish_rotation(params, key, limbs, acc0, acc1)
         }))
@@ -389,8 +395,8 @@ fn limb_digits(active: &[(usize, u32)], i: usize) -> std::ops::Range<usize> {
 /// Writes NTT_{q_k}(d_j) for every digit j of limb i (`range` indexes `params.digits`) and
 /// every k < `limbs` into `out[(j·limbs + k)·n ..][..n]`; `coeff` is n words of scratch.
 ///
-/// On its own prime (k = i) the offset-0 digit is not transformed: its slot gets NTT(c1_i)
-/// itself, and the Galois keys of the higher digits on that prime are stored folded
+/// On its own prime (k = i) the offset-0 digit is not transformed and its slot is left as is:
+/// the key switch multiplies NTT(c1_i), c1's own limb, in its place, and the Galois keys of the higher digits on that prime are stored folded
 /// (K_j − 2^{off_j}·K_0, see [`GaloisKey::from_parts`]), which gives the same key-switching sum
 /// since NTT(c1_i) = Σ_j 2^{off_j}·NTT(d_j) mod q_i. So a limb with m digits costs
 /// m·limbs − 1 forward transforms.
@@ -409,7 +415,7 @@ fn decompose_limb(
     params.plans[i].inverse(coeff);
     let w = params.decomp_bits;
     let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-    for (j, t) in range.clone().enumerate() {
+    for (j, t) in range.enumerate() {
         let off = params.digits[t].1;
         for (k, plan) in params.plans[..limbs].iter().enumerate() {
             if off == 0 && k == i {
@@ -431,7 +437,6 @@ fn decompose_limb(
             plan.forward(dst);
         }
     }
-    out[i * n..(i + 1) * n].copy_from_slice(c1_i);
 }
 
 /// σ_g applied to the accumulated (c0 + Σ D⊙π⁻¹(b), Σ D⊙π⁻¹(a)): the gather π_g per limb.
@@ -461,62 +466,72 @@ fn finish_rotation(
     }
 }
 
+/// A ciphertext's c0, c1 and the digits of c1 in NTT form (digit-major, then limb-major over
+/// `limbs` primes; the slot of each limb's offset-0 digit on its own prime is unused: that
+/// digit's transform there is c1's own limb, see [`decompose_limb`]).
+struct Decomposed<'a> {
+    c0: &'a [u64],
+    c1: &'a [u64],
+    digits: &'a [u64],
+    num_digits: usize,
+    limbs: usize,
+}
+
 impl GaloisKey {
     /// Limb k of (c0 + Σ_t D_t ⊙ π⁻¹(b_t), Σ_t D_t ⊙ π⁻¹(a_t)) into (a0, a1): the key-switched
-    /// σ_g before its gather π_g. `digits` holds the `nd` digits in NTT form, digit-major then
-    /// limb-major over `limbs` primes; each sum is one pass over its accumulator.
-    #[allow(clippy::too_many_arguments)]
+    /// σ_g before its gather π_g; each half is one pass (`mul_prepared_sum`).
     fn key_switch_limb(
         &self,
         params: &Parameters,
-        digits: &[u64],
-        nd: usize,
-        limbs: usize,
+        ct: &Decomposed<'_>,
         k: usize,
-        c0_k: &[u64],
         a0: &mut [u64],
         a1: &mut [u64],
     ) {
         let n = params.n;
-        let plan = &params.plans[k];
-        let ml = params.max_level();
         fn terms<'a>(
-            digits: &'a [u64],
+            params: &Parameters,
+            ct: &Decomposed<'a>,
+            k: usize,
             key: &'a [u64],
             shoup: &'a [u64],
-            (nd, limbs, ml, k, n): (usize, usize, usize, usize, usize),
         ) -> Vec<[&'a [u64]; 3]> {
-            (0..nd)
+            let (n, limbs, ml) = (params.n, ct.limbs, params.max_level());
+            (0..ct.num_digits)
                 .map(|t| {
-                    let d = &digits[(t * limbs + k) * n..(t * limbs + k + 1) * n];
+                    let d = if params.digits[t] == (k, 0) {
+                        &ct.c1[k * n..(k + 1) * n]
+                    } else {
+                        &ct.digits[(t * limbs + k) * n..(t * limbs + k + 1) * n]
+                    };
                     let ko = (t * ml + k) * n;
                     [d, &key[ko..ko + n], &shoup[ko..ko + n]]
                 })
                 .collect()
         }
-        let dims = (nd, limbs, ml, k, n);
-        a0.copy_from_slice(c0_k);
-        plan.mul_acc_prepared_sum(a0, &terms(digits, &self.b_perm, &self.b_perm_shoup, dims));
-        a1.fill(0);
-        plan.mul_acc_prepared_sum(a1, &terms(digits, &self.a_perm, &self.a_perm_shoup, dims));
+        let plan = &params.plans[k];
+        let c0_k = &ct.c0[k * n..(k + 1) * n];
+        let b_terms = terms(params, ct, k, &self.b_perm, &self.b_perm_shoup);
+        plan.mul_prepared_sum(a0, SumBase::From(c0_k), &b_terms);
+        let a_terms = terms(params, ct, k, &self.a_perm, &self.a_perm_shoup);
+        plan.mul_prepared_sum(a1, SumBase::Zero, &a_terms);
     }
 }
 
 impl Hoisted {
+    fn decomposed(&self) -> Decomposed<'_> {
+        Decomposed {
+            c0: &self.c0,
+            c1: &self.c1,
+            digits: &self.digits,
+            num_digits: self.num_digits,
+            limbs: self.limbs,
+        }
+    }
+
     /// Limb k of the key-switched σ_g before its gather (see [`GaloisKey::key_switch_limb`]).
     fn key_switch_limb(&self, key: &GaloisKey, k: usize, a0: &mut [u64], a1: &mut [u64]) {
-        let n = self.params.n;
-        let c0_k = &self.c0[k * n..(k + 1) * n];
-        key.key_switch_limb(
-            &self.params,
-            &self.digits,
-            self.num_digits,
-            self.limbs,
-            k,
-            c0_k,
-            a0,
-            a1,
-        );
+        key.key_switch_limb(&self.params, &self.decomposed(), k, a0, a1);
     }
 
     /// Decomposes `ct`'s c1.

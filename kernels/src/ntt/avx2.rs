@@ -7,7 +7,7 @@
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
     use crate::ntt::kind::{self, MONT, SHOUP, WIDE};
-    use crate::ntt::{Reduction, Tables};
+    use crate::ntt::{Reduction, SumBase, Tables};
     use core::arch::x86_64::*;
 
     /// Forward NTT (see `NttPlan64::forward`).
@@ -75,15 +75,20 @@ pub(crate) mod u64 {
         }
     }
 
-    /// acc += Σ a·b mod q over `terms` (b with Shoup constants), in one pass.
-    pub(crate) fn mul_acc_prepared_sum(t: &Tables<u64>, acc: &mut [u64], terms: &[[&[u64]; 3]]) {
+    /// acc = base + Σ a·b mod q over `terms` (b with Shoup constants), in one pass.
+    pub(crate) fn mul_prepared_sum(
+        t: &Tables<u64>,
+        acc: &mut [u64],
+        base: SumBase<'_, u64>,
+        terms: &[[&[u64]; 3]],
+    ) {
         debug_assert!(crate::Backend::Avx2.is_available());
         if kind::wide_q(t.q) {
             // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-            unsafe { mul_acc_sum_impl::<WIDE>(t, acc, terms) }
+            unsafe { mul_sum_impl::<WIDE>(t, acc, base, terms) }
         } else {
             // SAFETY: as above.
-            unsafe { mul_acc_sum_impl::<SHOUP>(t, acc, terms) }
+            unsafe { mul_sum_impl::<SHOUP>(t, acc, base, terms) }
         }
     }
 
@@ -549,13 +554,22 @@ pub(crate) mod u64 {
         }
     }
 
-    /// acc += Σ a·b mod q over `terms`, one pass: the partial sum stays in a register, in
+    /// acc = base + Σ a·b mod q over `terms`, one pass: the partial sum stays in a register, in
     /// [0, 2q) (`SHOUP`) or [0, 4q) (`WIDE`), one conditional subtraction per term.
     #[target_feature(enable = "avx2")]
-    fn mul_acc_sum_impl<const R: u8>(t: &Tables<u64>, acc: &mut [u64], terms: &[[&[u64]; 3]]) {
+    fn mul_sum_impl<const R: u8>(
+        t: &Tables<u64>,
+        acc: &mut [u64],
+        base: SumBase<'_, u64>,
+        terms: &[[&[u64]; 3]],
+    ) {
         let c = consts(t);
         for j in (0..acc.len()).step_by(4) {
-            let mut s = ld(acc, j);
+            let mut s = match base {
+                SumBase::Acc => ld(acc, j),
+                SumBase::From(b) => ld(b, j),
+                SumBase::Zero => _mm256_setzero_si256(),
+            };
             for [a, b, bs] in terms {
                 let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), c.q, c.qinv);
                 let bound = if R == WIDE { c.four_q } else { c.two_q };
@@ -569,7 +583,7 @@ pub(crate) mod u64 {
 
 /// u32 lanes: q < 2^30, values in [0, 4q).
 pub(crate) mod u32 {
-    use crate::ntt::{Reduction, Tables};
+    use crate::ntt::{Reduction, SumBase, Tables};
     use core::arch::x86_64::*;
 
     /// Forward NTT (see `NttPlan32::forward`).
@@ -625,8 +639,18 @@ pub(crate) mod u32 {
         mul_prepared(t, o1, a[1], b, bs, acc);
     }
 
-    /// acc += Σ a·b mod q over `terms` (term by term: no fused u32 kernel on avx2).
-    pub(crate) fn mul_acc_prepared_sum(t: &Tables<u32>, acc: &mut [u32], terms: &[[&[u32]; 3]]) {
+    /// acc = base + Σ a·b mod q over `terms` (term by term: no fused u32 kernel on avx2).
+    pub(crate) fn mul_prepared_sum(
+        t: &Tables<u32>,
+        acc: &mut [u32],
+        base: SumBase<'_, u32>,
+        terms: &[[&[u32]; 3]],
+    ) {
+        match base {
+            SumBase::Acc => {}
+            SumBase::From(b) => acc.copy_from_slice(b),
+            SumBase::Zero => acc.fill(0),
+        }
         for [a, b, bs] in terms {
             mul_prepared(t, acc, a, b, bs, true);
         }

@@ -16,7 +16,7 @@ macro_rules! avx512_common {
     ($W:ty, $L:expr) => {
         use crate::ntt::kind;
         use crate::ntt::shuffle::stage_lanes;
-        use crate::ntt::{Reduction, Tables};
+        use crate::ntt::{Reduction, SumBase, Tables};
         use core::arch::x86_64::*;
 
         const L: usize = $L;
@@ -298,15 +298,24 @@ macro_rules! avx512_traversal {
             }
         }
 
-        /// acc += Σ a·b mod q over `terms` = [a, b, b's Shoup constants], one pass: the partial
+        /// acc = base + Σ a·b mod q over `terms` = [a, b, b's Shoup constants], one pass: the partial
         /// sum stays in a register, in [0, 2q) (`SHOUP`: products < 2q) or [0, 4q) (`WIDE`:
         /// products < 4q), reduced once per term by one conditional subtraction.
         #[target_feature(enable = $feat)]
-        fn mul_acc_sum_impl<const R: u8>(t: &Tables<$W>, acc: &mut [$W], terms: &[[&[$W]; 3]]) {
+        fn mul_sum_impl<const R: u8>(
+            t: &Tables<$W>,
+            acc: &mut [$W],
+            base: SumBase<'_, $W>,
+            terms: &[[&[$W]; 3]],
+        ) {
             debug_assert!(R != MONT);
             let c = consts(t);
             for j in (0..acc.len()).step_by(L) {
-                let mut s = ld(acc, j);
+                let mut s = match base {
+                    SumBase::Acc => ld(acc, j),
+                    SumBase::From(b) => ld(b, j),
+                    SumBase::Zero => _mm512_setzero_si512(),
+                };
                 for [a, b, bs] in terms {
                     let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), &c);
                     s = if R == WIDE {
@@ -397,20 +406,21 @@ pub(crate) mod u64 {
         }
     }
 
-    /// acc += Σ a·b mod q over `terms` (b with the Shoup constants of `red`), in one pass.
-    pub(crate) fn mul_acc_prepared_sum(
+    /// acc = base + Σ a·b mod q over `terms` (b with the Shoup constants of `red`), one pass.
+    pub(crate) fn mul_prepared_sum(
         t: &Tables<u64>,
         red: Reduction,
         acc: &mut [u64],
+        base: SumBase<'_, u64>,
         terms: &[[&[u64]; 3]],
     ) {
         debug_assert!(crate::Backend::Avx512.is_available());
         match red {
-            Reduction::Shoup52 => ifma52::mul_acc_prepared_sum(t, acc, terms),
+            Reduction::Shoup52 => ifma52::mul_prepared_sum(t, acc, base, terms),
             // SAFETY: as in `forward`.
-            _ if wide(t) => unsafe { mul_acc_sum_impl::<{ kind::WIDE }>(t, acc, terms) },
+            _ if wide(t) => unsafe { mul_sum_impl::<{ kind::WIDE }>(t, acc, base, terms) },
             // SAFETY: as in `forward`.
-            _ => unsafe { mul_acc_sum_impl::<{ kind::SHOUP }>(t, acc, terms) },
+            _ => unsafe { mul_sum_impl::<{ kind::SHOUP }>(t, acc, base, terms) },
         }
     }
 
@@ -600,15 +610,16 @@ pub(crate) mod u64 {
             unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) }
         }
 
-        /// acc += Σ a·b mod q over `terms` (52-bit Shoup constants; a < 2^52), in one pass.
-        pub(crate) fn mul_acc_prepared_sum(
+        /// acc = base + Σ a·b mod q over `terms` (52-bit Shoup constants; a < 2^52), one pass.
+        pub(crate) fn mul_prepared_sum(
             t: &Tables<u64>,
             acc: &mut [u64],
+            base: SumBase<'_, u64>,
             terms: &[[&[u64]; 3]],
         ) {
             debug_assert!(crate::backend::cpu::has_avx512ifma());
             // SAFETY: as in `forward`.
-            unsafe { mul_acc_sum_impl::<{ kind::SHOUP }>(t, acc, terms) }
+            unsafe { mul_sum_impl::<{ kind::SHOUP }>(t, acc, base, terms) }
         }
 
         /// 2^52 − 1.
@@ -710,18 +721,19 @@ pub(crate) mod u32 {
         }
     }
 
-    /// acc += Σ a·b mod q over `terms` (b with 32-bit Shoup constants), in one pass.
-    pub(crate) fn mul_acc_prepared_sum(
+    /// acc = base + Σ a·b mod q over `terms` (b with 32-bit Shoup constants), one pass.
+    pub(crate) fn mul_prepared_sum(
         t: &Tables<u32>,
         red: Reduction,
         acc: &mut [u32],
+        base: SumBase<'_, u32>,
         terms: &[[&[u32]; 3]],
     ) {
         debug_assert!(crate::Backend::Avx512.is_available());
         match red {
             Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
             // SAFETY: as in `forward`.
-            _ => unsafe { mul_acc_sum_impl::<{ kind::SHOUP }>(t, acc, terms) },
+            _ => unsafe { mul_sum_impl::<{ kind::SHOUP }>(t, acc, base, terms) },
         }
     }
 

@@ -32,6 +32,17 @@ pub(crate) mod neon;
 #[cfg(any(target_arch = "x86_64", test))]
 pub(crate) mod shuffle;
 
+/// Where [`NttPlan64::mul_prepared_sum`] (and the u32 one) starts its sum.
+#[derive(Debug, Clone, Copy)]
+pub enum SumBase<'a, W> {
+    /// The output's own values (accumulate in place).
+    Acc,
+    /// Another slice of n values in [0, q).
+    From(&'a [W]),
+    /// Zero.
+    Zero,
+}
+
 /// Lane-product kinds of the SIMD traversals (a const parameter, resolved at compile time).
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod kind {
@@ -564,13 +575,22 @@ macro_rules! ntt_plan {
                 }
             }
 
-            /// acc = acc + Σ_t a_t ⊙ b_t mod q over `terms` = [a_t, b_t, prepare(b_t)]: the
-            /// same result as [`Self::mul_acc_prepared`] once per term, in one pass over acc
-            /// (partial sums stay unreduced in registers on avx512; other backends loop over
-            /// the terms). acc in [0, q) → [0, q); each a_t as in [`Self::mul_prepared`].
+            /// out = base + Σ_t a_t ⊙ b_t mod q over `terms` = [a_t, b_t, prepare(b_t)], where
+            /// base is out's own values ([`SumBase::Acc`]), another slice or zero: the same result
+            /// as copying base and calling [`Self::mul_acc_prepared`] once per term, in one pass
+            /// on avx2 and avx512 (partial sums stay unreduced in registers; other backends loop
+            /// over the terms). base in [0, q) → [0, q); each a_t as in [`Self::mul_prepared`].
             /// Panics if a slice's length is not n.
-            pub fn mul_acc_prepared_sum(&self, acc: &mut [$W], terms: &[[&[$W]; 3]]) {
-                self.check_len(acc.len());
+            pub fn mul_prepared_sum(
+                &self,
+                out: &mut [$W],
+                base: SumBase<'_, $W>,
+                terms: &[[&[$W]; 3]],
+            ) {
+                self.check_len(out.len());
+                if let SumBase::From(b) = base {
+                    self.check_len(b.len());
+                }
                 for t in terms {
                     for s in t {
                         self.check_len(s.len());
@@ -578,14 +598,19 @@ macro_rules! ntt_plan {
                 }
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::mul_acc_prepared_sum(&self.t, acc, terms),
+                    Backend::Avx2 => avx2::$suffix::mul_prepared_sum(&self.t, out, base, terms),
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx512 => {
-                        avx512::$suffix::mul_acc_prepared_sum(&self.t, self.reduction, acc, terms)
+                        avx512::$suffix::mul_prepared_sum(&self.t, self.reduction, out, base, terms)
                     }
                     _ => {
+                        match base {
+                            SumBase::Acc => {}
+                            SumBase::From(b) => out.copy_from_slice(b),
+                            SumBase::Zero => out.fill(0),
+                        }
                         for [a, b, bs] in terms {
-                            self.mul_acc_prepared(acc, a, b, bs);
+                            self.mul_acc_prepared(out, a, b, bs);
                         }
                     }
                 }
