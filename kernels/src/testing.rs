@@ -357,6 +357,27 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                 }
             }
         }
+        for &n in sizes {
+            for g in [3, 2 * n - 1, 5 * 5 * 5 % (2 * n), 2 * n - 3] {
+                use crate::ntt::NttPermutation;
+                let (Ok(s), Ok(p)) = (
+                    NttPermutation::with_backend(n, g, Backend::Scalar),
+                    NttPermutation::with_backend(n, g, backend),
+                ) else {
+                    fail!("permutation n={n} g={g} could not be built");
+                };
+                let a = rng.vec_below(n, u64::MAX);
+                let (mut x, mut y) = (vec![7u64], vec![7u64]);
+                s.gather_extend(&a, &mut x);
+                p.gather_extend(&a, &mut y);
+                let mut z = vec![0u64; n];
+                p.gather(&a, &mut z);
+                if x != y || x.len() != n + 1 || z[..] != x[1..] {
+                    fail!("gather n={n} g={g} seed={seed:#x}");
+                }
+                cases += 1;
+            }
+        }
         out.push(BackendCheck::Passed {
             backend,
             cases,

@@ -16,7 +16,7 @@ use super::error::{HeError, Result};
 use super::keys::{check_same, SecretKey};
 use super::params::Parameters;
 use super::sampling::{self, Seed};
-use kernels::ntt::{automorphism_ntt_table, SumBase};
+use kernels::ntt::{automorphism_ntt_table, NttPermutation, SumBase};
 use rand_chacha::rand_core::CryptoRng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,8 +24,8 @@ use std::sync::Arc;
 /// One key-switching key for σ_g.
 #[derive(Clone)]
 pub(crate) struct GaloisKey {
-    /// π_g as a gather table: π(x)[i] = x[table[i]].
-    table: Vec<u32>,
+    /// π_g as a gather: π(x)[i] = x[table[i]].
+    perm: NttPermutation,
     /// Canonical b components, digit-major then limb-major (what is serialised).
     pub(crate) b: Vec<u64>,
     /// π_g⁻¹(b), π_g⁻¹(a) and their Shoup constants.
@@ -49,7 +49,8 @@ impl GaloisKey {
     ) -> Result<GaloisKey> {
         let n = params.n;
         let limbs = params.max_level();
-        let table = automorphism_ntt_table(n, g)?;
+        let perm = NttPermutation::automorphism(n, g)?;
+        let table = perm.table();
         let nd = params.digits.len();
         let mut b_perm = vec![0u64; nd * limbs * n];
         let mut a_perm = vec![0u64; nd * limbs * n];
@@ -98,7 +99,7 @@ impl GaloisKey {
             }
         }
         Ok(GaloisKey {
-            table,
+            perm,
             b,
             b_perm,
             b_perm_shoup,
@@ -448,11 +449,11 @@ fn finish_rotation(
     acc1: &[u64],
 ) -> Ciphertext {
     let n = params.n;
-    // Filled by `extend` from exact-size iterators: no zeroing pass before the gather.
+    // Filled by appending gathers: no zeroing pass before the gather.
     let gather = |acc: &[u64]| {
         let mut out = Vec::with_capacity(limbs * n);
         for a in acc.chunks_exact(n).take(limbs) {
-            out.extend(key.table.iter().map(|&src| a[src as usize]));
+            key.perm.gather_extend(a, &mut out);
         }
         out
     };
@@ -625,10 +626,8 @@ impl Hoisted {
             for (k, plan) in params.plans[..limbs].iter().enumerate() {
                 let rg = k * n..(k + 1) * n;
                 self.key_switch_limb(key, k, a0, a1);
-                for ((x0, x1), &src) in r0.iter_mut().zip(r1.iter_mut()).zip(&key.table) {
-                    *x0 = a0[src as usize];
-                    *x1 = a1[src as usize];
-                }
+                key.perm.gather(a0, r0);
+                key.perm.gather(a1, r1);
                 plan.mul_prepared_pair(
                     [&mut acc.c0[rg.clone()], &mut acc.c1[rg.clone()]],
                     [r0, r1],

@@ -811,3 +811,49 @@ pub(crate) mod u32 {
         }
     }
 }
+
+/// dst[i] = a[table[i]] for i < n = table.len() = a.len(), 8-lane gathers. `table` is a
+/// permutation of 0..n (an [`crate::ntt::NttPermutation`]'s), n a multiple of 8, and `dst`
+/// points to n writable u64 (initialised or not).
+///
+/// # Safety
+/// The CPU has avx512f; `dst` is valid for n writes of u64.
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_raw(table: &[u32], a: &[u64], dst: *mut u64) {
+    use core::arch::x86_64::*;
+    debug_assert!(table.iter().all(|&i| (i as usize) < a.len()));
+    for (c, ix) in table.chunks_exact(8).enumerate() {
+        // SAFETY: 8 u32 read from a chunk of exactly 8; the gather reads a[ix[l]], every
+        // ix[l] < a.len() (a checked permutation); the store writes dst[8c..8c + 8] < n,
+        // valid by the caller's contract.
+        unsafe {
+            let idx = _mm256_loadu_si256(ix.as_ptr() as *const __m256i);
+            let v = _mm512_i32gather_epi64::<8>(idx, a.as_ptr() as *const i64);
+            let d = dst.add(8 * c);
+            _mm512_storeu_si512(d as *mut _, v);
+        }
+    }
+}
+
+/// Appends a[table[i]] for every i to `out` (see [`gather_raw`]).
+pub(crate) fn gather_extend(table: &[u32], a: &[u64], out: &mut Vec<u64>) {
+    debug_assert!(crate::Backend::Avx512.is_available());
+    let n = table.len();
+    assert!(n == a.len() && n.is_multiple_of(8));
+    out.reserve(n);
+    let len = out.len();
+    // SAFETY: avx512f was detected before a permutation's backend could be this one; the
+    // spare capacity holds at least n u64 (reserved above).
+    unsafe { gather_raw(table, a, out.spare_capacity_mut().as_mut_ptr() as *mut u64) };
+    // SAFETY: `gather_raw` initialised the n elements after `len`.
+    unsafe { out.set_len(len + n) };
+}
+
+/// out[i] = a[table[i]] (see [`gather_raw`]).
+pub(crate) fn gather(table: &[u32], a: &[u64], out: &mut [u64]) {
+    debug_assert!(crate::Backend::Avx512.is_available());
+    let n = table.len();
+    assert!(n == a.len() && n == out.len() && n.is_multiple_of(8));
+    // SAFETY: as in `gather_extend`; `out` holds n u64.
+    unsafe { gather_raw(table, a, out.as_mut_ptr()) };
+}

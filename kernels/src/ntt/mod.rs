@@ -665,6 +665,75 @@ fn check_galois(g: usize, n: usize) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// σ_g in NTT form as a checked gather table, out[i] = a[table[i]], run with SIMD gathers on
+/// avx2/avx512 (the backend selected when it is built).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NttPermutation {
+    table: Vec<u32>,
+    backend: Backend,
+}
+
+impl NttPermutation {
+    /// The permutation of σ_g (g odd in [1, 2n)) on bit-reversed evaluations
+    /// ([`automorphism_ntt_table`]).
+    pub fn automorphism(n: usize, g: usize) -> Result<Self, KernelError> {
+        Self::with_backend(n, g, default_backend()?)
+    }
+
+    /// The same permutation on the given backend (for tests and benchmarks).
+    pub fn with_backend(n: usize, g: usize, backend: Backend) -> Result<Self, KernelError> {
+        backend.check()?;
+        let table = automorphism_ntt_table(n, g)?;
+        // The SIMD gathers read a[table[i]] unchecked: every entry must be below n.
+        assert!(table.iter().all(|&i| (i as usize) < n));
+        Ok(NttPermutation { table, backend })
+    }
+
+    /// The gather table (a permutation of 0..n).
+    pub fn table(&self) -> &[u32] {
+        &self.table
+    }
+
+    /// n.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Never true (n ≥ 256).
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Appends a[table[0]], …, a[table[n−1]] to `out`. Panics if `a.len() != n`.
+    pub fn gather_extend(&self, a: &[u64], out: &mut Vec<u64>) {
+        assert_eq!(a.len(), self.table.len(), "slice length must equal n");
+        match self.backend {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => avx2::gather_extend(&self.table, a, out),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => avx512::gather_extend(&self.table, a, out),
+            _ => out.extend(self.table.iter().map(|&i| a[i as usize])),
+        }
+    }
+
+    /// out[i] = a[table[i]]. Panics if `a` or `out` is not n long.
+    pub fn gather(&self, a: &[u64], out: &mut [u64]) {
+        assert_eq!(a.len(), self.table.len(), "slice length must equal n");
+        assert_eq!(out.len(), self.table.len(), "slice length must equal n");
+        match self.backend {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => avx2::gather(&self.table, a, out),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => avx512::gather(&self.table, a, out),
+            _ => {
+                for (o, &i) in out.iter_mut().zip(&self.table) {
+                    *o = a[i as usize];
+                }
+            }
+        }
+    }
+}
+
 /// The permutation that applies X → X^g to a vector in NTT form (bit-reversed evaluation
 /// order): `out[i] = a[table[i]]`. Computing it costs O(n); callers may cache it per g.
 pub fn automorphism_ntt_table(n: usize, g: usize) -> Result<Vec<u32>, KernelError> {
