@@ -9,7 +9,12 @@
 //! Hoisting: σ_g commutes with the decomposition (σ_g(d) keeps the digit norm), and in NTT
 //! form σ_g is a permutation π_g. So the digits are transformed once, and each rotation costs
 //! only pointwise multiply-accumulates against keys stored pre-permuted by π_g⁻¹, followed by
-//! π_g on three vectors per limb: Σ π(D)⊙b = π(Σ D⊙π⁻¹(b)).
+//! π_g on two vectors per limb: Σ π(D)⊙b = π(Σ D⊙π⁻¹(b)).
+//!
+//! Cost per decomposition of a two-prime ciphertext with 2 digits per limb: 2 inverse and 6
+//! forward NTTs (each limb's offset-0 digit is not transformed on its own prime: there the key
+//! switch multiplies c1's own limb, against keys stored folded, see [`GaloisKey::from_parts`]);
+//! per rotation: 2 one-pass sums of 4 products per limb and the gather π_g.
 use super::ciphertext::Ciphertext;
 use super::encoding::PreparedPlaintext;
 use super::error::{HeError, Result};
