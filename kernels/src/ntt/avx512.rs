@@ -817,9 +817,10 @@ pub(crate) mod u32 {
 /// points to n writable u64 (initialised or not).
 ///
 /// # Safety
-/// The CPU has avx512f; `dst` is valid for n writes of u64.
+/// The CPU has avx512f; every table entry is below a.len(); table.len() is a multiple of 8;
+/// `dst` is valid for table.len() writes of u64.
 #[target_feature(enable = "avx512f")]
-unsafe fn gather_raw(table: &[u32], a: &[u64], dst: *mut u64) {
+pub(crate) unsafe fn gather_raw(table: &[u32], a: &[u64], dst: *mut u64) {
     use core::arch::x86_64::*;
     debug_assert!(table.iter().all(|&i| (i as usize) < a.len()));
     for (c, ix) in table.chunks_exact(8).enumerate() {
@@ -833,27 +834,4 @@ unsafe fn gather_raw(table: &[u32], a: &[u64], dst: *mut u64) {
             _mm512_storeu_si512(d as *mut _, v);
         }
     }
-}
-
-/// Appends a[table[i]] for every i to `out` (see [`gather_raw`]).
-pub(crate) fn gather_extend(table: &[u32], a: &[u64], out: &mut Vec<u64>) {
-    debug_assert!(crate::Backend::Avx512.is_available());
-    let n = table.len();
-    assert!(n == a.len() && n.is_multiple_of(8));
-    out.reserve(n);
-    let len = out.len();
-    // SAFETY: avx512f was detected before a permutation's backend could be this one; the
-    // spare capacity holds at least n u64 (reserved above).
-    unsafe { gather_raw(table, a, out.spare_capacity_mut().as_mut_ptr() as *mut u64) };
-    // SAFETY: `gather_raw` initialised the n elements after `len`.
-    unsafe { out.set_len(len + n) };
-}
-
-/// out[i] = a[table[i]] (see [`gather_raw`]).
-pub(crate) fn gather(table: &[u32], a: &[u64], out: &mut [u64]) {
-    debug_assert!(crate::Backend::Avx512.is_available());
-    let n = table.len();
-    assert!(n == a.len() && n == out.len() && n.is_multiple_of(8));
-    // SAFETY: as in `gather_extend`; `out` holds n u64.
-    unsafe { gather_raw(table, a, out.as_mut_ptr()) };
 }

@@ -704,30 +704,47 @@ impl NttPermutation {
         self.table.is_empty()
     }
 
-    /// Appends a[table[0]], …, a[table[n−1]] to `out`. Panics if `a.len() != n`.
+    /// Appends a[table[0]], …, a[table[n−1]] to `out` (no zeroing pass). Panics if
+    /// `a.len() != n`.
     pub fn gather_extend(&self, a: &[u64], out: &mut Vec<u64>) {
-        assert_eq!(a.len(), self.table.len(), "slice length must equal n");
-        match self.backend {
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => avx2::gather_extend(&self.table, a, out),
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => avx512::gather_extend(&self.table, a, out),
-            _ => out.extend(self.table.iter().map(|&i| a[i as usize])),
-        }
+        let n = self.table.len();
+        assert_eq!(a.len(), n, "slice length must equal n");
+        out.reserve(n);
+        let len = out.len();
+        let dst = out.spare_capacity_mut()[..n].as_mut_ptr() as *mut u64;
+        // SAFETY: `dst` is the start of n reserved (spare) elements of `out`.
+        unsafe { self.gather_to(a, dst) };
+        // SAFETY: `gather_to` initialised those n elements.
+        unsafe { out.set_len(len + n) };
     }
 
     /// out[i] = a[table[i]]. Panics if `a` or `out` is not n long.
     pub fn gather(&self, a: &[u64], out: &mut [u64]) {
         assert_eq!(a.len(), self.table.len(), "slice length must equal n");
         assert_eq!(out.len(), self.table.len(), "slice length must equal n");
+        // SAFETY: `out` holds n elements.
+        unsafe { self.gather_to(a, out.as_mut_ptr()) };
+    }
+
+    /// Writes dst[i] = a[table[i]] for i < n.
+    ///
+    /// # Safety
+    /// `dst` is valid for n writes of u64; `a.len() == n`.
+    unsafe fn gather_to(&self, a: &[u64], dst: *mut u64) {
+        debug_assert_eq!(a.len(), self.table.len());
         match self.backend {
+            // SAFETY: the backend was checked on this CPU when the permutation was built; the
+            // table is a permutation of 0..n = 0..a.len() (checked then too); n ≥ 256 is a
+            // multiple of the lane count; `dst` as promised by the caller.
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => avx2::gather(&self.table, a, out),
+            Backend::Avx2 => unsafe { avx2::gather_raw(&self.table, a, dst) },
+            // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => avx512::gather(&self.table, a, out),
+            Backend::Avx512 => unsafe { avx512::gather_raw(&self.table, a, dst) },
             _ => {
-                for (o, &i) in out.iter_mut().zip(&self.table) {
-                    *o = a[i as usize];
+                for (i, &src) in self.table.iter().enumerate() {
+                    // SAFETY: i < n, within `dst` as promised by the caller.
+                    unsafe { dst.add(i).write(a[src as usize]) };
                 }
             }
         }
