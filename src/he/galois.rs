@@ -76,20 +76,20 @@ impl GaloisKey {
             if off0 != 0 {
                 continue;
             }
-            let md = params.plans[i].modulus();
+            let plan = &params.plans[i];
+            let md = plan.modulus();
             let k0 = (t0 * limbs + i) * n;
             for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
                 if li != i {
                     break;
                 }
-                let c = md.sub(0, md.reduce_u128(1u128 << off));
-                let cs = md.shoup(c);
+                // n copies of −2^off mod q_i, with the plan's own Shoup constants.
+                let c = vec![md.sub(0, md.reduce_u128(1u128 << off)); n];
+                let cs = plan.prepare(&c);
                 let kj = (tj * limbs + i) * n;
                 for perm in [&mut b_perm, &mut a_perm] {
-                    for x in 0..n {
-                        let folded = md.mul_shoup(perm[k0 + x], c, cs);
-                        perm[kj + x] = md.add(perm[kj + x], folded);
-                    }
+                    let (head, tail) = perm.split_at_mut(kj);
+                    plan.mul_acc_prepared(&mut tail[..n], &head[k0..k0 + n], &c, &cs);
                 }
             }
         }
