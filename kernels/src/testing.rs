@@ -179,11 +179,14 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                         }
                     }
                     let top = vec![q - 1; n];
-                    let (mut x, mut y) = (top.clone(), top.clone());
-                    s.inverse(&mut x);
-                    p.inverse(&mut y);
-                    if x != y {
-                        fail!("inverse64 q-1 {red:?} n={n} q={q} seed={seed:#x}");
+                    // Inverse accepts [0, 2q): all q − 1, random, all 2q − 1.
+                    for a2 in [top.clone(), rng.vec_below(n, 2 * q), vec![2 * q - 1; n]] {
+                        let (mut x, mut y) = (a2.clone(), a2);
+                        s.inverse(&mut x);
+                        p.inverse(&mut y);
+                        if x != y {
+                            fail!("inverse64 [0,2q) {red:?} n={n} q={q} seed={seed:#x}");
+                        }
                     }
                     let b = rng.vec_below(n, q);
                     let bs = s.prepare(&b);

@@ -257,6 +257,29 @@ pub(crate) mod u64 {
         (u, mulw::<R>(v, w, ws, c.q, c.qinv))
     }
 
+    /// The last Gentleman–Sande stage with n⁻¹ folded in, fully reduced: ((x + y)·n⁻¹,
+    /// (x − y)·w·n⁻¹) in [0, q), `s` = [(n⁻¹, its Shoup constant), (w·n⁻¹, its Shoup constant)];
+    /// x, y as for [`bf_inv`]. Shoup kinds only.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bf_inv_scaled<const R: u8>(
+        x: __m256i,
+        y: __m256i,
+        s: [(__m256i, __m256i); 2],
+        c: &Consts,
+    ) -> (__m256i, __m256i) {
+        debug_assert!(R != MONT);
+        let bound = if R == WIDE { c.four_q } else { c.two_q };
+        let u = mulw::<R>(_mm256_add_epi64(x, y), s[0].0, s[0].1, c.q, c.qinv);
+        let d = _mm256_sub_epi64(_mm256_add_epi64(x, bound), y);
+        let v = mulw::<R>(d, s[1].0, s[1].1, c.q, c.qinv);
+        let finish = |r: __m256i| {
+            let r = if R == WIDE { csub(r, c.two_q) } else { r };
+            csub(r, c.q)
+        };
+        (finish(u), finish(v))
+    }
+
     struct Consts {
         q: __m256i,
         two_q: __m256i,
@@ -314,7 +337,12 @@ pub(crate) mod u64 {
     /// pairs 0–2 and 1–3 (w1).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn radix4_inv<const R: u8>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
+    fn radix4_inv<const R: u8>(
+        block: &mut [u64],
+        w: [(__m256i, __m256i); 3],
+        scale: Option<[(__m256i, __m256i); 2]>,
+        c: &Consts,
+    ) {
         let h = block.len() / 4;
         let (q01, q23) = block.split_at_mut(2 * h);
         let (q0, q1) = q01.split_at_mut(h);
@@ -326,8 +354,16 @@ pub(crate) mod u64 {
         for ((c0, c1), (c2, c3)) in chunks {
             let (a0, a1) = bf_inv::<R>(ldc(c0), ldc(c1), w[1].0, w[1].1, c);
             let (b0, b1) = bf_inv::<R>(ldc(c2), ldc(c3), w[2].0, w[2].1, c);
-            let (a0, b0) = bf_inv::<R>(a0, b0, w[0].0, w[0].1, c);
-            let (a1, b1) = bf_inv::<R>(a1, b1, w[0].0, w[0].1, c);
+            let ((a0, b0), (a1, b1)) = match scale {
+                None => (
+                    bf_inv::<R>(a0, b0, w[0].0, w[0].1, c),
+                    bf_inv::<R>(a1, b1, w[0].0, w[0].1, c),
+                ),
+                Some(s) => (
+                    bf_inv_scaled::<R>(a0, b0, s, c),
+                    bf_inv_scaled::<R>(a1, b1, s, c),
+                ),
+            };
             stc(c0, a0);
             stc(c1, a1);
             stc(c2, b0);
@@ -480,25 +516,32 @@ pub(crate) mod u64 {
             m >>= 1;
             half <<= 1;
         }
+        // Shoup kinds fold n⁻¹ (and the reduction to [0, q)) into the last stage, which is the
+        // second half of the last radix-4 pass (m = 2); Montgomery scales in a pass after.
+        let scale = (R != MONT).then(|| {
+            [
+                (splat(t.n_inv), splat(t.n_inv_shoup)),
+                (splat(t.itw1_n_inv), splat(t.itw1_n_inv_shoup)),
+            ]
+        });
         while m >= 2 {
             // Stages (half, m groups) and (2·half, m/2 groups) merged: blocks of 4·half.
             let mq = m / 2;
+            let last = if m == 2 { scale } else { None };
             for (i, block) in a.chunks_exact_mut(4 * half).enumerate() {
-                radix4_inv::<R>(block, [tw2(mq + i), tw2(m + 2 * i), tw2(m + 2 * i + 1)], &c);
+                let w = [tw2(mq + i), tw2(m + 2 * i), tw2(m + 2 * i + 1)];
+                radix4_inv::<R>(block, w, last, &c);
             }
             m >>= 2;
             half <<= 2;
         }
-        // Scale by n⁻¹ and reduce to [0, q).
-        let (ni, nis) = if R == MONT {
-            (splat(t.n_inv_mont), c.q)
-        } else {
-            (splat(t.n_inv), splat(t.n_inv_shoup))
-        };
-        for ch in a.chunks_exact_mut(4) {
-            let v = mulw::<R>(ldc(ch), ni, nis, c.q, c.qinv);
-            let v = if R == WIDE { csub(v, c.two_q) } else { v };
-            stc(ch, csub(v, c.q));
+        if R == MONT {
+            // Scale by n⁻¹ and reduce to [0, q).
+            let (ni, nis) = (splat(t.n_inv_mont), c.q);
+            for ch in a.chunks_exact_mut(4) {
+                let v = mulw::<R>(ldc(ch), ni, nis, c.q, c.qinv);
+                stc(ch, csub(v, c.q));
+            }
         }
     }
 

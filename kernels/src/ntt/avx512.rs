@@ -221,7 +221,9 @@ macro_rules! avx512_traversal {
                 half <<= 1;
                 m >>= 1;
             }
-            while m >= 1 {
+            // Shoup kinds fold n⁻¹ into the last stage (below); Montgomery scales in a pass.
+            let last = if R == MONT { 0 } else { 1 };
+            while m > last {
                 for i in 0..m {
                     let k = m + i;
                     let (w, ws) = (splat(tw[k]), splat(tws[k]));
@@ -235,15 +237,30 @@ macro_rules! avx512_traversal {
                 half <<= 1;
                 m >>= 1;
             }
-            let (ni, nis) = if R == MONT {
-                (splat(t.n_inv_mont), c.q)
-            } else {
-                (splat(t.n_inv), splat(t.n_inv_shoup))
-            };
-            for j in (0..n).step_by(L) {
-                let v = mulw::<R>(ld(a, j), ni, nis, &c);
+            // Reduces a product (< 2q, or < 4q for WIDE) to [0, q).
+            let finish = |v: __m512i| {
                 let v = if R == WIDE { csub(v, c.two_q) } else { v };
-                st(a, j, csub(v, c.q));
+                csub(v, c.q)
+            };
+            if R == MONT {
+                let (ni, nis) = (splat(t.n_inv_mont), c.q);
+                for j in (0..n).step_by(L) {
+                    st(a, j, finish(mulw::<R>(ld(a, j), ni, nis, &c)));
+                }
+            } else {
+                // Last stage with the scaling: x' = (x + y)·n⁻¹, y' = (x − y)·(w_1·n⁻¹), from
+                // x, y in [0, 2q) ([0, 4q) for WIDE): both multiplicands below 4q (8q for WIDE).
+                let (ni, nis) = (splat(t.n_inv), splat(t.n_inv_shoup));
+                let (wn, wns) = (splat(t.itw1_n_inv), splat(t.itw1_n_inv_shoup));
+                let bound = if R == WIDE { c.four_q } else { c.two_q };
+                let h = n / 2;
+                for j in (0..h).step_by(L) {
+                    let (x, y) = (ld(a, j), ld(a, j + h));
+                    let u = mulw::<R>(add(x, y), ni, nis, &c);
+                    let v = mulw::<R>(sub(add(x, bound), y), wn, wns, &c);
+                    st(a, j, finish(u));
+                    st(a, j + h, finish(v));
+                }
             }
         }
 

@@ -138,6 +138,10 @@ pub(crate) struct Tables<W> {
     pub(crate) n_inv: W,
     pub(crate) n_inv_shoup: W,
     pub(crate) n_inv_mont: W,
+    /// ψ^−brv(1)·n⁻¹ (the last inverse stage's twiddle with the scaling folded in) and its
+    /// Shoup constant (as for `tw_shoup`).
+    pub(crate) itw1_n_inv: W,
+    pub(crate) itw1_n_inv_shoup: W,
 }
 
 impl<W> Tables<W> {
@@ -286,6 +290,7 @@ macro_rules! ntt_plan {
                 let shoup = |v: &[$W]| v.iter().map(|&w| shoup_of(w)).collect::<Vec<_>>();
                 let mont = |v: &[$W]| v.iter().map(|&w| m.to_montgomery(w)).collect::<Vec<_>>();
                 let n_inv = m.inv((n as u64 % q) as $W).expect("n is a unit mod q");
+                let itw1_n_inv = m.mul(itw[1], n_inv);
                 let t = Tables {
                     q: q as $W,
                     two_q: (2 * q) as $W,
@@ -299,6 +304,8 @@ macro_rules! ntt_plan {
                     n_inv,
                     n_inv_shoup: shoup_of(n_inv),
                     n_inv_mont: m.to_montgomery(n_inv),
+                    itw1_n_inv,
+                    itw1_n_inv_shoup: shoup_of(itw1_n_inv),
                 };
                 Ok(Self { n, log_n, modulus, psi: psi_w, backend, reduction, t })
             }
