@@ -169,6 +169,27 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     if x != y || x != a {
                         fail!("inverse64 {red:?} n={n} q={q} seed={seed:#x}");
                     }
+                    // forward_lazy: congruent, within its bound, and a valid multiplicand.
+                    {
+                        let (mut x, mut z) = (a.clone(), a.clone());
+                        s.forward(&mut x);
+                        p.forward_lazy(&mut z);
+                        let bound = if red == Reduction::Shoup52 {
+                            4 * q
+                        } else {
+                            64 * q
+                        };
+                        let ok = z.iter().zip(&x).all(|(&l, &r)| l < bound && l % q == r);
+                        let bz = rng.vec_below(n, q);
+                        let bzs = s.prepare(&bz);
+                        let (mut m1, mut m2) = (vec![0; n], vec![0; n]);
+                        s.mul_prepared(&mut m1, &x, &bz, &bzs);
+                        p.mul_prepared(&mut m2, &z, &bz, &bzs);
+                        if !ok || m1 != m2 {
+                            fail!("forward_lazy64 {red:?} n={n} q={q} seed={seed:#x}");
+                        }
+                        cases += 1;
+                    }
                     // Forward accepts [0, 4q): random and all-maximal inputs.
                     for a4 in [rng.vec_below(n, 4 * q), vec![4 * q - 1; n]] {
                         let (mut x, mut y) = (a4.clone(), a4);

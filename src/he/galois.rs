@@ -440,7 +440,8 @@ fn decompose_limb(
                     *d = md.reduce((c >> off) & mask);
                 }
             }
-            plan.forward(dst);
+            // Digits are only ever multiplied (key-switching sums): lazy values will do.
+            plan.forward_lazy(dst);
         }
     }
 }

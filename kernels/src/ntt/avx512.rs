@@ -181,7 +181,9 @@ macro_rules! avx512_traversal {
         }
 
         #[target_feature(enable = $feat)]
-        fn forward_impl<const R: u8>(t: &Tables<$W>, a: &mut [$W]) {
+        /// `reduce`: the last stage reduces to [0, q); otherwise it leaves lazy values
+        /// (< 64q for `WIDE`, < 4q for the other kinds).
+        fn forward_impl<const R: u8>(t: &Tables<$W>, a: &mut [$W], reduce: bool) {
             let n = a.len();
             debug_assert!(R != WIDE || n <= 1 << 15);
             let c = consts(t);
@@ -204,7 +206,7 @@ macro_rules! avx512_traversal {
             }
             while half > 1 {
                 half >>= 1;
-                small_stage::<R, true>(a, half, m, tw, tws, &c, half == 1);
+                small_stage::<R, true>(a, half, m, tw, tws, &c, reduce && half == 1);
                 m <<= 1;
             }
         }
@@ -352,18 +354,18 @@ macro_rules! avx512_traversal {
 pub(crate) mod u64 {
     avx512_common!(u64, 8);
 
-    /// Forward NTT (see the plan's `forward`).
-    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
+    /// Forward NTT (see the plan's `forward`; `reduce` false: its `forward_lazy`).
+    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64], reduce: bool) {
         debug_assert!(crate::Backend::Avx512.is_available());
         match red {
             // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
             // avx512dq on this CPU.
-            Reduction::Shoup if wide(t) => unsafe { forward_impl::<{ kind::WIDE }>(t, a) },
+            Reduction::Shoup if wide(t) => unsafe { forward_impl::<{ kind::WIDE }>(t, a, reduce) },
             // SAFETY: as above.
-            Reduction::Shoup => unsafe { forward_impl::<{ kind::SHOUP }>(t, a) },
+            Reduction::Shoup => unsafe { forward_impl::<{ kind::SHOUP }>(t, a, reduce) },
             // SAFETY: as above.
-            Reduction::Montgomery => unsafe { forward_impl::<{ kind::MONT }>(t, a) },
-            Reduction::Shoup52 => ifma52::forward(t, a),
+            Reduction::Montgomery => unsafe { forward_impl::<{ kind::MONT }>(t, a, reduce) },
+            Reduction::Shoup52 => ifma52::forward(t, a, reduce),
         }
     }
 
@@ -584,13 +586,13 @@ pub(crate) mod u64 {
 
         avx512_traversal!(u64, "avx512f,avx512dq,avx512ifma");
 
-        /// Forward NTT of a `Shoup52` plan (see the plan's `forward`).
-        pub(crate) fn forward(t: &Tables<u64>, a: &mut [u64]) {
+        /// Forward NTT of a `Shoup52` plan (see the plan's `forward` and `forward_lazy`).
+        pub(crate) fn forward(t: &Tables<u64>, a: &mut [u64], reduce: bool) {
             debug_assert!(crate::backend::cpu::has_avx512ifma());
             // SAFETY: a plan reaches this only with backend Avx512 and reduction Shoup52, which
             // `NttPlan64::check_reduction` allows only after `cpu::has_avx512ifma()` saw
             // avx512f, avx512dq and avx512ifma on this CPU.
-            unsafe { forward_impl::<{ kind::SHOUP }>(t, a) }
+            unsafe { forward_impl::<{ kind::SHOUP }>(t, a, reduce) }
         }
 
         /// Inverse NTT of a `Shoup52` plan (see the plan's `inverse`).
@@ -675,15 +677,15 @@ pub(crate) mod u64 {
 pub(crate) mod u32 {
     avx512_common!(u32, 16);
 
-    /// Forward NTT (see the plan's `forward`).
-    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
+    /// Forward NTT (see the plan's `forward`; `reduce` false: its `forward_lazy`).
+    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32], reduce: bool) {
         debug_assert!(crate::Backend::Avx512.is_available());
         // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
         // avx512dq on this CPU.
         unsafe {
             match red {
-                Reduction::Shoup => forward_impl::<{ kind::SHOUP }>(t, a),
-                Reduction::Montgomery => forward_impl::<{ kind::MONT }>(t, a),
+                Reduction::Shoup => forward_impl::<{ kind::SHOUP }>(t, a, reduce),
+                Reduction::Montgomery => forward_impl::<{ kind::MONT }>(t, a, reduce),
                 Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
             }
         }

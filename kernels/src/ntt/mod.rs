@@ -357,10 +357,24 @@ macro_rules! ntt_plan {
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a),
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a),
+                    Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a, true),
                     #[cfg(target_arch = "aarch64")]
                     Backend::Neon => neon::$suffix::forward(&self.t, self.reduction, a),
                     _ => self.forward_scalar(a),
+                }
+            }
+
+            /// [`Self::forward`] without the final reduction: each output is congruent to the
+            /// transform mod q and below 64q (below 4q in a [`Reduction::Shoup52`] plan), which
+            /// every prepared product accepts as its first operand (`mul_prepared`, `_pair`,
+            /// `_sum`): for operands that are only ever multiplied. Backends other than avx512
+            /// return reduced values.
+            pub fn forward_lazy(&self, a: &mut [$W]) {
+                self.check_len(a.len());
+                match self.backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a, false),
+                    _ => self.forward(a),
                 }
             }
 
