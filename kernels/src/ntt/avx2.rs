@@ -10,15 +10,15 @@ pub(crate) mod u64 {
     use crate::ntt::{Reduction, SumBase, Tables};
     use core::arch::x86_64::*;
 
-    /// Forward NTT (see `NttPlan64::forward`).
-    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
+    /// Forward NTT (see `NttPlan64::forward`; `reduce` false: its `forward_lazy`).
+    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64], reduce: bool) {
         debug_assert!(crate::Backend::Avx2.is_available());
         // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
         unsafe {
             match red {
-                Reduction::Shoup if kind::wide_q(t.q) => forward_impl::<WIDE>(t, a),
-                Reduction::Shoup => forward_impl::<SHOUP>(t, a),
-                Reduction::Montgomery => forward_impl::<MONT>(t, a),
+                Reduction::Shoup if kind::wide_q(t.q) => forward_impl::<WIDE>(t, a, reduce),
+                Reduction::Shoup => forward_impl::<SHOUP>(t, a, reduce),
+                Reduction::Montgomery => forward_impl::<MONT>(t, a, reduce),
                 Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
             }
         }
@@ -420,7 +420,9 @@ pub(crate) mod u64 {
     }
 
     #[target_feature(enable = "avx2")]
-    fn forward_impl<const R: u8>(t: &Tables<u64>, a: &mut [u64]) {
+    /// `reduce`: the last stage reduces to [0, q); otherwise lazy values (< 64q for `WIDE`,
+    /// < 4q otherwise) are left.
+    fn forward_impl<const R: u8>(t: &Tables<u64>, a: &mut [u64], reduce: bool) {
         let n = a.len();
         let c = consts(t);
         let (tw, tws) = t.twiddles(true, R == MONT);
@@ -465,7 +467,9 @@ pub(crate) mod u64 {
             let w = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tw, k));
             let ws = _mm256_permute4x64_epi64::<0b1101_1000>(ld(tws, k));
             let (x, y) = bf_fwd::<R>(x, y, w, ws, &c);
-            let (x, y) = if R == WIDE {
+            let (x, y) = if !reduce {
+                (x, y)
+            } else if R == WIDE {
                 (reduce_64q(x, &c), reduce_64q(y, &c))
             } else {
                 (csub(csub(x, c.two_q), c.q), csub(csub(y, c.two_q), c.q))
@@ -629,8 +633,9 @@ pub(crate) mod u32 {
     use crate::ntt::{Reduction, SumBase, Tables};
     use core::arch::x86_64::*;
 
-    /// Forward NTT (see `NttPlan32::forward`).
-    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
+    /// Forward NTT (see `NttPlan32::forward`); always fully reduced (`_reduce` is for the
+    /// plan's `forward_lazy`, which may return reduced values).
+    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32], _reduce: bool) {
         debug_assert!(crate::Backend::Avx2.is_available());
         // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
         unsafe {

@@ -355,7 +355,7 @@ macro_rules! ntt_plan {
                 self.check_len(a.len());
                 match self.backend {
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a),
+                    Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a, true),
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a, true),
                     #[cfg(target_arch = "aarch64")]
@@ -367,11 +367,13 @@ macro_rules! ntt_plan {
             /// [`Self::forward`] without the final reduction: each output is congruent to the
             /// transform mod q and below 64q (below 4q in a [`Reduction::Shoup52`] plan), which
             /// every prepared product accepts as its first operand (`mul_prepared`, `_pair`,
-            /// `_sum`): for operands that are only ever multiplied. Backends other than avx512
-            /// return reduced values.
+            /// `_sum`): for operands that are only ever multiplied. Lazy on avx2 (u64) and
+            /// avx512; other backends return reduced values.
             pub fn forward_lazy(&self, a: &mut [$W]) {
                 self.check_len(a.len());
                 match self.backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a, false),
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a, false),
                     _ => self.forward(a),
