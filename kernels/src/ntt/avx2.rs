@@ -611,14 +611,29 @@ pub(crate) mod u64 {
         terms: &[[&[u64]; 3]],
     ) {
         let c = consts(t);
-        for j in (0..acc.len()).step_by(4) {
+        let n = acc.len();
+        // Every operand checked once here, so the loop loads without per-load checks.
+        assert!(terms.iter().all(|t| t.iter().all(|x| x.len() == n)) && n.is_multiple_of(4));
+        let ptrs: Vec<[*const u64; 3]> = terms
+            .iter()
+            .map(|[a, b, bs]| [a.as_ptr(), b.as_ptr(), bs.as_ptr()])
+            .collect();
+        for j in (0..n).step_by(4) {
             let mut s = match base {
                 SumBase::Acc => ld(acc, j),
                 SumBase::From(b) => ld(b, j),
                 SumBase::Zero => _mm256_setzero_si256(),
             };
-            for [a, b, bs] in terms {
-                let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), c.q, c.qinv);
+            for &[a, b, bs] in &ptrs {
+                // SAFETY: j + 4 ≤ n and every operand holds n u64 (asserted above); unaligned.
+                let (x, y, ys) = unsafe {
+                    (
+                        _mm256_loadu_si256(a.add(j) as *const __m256i),
+                        _mm256_loadu_si256(b.add(j) as *const __m256i),
+                        _mm256_loadu_si256(bs.add(j) as *const __m256i),
+                    )
+                };
+                let r = mulw::<R>(x, y, ys, c.q, c.qinv);
                 let bound = if R == WIDE { c.four_q } else { c.two_q };
                 s = csub(_mm256_add_epi64(s, r), bound);
             }

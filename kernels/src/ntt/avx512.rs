@@ -28,6 +28,16 @@ macro_rules! avx512_common {
             unsafe { _mm512_loadu_si512(p.as_ptr().add(i) as *const _) }
         }
 
+        /// Unaligned load of L words at p + i.
+        ///
+        /// # Safety
+        /// p + i .. p + i + L lies within one live allocation of initialised words.
+        #[inline(always)]
+        unsafe fn ld_raw(p: *const $W, i: usize) -> __m512i {
+            // SAFETY: as the caller promises.
+            unsafe { _mm512_loadu_si512(p.add(i) as *const _) }
+        }
+
         #[inline(always)]
         fn st(p: &mut [$W], i: usize, v: __m512i) {
             assert!(i + L <= p.len());
@@ -196,10 +206,12 @@ macro_rules! avx512_traversal {
                     let k = m + i;
                     let (w, ws) = (splat(tw[k]), splat(tws[k]));
                     let base = 2 * i * half;
-                    for j in (base..base + half).step_by(L) {
-                        let (x, y) = bf_fwd::<R>(ld(a, j), ld(a, j + half), w, ws, &c);
-                        st(a, j, x);
-                        st(a, j + half, y);
+                    let (xs, ys) = a[base..base + 2 * half].split_at_mut(half);
+                    // Exact L-element chunks: the loads and stores need no bounds checks.
+                    for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
+                        let (x, y) = bf_fwd::<R>(ld(xc, 0), ld(yc, 0), w, ws, &c);
+                        st(xc, 0, x);
+                        st(yc, 0, y);
                     }
                 }
                 m <<= 1;
@@ -230,10 +242,11 @@ macro_rules! avx512_traversal {
                     let k = m + i;
                     let (w, ws) = (splat(tw[k]), splat(tws[k]));
                     let base = 2 * i * half;
-                    for j in (base..base + half).step_by(L) {
-                        let (x, y) = bf_inv::<R>(ld(a, j), ld(a, j + half), w, ws, &c);
-                        st(a, j, x);
-                        st(a, j + half, y);
+                    let (xs, ys) = a[base..base + 2 * half].split_at_mut(half);
+                    for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
+                        let (x, y) = bf_inv::<R>(ld(xc, 0), ld(yc, 0), w, ws, &c);
+                        st(xc, 0, x);
+                        st(yc, 0, y);
                     }
                 }
                 half <<= 1;
@@ -255,13 +268,13 @@ macro_rules! avx512_traversal {
                 let (ni, nis) = (splat(t.n_inv), splat(t.n_inv_shoup));
                 let (wn, wns) = (splat(t.itw1_n_inv), splat(t.itw1_n_inv_shoup));
                 let bound = if R == WIDE { c.four_q } else { c.two_q };
-                let h = n / 2;
-                for j in (0..h).step_by(L) {
-                    let (x, y) = (ld(a, j), ld(a, j + h));
+                let (xs, ys) = a.split_at_mut(n / 2);
+                for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
+                    let (x, y) = (ld(xc, 0), ld(yc, 0));
                     let u = mulw::<R>(add(x, y), ni, nis, &c);
                     let v = mulw::<R>(sub(add(x, bound), y), wn, wns, &c);
-                    st(a, j, finish(u));
-                    st(a, j + h, finish(v));
+                    st(xc, 0, finish(u));
+                    st(yc, 0, finish(v));
                 }
             }
         }
@@ -279,16 +292,16 @@ macro_rules! avx512_traversal {
         ) {
             debug_assert!(R != MONT);
             let c = consts(t);
-            for j in (0..out.len()).step_by(L) {
-                let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), &c);
+            let ins = a
+                .chunks_exact(L)
+                .zip(b.chunks_exact(L))
+                .zip(bs.chunks_exact(L));
+            for (o, ((ac, bc), bsc)) in out.chunks_exact_mut(L).zip(ins) {
+                let r = mulw::<R>(ld(ac, 0), ld(bc, 0), ld(bsc, 0), &c);
                 let r = if R == WIDE { csub(r, c.two_q) } else { r };
                 let r = csub(r, c.q);
-                let r = if acc {
-                    csub(add(ld(out, j), r), c.q)
-                } else {
-                    r
-                };
-                st(out, j, r);
+                let r = if acc { csub(add(ld(o, 0), r), c.q) } else { r };
+                st(o, 0, r);
             }
         }
 
@@ -305,14 +318,17 @@ macro_rules! avx512_traversal {
             debug_assert!(R != MONT);
             let c = consts(t);
             let [o0, o1] = out;
-            for j in (0..b.len()).step_by(L) {
-                let (bv, bsv) = (ld(b, j), ld(bs, j));
-                for (o, x) in [(&mut *o0, a[0]), (&mut *o1, a[1])] {
-                    let r = mulw::<R>(ld(x, j), bv, bsv, &c);
+            let outs = o0.chunks_exact_mut(L).zip(o1.chunks_exact_mut(L));
+            let ins = (a[0].chunks_exact(L).zip(a[1].chunks_exact(L)))
+                .zip(b.chunks_exact(L).zip(bs.chunks_exact(L)));
+            for ((p0, p1), ((x0, x1), (bc, bsc))) in outs.zip(ins) {
+                let (bv, bsv) = (ld(bc, 0), ld(bsc, 0));
+                for (o, x) in [(p0, x0), (p1, x1)] {
+                    let r = mulw::<R>(ld(x, 0), bv, bsv, &c);
                     let r = if R == WIDE { csub(r, c.two_q) } else { r };
                     let r = csub(r, c.q);
-                    let r = if acc { csub(add(ld(o, j), r), c.q) } else { r };
-                    st(o, j, r);
+                    let r = if acc { csub(add(ld(o, 0), r), c.q) } else { r };
+                    st(o, 0, r);
                 }
             }
         }
@@ -329,14 +345,26 @@ macro_rules! avx512_traversal {
         ) {
             debug_assert!(R != MONT);
             let c = consts(t);
-            for j in (0..acc.len()).step_by(L) {
+            let n = acc.len();
+            // Every operand checked once here, so the loop loads without per-load checks.
+            assert!(terms.iter().all(|t| t.iter().all(|x| x.len() == n)) && n.is_multiple_of(L));
+            if let SumBase::From(b) = base {
+                assert_eq!(b.len(), n);
+            }
+            let ptrs: Vec<[*const $W; 3]> = terms
+                .iter()
+                .map(|[a, b, bs]| [a.as_ptr(), b.as_ptr(), bs.as_ptr()])
+                .collect();
+            for j in (0..n).step_by(L) {
                 let mut s = match base {
                     SumBase::Acc => ld(acc, j),
                     SumBase::From(b) => ld(b, j),
                     SumBase::Zero => _mm512_setzero_si512(),
                 };
-                for [a, b, bs] in terms {
-                    let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), &c);
+                for &[a, b, bs] in &ptrs {
+                    // SAFETY: j + L ≤ n and every operand holds n elements (asserted above).
+                    let (x, y, ys) = unsafe { (ld_raw(a, j), ld_raw(b, j), ld_raw(bs, j)) };
+                    let r = mulw::<R>(x, y, ys, &c);
                     s = if R == WIDE {
                         csub(add(s, r), c.four_q)
                     } else {
