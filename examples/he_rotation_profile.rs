@@ -1,5 +1,6 @@
 //! Profiling loop for one key-switched rotation at `gazelle-4096` (for `perf record`):
-//! `cargo run --release --example he_rotation_profile [iterations]`.
+//! `cargo run --release --example he_rotation_profile [iterations]`; with `HOISTED_ONLY=1` it
+//! times only hoisted rotations of one decomposed ciphertext.
 use gazelle::he::{sampling, GaloisKeys, Hoisted, ParamSetId, Plaintext, SecretKey};
 
 fn main() {
@@ -27,6 +28,13 @@ fn main() {
         best
     };
     let h = Hoisted::new(&ct).expect("hoist");
+    if std::env::var_os("HOISTED_ONLY").is_some() {
+        let each = time(&|| {
+            std::hint::black_box(h.rotate_rows(&gk, 1).expect("rotate"));
+        });
+        println!("hoisted rotation {each:.1} µs");
+        return;
+    }
     for _ in 0..2 {
         let rot = time(&|| {
             std::hint::black_box(gk.rotate_rows(&ct, 1).expect("rotate"));
