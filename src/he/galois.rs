@@ -315,11 +315,7 @@ impl GaloisKeys {
             let (acc, rest) = buf.split_at_mut(2 * limbs * n);
             let (acc0, acc1) = acc.split_at_mut(limbs * n);
             let (coeff, digits) = rest.split_at_mut(n);
-            for i in 0..limbs {
-                let range = limb_digits(&active, i);
-                let out = &mut digits[range.start * limbs * n..range.end * limbs * n];
-                decompose_limb(params, &ct.c1, i, range, limbs, coeff, out);
-            }
+            decompose(params, &ct.c1, &active, limbs, coeff, digits);
             let dec = Decomposed {
                 c0: &ct.c0,
                 c1: &ct.c1,
@@ -396,6 +392,24 @@ fn limb_digits(active: &[(usize, u32)], i: usize) -> std::ops::Range<usize> {
     let end = active.partition_point(|&(l, _)| l <= i);
     debug_assert!(start == end || active[start].1 == 0);
     start..end
+}
+
+/// Every limb's digits of c1 in NTT form (see [`decompose_limb`]) into `digits` (digit-major,
+/// then limb-major over `limbs` primes); `coeff` is n words of scratch.
+fn decompose(
+    params: &Parameters,
+    c1: &[u64],
+    active: &[(usize, u32)],
+    limbs: usize,
+    coeff: &mut [u64],
+    digits: &mut [u64],
+) {
+    let n = params.n;
+    for i in 0..limbs {
+        let range = limb_digits(active, i);
+        let out = &mut digits[range.start * limbs * n..range.end * limbs * n];
+        decompose_limb(params, c1, i, range, limbs, coeff, out);
+    }
 }
 
 /// Writes NTT_{q_k}(d_j) for every digit j of limb i (`range` indexes `params.digits`) and
@@ -548,11 +562,7 @@ impl Hoisted {
         let active = active_digits(params, limbs);
         let mut digits = vec![0u64; active.len() * limbs * n];
         with_scratch(n, |coeff| {
-            for i in 0..limbs {
-                let range = limb_digits(&active, i);
-                let out = &mut digits[range.start * limbs * n..range.end * limbs * n];
-                decompose_limb(params, &ct.c1, i, range, limbs, coeff, out);
-            }
+            decompose(params, &ct.c1, &active, limbs, coeff, &mut digits)
         });
         Ok(Hoisted {
             params: params.clone(),
