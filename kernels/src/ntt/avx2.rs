@@ -560,16 +560,20 @@ pub(crate) mod u64 {
         acc: bool,
     ) {
         let c = consts(t);
-        for j in (0..out.len()).step_by(4) {
-            let r = mulw::<R>(ld(a, j), ld(b, j), ld(bs, j), c.q, c.qinv);
+        let ins = a
+            .chunks_exact(4)
+            .zip(b.chunks_exact(4))
+            .zip(bs.chunks_exact(4));
+        for (o, ((ac, bc), bsc)) in out.chunks_exact_mut(4).zip(ins) {
+            let r = mulw::<R>(ldc(ac), ldc(bc), ldc(bsc), c.q, c.qinv);
             let r = if R == WIDE { csub(r, c.two_q) } else { r };
             let r = csub(r, c.q);
             let r = if acc {
-                csub(_mm256_add_epi64(ld(out, j), r), c.q)
+                csub(_mm256_add_epi64(ldc(o), r), c.q)
             } else {
                 r
             };
-            st(out, j, r);
+            stc(o, r);
         }
     }
 
@@ -585,18 +589,22 @@ pub(crate) mod u64 {
     ) {
         let c = consts(t);
         let [o0, o1] = out;
-        for j in (0..b.len()).step_by(4) {
-            let (bv, bsv) = (ld(b, j), ld(bs, j));
-            for (o, x) in [(&mut *o0, a[0]), (&mut *o1, a[1])] {
-                let r = mulw::<R>(ld(x, j), bv, bsv, c.q, c.qinv);
+        // Exact 4-element chunks: the loads and stores need no bounds checks.
+        let outs = o0.chunks_exact_mut(4).zip(o1.chunks_exact_mut(4));
+        let ins = (a[0].chunks_exact(4).zip(a[1].chunks_exact(4)))
+            .zip(b.chunks_exact(4).zip(bs.chunks_exact(4)));
+        for ((p0, p1), ((x0, x1), (bc, bsc))) in outs.zip(ins) {
+            let (bv, bsv) = (ldc(bc), ldc(bsc));
+            for (o, x) in [(p0, x0), (p1, x1)] {
+                let r = mulw::<R>(ldc(x), bv, bsv, c.q, c.qinv);
                 let r = if R == WIDE { csub(r, c.two_q) } else { r };
                 let r = csub(r, c.q);
                 let r = if acc {
-                    csub(_mm256_add_epi64(ld(o, j), r), c.q)
+                    csub(_mm256_add_epi64(ldc(o), r), c.q)
                 } else {
                     r
                 };
-                st(o, j, r);
+                stc(o, r);
             }
         }
     }
