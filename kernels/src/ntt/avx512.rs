@@ -859,26 +859,31 @@ pub(crate) mod u32 {
     }
 }
 
-/// dst[i] = a[table[i]] for i < n = table.len() = a.len(), 8-lane gathers. `table` is a
-/// permutation of 0..n (an [`crate::ntt::NttPermutation`]'s), n a multiple of 8, and `dst`
-/// points to n writable u64 (initialised or not).
+/// dst[i] = a[table[i]] for a table whose every aligned block of 8 entries points into one
+/// aligned block of 8 (true of σ_g on bit-reversed evaluations: the low bits of an NTT index
+/// are the high bits of its evaluation exponent, and multiplying by g maps low bits to low
+/// bits): one load and one `vpermq` per 8 outputs instead of a gather.
 ///
 /// # Safety
-/// The CPU has avx512f; every table entry is below a.len(); table.len() is a multiple of 8;
-/// `dst` is valid for table.len() writes of u64.
+/// The CPU has avx512f; table.len() == a.len() == n with n a multiple of 8; every entry is
+/// below n; the block property holds; `dst` is valid for n writes of u64.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn gather_raw(table: &[u32], a: &[u64], dst: *mut u64) {
+pub(crate) unsafe fn permute_blocks_raw(table: &[u32], a: &[u64], dst: *mut u64) {
     use core::arch::x86_64::*;
-    debug_assert!(table.iter().all(|&i| (i as usize) < a.len()));
+    debug_assert!(table
+        .chunks_exact(8)
+        .all(|b| b.iter().all(|&i| i / 8 == b[0] / 8)));
+    let seven = _mm512_set1_epi64(7);
     for (c, ix) in table.chunks_exact(8).enumerate() {
-        // SAFETY: 8 u32 read from a chunk of exactly 8; the gather reads a[ix[l]], every
-        // ix[l] < a.len() (a checked permutation); the store writes dst[8c..8c + 8] < n,
-        // valid by the caller's contract.
+        let base = (ix[0] & !7) as usize;
+        // SAFETY: 8 u32 read from a chunk of exactly 8; base + 8 ≤ n (base is a multiple of 8
+        // below n, n a multiple of 8) so the source load stays in `a`; the store writes
+        // dst[8c..8c + 8], c < n/8, valid by the caller's contract.
         unsafe {
-            let idx = _mm256_loadu_si256(ix.as_ptr() as *const __m256i);
-            let v = _mm512_i32gather_epi64::<8>(idx, a.as_ptr() as *const i64);
-            let d = dst.add(8 * c);
-            _mm512_storeu_si512(d as *mut _, v);
+            let idx = _mm512_cvtepu32_epi64(_mm256_loadu_si256(ix.as_ptr() as *const __m256i));
+            let src = _mm512_loadu_si512(a.as_ptr().add(base) as *const _);
+            let v = _mm512_permutexvar_epi64(_mm512_and_si512(idx, seven), src);
+            _mm512_storeu_si512(dst.add(8 * c) as *mut _, v);
         }
     }
 }

@@ -688,8 +688,8 @@ fn check_galois(g: usize, n: usize) -> Result<(), KernelError> {
     Ok(())
 }
 
-/// σ_g in NTT form as a checked gather table, out[i] = a[table[i]], run with SIMD gathers on
-/// avx2/avx512 (the backend selected when it is built).
+/// σ_g in NTT form as a checked gather table, out[i] = a[table[i]]: `vpgatherdq` on avx2, one
+/// load and `vpermq` per 8 outputs on avx512 (the backend selected when it is built).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NttPermutation {
     table: Vec<u32>,
@@ -707,8 +707,13 @@ impl NttPermutation {
     pub fn with_backend(n: usize, g: usize, backend: Backend) -> Result<Self, KernelError> {
         backend.check()?;
         let table = automorphism_ntt_table(n, g)?;
-        // The SIMD gathers read a[table[i]] unchecked: every entry must be below n.
+        // The SIMD kernels read a[table[i]] unchecked: every entry must be below n; and the
+        // avx512 one relies on every aligned block of 8 entries pointing into one aligned block
+        // of 8 (so for 4), which σ_g's table always satisfies (see `permute_blocks_raw`).
         assert!(table.iter().all(|&i| (i as usize) < n));
+        assert!(table
+            .chunks_exact(8)
+            .all(|b| b.iter().all(|&i| i / 8 == b[0] / 8)));
         Ok(NttPermutation { table, backend })
     }
 
@@ -761,9 +766,9 @@ impl NttPermutation {
             // multiple of the lane count; `dst` as promised by the caller.
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => unsafe { avx2::gather_raw(&self.table, a, dst) },
-            // SAFETY: as above.
+            // SAFETY: as above, and the block property was checked when built.
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => unsafe { avx512::gather_raw(&self.table, a, dst) },
+            Backend::Avx512 => unsafe { avx512::permute_blocks_raw(&self.table, a, dst) },
             _ => {
                 for (i, &src) in self.table.iter().enumerate() {
                     // SAFETY: i < n, within `dst` as promised by the caller.
