@@ -1,6 +1,7 @@
 //! Profiling loop for one key-switched rotation at `gazelle-4096` (for `perf record`):
 //! `cargo run --release --example he_rotation_profile [iterations]`; with `HOISTED_ONLY=1` it
-//! times only hoisted rotations of one decomposed ciphertext.
+//! times only hoisted rotations of one decomposed ciphertext, with `KEYS=k` it holds Galois keys
+//! for k steps (the criterion bench holds 32).
 use gazelle::he::{sampling, GaloisKeys, Hoisted, ParamSetId, Plaintext, SecretKey};
 
 fn main() {
@@ -11,7 +12,13 @@ fn main() {
     let params = ParamSetId::Gazelle4096.params().expect("built-in set");
     let mut rng = sampling::secret_rng().expect("OS randomness");
     let sk = SecretKey::generate(&params, &mut rng);
-    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).expect("keys");
+    // KEYS=k holds keys for steps 1..=k (the criterion bench holds 32); step 1 is used.
+    let keys: i64 = std::env::var("KEYS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let steps: Vec<i64> = (1..=keys.max(1)).collect();
+    let gk = GaloisKeys::for_steps(&sk, &steps, false, &mut rng).expect("keys");
     let vals: Vec<u64> = (0..params.n() as u64).map(|i| i % params.p()).collect();
     let pt = Plaintext::encode_slots(&params, &vals).expect("encode");
     let ct = sk.encrypt(&pt, &mut rng).expect("encrypt");
