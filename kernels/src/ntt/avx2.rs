@@ -565,16 +565,30 @@ pub(crate) mod u64 {
             .zip(b.chunks_exact(4))
             .zip(bs.chunks_exact(4));
         for (o, ((ac, bc), bsc)) in out.chunks_exact_mut(4).zip(ins) {
-            let r = mulw::<R>(ldc(ac), ldc(bc), ldc(bsc), c.q, c.qinv);
-            let r = if R == WIDE { csub(r, c.two_q) } else { r };
-            let r = csub(r, c.q);
-            let r = if acc {
-                csub(_mm256_add_epi64(ldc(o), r), c.q)
-            } else {
-                r
-            };
-            stc(o, r);
+            product_store::<R>(o, ldc(ac), ldc(bc), ldc(bsc), &c, acc);
         }
+    }
+
+    /// o = x·b mod q, or o += x·b mod q (`acc`), reduced to [0, q), for one 4-lane chunk.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn product_store<const R: u8>(
+        o: &mut [u64],
+        x: __m256i,
+        b: __m256i,
+        bs: __m256i,
+        c: &Consts,
+        acc: bool,
+    ) {
+        let r = mulw::<R>(x, b, bs, c.q, c.qinv);
+        let r = if R == WIDE { csub(r, c.two_q) } else { r };
+        let r = csub(r, c.q);
+        let r = if acc {
+            csub(_mm256_add_epi64(ldc(o), r), c.q)
+        } else {
+            r
+        };
+        stc(o, r);
     }
 
     /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
@@ -595,17 +609,8 @@ pub(crate) mod u64 {
             .zip(b.chunks_exact(4).zip(bs.chunks_exact(4)));
         for ((p0, p1), ((x0, x1), (bc, bsc))) in outs.zip(ins) {
             let (bv, bsv) = (ldc(bc), ldc(bsc));
-            for (o, x) in [(p0, x0), (p1, x1)] {
-                let r = mulw::<R>(ldc(x), bv, bsv, c.q, c.qinv);
-                let r = if R == WIDE { csub(r, c.two_q) } else { r };
-                let r = csub(r, c.q);
-                let r = if acc {
-                    csub(_mm256_add_epi64(ldc(o), r), c.q)
-                } else {
-                    r
-                };
-                stc(o, r);
-            }
+            product_store::<R>(p0, ldc(x0), bv, bsv, &c, acc);
+            product_store::<R>(p1, ldc(x1), bv, bsv, &c, acc);
         }
     }
 

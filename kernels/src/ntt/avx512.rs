@@ -279,6 +279,24 @@ macro_rules! avx512_traversal {
             }
         }
 
+        /// o = x·b mod q, or o += x·b mod q (`acc`), reduced to [0, q), for one L-lane chunk.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn product_store<const R: u8>(
+            o: &mut [$W],
+            x: __m512i,
+            b: __m512i,
+            bs: __m512i,
+            c: &Consts,
+            acc: bool,
+        ) {
+            let r = mulw::<R>(x, b, bs, c);
+            let r = if R == WIDE { csub(r, c.two_q) } else { r };
+            let r = csub(r, c.q);
+            let r = if acc { csub(add(ld(o, 0), r), c.q) } else { r };
+            st(o, 0, r);
+        }
+
         /// out = a·b mod q (acc: out += a·b mod q) with b's Shoup constants `bs`; `R` is
         /// `SHOUP` or `WIDE`.
         #[target_feature(enable = $feat)]
@@ -297,11 +315,7 @@ macro_rules! avx512_traversal {
                 .zip(b.chunks_exact(L))
                 .zip(bs.chunks_exact(L));
             for (o, ((ac, bc), bsc)) in out.chunks_exact_mut(L).zip(ins) {
-                let r = mulw::<R>(ld(ac, 0), ld(bc, 0), ld(bsc, 0), &c);
-                let r = if R == WIDE { csub(r, c.two_q) } else { r };
-                let r = csub(r, c.q);
-                let r = if acc { csub(add(ld(o, 0), r), c.q) } else { r };
-                st(o, 0, r);
+                product_store::<R>(o, ld(ac, 0), ld(bc, 0), ld(bsc, 0), &c, acc);
             }
         }
 
@@ -323,13 +337,8 @@ macro_rules! avx512_traversal {
                 .zip(b.chunks_exact(L).zip(bs.chunks_exact(L)));
             for ((p0, p1), ((x0, x1), (bc, bsc))) in outs.zip(ins) {
                 let (bv, bsv) = (ld(bc, 0), ld(bsc, 0));
-                for (o, x) in [(p0, x0), (p1, x1)] {
-                    let r = mulw::<R>(ld(x, 0), bv, bsv, &c);
-                    let r = if R == WIDE { csub(r, c.two_q) } else { r };
-                    let r = csub(r, c.q);
-                    let r = if acc { csub(add(ld(o, 0), r), c.q) } else { r };
-                    st(o, 0, r);
-                }
+                product_store::<R>(p0, ld(x0, 0), bv, bsv, &c, acc);
+                product_store::<R>(p1, ld(x1, 0), bv, bsv, &c, acc);
             }
         }
 
