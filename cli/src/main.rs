@@ -1,8 +1,8 @@
 //! The `gazelle` command-line tool.
 use clap::{Parser, Subcommand, ValueEnum};
-use gazelle::bench::{self, BenchRow, MachineInfo, Report};
 use gazelle::kernels::Backend;
 use gazelle::protocol::cli;
+use gazelle_cli::bench::{self, BenchRow, MachineInfo, Report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
