@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
         /// Number of images to classify (the default finishes in seconds).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = positive)]
         images: usize,
         /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
         /// Most sessions served at once.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = positive)]
         max_sessions: usize,
         /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
@@ -189,6 +189,14 @@ enum Workload {
     Conv,
     /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
     E2e,
+}
+
+/// A count that must be at least one (`--images 0`, `--max-sessions 0` are refused).
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {s:?}")),
+    }
 }
 
 fn backends(spec: &str) -> Result<Vec<Backend>, String> {

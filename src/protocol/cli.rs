@@ -27,11 +27,17 @@ pub fn serve_listener(
 ) -> CliResult<()> {
     let active = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
+    let mut backoff = AcceptBackoff::default();
     for stream in listener.incoming() {
         let stream = match stream {
-            Ok(s) => s,
+            Ok(s) => {
+                backoff.reset();
+                s
+            }
             Err(e) => {
-                eprintln!("serve: accept failed: {e}");
+                // Out of descriptors (EMFILE/ENFILE) or another transient failure: wait before
+                // the next accept instead of spinning, and log at most once a second.
+                backoff.wait(&e);
                 continue;
             }
         };
@@ -40,27 +46,87 @@ pub fn serve_listener(
         let peer = stream
             .peer_addr()
             .map_or_else(|_| "?".to_string(), |a| a.to_string());
-        if active.fetch_add(1, Ordering::SeqCst) >= max_sessions {
-            active.fetch_sub(1, Ordering::SeqCst);
+        let Some(slot) = SessionSlot::take(&active, max_sessions) else {
             if let Ok(mut ch) = TcpChannel::new(stream, Duration::from_secs(1)) {
-                crate::net::send_error(&mut ch, "server busy: too many sessions, retry later");
+                crate::net::send_error(
+                    &mut ch,
+                    &format!("server busy ({max_sessions}/{max_sessions} sessions), retry later"),
+                );
             }
             eprintln!("serve: session {id} from {peer} refused (limit {max_sessions})");
             continue;
-        }
+        };
         let server = server.clone();
-        let active = active.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("session-{id}"))
             .spawn(move || {
+                // Released when the thread ends, also by a panic.
+                let _slot = slot;
                 run_session(&server, stream, timeout, id, &peer);
-                active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
             eprintln!("serve: cannot start a session thread: {e}");
         }
     }
     Ok(())
+}
+
+/// Wall-clock limit of a whole session (handshake, key upload and every query): a peer that
+/// keeps a slot busy longer is cut off.
+pub const SESSION_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// One of the server's `max_sessions` slots, given back on drop (also when the session's
+/// thread panics).
+#[derive(Debug)]
+struct SessionSlot(Arc<AtomicUsize>);
+
+impl SessionSlot {
+    fn take(active: &Arc<AtomicUsize>, max: usize) -> Option<SessionSlot> {
+        active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SessionSlot(active.clone()))
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Exponential back-off (10 ms to 1 s) for a failing `accept`, with its log rate-limited.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    delay: Duration,
+    last_log: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AcceptBackoff {
+    fn reset(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+
+    fn wait(&mut self, e: &std::io::Error) {
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            eprintln!(
+                "serve: accept failed: {e} (retrying in {:?}; {} similar lines suppressed)",
+                self.delay, self.suppressed
+            );
+            self.last_log = Some(Instant::now());
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+        std::thread::sleep(self.delay);
+    }
 }
 
 fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, peer: &str) {
@@ -71,6 +137,7 @@ fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, p
             return;
         }
     };
+    ch.set_session_deadline(SESSION_DEADLINE);
     let t = Instant::now();
     let r = server.serve_session(&mut ch, |line| eprintln!("serve: session {id}: {line}"));
     match r {
@@ -102,7 +169,7 @@ pub fn serve(
         param_set.name(),
         listener.local_addr()?
     );
-    serve_listener(server, listener, max_sessions.max(1), SESSION_TIMEOUT)
+    serve_listener(server, listener, max_sessions, SESSION_TIMEOUT)
 }
 
 /// Starts a server for `model` on an ephemeral loopback port in a background thread; returns
