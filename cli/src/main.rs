@@ -70,6 +70,10 @@ enum Command {
         /// Index of a digit of the bundled MNIST test set.
         #[arg(long)]
         mnist_index: Option<usize>,
+        /// Brightness of a PNG: `auto` inverts a one-channel (hand-drawn) image with a light
+        /// background and says so; RGB images are never inverted unless asked (`invert`).
+        #[arg(long, value_enum, default_value_t = PolarityArg::Auto)]
+        polarity: PolarityArg,
         /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
         #[arg(long, default_value = "gazelle-4096")]
@@ -189,6 +193,27 @@ enum Workload {
     Conv,
     /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
     E2e,
+}
+
+/// `--polarity` of `infer`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PolarityArg {
+    /// Guess for one-channel images (light background: invert), as is for RGB.
+    Auto,
+    /// Pixels as they are.
+    AsIs,
+    /// 255 − pixel.
+    Invert,
+}
+
+impl From<PolarityArg> for gazelle::data::Polarity {
+    fn from(p: PolarityArg) -> Self {
+        match p {
+            PolarityArg::Auto => gazelle::data::Polarity::Auto,
+            PolarityArg::AsIs => gazelle::data::Polarity::AsIs,
+            PolarityArg::Invert => gazelle::data::Polarity::Invert,
+        }
+    }
 }
 
 /// A count that must be at least one (`--images 0`, `--max-sessions 0` are refused).
@@ -427,9 +452,10 @@ fn main() -> ExitCode {
             model,
             image,
             mnist_index,
+            polarity,
             params,
         } => match (image, mnist_index) {
-            (Some(path), _) => Ok(cli::InferInput::Png(path)),
+            (Some(path), _) => Ok(cli::InferInput::Png(path, polarity.into())),
             (None, Some(i)) => Ok(cli::InferInput::MnistIndex(i)),
             (None, None) => Err("give --image or --mnist-index".to_string()),
         }

@@ -186,8 +186,8 @@ pub fn spawn_local_server(server: Arc<Server>, max_sessions: usize) -> CliResult
 /// The input of an `infer` run.
 #[derive(Debug, Clone)]
 pub enum InferInput {
-    /// A PNG file.
-    Png(std::path::PathBuf),
+    /// A PNG file and what to do with its brightness.
+    Png(std::path::PathBuf, Polarity),
     /// A digit of the bundled MNIST test set.
     MnistIndex(usize),
 }
@@ -217,9 +217,18 @@ pub fn infer(
 ) -> CliResult<()> {
     let model = nn::builtin_model(model)?;
     let (pixels, label) = match input {
-        InferInput::Png(path) => {
+        InferInput::Png(path, polarity) => {
             let bytes = std::fs::read(path)?;
-            (model.input().pixels_from_png(&bytes, Polarity::Auto)?, None)
+            let s = model.input().shape;
+            let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, *polarity)?;
+            if inverted {
+                println!(
+                    "input: {} inverted (light background, as for a hand-drawn digit; \
+                     --polarity as-is keeps it)",
+                    path.display()
+                );
+            }
+            (px, None)
         }
         InferInput::MnistIndex(i) => {
             let set = data::bundled(data::MNIST_TEST.name)?;
@@ -242,10 +251,11 @@ pub fn infer(
                 .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
         })
         .map_err(|e| format!("--server {server}: {e}"))?;
-    let r = infer_once(addr, model, &x, param_set)?;
-    println!("class: {}", r.class);
+    let r = infer_once(addr, model.clone(), &x, param_set)?;
+    let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
+    println!("class: {}{}", r.class, name(r.class));
     if let Some(l) = label {
-        println!("label: {l}");
+        println!("label: {l}{}", name(usize::from(l)));
     }
     println!("logits: {:?}", r.logits);
     print!("{}", r.table());
@@ -257,6 +267,15 @@ pub fn infer(
         r.online().bytes() as f64 / 1e6
     );
     Ok(())
+}
+
+/// The class names of a model's classes where they are known (CIFAR-10's ten for a 3×32×32
+/// input with ten classes).
+pub fn class_name(model: &Model, class: usize) -> Option<&'static str> {
+    let s = model.input().shape;
+    ((s.c, s.h, s.w) == (3, 32, 32) && model.num_classes() == 10)
+        .then(|| data::CIFAR10_CLASSES.get(class).copied())
+        .flatten()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -292,8 +311,8 @@ pub struct DemoSummary {
     pub setup: super::PhaseMetrics,
 }
 
-/// `gazelle demo`: both parties in this process over loopback TCP, on bundled images (MNIST)
-/// or synthetic ones (CIFAR-10: none are bundled). `progress` is called after each image.
+/// `gazelle demo`: both parties in this process over loopback TCP, on the bundled images of
+/// the model's input shape (MNIST digits, CIFAR-10 test images), synthetic ones otherwise. `progress` is called after each image.
 pub fn demo_run(
     model_name: &str,
     images: usize,
@@ -308,8 +327,9 @@ pub fn demo_run(
     let server = Arc::new(Server::new(model.clone(), config)?);
     let addr = spawn_local_server(server, 4)?;
     let shape = model.input().shape;
-    let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if shape.c == 1 && shape.h == 28 {
-        let set = data::bundled(data::MNIST_TEST.name)?;
+    let bundled = data::bundled_for_shape(shape.c, shape.h, shape.w);
+    let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if let Some(b) = bundled {
+        let set = b.load()?;
         (0..images.min(set.len()))
             .map(|i| (set.image(i).to_vec(), Some(set.label(i))))
             .unzip()
