@@ -9,6 +9,7 @@
 pub use kernels;
 
 pub mod channel;
+pub mod codec;
 pub mod data;
 pub mod gc;
 pub mod he;
