@@ -7,7 +7,8 @@
 //! * [`arith`] — building blocks on little-endian bit vectors: adders, comparators,
 //!   multiplexers, arithmetic mod p;
 //! * [`gazelle`] — the protocol's circuits (ReLU with re-masking, truncation and clamp,
-//!   max-pool), parameterised by the plaintext modulus p, with their integer references;
+//!   max-pool, the class-only argmax of the last layer), parameterised by the plaintext
+//!   modulus p, with their integer references;
 //! * [`bench`](mod@bench) — measured throughput rows for `gazelle bench gc`.
 //!
 //! AES and [`kernels::Block`] live in the `kernels` crate.
