@@ -4,6 +4,7 @@
 //!   plaintext interpreters;
 //! * [`garble`] — half-gates garbler and evaluator with free-XOR and point-and-permute,
 //!   streaming tables (see the module docs for the scheme and the stream format);
+//! * [`hash`] — the garbling hash (TCCR under a per-session [`HashKey`]) and its tweak domain;
 //! * [`arith`] — building blocks on little-endian bit vectors: adders, comparators,
 //!   multiplexers, arithmetic mod p;
 //! * [`gazelle`] — the protocol's circuits (ReLU with re-masking, truncation and clamp,
@@ -18,10 +19,12 @@ pub mod circuit;
 pub mod error;
 pub mod garble;
 pub mod gazelle;
+pub mod hash;
 
 pub use circuit::{Builder, Circuit, GateCounts, Gates, Party, Plain, Wire};
 pub use error::{GcError, Result};
 pub use garble::{
     decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, GROUP, TABLE_BYTES,
 };
+pub use hash::{GcHash, HashKey};
 pub use kernels::Block;
