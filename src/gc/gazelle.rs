@@ -530,7 +530,9 @@ pub fn argmax_circuit<G: Gates>(
 /// last merge needs no value multiplexer.
 pub fn argmax_signed<G: Gates>(g: &mut G, values: &[Vec<G::Wire>]) -> Vec<G::Wire> {
     assert!(!values.is_empty(), "argmax of no values");
-    let mut level: Vec<(Vec<G::Wire>, Vec<G::Wire>)> =
+    // (value, index inside the block) of each block's winner.
+    type Candidate<W> = (Vec<W>, Vec<W>);
+    let mut level: Vec<Candidate<G::Wire>> =
         values.iter().map(|v| (v.clone(), Vec::new())).collect();
     while level.len() > 1 {
         let last = level.len() == 2;
@@ -960,7 +962,7 @@ mod tests {
         let (mut c, mut s) = (Vec::new(), Vec::new());
         for i in 0..instances * classes * spec.window {
             // A third of the instances draw every value uniformly, the rest from the pool.
-            let x = if (i / (classes * spec.window)) % 3 == 0 {
+            let x = if (i / (classes * spec.window)).is_multiple_of(3) {
                 rng.random_range(0..p)
             } else {
                 pool[rng.random_range(0..pool.len())]
