@@ -1067,6 +1067,46 @@ mod tests {
         );
     }
 
+    /// The argmax as the protocol runs it: a session-keyed garbler, one instance, the
+    /// garbler's labels by `encode_party`, the evaluator's picked from the OT pairs, merged,
+    /// evaluated under the received hash key, decoded to the class.
+    #[test]
+    fn gc_argmax_party_flow() {
+        use crate::gc::{decode, merge_inputs, HashKey, Party};
+        let spec = NonlinearSpec::downshift_relu(P20, 8, 8).with_relu(false);
+        let ac = ArgmaxCircuit::new(spec, 10).unwrap();
+        let mut g = Garbler::new_session().unwrap();
+        let mut e = Evaluator::with_key(HashKey::from_bytes(g.hash_key().to_bytes())).unwrap();
+        for seed in 0..20 {
+            let (c, s) = argmax_cases(&spec, 10, 1, 100 + seed);
+            let mut stream = Vec::new();
+            let garbling = g
+                .garble(ac.circuit(), ArgmaxCircuit::INSTANCES, &mut stream)
+                .unwrap();
+            assert_eq!(stream.len(), ac.circuit().table_bytes(1));
+            let gl = garbling
+                .encode_party(ac.circuit(), Party::Garbler, &ac.garbler_bits(&s).unwrap())
+                .unwrap();
+            let ebits = ac.evaluator_bits(&c).unwrap();
+            let pairs = garbling.evaluator_label_pairs(ac.circuit());
+            assert_eq!(pairs.len(), 10 * modulus_bits(P20));
+            let el: Vec<_> = pairs
+                .iter()
+                .zip(&ebits)
+                .map(|(p, &b)| if b { p.1 } else { p.0 })
+                .collect();
+            let labels = merge_inputs(ac.circuit(), 1, &gl, &el).unwrap();
+            let out = e
+                .evaluate(ac.circuit(), 1, &labels, &mut stream.as_slice())
+                .unwrap();
+            assert_eq!(garbling.decoding().len(), ac.output_bits());
+            let class = ac
+                .decode_class(&decode(&out, garbling.decoding()).unwrap())
+                .unwrap();
+            assert_eq!(class, ac.reference(&c, &s));
+        }
+    }
+
     #[test]
     fn gc_argmax_single_class_and_errors() {
         let spec = NonlinearSpec::relu(P20).with_relu(false);
