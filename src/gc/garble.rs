@@ -14,11 +14,20 @@
 //! ```
 //!
 //! and the evaluator, holding `A, B` with colours `sa, sb`, computes
-//! `out = H(A, j) ⊕ sa·T_G ⊕ H(B, j') ⊕ sb·(T_E ⊕ A)`. `H` is the fixed-key hash
-//! [`kernels::Aes128::tmmo_many`] (`π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i`); each AND gate of each instance
-//! gets fresh tweaks `j = 2t, j' = 2t + 1` from a counter `t` that the garbler and evaluator
-//! advance in the same order (so one [`Garbler`] / [`Evaluator`] pair can run many circuits
-//! under one Δ). The garbler hashes its four labels in one batched call, the evaluator two.
+//! `out = H(A, j) ⊕ sa·T_G ⊕ H(B, j') ⊕ sb·(T_E ⊕ A)`. `H` is the tweakable
+//! circular-correlation-robust hash [`GcHash`] (`π(π(x) ⊕ i) ⊕ π(x)`, π = AES under a
+//! [`HashKey`] the garbler draws per session and the evaluator receives; see
+//! [`crate::gc::hash`] for the choice and its citation); each AND gate of each instance gets
+//! fresh tweaks `j = 2t, j' = 2t + 1` (in the garbling tweak domain) from a counter `t` that the
+//! garbler and evaluator advance in the same order (so one [`Garbler`] / [`Evaluator`] pair can
+//! run many circuits under one Δ). The garbler hashes its four labels in one batched call, the
+//! evaluator two.
+//!
+//! # Secrets
+//! The garbler's Δ, its label-generator key and every zero-label it holds ([`Garbling`], the
+//! working label buffers, the hash inputs and outputs) are wiped with `zeroize` when dropped
+//! or no longer needed. The key schedule inside the label generator's [`Aes128`] belongs to
+//! `kernels` and is not wiped here.
 //!
 //! # Batches and streaming
 //! [`Garbler::garble`] garbles `instances` copies of one [`Circuit`] (a layer's ReLUs),
@@ -35,10 +44,12 @@
 //! different amounts) and must be replaced.
 use crate::gc::circuit::{Circuit, Gate, Party};
 use crate::gc::error::{GcError, Result};
-use kernels::{Aes128, Block};
+use crate::gc::hash::{GcHash, HashKey};
+use kernels::{Aes128, AesBackend, Block};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use std::io::{ErrorKind, Read, Write};
+use zeroize::Zeroize;
 
 /// Bytes of one AND gate's table (two blocks).
 pub const TABLE_BYTES: usize = 32;
@@ -56,10 +67,34 @@ const IO_BUF: usize = 1 << 16;
 /// A fresh tweak pair for AND gate number `t`.
 #[inline(always)]
 fn tweaks(t: u64) -> (Block, Block) {
-    (
-        Block::from_u64s(t.wrapping_mul(2), 0),
-        Block::from_u64s(t.wrapping_mul(2) | 1, 0),
-    )
+    (GcHash::tweak(t, false), GcHash::tweak(t, true))
+}
+
+/// Wipes blocks that held labels or Δ (`Block` has no `Zeroize` impl: through its bytes).
+fn wipe(blocks: &mut [Block]) {
+    Block::slice_as_bytes_mut(blocks).zeroize();
+}
+
+/// Blocks wiped when dropped, on every path out of the garbler (errors included).
+struct Secret<T: AsMut<[Block]>>(T);
+
+impl<T: AsMut<[Block]>> Drop for Secret<T> {
+    fn drop(&mut self) {
+        wipe(self.0.as_mut());
+    }
+}
+
+impl<T: AsMut<[Block]>> std::ops::Deref for Secret<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: AsMut<[Block]>> std::ops::DerefMut for Secret<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 /// Writes tables to a sink through a buffer.
@@ -170,6 +205,7 @@ impl<'r, R: Read> TableReader<'r, R> {
 }
 
 /// The garbler's record of one garbled batch: input zero-labels, Δ and output decoding bits.
+/// Δ and the zero-labels are wiped when it is dropped.
 #[derive(Clone)]
 pub struct Garbling {
     instances: usize,
@@ -190,6 +226,13 @@ impl std::fmt::Debug for Garbling {
             .field("num_inputs", &self.num_inputs)
             .field("num_outputs", &self.num_outputs)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Garbling {
+    fn drop(&mut self) {
+        wipe(std::slice::from_mut(&mut self.delta));
+        wipe(&mut self.input_zero);
     }
 }
 
@@ -343,9 +386,9 @@ fn regions3(labels: &mut [Block], a: u32, b: u32, out: u32, m: usize) -> [&mut [
 }
 
 /// The garbler: holds Δ, the label generator (AES-CTR keyed from ChaCha12 seeded by the OS),
-/// the fixed-key hash and the gate counter shared with its [`Evaluator`].
+/// the garbling hash and the gate counter shared with its [`Evaluator`]. Δ is wiped on drop.
 pub struct Garbler {
-    aes: Aes128,
+    hash: GcHash,
     delta: Block,
     /// AES-CTR under a secret key drawn from the CSPRNG: the label generator.
     label_prg: Aes128,
@@ -356,43 +399,84 @@ pub struct Garbler {
 impl std::fmt::Debug for Garbler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Garbler")
-            .field("aes", &self.aes)
+            .field("hash", &self.hash)
             .field("next_gate", &self.next_gate)
             .finish_non_exhaustive()
     }
 }
 
+impl Drop for Garbler {
+    fn drop(&mut self) {
+        wipe(std::slice::from_mut(&mut self.delta));
+    }
+}
+
 impl Garbler {
-    /// A garbler with labels and Δ from a ChaCha12 CSPRNG seeded by the operating system, and
-    /// the fixed-key AES of the selected backend.
-    pub fn new() -> Result<Garbler> {
+    /// A garbler for one session: Δ, the label-generator key and a random [`HashKey`] from a
+    /// ChaCha12 CSPRNG seeded by the operating system, the selected AES backend. The evaluator
+    /// needs [`Garbler::hash_key`]: send its 16 bytes with the garbler's other public data
+    /// and build the evaluator with [`Evaluator::with_key`].
+    pub fn new_session() -> Result<Garbler> {
         let rng = ChaCha12Rng::try_from_os_rng().map_err(|e| GcError::Rng(e.to_string()))?;
-        Ok(Garbler::with_parts(Aes128::fixed()?, rng))
+        Garbler::keyed(AesBackend::selected()?, rng)
     }
 
-    /// A garbler whose randomness comes from `seed` (reproducible runs and tests; a real
-    /// garbler must use a secret, uniformly random seed, as [`Garbler::new`] does).
+    /// A garbler with Δ and the label-generator key from `rng`, then a random hash key from
+    /// `rng` as well, on `backend`.
+    pub fn keyed(backend: AesBackend, mut rng: ChaCha12Rng) -> Result<Garbler> {
+        let (delta, label_prg) = Garbler::secrets(backend, &mut rng)?;
+        let hash = GcHash::with_backend(HashKey::random(&mut rng), backend)?;
+        Ok(Garbler::assemble(hash, delta, label_prg))
+    }
+
+    /// A garbler with labels and Δ from a ChaCha12 CSPRNG seeded by the operating system and
+    /// the fixed [`HashKey::UNKEYED`] hash key, so that an [`Evaluator::new`] that received no
+    /// key can evaluate its circuits: for callers with no channel for the key yet. Prefer
+    /// [`Garbler::new_session`].
+    pub fn new() -> Result<Garbler> {
+        let rng = ChaCha12Rng::try_from_os_rng().map_err(|e| GcError::Rng(e.to_string()))?;
+        Ok(Garbler::with_parts(
+            Aes128::new(HashKey::UNKEYED.block())?,
+            rng,
+        ))
+    }
+
+    /// A garbler whose randomness comes from `seed`, with the [`HashKey::UNKEYED`] hash key
+    /// (reproducible runs and tests; a real garbler must use a secret, uniformly random seed
+    /// and a session key, as [`Garbler::new_session`] does).
     pub fn from_seed(seed: [u8; 32]) -> Result<Garbler> {
         Ok(Garbler::with_parts(
-            Aes128::fixed()?,
+            Aes128::new(HashKey::UNKEYED.block())?,
             ChaCha12Rng::from_seed(seed),
         ))
     }
 
-    /// A garbler with a given AES instance (e.g. a forced backend) and CSPRNG. Δ and the key
-    /// of the AES-CTR label generator (same backend as `aes`) are drawn from `rng`.
+    /// A garbler whose hash permutation π is `aes` (its key is the hash key; e.g. a forced
+    /// backend) and CSPRNG `rng`. Δ and the key of the AES-CTR label generator (same backend
+    /// as `aes`) are drawn from `rng`.
     pub fn with_parts(aes: Aes128, mut rng: ChaCha12Rng) -> Garbler {
+        let (delta, label_prg) = Garbler::secrets(aes.backend(), &mut rng)
+            .expect("the backend of an existing Aes128 is available");
+        Garbler::assemble(GcHash::from_aes(aes), delta, label_prg)
+    }
+
+    /// Δ (lsb 1) and the label generator, from 32 bytes of `rng` (wiped after use).
+    fn secrets(backend: AesBackend, rng: &mut ChaCha12Rng) -> Result<(Block, Aes128)> {
         let mut bytes = [0u8; 32];
         rng.fill_bytes(&mut bytes);
         let delta = Block::try_from_slice(&bytes[..16])
             .expect("16 bytes")
             .with_lsb(true);
-        let key = Block::try_from_slice(&bytes[16..]).expect("16 bytes");
-        let label_prg = Aes128::with_backend(key, aes.backend())
-            .expect("the backend of an existing Aes128 is available");
-        bytes.fill(0);
+        let mut key = Block::try_from_slice(&bytes[16..]).expect("16 bytes");
+        let label_prg = Aes128::with_backend(key, backend);
+        bytes.zeroize();
+        wipe(std::slice::from_mut(&mut key));
+        Ok((delta, label_prg?))
+    }
+
+    fn assemble(hash: GcHash, delta: Block, label_prg: Aes128) -> Garbler {
         Garbler {
-            aes,
+            hash,
             delta,
             label_prg,
             label_counter: 0,
@@ -405,9 +489,14 @@ impl Garbler {
         self.delta
     }
 
-    /// The AES instance (and so the backend) used for hashing.
+    /// The public key of the garbling hash: what the evaluator needs ([`Evaluator::with_key`]).
+    pub fn hash_key(&self) -> HashKey {
+        self.hash.key()
+    }
+
+    /// The AES instance π of the hash (and so the backend).
     pub fn aes(&self) -> &Aes128 {
-        &self.aes
+        self.hash.aes()
     }
 
     /// Garbles `instances` copies of `circuit`, writing every AND table to `sink` as it goes
@@ -422,13 +511,13 @@ impl Garbler {
         let n_in = circuit.num_inputs();
         let n_out = circuit.num_outputs();
         let delta = self.delta;
-        let mut input_zero = vec![Block::ZERO; instances * n_in];
+        let mut input_zero = Secret(vec![Block::ZERO; instances * n_in]);
         self.label_counter = self.label_prg.ctr_many(self.label_counter, &mut input_zero);
         let mut decoding = vec![false; instances * n_out];
-        let mut labels = vec![Block::ZERO; circuit.slots() * GROUP];
+        let mut labels = Secret(vec![Block::ZERO; circuit.slots() * GROUP]);
         // Slot 0 is the constant false: zero-label 0 (the evaluator holds label 0 too).
         let mut writer = TableWriter::new(sink);
-        let mut hashes = [Block::ZERO; 4 * CHUNK];
+        let mut hashes = Secret([Block::ZERO; 4 * CHUNK]);
         let mut tw = [Block::ZERO; 4 * CHUNK];
         let mut tables = [Block::ZERO; 2 * CHUNK];
 
@@ -472,7 +561,7 @@ impl Garbler {
                                 tw[4 * i + 2] = j1;
                                 tw[4 * i + 3] = j1;
                             }
-                            self.aes.tmmo_many(&mut hashes[..4 * n], &tw[..4 * n]);
+                            self.hash.hash_many(&mut hashes[..4 * n], &tw[..4 * n]);
                             for i in 0..n {
                                 let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
                                 let (pa, pb) = (a0.lsb(), b0.lsb());
@@ -507,36 +596,48 @@ impl Garbler {
             num_inputs: n_in,
             num_outputs: n_out,
             delta,
-            input_zero,
+            input_zero: std::mem::take(&mut input_zero.0),
             decoding,
         })
     }
 }
 
-/// The evaluator: the fixed-key hash and the gate counter matching its [`Garbler`]'s.
+/// The evaluator: the garbling hash under the garbler's [`HashKey`] and the gate counter
+/// matching its [`Garbler`]'s.
 pub struct Evaluator {
-    aes: Aes128,
+    hash: GcHash,
     next_gate: u64,
 }
 
 impl std::fmt::Debug for Evaluator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Evaluator")
-            .field("aes", &self.aes)
+            .field("hash", &self.hash)
             .field("next_gate", &self.next_gate)
             .finish()
     }
 }
 
 impl Evaluator {
-    /// An evaluator with the fixed-key AES of the selected backend.
-    pub fn new() -> Result<Evaluator> {
-        Ok(Evaluator::with_aes(Aes128::fixed()?))
+    /// An evaluator for the garbler's hash key `key` ([`Garbler::hash_key`]), selected AES
+    /// backend.
+    pub fn with_key(key: HashKey) -> Result<Evaluator> {
+        Ok(Evaluator::with_aes(Aes128::new(key.block())?))
     }
 
-    /// An evaluator with a given AES instance (e.g. a forced backend).
+    /// An evaluator with the fixed [`HashKey::UNKEYED`] hash key, matching [`Garbler::new`]
+    /// and [`Garbler::from_seed`] (for callers that do not transmit the key).
+    pub fn new() -> Result<Evaluator> {
+        Evaluator::with_key(HashKey::UNKEYED)
+    }
+
+    /// An evaluator whose hash permutation π is `aes` (its key is the hash key; e.g. a forced
+    /// backend).
     pub fn with_aes(aes: Aes128) -> Evaluator {
-        Evaluator { aes, next_gate: 0 }
+        Evaluator {
+            hash: GcHash::from_aes(aes),
+            next_gate: 0,
+        }
     }
 
     /// Evaluates `instances` copies of `circuit` on active `input_labels`
@@ -595,7 +696,7 @@ impl Evaluator {
                                 tw[2 * i + 1] = j1;
                             }
                             reader.read_blocks(&mut tables[..2 * n])?;
-                            self.aes.tmmo_many(&mut hashes[..2 * n], &tw[..2 * n]);
+                            self.hash.hash_many(&mut hashes[..2 * n], &tw[..2 * n]);
                             for i in 0..n {
                                 let (a, b) = (la[i], lb[i]);
                                 let (tg, te) = (tables[2 * i], tables[2 * i + 1]);
@@ -640,7 +741,6 @@ pub fn run_local(
 mod tests {
     use super::*;
     use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
-    use kernels::AesBackend;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -807,6 +907,68 @@ mod tests {
             .unwrap();
         let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
         assert_eq!(values, nc.reference(&c, &s, &r));
+    }
+
+    #[test]
+    fn gc_session_hash_key() {
+        let instances = 60;
+        let (nc, bits, expect) = relu_case(instances, 11);
+        let mut g = Garbler::new_session().unwrap();
+        let key = g.hash_key();
+        assert_ne!(key, HashKey::UNKEYED);
+        assert_ne!(key, Garbler::new_session().unwrap().hash_key());
+        let mut stream = Vec::new();
+        let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+        let labels = garbling.encode(&bits).unwrap();
+        // The evaluator that received the key's bytes evaluates correctly, twice in a row.
+        let mut e = Evaluator::with_key(HashKey::from_bytes(key.to_bytes())).unwrap();
+        let out = e
+            .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+            .unwrap();
+        assert_eq!(
+            nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap()),
+            expect
+        );
+        let out = run_local(nc.circuit(), instances, &bits, &mut g, &mut e).unwrap();
+        assert_eq!(nc.decode_outputs(&out), expect);
+        // Without the key (the fixed default), the outputs are garbage.
+        let mut wrong = Evaluator::new().unwrap();
+        let out = wrong
+            .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+            .unwrap();
+        let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+        let same = values.iter().zip(&expect).filter(|(a, b)| a == b).count();
+        assert!(
+            same < instances / 4,
+            "{same} of {instances} right without the key"
+        );
+        // A seeded keyed garbler is reproducible and draws its key from the seed.
+        let backend = AesBackend::selected().unwrap();
+        let k1 = Garbler::keyed(backend, ChaCha12Rng::from_seed([5; 32])).unwrap();
+        let k2 = Garbler::keyed(backend, ChaCha12Rng::from_seed([5; 32])).unwrap();
+        let k3 = Garbler::keyed(backend, ChaCha12Rng::from_seed([6; 32])).unwrap();
+        assert_eq!(k1.hash_key(), k2.hash_key());
+        assert_eq!(k1.delta(), k2.delta());
+        assert_ne!(k1.hash_key(), k3.hash_key());
+        assert_ne!(k1.hash_key().block(), k1.delta());
+        // The unkeyed constructors agree with each other.
+        assert_eq!(
+            Garbler::from_seed([1; 32]).unwrap().hash_key(),
+            HashKey::UNKEYED
+        );
+        assert_eq!(Garbler::new().unwrap().hash_key(), HashKey::UNKEYED);
+    }
+
+    #[test]
+    fn gc_wipe_clears_blocks() {
+        let mut b = [Block::ONES, Block::from_u128(12345), Block::ONE];
+        wipe(&mut b);
+        assert!(b.iter().all(|x| *x == Block::ZERO));
+        let mut s = Secret(vec![Block::ONES; 3]);
+        s[1] = Block::ONE;
+        assert_eq!(s.len(), 3);
+        wipe(&mut s);
+        assert!(s.iter().all(|x| *x == Block::ZERO));
     }
 
     #[test]

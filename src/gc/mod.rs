@@ -4,10 +4,12 @@
 //!   plaintext interpreters;
 //! * [`garble`] — half-gates garbler and evaluator with free-XOR and point-and-permute,
 //!   streaming tables (see the module docs for the scheme and the stream format);
+//! * [`hash`] — the garbling hash (TCCR under a per-session [`HashKey`]) and its tweak domain;
 //! * [`arith`] — building blocks on little-endian bit vectors: adders, comparators,
 //!   multiplexers, arithmetic mod p;
 //! * [`gazelle`] — the protocol's circuits (ReLU with re-masking, truncation and clamp,
-//!   max-pool), parameterised by the plaintext modulus p, with their integer references;
+//!   max-pool, the class-only argmax of the last layer), parameterised by the plaintext
+//!   modulus p, with their integer references;
 //! * [`bench`](mod@bench) — measured throughput rows for `gazelle bench gc`.
 //!
 //! AES and [`kernels::Block`] live in the `kernels` crate.
@@ -17,10 +19,12 @@ pub mod circuit;
 pub mod error;
 pub mod garble;
 pub mod gazelle;
+pub mod hash;
 
 pub use circuit::{Builder, Circuit, GateCounts, Gates, Party, Plain, Wire};
 pub use error::{GcError, Result};
 pub use garble::{
     decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, GROUP, TABLE_BYTES,
 };
+pub use hash::{GcHash, HashKey};
 pub use kernels::Block;
