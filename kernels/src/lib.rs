@@ -9,6 +9,8 @@
 //!   products and Galois automorphisms, dispatched per backend.
 //! * [`aes`] — fixed-key AES-128 (portable bitsliced, AES-NI, VAES-256/512, ARMv8) and the
 //!   correlation-robust hashes of garbling and OT extension, over the 16-byte [`block::Block`].
+//! * `testing` (feature `testing`) — test-vector PRNG, naive reference product and the
+//!   backend-vs-scalar checks for tests, examples and benchmarks.
 //!
 //! Every `#[target_feature]` function is reached only through a [`backend::Backend`] that
 //! was checked against the running CPU.
@@ -21,6 +23,7 @@ pub mod error;
 pub mod modarith;
 pub mod ntt;
 pub mod prime;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use aes::{Aes128, AesBackend};
