@@ -1,9 +1,9 @@
 //! Runtime backend selection: detection happens once and is cached; `GAZELLE_BACKEND`
 //! (`scalar|avx2|avx512|neon`) forces one, and asking for one the CPU lacks is an error.
 //!
-//! A [`Backend`] value other than `Scalar` is only ever used after [`Backend::is_available`]
-//! returned true for it: plans check it at construction, so kernels behind a backend may call
-//! that backend's `#[target_feature]` functions.
+//! A [`Backend`] is a name, not a proof: plans turn it into the [`crate::isa`] token of its
+//! features at construction (an error if the CPU lacks them), and only that token reaches the
+//! backend's `#[target_feature]` functions.
 use crate::error::KernelError;
 use std::sync::OnceLock;
 

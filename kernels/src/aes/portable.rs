@@ -170,6 +170,12 @@ fn from_planes(p: &Planes, blocks: &mut [Block]) {
 #[derive(Clone)]
 pub(crate) struct PlaneKeys([Planes; 11]);
 
+impl zeroize::Zeroize for PlaneKeys {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
 impl PlaneKeys {
     pub(crate) fn new(rk: &[Block; 11]) -> PlaneKeys {
         PlaneKeys(core::array::from_fn(|r| {
