@@ -75,14 +75,7 @@ impl Backend {
 
     /// `self` if the CPU runs it, else [`KernelError::BackendUnavailable`].
     pub fn check(self) -> Result<Backend, KernelError> {
-        if self.is_available() {
-            Ok(self)
-        } else {
-            Err(KernelError::BackendUnavailable {
-                name: self.name(),
-                needs: self.needs(),
-            })
-        }
+        KernelError::require(self, self.is_available(), self.name(), self.needs())
     }
 
     /// The backends this CPU can run, scalar first.

@@ -23,6 +23,17 @@ pub const MAX_BITS_32: u32 = 31;
 pub const SHOUP52_MAX_BITS: u32 = 50;
 const MASK52: u64 = (1 << 52) - 1;
 
+/// `Ok` if q is an odd prime below 2^`max_bits`.
+fn check_prime(q: u64, max_bits: u32) -> Result<(), KernelError> {
+    if q >= 1 << max_bits {
+        return Err(KernelError::ModulusTooLarge { q, max_bits });
+    }
+    if q < 3 || !is_prime(q) {
+        return Err(KernelError::NotPrime { q });
+    }
+    Ok(())
+}
+
 /// Inverse of an odd `q` modulo 2^64 (Newton iteration).
 const fn inv_pow2_64(q: u64) -> u64 {
     let mut x = q; // correct to 3 bits for odd q
@@ -158,15 +169,7 @@ pub struct Modulus64 {
 impl Modulus64 {
     /// Checks that `q` is an odd prime below 2^62 and precomputes its constants.
     pub fn new(q: u64) -> Result<Self, KernelError> {
-        if q >= 1 << MAX_BITS_64 {
-            return Err(KernelError::ModulusTooLarge {
-                q,
-                max_bits: MAX_BITS_64,
-            });
-        }
-        if q < 3 || !is_prime(q) {
-            return Err(KernelError::NotPrime { q });
-        }
+        check_prime(q, MAX_BITS_64)?;
         let mu = u128::MAX / q as u128; // = ⌊(2^128 − 1)/q⌋ = ⌊2^128/q⌋ since q is not a power of 2
         let r = ((1u128 << 64) % q as u128) as u64;
         Ok(Self {
@@ -302,15 +305,7 @@ pub struct Modulus32 {
 impl Modulus32 {
     /// Checks that `q` is an odd prime below 2^31 and precomputes its constants.
     pub fn new(q: u64) -> Result<Self, KernelError> {
-        if q >= 1 << MAX_BITS_32 {
-            return Err(KernelError::ModulusTooLarge {
-                q,
-                max_bits: MAX_BITS_32,
-            });
-        }
-        if q < 3 || !is_prime(q) {
-            return Err(KernelError::NotPrime { q });
-        }
+        check_prime(q, MAX_BITS_32)?;
         let r = (1u64 << 32) % q;
         Ok(Self {
             q: q as u32,

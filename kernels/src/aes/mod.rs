@@ -92,14 +92,7 @@ impl AesBackend {
 
     /// `self` if the CPU runs it, else [`KernelError::BackendUnavailable`].
     pub fn check(self) -> Result<AesBackend, KernelError> {
-        if self.is_available() {
-            Ok(self)
-        } else {
-            Err(KernelError::BackendUnavailable {
-                name: self.name(),
-                needs: self.needs(),
-            })
-        }
+        KernelError::require(self, self.is_available(), self.name(), self.needs())
     }
 
     /// The AES backends this CPU runs, portable first.

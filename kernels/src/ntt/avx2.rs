@@ -591,7 +591,7 @@ pub(crate) mod u32 {
 
     /// The avx2 kernels of a u32 plan with reduction `red` (no fused pair or sum kernels:
     /// the plan runs `mul_prepared` per product).
-    pub(crate) fn kernels(_: Avx2, red: Reduction) -> SimdKernels<u32> {
+    pub(crate) fn kernels(_: Avx2, red: Reduction, _q: u64) -> SimdKernels<u32> {
         /// Forward/inverse with Montgomery (`MONT`) or Shoup butterflies.
         fn table<const MONT: bool>() -> SimdKernels<u32> {
             SimdKernels {

@@ -12,8 +12,18 @@
 //! [`crate::isa::Avx512Ifma`] token, and through `permute_blocks_raw`, which takes one. Tested against scalar,
 //! bit for bit, on an Intel Xeon with AVX-512 F/DQ/IFMA (`tests/backends.rs`, `tests/ntt.rs`).
 
+/// The lane-width parts of a u64 (8 lanes) or u32 (16 lanes) module: loads and stores, constants,
+/// index vectors, permutes, add/sub and the conditional subtraction, from the intrinsics of that
+/// lane width (`$I` the signed lane type), then the traversal.
 macro_rules! avx512_common {
-    ($W:ty, $L:expr) => {
+    ($W:ty, $L:expr, $I:ty, [
+        $set1:ident,
+        $permutex2var:ident,
+        $permutexvar:ident,
+        $add:ident,
+        $sub:ident,
+        $min:ident $(,)?
+    ]) => {
         use crate::isa::Avx512;
         use crate::ntt::dispatch::SimdKernels;
         use crate::ntt::kind;
@@ -88,6 +98,54 @@ macro_rules! avx512_common {
                 idx(&back_lo),
                 idx(&back_hi),
             ]
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn splat(v: $W) -> __m512i {
+            $set1(v as $I)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn idx(v: &[usize; L]) -> __m512i {
+            let mut a = [0 as $I; L];
+            for (d, &s) in a.iter_mut().zip(v) {
+                *d = s as $I;
+            }
+            // SAFETY: `a` is L lanes = 64 bytes; unaligned load.
+            unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
+            $permutex2var(a, i, b)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn permute1(i: __m512i, a: __m512i) -> __m512i {
+            $permutexvar(i, a)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn add(a: __m512i, b: __m512i) -> __m512i {
+            $add(a, b)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn sub(a: __m512i, b: __m512i) -> __m512i {
+            $sub(a, b)
+        }
+
+        /// x − c if x ≥ c else x (unsigned min with the wrapped difference; needs c < 2^(W−1)).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn csub(x: __m512i, c: __m512i) -> __m512i {
+            $min(x, $sub(x, c))
         }
 
         avx512_traversal!($W, "avx512f,avx512dq");
@@ -391,60 +449,38 @@ macro_rules! avx512_traversal {
 
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
-    avx512_common!(u64, 8);
+    avx512_common!(
+        u64,
+        8,
+        i64,
+        [
+            _mm512_set1_epi64,
+            _mm512_permutex2var_epi64,
+            _mm512_permutexvar_epi64,
+            _mm512_add_epi64,
+            _mm512_sub_epi64,
+            _mm512_min_epu64,
+        ]
+    );
 
-    /// The avx512 kernels of a u64 Shoup or Montgomery plan with modulus q (`u64_kernels!`);
-    /// `Shoup52` plans take [`ifma52::kernels`].
-    pub(crate) fn kernels(_: Avx512, red: Reduction, q: u64) -> SimdKernels<u64> {
-        u64_kernels!("avx512", red, q)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn splat(v: u64) -> __m512i {
-        _mm512_set1_epi64(v as i64)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn idx(v: &[usize; L]) -> __m512i {
-        let mut a = [0i64; L];
-        for (d, &s) in a.iter_mut().zip(v) {
-            *d = s as i64;
+    /// The avx512 kernels of a u64 plan with reduction `red` and modulus q: [`ifma52::kernels`]
+    /// for `Shoup52` (an error if the CPU lacks avx512ifma), else `u64_kernels!`.
+    pub(crate) fn kernels(
+        _: Avx512,
+        red: Reduction,
+        q: u64,
+    ) -> Result<SimdKernels<u64>, crate::KernelError> {
+        if red == Reduction::Shoup52 {
+            let ifma = crate::isa::Avx512Ifma::try_new().ok_or(
+                crate::KernelError::ReductionUnavailable {
+                    reduction: red.name(),
+                    backend: "avx512",
+                    needs: "a CPU with avx512ifma",
+                },
+            )?;
+            return Ok(ifma52::kernels(ifma));
         }
-        // SAFETY: `a` is 8 i64 = 64 bytes; unaligned load.
-        unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
-        _mm512_permutex2var_epi64(a, i, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute1(i: __m512i, a: __m512i) -> __m512i {
-        _mm512_permutexvar_epi64(i, a)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn add(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_add_epi64(a, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn sub(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_sub_epi64(a, b)
-    }
-
-    /// x − c if x ≥ c else x (unsigned min with the wrapped difference; needs c < 2^63).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn csub(x: __m512i, c: __m512i) -> __m512i {
-        _mm512_min_epu64(x, _mm512_sub_epi64(x, c))
+        Ok(u64_kernels!("avx512", red, q))
     }
 
     /// High 64 bits of the lane products (four `vpmuludq`).
@@ -585,10 +621,27 @@ pub(crate) mod u64 {
 
 /// u32 lanes: q < 2^30, values in [0, 4q).
 pub(crate) mod u32 {
-    avx512_common!(u32, 16);
+    avx512_common!(
+        u32,
+        16,
+        i32,
+        [
+            _mm512_set1_epi32,
+            _mm512_permutex2var_epi32,
+            _mm512_permutexvar_epi32,
+            _mm512_add_epi32,
+            _mm512_sub_epi32,
+            _mm512_min_epu32,
+        ]
+    );
 
-    /// The avx512 kernels of a u32 plan with reduction `red` (prepared products: Shoup).
-    pub(crate) fn kernels(_: Avx512, red: Reduction) -> SimdKernels<u32> {
+    /// The avx512 kernels of a u32 plan with reduction `red` (prepared products: Shoup); never
+    /// an error (the `Result` matches the u64 one).
+    pub(crate) fn kernels(
+        _: Avx512,
+        red: Reduction,
+        _q: u64,
+    ) -> Result<SimdKernels<u32>, crate::KernelError> {
         /// Forward/inverse of kind `F`.
         fn table<const F: u8>() -> SimdKernels<u32> {
             SimdKernels {
@@ -600,58 +653,11 @@ pub(crate) mod u32 {
                 mul_prepared_sum: Some(mul_sum_impl::<{ kind::SHOUP }>),
             }
         }
-        match red {
+        Ok(match red {
             Reduction::Shoup => table::<{ kind::SHOUP }>(),
             Reduction::Montgomery => table::<{ kind::MONT }>(),
             Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn splat(v: u32) -> __m512i {
-        _mm512_set1_epi32(v as i32)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn idx(v: &[usize; L]) -> __m512i {
-        let mut a = [0i32; L];
-        for (d, &s) in a.iter_mut().zip(v) {
-            *d = s as i32;
-        }
-        // SAFETY: `a` is 16 i32 = 64 bytes; unaligned load.
-        unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
-        _mm512_permutex2var_epi32(a, i, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute1(i: __m512i, a: __m512i) -> __m512i {
-        _mm512_permutexvar_epi32(i, a)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn add(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_add_epi32(a, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn sub(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_sub_epi32(a, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn csub(x: __m512i, c: __m512i) -> __m512i {
-        _mm512_min_epu32(x, _mm512_sub_epi32(x, c))
+        })
     }
 
     /// High 32 bits of the 32×32-bit lane products.

@@ -65,8 +65,7 @@ impl<W> SimdKernels<W> {
         t: &Tables<W>,
         out: &mut [W],
         a: &[W],
-        b: &[W],
-        bs: &[W],
+        (b, bs): (&[W], &[W]),
         acc: bool,
     ) {
         // SAFETY: as in `forward`.
@@ -158,63 +157,33 @@ macro_rules! token {
     };
 }
 
-/// The SIMD kernels of a u64 plan (`None`: scalar), for a backend that passed
-/// [`Backend::check`] and a reduction that passed the plan's `check_reduction`.
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-pub(crate) fn simd_u64(
-    backend: Backend,
-    reduction: Reduction,
-    q: u64,
-) -> Result<Option<SimdKernels<u64>>, KernelError> {
-    Ok(match backend {
-        Backend::Scalar => None,
-        #[cfg(target_arch = "x86_64")]
-        Backend::Avx2 => Some(super::avx2::u64::kernels(
-            token!(Avx2, backend),
-            reduction,
-            q,
-        )),
-        #[cfg(target_arch = "x86_64")]
-        Backend::Avx512 if reduction == Reduction::Shoup52 => {
-            let ifma =
-                crate::isa::Avx512Ifma::try_new().ok_or(KernelError::ReductionUnavailable {
-                    reduction: reduction.name(),
-                    backend: backend.name(),
-                    needs: "a CPU with avx512ifma",
-                })?;
-            Some(super::avx512::u64::ifma52::kernels(ifma))
+/// `fn $name(backend, reduction, q)`: the SIMD kernels of a plan of word `$W` (`None`:
+/// scalar), for a backend that passed [`Backend::check`] and a reduction that passed the plan's
+/// `check_reduction`; each ISA module's `kernels` gets the token of its backend.
+macro_rules! simd_resolver {
+    ($name:ident, $W:ident) => {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+        pub(crate) fn $name(
+            backend: Backend,
+            reduction: Reduction,
+            q: u64,
+        ) -> Result<Option<SimdKernels<$W>>, KernelError> {
+            Ok(Some(match backend {
+                Backend::Scalar => return Ok(None),
+                #[cfg(target_arch = "x86_64")]
+                Backend::Avx2 => super::avx2::$W::kernels(token!(Avx2, backend), reduction, q),
+                #[cfg(target_arch = "x86_64")]
+                Backend::Avx512 => {
+                    super::avx512::$W::kernels(token!(Avx512, backend), reduction, q)?
+                }
+                #[cfg(target_arch = "aarch64")]
+                Backend::Neon => super::neon::$W::kernels(token!(Neon, backend), reduction),
+                #[allow(unreachable_patterns)]
+                other => return Err(unavailable(other)),
+            }))
         }
-        #[cfg(target_arch = "x86_64")]
-        Backend::Avx512 => Some(super::avx512::u64::kernels(
-            token!(Avx512, backend),
-            reduction,
-            q,
-        )),
-        #[cfg(target_arch = "aarch64")]
-        Backend::Neon => Some(super::neon::u64::kernels(token!(Neon, backend), reduction)),
-        #[allow(unreachable_patterns)]
-        other => return Err(unavailable(other)),
-    })
+    };
 }
 
-/// As [`simd_u64`] for a u32 plan.
-pub(crate) fn simd_u32(
-    backend: Backend,
-    reduction: Reduction,
-    _q: u64,
-) -> Result<Option<SimdKernels<u32>>, KernelError> {
-    Ok(match backend {
-        Backend::Scalar => None,
-        #[cfg(target_arch = "x86_64")]
-        Backend::Avx2 => Some(super::avx2::u32::kernels(token!(Avx2, backend), reduction)),
-        #[cfg(target_arch = "x86_64")]
-        Backend::Avx512 => Some(super::avx512::u32::kernels(
-            token!(Avx512, backend),
-            reduction,
-        )),
-        #[cfg(target_arch = "aarch64")]
-        Backend::Neon => Some(super::neon::u32::kernels(token!(Neon, backend), reduction)),
-        #[allow(unreachable_patterns)]
-        other => return Err(unavailable(other)),
-    })
-}
+simd_resolver!(simd_u64, u64);
+simd_resolver!(simd_u32, u32);

@@ -454,23 +454,23 @@ macro_rules! ntt_plan {
 
             /// out = a ⊙ b mod q; a, b in [0, q) → [0, q).
             pub fn mul(&self, out: &mut [$W], a: &[$W], b: &[$W]) {
+                self.mul_into(out, a, b, false);
+            }
+
+            /// acc = acc + a ⊙ b mod q; all in [0, q) → [0, q).
+            pub fn mul_acc(&self, acc: &mut [$W], a: &[$W], b: &[$W]) {
+                self.mul_into(acc, a, b, true);
+            }
+
+            /// [`Self::mul`] (`acc` false) or [`Self::mul_acc`] (`acc` true).
+            fn mul_into(&self, out: &mut [$W], a: &[$W], b: &[$W], acc: bool) {
                 self.check_len(out.len());
                 self.check_len(a.len());
                 self.check_len(b.len());
                 let m = &self.modulus;
                 for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                    *o = m.mul(x, y);
-                }
-            }
-
-            /// acc = acc + a ⊙ b mod q; all in [0, q) → [0, q).
-            pub fn mul_acc(&self, acc: &mut [$W], a: &[$W], b: &[$W]) {
-                self.check_len(acc.len());
-                self.check_len(a.len());
-                self.check_len(b.len());
-                let m = &self.modulus;
-                for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
-                    *o = m.add(*o, m.mul(x, y));
+                    let p = m.mul(x, y);
+                    *o = if acc { m.add(*o, p) } else { p };
                 }
             }
 
@@ -502,7 +502,7 @@ macro_rules! ntt_plan {
                 let m = &self.modulus;
                 let store = |o: &mut $W, p: $W| *o = if acc { m.add(*o, p) } else { p };
                 match &self.simd {
-                    Some(k) => k.mul_prepared(&self.t, out, a, b, b_shoup, acc),
+                    Some(k) => k.mul_prepared(&self.t, out, a, (b, b_shoup), acc),
                     None if self.reduction == Reduction::Shoup52 => {
                         for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
                             store(o, m.mul_shoup52(x, y, ys));
