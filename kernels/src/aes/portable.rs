@@ -176,6 +176,14 @@ impl zeroize::Zeroize for PlaneKeys {
     }
 }
 
+#[cfg(test)]
+impl PlaneKeys {
+    /// Whether every plane word is zero (after `zeroize`).
+    pub(crate) fn is_zero(&self) -> bool {
+        self.0.iter().flatten().all(|&w| w == 0)
+    }
+}
+
 impl PlaneKeys {
     pub(crate) fn new(rk: &[Block; 11]) -> PlaneKeys {
         PlaneKeys(core::array::from_fn(|r| {
