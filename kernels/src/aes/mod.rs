@@ -619,11 +619,14 @@ mod tests {
     #[test]
     fn aes_wipe_zeroes_the_keys() {
         for backend in AesBackend::available() {
-            let mut aes = Aes128::with_backend(Block::from_u128(0x0123_4567_89ab_cdef), backend)
-                .unwrap();
+            let mut aes =
+                Aes128::with_backend(Block::from_u128(0x0123_4567_89ab_cdef), backend).unwrap();
             assert!(aes.round_keys().iter().all(|k| *k != Block::ZERO));
             aes.wipe();
-            assert!(aes.round_keys().iter().all(|k| *k == Block::ZERO), "{backend}");
+            assert!(
+                aes.round_keys().iter().all(|k| *k == Block::ZERO),
+                "{backend}"
+            );
             if let Engine::Portable(planes) = &aes.engine {
                 assert!(planes.as_ref().unwrap().is_zero(), "{backend}");
             }
