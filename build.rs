@@ -1,28 +1,10 @@
-//! Records build facts (target, compiled-in target features, compiler) for benchmark reports.
-use std::process::Command;
-
+//! Link shim for the opt-in `hwloc` feature (nothing happens without it).
 fn main() {
-    let target = std::env::var("TARGET").unwrap_or_default();
-    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
-    let profile = std::env::var("PROFILE").unwrap_or_default();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let version = Command::new(rustc)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=GAZELLE_BUILD_TARGET={target}");
-    println!("cargo:rustc-env=GAZELLE_BUILD_FEATURES={features}");
-    println!("cargo:rustc-env=GAZELLE_BUILD_PROFILE={profile}");
-    println!("cargo:rustc-env=GAZELLE_BUILD_RUSTC={version}");
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var_os("CARGO_FEATURE_HWLOC").is_some() {
         udev_link_shim();
     }
 }
-
 /// hwlocality-sys asks pkg-config for hwloc's static link line, which names `-ludev` (hwloc's
 /// private dependency) even though the shared libhwloc is what gets linked. Debian's
 /// libhwloc-dev does not pull in libudev-dev, so the linker finds no `libudev.so`. When only the

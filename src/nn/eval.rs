@@ -197,12 +197,15 @@ pub fn evaluate_synthetic(model: &Model, count: usize) -> Result<SyntheticResult
 /// Float vs fixed-point accuracy of a bundled model on the bundled images of its input shape,
 /// their agreement, and its accumulator bounds. Models with no bundled images (CIFAR-10: no
 /// package ships them) get the agreement on 20 synthetic inputs instead.
+#[cfg(feature = "bundled")]
 pub fn accuracy_report(model_name: &str) -> Result<AccuracyReport> {
     let model = builtin_model(model_name)?;
     report_for(&model)
 }
 
-/// [`accuracy_report`] for any model.
+/// Float vs fixed-point accuracy of `model` on the bundled images of its input shape (see
+/// `accuracy_report`).
+#[cfg(feature = "bundled")]
 pub fn report_for(model: &Model) -> Result<AccuracyReport> {
     let s = model.input().shape;
     let mut sets = Vec::new();

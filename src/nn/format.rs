@@ -1,12 +1,14 @@
 //! The `.gzm` model file format, version 1 (specified in docs/MODEL_FORMAT.md).
 //!
-//! Parsing never trusts a count from the file for an allocation: every array length is checked
+//! Parsing (through [`crate::codec::Reader`]) never trusts a count from the file for an
+//! allocation: every array length is checked
 //! against the bytes actually left before anything is allocated, and the whole model then goes
 //! through [`Model::new`]'s validation.
 use super::error::{NnError, Result};
 use super::model::{
     FloatParams, InputSpec, LayerKind, LayerSpec, Model, ModelHeader, Shape, MAX_LAYERS,
 };
+use crate::codec::{Reader, Writer};
 
 const _: () = assert!(
     usize::BITS == 64,
@@ -40,64 +42,6 @@ pub fn fnv1a64(data: &[u8]) -> u64 {
     h
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
-        let available = self.buf.len() - self.pos;
-        if n > available {
-            return Err(NnError::Truncated {
-                what,
-                offset: self.pos,
-                needed: n,
-                available,
-            });
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn u8(&mut self, what: &'static str) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
-    }
-    fn u16(&mut self, what: &'static str) -> Result<u16> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self, what: &'static str) -> Result<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn i32(&mut self, what: &'static str) -> Result<i32> {
-        Ok(self.u32(what)? as i32)
-    }
-    fn string(&mut self, len: usize, field: &'static str) -> Result<String> {
-        let b = self.take(len, field)?;
-        String::from_utf8(b.to_vec()).map_err(|_| NnError::InvalidString {
-            field,
-            reason: "not UTF-8",
-        })
-    }
-    /// `count` little-endian i32s; the length is checked against the bytes left first.
-    fn i32s(&mut self, count: usize, what: &'static str) -> Result<Vec<i64>> {
-        let bytes = self.take(count.saturating_mul(4), what)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-            .collect())
-    }
-    fn f32s(&mut self, count: usize, what: &'static str) -> Result<Vec<f32>> {
-        let bytes = self.take(count.saturating_mul(4), what)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
-    }
-}
-
 /// Parses and validates a model file.
 pub fn decode(bytes: &[u8]) -> Result<Model> {
     if bytes.len() > MAX_FILE_BYTES {
@@ -108,11 +52,11 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             max: MAX_FILE_BYTES as i64,
         });
     }
-    let mut r = Reader { buf: bytes, pos: 0 };
-    if r.take(8, "magic")? != MAGIC {
+    let mut r = Reader::new(bytes, "model file");
+    if r.field("magic").take(8)? != MAGIC {
         return Err(NnError::BadMagic);
     }
-    let version = r.u16("version")?;
+    let version = r.field("version").u16()?;
     if version != VERSION {
         return Err(NnError::UnsupportedVersion {
             found: version,
@@ -121,28 +65,13 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     }
     // The checksum covers everything before it; check it before interpreting the rest, so that a
     // damaged file reports as damaged rather than as whatever field the damage hit.
-    if bytes.len() < 8 + 2 + 8 {
-        return Err(NnError::Truncated {
-            what: "checksum",
-            offset: r.pos,
-            needed: 8,
-            available: bytes.len() - r.pos,
-        });
-    }
-    let body_len = bytes.len() - 8;
-    let mut stored = [0u8; 8];
-    stored.copy_from_slice(&bytes[body_len..]);
-    let stored = u64::from_le_bytes(stored);
-    let computed = fnv1a64(&bytes[..body_len]);
+    let stored = Reader::new(r.field("checksum").split_tail(8)?, "checksum").u64()?;
+    let computed = fnv1a64(&bytes[..bytes.len() - 8]);
     if stored != computed {
         return Err(NnError::ChecksumMismatch { stored, computed });
     }
-    let mut r = Reader {
-        buf: &bytes[..body_len],
-        pos: r.pos,
-    };
 
-    let flags = r.u16("flags")?;
+    let flags = r.field("flags").u16()?;
     if flags & !FLAG_FLOAT != 0 {
         return Err(NnError::FieldOutOfRange {
             field: "flags",
@@ -152,8 +81,8 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
         });
     }
     let with_float = flags & FLAG_FLOAT != 0;
-    let act_bits = u32::from(r.u8("act_bits")?);
-    let reserved = r.u8("reserved")?;
+    let act_bits = u32::from(r.field("act_bits").u8()?);
+    let reserved = r.field("reserved").u8()?;
     if reserved != 0 {
         return Err(NnError::FieldOutOfRange {
             field: "reserved",
@@ -162,18 +91,18 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             max: 0,
         });
     }
-    let name_len = usize::from(r.u8("name length")?);
-    let name = r.string(name_len, "name")?;
-    let source_len = usize::from(r.u16("source length")?);
-    let source = r.string(source_len, "source")?;
-    let c = usize::from(r.u16("input channels")?);
-    let h = usize::from(r.u16("input height")?);
-    let w = usize::from(r.u16("input width")?);
-    let scale = i64::from(r.i32("input scale")?);
-    let offset = i64::from(r.i32("input offset")?);
-    let float_div = r.u32("input float divisor")?;
-    let num_classes = usize::from(r.u16("class count")?);
-    let layer_count = usize::from(r.u16("layer count")?);
+    let name_len = usize::from(r.field("name length").u8()?);
+    let name = string(r.field("name").take(name_len)?, "name")?;
+    let source_len = usize::from(r.field("source length").u16()?);
+    let source = string(r.field("source").take(source_len)?, "source")?;
+    let c = usize::from(r.field("input channels").u16()?);
+    let h = usize::from(r.field("input height").u16()?);
+    let w = usize::from(r.field("input width").u16()?);
+    let scale = i64::from(r.field("input scale").i32()?);
+    let offset = i64::from(r.field("input offset").i32()?);
+    let float_div = r.field("input float divisor").u32()?;
+    let num_classes = usize::from(r.field("class count").u16()?);
+    let layer_count = usize::from(r.field("layer count").u16()?);
     if layer_count == 0 || layer_count > MAX_LAYERS {
         return Err(NnError::FieldOutOfRange {
             field: "layer count",
@@ -197,15 +126,15 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
 
     let mut specs = Vec::with_capacity(layer_count);
     for i in 0..layer_count {
-        let tag = r.u8("layer tag")?;
+        let tag = r.field("layer tag").u8()?;
         let (kind, shift) = match tag {
             TAG_CONV => {
-                let in_c = usize::from(r.u16("conv in_c")?);
-                let out_c = usize::from(r.u16("conv out_c")?);
-                let k = usize::from(r.u8("conv k")?);
-                let stride = usize::from(r.u8("conv stride")?);
-                let pad = usize::from(r.u8("conv pad")?);
-                let shift = u32::from(r.u8("conv shift")?);
+                let in_c = usize::from(r.field("conv in_c").u16()?);
+                let out_c = usize::from(r.field("conv out_c").u16()?);
+                let k = usize::from(r.field("conv k").u8()?);
+                let stride = usize::from(r.field("conv stride").u8()?);
+                let pad = usize::from(r.field("conv pad").u8()?);
+                let shift = u32::from(r.field("conv shift").u8()?);
                 (
                     LayerKind::Conv2d {
                         in_c,
@@ -218,36 +147,39 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
                 )
             }
             TAG_FC => {
-                let inputs = r.u32("fc inputs")? as usize;
-                let outputs = r.u32("fc outputs")? as usize;
-                let shift = u32::from(r.u8("fc shift")?);
+                let inputs = r.field("fc inputs").u32()? as usize;
+                let outputs = r.field("fc outputs").u32()? as usize;
+                let shift = u32::from(r.field("fc shift").u8()?);
                 (LayerKind::Fc { inputs, outputs }, Some(shift))
             }
             TAG_RELU => (LayerKind::Relu, None),
-            TAG_SQUARE => (LayerKind::Square, Some(u32::from(r.u8("square shift")?))),
+            TAG_SQUARE => (
+                LayerKind::Square,
+                Some(u32::from(r.field("square shift").u8()?)),
+            ),
             TAG_MAXPOOL => {
-                let k = usize::from(r.u8("maxpool k")?);
-                let stride = usize::from(r.u8("maxpool stride")?);
+                let k = usize::from(r.field("maxpool k").u8()?);
+                let stride = usize::from(r.field("maxpool stride").u8()?);
                 (LayerKind::MaxPool { k, stride }, None)
             }
             TAG_AVGPOOL => {
-                let k = usize::from(r.u8("avgpool k")?);
-                let stride = usize::from(r.u8("avgpool stride")?);
-                let shift = u32::from(r.u8("avgpool shift")?);
+                let k = usize::from(r.field("avgpool k").u8()?);
+                let stride = usize::from(r.field("avgpool stride").u8()?);
+                let shift = u32::from(r.field("avgpool shift").u8()?);
                 (LayerKind::AvgPool { k, stride }, Some(shift))
             }
             TAG_FLATTEN => (LayerKind::Flatten, None),
             tag => return Err(NnError::UnknownLayer { layer: i, tag }),
         };
-        // Counts saturate rather than wrap; `take` rejects any that exceed the bytes left before
-        // anything is allocated.
+        // Counts saturate rather than wrap; `take_items` rejects any that exceed the bytes left
+        // before anything is allocated.
         let (nw, nb) = kind.parameter_counts();
-        let weights = r.i32s(nw, "weights")?;
-        let bias = r.i32s(nb, "bias")?;
+        let weights = i32s(r.field("weights").take_items(nw, 4)?);
+        let bias = i32s(r.field("bias").take_items(nb, 4)?);
         let float = if with_float && kind.has_parameters() {
             Some(FloatParams {
-                weights: r.f32s(nw, "float weights")?,
-                bias: r.f32s(nb, "float bias")?,
+                weights: f32s(r.field("float weights").take_items(nw, 4)?),
+                bias: f32s(r.field("float bias").take_items(nb, 4)?),
             })
         } else {
             None
@@ -260,12 +192,31 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             float,
         });
     }
-    if r.pos != r.buf.len() {
-        return Err(NnError::TrailingBytes {
-            count: r.buf.len() - r.pos,
-        });
-    }
+    r.finish()?;
     Model::new(header, specs)
+}
+
+fn string(bytes: &[u8], field: &'static str) -> Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| NnError::InvalidString {
+        field,
+        reason: "not UTF-8",
+    })
+}
+
+/// Little-endian `i32`s, widened (the length was checked by the reader).
+fn i32s(bytes: &[u8]) -> Vec<i64> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect()
+}
+
+/// Little-endian `f32`s (the length was checked by the reader).
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 /// Serialises a header and layer list without validating them (tests use this to build
@@ -277,25 +228,25 @@ pub fn encode_unchecked(header: &ModelHeader, specs: &[LayerSpec]) -> Vec<u8> {
             .iter()
             .all(|s| !s.kind.has_parameters() || s.float.is_some());
     let with_float = with_float && specs.iter().any(|s| s.float.is_some());
-    let mut out = Vec::new();
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(if with_float { FLAG_FLOAT } else { 0 }).to_le_bytes());
-    out.push(header.act_bits as u8);
-    out.push(0);
-    out.push(header.name.len() as u8);
-    out.extend_from_slice(header.name.as_bytes());
-    out.extend_from_slice(&(header.source.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.source.as_bytes());
+    let mut w = Writer::new();
+    w.bytes(&MAGIC);
+    w.u16(VERSION);
+    w.u16(if with_float { FLAG_FLOAT } else { 0 });
+    w.u8(header.act_bits as u8);
+    w.u8(0);
+    w.u8(header.name.len() as u8);
+    w.bytes(header.name.as_bytes());
+    w.u16(header.source.len() as u16);
+    w.bytes(header.source.as_bytes());
     let s = header.input.shape;
     for d in [s.c, s.h, s.w] {
-        out.extend_from_slice(&(d as u16).to_le_bytes());
+        w.u16(d as u16);
     }
-    out.extend_from_slice(&(header.input.scale as i32).to_le_bytes());
-    out.extend_from_slice(&(header.input.offset as i32).to_le_bytes());
-    out.extend_from_slice(&header.input.float_div.to_le_bytes());
-    out.extend_from_slice(&(header.num_classes as u16).to_le_bytes());
-    out.extend_from_slice(&(specs.len() as u16).to_le_bytes());
+    w.i32(header.input.scale as i32);
+    w.i32(header.input.offset as i32);
+    w.u32(header.input.float_div);
+    w.u16(header.num_classes as u16);
+    w.u16(specs.len() as u16);
     for spec in specs {
         let shift = spec.shift.unwrap_or(0) as u8;
         match spec.kind {
@@ -306,41 +257,39 @@ pub fn encode_unchecked(header: &ModelHeader, specs: &[LayerSpec]) -> Vec<u8> {
                 stride,
                 pad,
             } => {
-                out.push(TAG_CONV);
-                out.extend_from_slice(&(in_c as u16).to_le_bytes());
-                out.extend_from_slice(&(out_c as u16).to_le_bytes());
-                out.extend_from_slice(&[k as u8, stride as u8, pad as u8, shift]);
+                w.u8(TAG_CONV);
+                w.u16(in_c as u16);
+                w.u16(out_c as u16);
+                w.bytes(&[k as u8, stride as u8, pad as u8, shift]);
             }
             LayerKind::Fc { inputs, outputs } => {
-                out.push(TAG_FC);
-                out.extend_from_slice(&(inputs as u32).to_le_bytes());
-                out.extend_from_slice(&(outputs as u32).to_le_bytes());
-                out.push(shift);
+                w.u8(TAG_FC);
+                w.u32(inputs as u32);
+                w.u32(outputs as u32);
+                w.u8(shift);
             }
-            LayerKind::Relu => out.push(TAG_RELU),
-            LayerKind::Square => out.extend_from_slice(&[TAG_SQUARE, shift]),
-            LayerKind::MaxPool { k, stride } => {
-                out.extend_from_slice(&[TAG_MAXPOOL, k as u8, stride as u8])
-            }
+            LayerKind::Relu => w.u8(TAG_RELU),
+            LayerKind::Square => w.bytes(&[TAG_SQUARE, shift]),
+            LayerKind::MaxPool { k, stride } => w.bytes(&[TAG_MAXPOOL, k as u8, stride as u8]),
             LayerKind::AvgPool { k, stride } => {
-                out.extend_from_slice(&[TAG_AVGPOOL, k as u8, stride as u8, shift])
+                w.bytes(&[TAG_AVGPOOL, k as u8, stride as u8, shift])
             }
-            LayerKind::Flatten => out.push(TAG_FLATTEN),
+            LayerKind::Flatten => w.u8(TAG_FLATTEN),
         }
         for v in spec.weights.iter().chain(&spec.bias) {
-            out.extend_from_slice(&(*v as i32).to_le_bytes());
+            w.i32(*v as i32);
         }
         if with_float {
             if let Some(fp) = &spec.float {
                 for v in fp.weights.iter().chain(&fp.bias) {
-                    out.extend_from_slice(&v.to_le_bytes());
+                    w.f32(*v);
                 }
             }
         }
     }
-    let sum = fnv1a64(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+    let sum = fnv1a64(w.as_slice());
+    w.u64(sum);
+    w.into_vec()
 }
 
 /// Serialises a (validated) model.

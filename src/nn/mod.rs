@@ -14,7 +14,9 @@ pub mod model;
 
 pub use bounds::LayerBound;
 pub use error::{NnError, Result};
-pub use eval::{accuracy_report, AccuracyReport};
+#[cfg(feature = "bundled")]
+pub use eval::accuracy_report;
+pub use eval::AccuracyReport;
 pub use infer::{argmax, LayerTrace};
 pub use model::{
     FloatParams, InputSpec, Layer, LayerKind, LayerSpec, Model, ModelHeader, Requant, Shape,
@@ -32,24 +34,18 @@ pub const MODEL_NAMES: [&str; 5] = [
     "cifar-minionn",
 ];
 
-/// The `.gzm` bytes of a bundled model (models/, converted by tools/convert_pretrained.py).
+/// The `.gzm` bytes of a bundled model (crate `gazelle-bundled`, converted by
+/// tools/convert_pretrained.py).
+#[cfg(feature = "bundled")]
 pub fn builtin_model_bytes(name: &str) -> Result<&'static [u8]> {
-    Ok(match name {
-        "mnist-secureml" => include_bytes!("../../models/mnist-secureml.gzm"),
-        "mnist-cryptonets" => include_bytes!("../../models/mnist-cryptonets.gzm"),
-        "mnist-deepsecure" => include_bytes!("../../models/mnist-deepsecure.gzm"),
-        "mnist-minionn" => include_bytes!("../../models/mnist-minionn.gzm"),
-        "cifar-minionn" => include_bytes!("../../models/cifar-minionn.gzm"),
-        _ => {
-            return Err(NnError::UnknownModel {
-                name: name.to_string(),
-                known: MODEL_NAMES.join(", "),
-            })
-        }
+    gazelle_bundled::model(name).ok_or_else(|| NnError::UnknownModel {
+        name: name.to_string(),
+        known: MODEL_NAMES.join(", "),
     })
 }
 
 /// Loads a bundled model by name (one of [`MODEL_NAMES`]).
+#[cfg(feature = "bundled")]
 pub fn builtin_model(name: &str) -> Result<Model> {
     Model::from_bytes(builtin_model_bytes(name)?)
 }

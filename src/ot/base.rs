@@ -22,9 +22,9 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable};
 use zeroize::Zeroize;
 
-use super::msg::{Reader, Writer};
 use super::rng::OtRng;
 use super::{OtError, Result};
+use crate::codec::{CodecError, Reader, Writer};
 
 /// Domain-separation label of the base-OT hash.
 pub const DOMAIN: &[u8] = b"gazelle-rs/ot/base/chou-orlandi-ristretto255/v1";
@@ -83,16 +83,18 @@ impl BaseSenderMsg {
 
     /// Encodes the message.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(TAG_SENDER, 32);
+        let mut w = Writer::with_capacity(Self::LEN);
+        w.u8(TAG_SENDER);
         w.bytes(self.a.as_bytes());
-        w.finish()
+        w.into_vec()
     }
 
     /// Decodes and validates (length, tag; the point itself is checked on use).
     pub fn from_bytes(bytes: &[u8]) -> Result<BaseSenderMsg> {
-        let mut r = Reader::new(bytes, TAG_SENDER, "base OT sender message")?;
+        let mut r = Reader::new(bytes, "base OT sender message");
+        r.tag(TAG_SENDER)?;
         let a = CompressedRistretto(r.array::<32>()?);
-        r.end()?;
+        r.finish()?;
         Ok(BaseSenderMsg { a })
     }
 }
@@ -112,17 +114,19 @@ impl BaseReceiverMsg {
 
     /// Encodes the message.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(TAG_RECEIVER, 4 + 32 * self.b.len());
+        let mut w = Writer::with_capacity(Self::len_for(self.b.len()));
+        w.u8(TAG_RECEIVER);
         w.u32(self.b.len() as u32);
         for p in &self.b {
             w.bytes(p.as_bytes());
         }
-        w.finish()
+        w.into_vec()
     }
 
     /// Decodes and validates: exactly `expected` points.
     pub fn from_bytes(bytes: &[u8], expected: usize) -> Result<BaseReceiverMsg> {
-        let mut r = Reader::new(bytes, TAG_RECEIVER, "base OT receiver message")?;
+        let mut r = Reader::new(bytes, "base OT receiver message");
+        r.tag(TAG_RECEIVER)?;
         let n = r.u32()? as usize;
         if n != expected {
             return Err(OtError::CountMismatch {
@@ -134,8 +138,8 @@ impl BaseReceiverMsg {
         r.expect_remaining(32 * n)?;
         let b = (0..n)
             .map(|_| r.array::<32>().map(CompressedRistretto))
-            .collect::<Result<Vec<_>>>()?;
-        r.end()?;
+            .collect::<std::result::Result<Vec<_>, CodecError>>()?;
+        r.finish()?;
         Ok(BaseReceiverMsg { b })
     }
 }

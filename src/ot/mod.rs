@@ -3,7 +3,7 @@
 //! other label.
 //!
 //! Layers, each a sans-I/O core with typed messages (`to_bytes` / `from_bytes` with full
-//! validation), plus thin blocking drivers over a [`Channel`](crate::channel::Channel):
+//! validation, through the crate's [`codec`](crate::codec)), plus thin blocking drivers over a [`Channel`](crate::channel::Channel):
 //! * [`base`] — Chou–Orlandi "simplest OT" over Ristretto255 (128 random base OTs, SHA-256
 //!   under a domain-separation label).
 //! * [`ext`] — OT extension producing *random correlated OT* with the sender's global `Δ`:
@@ -45,7 +45,6 @@ pub mod base;
 pub mod bench;
 pub mod ext;
 pub mod io;
-mod msg;
 pub mod online;
 pub mod rng;
 pub mod transpose;
@@ -55,6 +54,7 @@ pub use online::{ChoiceMsg, ChosenMsg, LabelMsg, PendingChosen, PendingLabels};
 pub use rng::{AesCtrPrg, OtRng};
 
 use crate::channel::ChannelError;
+use crate::codec::CodecError;
 use kernels::KernelError;
 
 /// Errors of the OT layer.
@@ -149,6 +149,41 @@ pub enum OtError {
     /// The transport failed.
     #[error(transparent)]
     Channel(#[from] ChannelError),
+}
+
+impl From<CodecError> for OtError {
+    /// Message decoding errors keep the message name the reader was given.
+    fn from(e: CodecError) -> OtError {
+        match e {
+            CodecError::Truncated { what, .. } => OtError::Truncated { what },
+            CodecError::LengthMismatch {
+                what,
+                expected,
+                got,
+                ..
+            } => OtError::BadLength {
+                what,
+                expected,
+                got,
+            },
+            CodecError::TrailingBytes { what, count, .. } => OtError::BadLength {
+                what,
+                expected: 0,
+                got: count,
+            },
+            CodecError::BadTag {
+                what,
+                expected,
+                got,
+            } => OtError::BadTag {
+                what,
+                expected,
+                got,
+            },
+            CodecError::TooLong { what, len, max } => OtError::BadCount { what, n: len, max },
+            CodecError::Padding { what, .. } => OtError::Malformed { what },
+        }
+    }
 }
 
 /// Overwrites secret blocks with zeros. `fill` plus an opaque use of the slice

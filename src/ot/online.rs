@@ -16,8 +16,8 @@
 use kernels::{Aes128, Block};
 
 use super::ext::{ReceiverCots, SenderCots, MAX_EXTEND};
-use super::msg::{Reader, Writer};
 use super::{wipe_blocks, OtError, Result};
+use crate::codec::{self, Reader, Writer};
 
 const TAG_CHOICE: u8 = 0x21;
 const TAG_LABELS: u8 = 0x22;
@@ -37,7 +37,7 @@ pub struct ChoiceMsg {
 impl ChoiceMsg {
     /// The flip bit `d_j`.
     pub fn bit(&self, j: usize) -> bool {
-        (self.bits[j / 8] >> (j % 8)) & 1 == 1
+        codec::bit(&self.bits, j)
     }
 
     /// Encoded length for `n` OTs.
@@ -47,17 +47,19 @@ impl ChoiceMsg {
 
     /// Encodes the message.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(TAG_CHOICE, 12 + self.bits.len());
+        let mut w = Writer::with_capacity(ChoiceMsg::len_for(self.n as usize));
+        w.u8(TAG_CHOICE);
         w.u64(self.start);
         w.u32(self.n);
         w.bytes(&self.bits);
-        w.finish()
+        w.into_vec()
     }
 
     /// Decodes and validates: 1 ≤ n ≤ `max_n`, exact length, zero padding bits.
     pub fn from_bytes(bytes: &[u8], max_n: usize) -> Result<ChoiceMsg> {
         let what = "OT choice message";
-        let mut r = Reader::new(bytes, TAG_CHOICE, what)?;
+        let mut r = Reader::new(bytes, what);
+        r.tag(TAG_CHOICE)?;
         let start = r.u64()?;
         let n32 = r.u32()?;
         let n = n32 as usize;
@@ -70,11 +72,8 @@ impl ChoiceMsg {
             });
         }
         r.expect_remaining(n.div_ceil(8))?;
-        let bits = r.take(n.div_ceil(8))?.to_vec();
-        r.end()?;
-        if !n.is_multiple_of(8) && bits[n / 8] >> (n % 8) != 0 {
-            return Err(OtError::Malformed { what });
-        }
+        let bits = r.bits(n)?.to_vec();
+        r.finish()?;
         Ok(ChoiceMsg {
             start,
             n: n32,
@@ -92,7 +91,8 @@ fn decode_blocks(
     n: usize,
     width: usize,
 ) -> Result<Vec<Block>> {
-    let mut r = Reader::new(bytes, tag, what)?;
+    let mut r = Reader::new(bytes, what);
+    r.tag(tag)?;
     let got_start = r.u64()?;
     let got_n = r.u32()? as usize;
     if got_start != start {
@@ -112,7 +112,7 @@ fn decode_blocks(
     r.expect_remaining(16 * width * n)?;
     let raw = r.take(16 * width * n)?;
     let blocks = blocks_from_bytes(raw);
-    r.end()?;
+    r.finish()?;
     Ok(blocks)
 }
 
@@ -129,11 +129,12 @@ pub(crate) fn blocks_from_bytes(raw: &[u8]) -> Vec<Block> {
 }
 
 fn encode_blocks(tag: u8, start: u64, n: usize, blocks: &[Block]) -> Vec<u8> {
-    let mut w = Writer::new(tag, 12 + 16 * blocks.len());
+    let mut w = Writer::with_capacity(13 + 16 * blocks.len());
+    w.u8(tag);
     w.u64(start);
     w.u32(n as u32);
     w.bytes(Block::slice_as_bytes(blocks));
-    w.finish()
+    w.into_vec()
 }
 
 /// The sender's answer with masked free-XOR labels `y_j = w0_j ⊕ q_j ⊕ d_j·Δ`, kept in its
@@ -193,7 +194,8 @@ impl LabelMsg {
     /// As [`LabelMsg::from_bytes`], keeping the buffer it is given.
     pub fn from_vec(bytes: Vec<u8>, pending: &PendingLabels) -> Result<LabelMsg> {
         let what = "OT label message";
-        let mut r = Reader::new(&bytes, TAG_LABELS, what)?;
+        let mut r = Reader::new(&bytes, what);
+        r.tag(TAG_LABELS)?;
         let start = r.u64()?;
         let n = r.u32()? as usize;
         if start != pending.start {
@@ -302,24 +304,18 @@ impl ReceiverCots {
             });
         }
         let first = self.used;
-        let mut bits = vec![0u8; n.div_ceil(8)];
+        // d = b ⊕ r, packed like b.
+        let mut bits = codec::pack_bits(choices);
         if first.is_multiple_of(8) {
             // Byte-aligned: r is stored packed LSB-first, like d; XOR whole bytes.
             let r = &Block::slice_as_bytes(&self.choices)[first / 8..];
-            for ((d, b), r) in bits.iter_mut().zip(choices.chunks(8)).zip(r) {
-                let packed = b
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |acc, (i, &x)| acc | ((x as u8) << i));
-                *d = packed ^ r;
+            for (d, r) in bits.iter_mut().zip(r) {
+                *d ^= r;
             }
-            if !n.is_multiple_of(8) {
-                bits[n / 8] &= (1u8 << (n % 8)) - 1;
-            }
+            codec::clear_padding(&mut bits, n);
         } else {
-            for (j, &b) in choices.iter().enumerate() {
-                let d = b ^ self.choice(first + j);
-                bits[j / 8] |= (d as u8) << (j % 8);
+            for j in 0..n {
+                bits[j / 8] ^= (self.choice(first + j) as u8) << (j % 8);
             }
         }
         let msg = ChoiceMsg {
@@ -500,20 +496,19 @@ impl SenderCots {
         let first = self.take(msg, n)?;
         let delta = self.delta;
         let q = &mut self.q[first..first + n];
-        let mut encoded = buf;
-        encoded.clear();
+        let mut encoded = Writer::reuse(buf);
         encoded.reserve(LABEL_HEADER + 16 * n);
-        encoded.push(TAG_LABELS);
-        encoded.extend_from_slice(&msg.start.to_le_bytes());
-        encoded.extend_from_slice(&(n as u32).to_le_bytes());
+        encoded.u8(TAG_LABELS);
+        encoded.u64(msg.start);
+        encoded.u32(n as u32);
         for (j, (w0, q)) in zero_labels.iter().zip(q.iter()).enumerate() {
             let y = *w0 ^ *q ^ delta.and_bit(msg.bit(j));
-            encoded.extend_from_slice(y.as_bytes());
+            encoded.bytes(y.as_bytes());
         }
         wipe_blocks(q);
         Ok(LabelMsg {
             start: msg.start,
-            encoded,
+            encoded: encoded.into_vec(),
         })
     }
 

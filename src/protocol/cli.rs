@@ -27,11 +27,17 @@ pub fn serve_listener(
 ) -> CliResult<()> {
     let active = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
+    let mut backoff = AcceptBackoff::default();
     for stream in listener.incoming() {
         let stream = match stream {
-            Ok(s) => s,
+            Ok(s) => {
+                backoff.reset();
+                s
+            }
             Err(e) => {
-                eprintln!("serve: accept failed: {e}");
+                // Out of descriptors (EMFILE/ENFILE) or another transient failure: wait before
+                // the next accept instead of spinning, and log at most once a second.
+                backoff.wait(&e);
                 continue;
             }
         };
@@ -40,27 +46,87 @@ pub fn serve_listener(
         let peer = stream
             .peer_addr()
             .map_or_else(|_| "?".to_string(), |a| a.to_string());
-        if active.fetch_add(1, Ordering::SeqCst) >= max_sessions {
-            active.fetch_sub(1, Ordering::SeqCst);
+        let Some(slot) = SessionSlot::take(&active, max_sessions) else {
             if let Ok(mut ch) = TcpChannel::new(stream, Duration::from_secs(1)) {
-                crate::net::send_error(&mut ch, "server busy: too many sessions, retry later");
+                crate::net::send_error(
+                    &mut ch,
+                    &format!("server busy ({max_sessions}/{max_sessions} sessions), retry later"),
+                );
             }
             eprintln!("serve: session {id} from {peer} refused (limit {max_sessions})");
             continue;
-        }
+        };
         let server = server.clone();
-        let active = active.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("session-{id}"))
             .spawn(move || {
+                // Released when the thread ends, also by a panic.
+                let _slot = slot;
                 run_session(&server, stream, timeout, id, &peer);
-                active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
             eprintln!("serve: cannot start a session thread: {e}");
         }
     }
     Ok(())
+}
+
+/// Wall-clock limit of a whole session (handshake, key upload and every query): a peer that
+/// keeps a slot busy longer is cut off.
+pub const SESSION_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// One of the server's `max_sessions` slots, given back on drop (also when the session's
+/// thread panics).
+#[derive(Debug)]
+struct SessionSlot(Arc<AtomicUsize>);
+
+impl SessionSlot {
+    fn take(active: &Arc<AtomicUsize>, max: usize) -> Option<SessionSlot> {
+        active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SessionSlot(active.clone()))
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Exponential back-off (10 ms to 1 s) for a failing `accept`, with its log rate-limited.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    delay: Duration,
+    last_log: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AcceptBackoff {
+    fn reset(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+
+    fn wait(&mut self, e: &std::io::Error) {
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            eprintln!(
+                "serve: accept failed: {e} (retrying in {:?}; {} similar lines suppressed)",
+                self.delay, self.suppressed
+            );
+            self.last_log = Some(Instant::now());
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+        std::thread::sleep(self.delay);
+    }
 }
 
 fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, peer: &str) {
@@ -71,6 +137,7 @@ fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, p
             return;
         }
     };
+    ch.set_session_deadline(SESSION_DEADLINE);
     let t = Instant::now();
     let r = server.serve_session(&mut ch, |line| eprintln!("serve: session {id}: {line}"));
     match r {
@@ -102,7 +169,7 @@ pub fn serve(
         param_set.name(),
         listener.local_addr()?
     );
-    serve_listener(server, listener, max_sessions.max(1), SESSION_TIMEOUT)
+    serve_listener(server, listener, max_sessions, SESSION_TIMEOUT)
 }
 
 /// Starts a server for `model` on an ephemeral loopback port in a background thread; returns
@@ -119,8 +186,8 @@ pub fn spawn_local_server(server: Arc<Server>, max_sessions: usize) -> CliResult
 /// The input of an `infer` run.
 #[derive(Debug, Clone)]
 pub enum InferInput {
-    /// A PNG file.
-    Png(std::path::PathBuf),
+    /// A PNG file and what to do with its brightness.
+    Png(std::path::PathBuf, Polarity),
     /// A digit of the bundled MNIST test set.
     MnistIndex(usize),
 }
@@ -150,9 +217,18 @@ pub fn infer(
 ) -> CliResult<()> {
     let model = nn::builtin_model(model)?;
     let (pixels, label) = match input {
-        InferInput::Png(path) => {
+        InferInput::Png(path, polarity) => {
             let bytes = std::fs::read(path)?;
-            (model.input().pixels_from_png(&bytes, Polarity::Auto)?, None)
+            let s = model.input().shape;
+            let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, *polarity)?;
+            if inverted {
+                println!(
+                    "input: {} inverted (light background, as for a hand-drawn digit; \
+                     --polarity as-is keeps it)",
+                    path.display()
+                );
+            }
+            (px, None)
         }
         InferInput::MnistIndex(i) => {
             let set = data::bundled(data::MNIST_TEST.name)?;
@@ -175,10 +251,11 @@ pub fn infer(
                 .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
         })
         .map_err(|e| format!("--server {server}: {e}"))?;
-    let r = infer_once(addr, model, &x, param_set)?;
-    println!("class: {}", r.class);
+    let r = infer_once(addr, model.clone(), &x, param_set)?;
+    let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
+    println!("class: {}{}", r.class, name(r.class));
     if let Some(l) = label {
-        println!("label: {l}");
+        println!("label: {l}{}", name(usize::from(l)));
     }
     println!("logits: {:?}", r.logits);
     print!("{}", r.table());
@@ -190,6 +267,15 @@ pub fn infer(
         r.online().bytes() as f64 / 1e6
     );
     Ok(())
+}
+
+/// The class names of a model's classes where they are known (CIFAR-10's ten for a 3×32×32
+/// input with ten classes).
+pub fn class_name(model: &Model, class: usize) -> Option<&'static str> {
+    let s = model.input().shape;
+    ((s.c, s.h, s.w) == (3, 32, 32) && model.num_classes() == 10)
+        .then(|| data::CIFAR10_CLASSES.get(class).copied())
+        .flatten()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -225,8 +311,8 @@ pub struct DemoSummary {
     pub setup: super::PhaseMetrics,
 }
 
-/// `gazelle demo`: both parties in this process over loopback TCP, on bundled images (MNIST)
-/// or synthetic ones (CIFAR-10: none are bundled). `progress` is called after each image.
+/// `gazelle demo`: both parties in this process over loopback TCP, on the bundled images of
+/// the model's input shape (MNIST digits, CIFAR-10 test images), synthetic ones otherwise. `progress` is called after each image.
 pub fn demo_run(
     model_name: &str,
     images: usize,
@@ -241,8 +327,9 @@ pub fn demo_run(
     let server = Arc::new(Server::new(model.clone(), config)?);
     let addr = spawn_local_server(server, 4)?;
     let shape = model.input().shape;
-    let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if shape.c == 1 && shape.h == 28 {
-        let set = data::bundled(data::MNIST_TEST.name)?;
+    let bundled = data::bundled_for_shape(shape.c, shape.h, shape.w);
+    let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if let Some(b) = bundled {
+        let set = b.load()?;
         (0..images.min(set.len()))
             .map(|i| (set.image(i).to_vec(), Some(set.label(i))))
             .unzip()

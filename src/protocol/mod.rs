@@ -31,6 +31,7 @@
 //! server masks and share plaintexts, garbling and table transfer, random OT extension.
 //! *Online*: the stages above. [`QueryReport`] holds time and bytes per stage, phase and
 //! direction.
+#[cfg(feature = "bundled")]
 pub mod cli;
 pub mod client;
 pub mod server;

@@ -248,16 +248,16 @@ impl MachineInfo {
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            features_detected: crate::kernels::backend::cpu::detected_features()
+            features_detected: gazelle::kernels::backend::cpu::detected_features()
                 .into_iter()
                 .map(String::from)
                 .collect(),
             features_compiled,
-            backends_available: crate::kernels::Backend::available()
+            backends_available: gazelle::kernels::Backend::available()
                 .into_iter()
                 .map(|b| b.name().to_string())
                 .collect(),
-            backend_selected: match crate::kernels::Backend::selected() {
+            backend_selected: match gazelle::kernels::Backend::selected() {
                 Ok(b) => b.name().to_string(),
                 Err(e) => format!("error: {e}"),
             },

@@ -2,7 +2,7 @@
 //! prints in one format. Families other than `kernels` run on the process-wide backend
 //! (`GAZELLE_BACKEND`); the CLI runs them once per backend in child processes for `--backend all`.
 use super::BenchRow;
-use crate::kernels::{AesBackend, Backend};
+use gazelle::kernels::{AesBackend, Backend};
 
 fn selected() -> String {
     Backend::selected()
@@ -13,7 +13,7 @@ fn selected() -> String {
 /// `he`: KeyGen, Galois keys, encrypt, decrypt, add, ct×pt, rotations (plain and hoisted),
 /// ciphertext sizes, per parameter set.
 pub fn he(quick: bool) -> Result<Vec<BenchRow>, String> {
-    let rows = crate::he::bench::run(quick).map_err(|e| e.to_string())?;
+    let rows = gazelle::he::bench::run(quick).map_err(|e| e.to_string())?;
     let backend = selected();
     Ok(rows
         .into_iter()
@@ -49,13 +49,13 @@ pub fn he(quick: bool) -> Result<Vec<BenchRow>, String> {
 
 /// `gc`: AES blocks/s per AES backend, garbling and evaluation ns per AND, ReLUs per second.
 pub fn gc(quick: bool) -> Result<Vec<BenchRow>, String> {
-    let mut config = crate::gc::bench::BenchConfig::default();
+    let mut config = gazelle::gc::bench::BenchConfig::default();
     if quick {
         config.min_and_gates = 20_000;
         config.aes_blocks = 1 << 14;
         config.repeats = 2;
     }
-    let rows = crate::gc::bench::bench(&config).map_err(|e| e.to_string())?;
+    let rows = gazelle::gc::bench::bench(&config).map_err(|e| e.to_string())?;
     let aes_selected = AesBackend::selected()
         .map(|b| b.to_string())
         .unwrap_or_else(|_| "?".into());
@@ -84,7 +84,7 @@ pub fn gc(quick: bool) -> Result<Vec<BenchRow>, String> {
 /// `ot`: base OT, OT extension offline (per variant) and online derandomisation, both parties
 /// over loopback TCP: OTs per second and bytes per OT.
 pub fn ot(quick: bool) -> Result<Vec<BenchRow>, String> {
-    let rows = crate::ot::bench::run(quick).map_err(|e| e.to_string())?;
+    let rows = gazelle::ot::bench::run(quick).map_err(|e| e.to_string())?;
     let backend = selected();
     Ok(rows
         .into_iter()
@@ -115,11 +115,11 @@ pub fn ot(quick: bool) -> Result<Vec<BenchRow>, String> {
 /// rotations, products and ciphertexts), then measured ms per layer at 1 and 2 workers.
 pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
     let backend = selected();
-    let params = crate::he::ParamSetId::Gazelle4096
+    let params = gazelle::he::ParamSetId::Gazelle4096
         .params()
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for r in crate::linalg::bench::cost_table(&params).map_err(|e| e.to_string())? {
+    for r in gazelle::linalg::bench::cost_table(&params).map_err(|e| e.to_string())? {
         let c = &r.cost;
         let mut row = BenchRow::figure(
             "linalg",
@@ -135,7 +135,7 @@ pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
         );
         out.push(row);
     }
-    for r in crate::linalg::bench::run(quick).map_err(|e| e.to_string())? {
+    for r in gazelle::linalg::bench::run(quick).map_err(|e| e.to_string())? {
         let mut row = BenchRow::figure(
             "linalg",
             &backend,
@@ -165,9 +165,9 @@ pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
 /// median online and offline latency and bytes (with agreement with the plaintext oracle), and
 /// per stage of the last query its time and bytes by phase. Quick: MiniONN-MNIST, 2 images.
 pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
-    use crate::protocol::cli::demo_run;
+    use gazelle::protocol::cli::demo_run;
     let backend = selected();
-    let param_set = crate::he::params::ParamSetId::default();
+    let param_set = gazelle::he::params::ParamSetId::default();
     let runs: &[(&str, usize)] = if quick {
         &[("mnist-minionn", 2)]
     } else {

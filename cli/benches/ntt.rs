@@ -6,11 +6,11 @@
 //!
 //! Run: `cargo bench --bench ntt` (filter e.g. `-- forward/4096`).
 use criterion::{criterion_group, BenchmarkId, Criterion};
-use gazelle::bench::{measure, Budget};
 use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
 use gazelle::kernels::prime::ntt_primes;
 use gazelle::kernels::testing::TestRng;
 use gazelle::kernels::Backend;
+use gazelle_cli::bench::{measure, Budget};
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -4,10 +4,10 @@
 //! and scalar or avx512 with IFMA52); an avx512 CPU without IFMA52 gets a note instead.
 use super::counters::Counters;
 use super::{measure, BenchRow, Budget};
-use crate::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
-use crate::kernels::prime::ntt_primes;
-use crate::kernels::testing::TestRng;
-use crate::kernels::{Backend, KernelError};
+use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
+use gazelle::kernels::prime::ntt_primes;
+use gazelle::kernels::testing::TestRng;
+use gazelle::kernels::{Backend, KernelError};
 
 /// Prime sizes measured: (bits, word). The 50-bit row is the largest prime below 2^50, where
 /// every reduction runs (shoup52, the IFMA52 butterflies on avx512, needs q < 2^50).

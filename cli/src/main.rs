@@ -1,8 +1,8 @@
 //! The `gazelle` command-line tool.
 use clap::{Parser, Subcommand, ValueEnum};
-use gazelle::bench::{self, BenchRow, MachineInfo, Report};
 use gazelle::kernels::Backend;
 use gazelle::protocol::cli;
+use gazelle_cli::bench::{self, BenchRow, MachineInfo, Report};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
         /// Number of images to classify (the default finishes in seconds).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = positive)]
         images: usize,
         /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
         /// Most sessions served at once.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = positive)]
         max_sessions: usize,
         /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
@@ -70,6 +70,10 @@ enum Command {
         /// Index of a digit of the bundled MNIST test set.
         #[arg(long)]
         mnist_index: Option<usize>,
+        /// Brightness of a PNG: `auto` inverts a one-channel (hand-drawn) image with a light
+        /// background and says so; RGB images are never inverted unless asked (`invert`).
+        #[arg(long, value_enum, default_value_t = PolarityArg::Auto)]
+        polarity: PolarityArg,
         /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
         #[arg(long, default_value = "gazelle-4096")]
@@ -189,6 +193,35 @@ enum Workload {
     Conv,
     /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
     E2e,
+}
+
+/// `--polarity` of `infer`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PolarityArg {
+    /// Guess for one-channel images (light background: invert), as is for RGB.
+    Auto,
+    /// Pixels as they are.
+    AsIs,
+    /// 255 − pixel.
+    Invert,
+}
+
+impl From<PolarityArg> for gazelle::data::Polarity {
+    fn from(p: PolarityArg) -> Self {
+        match p {
+            PolarityArg::Auto => gazelle::data::Polarity::Auto,
+            PolarityArg::AsIs => gazelle::data::Polarity::AsIs,
+            PolarityArg::Invert => gazelle::data::Polarity::Invert,
+        }
+    }
+}
+
+/// A count that must be at least one (`--images 0`, `--max-sessions 0` are refused).
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {s:?}")),
+    }
 }
 
 fn backends(spec: &str) -> Result<Vec<Backend>, String> {
@@ -419,9 +452,10 @@ fn main() -> ExitCode {
             model,
             image,
             mnist_index,
+            polarity,
             params,
         } => match (image, mnist_index) {
-            (Some(path), _) => Ok(cli::InferInput::Png(path)),
+            (Some(path), _) => Ok(cli::InferInput::Png(path, polarity.into())),
             (None, Some(i)) => Ok(cli::InferInput::MnistIndex(i)),
             (None, None) => Err("give --image or --mnist-index".to_string()),
         }

@@ -1,11 +1,11 @@
 //! Fixed workloads for `gazelle profile`: small, repeatable pieces of the server's and the
 //! garbler's hot paths.
-use crate::gc::garble::{Evaluator, Garbler};
-use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
-use crate::he::{
+use gazelle::gc::garble::{Evaluator, Garbler};
+use gazelle::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
+use gazelle::he::{
     sampling, Ciphertext, GaloisKeys, Hoisted, Plaintext, PreparedPlaintext, SecretKey,
 };
-use crate::kernels::Aes128;
+use gazelle::kernels::Aes128;
 use rand::{Rng, SeedableRng};
 use rand_chacha::{ChaCha12Rng, ChaCha8Rng};
 
@@ -19,8 +19,8 @@ pub struct HeWorkload {
 
 impl HeWorkload {
     /// Keys, one encrypted input and 8 plaintext weight vectors.
-    pub fn new() -> crate::he::Result<Self> {
-        let params = crate::he::ParamSetId::Gazelle4096.params()?;
+    pub fn new() -> gazelle::he::Result<Self> {
+        let params = gazelle::he::ParamSetId::Gazelle4096.params()?;
         let mut rng = sampling::secret_rng()?;
         let sk = SecretKey::generate(&params, &mut rng);
         let steps: Vec<i64> = (1..=8).collect();
@@ -37,7 +37,7 @@ impl HeWorkload {
             .map(|_| {
                 Plaintext::encode_slots(&params, &vec(&mut r)).map(|pt| PreparedPlaintext::new(&pt))
             })
-            .collect::<crate::he::Result<Vec<_>>>()?;
+            .collect::<gazelle::he::Result<Vec<_>>>()?;
         Ok(Self { ct, keys, weights })
     }
 
@@ -67,7 +67,7 @@ pub struct GcWorkload {
 
 impl GcWorkload {
     /// The circuit and random inputs.
-    pub fn new() -> crate::gc::Result<Self> {
+    pub fn new() -> gazelle::gc::Result<Self> {
         let p = 1_032_193;
         let circuit = NonlinearCircuit::new(NonlinearSpec::relu(p))?;
         let instances = 1000;
@@ -114,7 +114,7 @@ impl GcWorkload {
 /// One MiniONN-CIFAR convolution (64→64 channels, 3×3, padding 1, on 8×8) evaluated
 /// homomorphically by the server with the cost model's method, on the global scheduler.
 pub struct ConvWorkload {
-    layer: crate::linalg::PreparedLayer,
+    layer: gazelle::linalg::PreparedLayer,
     cts: Vec<Ciphertext>,
     keys: GaloisKeys,
 }
@@ -122,11 +122,11 @@ pub struct ConvWorkload {
 impl ConvWorkload {
     /// Keys, weights and one encrypted input.
     pub fn new() -> Result<Self, String> {
-        use crate::linalg::{
+        use gazelle::linalg::{
             bench::random_weights, ConvShape, LayerShape, PreparedLayer, Schedule,
         };
         let e = |e: &dyn std::fmt::Display| e.to_string();
-        let params = crate::he::ParamSetId::Gazelle4096
+        let params = gazelle::he::ParamSetId::Gazelle4096
             .params()
             .map_err(|x| e(&x))?;
         let shape = LayerShape::Conv(ConvShape::conv(64, 64, 8, 8, 3, 1, 1));
@@ -144,9 +144,9 @@ impl ConvWorkload {
             .map_err(|x| e(&x))?
             .iter()
             .map(|v| Plaintext::encode_slots(&params, v).and_then(|pt| sk.encrypt(&pt, &mut rng)))
-            .collect::<crate::he::Result<Vec<_>>>()
+            .collect::<gazelle::he::Result<Vec<_>>>()
             .map_err(|x| e(&x))?;
-        let layer = PreparedLayer::new(&schedule, &w, crate::sched::Scheduler::global())
+        let layer = PreparedLayer::new(&schedule, &w, gazelle::sched::Scheduler::global())
             .map_err(|x| e(&x))?;
         Ok(Self { layer, cts, keys })
     }
@@ -155,7 +155,7 @@ impl ConvWorkload {
     pub fn run(&self) {
         let out = self
             .layer
-            .eval(&self.cts, &self.keys, crate::sched::Scheduler::global())
+            .eval(&self.cts, &self.keys, gazelle::sched::Scheduler::global())
             .expect("prepared layer evaluates");
         std::hint::black_box(out);
     }

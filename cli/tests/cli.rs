@@ -171,3 +171,17 @@ fn eval_prints_accuracy_and_agreement() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Zero counts are refused when the arguments are parsed, before anything starts.
+#[test]
+fn zero_counts_are_refused_at_parse_time() {
+    for args in [
+        &["serve", "--max-sessions", "0"][..],
+        &["demo", "--images", "0"][..],
+    ] {
+        let out = gazelle().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: clap's usage error");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("at least 1"), "{args:?}: {err}");
+    }
+}
