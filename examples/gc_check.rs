@@ -22,9 +22,9 @@ fn check(spec: NonlinearSpec, backend: AesBackend) -> Result<usize, String> {
         draw(instances),
     );
     let bits = nc.input_bits(&c, &s, &r).map_err(|e| e.to_string())?;
-    let aes = Aes128::with_backend(kernels::aes::FIXED_KEY, backend).map_err(|e| e.to_string())?;
-    let mut g = Garbler::with_parts(aes.clone(), ChaCha12Rng::from_seed([9; 32]));
-    let mut e = Evaluator::with_aes(aes);
+    let aes = || Aes128::with_backend(kernels::aes::FIXED_KEY, backend).map_err(|e| e.to_string());
+    let mut g = Garbler::with_parts(aes()?, ChaCha12Rng::from_seed([9; 32]));
+    let mut e = Evaluator::with_aes(aes()?);
     let out =
         run_local(nc.circuit(), instances, &bits, &mut g, &mut e).map_err(|e| e.to_string())?;
     if nc.decode_outputs(&out) != nc.reference(&c, &s, &r) {

@@ -1,9 +1,9 @@
 //! Runtime backend selection: detection happens once and is cached; `GAZELLE_BACKEND`
 //! (`scalar|avx2|avx512|neon`) forces one, and asking for one the CPU lacks is an error.
 //!
-//! A [`Backend`] value other than `Scalar` is only ever used after [`Backend::is_available`]
-//! returned true for it: plans check it at construction, so kernels behind a backend may call
-//! that backend's `#[target_feature]` functions.
+//! A [`Backend`] is a name, not a proof: plans turn it into the [`crate::isa`] token of its
+//! features at construction (an error if the CPU lacks them), and only that token reaches the
+//! backend's `#[target_feature]` functions.
 use crate::error::KernelError;
 use std::sync::OnceLock;
 
@@ -75,14 +75,7 @@ impl Backend {
 
     /// `self` if the CPU runs it, else [`KernelError::BackendUnavailable`].
     pub fn check(self) -> Result<Backend, KernelError> {
-        if self.is_available() {
-            Ok(self)
-        } else {
-            Err(KernelError::BackendUnavailable {
-                name: self.name(),
-                needs: self.needs(),
-            })
-        }
+        KernelError::require(self, self.is_available(), self.name(), self.needs())
     }
 
     /// The backends this CPU can run, scalar first.

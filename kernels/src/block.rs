@@ -12,6 +12,9 @@ use core::ops::{BitAnd, BitAndAssign, BitXor, BitXorAssign, Not};
 #[repr(C, align(16))]
 pub struct Block([u8; 16]);
 
+/// Zeroizing a block sets it to [`Block::ZERO`] (its `Default`), through volatile writes.
+impl zeroize::DefaultIsZeroes for Block {}
+
 impl Block {
     /// The all-zero block.
     pub const ZERO: Block = Block([0; 16]);

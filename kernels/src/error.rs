@@ -121,3 +121,20 @@ impl fmt::Display for KernelError {
 }
 
 impl std::error::Error for KernelError {}
+
+impl KernelError {
+    /// `Ok(value)` if `available`, else [`KernelError::BackendUnavailable`] for the backend
+    /// called `name` that needs `needs`.
+    pub(crate) fn require<T>(
+        value: T,
+        available: bool,
+        name: &'static str,
+        needs: &'static str,
+    ) -> Result<T, KernelError> {
+        if available {
+            Ok(value)
+        } else {
+            Err(KernelError::BackendUnavailable { name, needs })
+        }
+    }
+}

@@ -9,18 +9,25 @@
 //!   products and Galois automorphisms, dispatched per backend.
 //! * [`aes`] — fixed-key AES-128 (portable bitsliced, AES-NI, VAES-256/512, ARMv8) and the
 //!   correlation-robust hashes of garbling and OT extension, over the 16-byte [`block::Block`].
+//! * `testing` (feature `testing`) — test-vector PRNG, naive reference product and the
+//!   backend-vs-scalar checks for tests, examples and benchmarks.
+//! * [`isa`] — zero-sized tokens that prove a CPU feature (created only by runtime detection).
 //!
-//! Every `#[target_feature]` function is reached only through a [`backend::Backend`] that
-//! was checked against the running CPU.
+//! Every `#[target_feature]` function is reached only through a function that takes the
+//! [`isa`] token of its features, or through a dispatch table built from one; every `unsafe`
+//! block states why it is sound in a `// SAFETY:` comment (enforced by clippy).
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod aes;
 pub mod backend;
 pub mod block;
 pub mod error;
+pub mod isa;
 pub mod modarith;
 pub mod ntt;
 pub mod prime;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use aes::{Aes128, AesBackend};

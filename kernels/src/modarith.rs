@@ -23,6 +23,17 @@ pub const MAX_BITS_32: u32 = 31;
 pub const SHOUP52_MAX_BITS: u32 = 50;
 const MASK52: u64 = (1 << 52) - 1;
 
+/// `Ok` if q is an odd prime below 2^`max_bits`.
+fn check_prime(q: u64, max_bits: u32) -> Result<(), KernelError> {
+    if q >= 1 << max_bits {
+        return Err(KernelError::ModulusTooLarge { q, max_bits });
+    }
+    if q < 3 || !is_prime(q) {
+        return Err(KernelError::NotPrime { q });
+    }
+    Ok(())
+}
+
 /// Inverse of an odd `q` modulo 2^64 (Newton iteration).
 const fn inv_pow2_64(q: u64) -> u64 {
     let mut x = q; // correct to 3 bits for odd q
@@ -32,6 +43,112 @@ const fn inv_pow2_64(q: u64) -> u64 {
         i += 1;
     }
     x
+}
+
+/// The operations [`Modulus64`] and [`Modulus32`] share, for word `$W` (`$BITS` bits) with
+/// double word `$D`: both store `q` and `q_inv` = q⁻¹ mod 2^`$BITS` and `r2` = 2^(2·`$BITS`)
+/// mod q, and keep q < 2^(`$BITS` − 1) so that a + b < 2q never overflows.
+macro_rules! modulus_common {
+    ($W:ty, $D:ty, $BITS:literal) => {
+        /// The modulus.
+        #[inline(always)]
+        pub const fn value(&self) -> $W {
+            self.q
+        }
+
+        #[doc = concat!("q⁻¹ mod 2^", $BITS, " (Montgomery constant).")]
+        #[inline(always)]
+        pub const fn q_inv(&self) -> $W {
+            self.q_inv
+        }
+
+        /// r − q if r ≥ q else r: [0, 2q) → [0, q).
+        #[inline(always)]
+        fn reduce_once(&self, r: $W) -> $W {
+            if r >= self.q {
+                r - self.q
+            } else {
+                r
+            }
+        }
+
+        /// (a + b) mod q; a, b in [0, q) → [0, q).
+        #[inline(always)]
+        pub fn add(&self, a: $W, b: $W) -> $W {
+            debug_assert!(a < self.q && b < self.q);
+            self.reduce_once(a + b) // a + b < 2q < 2^W
+        }
+
+        /// (a − b) mod q; a, b in [0, q) → [0, q).
+        #[inline(always)]
+        pub fn sub(&self, a: $W, b: $W) -> $W {
+            debug_assert!(a < self.q && b < self.q);
+            if a >= b {
+                a - b
+            } else {
+                a + self.q - b
+            }
+        }
+
+        /// −a mod q; a in [0, q) → [0, q).
+        #[inline(always)]
+        pub fn neg(&self, a: $W) -> $W {
+            debug_assert!(a < self.q);
+            if a == 0 {
+                0
+            } else {
+                self.q - a
+            }
+        }
+
+        #[doc = concat!("Lazy Shoup product: any a < 2^", $BITS, ", w in [0, q) with `ws = shoup(w)` → a·w mod q in [0, 2q).")]
+        #[inline(always)]
+        pub fn mul_shoup_lazy(&self, a: $W, w: $W, ws: $W) -> $W {
+            debug_assert!(w < self.q);
+            let qhat = ((a as $D * ws as $D) >> $BITS) as $W;
+            let r = a.wrapping_mul(w).wrapping_sub(qhat.wrapping_mul(self.q));
+            debug_assert!(r < 2 * self.q);
+            r
+        }
+
+        #[doc = concat!("Shoup product: any a < 2^", $BITS, ", w in [0, q) → a·w mod q in [0, q).")]
+        #[inline(always)]
+        pub fn mul_shoup(&self, a: $W, w: $W, ws: $W) -> $W {
+            self.reduce_once(self.mul_shoup_lazy(a, w, ws))
+        }
+
+        #[doc = concat!("a·2^", $BITS, " mod q: a in [0, q) → Montgomery form in [0, q).")]
+        #[inline(always)]
+        pub fn to_montgomery(&self, a: $W) -> $W {
+            debug_assert!(a < self.q);
+            self.mul_montgomery(a, self.r2)
+        }
+
+        #[doc = concat!("a·2^−", $BITS, " mod q: Montgomery form in [0, q) → [0, q).")]
+        #[inline(always)]
+        pub fn from_montgomery(&self, a: $W) -> $W {
+            self.mul_montgomery(a, 1)
+        }
+
+        #[doc = concat!("Lazy Montgomery product a·b·2^−", $BITS, " mod q for a·b < q·2^", $BITS, " (e.g. a < 4q, b < q) → [0, 2q).")]
+        #[inline(always)]
+        pub fn mul_montgomery_lazy(&self, a: $W, b: $W) -> $W {
+            let t = a as $D * b as $D;
+            debug_assert!(t < (self.q as $D) << $BITS);
+            let m = (t as $W).wrapping_mul(self.q_inv);
+            let mq_hi = ((m as $D * self.q as $D) >> $BITS) as $W;
+            // (t − m·q)/2^W ∈ (−q, q): shift by q into (0, 2q).
+            let r = ((t >> $BITS) as $W).wrapping_sub(mq_hi).wrapping_add(self.q);
+            debug_assert!(r < 2 * self.q);
+            r
+        }
+
+        #[doc = concat!("Montgomery product a·b·2^−", $BITS, " mod q, a·b < q·2^", $BITS, " → [0, q).")]
+        #[inline(always)]
+        pub fn mul_montgomery(&self, a: $W, b: $W) -> $W {
+            self.reduce_once(self.mul_montgomery_lazy(a, b))
+        }
+    };
 }
 
 /// A prime modulus q < 2^62 with its Barrett and Montgomery constants.
@@ -52,15 +169,7 @@ pub struct Modulus64 {
 impl Modulus64 {
     /// Checks that `q` is an odd prime below 2^62 and precomputes its constants.
     pub fn new(q: u64) -> Result<Self, KernelError> {
-        if q >= 1 << MAX_BITS_64 {
-            return Err(KernelError::ModulusTooLarge {
-                q,
-                max_bits: MAX_BITS_64,
-            });
-        }
-        if q < 3 || !is_prime(q) {
-            return Err(KernelError::NotPrime { q });
-        }
+        check_prime(q, MAX_BITS_64)?;
         let mu = u128::MAX / q as u128; // = ⌊(2^128 − 1)/q⌋ = ⌊2^128/q⌋ since q is not a power of 2
         let r = ((1u128 << 64) % q as u128) as u64;
         Ok(Self {
@@ -73,62 +182,13 @@ impl Modulus64 {
         })
     }
 
-    /// The modulus.
-    #[inline(always)]
-    pub const fn value(&self) -> u64 {
-        self.q
-    }
-
-    /// q⁻¹ mod 2^64 (Montgomery constant).
-    #[inline(always)]
-    pub const fn q_inv(&self) -> u64 {
-        self.q_inv
-    }
-
-    /// (a + b) mod q; a, b in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn add(&self, a: u64, b: u64) -> u64 {
-        debug_assert!(a < self.q && b < self.q);
-        let s = a + b;
-        if s >= self.q {
-            s - self.q
-        } else {
-            s
-        }
-    }
-
-    /// (a − b) mod q; a, b in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn sub(&self, a: u64, b: u64) -> u64 {
-        debug_assert!(a < self.q && b < self.q);
-        if a >= b {
-            a - b
-        } else {
-            a + self.q - b
-        }
-    }
-
-    /// −a mod q; a in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn neg(&self, a: u64) -> u64 {
-        debug_assert!(a < self.q);
-        if a == 0 {
-            0
-        } else {
-            self.q - a
-        }
-    }
+    modulus_common!(u64, u128, 64);
 
     /// a mod q for any word (Barrett with ⌊2^64/q⌋): any u64 → [0, q).
     #[inline(always)]
     pub fn reduce(&self, a: u64) -> u64 {
         let qhat = ((a as u128 * self.barrett_word as u128) >> 64) as u64;
-        let r = a - qhat * self.q; // in [0, 2q)
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
+        self.reduce_once(a - qhat * self.q) // a − qhat·q in [0, 2q)
     }
 
     /// Lazy Barrett reduction of a double word: any `t < 2^128` → [0, 2q).
@@ -151,12 +211,7 @@ impl Modulus64 {
     /// t mod q for any `t < 2^128` → [0, q).
     #[inline(always)]
     pub fn reduce_u128(&self, t: u128) -> u64 {
-        let r = self.reduce_u128_lazy(t);
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
+        self.reduce_once(self.reduce_u128_lazy(t))
     }
 
     /// Barrett product: a, b in [0, q) → a·b mod q in [0, q).
@@ -190,27 +245,6 @@ impl Modulus64 {
         est
     }
 
-    /// Lazy Shoup product: any a < 2^64, w in [0, q) with `ws = shoup(w)` → a·w mod q in [0, 2q).
-    #[inline(always)]
-    pub fn mul_shoup_lazy(&self, a: u64, w: u64, ws: u64) -> u64 {
-        debug_assert!(w < self.q);
-        let qhat = ((a as u128 * ws as u128) >> 64) as u64;
-        let r = a.wrapping_mul(w).wrapping_sub(qhat.wrapping_mul(self.q));
-        debug_assert!(r < 2 * self.q);
-        r
-    }
-
-    /// Shoup product: any a < 2^64, w in [0, q) → a·w mod q in [0, q).
-    #[inline(always)]
-    pub fn mul_shoup(&self, a: u64, w: u64, ws: u64) -> u64 {
-        let r = self.mul_shoup_lazy(a, w, ws);
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
-    }
-
     /// 52-bit Shoup constant ⌊w·2^52 / q⌋ of a fixed operand w in [0, q), for the IFMA52
     /// butterflies (`vpmadd52huq` multiplies 52-bit lane values). Requires q < 2^50.
     ///
@@ -242,49 +276,7 @@ impl Modulus64 {
     /// 52-bit Shoup product: a < 2^52, w in [0, q), `ws = shoup52(w)` → a·w mod q in [0, q).
     #[inline(always)]
     pub fn mul_shoup52(&self, a: u64, w: u64, ws: u64) -> u64 {
-        let r = self.mul_shoup52_lazy(a, w, ws);
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
-    }
-
-    /// a·2^64 mod q: a in [0, q) → Montgomery form in [0, q).
-    #[inline(always)]
-    pub fn to_montgomery(&self, a: u64) -> u64 {
-        debug_assert!(a < self.q);
-        self.mul_montgomery(a, self.r2)
-    }
-
-    /// a·2^−64 mod q: Montgomery form in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn from_montgomery(&self, a: u64) -> u64 {
-        self.mul_montgomery(a, 1)
-    }
-
-    /// Lazy Montgomery product a·b·2^−64 mod q for a·b < q·2^64 (e.g. a < 4q, b < q) → [0, 2q).
-    #[inline(always)]
-    pub fn mul_montgomery_lazy(&self, a: u64, b: u64) -> u64 {
-        let t = a as u128 * b as u128;
-        debug_assert!(t < (self.q as u128) << 64);
-        let m = (t as u64).wrapping_mul(self.q_inv);
-        let mq_hi = ((m as u128 * self.q as u128) >> 64) as u64;
-        // (t − m·q)/2^64 ∈ (−q, q): shift by q into (0, 2q).
-        let r = ((t >> 64) as u64).wrapping_sub(mq_hi).wrapping_add(self.q);
-        debug_assert!(r < 2 * self.q);
-        r
-    }
-
-    /// Montgomery product a·b·2^−64 mod q, a·b < q·2^64 → [0, q).
-    #[inline(always)]
-    pub fn mul_montgomery(&self, a: u64, b: u64) -> u64 {
-        let r = self.mul_montgomery_lazy(a, b);
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
+        self.reduce_once(self.mul_shoup52_lazy(a, w, ws))
     }
 
     /// a^e mod q.
@@ -313,15 +305,7 @@ pub struct Modulus32 {
 impl Modulus32 {
     /// Checks that `q` is an odd prime below 2^31 and precomputes its constants.
     pub fn new(q: u64) -> Result<Self, KernelError> {
-        if q >= 1 << MAX_BITS_32 {
-            return Err(KernelError::ModulusTooLarge {
-                q,
-                max_bits: MAX_BITS_32,
-            });
-        }
-        if q < 3 || !is_prime(q) {
-            return Err(KernelError::NotPrime { q });
-        }
+        check_prime(q, MAX_BITS_32)?;
         let r = (1u64 << 32) % q;
         Ok(Self {
             q: q as u32,
@@ -331,63 +315,13 @@ impl Modulus32 {
         })
     }
 
-    /// The modulus.
-    #[inline(always)]
-    pub const fn value(&self) -> u32 {
-        self.q
-    }
-
-    /// q⁻¹ mod 2^32 (Montgomery constant).
-    #[inline(always)]
-    pub const fn q_inv(&self) -> u32 {
-        self.q_inv
-    }
-
-    /// (a + b) mod q; a, b in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn add(&self, a: u32, b: u32) -> u32 {
-        debug_assert!(a < self.q && b < self.q);
-        let s = a + b; // < 2^32 since q < 2^31
-        if s >= self.q {
-            s - self.q
-        } else {
-            s
-        }
-    }
-
-    /// (a − b) mod q; a, b in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn sub(&self, a: u32, b: u32) -> u32 {
-        debug_assert!(a < self.q && b < self.q);
-        if a >= b {
-            a - b
-        } else {
-            a + self.q - b
-        }
-    }
-
-    /// −a mod q; a in [0, q) → [0, q).
-    #[inline(always)]
-    pub fn neg(&self, a: u32) -> u32 {
-        debug_assert!(a < self.q);
-        if a == 0 {
-            0
-        } else {
-            self.q - a
-        }
-    }
+    modulus_common!(u32, u64, 32);
 
     /// t mod q for any t < 2^64 (Barrett with ⌊2^64/q⌋) → [0, q).
     #[inline(always)]
     pub fn reduce_u64(&self, t: u64) -> u32 {
         let qhat = ((t as u128 * self.barrett as u128) >> 64) as u64;
-        let r = t - qhat * self.q as u64; // in [0, 2q)
-        let r = r as u32;
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
+        self.reduce_once((t - qhat * self.q as u64) as u32) // in [0, 2q)
     }
 
     /// Barrett product: a, b in [0, q) → a·b mod q in [0, q).
@@ -402,63 +336,6 @@ impl Modulus32 {
     pub fn shoup(&self, w: u32) -> u32 {
         debug_assert!(w < self.q);
         (((w as u64) << 32) / self.q as u64) as u32
-    }
-
-    /// Lazy Shoup product: any a < 2^32, w in [0, q), `ws = shoup(w)` → a·w mod q in [0, 2q).
-    #[inline(always)]
-    pub fn mul_shoup_lazy(&self, a: u32, w: u32, ws: u32) -> u32 {
-        debug_assert!(w < self.q);
-        let qhat = ((a as u64 * ws as u64) >> 32) as u32;
-        let r = a.wrapping_mul(w).wrapping_sub(qhat.wrapping_mul(self.q));
-        debug_assert!(r < 2 * self.q);
-        r
-    }
-
-    /// Shoup product: any a < 2^32, w in [0, q) → a·w mod q in [0, q).
-    #[inline(always)]
-    pub fn mul_shoup(&self, a: u32, w: u32, ws: u32) -> u32 {
-        let r = self.mul_shoup_lazy(a, w, ws);
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
-    }
-
-    /// a·2^32 mod q: a in [0, q) → Montgomery form in [0, q).
-    #[inline(always)]
-    pub fn to_montgomery(&self, a: u32) -> u32 {
-        debug_assert!(a < self.q);
-        self.mul_montgomery(a, self.r2)
-    }
-
-    /// a·2^−32 mod q: Montgomery form → [0, q).
-    #[inline(always)]
-    pub fn from_montgomery(&self, a: u32) -> u32 {
-        self.mul_montgomery(a, 1)
-    }
-
-    /// Lazy Montgomery product a·b·2^−32 mod q for a·b < q·2^32 → [0, 2q).
-    #[inline(always)]
-    pub fn mul_montgomery_lazy(&self, a: u32, b: u32) -> u32 {
-        let t = a as u64 * b as u64;
-        debug_assert!(t < (self.q as u64) << 32);
-        let m = (t as u32).wrapping_mul(self.q_inv);
-        let mq_hi = ((m as u64 * self.q as u64) >> 32) as u32;
-        let r = ((t >> 32) as u32).wrapping_sub(mq_hi).wrapping_add(self.q);
-        debug_assert!(r < 2 * self.q);
-        r
-    }
-
-    /// Montgomery product a·b·2^−32 mod q, a·b < q·2^32 → [0, q).
-    #[inline(always)]
-    pub fn mul_montgomery(&self, a: u32, b: u32) -> u32 {
-        let r = self.mul_montgomery_lazy(a, b);
-        if r >= self.q {
-            r - self.q
-        } else {
-            r
-        }
     }
 
     /// a^e mod q.

@@ -121,8 +121,13 @@ pub fn bench_relu(
     let mut best_g = vec![Duration::MAX; batches];
     let mut best_e = vec![Duration::MAX; batches];
     for run in 0..repeats.max(1) + 1 {
-        let mut g = Garbler::with_parts(aes.clone(), ChaCha12Rng::from_seed(seed));
-        let mut e = Evaluator::with_aes(aes.clone());
+        // `Aes128` is not `Clone`: a fresh instance under the same (public, fixed) key.
+        let fresh = || {
+            Aes128::with_backend(aes.round_keys()[0], aes.backend())
+                .expect("the backend of an existing Aes128 is available")
+        };
+        let mut g = Garbler::with_parts(fresh(), ChaCha12Rng::from_seed(seed));
+        let mut e = Evaluator::with_aes(fresh());
         let mut values = Vec::with_capacity(instances);
         for (b, b0) in (0..instances).step_by(GROUP).enumerate() {
             let m = GROUP.min(instances - b0);

@@ -986,15 +986,15 @@ mod tests {
                 );
                 continue;
             }
-            let aes = Aes128::with_backend(kernels::aes::FIXED_KEY, backend).unwrap();
-            let mut g = Garbler::with_parts(aes.clone(), ChaCha12Rng::from_seed([4; 32]));
+            let aes = || Aes128::with_backend(kernels::aes::FIXED_KEY, backend).unwrap();
+            let mut g = Garbler::with_parts(aes(), ChaCha12Rng::from_seed([4; 32]));
             let mut stream = Vec::new();
             let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
             match &reference {
                 None => reference = Some(stream.clone()),
                 Some(r) => assert!(r == &stream, "{backend}: different tables"),
             }
-            let mut e = Evaluator::with_aes(aes);
+            let mut e = Evaluator::with_aes(aes());
             let labels = garbling.encode(&bits).unwrap();
             let out = e
                 .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())

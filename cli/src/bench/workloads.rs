@@ -84,15 +84,21 @@ impl GcWorkload {
         })
     }
 
+    /// A fresh instance of the fixed-key hash (`Aes128` is not `Clone`).
+    fn fresh_aes(&self) -> Aes128 {
+        Aes128::with_backend(self.aes.round_keys()[0], self.aes.backend())
+            .expect("the backend of an existing Aes128 is available")
+    }
+
     /// One run: garble into a buffer, then evaluate from it.
     pub fn run(&mut self) {
         self.stream.clear();
-        let mut g = Garbler::with_parts(self.aes.clone(), ChaCha12Rng::from_os_rng());
+        let mut g = Garbler::with_parts(self.fresh_aes(), ChaCha12Rng::from_os_rng());
         let garbling = g
             .garble(self.circuit.circuit(), self.instances, &mut self.stream)
             .expect("garbling");
         let labels = garbling.encode(&self.bits).expect("input bits match");
-        let mut e = Evaluator::with_aes(self.aes.clone());
+        let mut e = Evaluator::with_aes(self.fresh_aes());
         let out = e
             .evaluate(
                 self.circuit.circuit(),

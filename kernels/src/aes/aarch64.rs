@@ -77,15 +77,15 @@ fn tail(tweaks: &[Block], from: usize, n: usize, tmmo: bool) -> &[Block] {
 /// Processes every block in place, eight at a time, then 4, 2, 1.
 ///
 /// # Safety
-/// The CPU must support NEON and the AES extension; with `TMMO`,
-/// `tweaks.len() == blocks.len()`.
+/// With `TMMO`, `tweaks.len() == blocks.len()`. (The token proves NEON and the AES extension.)
 #[target_feature(enable = "neon,aes")]
 pub(crate) unsafe fn process_blocks<const TMMO: bool>(
+    _: crate::isa::ArmAes,
     rk: &[Block; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
-    // SAFETY (whole body): the features are guaranteed by this function's contract; every round
+    // SAFETY: (whole body) the features are guaranteed by the token; every round
     // key is 16 readable bytes, and each `process_n::<N>` call gets exactly N blocks (and
     // tweaks).
     unsafe {

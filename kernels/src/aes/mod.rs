@@ -23,10 +23,12 @@
 //! [`Backend`] choice (`GAZELLE_BACKEND`) maps onto them with [`AesBackend::for_backend`]:
 //! `scalar` → portable, `avx2` → VAES-256 when the CPU has VAES else AES-NI, `avx512` → VAES-512,
 //! `neon` → ARMv8 AES (each falling back to the portable code when its AES instructions are
-//! missing). A backend is used only after [`AesBackend::is_available`] said the CPU runs it.
+//! missing). A hardware backend runs only with the [`crate::isa`] token of its features, which
+//! [`Aes128::with_backend`] obtains (or fails) once.
 use crate::backend::Backend;
 use crate::block::Block;
 use crate::error::KernelError;
+use zeroize::Zeroize;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
@@ -85,42 +87,12 @@ impl AesBackend {
 
     /// Whether the running CPU executes this backend (std caches the feature probes).
     pub fn is_available(self) -> bool {
-        match self {
-            AesBackend::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            AesBackend::AesNi => std::arch::is_x86_feature_detected!("aes"),
-            #[cfg(target_arch = "x86_64")]
-            AesBackend::Vaes256 => {
-                std::arch::is_x86_feature_detected!("aes")
-                    && std::arch::is_x86_feature_detected!("vaes")
-                    && std::arch::is_x86_feature_detected!("avx2")
-            }
-            #[cfg(target_arch = "x86_64")]
-            AesBackend::Vaes512 => {
-                std::arch::is_x86_feature_detected!("aes")
-                    && std::arch::is_x86_feature_detected!("vaes")
-                    && std::arch::is_x86_feature_detected!("avx512f")
-            }
-            #[cfg(target_arch = "aarch64")]
-            AesBackend::ArmV8 => {
-                std::arch::is_aarch64_feature_detected!("neon")
-                    && std::arch::is_aarch64_feature_detected!("aes")
-            }
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
+        Engine::new(self).is_some()
     }
 
     /// `self` if the CPU runs it, else [`KernelError::BackendUnavailable`].
     pub fn check(self) -> Result<AesBackend, KernelError> {
-        if self.is_available() {
-            Ok(self)
-        } else {
-            Err(KernelError::BackendUnavailable {
-                name: self.name(),
-                needs: self.needs(),
-            })
-        }
+        KernelError::require(self, self.is_available(), self.name(), self.needs())
     }
 
     /// The AES backends this CPU runs, portable first.
@@ -175,12 +147,67 @@ pub const FIXED_KEY: Block = Block::new([
 const HASH_CHUNK: usize = 64;
 
 /// AES-128 with an expanded key and a backend checked against this CPU.
-#[derive(Clone)]
+///
+/// Not `Clone` (a copy of a secret key, e.g. an OT PRG seed, would outlive the original's
+/// wiping); the round keys (and the portable code's bitsliced keys) are zeroized on drop.
 pub struct Aes128 {
     round_keys: [Block; 11],
-    planes: Option<Box<portable::PlaneKeys>>,
+    engine: Engine,
     backend: AesBackend,
 }
+
+/// The implementation an [`Aes128`] runs: the portable code with its bitsliced keys, or a
+/// hardware one with the [`crate::isa`] token that allows it.
+enum Engine {
+    /// Built by [`Aes128::with_backend`] only (the keys need the round keys).
+    Portable(Option<Box<portable::PlaneKeys>>),
+    #[cfg(target_arch = "x86_64")]
+    AesNi(crate::isa::AesNi),
+    #[cfg(target_arch = "x86_64")]
+    Vaes256(crate::isa::Vaes256),
+    #[cfg(target_arch = "x86_64")]
+    Vaes512(crate::isa::Vaes512),
+    #[cfg(target_arch = "aarch64")]
+    ArmV8(crate::isa::ArmAes),
+}
+
+impl Engine {
+    /// The engine of `backend` (portable without its keys yet), `None` if the CPU lacks it.
+    fn new(backend: AesBackend) -> Option<Engine> {
+        match backend {
+            AesBackend::Portable => Some(Engine::Portable(None)),
+            #[cfg(target_arch = "x86_64")]
+            AesBackend::AesNi => crate::isa::AesNi::try_new().map(Engine::AesNi),
+            #[cfg(target_arch = "x86_64")]
+            AesBackend::Vaes256 => crate::isa::Vaes256::try_new().map(Engine::Vaes256),
+            #[cfg(target_arch = "x86_64")]
+            AesBackend::Vaes512 => crate::isa::Vaes512::try_new().map(Engine::Vaes512),
+            #[cfg(target_arch = "aarch64")]
+            AesBackend::ArmV8 => crate::isa::ArmAes::try_new().map(Engine::ArmV8),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Aes128 {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl Aes128 {
+    /// Overwrites the round keys and the portable code's bitsliced keys with zeros (volatile
+    /// writes, not elided): what `drop` does.
+    fn wipe(&mut self) {
+        self.round_keys.zeroize();
+        if let Engine::Portable(Some(planes)) = &mut self.engine {
+            (**planes).zeroize();
+        }
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Aes128 {}
 
 impl std::fmt::Debug for Aes128 {
     /// Shows the backend only: the key may be secret (an OT PRG seed).
@@ -199,13 +226,17 @@ impl Aes128 {
 
     /// AES-128 under `key` with a given backend; an error if the CPU lacks it.
     pub fn with_backend(key: Block, backend: AesBackend) -> Result<Aes128, KernelError> {
-        let backend = backend.check()?;
+        let mut engine = Engine::new(backend).ok_or(KernelError::BackendUnavailable {
+            name: backend.name(),
+            needs: backend.needs(),
+        })?;
         let round_keys = portable::expand_key(key);
-        let planes = (backend == AesBackend::Portable)
-            .then(|| Box::new(portable::PlaneKeys::new(&round_keys)));
+        if let Engine::Portable(planes) = &mut engine {
+            *planes = Some(Box::new(portable::PlaneKeys::new(&round_keys)));
+        }
         Ok(Aes128 {
             round_keys,
-            planes,
+            engine,
             backend,
         })
     }
@@ -236,38 +267,32 @@ impl Aes128 {
     #[inline]
     fn process<const TMMO: bool>(&self, blocks: &mut [Block], tweaks: &[Block]) {
         debug_assert!(!TMMO || blocks.len() == tweaks.len());
-        match self.backend {
-            AesBackend::Portable => match &self.planes {
+        let rk = &self.round_keys;
+        match &self.engine {
+            Engine::Portable(planes) => match planes {
                 Some(p) if TMMO => portable_tmmo(p, blocks, tweaks),
                 Some(p) => portable::encrypt_blocks(p, blocks),
                 None => unreachable!("portable AES is built with its plane keys"),
             },
+            // SAFETY: the token proves the features; with TMMO the lengths match (asserted by
+            // the public callers).
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `self.backend` passed `AesBackend::check` in `with_backend`: AES-NI present;
-            // with TMMO the lengths match (asserted by the public callers).
-            AesBackend::AesNi => unsafe {
-                x86_aesni::process_blocks::<TMMO>(&self.round_keys, blocks, tweaks)
+            Engine::AesNi(t) => unsafe {
+                x86_aesni::process_blocks::<TMMO>(*t, rk, blocks, tweaks)
             },
+            // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: checked available at construction: AES-NI, VAES and AVX2 present; lengths
-            // as above.
-            AesBackend::Vaes256 => unsafe {
-                x86_vaes::process_blocks_256::<TMMO>(&self.round_keys, blocks, tweaks)
+            Engine::Vaes256(t) => unsafe {
+                x86_vaes::process_blocks_256::<TMMO>(*t, rk, blocks, tweaks)
             },
+            // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: checked available at construction: AES-NI, VAES and AVX-512F present;
-            // lengths as above.
-            AesBackend::Vaes512 => unsafe {
-                x86_vaes::process_blocks_512::<TMMO>(&self.round_keys, blocks, tweaks)
+            Engine::Vaes512(t) => unsafe {
+                x86_vaes::process_blocks_512::<TMMO>(*t, rk, blocks, tweaks)
             },
+            // SAFETY: as above.
             #[cfg(target_arch = "aarch64")]
-            // SAFETY: checked available at construction: NEON and the AES extension present;
-            // lengths as above.
-            AesBackend::ArmV8 => unsafe {
-                aarch64::process_blocks::<TMMO>(&self.round_keys, blocks, tweaks)
-            },
-            #[allow(unreachable_patterns)]
-            other => unreachable!("AES backend {other} passed its availability check"),
+            Engine::ArmV8(t) => unsafe { aarch64::process_blocks::<TMMO>(*t, rk, blocks, tweaks) },
         }
     }
 
@@ -588,6 +613,24 @@ mod tests {
         let mut lines = Vec::new();
         self_check_with(|l| lines.push(l.to_string())).unwrap();
         assert_eq!(lines.len(), 2 + AesBackend::ALL.len());
+    }
+
+    /// What `drop` runs leaves no key material: round keys and bitsliced keys all zero.
+    #[test]
+    fn aes_wipe_zeroes_the_keys() {
+        for backend in AesBackend::available() {
+            let mut aes =
+                Aes128::with_backend(Block::from_u128(0x0123_4567_89ab_cdef), backend).unwrap();
+            assert!(aes.round_keys().iter().all(|k| *k != Block::ZERO));
+            aes.wipe();
+            assert!(
+                aes.round_keys().iter().all(|k| *k == Block::ZERO),
+                "{backend}"
+            );
+            if let Engine::Portable(planes) = &aes.engine {
+                assert!(planes.as_ref().unwrap().is_zero(), "{backend}");
+            }
+        }
     }
 
     #[test]

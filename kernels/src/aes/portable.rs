@@ -170,6 +170,20 @@ fn from_planes(p: &Planes, blocks: &mut [Block]) {
 #[derive(Clone)]
 pub(crate) struct PlaneKeys([Planes; 11]);
 
+impl zeroize::Zeroize for PlaneKeys {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+#[cfg(test)]
+impl PlaneKeys {
+    /// Whether every plane word is zero (after `zeroize`).
+    pub(crate) fn is_zero(&self) -> bool {
+        self.0.iter().flatten().all(|&w| w == 0)
+    }
+}
+
 impl PlaneKeys {
     pub(crate) fn new(rk: &[Block; 11]) -> PlaneKeys {
         PlaneKeys(core::array::from_fn(|r| {

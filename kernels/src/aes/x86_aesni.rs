@@ -77,14 +77,15 @@ pub(crate) unsafe fn process_n<const N: usize, const TMMO: bool>(
 /// then the tail 4/2/1 at a time.
 ///
 /// # Safety
-/// The CPU must support AES-NI; with `TMMO`, `tweaks.len() == blocks.len()`.
+/// With `TMMO`, `tweaks.len() == blocks.len()`. (The token proves AES-NI.)
 #[target_feature(enable = "aes")]
 pub(crate) unsafe fn process_blocks<const TMMO: bool>(
+    _: crate::isa::AesNi,
     rk: &[Block; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
-    // SAFETY (whole body): this function's own contract guarantees AES-NI; `process_n::<N>` is
+    // SAFETY: (whole body) the token guarantees AES-NI; `process_n::<N>` is
     // given exactly N blocks and, with TMMO, the N matching tweaks.
     unsafe {
         let k = load_keys(rk);
@@ -119,7 +120,7 @@ pub(crate) unsafe fn process_tail<const TMMO: bool>(
     mut rest: &mut [Block],
     mut tweaks: &[Block],
 ) {
-    // SAFETY (whole body): AES-NI is guaranteed by the contract; each `process_n::<N>` call gets
+    // SAFETY: (whole body) AES-NI is guaranteed by the contract; each `process_n::<N>` call gets
     // exactly N blocks split off `rest`, and the N matching tweaks with TMMO.
     unsafe {
         for n in [4usize, 2, 1] {

@@ -72,14 +72,15 @@ unsafe fn process256_n<const R: usize, const TMMO: bool>(
 /// single block with AES-NI.
 ///
 /// # Safety
-/// The CPU must support AES-NI, VAES and AVX2; with `TMMO`, `tweaks.len() == blocks.len()`.
+/// With `TMMO`, `tweaks.len() == blocks.len()`. (The token proves AES-NI, VAES and AVX2.)
 #[target_feature(enable = "aes,vaes,avx2")]
 pub(crate) unsafe fn process_blocks_256<const TMMO: bool>(
+    _: crate::isa::Vaes256,
     rk: &[Block; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
-    // SAFETY (whole body): the features are guaranteed by this function's contract; each
+    // SAFETY: (whole body) the features are guaranteed by the token; each
     // `process256_n::<R>` call is given exactly 2R blocks (and tweaks), the AES-NI call one.
     unsafe {
         let k128 = x86_aesni::load_keys(rk);
@@ -167,15 +168,15 @@ unsafe fn process512_n<const R: usize, const TMMO: bool>(
 /// fewer-than-four blocks with AES-NI.
 ///
 /// # Safety
-/// The CPU must support AES-NI, VAES and AVX-512F; with `TMMO`,
-/// `tweaks.len() == blocks.len()`.
+/// With `TMMO`, `tweaks.len() == blocks.len()`. (The token proves AES-NI, VAES and AVX-512F.)
 #[target_feature(enable = "aes,vaes,avx512f")]
 pub(crate) unsafe fn process_blocks_512<const TMMO: bool>(
+    _: crate::isa::Vaes512,
     rk: &[Block; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
-    // SAFETY (whole body): the features are guaranteed by this function's contract; each
+    // SAFETY: (whole body) the features are guaranteed by the token; each
     // `process512_n::<R>` call is given exactly 4R blocks (and tweaks), the AES-NI tail the rest.
     unsafe {
         let k128 = x86_aesni::load_keys(rk);

@@ -2,94 +2,20 @@
 //! of u32. Same traversal and lazy bounds as [`super::scalar`]; the last two (u64) or three
 //! (u32) stages, where a butterfly's halves sit in one vector, use in-register shuffles.
 //!
-//! Reached only through a plan whose backend is `Avx2`, which `Backend::check` verified.
+//! Reached only through the dispatch table that `kernels` builds from an [`crate::isa::Avx2`]
+//! token, and through `gather_raw`, which takes one.
 
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
-    use crate::ntt::kind::{self, MONT, SHOUP, WIDE};
+    use crate::isa::Avx2;
+    use crate::ntt::dispatch::SimdKernels;
+    use crate::ntt::kind::{MONT, WIDE};
     use crate::ntt::{Reduction, SumBase, Tables};
     use core::arch::x86_64::*;
 
-    /// Forward NTT (see `NttPlan64::forward`; `reduce` false: its `forward_lazy`).
-    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64], reduce: bool) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
-        unsafe {
-            match red {
-                Reduction::Shoup if kind::wide_q(t.q) => forward_impl::<WIDE>(t, a, reduce),
-                Reduction::Shoup => forward_impl::<SHOUP>(t, a, reduce),
-                Reduction::Montgomery => forward_impl::<MONT>(t, a, reduce),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
-            }
-        }
-    }
-
-    /// Inverse NTT (see `NttPlan64::inverse`).
-    pub(crate) fn inverse(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-        unsafe {
-            match red {
-                Reduction::Shoup if kind::wide_q(t.q) => inverse_impl::<WIDE>(t, a),
-                Reduction::Shoup => inverse_impl::<SHOUP>(t, a),
-                Reduction::Montgomery => inverse_impl::<MONT>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
-            }
-        }
-    }
-
-    /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
-    pub(crate) fn mul_prepared(
-        t: &Tables<u64>,
-        out: &mut [u64],
-        a: &[u64],
-        b: &[u64],
-        bs: &[u64],
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        if kind::wide_q(t.q) {
-            // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-            unsafe { mul_prepared_impl::<WIDE>(t, out, a, b, bs, acc) }
-        } else {
-            // SAFETY: as above.
-            unsafe { mul_prepared_impl::<SHOUP>(t, out, a, b, bs, acc) }
-        }
-    }
-
-    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
-    pub(crate) fn mul_prepared_pair(
-        t: &Tables<u64>,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        (b, bs): (&[u64], &[u64]),
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        if kind::wide_q(t.q) {
-            // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-            unsafe { mul_prepared_pair_impl::<WIDE>(t, out, a, b, bs, acc) }
-        } else {
-            // SAFETY: as above.
-            unsafe { mul_prepared_pair_impl::<SHOUP>(t, out, a, b, bs, acc) }
-        }
-    }
-
-    /// acc = base + Σ a·b mod q over `terms` (b with Shoup constants), in one pass.
-    pub(crate) fn mul_prepared_sum(
-        t: &Tables<u64>,
-        acc: &mut [u64],
-        base: SumBase<'_, u64>,
-        terms: &[[&[u64]; 3]],
-    ) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        if kind::wide_q(t.q) {
-            // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-            unsafe { mul_sum_impl::<WIDE>(t, acc, base, terms) }
-        } else {
-            // SAFETY: as above.
-            unsafe { mul_sum_impl::<SHOUP>(t, acc, base, terms) }
-        }
+    /// The avx2 kernels of a u64 plan with reduction `red` and modulus q (`u64_kernels!`).
+    pub(crate) fn kernels(_: Avx2, red: Reduction, q: u64) -> SimdKernels<u64> {
+        u64_kernels!("avx2", red, q)
     }
 
     #[inline(always)]
@@ -153,12 +79,12 @@ pub(crate) mod u64 {
     /// Lane-wise `mul_hi_approx` and the `WIDE` product on 8 inputs (for the tests).
     #[cfg(test)]
     pub(crate) fn wide_lanes(
+        _: crate::isa::Avx2,
         y: [u64; 8],
         w: [u64; 8],
         ws: [u64; 8],
         q: u64,
     ) -> ([u64; 8], [u64; 8]) {
-        assert!(crate::Backend::Avx2.is_available());
         #[target_feature(enable = "avx2")]
         fn run(y: [u64; 8], w: [u64; 8], ws: [u64; 8], q: u64) -> ([u64; 8], [u64; 8]) {
             let (mut hi, mut r) = ([0u64; 8], [0u64; 8]);
@@ -170,7 +96,7 @@ pub(crate) mod u64 {
             }
             (hi, r)
         }
-        // SAFETY: avx2 was detected just above.
+        // SAFETY: the token proves avx2 on this CPU.
         unsafe { run(y, w, ws, q) }
     }
 
@@ -658,77 +584,29 @@ pub(crate) mod u64 {
 
 /// u32 lanes: q < 2^30, values in [0, 4q).
 pub(crate) mod u32 {
-    use crate::ntt::{Reduction, SumBase, Tables};
+    use crate::isa::Avx2;
+    use crate::ntt::dispatch::SimdKernels;
+    use crate::ntt::{Reduction, Tables};
     use core::arch::x86_64::*;
 
-    /// Forward NTT (see `NttPlan32::forward`); always fully reduced (`_reduce` is for the
-    /// plan's `forward_lazy`, which may return reduced values).
-    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32], _reduce: bool) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        // SAFETY: the plan's backend is Avx2 only after `Backend::check` saw avx2 on this CPU.
-        unsafe {
-            match red {
-                Reduction::Shoup => forward_impl::<false>(t, a),
-                Reduction::Montgomery => forward_impl::<true>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
+    /// The avx2 kernels of a u32 plan with reduction `red` (no fused pair or sum kernels:
+    /// the plan runs `mul_prepared` per product).
+    pub(crate) fn kernels(_: Avx2, red: Reduction, _q: u64) -> SimdKernels<u32> {
+        /// Forward/inverse with Montgomery (`MONT`) or Shoup butterflies.
+        fn table<const MONT: bool>() -> SimdKernels<u32> {
+            SimdKernels {
+                isa: "avx2",
+                forward: forward_impl::<MONT>,
+                inverse: inverse_impl::<MONT>,
+                mul_prepared: mul_prepared_impl,
+                mul_prepared_pair: None,
+                mul_prepared_sum: None,
             }
         }
-    }
-
-    /// Inverse NTT (see `NttPlan32::inverse`).
-    pub(crate) fn inverse(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-        unsafe {
-            match red {
-                Reduction::Shoup => inverse_impl::<false>(t, a),
-                Reduction::Montgomery => inverse_impl::<true>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
-            }
-        }
-    }
-
-    /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
-    pub(crate) fn mul_prepared(
-        t: &Tables<u32>,
-        out: &mut [u32],
-        a: &[u32],
-        b: &[u32],
-        bs: &[u32],
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx2.is_available());
-        // SAFETY: as in `forward`: avx2 was detected before this backend could be chosen.
-        unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
-    }
-
-    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1 (two passes: no fused u32 kernel on avx2).
-    pub(crate) fn mul_prepared_pair(
-        t: &Tables<u32>,
-        out: [&mut [u32]; 2],
-        a: [&[u32]; 2],
-        (b, bs): (&[u32], &[u32]),
-        acc: bool,
-    ) {
-        let [o0, o1] = out;
-        mul_prepared(t, o0, a[0], b, bs, acc);
-        mul_prepared(t, o1, a[1], b, bs, acc);
-    }
-
-    /// acc = base + Σ a·b mod q over `terms` (term by term: no fused u32 kernel on avx2).
-    pub(crate) fn mul_prepared_sum(
-        t: &Tables<u32>,
-        acc: &mut [u32],
-        base: SumBase<'_, u32>,
-        terms: &[[&[u32]; 3]],
-    ) {
-        match base {
-            SumBase::Acc => {}
-            SumBase::From(b) => acc.copy_from_slice(b),
-            SumBase::Zero => acc.fill(0),
-        }
-        for [a, b, bs] in terms {
-            mul_prepared(t, acc, a, b, bs, true);
+        match red {
+            Reduction::Shoup => table::<false>(),
+            Reduction::Montgomery => table::<true>(),
+            Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
         }
     }
 
@@ -880,7 +758,7 @@ pub(crate) mod u32 {
     }
 
     #[target_feature(enable = "avx2")]
-    fn forward_impl<const MONT: bool>(t: &Tables<u32>, a: &mut [u32]) {
+    fn forward_impl<const MONT: bool>(t: &Tables<u32>, a: &mut [u32], _reduce: bool) {
         let n = a.len();
         let c = Consts {
             q: _mm256_set1_epi32(t.q as i32),
@@ -1005,10 +883,10 @@ pub(crate) mod u32 {
 /// points to n writable u64 (initialised or not).
 ///
 /// # Safety
-/// The CPU has avx2; every table entry is below a.len(); table.len() is a multiple of 4;
-/// `dst` is valid for table.len() writes of u64.
+/// Every table entry is below a.len(); table.len() is a multiple of 4; `dst` is valid for
+/// table.len() writes of u64. (The token proves avx2.)
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn gather_raw(table: &[u32], a: &[u64], dst: *mut u64) {
+pub(crate) unsafe fn gather_raw(_: crate::isa::Avx2, table: &[u32], a: &[u64], dst: *mut u64) {
     use core::arch::x86_64::*;
     debug_assert!(table.iter().all(|&i| (i as usize) < a.len()));
     for (c, ix) in table.chunks_exact(4).enumerate() {

@@ -7,13 +7,25 @@
 //! (`avx512_traversal!`) and compiled per target-feature set: F+DQ, and F+DQ+IFMA for the
 //! 52-bit products.
 //!
-//! Reached only through a plan whose backend is `Avx512`, which `Backend::check` verified
-//! (avx512f + avx512dq); the IFMA52 functions only through a `Shoup52` plan, which
-//! `check_reduction` allows on avx512 only where the CPU has avx512ifma. Tested against scalar,
+//! Reached only through the dispatch tables that `kernels` builds from an
+//! [`crate::isa::Avx512`] token (avx512f + avx512dq) and `ifma52::kernels` from an
+//! [`crate::isa::Avx512Ifma`] token, and through `permute_blocks_raw`, which takes one. Tested against scalar,
 //! bit for bit, on an Intel Xeon with AVX-512 F/DQ/IFMA (`tests/backends.rs`, `tests/ntt.rs`).
 
+/// The lane-width parts of a u64 (8 lanes) or u32 (16 lanes) module: loads and stores, constants,
+/// index vectors, permutes, add/sub and the conditional subtraction, from the intrinsics of that
+/// lane width (`$I` the signed lane type), then the traversal.
 macro_rules! avx512_common {
-    ($W:ty, $L:expr) => {
+    ($W:ty, $L:expr, $I:ty, [
+        $set1:ident,
+        $permutex2var:ident,
+        $permutexvar:ident,
+        $add:ident,
+        $sub:ident,
+        $min:ident $(,)?
+    ]) => {
+        use crate::isa::Avx512;
+        use crate::ntt::dispatch::SimdKernels;
         use crate::ntt::kind;
         use crate::ntt::shuffle::stage_lanes;
         use crate::ntt::{Reduction, SumBase, Tables};
@@ -86,6 +98,54 @@ macro_rules! avx512_common {
                 idx(&back_lo),
                 idx(&back_hi),
             ]
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn splat(v: $W) -> __m512i {
+            $set1(v as $I)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn idx(v: &[usize; L]) -> __m512i {
+            let mut a = [0 as $I; L];
+            for (d, &s) in a.iter_mut().zip(v) {
+                *d = s as $I;
+            }
+            // SAFETY: `a` is L lanes = 64 bytes; unaligned load.
+            unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
+            $permutex2var(a, i, b)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn permute1(i: __m512i, a: __m512i) -> __m512i {
+            $permutexvar(i, a)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn add(a: __m512i, b: __m512i) -> __m512i {
+            $add(a, b)
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn sub(a: __m512i, b: __m512i) -> __m512i {
+            $sub(a, b)
+        }
+
+        /// x − c if x ≥ c else x (unsigned min with the wrapped difference; needs c < 2^(W−1)).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn csub(x: __m512i, c: __m512i) -> __m512i {
+            $min(x, $sub(x, c))
         }
 
         avx512_traversal!($W, "avx512f,avx512dq");
@@ -389,143 +449,38 @@ macro_rules! avx512_traversal {
 
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
-    avx512_common!(u64, 8);
+    avx512_common!(
+        u64,
+        8,
+        i64,
+        [
+            _mm512_set1_epi64,
+            _mm512_permutex2var_epi64,
+            _mm512_permutexvar_epi64,
+            _mm512_add_epi64,
+            _mm512_sub_epi64,
+            _mm512_min_epu64,
+        ]
+    );
 
-    /// Forward NTT (see the plan's `forward`; `reduce` false: its `forward_lazy`).
-    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64], reduce: bool) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
-            // avx512dq on this CPU.
-            Reduction::Shoup if wide(t) => unsafe { forward_impl::<{ kind::WIDE }>(t, a, reduce) },
-            // SAFETY: as above.
-            Reduction::Shoup => unsafe { forward_impl::<{ kind::SHOUP }>(t, a, reduce) },
-            // SAFETY: as above.
-            Reduction::Montgomery => unsafe { forward_impl::<{ kind::MONT }>(t, a, reduce) },
-            Reduction::Shoup52 => ifma52::forward(t, a, reduce),
-        }
-    }
-
-    /// Inverse NTT (see the plan's `inverse`).
-    pub(crate) fn inverse(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            // SAFETY: as in `forward`.
-            Reduction::Shoup if wide(t) => unsafe { inverse_impl::<{ kind::WIDE }>(t, a) },
-            // SAFETY: as in `forward`.
-            Reduction::Shoup => unsafe { inverse_impl::<{ kind::SHOUP }>(t, a) },
-            // SAFETY: as in `forward`.
-            Reduction::Montgomery => unsafe { inverse_impl::<{ kind::MONT }>(t, a) },
-            Reduction::Shoup52 => ifma52::inverse(t, a),
-        }
-    }
-
-    /// out = a·b mod q (acc: out += a·b mod q), b with the Shoup constants of `red`
-    /// (64/32-bit for Shoup and Montgomery plans, 52-bit for Shoup52).
-    pub(crate) fn mul_prepared(
-        t: &Tables<u64>,
+    /// The avx512 kernels of a u64 plan with reduction `red` and modulus q: [`ifma52::kernels`]
+    /// for `Shoup52` (an error if the CPU lacks avx512ifma), else `u64_kernels!`.
+    pub(crate) fn kernels(
+        _: Avx512,
         red: Reduction,
-        out: &mut [u64],
-        a: &[u64],
-        b: &[u64],
-        bs: &[u64],
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            Reduction::Shoup52 => ifma52::mul_prepared(t, out, a, b, bs, acc),
-            // SAFETY: as in `forward`.
-            _ if wide(t) => unsafe { mul_prepared_impl::<{ kind::WIDE }>(t, out, a, b, bs, acc) },
-            // SAFETY: as in `forward`.
-            _ => unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
+        q: u64,
+    ) -> Result<SimdKernels<u64>, crate::KernelError> {
+        if red == Reduction::Shoup52 {
+            let ifma = crate::isa::Avx512Ifma::try_new().ok_or(
+                crate::KernelError::ReductionUnavailable {
+                    reduction: red.name(),
+                    backend: "avx512",
+                    needs: "a CPU with avx512ifma",
+                },
+            )?;
+            return Ok(ifma52::kernels(ifma));
         }
-    }
-
-    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
-    pub(crate) fn mul_prepared_pair(
-        t: &Tables<u64>,
-        red: Reduction,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        (b, bs): (&[u64], &[u64]),
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            Reduction::Shoup52 => ifma52::mul_prepared_pair(t, out, a, (b, bs), acc),
-            // SAFETY: as in `forward`.
-            _ if wide(t) => unsafe {
-                mul_prepared_pair_impl::<{ kind::WIDE }>(t, out, a, b, bs, acc)
-            },
-            // SAFETY: as in `forward`.
-            _ => unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
-        }
-    }
-
-    /// acc = base + Σ a·b mod q over `terms` (b with the Shoup constants of `red`), one pass.
-    pub(crate) fn mul_prepared_sum(
-        t: &Tables<u64>,
-        red: Reduction,
-        acc: &mut [u64],
-        base: SumBase<'_, u64>,
-        terms: &[[&[u64]; 3]],
-    ) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            Reduction::Shoup52 => ifma52::mul_prepared_sum(t, acc, base, terms),
-            // SAFETY: as in `forward`.
-            _ if wide(t) => unsafe { mul_sum_impl::<{ kind::WIDE }>(t, acc, base, terms) },
-            // SAFETY: as in `forward`.
-            _ => unsafe { mul_sum_impl::<{ kind::SHOUP }>(t, acc, base, terms) },
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn splat(v: u64) -> __m512i {
-        _mm512_set1_epi64(v as i64)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn idx(v: &[usize; L]) -> __m512i {
-        let mut a = [0i64; L];
-        for (d, &s) in a.iter_mut().zip(v) {
-            *d = s as i64;
-        }
-        // SAFETY: `a` is 8 i64 = 64 bytes; unaligned load.
-        unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
-        _mm512_permutex2var_epi64(a, i, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute1(i: __m512i, a: __m512i) -> __m512i {
-        _mm512_permutexvar_epi64(i, a)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn add(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_add_epi64(a, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn sub(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_sub_epi64(a, b)
-    }
-
-    /// x − c if x ≥ c else x (unsigned min with the wrapped difference; needs c < 2^63).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn csub(x: __m512i, c: __m512i) -> __m512i {
-        _mm512_min_epu64(x, _mm512_sub_epi64(x, c))
+        Ok(u64_kernels!("avx512", red, q))
     }
 
     /// High 64 bits of the lane products (four `vpmuludq`).
@@ -546,11 +501,6 @@ pub(crate) mod u64 {
         let t2 = _mm512_add_epi64(lh, _mm512_and_si512(t1, mask));
         let hi = _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(t1));
         _mm512_add_epi64(hi, _mm512_srli_epi64::<32>(t2))
-    }
-
-    /// Whether a Shoup plan takes the `kind::WIDE` traversal.
-    fn wide(t: &Tables<u64>) -> bool {
-        kind::wide_q(t.q)
     }
 
     /// ⌊a·b/2^64⌋ − e with e ∈ {0, 1, 2}: three `vpmuludq` (the low×low partial product and
@@ -590,12 +540,12 @@ pub(crate) mod u64 {
     /// Lane-wise `mul_hi_approx` and the `WIDE` product on 8 inputs (for the tests).
     #[cfg(test)]
     pub(crate) fn wide_lanes(
+        _: crate::isa::Avx512,
         y: [u64; 8],
         w: [u64; 8],
         ws: [u64; 8],
         q: u64,
     ) -> ([u64; 8], [u64; 8]) {
-        assert!(crate::Backend::Avx512.is_available());
         #[target_feature(enable = "avx512f,avx512dq")]
         fn run(y: [u64; 8], w: [u64; 8], ws: [u64; 8], q: u64) -> ([u64; 8], [u64; 8]) {
             let (mut hi, mut r) = ([0u64; 8], [0u64; 8]);
@@ -611,7 +561,7 @@ pub(crate) mod u64 {
             st(&mut r, 0, mulw::<{ kind::WIDE }>(yv, wv, wsv, &c));
             (hi, r)
         }
-        // SAFETY: avx512f and avx512dq were detected just above.
+        // SAFETY: the token proves avx512f and avx512dq on this CPU.
         unsafe { run(y, w, ws, q) }
     }
 
@@ -620,62 +570,21 @@ pub(crate) mod u64 {
     /// [`crate::modarith::Modulus64::mul_shoup52_lazy`] (its scalar reference, bit for bit).
     pub(crate) mod ifma52 {
         use super::*;
+        use crate::isa::Avx512Ifma;
 
         avx512_traversal!(u64, "avx512f,avx512dq,avx512ifma");
 
-        /// Forward NTT of a `Shoup52` plan (see the plan's `forward` and `forward_lazy`).
-        pub(crate) fn forward(t: &Tables<u64>, a: &mut [u64], reduce: bool) {
-            debug_assert!(crate::backend::cpu::has_avx512ifma());
-            // SAFETY: a plan reaches this only with backend Avx512 and reduction Shoup52, which
-            // `NttPlan64::check_reduction` allows only after `cpu::has_avx512ifma()` saw
-            // avx512f, avx512dq and avx512ifma on this CPU.
-            unsafe { forward_impl::<{ kind::SHOUP }>(t, a, reduce) }
-        }
-
-        /// Inverse NTT of a `Shoup52` plan (see the plan's `inverse`).
-        pub(crate) fn inverse(t: &Tables<u64>, a: &mut [u64]) {
-            debug_assert!(crate::backend::cpu::has_avx512ifma());
-            // SAFETY: as in `forward`.
-            unsafe { inverse_impl::<{ kind::SHOUP }>(t, a) }
-        }
-
-        /// out = a·b mod q (acc: out += a·b mod q), b with 52-bit Shoup constants; a < 2^52.
-        pub(crate) fn mul_prepared(
-            t: &Tables<u64>,
-            out: &mut [u64],
-            a: &[u64],
-            b: &[u64],
-            bs: &[u64],
-            acc: bool,
-        ) {
-            debug_assert!(crate::backend::cpu::has_avx512ifma());
-            // SAFETY: as in `forward`.
-            unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) }
-        }
-
-        /// out[i] = a[i]·b mod q (acc: +=), 52-bit Shoup constants, a < 2^52; one pass.
-        pub(crate) fn mul_prepared_pair(
-            t: &Tables<u64>,
-            out: [&mut [u64]; 2],
-            a: [&[u64]; 2],
-            (b, bs): (&[u64], &[u64]),
-            acc: bool,
-        ) {
-            debug_assert!(crate::backend::cpu::has_avx512ifma());
-            // SAFETY: as in `forward`.
-            unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) }
-        }
-
-        /// acc = base + Σ a·b mod q over `terms` (52-bit Shoup constants; a < 2^52), one pass.
-        pub(crate) fn mul_prepared_sum(
-            t: &Tables<u64>,
-            acc: &mut [u64],
-            base: SumBase<'_, u64>,
-            terms: &[[&[u64]; 3]],
-        ) {
-            debug_assert!(crate::backend::cpu::has_avx512ifma());
-            // SAFETY: as in `forward`.
-            unsafe { mul_sum_impl::<{ kind::SHOUP }>(t, acc, base, terms) }
+        /// The kernels of a `Shoup52` plan (u64, q < 2^50): every product in the 52-bit Shoup
+        /// form.
+        pub(crate) fn kernels(_: Avx512Ifma) -> SimdKernels<u64> {
+            SimdKernels {
+                isa: "avx512ifma",
+                forward: forward_impl::<{ kind::SHOUP }>,
+                inverse: inverse_impl::<{ kind::SHOUP }>,
+                mul_prepared: mul_prepared_impl::<{ kind::SHOUP }>,
+                mul_prepared_pair: Some(mul_prepared_pair_impl::<{ kind::SHOUP }>),
+                mul_prepared_sum: Some(mul_sum_impl::<{ kind::SHOUP }>),
+            }
         }
 
         /// 2^52 − 1.
@@ -712,132 +621,43 @@ pub(crate) mod u64 {
 
 /// u32 lanes: q < 2^30, values in [0, 4q).
 pub(crate) mod u32 {
-    avx512_common!(u32, 16);
+    avx512_common!(
+        u32,
+        16,
+        i32,
+        [
+            _mm512_set1_epi32,
+            _mm512_permutex2var_epi32,
+            _mm512_permutexvar_epi32,
+            _mm512_add_epi32,
+            _mm512_sub_epi32,
+            _mm512_min_epu32,
+        ]
+    );
 
-    /// Forward NTT (see the plan's `forward`; `reduce` false: its `forward_lazy`).
-    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32], reduce: bool) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        // SAFETY: the plan's backend is Avx512 only after `Backend::check` saw avx512f and
-        // avx512dq on this CPU.
-        unsafe {
-            match red {
-                Reduction::Shoup => forward_impl::<{ kind::SHOUP }>(t, a, reduce),
-                Reduction::Montgomery => forward_impl::<{ kind::MONT }>(t, a, reduce),
-                Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+    /// The avx512 kernels of a u32 plan with reduction `red` (prepared products: Shoup); never
+    /// an error (the `Result` matches the u64 one).
+    pub(crate) fn kernels(
+        _: Avx512,
+        red: Reduction,
+        _q: u64,
+    ) -> Result<SimdKernels<u32>, crate::KernelError> {
+        /// Forward/inverse of kind `F`.
+        fn table<const F: u8>() -> SimdKernels<u32> {
+            SimdKernels {
+                isa: "avx512",
+                forward: forward_impl::<F>,
+                inverse: inverse_impl::<F>,
+                mul_prepared: mul_prepared_impl::<{ kind::SHOUP }>,
+                mul_prepared_pair: Some(mul_prepared_pair_impl::<{ kind::SHOUP }>),
+                mul_prepared_sum: Some(mul_sum_impl::<{ kind::SHOUP }>),
             }
         }
-    }
-
-    /// Inverse NTT (see the plan's `inverse`).
-    pub(crate) fn inverse(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        // SAFETY: as in `forward`.
-        unsafe {
-            match red {
-                Reduction::Shoup => inverse_impl::<{ kind::SHOUP }>(t, a),
-                Reduction::Montgomery => inverse_impl::<{ kind::MONT }>(t, a),
-                Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
-            }
-        }
-    }
-
-    /// out = a·b mod q (acc: out += a·b mod q), b with the Shoup constants of `red`
-    /// (64/32-bit for Shoup and Montgomery plans, 52-bit for Shoup52).
-    pub(crate) fn mul_prepared(
-        t: &Tables<u32>,
-        red: Reduction,
-        out: &mut [u32],
-        a: &[u32],
-        b: &[u32],
-        bs: &[u32],
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
+        Ok(match red {
+            Reduction::Shoup => table::<{ kind::SHOUP }>(),
+            Reduction::Montgomery => table::<{ kind::MONT }>(),
             Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
-            // SAFETY: as in `forward`.
-            _ => unsafe { mul_prepared_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
-        }
-    }
-
-    /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
-    pub(crate) fn mul_prepared_pair(
-        t: &Tables<u32>,
-        red: Reduction,
-        out: [&mut [u32]; 2],
-        a: [&[u32]; 2],
-        (b, bs): (&[u32], &[u32]),
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
-            // SAFETY: as in `forward`.
-            _ => unsafe { mul_prepared_pair_impl::<{ kind::SHOUP }>(t, out, a, b, bs, acc) },
-        }
-    }
-
-    /// acc = base + Σ a·b mod q over `terms` (b with 32-bit Shoup constants), one pass.
-    pub(crate) fn mul_prepared_sum(
-        t: &Tables<u32>,
-        red: Reduction,
-        acc: &mut [u32],
-        base: SumBase<'_, u32>,
-        terms: &[[&[u32]; 3]],
-    ) {
-        debug_assert!(crate::Backend::Avx512.is_available());
-        match red {
-            Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
-            // SAFETY: as in `forward`.
-            _ => unsafe { mul_sum_impl::<{ kind::SHOUP }>(t, acc, base, terms) },
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn splat(v: u32) -> __m512i {
-        _mm512_set1_epi32(v as i32)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn idx(v: &[usize; L]) -> __m512i {
-        let mut a = [0i32; L];
-        for (d, &s) in a.iter_mut().zip(v) {
-            *d = s as i32;
-        }
-        // SAFETY: `a` is 16 i32 = 64 bytes; unaligned load.
-        unsafe { _mm512_loadu_si512(a.as_ptr() as *const _) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute2(a: __m512i, i: __m512i, b: __m512i) -> __m512i {
-        _mm512_permutex2var_epi32(a, i, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn permute1(i: __m512i, a: __m512i) -> __m512i {
-        _mm512_permutexvar_epi32(i, a)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn add(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_add_epi32(a, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn sub(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_sub_epi32(a, b)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn csub(x: __m512i, c: __m512i) -> __m512i {
-        _mm512_min_epu32(x, _mm512_sub_epi32(x, c))
+        })
     }
 
     /// High 32 bits of the 32×32-bit lane products.
@@ -874,10 +694,15 @@ pub(crate) mod u32 {
 /// bits): one load and one `vpermq` per 8 outputs instead of a gather.
 ///
 /// # Safety
-/// The CPU has avx512f; table.len() == a.len() == n with n a multiple of 8; every entry is
-/// below n; the block property holds; `dst` is valid for n writes of u64.
+/// table.len() == a.len() == n with n a multiple of 8; every entry is below n; the block
+/// property holds; `dst` is valid for n writes of u64. (The token proves avx512f.)
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn permute_blocks_raw(table: &[u32], a: &[u64], dst: *mut u64) {
+pub(crate) unsafe fn permute_blocks_raw(
+    _: crate::isa::Avx512,
+    table: &[u32],
+    a: &[u64],
+    dst: *mut u64,
+) {
     use core::arch::x86_64::*;
     debug_assert!(table
         .chunks_exact(8)

@@ -20,7 +20,10 @@ use crate::backend::Backend;
 use crate::error::KernelError;
 use crate::modarith::{Modulus32, Modulus64, SHOUP52_MAX_BITS};
 use crate::prime::{bit_reverse, primitive_root_of_unity};
+use dispatch::SimdKernels;
 
+#[macro_use]
+mod dispatch;
 pub(crate) mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -139,8 +142,10 @@ pub(crate) struct Tables<W> {
     pub(crate) n_inv_shoup: W,
     pub(crate) n_inv_mont: W,
     /// ψ^−brv(1)·n⁻¹ (the last inverse stage's twiddle with the scaling folded in) and its
-    /// Shoup constant (as for `tw_shoup`).
+    /// Shoup constant (as for `tw_shoup`); read by the x86-64 kernels only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) itw1_n_inv: W,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) itw1_n_inv_shoup: W,
 }
 
@@ -175,7 +180,7 @@ fn default_backend() -> Result<Backend, KernelError> {
 }
 
 macro_rules! ntt_plan {
-    ($(#[$doc:meta])* $Plan:ident, $W:ty, $Modulus:ident, $max_bits:expr, $suffix:ident) => {
+    ($(#[$doc:meta])* $Plan:ident, $W:ty, $Modulus:ident, $max_bits:expr, $simd:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $Plan {
@@ -186,6 +191,8 @@ macro_rules! ntt_plan {
             backend: Backend,
             reduction: Reduction,
             t: Tables<$W>,
+            /// The SIMD kernels of (backend, reduction, q), resolved once; `None`: scalar.
+            simd: Option<SimdKernels<$W>>,
         }
 
         impl $Plan {
@@ -257,6 +264,7 @@ macro_rules! ntt_plan {
                 let modulus = $Modulus::new(q)?;
                 let backend = backend.check()?;
                 Self::check_reduction(backend, reduction, q)?;
+                let simd = $simd(backend, reduction, q)?;
                 let psi = primitive_root_of_unity(2 * n as u64, q)
                     .ok_or(KernelError::NoRootOfUnity { q, n })?;
                 let m = &modulus;
@@ -307,7 +315,7 @@ macro_rules! ntt_plan {
                     itw1_n_inv,
                     itw1_n_inv_shoup: shoup_of(itw1_n_inv),
                 };
-                Ok(Self { n, log_n, modulus, psi: psi_w, backend, reduction, t })
+                Ok(Self { n, log_n, modulus, psi: psi_w, backend, reduction, t, simd })
             }
 
             /// Ring dimension n.
@@ -353,14 +361,9 @@ macro_rules! ntt_plan {
             /// bit-reversed order. Accepts inputs in [0, 4q). Panics if `a.len() != n`.
             pub fn forward(&self, a: &mut [$W]) {
                 self.check_len(a.len());
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a, true),
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a, true),
-                    #[cfg(target_arch = "aarch64")]
-                    Backend::Neon => neon::$suffix::forward(&self.t, self.reduction, a),
-                    _ => self.forward_scalar(a),
+                match &self.simd {
+                    Some(k) => k.forward(&self.t, a, true),
+                    None => self.forward_scalar(a),
                 }
             }
 
@@ -371,12 +374,9 @@ macro_rules! ntt_plan {
             /// avx512; other backends return reduced values.
             pub fn forward_lazy(&self, a: &mut [$W]) {
                 self.check_len(a.len());
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::forward(&self.t, self.reduction, a, false),
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::forward(&self.t, self.reduction, a, false),
-                    _ => self.forward(a),
+                match &self.simd {
+                    Some(k) => k.forward(&self.t, a, false),
+                    None => self.forward_scalar(a),
                 }
             }
 
@@ -384,14 +384,9 @@ macro_rules! ntt_plan {
             /// bit-reversed → coefficients in [0, q). Accepts inputs in [0, 2q).
             pub fn inverse(&self, a: &mut [$W]) {
                 self.check_len(a.len());
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::inverse(&self.t, self.reduction, a),
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::inverse(&self.t, self.reduction, a),
-                    #[cfg(target_arch = "aarch64")]
-                    Backend::Neon => neon::$suffix::inverse(&self.t, self.reduction, a),
-                    _ => self.inverse_scalar(a),
+                match &self.simd {
+                    Some(k) => k.inverse(&self.t, a),
+                    None => self.inverse_scalar(a),
                 }
             }
 
@@ -459,95 +454,63 @@ macro_rules! ntt_plan {
 
             /// out = a ⊙ b mod q; a, b in [0, q) → [0, q).
             pub fn mul(&self, out: &mut [$W], a: &[$W], b: &[$W]) {
+                self.mul_into(out, a, b, false);
+            }
+
+            /// acc = acc + a ⊙ b mod q; all in [0, q) → [0, q).
+            pub fn mul_acc(&self, acc: &mut [$W], a: &[$W], b: &[$W]) {
+                self.mul_into(acc, a, b, true);
+            }
+
+            /// [`Self::mul`] (`acc` false) or [`Self::mul_acc`] (`acc` true).
+            fn mul_into(&self, out: &mut [$W], a: &[$W], b: &[$W], acc: bool) {
                 self.check_len(out.len());
                 self.check_len(a.len());
                 self.check_len(b.len());
                 let m = &self.modulus;
                 for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                    *o = m.mul(x, y);
-                }
-            }
-
-            /// acc = acc + a ⊙ b mod q; all in [0, q) → [0, q).
-            pub fn mul_acc(&self, acc: &mut [$W], a: &[$W], b: &[$W]) {
-                self.check_len(acc.len());
-                self.check_len(a.len());
-                self.check_len(b.len());
-                let m = &self.modulus;
-                for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
-                    *o = m.add(*o, m.mul(x, y));
+                    let p = m.mul(x, y);
+                    *o = if acc { m.add(*o, p) } else { p };
                 }
             }
 
             /// out = a ⊙ b mod q with `b_shoup = prepare(b)`; a any word (a < 2^52 in a
             /// [`Reduction::Shoup52`] plan: true of any a in [0, 4q)), b in [0, q) → [0, q).
             pub fn mul_prepared(&self, out: &mut [$W], a: &[$W], b: &[$W], b_shoup: &[$W]) {
-                self.check_len(out.len());
-                self.check_len(a.len());
-                self.check_len(b.len());
-                self.check_len(b_shoup.len());
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false),
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::mul_prepared(
-                        &self.t,
-                        self.reduction,
-                        out,
-                        a,
-                        b,
-                        b_shoup,
-                        false,
-                    ),
-                    #[cfg(target_arch = "aarch64")]
-                    Backend::Neon => neon::$suffix::mul_prepared(&self.t, out, a, b, b_shoup, false),
-                    _ if self.reduction == Reduction::Shoup52 => {
-                        let m = &self.modulus;
-                        for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
-                            *o = m.mul_shoup52(x, y, ys);
-                        }
-                    }
-                    _ => {
-                        let m = &self.modulus;
-                        for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
-                            *o = m.mul_shoup(x, y, ys);
-                        }
-                    }
-                }
+                self.mul_prepared_into(out, a, b, b_shoup, false);
             }
 
             /// acc = acc + a ⊙ b mod q with `b_shoup = prepare(b)`; acc in [0, q) → [0, q);
             /// a as in [`Self::mul_prepared`].
             pub fn mul_acc_prepared(&self, acc: &mut [$W], a: &[$W], b: &[$W], b_shoup: &[$W]) {
-                self.check_len(acc.len());
+                self.mul_prepared_into(acc, a, b, b_shoup, true);
+            }
+
+            /// [`Self::mul_prepared`] (`acc` false) or [`Self::mul_acc_prepared`] (`acc` true).
+            fn mul_prepared_into(
+                &self,
+                out: &mut [$W],
+                a: &[$W],
+                b: &[$W],
+                b_shoup: &[$W],
+                acc: bool,
+            ) {
+                self.check_len(out.len());
                 self.check_len(a.len());
                 self.check_len(b.len());
                 self.check_len(b_shoup.len());
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true),
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::mul_prepared(
-                        &self.t,
-                        self.reduction,
-                        acc,
-                        a,
-                        b,
-                        b_shoup,
-                        true,
-                    ),
-                    #[cfg(target_arch = "aarch64")]
-                    Backend::Neon => neon::$suffix::mul_prepared(&self.t, acc, a, b, b_shoup, true),
-                    _ if self.reduction == Reduction::Shoup52 => {
-                        let m = &self.modulus;
-                        for (((o, &x), &y), &ys) in acc.iter_mut().zip(a).zip(b).zip(b_shoup) {
-                            *o = m.add(*o, m.mul_shoup52(x, y, ys));
+                let m = &self.modulus;
+                let store = |o: &mut $W, p: $W| *o = if acc { m.add(*o, p) } else { p };
+                match &self.simd {
+                    Some(k) => k.mul_prepared(&self.t, out, a, (b, b_shoup), acc),
+                    None if self.reduction == Reduction::Shoup52 => {
+                        for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
+                            store(o, m.mul_shoup52(x, y, ys));
                         }
                     }
-                    _ => {
-                        let m = &self.modulus;
-                        for (((o, &x), &y), &ys) in acc.iter_mut().zip(a).zip(b).zip(b_shoup) {
-                            *o = m.add(*o, m.mul_shoup(x, y, ys));
+                    None => {
+                        for (((o, &x), &y), &ys) in out.iter_mut().zip(a).zip(b).zip(b_shoup) {
+                            store(o, m.mul_shoup(x, y, ys));
                         }
                     }
                 }
@@ -571,21 +534,13 @@ macro_rules! ntt_plan {
                 for o in &out {
                     self.check_len(o.len());
                 }
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => {
-                        avx2::$suffix::mul_prepared_pair(&self.t, out, a, (b, b_shoup), acc)
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => avx512::$suffix::mul_prepared_pair(
-                        &self.t,
-                        self.reduction,
-                        out,
-                        a,
-                        (b, b_shoup),
-                        acc,
-                    ),
-                    _ => {
+                let fused = match &self.simd {
+                    Some(k) => k.mul_prepared_pair(&self.t, out, a, (b, b_shoup), acc),
+                    None => Err(out),
+                };
+                match fused {
+                    Ok(()) => {}
+                    Err(out) => {
                         let [o0, o1] = out;
                         if acc {
                             self.mul_acc_prepared(o0, a[0], b, b_shoup);
@@ -619,22 +574,18 @@ macro_rules! ntt_plan {
                         self.check_len(s.len());
                     }
                 }
-                match self.backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => avx2::$suffix::mul_prepared_sum(&self.t, out, base, terms),
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => {
-                        avx512::$suffix::mul_prepared_sum(&self.t, self.reduction, out, base, terms)
+                let fused = match &self.simd {
+                    Some(k) => k.mul_prepared_sum(&self.t, out, base, terms),
+                    None => false,
+                };
+                if !fused {
+                    match base {
+                        SumBase::Acc => {}
+                        SumBase::From(b) => out.copy_from_slice(b),
+                        SumBase::Zero => out.fill(0),
                     }
-                    _ => {
-                        match base {
-                            SumBase::Acc => {}
-                            SumBase::From(b) => out.copy_from_slice(b),
-                            SumBase::Zero => out.fill(0),
-                        }
-                        for [a, b, bs] in terms {
-                            self.mul_acc_prepared(out, a, b, bs);
-                        }
+                    for [a, b, bs] in terms {
+                        self.mul_acc_prepared(out, a, b, bs);
                     }
                 }
             }
@@ -694,6 +645,17 @@ fn check_galois(g: usize, n: usize) -> Result<(), KernelError> {
 pub struct NttPermutation {
     table: Vec<u32>,
     backend: Backend,
+    gather: Gather,
+}
+
+/// The gather kernel of an [`NttPermutation`], holding the token that allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gather {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(crate::isa::Avx2),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(crate::isa::Avx512),
 }
 
 impl NttPermutation {
@@ -706,6 +668,17 @@ impl NttPermutation {
     /// The same permutation on the given backend (for tests and benchmarks).
     pub fn with_backend(n: usize, g: usize, backend: Backend) -> Result<Self, KernelError> {
         backend.check()?;
+        let gather = match backend {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => Gather::Avx2(
+                crate::isa::Avx2::try_new().ok_or_else(|| dispatch::unavailable(backend))?,
+            ),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => Gather::Avx512(
+                crate::isa::Avx512::try_new().ok_or_else(|| dispatch::unavailable(backend))?,
+            ),
+            _ => Gather::Scalar,
+        };
         let table = automorphism_ntt_table(n, g)?;
         // The SIMD kernels read a[table[i]] unchecked: every entry must be below n; and the
         // avx512 one relies on every aligned block of 8 entries pointing into one aligned block
@@ -714,7 +687,11 @@ impl NttPermutation {
         assert!(table
             .chunks_exact(8)
             .all(|b| b.iter().all(|&i| i / 8 == b[0] / 8)));
-        Ok(NttPermutation { table, backend })
+        Ok(NttPermutation {
+            table,
+            backend,
+            gather,
+        })
     }
 
     /// The gather table (a permutation of 0..n).
@@ -760,16 +737,15 @@ impl NttPermutation {
     /// `dst` is valid for n writes of u64; `a.len() == n`.
     unsafe fn gather_to(&self, a: &[u64], dst: *mut u64) {
         debug_assert_eq!(a.len(), self.table.len());
-        match self.backend {
-            // SAFETY: the backend was checked on this CPU when the permutation was built; the
-            // table is a permutation of 0..n = 0..a.len() (checked then too); n ≥ 256 is a
-            // multiple of the lane count; `dst` as promised by the caller.
+        match self.gather {
+            // SAFETY: the table is a permutation of 0..n = 0..a.len() (checked when built);
+            // n ≥ 256 is a multiple of the lane count; `dst` as promised by the caller.
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => unsafe { avx2::gather_raw(&self.table, a, dst) },
+            Gather::Avx2(tok) => unsafe { avx2::gather_raw(tok, &self.table, a, dst) },
             // SAFETY: as above, and the block property was checked when built.
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => unsafe { avx512::permute_blocks_raw(&self.table, a, dst) },
-            _ => {
+            Gather::Avx512(tok) => unsafe { avx512::permute_blocks_raw(tok, &self.table, a, dst) },
+            Gather::Scalar => {
                 for (i, &src) in self.table.iter().enumerate() {
                     // SAFETY: i < n, within `dst` as promised by the caller.
                     unsafe { dst.add(i).write(a[src as usize]) };
@@ -796,11 +772,11 @@ pub fn automorphism_ntt_table(n: usize, g: usize) -> Result<Vec<u32>, KernelErro
 
 ntt_plan!(
     /// NTT plan for a prime q < 2^62 and n = 2^k in [256, 32768].
-    NttPlan64, u64, Modulus64, 62, u64
+    NttPlan64, u64, Modulus64, 62, dispatch::simd_u64
 );
 ntt_plan!(
     /// NTT plan for a prime q < 2^30 and n = 2^k in [256, 32768].
-    NttPlan32, u32, Modulus32, 30, u32
+    NttPlan32, u32, Modulus32, 30, dispatch::simd_u32
 );
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -808,7 +784,7 @@ mod wide_tests {
     use crate::modarith::Modulus64;
 
     /// (y, w, w', q) → (approximate high products, `WIDE` products), 8 lanes.
-    type Lanes = fn([u64; 8], [u64; 8], [u64; 8], u64) -> ([u64; 8], [u64; 8]);
+    type Lanes<'a> = &'a dyn Fn([u64; 8], [u64; 8], [u64; 8], u64) -> ([u64; 8], [u64; 8]);
     use crate::testing::TestRng;
 
     /// The approximate high product loses 0, 1 or 2, and the `WIDE` Shoup product is y·w mod q
@@ -816,19 +792,19 @@ mod wide_tests {
     /// dropped low halves (low words all ones) and the largest prime of the `WIDE` range.
     #[test]
     fn wide_product_bounds() {
-        let mut backends: Vec<(&str, Lanes)> = Vec::new();
-        if crate::Backend::Avx2.is_available() {
-            backends.push(("avx2", super::avx2::u64::wide_lanes));
+        if let Some(avx2) = crate::isa::Avx2::try_new() {
+            wide_product_bounds_on("avx2", &|y, w, ws, q| {
+                super::avx2::u64::wide_lanes(avx2, y, w, ws, q)
+            });
         }
-        if crate::Backend::Avx512.is_available() {
-            backends.push(("avx512", super::avx512::u64::wide_lanes));
-        }
-        for (name, lanes) in backends {
-            wide_product_bounds_on(name, lanes);
+        if let Some(avx512) = crate::isa::Avx512::try_new() {
+            wide_product_bounds_on("avx512", &|y, w, ws, q| {
+                super::avx512::u64::wide_lanes(avx512, y, w, ws, q)
+            });
         }
     }
 
-    fn wide_product_bounds_on(name: &str, lanes: Lanes) {
+    fn wide_product_bounds_on(name: &str, lanes: Lanes<'_>) {
         let seed = TestRng::fresh_seed();
         let mut rng = TestRng::new(seed);
         let mut seen_err = [0usize; 3];

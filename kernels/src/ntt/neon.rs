@@ -2,52 +2,36 @@
 //! `umull` pieces) and 4 lanes of u32. Same traversal and lazy bounds as [`super::scalar`];
 //! the stages whose butterfly halves share a vector use zip/unzip shuffles.
 //!
-//! Reached only through a plan whose backend is `Neon`, which `Backend::check` verified.
+//! Reached only through the dispatch table that `kernels` builds from an [`crate::isa::Neon`]
+//! token.
 //! Checked against scalar under qemu by `examples/backend_check.rs`.
 
 /// u64 lanes: q < 2^62, values in [0, 4q).
 pub(crate) mod u64 {
+    use crate::isa::Neon;
+    use crate::ntt::dispatch::SimdKernels;
     use crate::ntt::{Reduction, Tables};
     use core::arch::aarch64::*;
 
-    /// Forward NTT (see `NttPlan64::forward`).
-    pub(crate) fn forward(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
-        debug_assert!(crate::Backend::Neon.is_available());
-        // SAFETY: the plan's backend is Neon only after `Backend::check` saw neon on this CPU.
-        unsafe {
-            match red {
-                Reduction::Shoup => forward_impl::<false>(t, a),
-                Reduction::Montgomery => forward_impl::<true>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
+    /// The neon kernels of a u64 plan with reduction `red` (no fused pair or sum kernels:
+    /// the plan runs `mul_prepared` per product).
+    pub(crate) fn kernels(_: Neon, red: Reduction) -> SimdKernels<u64> {
+        /// Forward/inverse with Montgomery (`MONT`) or Shoup butterflies.
+        fn table<const MONT: bool>() -> SimdKernels<u64> {
+            SimdKernels {
+                isa: "neon",
+                forward: forward_impl::<MONT>,
+                inverse: inverse_impl::<MONT>,
+                mul_prepared: mul_prepared_impl,
+                mul_prepared_pair: None,
+                mul_prepared_sum: None,
             }
         }
-    }
-
-    /// Inverse NTT (see `NttPlan64::inverse`).
-    pub(crate) fn inverse(t: &Tables<u64>, red: Reduction, a: &mut [u64]) {
-        debug_assert!(crate::Backend::Neon.is_available());
-        // SAFETY: as in `forward`.
-        unsafe {
-            match red {
-                Reduction::Shoup => inverse_impl::<false>(t, a),
-                Reduction::Montgomery => inverse_impl::<true>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
-            }
+        match red {
+            Reduction::Shoup => table::<false>(),
+            Reduction::Montgomery => table::<true>(),
+            Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
         }
-    }
-
-    /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
-    pub(crate) fn mul_prepared(
-        t: &Tables<u64>,
-        out: &mut [u64],
-        a: &[u64],
-        b: &[u64],
-        bs: &[u64],
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Neon.is_available());
-        // SAFETY: as in `forward`.
-        unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
     }
 
     #[inline(always)]
@@ -149,7 +133,7 @@ pub(crate) mod u64 {
     }
 
     #[target_feature(enable = "neon")]
-    fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64]) {
+    fn forward_impl<const MONT: bool>(t: &Tables<u64>, a: &mut [u64], _reduce: bool) {
         let n = a.len();
         let c = Consts {
             q: vdupq_n_u64(t.q),
@@ -256,47 +240,30 @@ pub(crate) mod u64 {
 
 /// u32 lanes: q < 2^30, values in [0, 4q).
 pub(crate) mod u32 {
+    use crate::isa::Neon;
+    use crate::ntt::dispatch::SimdKernels;
     use crate::ntt::{Reduction, Tables};
     use core::arch::aarch64::*;
 
-    /// Forward NTT (see `NttPlan32::forward`).
-    pub(crate) fn forward(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
-        debug_assert!(crate::Backend::Neon.is_available());
-        // SAFETY: the plan's backend is Neon only after `Backend::check` saw neon on this CPU.
-        unsafe {
-            match red {
-                Reduction::Shoup => forward_impl::<false>(t, a),
-                Reduction::Montgomery => forward_impl::<true>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
+    /// The neon kernels of a u32 plan with reduction `red` (no fused pair or sum kernels:
+    /// the plan runs `mul_prepared` per product).
+    pub(crate) fn kernels(_: Neon, red: Reduction) -> SimdKernels<u32> {
+        /// Forward/inverse with Montgomery (`MONT`) or Shoup butterflies.
+        fn table<const MONT: bool>() -> SimdKernels<u32> {
+            SimdKernels {
+                isa: "neon",
+                forward: forward_impl::<MONT>,
+                inverse: inverse_impl::<MONT>,
+                mul_prepared: mul_prepared_impl,
+                mul_prepared_pair: None,
+                mul_prepared_sum: None,
             }
         }
-    }
-
-    /// Inverse NTT (see `NttPlan32::inverse`).
-    pub(crate) fn inverse(t: &Tables<u32>, red: Reduction, a: &mut [u32]) {
-        debug_assert!(crate::Backend::Neon.is_available());
-        // SAFETY: as in `forward`.
-        unsafe {
-            match red {
-                Reduction::Shoup => inverse_impl::<false>(t, a),
-                Reduction::Montgomery => inverse_impl::<true>(t, a),
-                Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
-            }
+        match red {
+            Reduction::Shoup => table::<false>(),
+            Reduction::Montgomery => table::<true>(),
+            Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
         }
-    }
-
-    /// out = a·b mod q (acc: out += a·b mod q), b with Shoup constants.
-    pub(crate) fn mul_prepared(
-        t: &Tables<u32>,
-        out: &mut [u32],
-        a: &[u32],
-        b: &[u32],
-        bs: &[u32],
-        acc: bool,
-    ) {
-        debug_assert!(crate::Backend::Neon.is_available());
-        // SAFETY: as in `forward`.
-        unsafe { mul_prepared_impl(t, out, a, b, bs, acc) }
     }
 
     #[inline(always)]
@@ -437,7 +404,7 @@ pub(crate) mod u32 {
     }
 
     #[target_feature(enable = "neon")]
-    fn forward_impl<const MONT: bool>(t: &Tables<u32>, a: &mut [u32]) {
+    fn forward_impl<const MONT: bool>(t: &Tables<u32>, a: &mut [u32], _reduce: bool) {
         let n = a.len();
         let c = Consts {
             q: vdupq_n_u32(t.q),
