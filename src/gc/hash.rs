@@ -88,9 +88,18 @@ impl HashKey {
 }
 
 /// The garbling hash `H(x, i) = π(π(x) ⊕ i) ⊕ π(x)` under one [`HashKey`] (see the module docs).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct GcHash {
     aes: Aes128,
+}
+
+impl Clone for GcHash {
+    /// A second instance with the same key on the same backend (`Aes128` itself is not
+    /// `Clone`, so that its round keys are never copied around implicitly).
+    fn clone(&self) -> GcHash {
+        GcHash::with_backend(self.key(), self.aes.backend())
+            .expect("the backend of an existing instance is available")
+    }
 }
 
 impl GcHash {
