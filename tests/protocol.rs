@@ -5,7 +5,7 @@ use gazelle::he::params::ParamSetId;
 use gazelle::net;
 use gazelle::nn::{self, Model};
 use gazelle::protocol::cli::{infer_once, spawn_local_server};
-use gazelle::protocol::{Client, ProtocolError, Server, ServerConfig};
+use gazelle::protocol::{handshake, Client, ProtocolError, Server, ServerConfig};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,12 +125,12 @@ fn tcp_concurrent_clients_and_misbehaving_peers() {
 fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
     let model = nn::builtin_model("mnist-deepsecure").unwrap();
     let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
-    let hello = net::Hello::new(ParamSetId::default(), model.name());
+    let hello = handshake::Hello::new(ParamSetId::default(), model.name());
     // Valid handshake, then a truncated public key.
     let (mut a, mut b) = MemChannel::pair();
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
-        net::handshake_client(&mut a, &hello).unwrap();
+        handshake::handshake_client(&mut a, &hello).unwrap();
         net::send_msg(&mut a, 0x10, b"GZPK\x01").unwrap();
         let e = h.join().unwrap().unwrap_err();
         assert!(matches!(e, ProtocolError::He(_)), "{e}");
@@ -143,11 +143,11 @@ fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
     let (mut a, mut b) = MemChannel::pair();
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
-        let bad = net::Hello {
+        let bad = handshake::Hello {
             param_set: hello.param_set ^ 0x7f,
             ..hello.clone()
         };
-        let e = net::handshake_client(&mut a, &bad).unwrap_err();
+        let e = handshake::handshake_client(&mut a, &bad).unwrap_err();
         assert!(e.to_string().contains("parameter set"), "{e}");
         assert!(h.join().unwrap().is_err());
     });

@@ -383,13 +383,15 @@ impl Schedule {
     /// Worst-case output noise for a fresh input at full level and any weights (every
     /// plaintext at the largest ℓ1 norm, n·(p−1)/2), bias included.
     pub fn worst_noise(&self) -> NoiseBound {
+        self.worst_noise_from(NoiseBound::fresh(), self.params.max_level())
+    }
+
+    /// Worst-case output noise for inputs of noise `input` at `limbs` primes and any weights
+    /// (the weight-independent counterpart of [`super::PreparedLayer::noise_bound`]), bias
+    /// included.
+    pub fn worst_noise_from(&self, input: NoiseBound, limbs: usize) -> NoiseBound {
         let params = &self.params;
-        self.walk_noise(
-            NoiseBound::fresh(),
-            params.max_level(),
-            true,
-            |b, _, _, _| b.mul_any_plain(params),
-        )
+        self.walk_noise(input, limbs, true, |b, _, _, _| b.mul_any_plain(params))
     }
 
     /// Whether [`Schedule::worst_noise`] decrypts.

@@ -4,45 +4,27 @@
 //! Every message from the client is length-bounded by what the plan expects before anything
 //! is allocated, and validated (ciphertexts and keys by `he::serial`, OT messages by `ot`);
 //! any failure ends this session only, with a reason sent to the client.
-use super::{
-    decode_cts, encode_cts, layer_weights, linear_noise, max_cts_bytes, random_mod, Plan,
-    ProtocolError, Result, Stage,
+use super::handshake::{handshake_server, Hello};
+use super::stages::{self, linear::ServerLayer, ServerOffline, ServerOnline, ServerPrep};
+use super::wire::{
+    max_gk_bytes, max_pk_bytes, OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY,
+    REQ_QUERY_PRECOMPUTED, TAG_GK, TAG_PK, TAG_QUERY,
 };
+use super::{Plan, ProtocolError, Result, Stage};
 use crate::channel::Channel;
-use crate::gc::{Garbler, Party};
-use crate::he::{
-    params::ParamSetId, sampling, Ciphertext, GaloisKeys, NoiseBound, Plaintext, PreparedPlaintext,
-    PublicKey,
-};
-use crate::linalg::PreparedLayer;
-use crate::net::{self, ChunkWriter, Hello};
+use crate::gc::Garbler;
+use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey};
+use crate::net;
 use crate::nn::Model;
-use crate::ot::{io as ot_io, CotSender, ExtParams, OtRng, SenderCots};
+use crate::ot::{io as ot_io, CotSender, OtRng};
 use crate::sched::Scheduler;
-use kernels::Block;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) const TAG_PK: u8 = 0x10;
-pub(crate) const TAG_GK: u8 = 0x11;
-pub(crate) const TAG_QUERY: u8 = 0x12;
-pub(crate) const TAG_TABLES: u8 = 0x13;
-pub(crate) const TAG_GLABELS: u8 = 0x14;
-pub(crate) const TAG_CTS_UP: u8 = 0x15;
-pub(crate) const TAG_CTS_DOWN: u8 = 0x16;
-
-pub(crate) const REQ_BYE: u8 = 0;
-pub(crate) const REQ_QUERY: u8 = 1;
-pub(crate) const REQ_PRECOMPUTE: u8 = 2;
-pub(crate) const REQ_QUERY_PRECOMPUTED: u8 = 3;
-
 /// Most offline phases a client may have the server precompute ahead of its queries (each
 /// holds the garbling's input labels and OT pools of one query).
 pub const MAX_AHEAD: usize = 4;
-
-/// OT-extension parameters of the protocol.
-pub(crate) const OT_PARAMS: ExtParams = ExtParams::SOFTSPOKEN_4;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -71,8 +53,8 @@ pub struct Server {
     model: Arc<Model>,
     plan: Plan,
     config: ServerConfig,
-    prepared: Vec<Option<PreparedLayer>>,
-    noise: Vec<NoiseBound>,
+    /// Per stage: the prepared weights of a linear stage, `None` for the others.
+    layers: Vec<Option<ServerLayer>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -84,30 +66,16 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Per-query server state prepared offline.
-enum Prep {
-    Linear {
-        share_pts: Vec<Plaintext>,
-        mask_pts: Vec<Plaintext>,
-    },
-    Square {
-        two_s: Vec<PreparedPlaintext>,
-        s2_plus_r: Vec<Plaintext>,
-    },
-    Local,
-    Nonlinear {
-        pool: SenderCots,
-        zero_labels: Vec<Block>,
-    },
-}
-
 /// Session state after setup.
-struct Session {
-    pk: PublicKey,
+pub(crate) struct Session {
+    /// The client's public key (re-randomisation).
+    pub(crate) pk: PublicKey,
     /// Galois keys of each linear stage, in order.
-    gk: Vec<GaloisKeys>,
-    garbler: Garbler,
-    cot: CotSender,
+    pub(crate) gk: Vec<GaloisKeys>,
+    /// The garbler (its Δ is the OT extension's).
+    pub(crate) garbler: Garbler,
+    /// The OT-extension sender.
+    pub(crate) cot: CotSender,
 }
 
 /// How a session ended.
@@ -127,39 +95,32 @@ impl Server {
         let params = config.param_set.params()?;
         let plan = Plan::new(&model, &params)?;
         let sched = Scheduler::global();
-        let mut prepared = Vec::with_capacity(plan.stages.len());
-        let mut noise = Vec::with_capacity(plan.stages.len());
+        let mut layers = Vec::with_capacity(plan.stages.len());
+        // The k-th linear stage uses the k-th Galois key set.
+        let mut key_sets = 0..;
         for st in &plan.stages {
-            match st {
+            layers.push(match st {
                 Stage::Linear {
                     layer,
                     schedule,
                     dense,
-                } => {
-                    let w = layer_weights(&model, *layer, *dense);
-                    prepared.push(Some(PreparedLayer::new(schedule, &w, sched)?));
-                    noise.push(linear_noise(&params, schedule));
-                }
-                Stage::Square { .. } => {
-                    prepared.push(None);
-                    noise.push(NoiseBound(
-                        NoiseBound::fresh().mul_any_plain(&params).value()
-                            + NoiseBound::fresh().value()
-                            + 1.0,
-                    ));
-                }
-                _ => {
-                    prepared.push(None);
-                    noise.push(NoiseBound::zero());
-                }
-            }
+                } => Some(ServerLayer::new(
+                    &model,
+                    &params,
+                    *layer,
+                    schedule,
+                    *dense,
+                    key_sets.next().unwrap_or_default(),
+                    sched,
+                )?),
+                _ => None,
+            })
         }
         Ok(Server {
             model: Arc::new(model),
             plan,
             config,
-            prepared,
-            noise,
+            layers,
         })
     }
 
@@ -198,19 +159,13 @@ impl Server {
         ch: &mut C,
         log: &mut impl FnMut(&str),
     ) -> Result<SessionSummary> {
-        net::handshake_server(ch, &self.hello())?;
+        handshake_server(ch, &self.hello())?;
         let params = &self.plan.params;
-        let pk_bytes = net::recv_msg(
-            ch,
-            TAG_PK,
-            64 + params.n() * params.max_level() * 8,
-            "public key",
-        )?;
+        let pk_bytes = net::recv_msg(ch, TAG_PK, max_pk_bytes(params), "public key")?;
         let pk = PublicKey::from_bytes(params, &pk_bytes)?;
-        let per_key = params.num_digits() * params.n() * params.max_level() * 8 + 4;
         let mut gk = Vec::new();
         for need in self.plan.galois_groups() {
-            let bytes = net::recv_msg(ch, TAG_GK, 64 + need.len() * per_key, "Galois keys")?;
+            let bytes = net::recv_msg(ch, TAG_GK, max_gk_bytes(params, need.len()), "Galois keys")?;
             let keys = GaloisKeys::from_bytes(params, &bytes)?;
             let have = keys.elements();
             if let Some(g) = need.iter().find(|g| !have.contains(g)) {
@@ -231,7 +186,7 @@ impl Server {
             cot,
         };
         let mut summary = SessionSummary::default();
-        let mut ahead: VecDeque<Vec<Prep>> = VecDeque::new();
+        let mut ahead: VecDeque<Vec<ServerPrep>> = VecDeque::new();
         loop {
             let q = net::recv_msg(ch, TAG_QUERY, 1, "query request")?;
             let t0 = Instant::now();
@@ -268,7 +223,7 @@ impl Server {
                 }
             };
             let t1 = Instant::now();
-            self.online(ch, &mut s, preps)?;
+            self.online(ch, &s, preps)?;
             let t2 = Instant::now();
             summary.queries += 1;
             summary.offline.push(t1 - t0);
@@ -282,204 +237,30 @@ impl Server {
         }
     }
 
-    fn offline<C: Channel>(&self, ch: &mut C, s: &mut Session) -> Result<Vec<Prep>> {
-        let params = &self.plan.params;
-        let p = params.p();
-        let n = params.n();
-        let mut rng = sampling::secret_rng()?;
-        let mut share = vec![0u64; self.plan.input_len];
-        let mut preps = Vec::with_capacity(self.plan.stages.len());
-        for st in &self.plan.stages {
-            match st {
-                Stage::Linear { schedule, .. } => {
-                    let share_pts = schedule
-                        .input_layout()
-                        .pack(&share)?
-                        .iter()
-                        .map(|v| Plaintext::encode_slots(params, v))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    let out = schedule.output_layout();
-                    let masks: Vec<Vec<u64>> = (0..out.num_cts())
-                        .map(|_| random_mod(&mut rng, p, n))
-                        .collect();
-                    share = out
-                        .positions()
-                        .iter()
-                        .map(|pos| {
-                            let (c, sl) = pos.ok_or_else(|| {
-                                ProtocolError::Unsupported("an output element has no slot".into())
-                            })?;
-                            Ok((p - masks[c][sl]) % p)
-                        })
-                        .collect::<Result<Vec<u64>>>()?;
-                    let mask_pts = masks
-                        .iter()
-                        .map(|v| Plaintext::encode_slots(params, v))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    preps.push(Prep::Linear {
-                        share_pts,
-                        mask_pts,
-                    });
-                }
-                Stage::Square { len } => {
-                    let r = random_mod(&mut rng, p, *len);
-                    let mut two_s = Vec::new();
-                    let mut s2_plus_r = Vec::new();
-                    for (sc, rc) in share.chunks(n).zip(r.chunks(n)) {
-                        let mut a = vec![0u64; n];
-                        let mut b = vec![0u64; n];
-                        for (j, (&sv, &rv)) in sc.iter().zip(rc).enumerate() {
-                            a[j] = 2 * sv % p;
-                            b[j] = ((sv as u128 * sv as u128 + rv as u128) % p as u128) as u64;
-                        }
-                        two_s.push(PreparedPlaintext::new(&Plaintext::encode_slots(
-                            params, &a,
-                        )?));
-                        s2_plus_r.push(Plaintext::encode_slots(params, &b)?);
-                    }
-                    share = r.iter().map(|&v| (p - v) % p).collect();
-                    preps.push(Prep::Square { two_s, s2_plus_r });
-                }
-                Stage::SumPool { windows, k2 } => {
-                    share = windows
-                        .chunks(*k2)
-                        .map(|w| w.iter().fold(0, |a, &i| (a + share[i]) % p))
-                        .collect();
-                    preps.push(Prep::Local);
-                }
-                Stage::Nonlinear { circuit, gather } => {
-                    let spec = circuit.spec();
-                    let inst = gather.len() / spec.window;
-                    let eval_bits = inst * spec.window * crate::gc::arith::modulus_bits(p);
-                    let pool = ot_io::extend_sender(ch, &mut s.cot, eval_bits)?;
-                    let sg: Vec<u64> = gather.iter().map(|&i| share[i]).collect();
-                    let reveal = spec.output == crate::gc::gazelle::Output::Reveal;
-                    let r = if reveal {
-                        vec![]
-                    } else {
-                        random_mod(&mut rng, p, inst)
-                    };
-                    let mut w = ChunkWriter::new(ch, TAG_TABLES);
-                    let garbling = s.garbler.garble(circuit.circuit(), inst, &mut w)?;
-                    w.finish()?;
-                    let gbits = circuit.garbler_bits(&sg, &r)?;
-                    let glabels =
-                        garbling.encode_party(circuit.circuit(), Party::Garbler, &gbits)?;
-                    let mut msg =
-                        Vec::with_capacity(16 * glabels.len() + garbling.decoding().len() / 8 + 1);
-                    for l in &glabels {
-                        msg.extend_from_slice(l.as_bytes());
-                    }
-                    let mut packed = vec![0u8; garbling.decoding().len().div_ceil(8)];
-                    for (j, &b) in garbling.decoding().iter().enumerate() {
-                        packed[j / 8] |= (b as u8) << (j % 8);
-                    }
-                    msg.extend_from_slice(&packed);
-                    net::send_msg(ch, TAG_GLABELS, &msg)?;
-                    let zero_labels = garbling
-                        .evaluator_label_pairs(circuit.circuit())
-                        .into_iter()
-                        .map(|(z, _)| z)
-                        .collect();
-                    share = r.iter().map(|&v| (p - v) % p).collect();
-                    preps.push(Prep::Nonlinear { pool, zero_labels });
-                }
-            }
-        }
-        Ok(preps)
-    }
-
-    fn reply<C: Channel>(
-        &self,
-        ch: &mut C,
-        s: &Session,
-        cts: Vec<Ciphertext>,
-        noise: NoiseBound,
-        rng: &mut sampling::SecretRng,
-    ) -> Result<()> {
-        let out = if self.config.circuit_privacy {
-            cts.iter()
-                .map(|c| Ok(s.pk.make_private(c, noise, self.config.switch_down, rng)?.0))
-                .collect::<Result<Vec<_>>>()?
-        } else if self.config.switch_down {
-            cts.iter()
-                .map(|c| c.mod_switch_down())
-                .collect::<std::result::Result<Vec<_>, _>>()?
-        } else {
-            cts
+    /// One query's offline phase: every stage's server state, in order.
+    fn offline<C: Channel>(&self, ch: &mut C, s: &mut Session) -> Result<Vec<ServerPrep>> {
+        let mut cx = ServerOffline {
+            params: &self.plan.params,
+            rng: sampling::secret_rng()?,
+            share: vec![0u64; self.plan.input_len],
         };
-        net::send_msg(ch, TAG_CTS_DOWN, &encode_cts(&out))?;
-        Ok(())
+        self.plan
+            .stages
+            .iter()
+            .map(|st| stages::server_offline(st, ch, s, &mut cx))
+            .collect()
     }
 
-    fn online<C: Channel>(&self, ch: &mut C, s: &mut Session, preps: Vec<Prep>) -> Result<()> {
-        let params = &self.plan.params;
-        let sched = Scheduler::global();
-        let mut rng = sampling::secret_rng()?;
-        let mut lin = 0;
-        for (i, (st, prep)) in self.plan.stages.iter().zip(preps).enumerate() {
-            match (st, prep) {
-                (
-                    Stage::Linear { schedule, .. },
-                    Prep::Linear {
-                        share_pts,
-                        mask_pts,
-                    },
-                ) => {
-                    let k = schedule.input_layout().num_cts();
-                    let msg =
-                        net::recv_msg(ch, TAG_CTS_UP, max_cts_bytes(params, k), "layer input")?;
-                    let mut cts = decode_cts(params, &msg, k, "layer input")?;
-                    for (ct, pt) in cts.iter_mut().zip(&share_pts) {
-                        ct.add_plain_assign(pt)?;
-                    }
-                    let layer = self.prepared[i].as_ref().ok_or_else(|| {
-                        ProtocolError::Unsupported("linear stage without weights".into())
-                    })?;
-                    let keys = s.gk.get(lin).ok_or_else(|| {
-                        ProtocolError::Unsupported("no Galois keys for a linear stage".into())
-                    })?;
-                    lin += 1;
-                    let mut out = layer.eval(&cts, keys, sched)?;
-                    for (ct, m) in out.iter_mut().zip(&mask_pts) {
-                        ct.add_plain_assign(m)?;
-                    }
-                    self.reply(ch, s, out, self.noise[i], &mut rng)?;
-                }
-                (Stage::Square { .. }, Prep::Square { two_s, s2_plus_r }) => {
-                    let k = two_s.len();
-                    let msg = net::recv_msg(
-                        ch,
-                        TAG_CTS_UP,
-                        max_cts_bytes(params, 2 * k),
-                        "square input",
-                    )?;
-                    let cts = decode_cts(params, &msg, 2 * k, "square input")?;
-                    let mut out = Vec::with_capacity(k);
-                    for j in 0..k {
-                        let mut y = cts[k + j].clone();
-                        y.add_assign(&cts[j].mul_plain(&two_s[j])?)?;
-                        y.add_plain_assign(&s2_plus_r[j])?;
-                        out.push(y);
-                    }
-                    self.reply(ch, s, out, self.noise[i], &mut rng)?;
-                }
-                (Stage::SumPool { .. }, Prep::Local) => {}
-                (
-                    Stage::Nonlinear { .. },
-                    Prep::Nonlinear {
-                        mut pool,
-                        zero_labels,
-                    },
-                ) => {
-                    ot_io::send_labels(ch, &mut pool, &zero_labels)?;
-                }
-                _ => {
-                    return Err(ProtocolError::Unsupported(
-                        "offline state does not match the plan".into(),
-                    ))
-                }
-            }
+    /// One query's online phase on the state `offline` prepared.
+    fn online<C: Channel>(&self, ch: &mut C, s: &Session, preps: Vec<ServerPrep>) -> Result<()> {
+        let mut cx = ServerOnline {
+            params: &self.plan.params,
+            config: &self.config,
+            sched: Scheduler::global(),
+            rng: sampling::secret_rng()?,
+        };
+        for ((st, layer), prep) in self.plan.stages.iter().zip(&self.layers).zip(preps) {
+            stages::server_online(st, prep, layer.as_ref(), ch, s, &mut cx)?;
         }
         Ok(())
     }

@@ -1,0 +1,199 @@
+//! The session handshake: the client says which protocol version, HE parameter set and model
+//! it expects; the server answers with its own hello when they agree, or with an error frame
+//! naming the difference. Both sides then fail with [`NetError::Handshake`].
+use super::wire::{TAG_HELLO, TAG_HELLO_OK};
+use crate::channel::Channel;
+use crate::he::params::ParamSetId;
+use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
+
+/// Version of the wire protocol; both sides must agree.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Magic of the hello message.
+pub const MAGIC: [u8; 4] = *b"GZL1";
+
+/// Longest model id in a hello.
+const MAX_MODEL_NAME: usize = 64;
+
+fn malformed<T>(what: &'static str, reason: impl Into<String>) -> Result<T> {
+    Err(NetError::Malformed {
+        what,
+        reason: reason.into(),
+    })
+}
+
+/// What a session is about: both sides must agree on every field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`].
+    pub version: u16,
+    /// The HE parameter set's id byte.
+    pub param_set: u8,
+    /// The model id (a bundled model's name).
+    pub model: String,
+}
+
+impl Hello {
+    /// The hello of this protocol version for `param_set` and `model`.
+    pub fn new(param_set: ParamSetId, model: &str) -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            param_set: param_set as u8,
+            model: model.to_string(),
+        }
+    }
+
+    /// Encodes the message: `MAGIC || version (u16 LE) || param_set || len || model`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = MAGIC.to_vec();
+        v.extend_from_slice(&self.version.to_le_bytes());
+        v.push(self.param_set);
+        v.push(self.model.len().min(MAX_MODEL_NAME) as u8);
+        v.extend_from_slice(&self.model.as_bytes()[..self.model.len().min(MAX_MODEL_NAME)]);
+        v
+    }
+
+    /// Decodes and validates the message.
+    pub fn from_bytes(b: &[u8]) -> Result<Hello> {
+        let what = "hello";
+        if b.len() < 8 || b[..4] != MAGIC {
+            return malformed(what, "not a gazelle hello (bad magic or length)");
+        }
+        let version = u16::from_le_bytes([b[4], b[5]]);
+        let param_set = b[6];
+        let len = b[7] as usize;
+        if len > MAX_MODEL_NAME || b.len() != 8 + len {
+            return malformed(what, "bad model-name length");
+        }
+        let model = std::str::from_utf8(&b[8..])
+            .ok()
+            .filter(|s| {
+                s.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+            })
+            .ok_or_else(|| NetError::Malformed {
+                what,
+                reason: "model name is not [A-Za-z0-9._-]".into(),
+            })?
+            .to_string();
+        Ok(Hello {
+            version,
+            param_set,
+            model,
+        })
+    }
+
+    /// How this hello differs from `other`, if it does.
+    pub fn mismatch(&self, other: &Hello) -> Option<String> {
+        if self.version != other.version {
+            return Some(format!(
+                "protocol version {} vs {}",
+                self.version, other.version
+            ));
+        }
+        if self.param_set != other.param_set {
+            return Some(format!(
+                "parameter set id {} vs {}",
+                self.param_set, other.param_set
+            ));
+        }
+        if self.model != other.model {
+            return Some(format!("model '{}' vs '{}'", self.model, other.model));
+        }
+        None
+    }
+}
+
+/// Client side of the handshake: sends `ours`, waits for the server's verdict.
+pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<()> {
+    send_msg(ch, TAG_HELLO, &ours.to_bytes())?;
+    match recv_msg(ch, TAG_HELLO_OK, 8 + MAX_MODEL_NAME, "hello reply") {
+        Ok(reply) => {
+            let theirs = Hello::from_bytes(&reply)?;
+            match ours.mismatch(&theirs) {
+                Some(m) => {
+                    send_error(ch, &format!("handshake mismatch: {m}"));
+                    Err(NetError::Handshake(m))
+                }
+                None => Ok(()),
+            }
+        }
+        Err(NetError::PeerError(reason)) => Err(NetError::Handshake(reason)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Server side of the handshake: checks the client's hello against `ours`; on a mismatch
+/// tells the client why and fails.
+pub fn handshake_server<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<Hello> {
+    let theirs = match recv_msg(ch, TAG_HELLO, 8 + MAX_MODEL_NAME, "hello")
+        .and_then(|b| Hello::from_bytes(&b))
+    {
+        Ok(h) => h,
+        Err(e) => {
+            send_error(ch, &format!("bad hello: {e}"));
+            return Err(e);
+        }
+    };
+    if let Some(m) = theirs.mismatch(ours) {
+        let reason = format!(
+            "server runs protocol v{}, parameter set {}, model '{}' ({m})",
+            ours.version, ours.param_set, ours.model
+        );
+        send_error(ch, &reason);
+        return Err(NetError::Handshake(reason));
+    }
+    send_msg(ch, TAG_HELLO_OK, &ours.to_bytes())?;
+    Ok(theirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::MemChannel;
+
+    fn hello(model: &str) -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            param_set: 1,
+            model: model.into(),
+        }
+    }
+
+    #[test]
+    fn handshake_agrees_and_mismatch_errors_on_both_sides() {
+        let (mut a, mut b) = MemChannel::pair();
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m")));
+        handshake_client(&mut a, &hello("m")).unwrap();
+        t.join().unwrap().unwrap();
+
+        let (mut a, mut b) = MemChannel::pair();
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m")));
+        let e = handshake_client(&mut a, &hello("other")).unwrap_err();
+        assert!(
+            matches!(e, NetError::Handshake(ref r) if r.contains("model")),
+            "{e}"
+        );
+        assert!(matches!(t.join().unwrap(), Err(NetError::Handshake(_))));
+    }
+
+    #[test]
+    fn garbage_hello_is_rejected() {
+        for junk in [
+            &b""[..],
+            b"GZL1",
+            b"XXXX\x01\x00\x01\x00",
+            b"GZL1\x01\x00\x01\x05ab",
+        ] {
+            assert!(Hello::from_bytes(junk).is_err());
+        }
+        let (mut a, mut b) = MemChannel::pair();
+        a.send(&[0x01, 1, 2, 3]).unwrap();
+        assert!(handshake_server(&mut b, &hello("m")).is_err());
+        // The server told the client why.
+        assert!(matches!(
+            recv_msg(&mut a, 0x02, 100, "x"),
+            Err(NetError::PeerError(_))
+        ));
+    }
+}

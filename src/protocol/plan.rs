@@ -1,0 +1,334 @@
+//! The public evaluation plan: a model cut into [`Stage`]s under a parameter set. Both
+//! parties build it from the model's architecture alone, so they agree on every schedule,
+//! circuit and index without exchanging it.
+use super::{noise, ProtocolError, Result};
+use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec, Output};
+use crate::he::Parameters;
+use crate::linalg::{ConvShape, LayerShape, Schedule};
+use crate::nn::{LayerKind, Model};
+use std::sync::Arc;
+
+/// One step of the secure evaluation (see the module docs).
+#[derive(Debug, Clone)]
+pub enum Stage {
+    /// A conv or fc layer evaluated homomorphically.
+    Linear {
+        /// Index of the model layer.
+        layer: usize,
+        /// Its packing and rotation schedule (public: both sides build it).
+        schedule: Arc<Schedule>,
+        /// A convolution evaluated as a dense matrix–vector product (its own schedules need
+        /// too many rotation keys).
+        dense: bool,
+    },
+    /// x² by the HE-only method, on `len` values.
+    Square {
+        /// Values.
+        len: usize,
+    },
+    /// Window sums (avg-pool before its shift), computed locally on the shares.
+    SumPool {
+        /// `[output][k²]` input indices.
+        windows: Vec<usize>,
+        /// Window size k².
+        k2: usize,
+    },
+    /// Requantisation / ReLU / max-pool in a garbled circuit.
+    Nonlinear {
+        /// The circuit (spec, AND gates).
+        circuit: Arc<NonlinearCircuit>,
+        /// `[instance][window]` input indices.
+        gather: Vec<usize>,
+    },
+}
+
+impl Stage {
+    /// Short name for reports.
+    pub fn name(&self, model: &Model) -> String {
+        match self {
+            Stage::Linear {
+                layer,
+                schedule,
+                dense,
+            } => format!(
+                "{}#{layer} {}{} ({})",
+                model.layers()[*layer].kind().name(),
+                if *dense { "as dense " } else { "" },
+                schedule.shape().describe(),
+                schedule.method_name()
+            ),
+            Stage::Square { len } => format!("square x{len}"),
+            Stage::SumPool { windows, k2 } => format!("sum-pool {}→{}", k2, windows.len() / k2),
+            Stage::Nonlinear { circuit, gather } => {
+                let s = circuit.spec();
+                let mut parts = vec![];
+                if s.shift > 0 || s.clamp_bits.is_some() {
+                    parts.push(format!("requant>>{}", s.shift));
+                }
+                if s.window > 1 {
+                    parts.push(format!("maxpool{}", s.window));
+                }
+                if s.relu {
+                    parts.push("relu".to_string());
+                }
+                parts.push(
+                    match s.output {
+                        Output::Remask => "remask",
+                        Output::Reveal => "reveal",
+                    }
+                    .to_string(),
+                );
+                format!(
+                    "gc {} x{} ({} AND)",
+                    parts.join("+"),
+                    gather.len() / s.window,
+                    circuit.and_count()
+                )
+            }
+        }
+    }
+}
+
+/// The public evaluation plan of a model under a parameter set: what both parties run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The parameters.
+    pub params: Arc<Parameters>,
+    /// The stages in order.
+    pub stages: Vec<Stage>,
+    /// Length of the input vector.
+    pub input_len: usize,
+    /// Number of logits.
+    pub output_len: usize,
+}
+
+/// Most Galois keys a linear stage may ask the client for (each key is ~330 KB at the default
+/// parameters: the upload is part of the setup phase).
+pub const MAX_KEYS_PER_STAGE: usize = 96;
+
+/// The cheapest `linalg` schedule that leaves room for flooding (by the worst-case bound
+/// [`noise::linear_stage_any_weights`]) and whose rotation keys stay within
+/// [`MAX_KEYS_PER_STAGE`]; failing the key limit, the one with the fewest keys among those
+/// that leave room.
+pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Schedule> {
+    let fits = |s: &Schedule| {
+        crate::he::PublicKey::flood_bound(
+            params,
+            noise::linear_stage_any_weights(params, s),
+            params.max_level(),
+            true,
+        )
+        .is_ok()
+    };
+    let cands: Vec<Schedule> = Schedule::candidates(params, shape)?
+        .into_iter()
+        .filter(fits)
+        .collect();
+    let within = cands
+        .iter()
+        .filter(|s| s.cost().galois_keys <= MAX_KEYS_PER_STAGE)
+        .min_by(|a, b| {
+            a.cost()
+                .estimate(params)
+                .total_cmp(&b.cost().estimate(params))
+        });
+    let pick = within.or_else(|| cands.iter().min_by_key(|s| s.cost().galois_keys));
+    pick.cloned().ok_or_else(|| {
+        ProtocolError::Unsupported(format!(
+            "no schedule for {} keeps the noise within the flooding budget",
+            shape.describe()
+        ))
+    })
+}
+
+/// A pending non-linear step being fused: requant, ReLU, pooling windows.
+struct Pending {
+    shift: u32,
+    clamp: Option<u32>,
+    relu: bool,
+    /// `[value][window]` indices into the accumulator vector.
+    gather: Vec<usize>,
+    window: usize,
+}
+
+impl Pending {
+    fn identity(len: usize) -> Pending {
+        Pending {
+            shift: 0,
+            clamp: None,
+            relu: false,
+            gather: (0..len).collect(),
+            window: 1,
+        }
+    }
+}
+
+fn pool_windows(c: usize, h: usize, w: usize, k: usize, stride: usize) -> Vec<Vec<usize>> {
+    let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    let mut out = Vec::with_capacity(c * oh * ow);
+    for ch in 0..c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut win = Vec::with_capacity(k * k);
+                for i in 0..k {
+                    for j in 0..k {
+                        win.push((ch * h + oy * stride + i) * w + ox * stride + j);
+                    }
+                }
+                out.push(win);
+            }
+        }
+    }
+    out
+}
+
+impl Plan {
+    /// Cuts `model` into stages under `params` (only the architecture is used: the client
+    /// builds the same plan without the weights mattering).
+    pub fn new(model: &Model, params: &Arc<Parameters>) -> Result<Plan> {
+        let p = params.p();
+        if !model.fits_modulus(p) {
+            return Err(ProtocolError::Unsupported(format!(
+                "model '{}' accumulators do not fit the plaintext modulus {p}",
+                model.name()
+            )));
+        }
+        let act_bits = model.act_bits();
+        let mut stages = Vec::new();
+        let mut pending: Option<Pending> = None;
+        let flush = |stages: &mut Vec<Stage>, pending: &mut Option<Pending>, reveal: bool| {
+            if let Some(pd) = pending.take() {
+                let mut spec = NonlinearSpec::relu(p)
+                    .with_relu(pd.relu)
+                    .with_shift(pd.shift)
+                    .with_window(pd.window);
+                spec.clamp_bits = pd.clamp;
+                if reveal {
+                    spec = spec.revealed();
+                }
+                let circuit = Arc::new(NonlinearCircuit::new(spec)?);
+                stages.push(Stage::Nonlinear {
+                    circuit,
+                    gather: pd.gather,
+                });
+            }
+            Ok::<(), ProtocolError>(())
+        };
+        for (i, layer) in model.layers().iter().enumerate() {
+            let (ins, outs) = (layer.input_shape(), layer.output_shape());
+            let requant = |pending: &mut Option<Pending>| {
+                let rq = layer.requant();
+                *pending = Some(Pending {
+                    shift: rq.map_or(0, |r| r.shift),
+                    clamp: rq.map(|_| act_bits),
+                    ..Pending::identity(outs.numel())
+                });
+            };
+            match layer.kind() {
+                LayerKind::Conv2d {
+                    in_c,
+                    out_c,
+                    k,
+                    stride,
+                    pad,
+                } => {
+                    flush(&mut stages, &mut pending, false)?;
+                    let shape = LayerShape::Conv(ConvShape::conv(
+                        in_c, out_c, ins.h, ins.w, k, stride, pad,
+                    ));
+                    let mut schedule = choose_schedule(params, &shape)?;
+                    let mut dense = false;
+                    if schedule.cost().galois_keys > MAX_KEYS_PER_STAGE
+                        && ins.numel() * outs.numel() <= MAX_DENSE
+                    {
+                        let fc = LayerShape::Fc {
+                            n_in: ins.numel(),
+                            n_out: outs.numel(),
+                        };
+                        schedule = choose_schedule(params, &fc)?;
+                        dense = true;
+                    }
+                    stages.push(Stage::Linear {
+                        layer: i,
+                        schedule: Arc::new(schedule),
+                        dense,
+                    });
+                    requant(&mut pending);
+                }
+                LayerKind::Fc { inputs, outputs } => {
+                    flush(&mut stages, &mut pending, false)?;
+                    let shape = LayerShape::Fc {
+                        n_in: inputs,
+                        n_out: outputs,
+                    };
+                    let schedule = Arc::new(choose_schedule(params, &shape)?);
+                    stages.push(Stage::Linear {
+                        layer: i,
+                        schedule,
+                        dense: false,
+                    });
+                    requant(&mut pending);
+                }
+                LayerKind::Square => {
+                    flush(&mut stages, &mut pending, false)?;
+                    stages.push(Stage::Square { len: ins.numel() });
+                    requant(&mut pending);
+                }
+                LayerKind::AvgPool { k, stride } => {
+                    flush(&mut stages, &mut pending, false)?;
+                    let windows = pool_windows(ins.c, ins.h, ins.w, k, stride);
+                    stages.push(Stage::SumPool {
+                        windows: windows.concat(),
+                        k2: k * k,
+                    });
+                    requant(&mut pending);
+                }
+                LayerKind::Relu => {
+                    pending
+                        .get_or_insert_with(|| Pending::identity(ins.numel()))
+                        .relu = true;
+                }
+                LayerKind::MaxPool { k, stride } => {
+                    let pd = pending.get_or_insert_with(|| Pending::identity(ins.numel()));
+                    let windows = pool_windows(ins.c, ins.h, ins.w, k, stride);
+                    let w = pd.window;
+                    pd.gather = windows
+                        .iter()
+                        .flat_map(|win| {
+                            win.iter()
+                                .flat_map(|&e| pd.gather[e * w..(e + 1) * w].to_vec())
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    pd.window *= k * k;
+                }
+                LayerKind::Flatten => {}
+            }
+        }
+        if pending.is_none() {
+            pending = Some(Pending::identity(model.num_classes()));
+        }
+        flush(&mut stages, &mut pending, true)?;
+        Ok(Plan {
+            params: params.clone(),
+            stages,
+            input_len: model.input().shape.numel(),
+            output_len: model.num_classes(),
+        })
+    }
+
+    /// The Galois elements of each linear stage, in stage order (one key set per stage: a
+    /// single set for the whole network can exceed the largest frame).
+    pub fn galois_groups(&self) -> Vec<Vec<usize>> {
+        self.stages
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Linear { schedule, .. } => Some(schedule.galois_elements()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Largest dense matrix (entries) a convolution is unrolled into.
+pub const MAX_DENSE: usize = 1 << 23;

@@ -1,0 +1,195 @@
+//! A linear stage (conv, fc) evaluated homomorphically.
+//!
+//! Offline, the server draws a mask `r` for every slot of every output ciphertext and
+//! prepares its share `s` (packed in the layer's input layout) and the masks as plaintext
+//! addends; its next share is `−r` at each output element's slot. Online, the client sends
+//! `Enc(c)`; the server adds `s`, evaluates the layer, adds `r`, and replies privately (see
+//! [`super::send_reply`]); the client decrypts `W·x + b + r` and unpacks its next share.
+use super::{recv_reply, send_reply, Addend, ClientOnline, ServerOffline, ServerOnline};
+use crate::channel::Channel;
+use crate::he::NoiseBound;
+use crate::he::{Parameters, Plaintext};
+use crate::linalg::{LayerWeights, PreparedLayer, Schedule};
+use crate::net;
+use crate::nn::{LayerKind, Model};
+use crate::protocol::noise;
+use crate::protocol::server::Session;
+use crate::protocol::wire::{decode_cts, encode_cts, max_cts_bytes, TAG_CTS_UP};
+use crate::protocol::{random_mod, ProtocolError, Result};
+use crate::sched::Scheduler;
+
+/// A linear stage's server side, prepared once per server: the encoded weights, the
+/// worst-case noise its replies are flooded for, and which of the session's Galois key sets
+/// it uses.
+pub(crate) struct ServerLayer {
+    layer: PreparedLayer,
+    noise: NoiseBound,
+    /// Index of the stage's key set among the linear stages (`Plan::galois_groups`).
+    keys: usize,
+}
+
+impl ServerLayer {
+    /// Encodes model layer `layer`'s weights for `schedule` (`dense`: a convolution as its
+    /// dense matrix); `keys` is the stage's index among the plan's linear stages.
+    pub(crate) fn new(
+        model: &Model,
+        params: &Parameters,
+        layer: usize,
+        schedule: &Schedule,
+        dense: bool,
+        keys: usize,
+        sched: &Scheduler,
+    ) -> Result<ServerLayer> {
+        let layer = PreparedLayer::new(schedule, &layer_weights(model, layer, dense), sched)?;
+        Ok(ServerLayer {
+            noise: noise::linear_stage(params, &layer),
+            layer,
+            keys,
+        })
+    }
+}
+
+/// The server's per-query state: its share in the input layout and the output masks, both
+/// as addends.
+pub(crate) struct ServerPrep {
+    share: Vec<Addend>,
+    masks: Vec<Addend>,
+}
+
+/// Draws the masks, prepares the share and mask addends, and sets the server's next share.
+pub(crate) fn server_offline(
+    cx: &mut ServerOffline<'_>,
+    schedule: &Schedule,
+) -> Result<ServerPrep> {
+    let (params, p, n) = (cx.params, cx.params.p(), cx.params.n());
+    let share = schedule
+        .input_layout()
+        .pack(&cx.share)?
+        .iter()
+        .map(|v| Addend::new(params, v))
+        .collect::<Result<Vec<_>>>()?;
+    let out = schedule.output_layout();
+    let masks: Vec<Vec<u64>> = (0..out.num_cts())
+        .map(|_| random_mod(&mut cx.rng, p, n))
+        .collect();
+    cx.share = out
+        .positions()
+        .iter()
+        .map(|pos| {
+            let (c, sl) = pos.ok_or_else(|| {
+                ProtocolError::Unsupported("an output element has no slot".into())
+            })?;
+            Ok((p - masks[c][sl]) % p)
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    let masks = masks
+        .iter()
+        .map(|v| Addend::new(params, v))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ServerPrep { share, masks })
+}
+
+/// Receives `Enc(c)`, evaluates the layer on `Enc(c + s)`, masks and replies.
+pub(crate) fn server_online<C: Channel>(
+    ch: &mut C,
+    s: &Session,
+    cx: &mut ServerOnline<'_>,
+    schedule: &Schedule,
+    layer: &ServerLayer,
+    prep: ServerPrep,
+) -> Result<()> {
+    let params = cx.params;
+    let k = schedule.input_layout().num_cts();
+    let msg = net::recv_msg(ch, TAG_CTS_UP, max_cts_bytes(params, k), "layer input")?;
+    let mut cts = decode_cts(params, &msg, k, "layer input")?;
+    for (ct, share) in cts.iter_mut().zip(&prep.share) {
+        share.add_to(ct, "layer input")?;
+    }
+    let keys = s
+        .gk
+        .get(layer.keys)
+        .ok_or_else(|| ProtocolError::Unsupported("no Galois keys for a linear stage".into()))?;
+    let mut out = layer.layer.eval(&cts, keys, cx.sched)?;
+    for (ct, mask) in out.iter_mut().zip(&prep.masks) {
+        mask.add_to(ct, "layer output")?;
+    }
+    send_reply(ch, s, cx, out, layer.noise)
+}
+
+/// Sends `Enc(c)` in the layer's input layout and returns the decrypted, unpacked
+/// `W·x + b + r` (the client's next share).
+pub(crate) fn client_online<C: Channel>(
+    ch: &mut C,
+    cx: &mut ClientOnline<'_>,
+    schedule: &Schedule,
+    c: &[u64],
+) -> Result<Vec<u64>> {
+    let params = cx.params;
+    let cts = schedule
+        .input_layout()
+        .pack(c)?
+        .iter()
+        .map(|v| {
+            cx.sk
+                .encrypt(&Plaintext::encode_slots(params, v)?, &mut cx.rng)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    net::send_msg(ch, TAG_CTS_UP, &encode_cts(&cts))?;
+    let k = schedule.output_layout().num_cts();
+    let slots = recv_reply(ch, cx, k, "layer output")?;
+    Ok(schedule.unpack_output(&slots)?)
+}
+
+/// The server's weights for a linear stage, in `linalg`'s layout; with `dense`, a
+/// convolution unrolled into its `(out_c·oh·ow) × (in_c·h·w)` matrix (CHW on both sides).
+fn layer_weights(model: &Model, layer: usize, dense: bool) -> LayerWeights {
+    let l = &model.layers()[layer];
+    let (ins, outs) = (l.input_shape(), l.output_shape());
+    match (dense, l.kind()) {
+        (
+            true,
+            LayerKind::Conv2d {
+                in_c,
+                out_c,
+                k,
+                stride,
+                pad,
+            },
+        ) => {
+            let (n_in, plane) = (ins.numel(), outs.h * outs.w);
+            let mut w = vec![0i64; outs.numel() * n_in];
+            let mut bias = Vec::with_capacity(outs.numel());
+            for o in 0..out_c {
+                for oy in 0..outs.h {
+                    for ox in 0..outs.w {
+                        let row = &mut w[(o * plane + oy * outs.w + ox) * n_in..][..n_in];
+                        for c in 0..in_c {
+                            for i in 0..k {
+                                let Some(iy) =
+                                    (oy * stride + i).checked_sub(pad).filter(|&r| r < ins.h)
+                                else {
+                                    continue;
+                                };
+                                for j in 0..k {
+                                    let Some(ix) =
+                                        (ox * stride + j).checked_sub(pad).filter(|&r| r < ins.w)
+                                    else {
+                                        continue;
+                                    };
+                                    row[(c * ins.h + iy) * ins.w + ix] =
+                                        l.weights()[((o * in_c + c) * k + i) * k + j];
+                                }
+                            }
+                        }
+                        bias.push(l.bias()[o]);
+                    }
+                }
+            }
+            LayerWeights { weights: w, bias }
+        }
+        _ => LayerWeights {
+            weights: l.weights().to_vec(),
+            bias: l.bias().to_vec(),
+        },
+    }
+}

@@ -1,0 +1,237 @@
+//! One module per stage kind, each with the stage's four parts: the server's offline phase
+//! (input-independent preparation, returning the server's next share), the server's online
+//! phase, the client's offline phase, and the client's online phase (returning the client's
+//! next share). Each module has its own prepared-state types; this module dispatches on
+//! [`Stage`] and holds what the homomorphic stages share (prepared plaintext addends, the
+//! server's private reply, the client's decryption of it).
+//!
+//! Shares are vectors mod p (see the protocol's module docs): the server's offline phase maps
+//! the server's share `s` before a stage to its share after it; the client's online phase
+//! maps its share `c` likewise, or reveals the logits at the last stage.
+pub(crate) mod linear;
+pub(crate) mod nonlinear;
+pub(crate) mod square;
+pub(crate) mod sum_pool;
+
+use super::server::{ServerConfig, Session};
+use super::wire::{decode_cts, encode_cts, max_cts_bytes, TAG_CTS_DOWN};
+use super::{ProtocolError, Result, Stage};
+use crate::channel::Channel;
+use crate::gc::Evaluator;
+use crate::he::sampling::SecretRng;
+use crate::he::{Ciphertext, NoiseBound, Parameters, Plaintext, SecretKey};
+use crate::net;
+use crate::ot::CotReceiver;
+use crate::sched::Scheduler;
+use std::sync::Arc;
+
+/// A slot-encoded plaintext prepared offline for adding to ciphertexts at the full level:
+/// scaled by q/p and in NTT form, held as its transparent encryption (c1 = 0), so that
+/// adding it online is one addition per limb (the same result as
+/// `Ciphertext::add_plain_assign`, without the scaling and NTTs).
+pub(crate) struct Addend(Ciphertext);
+
+impl Addend {
+    /// Prepares the slot vector `slots` (at most n values mod p).
+    pub(crate) fn new(params: &Arc<Parameters>, slots: &[u64]) -> Result<Addend> {
+        let mut ct = Ciphertext::zero(params, params.max_level())?;
+        ct.add_plain_assign(&Plaintext::encode_slots(params, slots)?)?;
+        Ok(Addend(ct))
+    }
+
+    /// ct += Enc(pt) transparently; ct must be at the full level.
+    pub(crate) fn add_to(&self, ct: &mut Ciphertext, what: &'static str) -> Result<()> {
+        if ct.level() != self.0.level() {
+            return Err(ProtocolError::Malformed {
+                what,
+                reason: format!(
+                    "a ciphertext at level {}, expected {}",
+                    ct.level(),
+                    self.0.level()
+                ),
+            });
+        }
+        ct.add_assign(&self.0)?;
+        Ok(())
+    }
+}
+
+/// The server's per-query state of one stage, prepared offline.
+pub(crate) enum ServerPrep {
+    Linear(linear::ServerPrep),
+    Square(square::ServerPrep),
+    SumPool,
+    Nonlinear(nonlinear::ServerPrep),
+}
+
+/// The client's per-query state of one stage, received offline.
+pub(crate) enum ClientPrep {
+    /// A homomorphic or local stage: nothing to receive ahead.
+    None,
+    Nonlinear(nonlinear::ClientPrep),
+}
+
+/// The server's offline phase of one query, carried from stage to stage.
+pub(crate) struct ServerOffline<'a> {
+    pub params: &'a Arc<Parameters>,
+    pub rng: SecretRng,
+    /// The server's share of the current activations.
+    pub share: Vec<u64>,
+}
+
+/// The server's online phase of one query.
+pub(crate) struct ServerOnline<'a> {
+    pub params: &'a Arc<Parameters>,
+    pub config: &'a ServerConfig,
+    pub sched: &'a Scheduler,
+    pub rng: SecretRng,
+}
+
+/// The client's online phase of one query.
+pub(crate) struct ClientOnline<'a> {
+    pub params: &'a Arc<Parameters>,
+    pub sk: &'a SecretKey,
+    pub evaluator: &'a mut Evaluator,
+    pub rng: SecretRng,
+}
+
+/// What a stage leaves the client with.
+pub(crate) enum ClientStep {
+    /// The client's share of the next activations.
+    Share(Vec<u64>),
+    /// The logits (the last stage).
+    Reveal(Vec<i64>),
+}
+
+/// The server's offline phase of `stage`: prepares its state and advances `cx.share`.
+pub(crate) fn server_offline<C: Channel>(
+    stage: &Stage,
+    ch: &mut C,
+    s: &mut Session,
+    cx: &mut ServerOffline<'_>,
+) -> Result<ServerPrep> {
+    Ok(match stage {
+        Stage::Linear { schedule, .. } => ServerPrep::Linear(linear::server_offline(cx, schedule)?),
+        Stage::Square { len } => ServerPrep::Square(square::server_offline(cx, *len)?),
+        Stage::SumPool { windows, k2 } => {
+            cx.share = sum_pool::window_sums(&cx.share, windows, *k2, cx.params.p());
+            ServerPrep::SumPool
+        }
+        Stage::Nonlinear { circuit, gather } => {
+            ServerPrep::Nonlinear(nonlinear::server_offline(ch, s, cx, circuit, gather)?)
+        }
+    })
+}
+
+/// The server's online phase of `stage` with its prepared state; `layer` is the stage's
+/// prepared weights (linear stages only).
+pub(crate) fn server_online<C: Channel>(
+    stage: &Stage,
+    prep: ServerPrep,
+    layer: Option<&linear::ServerLayer>,
+    ch: &mut C,
+    s: &Session,
+    cx: &mut ServerOnline<'_>,
+) -> Result<()> {
+    match (stage, prep) {
+        (Stage::Linear { schedule, .. }, ServerPrep::Linear(prep)) => {
+            let layer = layer
+                .ok_or_else(|| ProtocolError::Unsupported("linear stage without weights".into()))?;
+            linear::server_online(ch, s, cx, schedule, layer, prep)
+        }
+        (Stage::Square { .. }, ServerPrep::Square(prep)) => square::server_online(ch, s, cx, prep),
+        (Stage::SumPool { .. }, ServerPrep::SumPool) => Ok(()),
+        (Stage::Nonlinear { .. }, ServerPrep::Nonlinear(prep)) => {
+            nonlinear::server_online(ch, prep)
+        }
+        _ => Err(ProtocolError::Unsupported(
+            "offline state does not match the plan".into(),
+        )),
+    }
+}
+
+/// The client's offline phase of `stage`.
+pub(crate) fn client_offline<C: Channel>(
+    stage: &Stage,
+    ch: &mut C,
+    cot: &mut CotReceiver,
+) -> Result<ClientPrep> {
+    Ok(match stage {
+        Stage::Nonlinear { circuit, gather } => {
+            ClientPrep::Nonlinear(nonlinear::client_offline(ch, cot, circuit, gather)?)
+        }
+        Stage::Linear { .. } | Stage::Square { .. } | Stage::SumPool { .. } => ClientPrep::None,
+    })
+}
+
+/// The client's online phase of `stage` on its share `c`.
+pub(crate) fn client_online<C: Channel>(
+    stage: &Stage,
+    prep: ClientPrep,
+    ch: &mut C,
+    cx: &mut ClientOnline<'_>,
+    c: &[u64],
+) -> Result<ClientStep> {
+    match (stage, prep) {
+        (Stage::Linear { schedule, .. }, _) => {
+            linear::client_online(ch, cx, schedule, c).map(ClientStep::Share)
+        }
+        (Stage::Square { len }, _) => square::client_online(ch, cx, *len, c).map(ClientStep::Share),
+        (Stage::SumPool { windows, k2 }, _) => Ok(ClientStep::Share(sum_pool::window_sums(
+            c,
+            windows,
+            *k2,
+            cx.params.p(),
+        ))),
+        (Stage::Nonlinear { circuit, gather }, ClientPrep::Nonlinear(prep)) => {
+            nonlinear::client_online(ch, cx, circuit, gather, prep, c)
+        }
+        (Stage::Nonlinear { .. }, ClientPrep::None) => Err(ProtocolError::Unsupported(
+            "offline state does not match the plan".into(),
+        )),
+    }
+}
+
+/// The server's reply of a homomorphic stage: each ciphertext (of noise at most `noise`)
+/// re-randomised and flooded (circuit privacy), switched down one prime if configured, sent.
+fn send_reply<C: Channel>(
+    ch: &mut C,
+    s: &Session,
+    cx: &mut ServerOnline<'_>,
+    cts: Vec<Ciphertext>,
+    noise: NoiseBound,
+) -> Result<()> {
+    let config = cx.config;
+    let out = if config.circuit_privacy {
+        cts.iter()
+            .map(|c| {
+                Ok(s.pk
+                    .make_private(c, noise, config.switch_down, &mut cx.rng)?
+                    .0)
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else if config.switch_down {
+        cts.iter()
+            .map(|c| c.mod_switch_down())
+            .collect::<std::result::Result<Vec<_>, _>>()?
+    } else {
+        cts
+    };
+    net::send_msg(ch, TAG_CTS_DOWN, &encode_cts(&out))?;
+    Ok(())
+}
+
+/// The client's side of [`send_reply`]: receives exactly `count` ciphertexts and decrypts
+/// each to its slot vector.
+fn recv_reply<C: Channel>(
+    ch: &mut C,
+    cx: &ClientOnline<'_>,
+    count: usize,
+    what: &'static str,
+) -> Result<Vec<Vec<u64>>> {
+    let msg = net::recv_msg(ch, TAG_CTS_DOWN, max_cts_bytes(cx.params, count), what)?;
+    decode_cts(cx.params, &msg, count, what)?
+        .iter()
+        .map(|ct| Ok(cx.sk.decrypt(ct)?.decode_slots()))
+        .collect()
+}

@@ -1,0 +1,154 @@
+//! A non-linear stage: one garbled circuit per output value (`gc::gazelle`) reconstructs
+//! `x = c + s` from the shares, applies the pending requantisation, ReLU and max-pool, and
+//! outputs `y + r'` to the client (the server's next share is `−r'`), or `y` itself at the
+//! last stage (the logits).
+//!
+//! Offline, the server extends random OTs for the client's input bits, garbles and streams
+//! the tables, and sends its own input labels with the output decoding bits; its input is
+//! its share and `r'`, both known offline. Online, the client derandomises the OTs for its
+//! share's bits, evaluates and decodes.
+use super::{ClientOnline, ClientStep, ServerOffline};
+use crate::channel::Channel;
+use crate::gc::gazelle::{NonlinearCircuit, Output};
+use crate::gc::{arith, decode, merge_inputs, Party};
+use crate::net::{self, ChunkWriter};
+use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
+use crate::protocol::server::Session;
+use crate::protocol::wire::{
+    decode_garbler_labels, encode_garbler_labels, garbler_labels_len, TAG_GLABELS, TAG_TABLES,
+};
+use crate::protocol::{random_mod, ProtocolError, Result};
+use kernels::Block;
+
+/// The server's per-query state: the random OTs for the client's input bits and the
+/// client's zero labels they will carry.
+pub(crate) struct ServerPrep {
+    pool: SenderCots,
+    zero_labels: Vec<Block>,
+}
+
+/// The client's per-query state: its random OTs, the garbled tables, the server's input
+/// labels and the output decoding bits.
+pub(crate) struct ClientPrep {
+    pool: ReceiverCots,
+    tables: Vec<u8>,
+    glabels: Vec<Block>,
+    decoding: Vec<bool>,
+}
+
+/// Circuit instances (output values) of the stage and the evaluator's input bits.
+fn sizes(circuit: &NonlinearCircuit, gather: &[usize]) -> (usize, usize) {
+    let spec = circuit.spec();
+    let inst = gather.len() / spec.window;
+    (inst, inst * spec.window * arith::modulus_bits(spec.p))
+}
+
+/// Extends the OTs, garbles and sends the tables and the server's labels, and sets the
+/// server's next share (`−r'`, or nothing at the last stage).
+pub(crate) fn server_offline<C: Channel>(
+    ch: &mut C,
+    s: &mut Session,
+    cx: &mut ServerOffline<'_>,
+    circuit: &NonlinearCircuit,
+    gather: &[usize],
+) -> Result<ServerPrep> {
+    let p = cx.params.p();
+    let (inst, eval_bits) = sizes(circuit, gather);
+    let pool = ot_io::extend_sender(ch, &mut s.cot, eval_bits)?;
+    let sg: Vec<u64> = gather.iter().map(|&i| cx.share[i]).collect();
+    let r = match circuit.spec().output {
+        Output::Reveal => vec![],
+        Output::Remask => random_mod(&mut cx.rng, p, inst),
+    };
+    let mut w = ChunkWriter::new(ch, TAG_TABLES);
+    let garbling = s.garbler.garble(circuit.circuit(), inst, &mut w)?;
+    w.finish()?;
+    let gbits = circuit.garbler_bits(&sg, &r)?;
+    let glabels = garbling.encode_party(circuit.circuit(), Party::Garbler, &gbits)?;
+    net::send_msg(
+        ch,
+        TAG_GLABELS,
+        &encode_garbler_labels(&glabels, garbling.decoding()),
+    )?;
+    let zero_labels = garbling
+        .evaluator_label_pairs(circuit.circuit())
+        .into_iter()
+        .map(|(z, _)| z)
+        .collect();
+    cx.share = r.iter().map(|&v| (p - v) % p).collect();
+    Ok(ServerPrep { pool, zero_labels })
+}
+
+/// Sends the client's input labels through the random OTs.
+pub(crate) fn server_online<C: Channel>(ch: &mut C, mut prep: ServerPrep) -> Result<()> {
+    ot_io::send_labels(ch, &mut prep.pool, &prep.zero_labels)?;
+    Ok(())
+}
+
+/// Extends the OTs and receives the tables, the server's labels and the decoding bits.
+pub(crate) fn client_offline<C: Channel>(
+    ch: &mut C,
+    cot: &mut CotReceiver,
+    circuit: &NonlinearCircuit,
+    gather: &[usize],
+) -> Result<ClientPrep> {
+    let (inst, eval_bits) = sizes(circuit, gather);
+    let pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
+    let tables = net::recv_chunked(
+        ch,
+        TAG_TABLES,
+        circuit.circuit().table_bytes(inst),
+        "garbled tables",
+    )?;
+    let g_inputs = circuit.circuit().counts().garbler_inputs * inst;
+    let dec_len = circuit.output_bits() * inst;
+    let msg = net::recv_msg(
+        ch,
+        TAG_GLABELS,
+        garbler_labels_len(g_inputs, dec_len),
+        "garbler labels",
+    )?;
+    let (glabels, decoding) = decode_garbler_labels(&msg, g_inputs, dec_len)?;
+    Ok(ClientPrep {
+        pool,
+        tables,
+        glabels,
+        decoding,
+    })
+}
+
+/// Receives the labels of its share's bits, evaluates and decodes: the client's next share
+/// `y + r'` (checked below p), or the logits at the last stage.
+pub(crate) fn client_online<C: Channel>(
+    ch: &mut C,
+    cx: &mut ClientOnline<'_>,
+    circuit: &NonlinearCircuit,
+    gather: &[usize],
+    mut prep: ClientPrep,
+    c: &[u64],
+) -> Result<ClientStep> {
+    let p = cx.params.p();
+    let (inst, _) = sizes(circuit, gather);
+    let cg: Vec<u64> = gather.iter().map(|&i| c[i]).collect();
+    let bits = circuit.evaluator_bits(&cg)?;
+    let labels = ot_io::receive_labels(ch, &mut prep.pool, &bits)?;
+    let all = merge_inputs(circuit.circuit(), inst, &prep.glabels, &labels)?;
+    let out = cx
+        .evaluator
+        .evaluate(circuit.circuit(), inst, &all, &mut prep.tables.as_slice())?;
+    let values = circuit.decode_outputs(&decode(&out, &prep.decoding)?);
+    match circuit.spec().output {
+        Output::Reveal => Ok(ClientStep::Reveal(values)),
+        Output::Remask => {
+            if values.iter().any(|&v| !(0..p as i64).contains(&v)) {
+                return Err(ProtocolError::Malformed {
+                    what: "garbled-circuit output",
+                    reason: "a re-masked value is not below p".into(),
+                });
+            }
+            Ok(ClientStep::Share(
+                values.iter().map(|&v| v as u64).collect(),
+            ))
+        }
+    }
+}
