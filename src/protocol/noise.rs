@@ -12,7 +12,8 @@ fn linear_input() -> NoiseBound {
 }
 
 /// Worst-case noise of a linear stage's outputs before flooding, for any weights: linalg's
-/// walk of `schedule` on [`linear_input`] with every product at the largest plaintext norm,
+/// walk of `schedule` on the input noise (a fresh encryption plus the server's share, a
+/// plaintext) with every product at the largest plaintext norm,
 /// the bias, and the mask (a plaintext). Weight-independent, so both parties' plans agree on
 /// it.
 pub fn linear_stage_any_weights(params: &Parameters, schedule: &Schedule) -> NoiseBound {
@@ -23,7 +24,7 @@ pub fn linear_stage_any_weights(params: &Parameters, schedule: &Schedule) -> Noi
 
 /// Worst-case noise of a linear stage's outputs before flooding for the server's weights
 /// (at most [`linear_stage_any_weights`]): linalg's walk of the prepared layer on
-/// [`linear_input`], then the mask.
+/// the same input noise, then the mask.
 pub fn linear_stage(params: &Parameters, layer: &PreparedLayer) -> NoiseBound {
     layer
         .noise_bound(linear_input(), params.max_level())

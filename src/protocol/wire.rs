@@ -134,8 +134,8 @@ pub fn garbler_labels_len(labels: usize, bits: usize) -> usize {
     16 * labels + bits.div_ceil(8)
 }
 
-/// Encodes the garbler's input labels and the output decoding bits of one non-linear stage
-/// as `labels (16 bytes each) || decoding bits (`[pack_bits]`)`.
+/// Encodes the garbler's input labels and the output decoding bits of one non-linear stage:
+/// the labels (16 bytes each), then the decoding bits packed by [`pack_bits`].
 pub fn encode_garbler_labels(labels: &[Block], decoding: &[bool]) -> Vec<u8> {
     let mut msg = Vec::with_capacity(garbler_labels_len(labels.len(), decoding.len()));
     for l in labels {
