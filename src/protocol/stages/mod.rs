@@ -235,3 +235,37 @@ fn recv_reply<C: Channel>(
         .map(|ct| Ok(cx.sk.decrypt(ct)?.decode_slots()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::he::{params::ParamSetId, sampling};
+
+    #[test]
+    fn addend_adds_like_add_plain_assign_and_checks_the_level() {
+        let params = ParamSetId::default().params().unwrap();
+        let mut rng = sampling::secret_rng().unwrap();
+        let sk = SecretKey::generate(&params, &mut rng);
+        let p = params.p();
+        let slots: Vec<u64> = (0..params.n() as u64).map(|i| i * 7919 % p).collect();
+        let x = Plaintext::encode_slots(&params, &[1, 2, p - 3]).unwrap();
+        let ct = sk.encrypt(&x, &mut rng).unwrap();
+        let mut expect = ct.clone();
+        expect
+            .add_plain_assign(&Plaintext::encode_slots(&params, &slots).unwrap())
+            .unwrap();
+        let addend = Addend::new(&params, &slots).unwrap();
+        let mut got = ct.clone();
+        addend.add_to(&mut got, "t").unwrap();
+        assert_eq!(
+            sk.decrypt(&got).unwrap().decode_slots(),
+            sk.decrypt(&expect).unwrap().decode_slots()
+        );
+        assert_eq!(sk.noise(&got).unwrap(), sk.noise(&expect).unwrap());
+        let mut low = ct.mod_switch_down().unwrap();
+        assert!(matches!(
+            addend.add_to(&mut low, "t"),
+            Err(ProtocolError::Malformed { .. })
+        ));
+    }
+}
