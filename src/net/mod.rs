@@ -1,6 +1,6 @@
 //! The transport layer on top of [`crate::channel`]: tagged, length-checked messages, error
 //! frames, per-direction byte meters, streaming of large payloads (garbled tables) as bounded
-//! frames, and a bounds-checked payload reader. It knows nothing of what the payloads mean:
+//! frames. It knows nothing of what the payloads mean:
 //! the protocol's tags, codecs and handshake live in `protocol::{wire, handshake}`.
 //!
 //! Every message is one frame: a one-byte tag, then the payload. A receiver names the tag it
@@ -212,45 +212,6 @@ pub fn recv_chunked<C: Channel + ?Sized>(
         out.extend_from_slice(&part);
     }
     Ok(out)
-}
-
-/// Little-endian reader of a message payload with bounds checks.
-#[derive(Debug)]
-pub struct Cursor<'a> {
-    b: &'a [u8],
-    what: &'static str,
-}
-
-impl<'a> Cursor<'a> {
-    /// A cursor over a message payload.
-    pub fn new(b: &'a [u8], what: &'static str) -> Self {
-        Cursor { b, what }
-    }
-
-    /// Takes `n` bytes.
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.b.len() < n {
-            return malformed(self.what, "truncated");
-        }
-        let (h, t) = self.b.split_at(n);
-        self.b = t;
-        Ok(h)
-    }
-
-    /// Reads a u32.
-    pub fn u32(&mut self) -> Result<u32> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// Fails unless everything was read.
-    pub fn end(&self) -> Result<()> {
-        if self.b.is_empty() {
-            Ok(())
-        } else {
-            malformed(self.what, format!("{} trailing bytes", self.b.len()))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@
 //!   and online phases and its own prepared-state types; [`Server`] and [`Client`] loop over
 //!   the plan's stages and dispatch to them.
 //! * [`wire`]: message tags, query requests and the payload codecs (ciphertext lists, garbler
-//!   labels, bit packing); [`handshake`]: the session hello (version, parameter set, model).
+//!   labels); [`handshake`]: the session hello (version, parameter set, model).
 //!   Framing, error frames and chunked streams are [`crate::net`]'s, which knows nothing of HE.
 //! * [`metrics`]: [`PhaseMetrics`], [`StageMetrics`], [`QueryReport`].
 //! * `cli` (feature `bundled`): the `demo`, `serve` and `infer` commands.
@@ -107,6 +107,25 @@ pub enum ProtocolError {
 impl From<crate::channel::ChannelError> for ProtocolError {
     fn from(e: crate::channel::ChannelError) -> Self {
         ProtocolError::Net(NetError::Channel(e))
+    }
+}
+
+impl From<crate::codec::CodecError> for ProtocolError {
+    /// A payload that does not decode is malformed, under the name its reader was given.
+    fn from(e: crate::codec::CodecError) -> Self {
+        use crate::codec::CodecError as C;
+        let what = match e {
+            C::Truncated { what, .. }
+            | C::LengthMismatch { what, .. }
+            | C::TrailingBytes { what, .. }
+            | C::BadTag { what, .. }
+            | C::TooLong { what, .. }
+            | C::Padding { what, .. } => what,
+        };
+        ProtocolError::Malformed {
+            what,
+            reason: e.to_string(),
+        }
     }
 }
 

@@ -3,9 +3,11 @@
 //! decoding bits) with the size bounds a receiver checks before allocating.
 //!
 //! Framing itself (one tag byte, then the payload; error frames; chunked streams) is
-//! [`crate::net`]'s. Every `decode_*` here validates counts and lengths and fails with
-//! [`ProtocolError::Malformed`] (or the codec's own error), never panics.
+//! [`crate::net`]'s; bytes are read and written through [`crate::codec`]. Every `decode_*`
+//! here validates counts and lengths and fails with [`ProtocolError::Malformed`] (or the
+//! ciphertext decoder's own error), never panics.
 use super::{ProtocolError, Result};
+use crate::codec::{Reader, Writer};
 use crate::he::{Ciphertext, Parameters};
 use crate::ot::ExtParams;
 use kernels::Block;
@@ -68,13 +70,12 @@ pub fn max_gk_bytes(params: &Parameters, count: usize) -> usize {
 
 /// Encodes ciphertexts as `count (u32) || (len (u32) || bytes)*`, little-endian.
 pub fn encode_cts(cts: &[Ciphertext]) -> Vec<u8> {
-    let mut v = (cts.len() as u32).to_le_bytes().to_vec();
+    let mut w = Writer::new();
+    w.u32(cts.len() as u32);
     for c in cts {
-        let b = c.to_bytes();
-        v.extend_from_slice(&(b.len() as u32).to_le_bytes());
-        v.extend_from_slice(&b);
+        w.bytes_u32(&c.to_bytes());
     }
-    v
+    w.into_vec()
 }
 
 /// Decodes and validates exactly `count` ciphertexts.
@@ -84,49 +85,18 @@ pub fn decode_cts(
     count: usize,
     what: &'static str,
 ) -> Result<Vec<Ciphertext>> {
-    let mut cur = crate::net::Cursor::new(bytes, what);
-    let n = cur.u32()? as usize;
+    let mut r = Reader::new(bytes, what);
+    let n = r.u32()? as usize;
     if n != count {
         return malformed(what, format!("{n} ciphertexts, expected {count}"));
     }
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = cur.u32()? as usize;
-        out.push(Ciphertext::from_bytes(params, cur.take(len)?)?);
+        let ct = r.bytes_u32(max_ct_bytes(params))?;
+        out.push(Ciphertext::from_bytes(params, ct)?);
     }
-    cur.end()?;
+    r.finish()?;
     Ok(out)
-}
-
-/// Packs bits least-significant first: bit j is bit `j % 8` of byte `j / 8`; the padding
-/// bits of the last byte are zero.
-pub fn pack_bits(bits: &[bool]) -> Vec<u8> {
-    let mut packed = vec![0u8; bits.len().div_ceil(8)];
-    for (j, &b) in bits.iter().enumerate() {
-        packed[j / 8] |= (b as u8) << (j % 8);
-    }
-    packed
-}
-
-/// Unpacks exactly `len` bits packed by [`pack_bits`]; `bytes` must be `⌈len/8⌉` bytes with
-/// zero padding bits.
-pub fn unpack_bits(bytes: &[u8], len: usize, what: &'static str) -> Result<Vec<bool>> {
-    if bytes.len() != len.div_ceil(8) {
-        return malformed(
-            what,
-            format!(
-                "{} bytes of bits, expected {}",
-                bytes.len(),
-                len.div_ceil(8)
-            ),
-        );
-    }
-    if !len.is_multiple_of(8) && bytes[bytes.len() - 1] >> (len % 8) != 0 {
-        return malformed(what, "non-zero padding bits".into());
-    }
-    Ok((0..len)
-        .map(|j| (bytes[j / 8] >> (j % 8)) & 1 == 1)
-        .collect())
 }
 
 /// Bytes of a garbler-labels message with `labels` labels and `bits` decoding bits.
@@ -135,18 +105,19 @@ pub fn garbler_labels_len(labels: usize, bits: usize) -> usize {
 }
 
 /// Encodes the garbler's input labels and the output decoding bits of one non-linear stage:
-/// the labels (16 bytes each), then the decoding bits packed by [`pack_bits`].
+/// the labels (16 bytes each), then the decoding bits packed LSB-first
+/// ([`crate::codec::pack_bits`]).
 pub fn encode_garbler_labels(labels: &[Block], decoding: &[bool]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(garbler_labels_len(labels.len(), decoding.len()));
+    let mut w = Writer::with_capacity(garbler_labels_len(labels.len(), decoding.len()));
     for l in labels {
-        msg.extend_from_slice(l.as_bytes());
+        w.bytes(l.as_bytes());
     }
-    msg.extend_from_slice(&pack_bits(decoding));
-    msg
+    w.bits(decoding);
+    w.into_vec()
 }
 
 /// Decodes a message of [`encode_garbler_labels`] holding exactly `labels` labels and
-/// `bits` decoding bits.
+/// `bits` decoding bits (padding bits zero).
 pub fn decode_garbler_labels(
     msg: &[u8],
     labels: usize,
@@ -157,30 +128,20 @@ pub fn decode_garbler_labels(
     if msg.len() != expect {
         return malformed(what, format!("{} bytes, expected {expect}", msg.len()));
     }
-    let (lab, dec) = msg.split_at(16 * labels);
-    let labels = lab
+    let mut r = Reader::new(msg, what);
+    let labels = r
+        .take_items(labels, 16)?
         .chunks_exact(16)
         .map(|b| Block::try_from_slice(b).unwrap_or(Block::ZERO))
         .collect();
-    Ok((labels, unpack_bits(dec, bits, what)?))
+    let decoding = crate::codec::unpack_bits(r.bits(bits)?, bits);
+    r.finish()?;
+    Ok((labels, decoding))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bits_round_trip_and_reject_padding_and_lengths() {
-        for len in [0usize, 1, 7, 8, 9, 23] {
-            let bits: Vec<bool> = (0..len).map(|j| (j * 7 + 3) % 5 < 2).collect();
-            let packed = pack_bits(&bits);
-            assert_eq!(packed.len(), len.div_ceil(8));
-            assert_eq!(unpack_bits(&packed, len, "t").unwrap(), bits);
-        }
-        assert!(unpack_bits(&[0b1000_0000], 7, "t").is_err());
-        assert!(unpack_bits(&[0, 0], 7, "t").is_err());
-        assert!(unpack_bits(&[], 1, "t").is_err());
-    }
 
     #[test]
     fn garbler_labels_round_trip_and_reject_bad_lengths() {
@@ -194,5 +155,12 @@ mod tests {
         assert_eq!((l, d), (labels, decoding));
         assert!(decode_garbler_labels(&msg[1..], 3, 5).is_err());
         assert!(decode_garbler_labels(&msg, 2, 5).is_err());
+        // A set padding bit.
+        let mut bad = msg.clone();
+        *bad.last_mut().unwrap() |= 0x80;
+        assert!(matches!(
+            decode_garbler_labels(&bad, 3, 5),
+            Err(ProtocolError::Malformed { .. })
+        ));
     }
 }
