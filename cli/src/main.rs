@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod plan;
+
 #[derive(Parser)]
 #[command(
     name = "gazelle",
@@ -78,6 +80,21 @@ enum Command {
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
         #[arg(long, default_value = "gazelle-4096")]
         params: String,
+    },
+    /// The evaluation plan of a model under a parameter set and its circuit-privacy budget:
+    /// per stage the method, noise and flooding bounds, statistical distance per reply and
+    /// replies per query; the totals per query and per session.
+    Plan {
+        /// Bundled model name or a `.gzm` file.
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
+        /// HE parameter set.
+        #[arg(long, default_value = "gazelle-4096")]
+        params: String,
+        /// Machine-readable output (keys: stages[].sd_log2, query_sd_log2, session_queries,
+        /// session_sd_log2, security_bits).
+        #[arg(long)]
+        json: bool,
     },
     /// Benchmark one family and print one table (or JSON) with a machine header.
     Bench {
@@ -463,6 +480,11 @@ fn main() -> ExitCode {
             let p = param_set(&params)?;
             cli::infer(&server, &model, &input, p).map_err(|e| e.to_string())
         }),
+        Command::Plan {
+            model,
+            params,
+            json,
+        } => param_set(&params).and_then(|p| plan::run(&model, p, json)),
         Command::Bench {
             family,
             backend,

@@ -35,7 +35,8 @@
 //!
 //! # Layout
 //! * [`plan`]: [`Plan`] and [`Stage`], built by both parties from the architecture;
-//!   [`noise`]: the worst-case noise each reply is flooded for (linalg's noise walk).
+//!   [`noise`]: the worst-case noise each reply is flooded for (linalg's noise walk);
+//!   [`budget`]: the statistical distance those replies add up to over a session.
 //! * `stages/` (private): one module per stage kind (`linear`, `square`, `sum_pool`,
 //!   `nonlinear`), each with the server's offline and online phases and the client's offline
 //!   and online phases and its own prepared-state types; [`Server`] and [`Client`] loop over
@@ -45,6 +46,7 @@
 //!   Framing, error frames and chunked streams are [`crate::net`]'s, which knows nothing of HE.
 //! * [`metrics`]: [`PhaseMetrics`], [`StageMetrics`], [`QueryReport`].
 //! * `cli` (feature `bundled`): the `demo`, `serve` and `infer` commands.
+pub mod budget;
 #[cfg(feature = "bundled")]
 pub mod cli;
 pub mod client;
@@ -61,6 +63,7 @@ use crate::linalg::LinalgError;
 use crate::net::NetError;
 use crate::nn::NnError;
 
+pub use budget::{PrivacyBudget, StageBudget, SESSION_QUERIES, SESSION_SD_LOG2};
 pub use client::Client;
 pub use metrics::{PhaseMetrics, QueryReport, StageMetrics};
 pub use plan::{choose_schedule, Plan, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
@@ -99,6 +102,9 @@ pub enum ProtocolError {
         /// Why.
         reason: String,
     },
+    /// The plan cannot give the circuit-privacy guarantee (see [`budget`]).
+    #[error("no circuit privacy: {0}")]
+    NoCircuitPrivacy(String),
     /// The operating system's randomness failed.
     #[error("entropy source failed: {0}")]
     Entropy(String),

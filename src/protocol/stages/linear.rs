@@ -42,7 +42,8 @@ impl ServerLayer {
     ) -> Result<ServerLayer> {
         let layer = PreparedLayer::new(schedule, &layer_weights(model, layer, dense), sched)?;
         Ok(ServerLayer {
-            noise: noise::linear_stage(params, &layer),
+            // The flooding must not depend on the weights: any-weights worst case.
+            noise: noise::linear_stage_any_weights(params, schedule),
             layer,
             keys,
         })
