@@ -2,20 +2,19 @@
 //! operations, plus the modulus switch to fewer primes.
 use super::encoding::{Plaintext, PreparedPlaintext};
 use super::error::{HeError, Result};
-use super::keys::check_same;
-use super::params::Parameters;
-use super::sampling::{self, Seed};
+use super::params::{check_same, Parameters};
+use super::poly::{Poly, Representation};
+use super::sampling::Seed;
 use std::sync::Arc;
 
-/// A BFV ciphertext (c0, c1) with c0 + c1·s = (q/p)·m + v (mod q), both halves in NTT form,
-/// limb-major over the first `limbs` primes. A fresh ciphertext remembers the seed of its
+/// A BFV ciphertext (c0, c1) with c0 + c1·s = (q/p)·m + v (mod q), both halves in NTT form on
+/// the same first primes (its level). A fresh ciphertext remembers the seed of its
 /// uniform half c1 so that serialisation sends 32 bytes instead of c1.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ciphertext {
     pub(crate) params: Arc<Parameters>,
-    pub(crate) limbs: usize,
-    pub(crate) c0: Vec<u64>,
-    pub(crate) c1: Vec<u64>,
+    pub(crate) c0: Poly,
+    pub(crate) c1: Poly,
     pub(crate) seed: Option<Seed>,
 }
 
@@ -23,7 +22,7 @@ impl std::fmt::Debug for Ciphertext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ciphertext")
             .field("params", &self.params.name())
-            .field("limbs", &self.limbs)
+            .field("limbs", &self.level())
             .field("seeded", &self.seed.is_some())
             .finish_non_exhaustive()
     }
@@ -34,13 +33,24 @@ impl Ciphertext {
     /// (Never send it as is: re-randomise first, see [`crate::he::PublicKey::make_private`].)
     pub fn zero(params: &Arc<Parameters>, limbs: usize) -> Result<Ciphertext> {
         params.level_ctx(limbs)?;
-        Ok(Ciphertext {
+        Ok(Ciphertext::from_halves(
+            params,
+            Poly::zero(params, limbs, Representation::Ntt),
+            Poly::zero(params, limbs, Representation::Ntt),
+        ))
+    }
+
+    /// The unseeded ciphertext (c0, c1) (both in NTT form, on the same primes).
+    pub(crate) fn from_halves(params: &Arc<Parameters>, c0: Poly, c1: Poly) -> Ciphertext {
+        debug_assert_eq!(c0.representation(), Representation::Ntt);
+        debug_assert_eq!(c1.representation(), Representation::Ntt);
+        debug_assert_eq!(c0.num_limbs(), c1.num_limbs());
+        Ciphertext {
             params: params.clone(),
-            limbs,
-            c0: vec![0; limbs * params.n],
-            c1: vec![0; limbs * params.n],
+            c0,
+            c1,
             seed: None,
-        })
+        }
     }
 
     /// The parameter set.
@@ -50,7 +60,7 @@ impl Ciphertext {
 
     /// Number of primes the ciphertext lives on.
     pub fn level(&self) -> usize {
-        self.limbs
+        self.c0.num_limbs()
     }
 
     /// Whether c1 is still the expansion of a seed (a fresh, unmodified encryption).
@@ -60,10 +70,10 @@ impl Ciphertext {
 
     fn check_compatible(&self, other: &Ciphertext) -> Result<()> {
         check_same(&self.params, &other.params)?;
-        if self.limbs != other.limbs {
+        if self.level() != other.level() {
             return Err(HeError::ParameterMismatch {
-                expected: format!("level {}", self.limbs),
-                found: format!("level {}", other.limbs),
+                expected: format!("level {}", self.level()),
+                found: format!("level {}", other.level()),
             });
         }
         Ok(())
@@ -72,8 +82,8 @@ impl Ciphertext {
     /// self += other.
     pub fn add_assign(&mut self, other: &Ciphertext) -> Result<()> {
         self.check_compatible(other)?;
-        sampling::add_limbs(&self.params, &mut self.c0, &other.c0, self.limbs);
-        sampling::add_limbs(&self.params, &mut self.c1, &other.c1, self.limbs);
+        self.c0.add_assign(&self.params, &other.c0);
+        self.c1.add_assign(&self.params, &other.c1);
         self.seed = None;
         Ok(())
     }
@@ -81,8 +91,8 @@ impl Ciphertext {
     /// self −= other.
     pub fn sub_assign(&mut self, other: &Ciphertext) -> Result<()> {
         self.check_compatible(other)?;
-        sampling::sub_limbs(&self.params, &mut self.c0, &other.c0, self.limbs);
-        sampling::sub_limbs(&self.params, &mut self.c1, &other.c1, self.limbs);
+        self.c0.sub_assign(&self.params, &other.c0);
+        self.c1.sub_assign(&self.params, &other.c1);
         self.seed = None;
         Ok(())
     }
@@ -103,56 +113,41 @@ impl Ciphertext {
 
     /// −self.
     pub fn neg(&self) -> Ciphertext {
-        let mut r = Ciphertext {
-            params: self.params.clone(),
-            limbs: self.limbs,
-            c0: vec![0; self.c0.len()],
-            c1: vec![0; self.c1.len()],
-            seed: None,
-        };
-        sampling::sub_limbs(&self.params, &mut r.c0, &self.c0, self.limbs);
-        sampling::sub_limbs(&self.params, &mut r.c1, &self.c1, self.limbs);
-        r
+        let p = &self.params;
+        Ciphertext::from_halves(p, self.c0.neg(p), self.c1.neg(p))
     }
 
-    fn scaled_ntt(&self, pt: &Plaintext) -> Result<Vec<u64>> {
+    fn scaled_ntt(&self, pt: &Plaintext) -> Result<Poly> {
         check_same(&self.params, &pt.params)?;
-        let mut d = pt.scaled(self.limbs)?;
-        sampling::forward_limbs(&self.params, &mut d, self.limbs);
+        let mut d = pt.scaled(self.level())?;
+        d.forward(&self.params);
         Ok(d)
     }
 
     /// self += Enc(pt) transparently (only c0 changes; a seeded ciphertext stays seeded).
     pub fn add_plain_assign(&mut self, pt: &Plaintext) -> Result<()> {
         let d = self.scaled_ntt(pt)?;
-        sampling::add_limbs(&self.params, &mut self.c0, &d, self.limbs);
+        self.c0.add_assign(&self.params, &d);
         Ok(())
     }
 
     /// self −= Enc(pt) transparently.
     pub fn sub_plain_assign(&mut self, pt: &Plaintext) -> Result<()> {
         let d = self.scaled_ntt(pt)?;
-        sampling::sub_limbs(&self.params, &mut self.c0, &d, self.limbs);
+        self.c0.sub_assign(&self.params, &d);
         Ok(())
     }
 
     /// self ⊙ pt (SIMD product of the slots; negacyclic product of the coefficients).
     pub fn mul_plain(&self, pt: &PreparedPlaintext) -> Result<Ciphertext> {
         check_same(&self.params, &pt.params)?;
-        let n = self.params.n;
-        let mut r = Ciphertext {
-            params: self.params.clone(),
-            limbs: self.limbs,
-            c0: vec![0; self.c0.len()],
-            c1: vec![0; self.c1.len()],
-            seed: None,
-        };
-        for (k, plan) in self.params.plans[..self.limbs].iter().enumerate() {
-            let rg = k * n..(k + 1) * n;
+        let limbs = self.level();
+        let mut r = Ciphertext::zero(&self.params, limbs)?;
+        for (k, plan) in self.params.plans[..limbs].iter().enumerate() {
             plan.mul_prepared_pair(
-                [&mut r.c0[rg.clone()], &mut r.c1[rg.clone()]],
-                [&self.c0[rg.clone()], &self.c1[rg.clone()]],
-                (&pt.ntt[rg.clone()], &pt.shoup[rg]),
+                [r.c0.limb_mut(k), r.c1.limb_mut(k)],
+                [self.c0.limb(k), self.c1.limb(k)],
+                pt.poly.prepared_limb(k),
                 false,
             );
         }
@@ -163,13 +158,11 @@ impl Ciphertext {
     pub fn mul_plain_acc(&mut self, ct: &Ciphertext, pt: &PreparedPlaintext) -> Result<()> {
         self.check_compatible(ct)?;
         check_same(&self.params, &pt.params)?;
-        let n = self.params.n;
-        for (k, plan) in self.params.plans[..self.limbs].iter().enumerate() {
-            let rg = k * n..(k + 1) * n;
+        for (k, plan) in self.params.plans[..self.level()].iter().enumerate() {
             plan.mul_prepared_pair(
-                [&mut self.c0[rg.clone()], &mut self.c1[rg.clone()]],
-                [&ct.c0[rg.clone()], &ct.c1[rg.clone()]],
-                (&pt.ntt[rg.clone()], &pt.shoup[rg]),
+                [self.c0.limb_mut(k), self.c1.limb_mut(k)],
+                [ct.c0.limb(k), ct.c1.limb(k)],
+                pt.poly.prepared_limb(k),
                 true,
             );
         }
@@ -181,22 +174,17 @@ impl Ciphertext {
     /// (c − ⟦c⟧_{q_last}) · q_last⁻¹ with ⟦·⟧ the centered residue. The invariant noise becomes
     /// v·q'/q + e_round with |e_round| ≤ (1 + n)/2 (ternary s).
     pub fn mod_switch_down(&self) -> Result<Ciphertext> {
-        if self.limbs < 2 {
-            return Err(HeError::LevelTooLow { level: self.limbs });
+        if self.level() < 2 {
+            return Err(HeError::LevelTooLow {
+                level: self.level(),
+            });
         }
         let params = &self.params;
-        let n = params.n;
-        let l = self.limbs - 1;
+        let l = self.level() - 1;
         let q_last = params.moduli[l];
-        let mut out = Ciphertext {
-            params: params.clone(),
-            limbs: l,
-            c0: self.c0[..l * n].to_vec(),
-            c1: self.c1[..l * n].to_vec(),
-            seed: None,
-        };
+        let mut out = Ciphertext::from_halves(params, self.c0.prefix(l), self.c1.prefix(l));
         for (src, dst) in [(&self.c0, &mut out.c0), (&self.c1, &mut out.c1)] {
-            let mut last = src[l * n..(l + 1) * n].to_vec();
+            let mut last = src.limb(l).to_vec();
             params.plans[l].inverse(&mut last);
             for (k, plan) in params.plans[..l].iter().enumerate() {
                 let md = plan.modulus();
@@ -219,7 +207,7 @@ impl Ciphertext {
                         reason: "primes not coprime".into(),
                     })?;
                 let inv_s = md.shoup(inv);
-                for (d, &tv) in dst[k * n..(k + 1) * n].iter_mut().zip(&t) {
+                for (d, &tv) in dst.limb_mut(k).iter_mut().zip(&t) {
                     *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
                 }
             }

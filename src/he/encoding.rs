@@ -7,6 +7,7 @@
 //! swaps the rows.
 use super::error::{HeError, Result};
 use super::params::Parameters;
+use super::poly::{Poly, Representation};
 use std::sync::Arc;
 
 /// A message polynomial modulo p in coefficient form (n coefficients in [0, p)).
@@ -97,15 +98,15 @@ impl Plaintext {
     }
 
     /// round(Q·m/p) mod q_k for every coefficient: the scaled message, in coefficient form.
-    pub(crate) fn scaled(&self, limbs: usize) -> Result<Vec<u64>> {
+    pub(crate) fn scaled(&self, limbs: usize) -> Result<Poly> {
         self.scaled_plus(limbs, None)
     }
 
     /// round(Q·m/p) + e mod q_k (e small, |e| < q_k), in coefficient form.
-    pub(crate) fn scaled_plus(&self, limbs: usize, error: Option<&[i64]>) -> Result<Vec<u64>> {
+    pub(crate) fn scaled_plus(&self, limbs: usize, error: Option<&[i64]>) -> Result<Poly> {
         let params = &self.params;
         let lvl = params.level_ctx(limbs)?;
-        let (n, p) = (params.n, params.p);
+        let p = params.p;
         // Q·c/p = Δ·c + r_t·c/p: round the fraction once per coefficient (r_t·c < 2^60),
         // dividing by p with a Barrett quotient ⌊N·⌊2^64/p⌋/2^64⌋ ∈ {⌊N/p⌋ − 1, ⌊N/p⌋}.
         let mu = u64::MAX / p;
@@ -121,23 +122,19 @@ impl Plaintext {
                 quo
             })
             .collect();
-        let mut out = vec![0u64; limbs * n];
-        for (k, m) in params.plans[..limbs].iter().enumerate() {
+        let mut out = Poly::zero(params, limbs, Representation::Coefficient);
+        for (k, (limb, m)) in out.limbs_mut().zip(&params.plans).enumerate() {
             let md = m.modulus();
             let dk = lvl.delta_mod[k];
             let dks = md.shoup(dk);
             let qk = md.value();
-            for ((o, &c), &x) in out[k * n..(k + 1) * n]
-                .iter_mut()
-                .zip(&self.coeffs)
-                .zip(&extra)
-            {
+            for ((o, &c), &x) in limb.iter_mut().zip(&self.coeffs).zip(&extra) {
                 // x < p < q_k, so one conditional subtraction reduces the sum.
                 let v = md.mul_shoup(c, dk, dks) + x;
                 *o = if v >= qk { v - qk } else { v };
             }
             if let Some(e) = error {
-                for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(e) {
+                for (o, &v) in limb.iter_mut().zip(e) {
                     // o + (v mod q_k), reduced: v + q·[v < 0] ∈ [0, 2q_k) only when v < 0.
                     let t = o
                         .wrapping_add(v as u64)
@@ -155,8 +152,8 @@ impl Plaintext {
 #[derive(Clone)]
 pub struct PreparedPlaintext {
     pub(crate) params: Arc<Parameters>,
-    pub(crate) ntt: Vec<u64>,
-    pub(crate) shoup: Vec<u64>,
+    /// The centered coefficients on every prime, prepared.
+    pub(crate) poly: Poly,
     pub(crate) l1_norm: f64,
 }
 
@@ -173,8 +170,7 @@ impl PreparedPlaintext {
     /// Prepares `pt` for ct×pt products at every level.
     pub fn new(pt: &Plaintext) -> PreparedPlaintext {
         let params = &pt.params;
-        let (n, p) = (params.n, params.p);
-        let limbs = params.max_level();
+        let p = params.p;
         let centered: Vec<i64> = pt
             .coeffs
             .iter()
@@ -187,17 +183,11 @@ impl PreparedPlaintext {
             })
             .collect();
         let l1_norm = centered.iter().map(|&c| c.unsigned_abs() as f64).sum();
-        let mut ntt = vec![0u64; limbs * n];
-        super::sampling::lift_signed(params, &centered, limbs, &mut ntt);
-        super::sampling::forward_limbs(params, &mut ntt, limbs);
-        let mut shoup = Vec::with_capacity(limbs * n);
-        for (k, plan) in params.plans.iter().enumerate() {
-            shoup.extend(plan.prepare(&ntt[k * n..(k + 1) * n]));
-        }
+        let mut poly = Poly::lift_signed(params, &centered, params.max_level());
+        poly.forward(params);
         PreparedPlaintext {
             params: params.clone(),
-            ntt,
-            shoup,
+            poly: poly.prepare(params),
             l1_norm,
         }
     }

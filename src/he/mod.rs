@@ -5,10 +5,13 @@
 //!   (`gazelle-4096` default ≥ 128-bit; `gazelle-8192` for a worst-case flooding distance
 //!   ≤ 2^−40; `gazelle-4096-fast` trades rotation noise for speed; `gazelle-2048` is the
 //!   paper's set, below 128-bit, for comparison only).
-//! * [`SecretKey`]: ternary secret, symmetric-key encryption (seeded `a`), decryption, noise
-//!   measurement. [`GaloisKeys`] and [`Hoisted`]: rotations by keyed steps, any step by
-//!   power-of-two composition, the row swap, hoisting (decompose once, rotate many).
-//!   [`PublicKey`]: re-randomisation and flooding for circuit privacy (see [`privacy`] for
+//! * [`poly`]: the RNS polynomial [`Poly`] (limbs per prime, in coefficient, NTT or prepared
+//!   form) that ciphertexts, keys and prepared plaintexts are made of.
+//! * [`keys`]: [`SecretKey`] (ternary secret, symmetric-key encryption with seeded `a`,
+//!   decryption, noise measurement), [`PublicKey`], [`GaloisKeys`] (generation and storage).
+//! * [`keyswitch`]: rotations with the [`GaloisKeys`] by keyed steps, any step by power-of-two
+//!   composition, the row swap, and [`Hoisted`] (decompose once, rotate many).
+//! * [`privacy`]: re-randomisation with the [`PublicKey`] and flooding for circuit privacy (with
 //!   the statistical distance each set achieves).
 //! * [`Plaintext`] (slot and coefficient encodings) and [`PreparedPlaintext`] (NTT form, for
 //!   ct×pt products).
@@ -35,10 +38,11 @@ pub mod bench;
 pub mod ciphertext;
 pub mod encoding;
 pub mod error;
-pub mod galois;
 pub mod keys;
+pub mod keyswitch;
 pub mod noise;
 pub mod params;
+pub mod poly;
 pub mod privacy;
 pub mod sampling;
 pub mod serial;
@@ -46,11 +50,12 @@ pub mod serial;
 pub use ciphertext::Ciphertext;
 pub use encoding::{Plaintext, PreparedPlaintext};
 pub use error::{DeserializeError, HeError, Result};
-pub use galois::{GaloisKeys, Hoisted};
-pub use keys::SecretKey;
+pub use keys::{GaloisKeys, PublicKey, SecretKey};
+pub use keyswitch::Hoisted;
 pub use noise::{NoiseBound, NoiseMeasurement};
 pub use params::{ParamSetId, Parameters, SecurityLevel};
-pub use privacy::{FloodReport, PublicKey};
+pub use poly::{Poly, Representation};
+pub use privacy::FloodReport;
 
 #[cfg(test)]
 mod tests;

@@ -294,6 +294,20 @@ impl PartialEq for Parameters {
 
 impl Eq for Parameters {}
 
+/// Checks that two objects were made under the same parameters: the same `Arc` (the common
+/// case, one pointer comparison) or equal free choices (id, n, primes, p, digit width, from
+/// which everything else is derived). Comparing ids alone would let a custom set built under a
+/// shipped id meet that set's objects and fail on mismatched shapes.
+pub(crate) fn check_same(a: &Parameters, b: &Parameters) -> Result<()> {
+    if std::ptr::eq(a, b) || a == b {
+        return Ok(());
+    }
+    Err(HeError::ParameterMismatch {
+        expected: a.describe(),
+        found: b.describe(),
+    })
+}
+
 fn bits_of(x: u64) -> u32 {
     64 - x.leading_zeros()
 }
@@ -442,6 +456,17 @@ impl Parameters {
     /// The set's name.
     pub fn name(&self) -> &'static str {
         self.id.name()
+    }
+    /// The name with the free choices, e.g. for errors where a custom set shares a name.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (n = {}, q = {:?}, p = {}, w = {})",
+            self.name(),
+            self.n,
+            self.moduli,
+            self.p,
+            self.decomp_bits
+        )
     }
     /// Ring dimension n (= number of slots).
     pub fn n(&self) -> usize {

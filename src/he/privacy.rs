@@ -34,35 +34,13 @@
 //! `gazelle-4096`) and keeps it decryptable: the flooding bound accounts for the switch.
 use super::ciphertext::Ciphertext;
 use super::error::{HeError, Result};
-use super::keys::{check_same, SecretKey};
 use super::noise::{rerandomize_bound, NoiseBound};
-use super::params::Parameters;
-use super::sampling::{self, Seed};
+use super::params::{check_same, Parameters};
+use super::poly::Poly;
+use super::sampling;
 use rand_chacha::rand_core::CryptoRng;
-use std::sync::Arc;
-use zeroize::Zeroize;
 
-/// Stream index of the public key's a.
-const STREAM_PUBLIC_KEY: u64 = 1 << 40;
-
-/// An encryption of zero under the secret key, used by the server to re-randomise replies.
-#[derive(Clone)]
-pub struct PublicKey {
-    pub(crate) params: Arc<Parameters>,
-    pub(crate) seed: Seed,
-    pub(crate) b: Vec<u64>,
-    b_shoup: Vec<u64>,
-    a: Vec<u64>,
-    a_shoup: Vec<u64>,
-}
-
-impl std::fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PublicKey")
-            .field("params", &self.params.name())
-            .finish_non_exhaustive()
-    }
-}
+pub use super::keys::PublicKey;
 
 /// What flooding did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,48 +56,6 @@ pub struct FloodReport {
 }
 
 impl PublicKey {
-    /// Generates the public key (client side).
-    pub fn generate<R: CryptoRng + ?Sized>(sk: &SecretKey, rng: &mut R) -> PublicKey {
-        let params = &sk.params;
-        let (n, limbs) = (params.n, params.max_level());
-        let seed = sampling::fresh_seed(rng);
-        let a = sampling::expand_uniform(params, &seed, STREAM_PUBLIC_KEY, limbs);
-        let mut e = sampling::sample_cbd(rng, n);
-        let mut b = vec![0u64; limbs * n];
-        sampling::lift_signed(params, &e, limbs, &mut b);
-        e.zeroize();
-        sampling::forward_limbs(params, &mut b, limbs);
-        let mut as_ = vec![0u64; limbs * n];
-        sk.mul_s(&a, &mut as_, limbs);
-        sampling::sub_limbs(params, &mut b, &as_, limbs);
-        as_.zeroize();
-        Self::from_parts(params, seed, b)
-    }
-
-    pub(crate) fn from_parts(params: &Arc<Parameters>, seed: Seed, b: Vec<u64>) -> PublicKey {
-        let (n, limbs) = (params.n, params.max_level());
-        let a = sampling::expand_uniform(params, &seed, STREAM_PUBLIC_KEY, limbs);
-        let mut b_shoup = Vec::with_capacity(limbs * n);
-        let mut a_shoup = Vec::with_capacity(limbs * n);
-        for (k, plan) in params.plans.iter().enumerate() {
-            b_shoup.extend(plan.prepare(&b[k * n..(k + 1) * n]));
-            a_shoup.extend(plan.prepare(&a[k * n..(k + 1) * n]));
-        }
-        PublicKey {
-            params: params.clone(),
-            seed,
-            b,
-            b_shoup,
-            a,
-            a_shoup,
-        }
-    }
-
-    /// The parameter set.
-    pub fn params(&self) -> &Arc<Parameters> {
-        &self.params
-    }
-
     /// The largest flooding half-width that keeps a ciphertext with noise `noise` at `limbs`
     /// primes decryptable (after the optional switch down by one prime).
     pub fn flood_bound(
@@ -161,46 +97,30 @@ impl PublicKey {
     ) -> Result<(Ciphertext, FloodReport)> {
         let params = &self.params;
         check_same(params, &ct.params)?;
-        let (n, limbs) = (params.n, ct.limbs);
+        let (n, limbs) = (params.n, ct.level());
         let switch_down = switch_down && limbs >= 2;
         let flood = Self::flood_bound(params, noise, limbs, switch_down)?;
         let flood_i = flood as u128;
 
         let u = sampling::sample_ternary(rng, n);
         let u64s: Vec<i64> = u.iter().map(|&x| x as i64).collect();
-        let mut u_ntt = vec![0u64; limbs * n];
-        sampling::lift_signed(params, &u64s, limbs, &mut u_ntt);
-        sampling::forward_limbs(params, &mut u_ntt, limbs);
+        let mut u_ntt = Poly::lift_signed(params, &u64s, limbs);
+        u_ntt.forward(params);
         let e1: Vec<i128> = (0..n)
             .map(|_| sampling::sample_wide(rng, flood_i))
             .collect();
-        let mut e1_ntt = vec![0u64; limbs * n];
-        sampling::lift_wide(params, &e1, limbs, &mut e1_ntt);
-        sampling::forward_limbs(params, &mut e1_ntt, limbs);
+        let mut e1_ntt = Poly::lift_wide(params, &e1, limbs);
+        e1_ntt.forward(params);
         let e2 = sampling::sample_cbd(rng, n);
-        let mut e2_ntt = vec![0u64; limbs * n];
-        sampling::lift_signed(params, &e2, limbs, &mut e2_ntt);
-        sampling::forward_limbs(params, &mut e2_ntt, limbs);
+        let mut e2_ntt = Poly::lift_signed(params, &e2, limbs);
+        e2_ntt.forward(params);
 
         let mut out = ct.clone();
         out.seed = None;
-        for (k, plan) in params.plans[..limbs].iter().enumerate() {
-            let r = k * n..(k + 1) * n;
-            plan.mul_acc_prepared(
-                &mut out.c0[r.clone()],
-                &u_ntt[r.clone()],
-                &self.b[r.clone()],
-                &self.b_shoup[r.clone()],
-            );
-            plan.mul_acc_prepared(
-                &mut out.c1[r.clone()],
-                &u_ntt[r.clone()],
-                &self.a[r.clone()],
-                &self.a_shoup[r],
-            );
-        }
-        sampling::add_limbs(params, &mut out.c0, &e1_ntt, limbs);
-        sampling::add_limbs(params, &mut out.c1, &e2_ntt, limbs);
+        out.c0.add_product(params, &u_ntt, &self.b);
+        out.c1.add_product(params, &u_ntt, &self.a);
+        out.c0.add_assign(params, &e1_ntt);
+        out.c1.add_assign(params, &e2_ntt);
 
         let mut after = noise.rerandomize(params, flood);
         let mut final_limbs = limbs;

@@ -2,6 +2,7 @@
 //! of public 32-byte seeds into uniform polynomials (the `a` halves of ciphertexts and keys).
 use super::error::{HeError, Result};
 use super::params::Parameters;
+use super::poly::{Poly, Representation};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
 use zeroize::Zeroize;
@@ -27,12 +28,7 @@ pub fn fresh_seed<R: RngCore + ?Sized>(rng: &mut R) -> Seed {
 /// Expands `seed` (domain-separated by `stream`) into a polynomial uniform modulo each of the
 /// first `limbs` primes, directly in NTT form (a uniform vector is uniform in either domain).
 /// ChaCha8 keystream, rejection sampling on ⌈log2 q⌉-bit words: exact uniformity.
-pub(crate) fn expand_uniform(
-    params: &Parameters,
-    seed: &Seed,
-    stream: u64,
-    limbs: usize,
-) -> Vec<u64> {
+pub(crate) fn expand_uniform(params: &Parameters, seed: &Seed, stream: u64, limbs: usize) -> Poly {
     let n = params.n;
     let mut rng = ChaCha8Rng::from_seed(*seed);
     rng.set_stream(stream);
@@ -57,7 +53,7 @@ pub(crate) fn expand_uniform(
             }
         }
     }
-    out
+    Poly::from_limbs(n, out, Representation::Ntt)
 }
 
 /// Centered binomial noise with k = 21: (popcount of 21 bits) − (popcount of 21 bits).
@@ -109,69 +105,6 @@ pub(crate) fn sample_wide<R: RngCore + ?Sized>(rng: &mut R, bound: u128) -> i128
         let v = (((rng.next_u64() as u128) << 64) | rng.next_u64() as u128) & mask;
         if v < range {
             return v as i128 - bound as i128;
-        }
-    }
-}
-
-/// Writes a signed small polynomial (|v| < every q_i) into RNS limbs (coefficient form):
-/// limb-major, `limbs` primes.
-pub(crate) fn lift_signed(params: &Parameters, vals: &[i64], limbs: usize, out: &mut [u64]) {
-    let n = params.n;
-    for (k, &q) in params.moduli[..limbs].iter().enumerate() {
-        for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(vals) {
-            debug_assert!(v.unsigned_abs() < q);
-            // Branch-free: v mod q = v + q·[v < 0].
-            *o = (v as u64).wrapping_add(q & ((v >> 63) as u64));
-        }
-    }
-}
-
-/// Writes a signed wide polynomial into RNS limbs (coefficient form).
-pub(crate) fn lift_wide(params: &Parameters, vals: &[i128], limbs: usize, out: &mut [u64]) {
-    let n = params.n;
-    for (k, &q) in params.moduli[..limbs].iter().enumerate() {
-        let q128 = q as i128;
-        for (o, &v) in out[k * n..(k + 1) * n].iter_mut().zip(vals) {
-            *o = v.rem_euclid(q128) as u64;
-        }
-    }
-}
-
-/// Forward NTT of every limb.
-pub(crate) fn forward_limbs(params: &Parameters, data: &mut [u64], limbs: usize) {
-    let n = params.n;
-    for (k, plan) in params.plans[..limbs].iter().enumerate() {
-        plan.forward(&mut data[k * n..(k + 1) * n]);
-    }
-}
-
-/// Inverse NTT of every limb.
-pub(crate) fn inverse_limbs(params: &Parameters, data: &mut [u64], limbs: usize) {
-    let n = params.n;
-    for (k, plan) in params.plans[..limbs].iter().enumerate() {
-        plan.inverse(&mut data[k * n..(k + 1) * n]);
-    }
-}
-
-/// a += b limb-wise (inputs in [0, q) → [0, q)). Branch-free with an arithmetic-shift mask,
-/// which vectorises on baseline x86-64 (no unsigned 64-bit compare needed).
-pub(crate) fn add_limbs(params: &Parameters, a: &mut [u64], b: &[u64], limbs: usize) {
-    let n = params.n;
-    for (k, &q) in params.moduli[..limbs].iter().enumerate() {
-        for (x, &y) in a[k * n..(k + 1) * n].iter_mut().zip(&b[k * n..(k + 1) * n]) {
-            let t = (*x + y).wrapping_sub(q);
-            *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
-        }
-    }
-}
-
-/// a −= b limb-wise (inputs in [0, q) → [0, q)).
-pub(crate) fn sub_limbs(params: &Parameters, a: &mut [u64], b: &[u64], limbs: usize) {
-    let n = params.n;
-    for (k, &q) in params.moduli[..limbs].iter().enumerate() {
-        for (x, &y) in a[k * n..(k + 1) * n].iter_mut().zip(&b[k * n..(k + 1) * n]) {
-            let t = x.wrapping_sub(y);
-            *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
         }
     }
 }

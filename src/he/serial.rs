@@ -17,10 +17,10 @@
 //! [`DeserializeError`]s, never panics.
 use super::ciphertext::Ciphertext;
 use super::error::{DeserializeError, Result};
-use super::galois::{GaloisKey, GaloisKeys};
-use super::keys::STREAM_CIPHERTEXT;
+use super::keys::galois::GaloisKey;
+use super::keys::{GaloisKeys, PublicKey, STREAM_CIPHERTEXT};
 use super::params::Parameters;
-use super::privacy::PublicKey;
+use super::poly::{Poly, Representation};
 use super::sampling::{self, Seed};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,11 +67,11 @@ impl BitWriter {
             self.nbits -= 8;
         }
     }
-    fn poly(&mut self, params: &Parameters, data: &[u64], limbs: usize) {
-        let n = params.n;
-        for (k, &q) in params.moduli[..limbs].iter().enumerate() {
+    /// Every limb of `poly`, limb k at ⌈log2 q_k⌉ bits per coefficient.
+    fn poly(&mut self, params: &Parameters, poly: &Poly) {
+        for (limb, &q) in poly.limbs().zip(&params.moduli) {
             let w = width(q);
-            for &c in &data[k * n..(k + 1) * n] {
+            for &c in limb {
                 self.put(c, w);
             }
         }
@@ -120,11 +120,12 @@ impl<'a> BitReader<'a> {
         self.nbits -= bits;
         Ok(v)
     }
+    /// A polynomial in NTT form on the first `limbs` primes, each coefficient checked.
     fn poly(
         &mut self,
         params: &Parameters,
         limbs: usize,
-    ) -> std::result::Result<Vec<u64>, DeserializeError> {
+    ) -> std::result::Result<Poly, DeserializeError> {
         let n = params.n;
         let mut out = Vec::with_capacity(limbs * n);
         for &q in &params.moduli[..limbs] {
@@ -142,7 +143,7 @@ impl<'a> BitReader<'a> {
                 out.push(v);
             }
         }
-        Ok(out)
+        Ok(Poly::from_limbs(n, out, Representation::Ntt))
     }
     fn finish(self) -> std::result::Result<(), DeserializeError> {
         if self.acc != 0 {
@@ -221,7 +222,7 @@ fn take_seed(bytes: &[u8]) -> Seed {
 impl Ciphertext {
     /// Serialised size in bytes.
     pub fn serialized_len(&self) -> usize {
-        let pb = poly_bits(&self.params, self.limbs);
+        let pb = poly_bits(&self.params, self.level());
         let bits = if self.seed.is_some() { pb } else { 2 * pb };
         8 + if self.seed.is_some() { 32 } else { 0 } + bits.div_ceil(8)
     }
@@ -229,15 +230,15 @@ impl Ciphertext {
     /// Compact serialisation.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = header(MAGIC_CT, &self.params);
-        v.push(self.limbs as u8);
+        v.push(self.level() as u8);
         v.push(self.seed.is_some() as u8);
         if let Some(seed) = &self.seed {
             v.extend_from_slice(seed);
         }
         let mut w = BitWriter::new(v);
-        w.poly(&self.params, &self.c0, self.limbs);
+        w.poly(&self.params, &self.c0);
         if self.seed.is_none() {
-            w.poly(&self.params, &self.c1, self.limbs);
+            w.poly(&self.params, &self.c1);
         }
         w.finish()
     }
@@ -283,7 +284,6 @@ impl Ciphertext {
         r.finish()?;
         Ok(Ciphertext {
             params: params.clone(),
-            limbs,
             c0,
             c1,
             seed,
@@ -297,7 +297,7 @@ impl PublicKey {
         let mut v = header(MAGIC_PK, &self.params);
         v.extend_from_slice(&self.seed);
         let mut w = BitWriter::new(v);
-        w.poly(&self.params, &self.b, self.params.max_level());
+        w.poly(&self.params, &self.b);
         w.finish()
     }
 
@@ -324,15 +324,10 @@ impl GaloisKeys {
         for &g in self.keys.keys() {
             v.extend_from_slice(&(g as u32).to_le_bytes());
         }
-        let limbs = params.max_level();
         let mut w = BitWriter::new(v);
         for key in self.keys.values() {
-            for t in 0..params.digits.len() {
-                w.poly(
-                    params,
-                    &key.b[t * limbs * params.n..(t + 1) * limbs * params.n],
-                    limbs,
-                );
+            for b in &key.b {
+                w.poly(params, b);
             }
         }
         w.finish()
@@ -376,10 +371,9 @@ impl GaloisKeys {
         let mut r = BitReader::new(&rest[36 + 4 * count..]);
         let mut keys = BTreeMap::new();
         for &g in &elements {
-            let mut b = Vec::with_capacity(params.digits.len() * limbs * params.n);
-            for _ in 0..params.digits.len() {
-                b.extend(r.poly(params, limbs)?);
-            }
+            let b = (0..params.digits.len())
+                .map(|_| r.poly(params, limbs))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             keys.insert(g, GaloisKey::from_parts(params, &seed, g, b)?);
         }
         r.finish()?;

@@ -798,7 +798,7 @@ fn secret_key_is_zeroized_and_not_printed() {
     let mut copy = sk.clone();
     assert!(copy.coeffs.iter().any(|&c| c != 0));
     copy.zeroize();
-    assert!(copy.coeffs.is_empty() && copy.ntt.is_empty() && copy.ntt_shoup.is_empty());
+    assert!(copy.coeffs.is_empty() && copy.ntt.is_wiped());
     // Secret coefficients are ternary and roughly balanced.
     let ones = sk.coeffs.iter().filter(|&&c| c == 1).count();
     assert!(sk.coeffs.iter().all(|&c| (-1..=1).contains(&c)));
@@ -913,3 +913,132 @@ fn custom_set_with_unequal_primes_rotates() {
     let h = Hoisted::new(&ct).unwrap();
     assert_eq!(h.rotate_rows(&gk, 1).unwrap(), r);
 }
+
+/// A custom set built under a shipped set's id is a different set: combining its objects with
+/// the shipped set's is refused with [`HeError::ParameterMismatch`] (comparing ids alone let
+/// them through, to a panic on mismatched shapes or to garbage).
+#[test]
+fn custom_set_under_a_known_id_is_refused() {
+    let shipped = ParamSetId::Gazelle4096.params().unwrap();
+    let mut rng = rng_for(seeds()[1], "custom id");
+    let sk = SecretKey::generate(&shipped, &mut rng);
+    let gk = GaloisKeys::for_steps(&sk, &[1], false, &mut rng).unwrap();
+    let pk = PublicKey::generate(&sk, &mut rng);
+    let pt = Plaintext::encode_slots(&shipped, &random_slots(&shipped, &mut rng)).unwrap();
+    let ct = sk.encrypt(&pt, &mut rng).unwrap();
+    let w = PreparedPlaintext::new(&pt);
+    let customs = [
+        // Half the ring dimension: other shapes under the same id and level.
+        ParamSpec {
+            n: 2048,
+            ..ParamSetId::Gazelle4096.spec()
+        },
+        // Same shapes, other key-switching digits.
+        ParamSpec {
+            decomp_bits: 54,
+            ..ParamSetId::Gazelle4096.spec()
+        },
+    ];
+    fn refused<T: std::fmt::Debug>(r: Result<T>) {
+        assert!(
+            matches!(r, Err(HeError::ParameterMismatch { .. })),
+            "accepted: {r:?}"
+        );
+    }
+    for spec in customs {
+        let custom = Arc::new(Parameters::new(spec).unwrap());
+        assert_eq!(custom.id(), shipped.id());
+        assert_ne!(*custom, *shipped);
+        let csk = SecretKey::generate(&custom, &mut rng);
+        let cgk = GaloisKeys::for_steps(&csk, &[1], false, &mut rng).unwrap();
+        let cv = random_slots(&custom, &mut rng);
+        let cpt = Plaintext::encode_slots(&custom, &cv).unwrap();
+        let cct = csk.encrypt(&cpt, &mut rng).unwrap();
+        let cw = PreparedPlaintext::new(&cpt);
+        assert_eq!(cct.level(), ct.level());
+
+        refused(ct.add(&cct));
+        refused(cct.sub(&ct));
+        refused(ct.clone().add_plain_assign(&cpt));
+        refused(cct.clone().sub_plain_assign(&pt));
+        refused(ct.mul_plain(&cw));
+        refused(cct.mul_plain(&w));
+        let mut acc = Ciphertext::zero(&shipped, ct.level()).unwrap();
+        refused(acc.mul_plain_acc(&cct, &w));
+        refused(acc.mul_plain_acc(&ct, &cw));
+        refused(sk.encrypt(&cpt, &mut rng));
+        refused(sk.decrypt(&cct));
+        refused(csk.decrypt(&ct));
+        refused(sk.noise(&cct));
+        refused(gk.rotate_rows(&cct, 1));
+        refused(cgk.rotate_rows(&ct, 1));
+        refused(Hoisted::new(&cct).unwrap().rotate_rows(&gk, 1));
+        let h = Hoisted::new(&ct).unwrap();
+        refused(h.rotate_rows(&cgk, 1));
+        refused(h.rotate_mul_acc(&cgk, 1, &w, &mut acc));
+        refused(h.rotate_mul_acc(&gk, 1, &cw, &mut acc));
+        let mut cacc = Ciphertext::zero(&custom, ct.level()).unwrap();
+        refused(h.rotate_mul_acc(&gk, 1, &w, &mut cacc));
+        refused(pk.make_private(&cct, NoiseBound::fresh(), false, &mut rng));
+        // The error tells the two sets apart although they share a name.
+        let msg = ct.add(&cct).unwrap_err().to_string();
+        assert!(msg.contains(&format!("w = {}", custom.decomp_bits())) || msg.contains("n = 2048"));
+
+        // Within the custom set, everything works.
+        let r = cgk.rotate_rows(&cct, 1).unwrap();
+        assert_eq!(
+            csk.decrypt(&r).unwrap().decode_slots(),
+            rotate_plain(&custom, &cv, 1)
+        );
+    }
+}
+
+/// The bytes of every serialised object (and of every operation's result) for fixed seeds: a
+/// refactor of the scheme must not change one bit of them (the digest was taken before the
+/// polynomial type was introduced).
+#[test]
+fn serialised_bytes_are_stable() {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for params in all_params() {
+        let mut rng = ChaCha20Rng::seed_from_u64(0x5e71_a115);
+        let sk = SecretKey::generate(&params, &mut rng);
+        let v: Vec<u64> = (0..params.n() as u64).map(|i| i * i % params.p()).collect();
+        let pt = Plaintext::encode_slots(&params, &v).unwrap();
+        let ct = sk.encrypt(&pt, &mut rng).unwrap();
+        let w = PreparedPlaintext::new(&pt);
+        let pk = PublicKey::generate(&sk, &mut rng);
+        let gk = GaloisKeys::for_steps(&sk, &[1, -3], true, &mut rng).unwrap();
+        let prod = ct.mul_plain(&w).unwrap();
+        let rot = gk.rotate_rows(&prod, -3).unwrap();
+        let mut acc = ct.add(&rot).unwrap();
+        Hoisted::new(&ct)
+            .unwrap()
+            .rotate_mul_acc(&gk, 1, &w, &mut acc)
+            .unwrap();
+        let swapped = gk.swap_rows(&acc.neg()).unwrap();
+        let (private, _) = pk
+            .make_private(&rot, NoiseBound(2f64.powi(20)), true, &mut rng)
+            .unwrap();
+        for bytes in [
+            ct.to_bytes(),
+            pk.to_bytes(),
+            gk.to_bytes(),
+            prod.to_bytes(),
+            rot.to_bytes(),
+            acc.to_bytes(),
+            swapped.to_bytes(),
+            private.to_bytes(),
+        ] {
+            h.update(&bytes);
+        }
+        let dec = sk.decrypt(&swapped).unwrap();
+        for c in dec.coeffs() {
+            h.update(c.to_le_bytes());
+        }
+    }
+    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(digest, GOLDEN_DIGEST);
+}
+
+const GOLDEN_DIGEST: &str = "d961621c693a0b055cf3c13e05f5323532df1b5bf38fb369b7a170a4d56aea9d";

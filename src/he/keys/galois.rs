@@ -1,0 +1,231 @@
+//! Galois (rotation) keys: their generation and storage. Rotations with them (key switching,
+//! hoisting) are in [`crate::he::keyswitch`].
+//!
+//! Key switching decomposes c1 by RNS limb and, within limb i, into base-2^w digits
+//! d_{i,j} ∈ [0, 2^w): c1 ≡ Σ d_{i,j} · 2^{wj} · (q/q_i)·[(q/q_i)⁻¹]_{q_i} (mod q). The key for
+//! Galois element g holds, per digit, (b, a) with b = −a·s + e + 2^{wj}·σ_g(s) on limb i and
+//! −a·s + e on the other limbs, a expanded from the key set's seed. No special prime: all of q
+//! stays with the ciphertext; the price is the additive noise Σ d·e (see
+//! [`crate::he::noise`]).
+//!
+//! For hoisting, the keys are also stored pre-permuted by π_g⁻¹ (σ_g in NTT form is the
+//! permutation π_g), prepared for products, and folded on each limb's own prime (see
+//! [`GaloisKey::from_parts`]).
+use super::secret::SecretKey;
+use crate::he::error::{HeError, Result};
+use crate::he::params::Parameters;
+use crate::he::poly::{Poly, Representation};
+use crate::he::sampling::{self, Seed};
+use kernels::ntt::{automorphism_ntt_table, NttPermutation};
+use rand_chacha::rand_core::CryptoRng;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use zeroize::Zeroize;
+
+/// One key-switching key for σ_g: per key-switching digit t (in the order of
+/// `Parameters::digits`), polynomials on every prime.
+#[derive(Clone)]
+pub(crate) struct GaloisKey {
+    /// π_g as a gather: π(x)[i] = x[table[i]].
+    pub(crate) perm: NttPermutation,
+    /// Canonical b_t in NTT form (what is serialised).
+    pub(crate) b: Vec<Poly>,
+    /// π_g⁻¹(b_t), folded, prepared.
+    pub(crate) b_perm: Vec<Poly>,
+    /// π_g⁻¹(a_t), folded, prepared.
+    pub(crate) a_perm: Vec<Poly>,
+}
+
+/// Stream index of digit `digit`'s a in the key for g.
+fn key_stream(g: usize, digit: usize) -> u64 {
+    ((g as u64) << 16) | digit as u64
+}
+
+impl GaloisKey {
+    /// Completes a key from its canonical b's (one per digit, NTT form, every prime) and the
+    /// seed of its a's.
+    pub(crate) fn from_parts(
+        params: &Parameters,
+        seed: &Seed,
+        g: usize,
+        b: Vec<Poly>,
+    ) -> Result<GaloisKey> {
+        let limbs = params.max_level();
+        let perm = NttPermutation::automorphism(params.n, g)?;
+        let table = perm.table();
+        let mut b_perm = Vec::with_capacity(b.len());
+        let mut a_perm = Vec::with_capacity(b.len());
+        for (t, bt) in b.iter().enumerate() {
+            let a = sampling::expand_uniform(params, seed, key_stream(g, t), limbs);
+            let mut bp = Poly::zero(params, limbs, Representation::Ntt);
+            let mut ap = Poly::zero(params, limbs, Representation::Ntt);
+            for k in 0..limbs {
+                let (bpk, apk) = (bp.limb_mut(k), ap.limb_mut(k));
+                for ((&src, &bv), &av) in table.iter().zip(bt.limb(k)).zip(a.limb(k)) {
+                    bpk[src as usize] = bv;
+                    apk[src as usize] = av;
+                }
+            }
+            b_perm.push(bp);
+            a_perm.push(ap);
+        }
+        // Fold the offset-0 digit of each limb i on its own prime (see
+        // `keyswitch::decompose_limb`): there the rotation multiplies NTT(c1_i) =
+        // Σ_j 2^{off_j}·D_j by the first key and each higher digit D_j by K_j − 2^{off_j}·K_0,
+        // which sums to the same Σ_j D_j ⊙ K_j mod q_i.
+        for (t0, &(i, off0)) in params.digits.iter().enumerate() {
+            if off0 != 0 {
+                continue;
+            }
+            let plan = &params.plans[i];
+            let md = plan.modulus();
+            for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
+                if li != i {
+                    break;
+                }
+                // n copies of −2^off mod q_i, with the plan's own Shoup constants.
+                let c = vec![md.sub(0, md.reduce_u128(1u128 << off)); params.n];
+                let cs = plan.prepare(&c);
+                for perm in [&mut b_perm, &mut a_perm] {
+                    let (head, tail) = perm.split_at_mut(tj);
+                    plan.mul_acc_prepared(tail[0].limb_mut(i), head[t0].limb(i), &c, &cs);
+                }
+            }
+        }
+        let prepare =
+            |v: Vec<Poly>| -> Vec<Poly> { v.into_iter().map(|p| p.prepare(params)).collect() };
+        Ok(GaloisKey {
+            perm,
+            b,
+            b_perm: prepare(b_perm),
+            a_perm: prepare(a_perm),
+        })
+    }
+}
+
+/// The rotation keys a client generates for the Galois elements a network needs.
+#[derive(Clone)]
+pub struct GaloisKeys {
+    pub(crate) params: Arc<Parameters>,
+    /// The seed every key's a's are expanded from (one stream per element and digit).
+    pub(crate) seed: Seed,
+    pub(crate) keys: BTreeMap<usize, GaloisKey>,
+}
+
+impl std::fmt::Debug for GaloisKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GaloisKeys")
+            .field("params", &self.params.name())
+            .field("elements", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks that g is a Galois element of the ring (odd, below 2n).
+pub(crate) fn check_galois(params: &Parameters, g: usize) -> Result<()> {
+    if g.is_multiple_of(2) || g >= 2 * params.n {
+        return Err(HeError::InvalidRotation {
+            reason: format!("Galois element {g} must be odd and below {}", 2 * params.n),
+        });
+    }
+    Ok(())
+}
+
+impl GaloisKeys {
+    /// Generates keys for the given Galois elements (see
+    /// [`Parameters::galois_element_for_step`] and [`Parameters::galois_element_row_swap`]).
+    pub fn generate<R: CryptoRng + ?Sized>(
+        sk: &SecretKey,
+        elements: &[usize],
+        rng: &mut R,
+    ) -> Result<GaloisKeys> {
+        let params = &sk.params;
+        let seed = sampling::fresh_seed(rng);
+        let (n, limbs) = (params.n, params.max_level());
+        let mut keys = BTreeMap::new();
+        for &g in elements {
+            check_galois(params, g)?;
+            if g == 1 || keys.contains_key(&g) {
+                continue;
+            }
+            let table = automorphism_ntt_table(n, g)?;
+            let mut b = Vec::with_capacity(params.digits.len());
+            let mut e_l = Poly::zero(params, limbs, Representation::Coefficient);
+            let mut as_ = Poly::zero(params, limbs, Representation::Ntt);
+            for (t, &(i, off)) in params.digits.iter().enumerate() {
+                let a = sampling::expand_uniform(params, &seed, key_stream(g, t), limbs);
+                let mut e = sampling::sample_cbd(rng, n);
+                e_l.set_signed(params, &e);
+                e.zeroize();
+                e_l.forward(params);
+                sk.mul_s(&a, &mut as_);
+                let mut bt = e_l.clone();
+                bt.sub_assign(params, &as_);
+                // + 2^off · σ_g(s) on limb i.
+                let md = params.plans[i].modulus();
+                let w = md.reduce_u128(1u128 << off);
+                let ws = md.shoup(w);
+                let s_i = sk.ntt.limb(i);
+                for (x, &src) in bt.limb_mut(i).iter_mut().zip(&table) {
+                    *x = md.add(*x, md.mul_shoup(s_i[src as usize], w, ws));
+                }
+                b.push(bt);
+            }
+            e_l.zeroize();
+            as_.zeroize();
+            keys.insert(g, GaloisKey::from_parts(params, &seed, g, b)?);
+        }
+        Ok(GaloisKeys {
+            params: params.clone(),
+            seed,
+            keys,
+        })
+    }
+
+    /// Keys for left rotations by each of `steps` (negative: right) and optionally the row swap.
+    pub fn for_steps<R: CryptoRng + ?Sized>(
+        sk: &SecretKey,
+        steps: &[i64],
+        row_swap: bool,
+        rng: &mut R,
+    ) -> Result<GaloisKeys> {
+        let params = &sk.params;
+        let mut els: Vec<usize> = steps
+            .iter()
+            .map(|&s| params.galois_element_for_step(s))
+            .collect();
+        if row_swap {
+            els.push(params.galois_element_row_swap());
+        }
+        Self::generate(sk, &els, rng)
+    }
+
+    /// Keys for left and right rotations by every power of two below n/2, and the row swap:
+    /// enough for [`GaloisKeys::rotate_rows_any`] to reach every step.
+    pub fn power_of_two<R: CryptoRng + ?Sized>(sk: &SecretKey, rng: &mut R) -> Result<GaloisKeys> {
+        let half = sk.params.row_size() as i64;
+        let mut steps = Vec::new();
+        let mut s = 1;
+        while s < half {
+            steps.push(s);
+            steps.push(-s);
+            s <<= 1;
+        }
+        Self::for_steps(sk, &steps, true, rng)
+    }
+
+    /// The Galois elements held.
+    pub fn elements(&self) -> Vec<usize> {
+        self.keys.keys().copied().collect()
+    }
+
+    /// The parameter set.
+    pub fn params(&self) -> &Arc<Parameters> {
+        &self.params
+    }
+
+    /// The key for g.
+    pub(crate) fn key(&self, g: usize) -> Result<&GaloisKey> {
+        self.keys.get(&g).ok_or(HeError::MissingGaloisKey { g })
+    }
+}

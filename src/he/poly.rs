@@ -1,0 +1,303 @@
+//! RNS polynomials: the limbs of an element of R_q = Z_q[X]/(X^n + 1) modulo each prime of a
+//! parameter set, with the representation they are in (coefficients, NTT values, or NTT values
+//! with the Shoup constants of a fixed multiplicand).
+//!
+//! Ciphertext halves, key components, prepared plaintexts and the temporaries of the scheme are
+//! all [`Poly`]s; limb k is always the residue modulo `Parameters::moduli()[k]`, so a
+//! polynomial with ℓ limbs lives on the first ℓ primes. A `Poly` does not hold its parameter
+//! set: the object that owns it (ciphertext, key) does, and hands it to the operations that
+//! need the moduli or the NTT plans.
+use super::params::Parameters;
+use zeroize::Zeroize;
+
+/// The representation of a [`Poly`]'s limbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Representation {
+    /// Coefficients in [0, q_k).
+    Coefficient,
+    /// NTT values (bit-reversed evaluation order of the kernels' transforms) in [0, q_k).
+    Ntt,
+    /// NTT values in [0, q_k) together with their Shoup constants for the limb's plan: a
+    /// fixed multiplicand (plaintext, key component) prepared for many products.
+    Prepared,
+}
+
+/// An RNS polynomial: `num_limbs()` limbs of n words, limb-major, in one representation.
+///
+/// Invariants: the data holds exactly `num_limbs() · n` words; the Shoup constants are present
+/// (same layout) exactly when the representation is [`Representation::Prepared`]. Values are
+/// reduced modulo their limb's prime, except in the key-switching digits of a decomposition,
+/// which are lazy NTT values in [0, 4q_k) (documented where they are made).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Poly {
+    repr: Representation,
+    n: usize,
+    data: Vec<u64>,
+    shoup: Vec<u64>,
+}
+
+impl std::fmt::Debug for Poly {
+    /// Shape only: a polynomial may be secret (a key, an error), so no value is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poly")
+            .field("repr", &self.repr)
+            .field("n", &self.n)
+            .field("limbs", &self.num_limbs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Zeroize for Poly {
+    /// Overwrites the values and Shoup constants with zeros and empties both.
+    fn zeroize(&mut self) {
+        self.data.zeroize();
+        self.shoup.zeroize();
+    }
+}
+
+impl Poly {
+    /// The zero polynomial on the first `limbs` primes of `params` (in any representation:
+    /// zero is zero in each, and its Shoup constants are zero).
+    pub fn zero(params: &Parameters, limbs: usize, repr: Representation) -> Poly {
+        debug_assert!(limbs <= params.max_level());
+        let len = limbs * params.n;
+        Poly {
+            repr,
+            n: params.n,
+            data: vec![0; len],
+            shoup: if repr == Representation::Prepared {
+                vec![0; len]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// An empty polynomial (no limbs), e.g. a scratch buffer before its first use.
+    pub(crate) const fn empty() -> Poly {
+        Poly {
+            repr: Representation::Coefficient,
+            n: 0,
+            data: Vec::new(),
+            shoup: Vec::new(),
+        }
+    }
+
+    /// Wraps limb-major `data` (a whole number of limbs of n words, reduced) in `repr`, which
+    /// must not be [`Representation::Prepared`] (see [`Poly::prepare`]).
+    pub(crate) fn from_limbs(n: usize, data: Vec<u64>, repr: Representation) -> Poly {
+        debug_assert!(n > 0 && data.len().is_multiple_of(n));
+        debug_assert!(repr != Representation::Prepared);
+        Poly {
+            repr,
+            n,
+            data,
+            shoup: Vec::new(),
+        }
+    }
+
+    /// Reshapes a scratch polynomial to `limbs` limbs of n words in `repr` (not prepared),
+    /// reusing its allocation; the values are unspecified.
+    pub(crate) fn reshape(&mut self, n: usize, limbs: usize, repr: Representation) {
+        debug_assert!(repr != Representation::Prepared);
+        self.n = n;
+        self.repr = repr;
+        self.shoup.clear();
+        self.data.resize(limbs * n, 0);
+    }
+
+    /// The representation.
+    pub fn representation(&self) -> Representation {
+        self.repr
+    }
+
+    /// Ring dimension n (words per limb).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of limbs (primes).
+    pub fn num_limbs(&self) -> usize {
+        self.data.len().checked_div(self.n).unwrap_or(0)
+    }
+
+    /// Limb k: the n residues modulo q_k.
+    pub fn limb(&self, k: usize) -> &[u64] {
+        &self.data[k * self.n..(k + 1) * self.n]
+    }
+
+    /// Limb k, mutable. Changing a prepared polynomial's values would invalidate its Shoup
+    /// constants, so it must not be prepared.
+    pub(crate) fn limb_mut(&mut self, k: usize) -> &mut [u64] {
+        debug_assert!(self.repr != Representation::Prepared);
+        &mut self.data[k * self.n..(k + 1) * self.n]
+    }
+
+    /// Limb k's values and Shoup constants (a prepared polynomial only).
+    pub(crate) fn prepared_limb(&self, k: usize) -> (&[u64], &[u64]) {
+        debug_assert_eq!(self.repr, Representation::Prepared);
+        let r = k * self.n..(k + 1) * self.n;
+        (&self.data[r.clone()], &self.shoup[r])
+    }
+
+    /// The limbs in order.
+    pub fn limbs(&self) -> std::slice::ChunksExact<'_, u64> {
+        self.data.chunks_exact(self.n.max(1))
+    }
+
+    /// The limbs in order, mutable (not prepared, see [`Poly::limb_mut`]).
+    pub(crate) fn limbs_mut(&mut self) -> std::slice::ChunksExactMut<'_, u64> {
+        debug_assert!(self.repr != Representation::Prepared);
+        self.data.chunks_exact_mut(self.n.max(1))
+    }
+
+    /// A copy of the first `limbs` limbs (same representation; Shoup constants dropped, so a
+    /// prepared polynomial's prefix is in NTT form).
+    pub(crate) fn prefix(&self, limbs: usize) -> Poly {
+        let repr = match self.repr {
+            Representation::Prepared => Representation::Ntt,
+            r => r,
+        };
+        Poly::from_limbs(self.n, self.data[..limbs * self.n].to_vec(), repr)
+    }
+
+    /// Whether the values and Shoup constants are gone (after [`Zeroize::zeroize`]).
+    #[cfg(test)]
+    pub(crate) fn is_wiped(&self) -> bool {
+        self.data.is_empty() && self.shoup.is_empty()
+    }
+
+    /// Writes a signed small polynomial (|v| < every q_k; n values) into every limb, in
+    /// coefficient form.
+    pub(crate) fn set_signed(&mut self, params: &Parameters, vals: &[i64]) {
+        debug_assert_eq!(vals.len(), self.n);
+        self.repr = Representation::Coefficient;
+        self.shoup.clear();
+        for (limb, &q) in self.data.chunks_exact_mut(self.n).zip(&params.moduli) {
+            for (o, &v) in limb.iter_mut().zip(vals) {
+                debug_assert!(v.unsigned_abs() < q);
+                // Branch-free: v mod q = v + q·[v < 0].
+                *o = (v as u64).wrapping_add(q & ((v >> 63) as u64));
+            }
+        }
+    }
+
+    /// A signed small polynomial (|v| < every q_k) on the first `limbs` primes, in coefficient
+    /// form.
+    pub(crate) fn lift_signed(params: &Parameters, vals: &[i64], limbs: usize) -> Poly {
+        let mut p = Poly::zero(params, limbs, Representation::Coefficient);
+        p.set_signed(params, vals);
+        p
+    }
+
+    /// A signed wide polynomial (|v| < 2^127) on the first `limbs` primes, in coefficient form.
+    pub(crate) fn lift_wide(params: &Parameters, vals: &[i128], limbs: usize) -> Poly {
+        let mut p = Poly::zero(params, limbs, Representation::Coefficient);
+        for (limb, &q) in p.data.chunks_exact_mut(p.n).zip(&params.moduli) {
+            let q128 = q as i128;
+            for (o, &v) in limb.iter_mut().zip(vals) {
+                *o = v.rem_euclid(q128) as u64;
+            }
+        }
+        p
+    }
+
+    /// Coefficient → NTT form, every limb.
+    pub(crate) fn forward(&mut self, params: &Parameters) {
+        debug_assert_eq!(self.repr, Representation::Coefficient);
+        for (limb, plan) in self.data.chunks_exact_mut(self.n).zip(&params.plans) {
+            plan.forward(limb);
+        }
+        self.repr = Representation::Ntt;
+    }
+
+    /// NTT → coefficient form, every limb.
+    pub(crate) fn inverse(&mut self, params: &Parameters) {
+        debug_assert_eq!(self.repr, Representation::Ntt);
+        for (limb, plan) in self.data.chunks_exact_mut(self.n).zip(&params.plans) {
+            plan.inverse(limb);
+        }
+        self.repr = Representation::Coefficient;
+    }
+
+    /// NTT → prepared: computes each limb's Shoup constants for its plan.
+    pub(crate) fn prepare(mut self, params: &Parameters) -> Poly {
+        debug_assert_eq!(self.repr, Representation::Ntt);
+        let mut shoup = Vec::with_capacity(self.data.len());
+        for (limb, plan) in self.data.chunks_exact(self.n).zip(&params.plans) {
+            shoup.extend(plan.prepare(limb));
+        }
+        self.shoup = shoup;
+        self.repr = Representation::Prepared;
+        self
+    }
+
+    /// self += other limb-wise (same representation, values in [0, q) → [0, q); a prepared
+    /// `other` contributes its values). Branch-free with an arithmetic-shift mask, which
+    /// vectorises on baseline x86-64 (no unsigned 64-bit compare needed).
+    pub(crate) fn add_assign(&mut self, params: &Parameters, other: &Poly) {
+        self.check_operand(other);
+        for ((x, y), &q) in self
+            .limbs_mut()
+            .zip(other.data.chunks_exact(other.n))
+            .zip(&params.moduli)
+        {
+            for (x, &y) in x.iter_mut().zip(y) {
+                let t = (*x + y).wrapping_sub(q);
+                *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
+            }
+        }
+    }
+
+    /// self −= other limb-wise (as [`Poly::add_assign`]).
+    pub(crate) fn sub_assign(&mut self, params: &Parameters, other: &Poly) {
+        self.check_operand(other);
+        for ((x, y), &q) in self
+            .limbs_mut()
+            .zip(other.data.chunks_exact(other.n))
+            .zip(&params.moduli)
+        {
+            for (x, &y) in x.iter_mut().zip(y) {
+                let t = x.wrapping_sub(y);
+                *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
+            }
+        }
+    }
+
+    /// −self (same representation, not prepared).
+    pub(crate) fn neg(&self, params: &Parameters) -> Poly {
+        let mut r = Poly::from_limbs(self.n, vec![0; self.data.len()], self.repr);
+        r.sub_assign(params, self);
+        r
+    }
+
+    /// self = a ⊙ b limb-wise over self's limbs (NTT form; b prepared, with at least as many
+    /// limbs).
+    pub(crate) fn set_product(&mut self, params: &Parameters, a: &Poly, b: &Poly) {
+        debug_assert_eq!(a.repr, Representation::Ntt);
+        self.repr = Representation::Ntt;
+        for (k, (out, plan)) in self.limbs_mut().zip(&params.plans).enumerate() {
+            let (bk, bs) = b.prepared_limb(k);
+            plan.mul_prepared(out, a.limb(k), bk, bs);
+        }
+    }
+
+    /// self += a ⊙ b limb-wise over self's limbs (NTT form; b prepared, with at least as many
+    /// limbs).
+    pub(crate) fn add_product(&mut self, params: &Parameters, a: &Poly, b: &Poly) {
+        debug_assert!(self.repr == Representation::Ntt && a.repr == Representation::Ntt);
+        for (k, (acc, plan)) in self.limbs_mut().zip(&params.plans).enumerate() {
+            let (bk, bs) = b.prepared_limb(k);
+            plan.mul_acc_prepared(acc, a.limb(k), bk, bs);
+        }
+    }
+
+    fn check_operand(&self, other: &Poly) {
+        debug_assert_eq!(self.n, other.n);
+        debug_assert_eq!(self.data.len(), other.data.len());
+        debug_assert!(
+            self.repr == other.repr
+                || (self.repr == Representation::Ntt && other.repr == Representation::Prepared)
+        );
+    }
+}
