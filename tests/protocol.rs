@@ -27,7 +27,7 @@ fn random_inputs(model: &Model, count: usize, seed: u64) -> Vec<Vec<i64>> {
 /// Runs one session over a MemChannel and checks every query against the oracle.
 fn check_in_memory(name: &str, inputs: &[Vec<i64>]) {
     let model = nn::builtin_model(name).unwrap();
-    let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
+    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
     let (mut a, mut b) = MemChannel::pair();
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
@@ -70,7 +70,9 @@ fn cifar_minionn_matches_the_oracle_on_a_random_input() {
 #[test]
 fn tcp_concurrent_clients_and_misbehaving_peers() {
     let model = nn::builtin_model("mnist-minionn").unwrap();
-    let server = Arc::new(Server::new(model.clone(), ServerConfig::default()).unwrap());
+    let server = Arc::new(
+        Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap(),
+    );
     let addr = spawn_local_server(server, 4).unwrap();
     let inputs = mnist_inputs(&model, 10, 2);
 
@@ -124,7 +126,7 @@ fn tcp_concurrent_clients_and_misbehaving_peers() {
 #[test]
 fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
     let model = nn::builtin_model("mnist-deepsecure").unwrap();
-    let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
+    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
     let hello = handshake::Hello::new(ParamSetId::default(), model.name());
     // Valid handshake, then a truncated public key.
     let (mut a, mut b) = MemChannel::pair();
@@ -177,4 +179,56 @@ fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
     let e = server.serve_session(&mut b, |_| {}).unwrap_err();
     assert!(e.to_string().contains("timed out"), "{e}");
     drop(a.send(b"late"));
+}
+
+/// Fail closed: a plan that misses the circuit-privacy budget is refused by default, with the
+/// stage and the bits missing named; served only when the operator says so, and then every
+/// client is told in the handshake.
+#[test]
+fn plans_that_miss_the_privacy_budget_are_refused_unless_the_operator_insists() {
+    let model = nn::builtin_model("mnist-minionn").unwrap();
+    for set in ParamSetId::ALL {
+        let Ok(params) = set.params() else { continue };
+        let Ok(plan) = gazelle::protocol::Plan::new(&model, &params) else {
+            continue;
+        };
+        let budget = gazelle::protocol::PrivacyBudget::of(&plan, &model, true);
+        let config = ServerConfig {
+            param_set: set,
+            ..ServerConfig::default()
+        };
+        match Server::new(model.clone(), config) {
+            Ok(s) => assert!(s.circuit_privacy() && budget.holds(), "{}", set.name()),
+            Err(e) => {
+                assert!(!budget.holds(), "{}", set.name());
+                let msg = e.to_string();
+                assert!(matches!(e, ProtocolError::NoCircuitPrivacy(_)), "{msg}");
+                assert!(
+                    msg.contains("bits short") || msg.contains("below 128"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+    // The default set misses the budget today (session bound far above 2^-40): refused, and
+    // served insecurely only on request, which the client learns in the handshake.
+    let params = ParamSetId::default().params().unwrap();
+    let plan = gazelle::protocol::Plan::new(&model, &params).unwrap();
+    let budget = gazelle::protocol::PrivacyBudget::of(&plan, &model, true);
+    assert!(budget.session_sd_log2 > gazelle::protocol::SESSION_SD_LOG2);
+    assert!(budget
+        .stages
+        .iter()
+        .all(|s| s.replies >= 1 && s.sd_log2.is_finite()));
+    assert!(Server::new(model.clone(), ServerConfig::default()).is_err());
+    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
+    assert!(!server.circuit_privacy());
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        let client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        assert!(!client.terms.circuit_privacy);
+        client.finish().unwrap();
+        h.join().unwrap().unwrap();
+    });
 }

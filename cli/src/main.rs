@@ -53,6 +53,10 @@ enum Command {
         /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
         #[arg(long, default_value = "gazelle-4096")]
         params: String,
+        /// Serve even though the plan misses the circuit-privacy budget (`gazelle plan`): the
+        /// server logs it loudly and tells every client, which prints it.
+        #[arg(long)]
+        insecure_no_circuit_privacy: bool,
     },
     /// Classify one image privately against a `gazelle serve` server.
     Infer {
@@ -462,8 +466,17 @@ fn main() -> ExitCode {
             listen,
             max_sessions,
             params,
-        } => param_set(&params)
-            .and_then(|p| cli::serve(&model, &listen, max_sessions, p).map_err(|e| e.to_string())),
+            insecure_no_circuit_privacy,
+        } => param_set(&params).and_then(|p| {
+            cli::serve(
+                &model,
+                &listen,
+                max_sessions,
+                p,
+                insecure_no_circuit_privacy,
+            )
+            .map_err(|e| e.to_string())
+        }),
         Command::Infer {
             server,
             model,

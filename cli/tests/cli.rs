@@ -185,3 +185,43 @@ fn zero_counts_are_refused_at_parse_time() {
         assert!(err.contains("at least 1"), "{args:?}: {err}");
     }
 }
+
+/// `gazelle plan --json` has the documented keys; `serve` refuses a set that misses the
+/// circuit-privacy budget unless told, naming the budget.
+#[test]
+fn plan_json_and_serve_fails_closed() {
+    let out = gazelle()
+        .args(["plan", "--model", "mnist-minionn", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    for key in [
+        "stages",
+        "query_sd_log2",
+        "session_queries",
+        "session_sd_log2",
+        "security_bits",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing");
+    }
+    let stages = v["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 4, "four linear stages");
+    assert!(stages.iter().all(|s| s["sd_log2"].is_f64()));
+    assert_eq!(v["session_queries"], 65536);
+
+    let out = gazelle()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no circuit privacy") && err.contains("--insecure-no-circuit-privacy"),
+        "{err}"
+    );
+}

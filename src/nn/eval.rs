@@ -2,9 +2,13 @@
 //! the accumulator bounds that decide the plaintext modulus.
 use std::fmt;
 
+#[cfg(feature = "bundled")]
+use super::builtin_model;
 use super::error::Result;
-use super::{builtin_model, LayerKind, Model, Shape, DEFAULT_PLAINTEXT_MODULUS};
-use crate::data::{self, ImageSet};
+use super::{LayerKind, Model, Shape, DEFAULT_PLAINTEXT_MODULUS};
+#[cfg(feature = "bundled")]
+use crate::data;
+use crate::data::ImageSet;
 
 /// Results on one labelled image set.
 #[derive(Debug, Clone, PartialEq, Eq)]

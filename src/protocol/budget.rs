@@ -87,7 +87,11 @@ impl PrivacyBudget {
                     noise::linear_stage_any_weights(params, schedule),
                     schedule.output_layout().num_cts(),
                 ),
-                Stage::Square { len } => ("square", noise::square_stage(params), len.div_ceil(params.n())),
+                Stage::Square { len } => (
+                    "square",
+                    noise::square_stage(params),
+                    len.div_ceil(params.n()),
+                ),
                 _ => continue,
             };
             let flood = PublicKey::flood_bound(params, noise, params.max_level(), switch_down).ok();
@@ -103,11 +107,7 @@ impl PrivacyBudget {
                 sd_log2,
             });
         }
-        let query_sd_log2 = log2_sum(
-            stages
-                .iter()
-                .map(|s| s.sd_log2 + (s.replies as f64).log2()),
-        );
+        let query_sd_log2 = log2_sum(stages.iter().map(|s| s.sd_log2 + (s.replies as f64).log2()));
         let session_sd_log2 = query_sd_log2 + (SESSION_QUERIES as f64).log2();
         PrivacyBudget {
             params: params.name().to_string(),

@@ -138,6 +138,9 @@ fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, p
         }
     };
     ch.set_session_deadline(SESSION_DEADLINE);
+    if !server.circuit_privacy() {
+        eprintln!("serve: session {id} from {peer}: WARNING: served WITHOUT circuit privacy");
+    }
     let t = Instant::now();
     let r = server.serve_session(&mut ch, |line| eprintln!("serve: session {id}: {line}"));
     match r {
@@ -156,12 +159,23 @@ pub fn serve(
     listen: &str,
     max_sessions: usize,
     param_set: ParamSetId,
+    insecure_no_circuit_privacy: bool,
 ) -> CliResult<()> {
     let config = ServerConfig {
         param_set,
+        insecure_no_circuit_privacy,
         ..ServerConfig::default()
     };
-    let server = Arc::new(Server::new(nn::builtin_model(model)?, config)?);
+    let server = Arc::new(Server::new(nn::builtin_model(model)?, config).map_err(|e| {
+        format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name())
+    })?);
+    if !server.circuit_privacy() {
+        eprintln!(
+            "serve: WARNING: NO CIRCUIT PRIVACY — {}",
+            privacy_shortfall(&server)
+        );
+        eprintln!("serve: WARNING: clients can learn more about the model's weights than its classes; every client is told so in the handshake");
+    }
     let listener = TcpListener::bind(listen)?;
     eprintln!(
         "serve: model {model}, {} stages, parameter set {}, listening on {} (at most {max_sessions} sessions)",
@@ -201,6 +215,12 @@ pub fn infer_once(
 ) -> CliResult<QueryReport> {
     let mut ch = TcpChannel::connect(addr)?;
     let mut client = Client::connect(&mut ch, model, param_set)?;
+    if !client.terms.circuit_privacy {
+        eprintln!(
+            "WARNING: the server runs WITHOUT CIRCUIT PRIVACY (--insecure-no-circuit-privacy): \
+             its replies may reveal more about its weights than the class"
+        );
+    }
     let setup = client.setup;
     let mut report = client.query(input)?;
     client.finish()?;
@@ -309,6 +329,16 @@ pub struct DemoSummary {
     pub last: Option<QueryReport>,
     /// Session setup (handshake, key upload, base OTs), once per session.
     pub setup: super::PhaseMetrics,
+    /// Why the plan misses the circuit-privacy budget, when it does.
+    pub no_circuit_privacy: Option<String>,
+}
+
+/// One line on how far `server`'s plan is from the circuit-privacy budget.
+fn privacy_shortfall(server: &Server) -> String {
+    match server.budget().check() {
+        Err(e) => e.to_string(),
+        Ok(()) => "replies are not flooded".into(),
+    }
 }
 
 /// `gazelle demo`: both parties in this process over loopback TCP, on the bundled images of
@@ -320,11 +350,13 @@ pub fn demo_run(
     mut progress: impl FnMut(usize, usize, &QueryReport, bool),
 ) -> CliResult<DemoSummary> {
     let model = nn::builtin_model(model_name)?;
-    let config = ServerConfig {
-        param_set,
-        ..ServerConfig::default()
-    };
-    let server = Arc::new(Server::new(model.clone(), config)?);
+    // The demo runs both parties for one user, so a set that misses the circuit-privacy
+    // budget still runs, and the summary says so (`serve` refuses unless told).
+    let server = Arc::new(Server::new(
+        model.clone(),
+        ServerConfig::insecure(param_set),
+    )?);
+    let privacy = (!server.circuit_privacy()).then(|| privacy_shortfall(&server));
     let addr = spawn_local_server(server, 4)?;
     let shape = model.input().shape;
     let bundled = data::bundled_for_shape(shape.c, shape.h, shape.w);
@@ -352,7 +384,9 @@ pub fn demo_run(
         offline_bytes: 0.0,
         last: None,
         setup: client.setup,
+        no_circuit_privacy: privacy,
     };
+    debug_assert_eq!(s.no_circuit_privacy.is_none(), client.terms.circuit_privacy);
     let (mut on, mut off, mut onb, mut offb) = (vec![], vec![], vec![], vec![]);
     for (i, (img, label)) in imgs.iter().zip(&labels).enumerate() {
         let x = model.input().encode_fixed(img);
@@ -399,6 +433,13 @@ pub fn demo(model_name: &str, images: usize, param_set: ParamSetId) -> CliResult
         );
     })?;
     eprintln!();
+    if let Some(why) = &s.no_circuit_privacy {
+        println!(
+            "WARNING: NO CIRCUIT PRIVACY at parameter set {}: {why}",
+            param_set.name()
+        );
+        println!("WARNING: `gazelle serve` refuses this set unless given --insecure-no-circuit-privacy; `gazelle plan` shows the budget per stage");
+    }
     if let Some(r) = &s.last {
         println!("per-stage breakdown of the last query:");
         print!("{}", r.table());

@@ -1,6 +1,6 @@
 //! The client's side of the protocol: key generation and upload, then per query an offline
 //! phase (random OTs, garbled tables) and the online phase on its private input.
-use super::handshake::{handshake_client, Hello};
+use super::handshake::{handshake_client, Hello, ServerTerms};
 use super::metrics::measure;
 use super::stages::{self, ClientOnline, ClientPrep, ClientStep};
 use super::wire::{
@@ -8,7 +8,7 @@ use super::wire::{
 };
 use super::{PhaseMetrics, Plan, ProtocolError, QueryReport, Result, StageMetrics};
 use crate::channel::Channel;
-use crate::gc::Evaluator;
+use crate::gc::{Evaluator, HashKey};
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey, SecretKey};
 use crate::net;
 use crate::nn::{argmax, Model};
@@ -30,6 +30,8 @@ pub struct Client<'c, C: Channel> {
     ahead: std::collections::VecDeque<Precomputed>,
     /// Setup phase measurements (handshake, key upload, base OTs).
     pub setup: PhaseMetrics,
+    /// What the server stated in the handshake (circuit privacy or not).
+    pub terms: ServerTerms,
 }
 
 impl<C: Channel> std::fmt::Debug for Client<'_, C> {
@@ -47,8 +49,8 @@ impl<'c, C: Channel> Client<'c, C> {
         let params = param_set.params()?;
         let plan = Plan::new(&model, &params)?;
         let hello = Hello::new(param_set, model.name());
-        let ((sk, cot), setup) = measure(ch, |ch| {
-            handshake_client(ch, &hello)?;
+        let ((sk, cot, terms), setup) = measure(ch, |ch| {
+            let terms = handshake_client(ch, &hello)?;
             let mut rng = sampling::secret_rng()?;
             let sk = SecretKey::generate(&params, &mut rng);
             let pk = PublicKey::generate(&sk, &mut rng);
@@ -59,7 +61,7 @@ impl<'c, C: Channel> Client<'c, C> {
             }
             let mut ot_rng = OtRng::from_entropy()?;
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
-            Ok((sk, cot))
+            Ok((sk, cot, terms))
         })?;
         Ok(Client {
             ch,
@@ -67,7 +69,8 @@ impl<'c, C: Channel> Client<'c, C> {
             plan,
             sk,
             cot,
-            evaluator: Evaluator::new()?,
+            evaluator: Evaluator::with_key(HashKey::from_bytes(terms.gc_hash_key))?,
+            terms,
             ahead: Default::default(),
             setup,
         })

@@ -1,13 +1,14 @@
 //! The session handshake: the client says which protocol version, HE parameter set and model
-//! it expects; the server answers with its own hello when they agree, or with an error frame
-//! naming the difference. Both sides then fail with [`NetError::Handshake`].
+//! it expects; the server answers with its own hello and its [`ServerTerms`] (whether its plan
+//! gives circuit privacy, the session's garbling hash key) when they agree, or with an error
+//! frame naming the difference. Both sides then fail with [`NetError::Handshake`].
 use super::wire::{TAG_HELLO, TAG_HELLO_OK};
 use crate::channel::Channel;
 use crate::he::params::ParamSetId;
 use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 
 /// Version of the wire protocol; both sides must agree.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Magic of the hello message.
 pub const MAGIC: [u8; 4] = *b"GZL1";
@@ -20,6 +21,39 @@ fn malformed<T>(what: &'static str, reason: impl Into<String>) -> Result<T> {
         what,
         reason: reason.into(),
     })
+}
+
+/// What the server states about the session beyond the agreed hello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTerms {
+    /// Whether the server's plan meets the circuit-privacy budget
+    /// (`protocol::budget`); false only when its operator chose
+    /// `--insecure-no-circuit-privacy`, which the client must show its user.
+    pub circuit_privacy: bool,
+    /// The session's garbling hash key, drawn by the garbler (public to the evaluator).
+    pub gc_hash_key: [u8; 16],
+}
+
+/// Encoded size of [`ServerTerms`]: a flag byte and the key.
+const TERMS_LEN: usize = 17;
+
+impl ServerTerms {
+    fn to_bytes(self) -> [u8; TERMS_LEN] {
+        let mut b = [0u8; TERMS_LEN];
+        b[0] = u8::from(self.circuit_privacy);
+        b[1..].copy_from_slice(&self.gc_hash_key);
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Result<ServerTerms> {
+        match b {
+            [flag @ (0 | 1), key @ ..] if key.len() == 16 => Ok(ServerTerms {
+                circuit_privacy: *flag == 1,
+                gc_hash_key: key.try_into().expect("16 bytes"),
+            }),
+            _ => malformed("hello reply", "bad server terms"),
+        }
+    }
 }
 
 /// What a session is about: both sides must agree on every field.
@@ -104,18 +138,31 @@ impl Hello {
     }
 }
 
-/// Client side of the handshake: sends `ours`, waits for the server's verdict.
-pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<()> {
+/// Client side of the handshake: sends `ours`, waits for the server's verdict and terms.
+pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<ServerTerms> {
     send_msg(ch, TAG_HELLO, &ours.to_bytes())?;
-    match recv_msg(ch, TAG_HELLO_OK, 8 + MAX_MODEL_NAME, "hello reply") {
+    match recv_msg(
+        ch,
+        TAG_HELLO_OK,
+        8 + MAX_MODEL_NAME + TERMS_LEN,
+        "hello reply",
+    ) {
         Ok(reply) => {
-            let theirs = Hello::from_bytes(&reply)?;
+            let split = reply
+                .len()
+                .checked_sub(TERMS_LEN)
+                .ok_or(NetError::Malformed {
+                    what: "hello reply",
+                    reason: "too short".into(),
+                })?;
+            let theirs = Hello::from_bytes(&reply[..split])?;
+            let terms = ServerTerms::from_bytes(&reply[split..])?;
             match ours.mismatch(&theirs) {
                 Some(m) => {
                     send_error(ch, &format!("handshake mismatch: {m}"));
                     Err(NetError::Handshake(m))
                 }
-                None => Ok(()),
+                None => Ok(terms),
             }
         }
         Err(NetError::PeerError(reason)) => Err(NetError::Handshake(reason)),
@@ -124,8 +171,12 @@ pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result
 }
 
 /// Server side of the handshake: checks the client's hello against `ours`; on a mismatch
-/// tells the client why and fails.
-pub fn handshake_server<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<Hello> {
+/// tells the client why and fails; else replies with `ours` and `terms`.
+pub fn handshake_server<C: Channel + ?Sized>(
+    ch: &mut C,
+    ours: &Hello,
+    terms: ServerTerms,
+) -> Result<Hello> {
     let theirs = match recv_msg(ch, TAG_HELLO, 8 + MAX_MODEL_NAME, "hello")
         .and_then(|b| Hello::from_bytes(&b))
     {
@@ -143,7 +194,9 @@ pub fn handshake_server<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result
         send_error(ch, &reason);
         return Err(NetError::Handshake(reason));
     }
-    send_msg(ch, TAG_HELLO_OK, &ours.to_bytes())?;
+    let mut reply = ours.to_bytes();
+    reply.extend_from_slice(&terms.to_bytes());
+    send_msg(ch, TAG_HELLO_OK, &reply)?;
     Ok(theirs)
 }
 
@@ -160,15 +213,23 @@ mod tests {
         }
     }
 
+    const TERMS: ServerTerms = ServerTerms {
+        circuit_privacy: false,
+        gc_hash_key: [7; 16],
+    };
+
     #[test]
     fn handshake_agrees_and_mismatch_errors_on_both_sides() {
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m")));
-        handshake_client(&mut a, &hello("m")).unwrap();
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS));
+        assert_eq!(handshake_client(&mut a, &hello("m")).unwrap(), TERMS);
         t.join().unwrap().unwrap();
+        for bad in [&[2u8; 17][..], &[1u8; 16][..], &[1u8; 18][..]] {
+            assert!(ServerTerms::from_bytes(bad).is_err(), "{bad:?}");
+        }
 
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m")));
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS));
         let e = handshake_client(&mut a, &hello("other")).unwrap_err();
         assert!(
             matches!(e, NetError::Handshake(ref r) if r.contains("model")),
@@ -189,7 +250,7 @@ mod tests {
         }
         let (mut a, mut b) = MemChannel::pair();
         a.send(&[0x01, 1, 2, 3]).unwrap();
-        assert!(handshake_server(&mut b, &hello("m")).is_err());
+        assert!(handshake_server(&mut b, &hello("m"), TERMS).is_err());
         // The server told the client why.
         assert!(matches!(
             recv_msg(&mut a, 0x02, 100, "x"),

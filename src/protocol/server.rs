@@ -4,7 +4,8 @@
 //! Every message from the client is length-bounded by what the plan expects before anything
 //! is allocated, and validated (ciphertexts and keys by `he::serial`, OT messages by `ot`);
 //! any failure ends this session only, with a reason sent to the client.
-use super::handshake::{handshake_server, Hello};
+use super::budget::PrivacyBudget;
+use super::handshake::{handshake_server, Hello, ServerTerms};
 use super::stages::{self, linear::ServerLayer, ServerOffline, ServerOnline, ServerPrep};
 use super::wire::{
     max_gk_bytes, max_pk_bytes, OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY,
@@ -36,6 +37,22 @@ pub struct ServerConfig {
     pub circuit_privacy: bool,
     /// Switch replies down one prime (smaller replies).
     pub switch_down: bool,
+    /// Serve even when the plan does not meet the circuit-privacy budget (or replies are not
+    /// flooded): `--insecure-no-circuit-privacy`. Off by default: [`Server::new`] then refuses
+    /// such a plan. The handshake tells every client, which shows it to its user.
+    pub insecure_no_circuit_privacy: bool,
+}
+
+impl ServerConfig {
+    /// The default configuration with `insecure_no_circuit_privacy` set (tests, demos of sets
+    /// that miss the budget).
+    pub fn insecure(param_set: ParamSetId) -> ServerConfig {
+        ServerConfig {
+            param_set,
+            insecure_no_circuit_privacy: true,
+            ..ServerConfig::default()
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -44,6 +61,7 @@ impl Default for ServerConfig {
             param_set: ParamSetId::default(),
             circuit_privacy: true,
             switch_down: true,
+            insecure_no_circuit_privacy: false,
         }
     }
 }
@@ -55,6 +73,8 @@ pub struct Server {
     config: ServerConfig,
     /// Per stage: the prepared weights of a linear stage, `None` for the others.
     layers: Vec<Option<ServerLayer>>,
+    /// The plan's circuit-privacy budget.
+    budget: PrivacyBudget,
 }
 
 impl std::fmt::Debug for Server {
@@ -94,6 +114,16 @@ impl Server {
     pub fn new(model: Model, config: ServerConfig) -> Result<Server> {
         let params = config.param_set.params()?;
         let plan = Plan::new(&model, &params)?;
+        // Fail closed: a plan that misses the budget runs only when the operator said so.
+        let budget = PrivacyBudget::of(&plan, &model, config.switch_down);
+        if !config.insecure_no_circuit_privacy {
+            budget.check()?;
+            if !config.circuit_privacy {
+                return Err(ProtocolError::NoCircuitPrivacy(
+                    "replies are not flooded (circuit_privacy = false)".into(),
+                ));
+            }
+        }
         let sched = Scheduler::global();
         let mut layers = Vec::with_capacity(plan.stages.len());
         // The k-th linear stage uses the k-th Galois key set.
@@ -121,7 +151,18 @@ impl Server {
             plan,
             config,
             layers,
+            budget,
         })
+    }
+
+    /// The plan's circuit-privacy budget.
+    pub fn budget(&self) -> &PrivacyBudget {
+        &self.budget
+    }
+
+    /// Whether replies are flooded and the plan meets the budget.
+    pub fn circuit_privacy(&self) -> bool {
+        self.config.circuit_privacy && self.budget.holds()
     }
 
     /// The model.
@@ -159,7 +200,14 @@ impl Server {
         ch: &mut C,
         log: &mut impl FnMut(&str),
     ) -> Result<SessionSummary> {
-        handshake_server(ch, &self.hello())?;
+        // The session's garbler: Δ, label key and a fresh garbling hash key, which the
+        // evaluator needs and learns from the handshake.
+        let garbler = Garbler::new_session()?;
+        let terms = ServerTerms {
+            circuit_privacy: self.circuit_privacy(),
+            gc_hash_key: garbler.hash_key().to_bytes(),
+        };
+        handshake_server(ch, &self.hello(), terms)?;
         let params = &self.plan.params;
         let pk_bytes = net::recv_msg(ch, TAG_PK, max_pk_bytes(params), "public key")?;
         let pk = PublicKey::from_bytes(params, &pk_bytes)?;
@@ -176,7 +224,7 @@ impl Server {
             }
             gk.push(keys);
         }
-        let garbler = Garbler::new()?;
+
         let mut ot_rng = OtRng::from_entropy()?;
         let cot = ot_io::setup_sender(ch, OT_PARAMS, garbler.delta(), &mut ot_rng)?;
         let mut s = Session {
