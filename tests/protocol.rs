@@ -232,3 +232,26 @@ fn plans_that_miss_the_privacy_budget_are_refused_unless_the_operator_insists() 
         h.join().unwrap().unwrap();
     });
 }
+
+/// Over the session limit, a client is told the server is busy (not just "closed").
+#[test]
+fn a_client_over_the_session_limit_is_told_the_server_is_busy() {
+    let model = nn::builtin_model("mnist-secureml").unwrap();
+    let server = Arc::new(
+        Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap(),
+    );
+    let addr = spawn_local_server(server, 1).unwrap();
+    // The first client holds the only slot (connected, idle).
+    let mut first = TcpChannel::connect(addr).unwrap();
+    let held = Client::connect(&mut first, model.clone(), ParamSetId::default()).unwrap();
+    for _ in 0..3 {
+        let x = random_inputs(&model, 1, 5).remove(0);
+        let e = infer_once(addr, model.clone(), &x, ParamSetId::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("server busy (1/1 sessions), retry later"),
+            "{e}"
+        );
+    }
+    held.finish().unwrap();
+}

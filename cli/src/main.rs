@@ -33,8 +33,9 @@ enum Command {
         /// Number of images to classify (the default finishes in seconds).
         #[arg(long, default_value_t = 20, value_parser = positive)]
         images: usize,
-        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
-        /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
+        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit),
+        /// gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows each one's
+        /// circuit-privacy budget.
         #[arg(long, default_value = "gazelle-4096")]
         params: String,
     },
@@ -49,8 +50,9 @@ enum Command {
         /// Most sessions served at once.
         #[arg(long, default_value_t = 4, value_parser = positive)]
         max_sessions: usize,
-        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
-        /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
+        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit),
+        /// gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows each one's
+        /// circuit-privacy budget.
         #[arg(long, default_value = "gazelle-4096")]
         params: String,
         /// Serve even though the plan misses the circuit-privacy budget (`gazelle plan`): the
@@ -80,8 +82,9 @@ enum Command {
         /// background and says so; RGB images are never inverted unless asked (`invert`).
         #[arg(long, value_enum, default_value_t = PolarityArg::Auto)]
         polarity: PolarityArg,
-        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit, whole-
-        /// ciphertext flooding ≤ 2^-40), gazelle-2048 (the paper's set, below 128-bit).
+        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit),
+        /// gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows each one's
+        /// circuit-privacy budget.
         #[arg(long, default_value = "gazelle-4096")]
         params: String,
     },

@@ -20,15 +20,10 @@
 //! certainty (worst-case bounds, no failure probability). The mask the protocol adds hides the
 //! message itself; flooding only concerns the noise.
 //!
-//! For the largest layer (576 products, a rotation, the mask; worst-case ‖v‖ from
-//! [`NoiseBound`]), [`FloodReport::statistical_distance_log2`] is:
-//! * `gazelle-8192`: 2^−43.4 over the whole ciphertext — the ≤ 2^−40 target;
-//! * `gazelle-4096` (default): 2^−30.0 over the whole ciphertext, 2^−42 per coefficient. The
-//!   measured noise of that chain is ~2^36.5, and a distance ≤ 2^−40 over all n coefficients
-//!   needs ‖v‖ ≤ about 2^36 at this modulus, so the target holds there only for smaller layers or
-//!   under a high-probability (not worst-case) bound on v; use `gazelle-8192` where the
-//!   worst-case guarantee is required;
-//! * `gazelle-4096-fast`: 2^−4.6 after a rotation — no circuit privacy for rotated results.
+//! The figures for one chain of operations (576 products with one rotation *after* them) are
+//! far better than what the protocol's layers reach: their layouts rotate *before* multiplying,
+//! so the key-switching noise meets the plaintext norm. What a whole plan gets, summed over a
+//! session, is `protocol::budget`'s (`gazelle plan`); no parameter set meets 2^−40 there yet.
 //!
 //! Switching the reply down to one prime afterwards halves its size (110,600 → 55,304 bytes at
 //! `gazelle-4096`) and keeps it decryptable: the flooding bound accounts for the switch.

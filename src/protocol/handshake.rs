@@ -140,7 +140,21 @@ impl Hello {
 
 /// Client side of the handshake: sends `ours`, waits for the server's verdict and terms.
 pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<ServerTerms> {
-    send_msg(ch, TAG_HELLO, &ours.to_bytes())?;
+    if let Err(sent) = send_msg(ch, TAG_HELLO, &ours.to_bytes()) {
+        // A server that refuses (e.g. busy) sends its error frame and closes before our hello
+        // arrives: its reason may be waiting even though our send failed.
+        return Err(
+            match recv_msg(
+                ch,
+                TAG_HELLO_OK,
+                8 + MAX_MODEL_NAME + TERMS_LEN,
+                "hello reply",
+            ) {
+                Err(NetError::PeerError(reason)) => NetError::Handshake(reason),
+                _ => sent,
+            },
+        );
+    }
     match recv_msg(
         ch,
         TAG_HELLO_OK,
