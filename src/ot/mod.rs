@@ -186,6 +186,20 @@ impl From<CodecError> for OtError {
     }
 }
 
+/// High word of the tweaks of the GGM trees' PRG (`ext::ggm`): `(j mod 2, GGM_TWEAK_DOMAIN)`.
+/// The OT's hash, the GGM PRG and garbling (`gc::hash::TWEAK_DOMAIN`) each have their own
+/// domain, so no hash input of one is ever a hash input of another.
+pub(crate) const GGM_TWEAK_DOMAIN: u64 = 0x4f54_4747_4d00_0001;
+
+/// High word of the tweaks of the OT's correlation-robust hash (random OTs and the online
+/// derandomisation): `(index, OT_TWEAK_DOMAIN)`.
+pub(crate) const OT_TWEAK_DOMAIN: u64 = 0x4f54_4841_5348_0001;
+
+/// The OT hash's tweak of correlated OT number `index`.
+pub(crate) fn ot_tweak(index: u64) -> kernels::Block {
+    kernels::Block::from_u64s(index, OT_TWEAK_DOMAIN)
+}
+
 /// Overwrites secret blocks with zeros. `fill` plus an opaque use of the slice
 /// ([`std::hint::black_box`]) and a compiler fence keep the stores from being elided, at memory
 /// speed (the per-byte volatile writes of `zeroize` cost ~1 ns per byte on the 16 MB pools of

@@ -433,7 +433,7 @@ impl PendingChosen {
         }
         let hash = Aes128::fixed()?;
         let tweaks: Vec<Block> = (0..self.t.len() as u64)
-            .map(|j| Block::from_u128(self.start.wrapping_add(j) as u128))
+            .map(|j| crate::ot::ot_tweak(self.start.wrapping_add(j)))
             .collect();
         let mut pads = self.t.clone();
         hash.tccr_many(&mut pads, &tweaks);
@@ -524,7 +524,7 @@ impl SenderCots {
         let mut tweaks = Vec::with_capacity(2 * n);
         for (j, qj) in q.iter().enumerate() {
             let d = msg.bit(j);
-            let tw = Block::from_u128(msg.start.wrapping_add(j as u64) as u128);
+            let tw = crate::ot::ot_tweak(msg.start.wrapping_add(j as u64));
             pads.push(*qj ^ delta.and_bit(d));
             pads.push(*qj ^ delta.and_bit(!d));
             tweaks.push(tw);

@@ -21,7 +21,7 @@ pub(super) fn ggm_expand(hash: &Aes128, level: &[Option<Block>]) -> Vec<Option<B
         })
         .collect();
     let tweaks: Vec<Block> = (0..xs.len())
-        .map(|j| Block::from_u128((j & 1) as u128))
+        .map(|j| Block::from_u64s((j & 1) as u64, crate::ot::GGM_TWEAK_DOMAIN))
         .collect();
     hash.tccr_many(&mut xs, &tweaks);
     let out = xs

@@ -89,7 +89,7 @@ impl ReceiverCots {
 
 fn tweaks(start: u64, n: usize) -> Vec<Block> {
     (0..n as u64)
-        .map(|j| Block::from_u128(start.wrapping_add(j) as u128))
+        .map(|j| crate::ot::ot_tweak(start.wrapping_add(j)))
         .collect()
 }
 
