@@ -18,6 +18,15 @@ pub struct Ciphertext {
     pub(crate) seed: Option<Seed>,
 }
 
+impl zeroize::Zeroize for Ciphertext {
+    /// Overwrites both halves with zeros and empties them (for ciphertexts that carry a secret
+    /// in the clear, such as a transparent encryption of a server's mask).
+    fn zeroize(&mut self) {
+        self.c0.zeroize();
+        self.c1.zeroize();
+    }
+}
+
 impl std::fmt::Debug for Ciphertext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ciphertext")

@@ -31,6 +31,13 @@ use std::sync::Arc;
 /// `Ciphertext::add_plain_assign`, without the scaling and NTTs).
 pub(crate) struct Addend(Ciphertext);
 
+impl Drop for Addend {
+    /// An addend holds the server's share or mask in the clear (a transparent ciphertext).
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl Addend {
     /// Prepares the slot vector `slots` (at most n values mod p).
     pub(crate) fn new(params: &Arc<Parameters>, slots: &[u64]) -> Result<Addend> {
@@ -77,6 +84,13 @@ pub(crate) struct ServerOffline<'a> {
     pub rng: SecretRng,
     /// The server's share of the current activations.
     pub share: Vec<u64>,
+}
+
+impl Drop for ServerOffline<'_> {
+    /// The last share is secret (the negated masks of the query).
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.share);
+    }
 }
 
 /// The server's online phase of one query.
