@@ -24,21 +24,33 @@ fn random_inputs(model: &Model, count: usize, seed: u64) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// Runs one session over a MemChannel and checks every query against the oracle.
+/// The test server: the default set (which misses the budget, so insecure), revealing the
+/// logits when asked.
+fn server_config(reveal_logits: bool) -> ServerConfig {
+    ServerConfig {
+        reveal_logits,
+        ..ServerConfig::insecure(ParamSetId::default())
+    }
+}
+
+/// Runs one session over a MemChannel against a server that reveals the logits and checks
+/// every query's logits against the oracle bit for bit.
 fn check_in_memory(name: &str, inputs: &[Vec<i64>]) {
     let model = nn::builtin_model(name).unwrap();
-    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
+    let server = Server::new(model.clone(), server_config(true)).unwrap();
     let (mut a, mut b) = MemChannel::pair();
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
         let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
         // The first query's offline phase runs ahead; the others run theirs on demand.
+        assert!(client.terms.logits_revealed);
         let pre = client.precompute().unwrap();
         assert!(pre.down > 0 && client.precomputed() == 1);
         for x in inputs {
             let r = client.query(x).unwrap();
-            assert_eq!(r.logits, model.infer_fixed(x).unwrap(), "{name}");
-            assert_eq!(r.class, nn::argmax(&r.logits));
+            let logits = r.logits.as_ref().expect("the server reveals the logits");
+            assert_eq!(*logits, model.infer_fixed(x).unwrap(), "{name}");
+            assert_eq!(r.class, nn::argmax(logits));
             assert!(r.online().bytes() > 0 && r.offline().bytes() > 0);
         }
         client.finish().unwrap();
@@ -61,6 +73,40 @@ fn mnist_networks_match_the_oracle_on_real_and_random_inputs() {
     }
 }
 
+/// The default server reveals only the class: the argmax of the oracle's logits, and no
+/// logits; the client learns so in the handshake.
+#[test]
+fn default_server_reveals_only_the_class() {
+    for name in ["mnist-minionn", "mnist-cryptonets"] {
+        let model = nn::builtin_model(name).unwrap();
+        let mut inputs = mnist_inputs(&model, 0, 3);
+        inputs.extend(random_inputs(&model, 2, 7));
+        let server = Server::new(model.clone(), server_config(false)).unwrap();
+        assert!(matches!(
+            server.plan().stages.last(),
+            Some(gazelle::protocol::Stage::Argmax { .. })
+        ));
+        let (mut a, mut b) = MemChannel::pair();
+        std::thread::scope(|sc| {
+            let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+            let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+            assert!(!client.terms.logits_revealed);
+            client.precompute().unwrap();
+            for x in &inputs {
+                let r = client.query(x).unwrap();
+                assert_eq!(r.logits, None, "{name}");
+                assert_eq!(
+                    r.class,
+                    nn::argmax(&model.infer_fixed(x).unwrap()),
+                    "{name}"
+                );
+            }
+            client.finish().unwrap();
+            assert_eq!(h.join().unwrap().unwrap().queries, inputs.len());
+        });
+    }
+}
+
 #[test]
 fn cifar_minionn_matches_the_oracle_on_a_random_input() {
     let model = nn::builtin_model("cifar-minionn").unwrap();
@@ -70,9 +116,7 @@ fn cifar_minionn_matches_the_oracle_on_a_random_input() {
 #[test]
 fn tcp_concurrent_clients_and_misbehaving_peers() {
     let model = nn::builtin_model("mnist-minionn").unwrap();
-    let server = Arc::new(
-        Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap(),
-    );
+    let server = Arc::new(Server::new(model.clone(), server_config(true)).unwrap());
     let addr = spawn_local_server(server, 4).unwrap();
     let inputs = mnist_inputs(&model, 10, 2);
 
@@ -118,7 +162,10 @@ fn tcp_concurrent_clients_and_misbehaving_peers() {
             })
             .collect();
         for (h, x) in hs.into_iter().zip(&inputs) {
-            assert_eq!(h.join().unwrap().logits, model.infer_fixed(x).unwrap());
+            assert_eq!(
+                h.join().unwrap().logits,
+                Some(model.infer_fixed(x).unwrap())
+            );
         }
     });
 }

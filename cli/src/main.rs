@@ -59,6 +59,11 @@ enum Command {
         /// server logs it loudly and tells every client, which prints it.
         #[arg(long)]
         insecure_no_circuit_privacy: bool,
+        /// What the client learns: the class only (default; the argmax is computed inside the
+        /// last garbled circuit), or every logit (which makes model extraction by equation
+        /// solving far cheaper). Every client is told which in the handshake.
+        #[arg(long, value_enum, default_value_t = RevealArg::Class)]
+        reveal: RevealArg,
     },
     /// Classify one image privately against a `gazelle serve` server.
     Infer {
@@ -157,6 +162,15 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+}
+
+/// What `serve` reveals to its clients.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum RevealArg {
+    /// The class only.
+    Class,
+    /// Every logit.
+    Logits,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -470,6 +484,7 @@ fn main() -> ExitCode {
             max_sessions,
             params,
             insecure_no_circuit_privacy,
+            reveal,
         } => param_set(&params).and_then(|p| {
             cli::serve(
                 &model,
@@ -477,6 +492,7 @@ fn main() -> ExitCode {
                 max_sessions,
                 p,
                 insecure_no_circuit_privacy,
+                reveal == RevealArg::Logits,
             )
             .map_err(|e| e.to_string())
         }),

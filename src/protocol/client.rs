@@ -6,7 +6,7 @@ use super::stages::{self, ClientOnline, ClientPrep, ClientStep};
 use super::wire::{
     OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY, REQ_QUERY_PRECOMPUTED, TAG_GK, TAG_PK, TAG_QUERY,
 };
-use super::{PhaseMetrics, Plan, ProtocolError, QueryReport, Result, StageMetrics};
+use super::{PhaseMetrics, Plan, ProtocolError, QueryReport, Result, Reveal, StageMetrics};
 use crate::channel::Channel;
 use crate::gc::{Evaluator, HashKey};
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey, SecretKey};
@@ -30,7 +30,7 @@ pub struct Client<'c, C: Channel> {
     ahead: std::collections::VecDeque<Precomputed>,
     /// Setup phase measurements (handshake, key upload, base OTs).
     pub setup: PhaseMetrics,
-    /// What the server stated in the handshake (circuit privacy or not).
+    /// What the server stated in the handshake (circuit privacy or not, logits or class only).
     pub terms: ServerTerms,
 }
 
@@ -44,13 +44,25 @@ impl<C: Channel> std::fmt::Debug for Client<'_, C> {
 
 impl<'c, C: Channel> Client<'c, C> {
     /// Connects a session for `model` (only its architecture is used) under `param_set`:
-    /// handshake, key generation and upload, OT setup.
+    /// handshake, then the plan the server's terms call for (class only, or the logits),
+    /// key generation and upload, OT setup.
     pub fn connect(ch: &'c mut C, model: Model, param_set: ParamSetId) -> Result<Self> {
         let params = param_set.params()?;
-        let plan = Plan::new(&model, &params)?;
         let hello = Hello::new(param_set, model.name());
-        let ((sk, cot, terms), setup) = measure(ch, |ch| {
-            let terms = handshake_client(ch, &hello)?;
+        let (terms, handshake) = measure(ch, |ch| Ok(handshake_client(ch, &hello)?))?;
+        let reveal = if terms.logits_revealed {
+            Reveal::Logits
+        } else {
+            Reveal::Class
+        };
+        let plan = match Plan::new_with(&model, &params, reveal) {
+            Ok(plan) => plan,
+            Err(e) => {
+                net::send_error(ch, &format!("client cannot plan the model: {e}"));
+                return Err(e);
+            }
+        };
+        let ((sk, cot), keys) = measure(ch, |ch| {
             let mut rng = sampling::secret_rng()?;
             let sk = SecretKey::generate(&params, &mut rng);
             let pk = PublicKey::generate(&sk, &mut rng);
@@ -61,7 +73,7 @@ impl<'c, C: Channel> Client<'c, C> {
             }
             let mut ot_rng = OtRng::from_entropy()?;
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
-            Ok((sk, cot, terms))
+            Ok((sk, cot))
         })?;
         Ok(Client {
             ch,
@@ -72,7 +84,7 @@ impl<'c, C: Channel> Client<'c, C> {
             evaluator: Evaluator::with_key(HashKey::from_bytes(terms.gc_hash_key))?,
             terms,
             ahead: Default::default(),
-            setup,
+            setup: handshake.plus(keys),
         })
     }
 
@@ -158,6 +170,7 @@ impl<'c, C: Channel> Client<'c, C> {
             .map(|&v| v.rem_euclid(p as i64) as u64)
             .collect();
         let mut logits = None;
+        let mut class = None;
         let mut stages = Vec::with_capacity(preps.len());
         let mut cx = ClientOnline {
             params: &self.plan.params,
@@ -175,7 +188,12 @@ impl<'c, C: Channel> Client<'c, C> {
                 ClientStep::Share(next) => c = next,
                 ClientStep::Reveal(values) => {
                     c = vec![];
+                    class = Some(argmax(&values));
                     logits = Some(values);
+                }
+                ClientStep::Class(k) => {
+                    c = vec![];
+                    class = Some(k);
                 }
             }
             stages.push(StageMetrics {
@@ -184,10 +202,10 @@ impl<'c, C: Channel> Client<'c, C> {
                 online,
             });
         }
-        let logits = logits
+        let class = class
             .ok_or_else(|| ProtocolError::Unsupported("the plan revealed no output".into()))?;
         Ok(QueryReport {
-            class: argmax(&logits),
+            class,
             logits,
             stages,
             offline_other,

@@ -1,14 +1,16 @@
 //! The session handshake: the client says which protocol version, HE parameter set and model
 //! it expects; the server answers with its own hello and its [`ServerTerms`] (whether its plan
-//! gives circuit privacy, the session's garbling hash key) when they agree, or with an error
+//! gives circuit privacy, whether it reveals the logits or only the class, the session's
+//! garbling hash key) when they agree, or with an error
 //! frame naming the difference. Both sides then fail with [`NetError::Handshake`].
 use super::wire::{TAG_HELLO, TAG_HELLO_OK};
 use crate::channel::Channel;
 use crate::he::params::ParamSetId;
 use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 
-/// Version of the wire protocol; both sides must agree.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version of the wire protocol; both sides must agree (3: the terms say whether the logits
+/// or only the class are revealed, and the last stage is then the argmax circuit).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Magic of the hello message.
 pub const MAGIC: [u8; 4] = *b"GZL1";
@@ -30,6 +32,9 @@ pub struct ServerTerms {
     /// (`protocol::budget`); false only when its operator chose
     /// `--insecure-no-circuit-privacy`, which the client must show its user.
     pub circuit_privacy: bool,
+    /// Whether the last garbled circuit reveals the logits (`serve --reveal logits`) rather
+    /// than only the class (the default); the client builds its plan accordingly.
+    pub logits_revealed: bool,
     /// The session's garbling hash key, drawn by the garbler (public to the evaluator).
     pub gc_hash_key: [u8; 16],
 }
@@ -37,20 +42,35 @@ pub struct ServerTerms {
 /// Encoded size of [`ServerTerms`]: a flag byte and the key.
 const TERMS_LEN: usize = 17;
 
+/// Flag bit: the plan meets the circuit-privacy budget.
+const FLAG_CIRCUIT_PRIVACY: u8 = 1;
+/// Flag bit: the logits are revealed (else only the class).
+const FLAG_LOGITS: u8 = 2;
+
 impl ServerTerms {
     fn to_bytes(self) -> [u8; TERMS_LEN] {
         let mut b = [0u8; TERMS_LEN];
-        b[0] = u8::from(self.circuit_privacy);
+        if self.circuit_privacy {
+            b[0] |= FLAG_CIRCUIT_PRIVACY;
+        }
+        if self.logits_revealed {
+            b[0] |= FLAG_LOGITS;
+        }
         b[1..].copy_from_slice(&self.gc_hash_key);
         b
     }
 
     fn from_bytes(b: &[u8]) -> Result<ServerTerms> {
         match b {
-            [flag @ (0 | 1), key @ ..] if key.len() == 16 => Ok(ServerTerms {
-                circuit_privacy: *flag == 1,
-                gc_hash_key: key.try_into().expect("16 bytes"),
-            }),
+            [flag, key @ ..]
+                if key.len() == 16 && flag & !(FLAG_CIRCUIT_PRIVACY | FLAG_LOGITS) == 0 =>
+            {
+                Ok(ServerTerms {
+                    circuit_privacy: flag & FLAG_CIRCUIT_PRIVACY != 0,
+                    logits_revealed: flag & FLAG_LOGITS != 0,
+                    gc_hash_key: key.try_into().expect("16 bytes"),
+                })
+            }
             _ => malformed("hello reply", "bad server terms"),
         }
     }
@@ -229,6 +249,7 @@ mod tests {
 
     const TERMS: ServerTerms = ServerTerms {
         circuit_privacy: false,
+        logits_revealed: false,
         gc_hash_key: [7; 16],
     };
 
@@ -238,8 +259,22 @@ mod tests {
         let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS));
         assert_eq!(handshake_client(&mut a, &hello("m")).unwrap(), TERMS);
         t.join().unwrap().unwrap();
-        for bad in [&[2u8; 17][..], &[1u8; 16][..], &[1u8; 18][..]] {
+        for bad in [
+            &[4u8; 17][..],
+            &[1u8; 16][..],
+            &[1u8; 18][..],
+            &[0x83; 17][..],
+        ] {
             assert!(ServerTerms::from_bytes(bad).is_err(), "{bad:?}");
+        }
+        for flag in 0..4u8 {
+            let t = ServerTerms {
+                circuit_privacy: flag & 1 != 0,
+                logits_revealed: flag & 2 != 0,
+                gc_hash_key: [flag; 16],
+            };
+            assert_eq!(t.to_bytes()[0], flag);
+            assert_eq!(ServerTerms::from_bytes(&t.to_bytes()).unwrap(), t);
         }
 
         let (mut a, mut b) = MemChannel::pair();

@@ -46,9 +46,10 @@ pub struct StageMetrics {
 /// The result of one secure query, with its measurements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryReport {
-    /// The logits (requantised, as the fixed-point oracle gives them).
-    pub logits: Vec<i64>,
-    /// The predicted class (first maximum).
+    /// The logits (requantised, as the fixed-point oracle gives them), when the server reveals
+    /// them (`ServerConfig::reveal_logits`); `None` by default (class only).
+    pub logits: Option<Vec<i64>>,
+    /// The predicted class (first maximum), always.
     pub class: usize,
     /// Per stage.
     pub stages: Vec<StageMetrics>,

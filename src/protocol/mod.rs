@@ -22,7 +22,10 @@
 //! * [`Stage::Nonlinear`]: one garbled circuit per output value (`gc::gazelle`) reconstructs
 //!   `x` from the shares, applies the pending requantisation (floor shift, clamp), ReLU and
 //!   max-pool fused in, and outputs `y + r'` to the client (server share `−r'`), or `y` itself
-//!   for the last layer (the logits). The client's input labels come from the offline random
+//!   for the last layer when the server reveals the logits ([`Reveal::Logits`]).
+//! * [`Stage::Argmax`] (the last layer by default, [`Reveal::Class`]): the same per-logit
+//!   computation for all the logits in one garbled circuit that outputs only the index of the
+//!   largest — the class. The client's input labels come from the offline random
 //!   OTs, derandomised online; the garbled tables and the server's own input labels are sent
 //!   offline.
 //!
@@ -42,7 +45,8 @@
 //!   and online phases and its own prepared-state types; [`Server`] and [`Client`] loop over
 //!   the plan's stages and dispatch to them.
 //! * [`wire`]: message tags, query requests and the payload codecs (ciphertext lists, garbler
-//!   labels); [`handshake`]: the session hello (version, parameter set, model).
+//!   labels); [`handshake`]: the session hello (version, parameter set, model) and the
+//!   server's terms (circuit privacy, logits or class only, garbling hash key).
 //!   Framing, error frames and chunked streams are [`crate::net`]'s, which knows nothing of HE.
 //! * [`metrics`]: [`PhaseMetrics`], [`StageMetrics`], [`QueryReport`].
 //! * `cli` (feature `bundled`): the `demo`, `serve` and `infer` commands.
@@ -66,7 +70,7 @@ use crate::nn::NnError;
 pub use budget::{PrivacyBudget, StageBudget, SESSION_QUERIES, SESSION_SD_LOG2};
 pub use client::Client;
 pub use metrics::{PhaseMetrics, QueryReport, StageMetrics};
-pub use plan::{choose_schedule, Plan, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
+pub use plan::{choose_schedule, Plan, Reveal, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
 pub use server::{Server, ServerConfig};
 
 /// Errors of the protocol.

@@ -2,7 +2,7 @@
 //! parties build it from the model's architecture alone, so they agree on every schedule,
 //! circuit and index without exchanging it.
 use super::{noise, ProtocolError, Result};
-use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec, Output};
+use crate::gc::gazelle::{ArgmaxCircuit, NonlinearCircuit, NonlinearSpec, Output};
 use crate::he::Parameters;
 use crate::linalg::{ConvShape, LayerShape, Schedule};
 use crate::nn::{LayerKind, Model};
@@ -40,6 +40,41 @@ pub enum Stage {
         /// `[instance][window]` input indices.
         gather: Vec<usize>,
     },
+    /// The last non-linear step when only the class is revealed: requantisation / ReLU /
+    /// max-pool of every logit and their argmax, all in one garbled circuit
+    /// ([`ArgmaxCircuit`]); the client learns the class index and nothing else.
+    Argmax {
+        /// The circuit (per-logit spec, classes, AND gates).
+        circuit: Arc<ArgmaxCircuit>,
+        /// `[class][window]` input indices.
+        gather: Vec<usize>,
+    },
+}
+
+/// What the last garbled circuit reveals to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reveal {
+    /// Only the class (the argmax is computed inside the circuit): the default.
+    #[default]
+    Class,
+    /// Every logit (the server's opt-in, `serve --reveal logits`); the client takes their
+    /// argmax itself.
+    Logits,
+}
+
+/// The fused operations of a non-linear spec, for stage names.
+fn spec_parts(s: &NonlinearSpec) -> Vec<String> {
+    let mut parts = vec![];
+    if s.shift > 0 || s.clamp_bits.is_some() {
+        parts.push(format!("requant>>{}", s.shift));
+    }
+    if s.window > 1 {
+        parts.push(format!("maxpool{}", s.window));
+    }
+    if s.relu {
+        parts.push("relu".to_string());
+    }
+    parts
 }
 
 impl Stage {
@@ -61,16 +96,7 @@ impl Stage {
             Stage::SumPool { windows, k2 } => format!("sum-pool {}→{}", k2, windows.len() / k2),
             Stage::Nonlinear { circuit, gather } => {
                 let s = circuit.spec();
-                let mut parts = vec![];
-                if s.shift > 0 || s.clamp_bits.is_some() {
-                    parts.push(format!("requant>>{}", s.shift));
-                }
-                if s.window > 1 {
-                    parts.push(format!("maxpool{}", s.window));
-                }
-                if s.relu {
-                    parts.push("relu".to_string());
-                }
+                let mut parts = spec_parts(s);
                 parts.push(
                     match s.output {
                         Output::Remask => "remask",
@@ -82,6 +108,16 @@ impl Stage {
                     "gc {} x{} ({} AND)",
                     parts.join("+"),
                     gather.len() / s.window,
+                    circuit.and_count()
+                )
+            }
+            Stage::Argmax { circuit, .. } => {
+                let mut parts = spec_parts(circuit.spec());
+                parts.push("argmax".to_string());
+                format!(
+                    "gc {} of {} ({} AND)",
+                    parts.join("+"),
+                    circuit.classes(),
                     circuit.and_count()
                 )
             }
@@ -100,6 +136,9 @@ pub struct Plan {
     pub input_len: usize,
     /// Number of logits.
     pub output_len: usize,
+    /// What the last stage reveals: [`Stage::Argmax`] for [`Reveal::Class`], a revealing
+    /// [`Stage::Nonlinear`] for [`Reveal::Logits`].
+    pub reveal: Reveal,
 }
 
 /// Most Galois keys a linear stage may ask the client for (each key is ~330 KB at the default
@@ -183,9 +222,14 @@ fn pool_windows(c: usize, h: usize, w: usize, k: usize, stride: usize) -> Vec<Ve
 }
 
 impl Plan {
-    /// Cuts `model` into stages under `params` (only the architecture is used: the client
-    /// builds the same plan without the weights mattering).
+    /// Cuts `model` into stages under `params`, revealing only the class (only the
+    /// architecture is used: the client builds the same plan without the weights mattering).
     pub fn new(model: &Model, params: &Arc<Parameters>) -> Result<Plan> {
+        Plan::new_with(model, params, Reveal::Class)
+    }
+
+    /// [`Plan::new`] with the last stage revealing `reveal`.
+    pub fn new_with(model: &Model, params: &Arc<Parameters>, reveal: Reveal) -> Result<Plan> {
         let p = params.p();
         if !model.fits_modulus(p) {
             return Err(ProtocolError::Unsupported(format!(
@@ -196,21 +240,28 @@ impl Plan {
         let act_bits = model.act_bits();
         let mut stages = Vec::new();
         let mut pending: Option<Pending> = None;
-        let flush = |stages: &mut Vec<Stage>, pending: &mut Option<Pending>, reveal: bool| {
+        let classes = model.num_classes();
+        let flush = |stages: &mut Vec<Stage>, pending: &mut Option<Pending>, last: bool| {
             if let Some(pd) = pending.take() {
                 let mut spec = NonlinearSpec::relu(p)
                     .with_relu(pd.relu)
                     .with_shift(pd.shift)
                     .with_window(pd.window);
                 spec.clamp_bits = pd.clamp;
-                if reveal {
-                    spec = spec.revealed();
+                match (last, reveal) {
+                    (true, Reveal::Class) => stages.push(Stage::Argmax {
+                        circuit: Arc::new(ArgmaxCircuit::new(spec, classes)?),
+                        gather: pd.gather,
+                    }),
+                    (true, Reveal::Logits) => stages.push(Stage::Nonlinear {
+                        circuit: Arc::new(NonlinearCircuit::new(spec.revealed())?),
+                        gather: pd.gather,
+                    }),
+                    (false, _) => stages.push(Stage::Nonlinear {
+                        circuit: Arc::new(NonlinearCircuit::new(spec)?),
+                        gather: pd.gather,
+                    }),
                 }
-                let circuit = Arc::new(NonlinearCircuit::new(spec)?);
-                stages.push(Stage::Nonlinear {
-                    circuit,
-                    gather: pd.gather,
-                });
             }
             Ok::<(), ProtocolError>(())
         };
@@ -314,6 +365,7 @@ impl Plan {
             stages,
             input_len: model.input().shape.numel(),
             output_len: model.num_classes(),
+            reveal,
         })
     }
 

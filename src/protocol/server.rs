@@ -11,7 +11,7 @@ use super::wire::{
     max_gk_bytes, max_pk_bytes, OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY,
     REQ_QUERY_PRECOMPUTED, TAG_GK, TAG_PK, TAG_QUERY,
 };
-use super::{Plan, ProtocolError, Result, Stage};
+use super::{Plan, ProtocolError, Result, Reveal, Stage};
 use crate::channel::Channel;
 use crate::gc::Garbler;
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey};
@@ -41,6 +41,11 @@ pub struct ServerConfig {
     /// flooded): `--insecure-no-circuit-privacy`. Off by default: [`Server::new`] then refuses
     /// such a plan. The handshake tells every client, which shows it to its user.
     pub insecure_no_circuit_privacy: bool,
+    /// Reveal the logits to the client (`serve --reveal logits`). Off by default: the last
+    /// garbled circuit then computes the argmax and the client learns only the class (the
+    /// logits make model extraction by equation solving cheap). The handshake tells the
+    /// client which.
+    pub reveal_logits: bool,
 }
 
 impl ServerConfig {
@@ -62,6 +67,7 @@ impl Default for ServerConfig {
             circuit_privacy: true,
             switch_down: true,
             insecure_no_circuit_privacy: false,
+            reveal_logits: false,
         }
     }
 }
@@ -113,7 +119,12 @@ impl Server {
     /// Prepares a server for `model` (encodes every linear layer's weights).
     pub fn new(model: Model, config: ServerConfig) -> Result<Server> {
         let params = config.param_set.params()?;
-        let plan = Plan::new(&model, &params)?;
+        let reveal = if config.reveal_logits {
+            Reveal::Logits
+        } else {
+            Reveal::Class
+        };
+        let plan = Plan::new_with(&model, &params, reveal)?;
         // Fail closed: a plan that misses the budget runs only when the operator said so.
         let budget = PrivacyBudget::of(&plan, &model, config.switch_down);
         if !config.insecure_no_circuit_privacy {
@@ -205,6 +216,7 @@ impl Server {
         let garbler = Garbler::new_session()?;
         let terms = ServerTerms {
             circuit_privacy: self.circuit_privacy(),
+            logits_revealed: self.plan.reveal == Reveal::Logits,
             gc_hash_key: garbler.hash_key().to_bytes(),
         };
         handshake_server(ch, &self.hello(), terms)?;

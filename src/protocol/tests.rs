@@ -2,13 +2,26 @@ use super::*;
 use crate::channel::MemChannel;
 use crate::he::params::ParamSetId;
 
-fn run_mem(model_name: &str, inputs: &[Vec<i64>]) -> Vec<QueryReport> {
+fn run_mem(model_name: &str, inputs: &[Vec<i64>], reveal_logits: bool) -> Vec<QueryReport> {
     let model = crate::nn::builtin_model(model_name).unwrap();
-    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
+    let config = ServerConfig {
+        reveal_logits,
+        ..ServerConfig::insecure(ParamSetId::default())
+    };
+    let server = Server::new(model.clone(), config).unwrap();
     let (mut a, mut b) = MemChannel::pair();
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
         let mut c = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        assert_eq!(c.terms.logits_revealed, reveal_logits);
+        assert_eq!(
+            c.plan().reveal,
+            if reveal_logits {
+                Reveal::Logits
+            } else {
+                Reveal::Class
+            }
+        );
         let reps: Vec<QueryReport> = inputs.iter().map(|x| c.query(x).unwrap()).collect();
         c.finish().unwrap();
         let s = h.join().unwrap().unwrap();
@@ -23,11 +36,17 @@ fn plan_of_every_model() {
     for name in crate::nn::MODEL_NAMES {
         let model = crate::nn::builtin_model(name).unwrap();
         let plan = Plan::new(&model, &params).unwrap();
+        assert!(matches!(plan.stages.last(), Some(Stage::Argmax { .. })));
+        let logits = Plan::new_with(&model, &params, Reveal::Logits).unwrap();
+        assert!(matches!(
+            logits.stages.last(),
+            Some(Stage::Nonlinear { .. })
+        ));
+        assert_eq!(plan.stages.len(), logits.stages.len());
         let names: Vec<String> = plan.stages.iter().map(|s| s.name(&model)).collect();
         eprintln!("{name}: {names:#?}");
         let keys: Vec<usize> = plan.galois_groups().iter().map(|g| g.len()).collect();
         eprintln!("{name}: Galois keys per linear stage {keys:?}");
-        assert!(matches!(plan.stages.last(), Some(Stage::Nonlinear { .. })));
     }
 }
 
@@ -36,7 +55,25 @@ fn minionn_mnist_matches_oracle_in_memory() {
     let model = crate::nn::builtin_model("mnist-minionn").unwrap();
     let set = crate::data::bundled(crate::data::MNIST_TEST.name).unwrap();
     let x = model.input().encode_fixed(set.image(0));
-    let reps = run_mem("mnist-minionn", std::slice::from_ref(&x));
-    assert_eq!(reps[0].logits, model.infer_fixed(&x).unwrap());
+    let reps = run_mem("mnist-minionn", std::slice::from_ref(&x), true);
+    let oracle = model.infer_fixed(&x).unwrap();
+    assert_eq!(reps[0].logits.as_ref(), Some(&oracle));
+    assert_eq!(reps[0].class, crate::nn::argmax(&oracle));
+    eprintln!("{}", reps[0].table());
+}
+
+#[test]
+fn minionn_mnist_default_reveals_only_the_class_in_memory() {
+    let model = crate::nn::builtin_model("mnist-minionn").unwrap();
+    let set = crate::data::bundled(crate::data::MNIST_TEST.name).unwrap();
+    let xs: Vec<Vec<i64>> = (0..2)
+        .map(|i| model.input().encode_fixed(set.image(i)))
+        .collect();
+    let reps = run_mem("mnist-minionn", &xs, false);
+    for (r, x) in reps.iter().zip(&xs) {
+        assert_eq!(r.logits, None);
+        assert_eq!(r.class, crate::nn::argmax(&model.infer_fixed(x).unwrap()));
+        assert!(r.stages.last().unwrap().name.contains("argmax"));
+    }
     eprintln!("{}", reps[0].table());
 }

@@ -7,7 +7,7 @@
 //!
 //! Shares are vectors mod p (see the protocol's module docs): the server's offline phase maps
 //! the server's share `s` before a stage to its share after it; the client's online phase
-//! maps its share `c` likewise, or reveals the logits at the last stage.
+//! maps its share `c` likewise, or reveals the class (or the logits) at the last stage.
 pub(crate) mod linear;
 pub(crate) mod nonlinear;
 pub(crate) mod square;
@@ -113,8 +113,10 @@ pub(crate) struct ClientOnline<'a> {
 pub(crate) enum ClientStep {
     /// The client's share of the next activations.
     Share(Vec<u64>),
-    /// The logits (the last stage).
+    /// The logits (the last stage, when the server reveals them).
     Reveal(Vec<i64>),
+    /// The class (the last stage by default: the argmax).
+    Class(usize),
 }
 
 /// The server's offline phase of `stage`: prepares its state and advances `cx.share`.
@@ -134,6 +136,9 @@ pub(crate) fn server_offline<C: Channel>(
         Stage::Nonlinear { circuit, gather } => {
             ServerPrep::Nonlinear(nonlinear::server_offline(ch, s, cx, circuit, gather)?)
         }
+        Stage::Argmax { circuit, gather } => ServerPrep::Nonlinear(
+            nonlinear::server_offline_argmax(ch, s, cx, circuit, gather)?,
+        ),
     })
 }
 
@@ -155,7 +160,7 @@ pub(crate) fn server_online<C: Channel>(
         }
         (Stage::Square { .. }, ServerPrep::Square(prep)) => square::server_online(ch, s, cx, prep),
         (Stage::SumPool { .. }, ServerPrep::SumPool) => Ok(()),
-        (Stage::Nonlinear { .. }, ServerPrep::Nonlinear(prep)) => {
+        (Stage::Nonlinear { .. } | Stage::Argmax { .. }, ServerPrep::Nonlinear(prep)) => {
             nonlinear::server_online(ch, prep)
         }
         _ => Err(ProtocolError::Unsupported(
@@ -173,6 +178,9 @@ pub(crate) fn client_offline<C: Channel>(
     Ok(match stage {
         Stage::Nonlinear { circuit, gather } => {
             ClientPrep::Nonlinear(nonlinear::client_offline(ch, cot, circuit, gather)?)
+        }
+        Stage::Argmax { circuit, gather } => {
+            ClientPrep::Nonlinear(nonlinear::client_offline_argmax(ch, cot, circuit, gather)?)
         }
         Stage::Linear { .. } | Stage::Square { .. } | Stage::SumPool { .. } => ClientPrep::None,
     })
@@ -200,9 +208,12 @@ pub(crate) fn client_online<C: Channel>(
         (Stage::Nonlinear { circuit, gather }, ClientPrep::Nonlinear(prep)) => {
             nonlinear::client_online(ch, cx, circuit, gather, prep, c)
         }
-        (Stage::Nonlinear { .. }, ClientPrep::None) => Err(ProtocolError::Unsupported(
-            "offline state does not match the plan".into(),
-        )),
+        (Stage::Argmax { circuit, gather }, ClientPrep::Nonlinear(prep)) => {
+            nonlinear::client_online_argmax(ch, cx, circuit, gather, prep, c)
+        }
+        (Stage::Nonlinear { .. } | Stage::Argmax { .. }, ClientPrep::None) => Err(
+            ProtocolError::Unsupported("offline state does not match the plan".into()),
+        ),
     }
 }
 

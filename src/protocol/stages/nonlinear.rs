@@ -1,7 +1,8 @@
 //! A non-linear stage: one garbled circuit per output value (`gc::gazelle`) reconstructs
 //! `x = c + s` from the shares, applies the pending requantisation, ReLU and max-pool, and
 //! outputs `y + r'` to the client (the server's next share is `−r'`), or `y` itself at the
-//! last stage (the logits).
+//! last stage when the server reveals the logits. By default the last stage is instead one
+//! [`ArgmaxCircuit`] instance over all the logits, which outputs only the class.
 //!
 //! Offline, the server extends random OTs for the client's input bits, garbles and streams
 //! the tables, and sends its own input labels with the output decoding bits; its input is
@@ -9,8 +10,8 @@
 //! share's bits, evaluates and decodes.
 use super::{ClientOnline, ClientStep, ServerOffline};
 use crate::channel::Channel;
-use crate::gc::gazelle::{NonlinearCircuit, Output};
-use crate::gc::{arith, decode, merge_inputs, Party};
+use crate::gc::gazelle::{ArgmaxCircuit, NonlinearCircuit, Output};
+use crate::gc::{arith, decode, merge_inputs, Circuit, Party};
 use crate::net::{self, ChunkWriter};
 use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
 use crate::protocol::server::Session;
@@ -54,28 +55,71 @@ pub(crate) fn server_offline<C: Channel>(
 ) -> Result<ServerPrep> {
     let p = cx.params.p();
     let (inst, eval_bits) = sizes(circuit, gather);
-    let pool = ot_io::extend_sender(ch, &mut s.cot, eval_bits)?;
     let sg: Vec<u64> = gather.iter().map(|&i| cx.share[i]).collect();
     let r = match circuit.spec().output {
         Output::Reveal => vec![],
         Output::Remask => random_mod(&mut cx.rng, p, inst),
     };
-    let mut w = ChunkWriter::new(ch, TAG_TABLES);
-    let garbling = s.garbler.garble(circuit.circuit(), inst, &mut w)?;
-    w.finish()?;
     let gbits = circuit.garbler_bits(&sg, &r)?;
-    let glabels = garbling.encode_party(circuit.circuit(), Party::Garbler, &gbits)?;
+    let prep = garble_and_send(ch, s, circuit.circuit(), inst, eval_bits, &gbits)?;
+    cx.share = r.iter().map(|&v| (p - v) % p).collect();
+    Ok(prep)
+}
+
+/// The server's offline phase of the argmax stage: as [`server_offline`] with one instance
+/// over all the logits and no mask (the server has no next share).
+pub(crate) fn server_offline_argmax<C: Channel>(
+    ch: &mut C,
+    s: &mut Session,
+    cx: &mut ServerOffline<'_>,
+    circuit: &ArgmaxCircuit,
+    gather: &[usize],
+) -> Result<ServerPrep> {
+    let sg: Vec<u64> = gather.iter().map(|&i| cx.share[i]).collect();
+    let gbits = circuit.garbler_bits(&sg)?;
+    let prep = garble_and_send(
+        ch,
+        s,
+        circuit.circuit(),
+        ArgmaxCircuit::INSTANCES,
+        argmax_eval_bits(circuit, gather),
+        &gbits,
+    )?;
+    cx.share = vec![];
+    Ok(prep)
+}
+
+/// The evaluator's input bits of the argmax stage.
+fn argmax_eval_bits(circuit: &ArgmaxCircuit, gather: &[usize]) -> usize {
+    gather.len() * arith::modulus_bits(circuit.spec().p)
+}
+
+/// Extends the random OTs for the `eval_bits` evaluator inputs, garbles `inst` instances of
+/// `circuit` and streams the tables, then sends the garbler's input labels of `gbits` with
+/// the output decoding bits.
+fn garble_and_send<C: Channel>(
+    ch: &mut C,
+    s: &mut Session,
+    circuit: &Circuit,
+    inst: usize,
+    eval_bits: usize,
+    gbits: &[bool],
+) -> Result<ServerPrep> {
+    let pool = ot_io::extend_sender(ch, &mut s.cot, eval_bits)?;
+    let mut w = ChunkWriter::new(ch, TAG_TABLES);
+    let garbling = s.garbler.garble(circuit, inst, &mut w)?;
+    w.finish()?;
+    let glabels = garbling.encode_party(circuit, Party::Garbler, gbits)?;
     net::send_msg(
         ch,
         TAG_GLABELS,
         &encode_garbler_labels(&glabels, garbling.decoding()),
     )?;
     let zero_labels = garbling
-        .evaluator_label_pairs(circuit.circuit())
+        .evaluator_label_pairs(circuit)
         .into_iter()
         .map(|(z, _)| z)
         .collect();
-    cx.share = r.iter().map(|&v| (p - v) % p).collect();
     Ok(ServerPrep { pool, zero_labels })
 }
 
@@ -93,15 +137,45 @@ pub(crate) fn client_offline<C: Channel>(
     gather: &[usize],
 ) -> Result<ClientPrep> {
     let (inst, eval_bits) = sizes(circuit, gather);
-    let pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
-    let tables = net::recv_chunked(
+    receive(
         ch,
-        TAG_TABLES,
-        circuit.circuit().table_bytes(inst),
-        "garbled tables",
-    )?;
-    let g_inputs = circuit.circuit().counts().garbler_inputs * inst;
-    let dec_len = circuit.output_bits() * inst;
+        cot,
+        circuit.circuit(),
+        inst,
+        eval_bits,
+        circuit.output_bits() * inst,
+    )
+}
+
+/// [`client_offline`] of the argmax stage.
+pub(crate) fn client_offline_argmax<C: Channel>(
+    ch: &mut C,
+    cot: &mut CotReceiver,
+    circuit: &ArgmaxCircuit,
+    gather: &[usize],
+) -> Result<ClientPrep> {
+    receive(
+        ch,
+        cot,
+        circuit.circuit(),
+        ArgmaxCircuit::INSTANCES,
+        argmax_eval_bits(circuit, gather),
+        circuit.output_bits(),
+    )
+}
+
+/// The client's side of [`garble_and_send`]: `dec_len` decoding bits in all.
+fn receive<C: Channel>(
+    ch: &mut C,
+    cot: &mut CotReceiver,
+    circuit: &Circuit,
+    inst: usize,
+    eval_bits: usize,
+    dec_len: usize,
+) -> Result<ClientPrep> {
+    let pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
+    let tables = net::recv_chunked(ch, TAG_TABLES, circuit.table_bytes(inst), "garbled tables")?;
+    let g_inputs = circuit.counts().garbler_inputs * inst;
     let msg = net::recv_msg(
         ch,
         TAG_GLABELS,
@@ -117,6 +191,24 @@ pub(crate) fn client_offline<C: Channel>(
     })
 }
 
+/// Derandomises the OTs for the evaluator's input `bits`, evaluates `inst` instances of
+/// `circuit` and decodes the output bits.
+fn evaluate<C: Channel>(
+    ch: &mut C,
+    cx: &mut ClientOnline<'_>,
+    circuit: &Circuit,
+    inst: usize,
+    bits: &[bool],
+    mut prep: ClientPrep,
+) -> Result<Vec<bool>> {
+    let labels = ot_io::receive_labels(ch, &mut prep.pool, bits)?;
+    let all = merge_inputs(circuit, inst, &prep.glabels, &labels)?;
+    let out = cx
+        .evaluator
+        .evaluate(circuit, inst, &all, &mut prep.tables.as_slice())?;
+    Ok(decode(&out, &prep.decoding)?)
+}
+
 /// Receives the labels of its share's bits, evaluates and decodes: the client's next share
 /// `y + r'` (checked below p), or the logits at the last stage.
 pub(crate) fn client_online<C: Channel>(
@@ -124,19 +216,14 @@ pub(crate) fn client_online<C: Channel>(
     cx: &mut ClientOnline<'_>,
     circuit: &NonlinearCircuit,
     gather: &[usize],
-    mut prep: ClientPrep,
+    prep: ClientPrep,
     c: &[u64],
 ) -> Result<ClientStep> {
     let p = cx.params.p();
     let (inst, _) = sizes(circuit, gather);
     let cg: Vec<u64> = gather.iter().map(|&i| c[i]).collect();
     let bits = circuit.evaluator_bits(&cg)?;
-    let labels = ot_io::receive_labels(ch, &mut prep.pool, &bits)?;
-    let all = merge_inputs(circuit.circuit(), inst, &prep.glabels, &labels)?;
-    let out = cx
-        .evaluator
-        .evaluate(circuit.circuit(), inst, &all, &mut prep.tables.as_slice())?;
-    let values = circuit.decode_outputs(&decode(&out, &prep.decoding)?);
+    let values = circuit.decode_outputs(&evaluate(ch, cx, circuit.circuit(), inst, &bits, prep)?);
     match circuit.spec().output {
         Output::Reveal => Ok(ClientStep::Reveal(values)),
         Output::Remask => {
@@ -151,4 +238,27 @@ pub(crate) fn client_online<C: Channel>(
             ))
         }
     }
+}
+
+/// The argmax stage online: evaluates the single instance on the client's shares of the
+/// logits and decodes the class (checked below the number of classes).
+pub(crate) fn client_online_argmax<C: Channel>(
+    ch: &mut C,
+    cx: &mut ClientOnline<'_>,
+    circuit: &ArgmaxCircuit,
+    gather: &[usize],
+    prep: ClientPrep,
+    c: &[u64],
+) -> Result<ClientStep> {
+    let cg: Vec<u64> = gather.iter().map(|&i| c[i]).collect();
+    let bits = circuit.evaluator_bits(&cg)?;
+    let out = evaluate(
+        ch,
+        cx,
+        circuit.circuit(),
+        ArgmaxCircuit::INSTANCES,
+        &bits,
+        prep,
+    )?;
+    Ok(ClientStep::Class(circuit.decode_class(&out)?))
 }
