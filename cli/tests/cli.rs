@@ -5,18 +5,21 @@ fn gazelle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gazelle"))
 }
 
-#[test]
-fn bench_all_quick_json_has_the_documented_fields() {
-    let out = gazelle()
-        .args(["bench", "all", "--quick", "--json"])
-        .output()
-        .unwrap();
+/// Runs `gazelle args`, asserts success and parses its standard output as JSON.
+fn json_of(args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let out = gazelle().args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let v = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    (out, v)
+}
+
+#[test]
+fn bench_all_quick_json_has_the_documented_fields() {
+    let (out, v) = json_of(&["bench", "all", "--quick", "--json"]);
     let machine = &v["machine"];
     for key in [
         "cpu",
@@ -190,16 +193,7 @@ fn zero_counts_are_refused_at_parse_time() {
 /// circuit-privacy budget unless told, naming the budget.
 #[test]
 fn plan_json_and_serve_fails_closed() {
-    let out = gazelle()
-        .args(["plan", "--model", "mnist-minionn", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let (_, v) = json_of(&["plan", "--model", "mnist-minionn", "--json"]);
     for key in [
         "stages",
         "query_sd_log2",
