@@ -251,7 +251,7 @@ fn plans_that_miss_the_privacy_budget_are_refused_unless_the_operator_insists() 
                 let msg = e.to_string();
                 assert!(matches!(e, ProtocolError::NoCircuitPrivacy(_)), "{msg}");
                 assert!(
-                    msg.contains("bits short") || msg.contains("below 128"),
+                    msg.contains("bits above the required") || msg.contains("below 128"),
                     "{msg}"
                 );
             }

@@ -153,7 +153,7 @@ impl PrivacyBudget {
                 )
             });
         Err(ProtocolError::NoCircuitPrivacy(format!(
-            "parameter set {}: a session of {} queries is within 2^{:.1} of the simulation, {:.1} bits short of 2^{}{worst}",
+            "parameter set {}: the distance bound summed over a session of {} queries is 2^{:.1}, {:.1} bits above the required 2^{}{worst}",
             self.params,
             self.session_queries,
             self.session_sd_log2,

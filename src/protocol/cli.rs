@@ -1,5 +1,5 @@
 //! The logic behind the `serve`, `infer` and `demo` commands (the CLI only parses arguments).
-use super::{Client, QueryReport, Server, ServerConfig};
+use super::{Client, ProtocolError, QueryReport, Server, ServerConfig};
 use crate::channel::TcpChannel;
 use crate::data::{self, Polarity};
 use crate::he::params::ParamSetId;
@@ -346,6 +346,7 @@ pub struct DemoSummary {
 /// One line on how far `server`'s plan is from the circuit-privacy budget.
 fn privacy_shortfall(server: &Server) -> String {
     match server.budget().check() {
+        Err(ProtocolError::NoCircuitPrivacy(why)) => why,
         Err(e) => e.to_string(),
         Ok(()) => "replies are not flooded".into(),
     }
