@@ -87,10 +87,11 @@ impl GaloisKeys {
         }
         let key = self.key(g)?;
         let (n, limbs) = (params.n, ct.level());
+        let slots = key_switch_slots(params, limbs);
         let active = active_digits(params, limbs);
-        Ok(with_scratch(|s| {
+        with_scratch(|s| {
             s.coeff.reshape(n, 1, Representation::Coefficient);
-            s.digits.reshape(n, limbs, active.len());
+            s.digits.reshape(n, slots, active.len());
             decompose(params, &ct.c1, &active, &mut s.coeff, &mut s.digits);
             let dec = Decomposed {
                 c0: &ct.c0,
@@ -98,11 +99,11 @@ impl GaloisKeys {
                 digits: &s.digits,
             };
             let [acc0, acc1] = &mut s.acc;
-            acc0.reshape(n, limbs, Representation::Ntt);
-            acc1.reshape(n, limbs, Representation::Ntt);
-            key_switch(params, key, &dec, acc0, acc1);
-            finish_rotation(params, key, acc0, acc1)
-        }))
+            acc0.reshape(n, slots, Representation::Ntt);
+            acc1.reshape(n, slots, Representation::Ntt);
+            key_switch(params, key, &dec, acc0, acc1)?;
+            Ok(finish_rotation(params, key, acc0, acc1))
+        })
     }
 
     /// Rotates both rows left by `step` slots (negative: right).
@@ -173,6 +174,22 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
     })
 }
 
+/// Limbs of the key-switching sums at `limbs` primes: the ciphertext's, plus the special
+/// prime's (the last slot) when the set has one.
+fn key_switch_slots(params: &Parameters, limbs: usize) -> usize {
+    limbs + usize::from(params.special.is_some())
+}
+
+/// The index in `Parameters::all_moduli` (and `plans`) of slot k of a key-switching sum at
+/// `limbs` primes: the data prime k, or the special prime for the extra last slot.
+fn slot_prime(params: &Parameters, limbs: usize, k: usize) -> usize {
+    if k < limbs {
+        k
+    } else {
+        params.max_level()
+    }
+}
+
 /// The key-switching digits of a ciphertext at `limbs` primes (limb-major, a prefix of all).
 fn active_digits(params: &Parameters, limbs: usize) -> Vec<(usize, u32)> {
     params
@@ -205,6 +222,29 @@ fn decompose(
     }
 }
 
+/// With a special prime: the single digit of limb i is c1's limb i itself (coefficients in
+/// [0, q_i)), transformed on every other slot's prime (the special prime's included).
+fn decompose_limb_hybrid(params: &Parameters, i: usize, t: usize, coeff: &[u64], out: &mut Digits) {
+    let limbs = out.limbs - 1;
+    let q_i = params.moduli[i];
+    for (k, dst) in out.digit_mut(t).enumerate() {
+        if k == i {
+            continue;
+        }
+        let plan = &params.plans[slot_prime(params, limbs, k)];
+        if q_i <= plan.q() {
+            dst.copy_from_slice(coeff);
+        } else {
+            let md = plan.modulus();
+            for (d, &c) in dst.iter_mut().zip(coeff) {
+                *d = md.reduce(c);
+            }
+        }
+        // Digits are only ever multiplied (key-switching sums): lazy values will do.
+        plan.forward_lazy(dst);
+    }
+}
+
 /// Writes NTT_{q_k}(d_t) for every digit t of limb i (`range` indexes `params.digits`) into
 /// limb k of digit t of `out`, for every k below c1's number of limbs; `coeff` is one limb of
 /// scratch.
@@ -226,6 +266,12 @@ fn decompose_limb(
     let coeff = coeff.limb_mut(0);
     coeff.copy_from_slice(c1.limb(i));
     params.plans[i].inverse(coeff);
+    if params.special.is_some() {
+        for t in range {
+            decompose_limb_hybrid(params, i, t, coeff, out);
+        }
+        return;
+    }
     let w = params.decomp_bits;
     let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
     for t in range {
@@ -351,7 +397,7 @@ impl Hoisted {
         let params = &ct.params;
         let (n, limbs) = (params.n, ct.level());
         let active = active_digits(params, limbs);
-        let mut digits = Digits::zero(n, limbs, active.len());
+        let mut digits = Digits::zero(n, key_switch_slots(params, limbs), active.len());
         with_scratch(|s| {
             s.coeff.reshape(n, 1, Representation::Coefficient);
             decompose(params, &ct.c1, &active, &mut s.coeff, &mut digits)
@@ -379,13 +425,14 @@ impl Hoisted {
         }
         let key = keys.key(g)?;
         let (n, limbs) = (params.n, self.c0.num_limbs());
-        Ok(with_scratch(|s| {
+        let slots = key_switch_slots(params, limbs);
+        with_scratch(|s| {
             let [acc0, acc1] = &mut s.acc;
-            acc0.reshape(n, limbs, Representation::Ntt);
-            acc1.reshape(n, limbs, Representation::Ntt);
-            key_switch(params, key, &self.decomposed(), acc0, acc1);
-            finish_rotation(params, key, acc0, acc1)
-        }))
+            acc0.reshape(n, slots, Representation::Ntt);
+            acc1.reshape(n, slots, Representation::Ntt);
+            key_switch(params, key, &self.decomposed(), acc0, acc1)?;
+            Ok(finish_rotation(params, key, acc0, acc1))
+        })
     }
 
     /// acc += rotate_rows(step) ⊙ pt without materialising the rotated ciphertext (the inner
@@ -412,6 +459,10 @@ impl Hoisted {
         let g = params.galois_element_for_step(step);
         if g == 1 {
             return acc.mul_plain_acc(&self.ciphertext(), pt);
+        }
+        if params.special.is_some() {
+            // The key switch ends with a division by P over whole limbs: rotate, then multiply.
+            return acc.mul_plain_acc(&self.apply_galois(keys, g)?, pt);
         }
         let key = keys.key(g)?;
         let dec = self.decomposed();
@@ -447,18 +498,62 @@ impl Hoisted {
     }
 }
 
-/// Every limb of the key-switched σ_g of `ct` before its gather, into (acc0, acc1) (shaped
-/// like ct's halves).
+/// Every limb of the key-switched σ_g of `ct` before its gather, into (acc0, acc1), shaped
+/// like ct's halves on return. With a special prime they come in with one more slot (see
+/// [`key_switch_slots`]): the sums are taken modulo q·P, divided by P ([`mod_down`]), and
+/// c0 is added after.
 fn key_switch(
     params: &Parameters,
     key: &GaloisKey,
     ct: &Decomposed<'_>,
     acc0: &mut Poly,
     acc1: &mut Poly,
-) {
+) -> Result<()> {
     for (k, (a0, a1)) in acc0.limbs_mut().zip(acc1.limbs_mut()).enumerate() {
         key.key_switch_limb(params, ct, k, a0, a1);
     }
+    if params.special.is_some() {
+        let limbs = ct.c0.num_limbs();
+        mod_down(params, acc0, limbs)?;
+        mod_down(params, acc1, limbs)?;
+        acc0.add_assign(params, ct.c0);
+    }
+    Ok(())
+}
+
+/// ModDown: x (NTT form, `limbs` data limbs then the special prime P's) becomes
+/// (x − ⟦x⟧_P)/P on the data limbs, ⟦·⟧ the centered residue, so |rounding| ≤ 1/2 per
+/// coefficient of each half (ciphertext noise (1 + ‖s‖1)/2, in `noise::key_switch_bound`).
+fn mod_down(params: &Parameters, x: &mut Poly, limbs: usize) -> Result<()> {
+    let sp_idx = params.max_level();
+    let sp = params.all_moduli[sp_idx];
+    let n = params.n;
+    let mut last = x.limb(limbs).to_vec();
+    params.plans[sp_idx].inverse(&mut last);
+    let mut t = vec![0u64; n];
+    for k in 0..limbs {
+        let plan = &params.plans[k];
+        let md = plan.modulus();
+        let sp_k = md.reduce(sp);
+        for (d, &v) in t.iter_mut().zip(&last) {
+            *d = if v > sp / 2 {
+                // v − P (negative) mod q_k
+                md.sub(md.reduce(v), sp_k)
+            } else {
+                md.reduce(v)
+            };
+        }
+        plan.forward(&mut t);
+        let inv = md.inv(sp_k).ok_or_else(|| HeError::InvalidParameters {
+            reason: "special prime not coprime to q_k".into(),
+        })?;
+        let inv_s = md.shoup(inv);
+        for (d, &tv) in x.limb_mut(k).iter_mut().zip(&t) {
+            *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
+        }
+    }
+    x.reshape(n, limbs, Representation::Ntt);
+    Ok(())
 }
 
 impl GaloisKey {
@@ -476,6 +571,7 @@ impl GaloisKey {
             params: &Parameters,
             ct: &Decomposed<'a>,
             k: usize,
+            prime: usize,
             key: &'a [Poly],
         ) -> Vec<[&'a [u64]; 3]> {
             let (c1, digits): (&'a Poly, &'a Digits) = (ct.c1, ct.digits);
@@ -488,15 +584,23 @@ impl GaloisKey {
                     } else {
                         digits.limb(t, k)
                     };
-                    let (kv, ks) = kt.prepared_limb(k);
+                    let (kv, ks) = kt.prepared_limb(prime);
                     [d, kv, ks]
                 })
                 .collect()
         }
-        let plan = &params.plans[k];
-        let b_terms = terms(params, ct, k, &self.b_perm);
-        plan.mul_prepared_sum(a0, SumBase::From(ct.c0.limb(k)), &b_terms);
-        let a_terms = terms(params, ct, k, &self.a_perm);
+        let limbs = ct.c0.num_limbs();
+        let prime = slot_prime(params, limbs, k);
+        let plan = &params.plans[prime];
+        let b_terms = terms(params, ct, k, prime, &self.b_perm);
+        // With a special prime c0 is added after the division by P.
+        let base = if params.special.is_some() {
+            SumBase::Zero
+        } else {
+            SumBase::From(ct.c0.limb(k))
+        };
+        plan.mul_prepared_sum(a0, base, &b_terms);
+        let a_terms = terms(params, ct, k, prime, &self.a_perm);
         plan.mul_prepared_sum(a1, SumBase::Zero, &a_terms);
     }
 }

@@ -11,6 +11,7 @@
 //! | ct ± pt | v + 1/2 |
 //! | ct × pt | v · ‖pt‖1 (pt's centered coefficients; ≤ n·(p−1)/2) |
 //! | rotation / row swap | v + Σ_digits n·(2^w − 1)·21 |
+//! | … with a special prime P | v + Σ_{i<ℓ} n·(q_i − 1)·21 / P + (1 + n)/2 |
 //! | modulus switch q → q' | v·q'/q + (1 + n)/2 |
 //! | re-randomisation + flooding (B) | v + 2·n·21 + B |
 use super::encoding::PreparedPlaintext;
@@ -100,8 +101,19 @@ impl NoiseBound {
 }
 
 /// Worst-case additive noise of one key switch at `limbs` primes.
+///
+/// With a special prime P: the digits d_i = [c1]_{q_i} have |d_i| < q_i and meet errors
+/// |e| ≤ 21 in negacyclic products (‖d·e‖∞ ≤ n·(q_i − 1)·21); ModDown divides that sum by P
+/// and adds (1 + ‖s‖1)/2 ≤ (1 + n)/2 of rounding.
 pub fn key_switch_bound(params: &Parameters, limbs: usize) -> f64 {
     let n = params.n as f64;
+    if let Some(sp) = params.special {
+        let sum: f64 = params.moduli[..limbs.min(params.moduli.len())]
+            .iter()
+            .map(|&q| n * (q - 1) as f64 * ERROR_BOUND as f64)
+            .sum();
+        return sum / sp as f64 + (1.0 + n) / 2.0;
+    }
     params
         .digits
         .iter()

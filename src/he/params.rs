@@ -56,21 +56,26 @@ pub enum ParamSetId {
     /// As `gazelle-4096` but one 54-bit digit per prime: faster rotations, more noise (no room
     /// to flood after a rotation).
     Gazelle4096Fast = 3,
-    /// n = 8192, two 61-bit primes, p = 1032193, 21-bit digits: ≥ 128-bit with a worst-case
-    /// flooding distance ≤ 2^−40 over the whole ciphertext for the largest layer.
+    /// n = 8192, two 61-bit primes, p = 1032193, 21-bit digits. ≥ 128-bit, but its flooding
+    /// misses the session budget (`gazelle plan`).
     Gazelle8192 = 4,
+    /// n = 8192, three 50-bit primes and a 60-bit special prime (hybrid key switching),
+    /// p = 1032193: ≥ 128-bit with every prime counted, and the only set whose flooding meets
+    /// the session budget for the bundled networks. The default.
+    Gazelle8192Hybrid = 5,
 }
 
 impl Default for ParamSetId {
-    /// `gazelle-4096`.
+    /// `gazelle-8192-hybrid`.
     fn default() -> Self {
-        ParamSetId::Gazelle4096
+        ParamSetId::Gazelle8192Hybrid
     }
 }
 
 impl ParamSetId {
     /// Every shipped set.
-    pub const ALL: [ParamSetId; 4] = [
+    pub const ALL: [ParamSetId; 5] = [
+        ParamSetId::Gazelle8192Hybrid,
         ParamSetId::Gazelle4096,
         ParamSetId::Gazelle2048,
         ParamSetId::Gazelle4096Fast,
@@ -84,6 +89,7 @@ impl ParamSetId {
             ParamSetId::Gazelle2048 => "gazelle-2048",
             ParamSetId::Gazelle4096Fast => "gazelle-4096-fast",
             ParamSetId::Gazelle8192 => "gazelle-8192",
+            ParamSetId::Gazelle8192Hybrid => "gazelle-8192-hybrid",
         }
     }
 
@@ -108,6 +114,7 @@ impl ParamSetId {
                 moduli: vec![Q1, Q2],
                 p: 1032193,
                 decomp_bits: 27,
+                special: None,
             },
             ParamSetId::Gazelle4096Fast => ParamSpec {
                 id: self,
@@ -115,6 +122,7 @@ impl ParamSetId {
                 moduli: vec![Q1, Q2],
                 p: 1032193,
                 decomp_bits: 54,
+                special: None,
             },
             ParamSetId::Gazelle8192 => ParamSpec {
                 id: self,
@@ -122,6 +130,15 @@ impl ParamSetId {
                 moduli: vec![2305843009213317121, 2305843009213120513],
                 p: 1032193,
                 decomp_bits: 21,
+                special: None,
+            },
+            ParamSetId::Gazelle8192Hybrid => ParamSpec {
+                id: self,
+                n: 8192,
+                moduli: vec![1125899906826241, 1125899906629633, 1125899905744897],
+                p: 1032193,
+                decomp_bits: 0,
+                special: Some(1152921504606830593),
             },
             ParamSetId::Gazelle2048 => ParamSpec {
                 id: self,
@@ -129,6 +146,7 @@ impl ParamSetId {
                 moduli: vec![1152921504499937281],
                 p: 557057,
                 decomp_bits: 20,
+                special: None,
             },
         }
     }
@@ -136,7 +154,8 @@ impl ParamSetId {
     /// The built parameters (cached per process).
     pub fn params(self) -> Result<Arc<Parameters>> {
         use std::sync::OnceLock;
-        static CACHE: [OnceLock<Arc<Parameters>>; 4] = [
+        static CACHE: [OnceLock<Arc<Parameters>>; 5] = [
+            OnceLock::new(),
             OnceLock::new(),
             OnceLock::new(),
             OnceLock::new(),
@@ -158,12 +177,16 @@ pub struct ParamSpec {
     pub id: ParamSetId,
     /// Ring dimension (power of two).
     pub n: usize,
-    /// RNS primes q_i < 2^62, each ≡ 1 mod 2n; one or two of them.
+    /// RNS primes q_i < 2^62, each ≡ 1 mod 2n; one to three of them.
     pub moduli: Vec<u64>,
     /// Plaintext modulus: prime, ≡ 1 mod 2n, < 2^30.
     pub p: u64,
-    /// Key-switching digit width w in bits.
+    /// Key-switching digit width w in bits (0 with a special prime: one digit per prime).
     pub decomp_bits: u32,
+    /// Special prime P of hybrid key switching (< 2^62, ≡ 1 mod 2n, above every q_i): the
+    /// Galois keys live modulo q·P, each key switch ends with a division by P (ModDown), and
+    /// c1 is decomposed by RNS limb only. `None`: base-2^w digits, no special prime.
+    pub special: Option<u64>,
 }
 
 /// Bound on |e| of the centered-binomial error (k = 21 coin pairs).
@@ -246,20 +269,20 @@ impl SecurityLevel {
 /// Constants of the modulus made of the first `l` primes.
 #[derive(Debug, Clone)]
 pub(crate) struct Level {
-    /// Q = q_0 ⋯ q_{l−1}.
-    pub(crate) q: u128,
-    /// ⌊Q/p⌋.
-    pub(crate) delta: u128,
     /// Q mod p.
     pub(crate) r_t: u64,
-    /// ⌊Q/p⌋ mod q_i.
+    /// ⌊Q/p⌋ mod q_i (= −(Q mod p)·p⁻¹ mod q_i, as Q ≡ 0 mod q_i).
     pub(crate) delta_mod: Vec<u64>,
-    /// Fixed-point shift s of the decryption scaling.
+    /// Fixed-point shift s of the decryption scaling (one or two primes).
     pub(crate) shift: u32,
     /// ⌊p · 2^s / Q⌋ and (two limbs) ⌊p · 2^s / q_1⌋.
     pub(crate) frac: Vec<u128>,
     /// Garner constants for two limbs: q_0 mod q_1 and q_0⁻¹ mod q_1.
     pub(crate) garner: Option<(u64, u64)>,
+    /// CRT constants for any number of limbs: [(Q/q_i)⁻¹]_{q_i}.
+    pub(crate) crt_inv: Vec<u64>,
+    /// Mixed-radix constants: [(q_0 ⋯ q_{i−1})⁻¹]_{q_i} (entry 0 unused, 1).
+    pub(crate) mixed_inv: Vec<u64>,
     /// Largest |v| that decrypts correctly.
     pub(crate) dec_bound: f64,
 }
@@ -272,6 +295,12 @@ pub struct Parameters {
     pub(crate) moduli: Vec<u64>,
     pub(crate) p: u64,
     pub(crate) decomp_bits: u32,
+    /// The special prime of hybrid key switching (see [`ParamSpec::special`]).
+    pub(crate) special: Option<u64>,
+    /// The data primes followed by the special prime, if any: limb k of a key polynomial is
+    /// modulo `all_moduli[k]`.
+    pub(crate) all_moduli: Vec<u64>,
+    /// NTT plans of `all_moduli`.
     pub(crate) plans: Vec<NttPlan64>,
     pub(crate) plan_p: NttPlan32,
     pub(crate) levels: Vec<Level>,
@@ -289,6 +318,7 @@ impl PartialEq for Parameters {
             && self.moduli == other.moduli
             && self.p == other.p
             && self.decomp_bits == other.decomp_bits
+            && self.special == other.special
     }
 }
 
@@ -322,9 +352,10 @@ impl Parameters {
     /// Checks a specification and precomputes everything the scheme needs.
     ///
     /// Rejects (with [`HeError::InvalidParameters`] or a kernel error): n not a power of two
-    /// in [256, 32768]; zero or more than two primes, repeated primes, composite or
+    /// in [256, 32768]; zero or more than three primes, repeated primes, composite or
     /// non-NTT-friendly primes; p not prime, not ≡ 1 mod 2n, ≥ 2^30 or equal to a q_i;
-    /// w outside [1, 62]; fewer than 24 bits between q and p (no room for any computation).
+    /// w outside [1, 62] (without a special prime) or not 0 (with one); a special prime that
+    /// is not an NTT-friendly prime above every q_i; fewer than 24 bits between q and p.
     pub fn new(spec: ParamSpec) -> Result<Parameters> {
         let n = spec.n;
         if !n.is_power_of_two() || !(256..=32768).contains(&n) {
@@ -332,17 +363,28 @@ impl Parameters {
                 "n = {n} is not a power of two in [256, 32768]"
             )));
         }
-        if spec.moduli.is_empty() || spec.moduli.len() > 2 {
+        if spec.moduli.is_empty() || spec.moduli.len() > 3 {
             return Err(invalid(format!(
-                "{} primes given; this implementation supports one or two",
+                "{} primes given; this implementation supports one to three",
                 spec.moduli.len()
             )));
         }
-        if spec.moduli.len() == 2 && spec.moduli[0] == spec.moduli[1] {
-            return Err(invalid("the two primes are equal"));
+        let mut all_moduli = spec.moduli.clone();
+        all_moduli.extend(spec.special);
+        for (i, q) in all_moduli.iter().enumerate() {
+            if all_moduli[..i].contains(q) {
+                return Err(invalid(format!("the prime {q} is repeated")));
+            }
+        }
+        if let Some(sp) = spec.special {
+            if spec.moduli.iter().any(|&q| q >= sp) {
+                return Err(invalid(format!(
+                    "the special prime {sp} must exceed every q_i"
+                )));
+            }
         }
         let two_n = 2 * n as u64;
-        for &q in &spec.moduli {
+        for &q in &all_moduli {
             if q >= 1 << 62 || !is_prime(q) || q % two_n != 1 {
                 return Err(invalid(format!(
                     "q = {q} must be a prime below 2^62 with q ≡ 1 mod {two_n}"
@@ -355,14 +397,18 @@ impl Parameters {
                 "p = {p} must be a prime below 2^30, ≡ 1 mod {two_n}, distinct from the q_i"
             )));
         }
-        if !(1..=62).contains(&spec.decomp_bits) {
+        if spec.special.is_none() && !(1..=62).contains(&spec.decomp_bits) {
             return Err(invalid(format!(
                 "digit width {} outside [1, 62]",
                 spec.decomp_bits
             )));
         }
-        let plans = spec
-            .moduli
+        if spec.special.is_some() && spec.decomp_bits != 0 {
+            return Err(invalid(
+                "with a special prime the digits are the RNS limbs: digit width must be 0",
+            ));
+        }
+        let plans = all_moduli
             .iter()
             .map(|&q| NttPlan64::try_new(n, q))
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -387,6 +433,10 @@ impl Parameters {
         let w = spec.decomp_bits;
         let mut digits = Vec::new();
         for (i, &q) in spec.moduli.iter().enumerate() {
+            if spec.special.is_some() {
+                digits.push((i, 0));
+                continue;
+            }
             let b = bits_of(q);
             let mut off = 0;
             while off < b {
@@ -394,13 +444,15 @@ impl Parameters {
                 off += w;
             }
         }
-        let log2_q: f64 = spec.moduli.iter().map(|&q| (q as f64).log2()).sum();
+        let log2_q: f64 = all_moduli.iter().map(|&q| (q as f64).log2()).sum();
         Ok(Parameters {
             id: spec.id,
             n,
             moduli: spec.moduli,
             p,
             decomp_bits: w,
+            special: spec.special,
+            all_moduli,
             plans,
             plan_p,
             levels,
@@ -411,40 +463,60 @@ impl Parameters {
     }
 
     fn level(moduli: &[u64], p: u64) -> Result<Level> {
-        let q: u128 = moduli.iter().map(|&x| x as u128).product();
-        if (q / p as u128) < (1u128 << 24) {
+        let log2_q: f64 = moduli.iter().map(|&q| (q as f64).log2()).sum();
+        if log2_q - (p as f64).log2() < 24.0 {
             return Err(invalid("q/p below 2^24: no noise room"));
         }
-        let delta = q / p as u128;
-        let r_t = (q % p as u128) as u64;
-        let delta_mod = moduli
+        let mods = moduli
             .iter()
-            .map(|&qi| (delta % qi as u128) as u64)
-            .collect();
-        let shift = 126 - bits_of(p);
-        let scaled = (p as u128) << shift;
-        let mut frac = vec![scaled / q];
-        let mut garner = None;
-        if moduli.len() == 2 {
-            let (q0, q1) = (moduli[0], moduli[1]);
-            frac.push(scaled / q1 as u128);
-            let q0m = q0 % q1;
-            let m = kernels::modarith::Modulus64::new(q1)?;
-            let inv = m
-                .inv(q0m)
-                .ok_or_else(|| invalid("q0 not invertible mod q1"))?;
-            garner = Some((q0m, inv));
+            .map(|&q| kernels::modarith::Modulus64::new(q))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let not_coprime = || invalid("the primes are not coprime");
+        let r_t = moduli.iter().fold(1u64, |acc, &q| {
+            ((acc as u128 * (q % p) as u128) % p as u128) as u64
+        });
+        let mut delta_mod = Vec::new();
+        let mut crt_inv = Vec::new();
+        let mut mixed_inv = Vec::new();
+        for (i, md) in mods.iter().enumerate() {
+            let p_inv = md.inv(md.reduce(p)).ok_or_else(not_coprime)?;
+            delta_mod.push(md.mul(md.sub(0, md.reduce(r_t)), p_inv));
+            let others = moduli
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .fold(1u64, |acc, (_, &q)| md.mul(acc, md.reduce(q)));
+            crt_inv.push(md.inv(others).ok_or_else(not_coprime)?);
+            let below = moduli[..i]
+                .iter()
+                .fold(1u64, |acc, &q| md.mul(acc, md.reduce(q)));
+            mixed_inv.push(md.inv(below).ok_or_else(not_coprime)?);
         }
-        let dec_bound =
-            (q as f64) / (2.0 * p as f64) - (q as f64) / (p as f64) / 2f64.powi(42) - 1.0;
+        // One or two primes: Q fits a u128, and decryption uses the exact fixed-point path.
+        let (mut frac, mut garner, mut shift) = (Vec::new(), None, 0);
+        let mut q_f: f64 = moduli.iter().map(|&x| x as f64).product();
+        if moduli.len() <= 2 {
+            let q: u128 = moduli.iter().map(|&x| x as u128).product();
+            q_f = q as f64;
+            shift = 126 - bits_of(p);
+            let scaled = (p as u128) << shift;
+            frac.push(scaled / q);
+            if moduli.len() == 2 {
+                let (q0, q1) = (moduli[0], moduli[1]);
+                frac.push(scaled / q1 as u128);
+                let q0m = q0 % q1;
+                garner = Some((q0m, mixed_inv[1]));
+            }
+        }
+        let dec_bound = q_f / (2.0 * p as f64) - q_f / (p as f64) / 2f64.powi(42) - 1.0;
         Ok(Level {
-            q,
-            delta,
             r_t,
             delta_mod,
             shift,
             frac,
             garner,
+            crt_inv,
+            mixed_inv,
             dec_bound,
         })
     }
@@ -459,13 +531,16 @@ impl Parameters {
     }
     /// The name with the free choices, e.g. for errors where a custom set shares a name.
     pub fn describe(&self) -> String {
+        let ks = match self.special {
+            Some(sp) => format!("P = {sp}"),
+            None => format!("w = {}", self.decomp_bits),
+        };
         format!(
-            "{} (n = {}, q = {:?}, p = {}, w = {})",
+            "{} (n = {}, q = {:?}, p = {}, {ks})",
             self.name(),
             self.n,
             self.moduli,
             self.p,
-            self.decomp_bits
         )
     }
     /// Ring dimension n (= number of slots).
@@ -495,6 +570,14 @@ impl Parameters {
     /// Number of primes of a fresh ciphertext.
     pub fn max_level(&self) -> usize {
         self.moduli.len()
+    }
+    /// The special prime of hybrid key switching, if the set has one.
+    pub fn special_prime(&self) -> Option<u64> {
+        self.special
+    }
+    /// Number of primes of a key-switching key: the data primes and the special prime.
+    pub fn key_limbs(&self) -> usize {
+        self.all_moduli.len()
     }
     /// The security level by the HE standard table.
     pub fn security(&self) -> SecurityLevel {

@@ -4,7 +4,8 @@
 //!
 //! Ciphertext halves, key components, prepared plaintexts and the temporaries of the scheme are
 //! all [`Poly`]s; limb k is always the residue modulo `Parameters::moduli()[k]`, so a
-//! polynomial with ℓ limbs lives on the first ℓ primes. A `Poly` does not hold its parameter
+//! polynomial with ℓ limbs lives on the first ℓ primes; a key polynomial of a set with a
+//! special prime has one more limb, modulo that prime. A `Poly` does not hold its parameter
 //! set: the object that owns it (ciphertext, key) does, and hands it to the operations that
 //! need the moduli or the NTT plans.
 use super::params::Parameters;
@@ -59,7 +60,7 @@ impl Poly {
     /// The zero polynomial on the first `limbs` primes of `params` (in any representation:
     /// zero is zero in each, and its Shoup constants are zero).
     pub fn zero(params: &Parameters, limbs: usize, repr: Representation) -> Poly {
-        debug_assert!(limbs <= params.max_level());
+        debug_assert!(limbs <= params.key_limbs());
         let len = limbs * params.n;
         Poly {
             repr,
@@ -173,7 +174,7 @@ impl Poly {
         debug_assert_eq!(vals.len(), self.n);
         self.repr = Representation::Coefficient;
         self.shoup.clear();
-        for (limb, &q) in self.data.chunks_exact_mut(self.n).zip(&params.moduli) {
+        for (limb, &q) in self.data.chunks_exact_mut(self.n).zip(&params.all_moduli) {
             for (o, &v) in limb.iter_mut().zip(vals) {
                 debug_assert!(v.unsigned_abs() < q);
                 // Branch-free: v mod q = v + q·[v < 0].
@@ -193,10 +194,26 @@ impl Poly {
     /// A signed wide polynomial (|v| < 2^127) on the first `limbs` primes, in coefficient form.
     pub(crate) fn lift_wide(params: &Parameters, vals: &[i128], limbs: usize) -> Poly {
         let mut p = Poly::zero(params, limbs, Representation::Coefficient);
-        for (limb, &q) in p.data.chunks_exact_mut(p.n).zip(&params.moduli) {
+        for (limb, &q) in p.data.chunks_exact_mut(p.n).zip(&params.all_moduli) {
             let q128 = q as i128;
             for (o, &v) in limb.iter_mut().zip(vals) {
                 *o = v.rem_euclid(q128) as u64;
+            }
+        }
+        p
+    }
+
+    /// The wide signed polynomial hi·2^64 + lo (|hi| < 2^127) on the first `limbs` primes, in
+    /// coefficient form.
+    pub(crate) fn lift_split(params: &Parameters, hi: &[i128], lo: &[u64], limbs: usize) -> Poly {
+        let mut p = Poly::zero(params, limbs, Representation::Coefficient);
+        for (limb, plan) in p.data.chunks_exact_mut(p.n).zip(&params.plans) {
+            let md = plan.modulus();
+            let q = md.value() as i128;
+            let r64 = md.reduce_u128(1u128 << 64);
+            for ((o, &h), &l) in limb.iter_mut().zip(hi).zip(lo) {
+                let h = h.rem_euclid(q) as u64;
+                *o = md.add(md.mul(h, r64), md.reduce(l));
             }
         }
         p
@@ -240,7 +257,7 @@ impl Poly {
         for ((x, y), &q) in self
             .limbs_mut()
             .zip(other.data.chunks_exact(other.n))
-            .zip(&params.moduli)
+            .zip(&params.all_moduli)
         {
             for (x, &y) in x.iter_mut().zip(y) {
                 let t = (*x + y).wrapping_sub(q);
@@ -255,7 +272,7 @@ impl Poly {
         for ((x, y), &q) in self
             .limbs_mut()
             .zip(other.data.chunks_exact(other.n))
-            .zip(&params.moduli)
+            .zip(&params.all_moduli)
         {
             for (x, &y) in x.iter_mut().zip(y) {
                 let t = x.wrapping_sub(y);

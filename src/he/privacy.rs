@@ -44,15 +44,27 @@ pub struct FloodReport {
     pub flood_bound: f64,
     /// Worst-case noise bound of the reply (at its final level).
     pub noise_after: NoiseBound,
-    /// log2 of the statistical-distance bound n·b/(2B+1) for the caller's noise bound b.
+    /// log2 of the statistical-distance bound n·b/(2B) for the caller's noise bound b.
     pub statistical_distance_log2: f64,
     /// Primes of the reply.
     pub limbs: usize,
 }
 
+/// Statistical distance between flooding noise uniform on 2B consecutive integers (or 2B + 1)
+/// and the same shifted by at most `noise`: noise/(2B) per coefficient (a bound above 1
+/// guarantees nothing).
+pub fn flood_distance(noise: f64, flood: f64) -> f64 {
+    noise.max(1.0) / (2.0 * flood)
+}
+
+/// Flooding noise of width ≥ 2^126 is drawn as hi·2^64 + lo, hi uniform in [−H, H), lo in
+/// [0, 2^64): uniform on [−H·2^64, H·2^64), 2B integers for B = H·2^64.
+const WIDE_FLOOD: f64 = 1.0e38; // < 2^126.3
+
 impl PublicKey {
     /// The largest flooding half-width that keeps a ciphertext with noise `noise` at `limbs`
-    /// primes decryptable (after the optional switch down by one prime).
+    /// primes decryptable, and (with `switch_down`) decryptable after the switch down to one
+    /// prime. Above 2^126 it is rounded down to a multiple of 2^64 (the wide sampler's grid).
     pub fn flood_bound(
         params: &Parameters,
         noise: NoiseBound,
@@ -60,29 +72,35 @@ impl PublicKey {
         switch_down: bool,
     ) -> Result<f64> {
         let extra = rerandomize_bound(params);
-        let mut b = params.decryption_bound(limbs) - noise.value() - extra;
+        let mut allowed = params.decryption_bound(limbs);
         if switch_down && limbs >= 2 {
-            let q_last = params.moduli[limbs - 1] as f64;
-            let after = (params.decryption_bound(limbs - 1) - (1.0 + params.n as f64) / 2.0)
-                * q_last
-                - noise.value()
-                - extra;
-            b = b.min(after);
+            // From one prime upwards: the switch from k + 1 to k primes maps v to
+            // v/q_k + (1 + n)/2 (NoiseBound::mod_switch).
+            let round = (1.0 + params.n as f64) / 2.0;
+            let mut a = params.decryption_bound(1);
+            for &q in &params.moduli[1..limbs] {
+                a = (a - round) * q as f64;
+            }
+            allowed = allowed.min(a);
         }
         // Keep a relative margin for the f64 arithmetic of the bounds.
-        let b = b * (1.0 - 1e-9);
+        let b = (allowed - noise.value() - extra) * (1.0 - 1e-9);
         if b.is_nan() || b < 1.0 {
             return Err(HeError::NoRoomForFlooding {
                 noise_bits: noise.bits(),
                 limit_bits: params.decryption_bound(limbs).log2(),
             });
         }
+        if b >= WIDE_FLOOD {
+            let h = (b / 2f64.powi(64)).floor();
+            return Ok(h * 2f64.powi(64));
+        }
         Ok(b.floor())
     }
 
     /// Re-randomises `ct` and floods its noise (server side, before the reply); with
-    /// `switch_down`, then drops one prime to shrink the reply. `noise` is the caller's
-    /// worst-case bound on ct's noise (from [`NoiseBound`]).
+    /// `switch_down`, then switches down to one prime to shrink the reply. `noise` is the
+    /// caller's worst-case bound on ct's noise (from [`NoiseBound`]).
     pub fn make_private<R: CryptoRng + ?Sized>(
         &self,
         ct: &Ciphertext,
@@ -95,16 +113,28 @@ impl PublicKey {
         let (n, limbs) = (params.n, ct.level());
         let switch_down = switch_down && limbs >= 2;
         let flood = Self::flood_bound(params, noise, limbs, switch_down)?;
-        let flood_i = flood as u128;
 
         let u = sampling::sample_ternary(rng, n);
         let u64s: Vec<i64> = u.iter().map(|&x| x as i64).collect();
         let mut u_ntt = Poly::lift_signed(params, &u64s, limbs);
         u_ntt.forward(params);
-        let e1: Vec<i128> = (0..n)
-            .map(|_| sampling::sample_wide(rng, flood_i))
-            .collect();
-        let mut e1_ntt = Poly::lift_wide(params, &e1, limbs);
+        let mut e1_ntt = if flood >= WIDE_FLOOD {
+            let h = (flood / 2f64.powi(64)) as u128;
+            let (hi, lo): (Vec<i128>, Vec<u64>) = (0..n)
+                .map(|_| {
+                    (
+                        sampling::sample_below(rng, 2 * h) as i128 - h as i128,
+                        rng.next_u64(),
+                    )
+                })
+                .unzip();
+            Poly::lift_split(params, &hi, &lo, limbs)
+        } else {
+            let e1: Vec<i128> = (0..n)
+                .map(|_| sampling::sample_wide(rng, flood as u128))
+                .collect();
+            Poly::lift_wide(params, &e1, limbs)
+        };
         e1_ntt.forward(params);
         let e2 = sampling::sample_cbd(rng, n);
         let mut e2_ntt = Poly::lift_signed(params, &e2, limbs);
@@ -120,11 +150,13 @@ impl PublicKey {
         let mut after = noise.rerandomize(params, flood);
         let mut final_limbs = limbs;
         if switch_down {
-            out = out.mod_switch_down()?;
-            after = after.mod_switch(params, limbs);
-            final_limbs = limbs - 1;
+            while final_limbs > 1 {
+                out = out.mod_switch_down()?;
+                after = after.mod_switch(params, final_limbs);
+                final_limbs -= 1;
+            }
         }
-        let sd = (n as f64 * noise.value().max(1.0) / (2.0 * flood + 1.0)).log2();
+        let sd = (n as f64 * flood_distance(noise.value(), flood)).log2();
         Ok((
             out,
             FloodReport {

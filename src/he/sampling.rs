@@ -34,7 +34,7 @@ pub(crate) fn expand_uniform(params: &Parameters, seed: &Seed, stream: u64, limb
     rng.set_stream(stream);
     let mut out = Vec::with_capacity(limbs * n);
     let mut buf = [0u64; 64];
-    for &q in &params.moduli[..limbs] {
+    for &q in &params.all_moduli[..limbs] {
         let mask = u64::MAX >> q.leading_zeros();
         let mut filled = 0;
         while filled < n {
@@ -93,6 +93,23 @@ pub(crate) fn sample_ternary<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<
 }
 
 /// Uniform integer in [−bound, bound] (bound < 2^126), by rejection.
+/// Uniform in [0, range) (range ≥ 1) by rejection on ⌈log2 range⌉-bit words: exact.
+pub(crate) fn sample_below<R: RngCore + ?Sized>(rng: &mut R, range: u128) -> u128 {
+    debug_assert!(range >= 1);
+    let bits = 128 - (range - 1).leading_zeros();
+    let mask = if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
+    loop {
+        let v = (((rng.next_u64() as u128) << 64) | rng.next_u64() as u128) & mask;
+        if v < range {
+            return v;
+        }
+    }
+}
+
 pub(crate) fn sample_wide<R: RngCore + ?Sized>(rng: &mut R, bound: u128) -> i128 {
     let range = 2 * bound + 1;
     let bits = 128 - range.leading_zeros();

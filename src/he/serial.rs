@@ -37,7 +37,7 @@ fn width(q: u64) -> u32 {
 
 /// Bits of one packed polynomial over the first `limbs` primes.
 fn poly_bits(params: &Parameters, limbs: usize) -> usize {
-    params.moduli[..limbs]
+    params.all_moduli[..limbs]
         .iter()
         .map(|&q| width(q) as usize)
         .sum::<usize>()
@@ -69,7 +69,7 @@ impl BitWriter {
     }
     /// Every limb of `poly`, limb k at ⌈log2 q_k⌉ bits per coefficient.
     fn poly(&mut self, params: &Parameters, poly: &Poly) {
-        for (limb, &q) in poly.limbs().zip(&params.moduli) {
+        for (limb, &q) in poly.limbs().zip(&params.all_moduli) {
             let w = width(q);
             for &c in limb {
                 self.put(c, w);
@@ -128,7 +128,7 @@ impl<'a> BitReader<'a> {
     ) -> std::result::Result<Poly, DeserializeError> {
         let n = params.n;
         let mut out = Vec::with_capacity(limbs * n);
-        for &q in &params.moduli[..limbs] {
+        for &q in &params.all_moduli[..limbs] {
             let w = width(q);
             for _ in 0..n {
                 let v = self.get(w)?;
@@ -352,7 +352,7 @@ impl GaloisKeys {
             }
             .into());
         }
-        let limbs = params.max_level();
+        let limbs = params.key_limbs();
         let per_key_bits = poly_bits(params, limbs) * params.digits.len();
         expect_len(&rest[36..], 4 * count + (per_key_bits * count).div_ceil(8))?;
         let mut elements = Vec::with_capacity(count);

@@ -108,6 +108,23 @@ fn inconsistent_parameters_are_rejected() {
             decomp_bits: 0,
             ..good.clone()
         },
+        // A special prime needs digit width 0 …
+        ParamSpec {
+            special: Some(1152921504606830593),
+            ..good.clone()
+        },
+        // … must exceed every q_i …
+        ParamSpec {
+            special: Some(ParamSetId::Gazelle8192Hybrid.spec().moduli[0] - 16384),
+            ..ParamSetId::Gazelle8192Hybrid.spec()
+        },
+        // … and must not repeat a q_i.
+        ParamSpec {
+            moduli: vec![good.moduli[0], 1152921504606830593],
+            special: Some(1152921504606830593),
+            decomp_bits: 0,
+            ..good.clone()
+        },
     ];
     for spec in bad {
         assert!(
@@ -385,16 +402,22 @@ fn modulus_switch_keeps_message_and_obeys_bound() {
                 .unwrap();
             let pw = PreparedPlaintext::new(&Plaintext::encode_slots(&params, &w).unwrap());
             let prod = ct.mul_plain(&pw).unwrap();
-            let low = prod.mod_switch_down().unwrap();
-            assert_eq!(low.level(), 1);
-            assert_eq!(sk.decrypt(&low).unwrap(), sk.decrypt(&prod).unwrap());
-            let bound = NoiseBound::fresh().mul_plain(&pw).mod_switch(&params, 2);
-            assert!((sk.noise(&low).unwrap().max_abs as f64) <= bound.value());
+            let top = params.max_level();
+            let mut bound = NoiseBound::fresh().mul_plain(&pw);
+            let mut low = prod.clone();
+            for l in (1..top).rev() {
+                let next = low.mod_switch_down().unwrap();
+                assert_eq!(next.level(), l);
+                assert_eq!(sk.decrypt(&next).unwrap(), sk.decrypt(&prod).unwrap());
+                bound = bound.mod_switch(&params, l + 1);
+                assert!((sk.noise(&next).unwrap().max_abs as f64) <= bound.value());
+                assert!(next.serialized_len() < low.serialized_len());
+                low = next;
+            }
             assert!(matches!(
                 low.mod_switch_down(),
                 Err(HeError::LevelTooLow { .. })
             ));
-            assert!(low.serialized_len() < prod.serialized_len());
         }
     }
 }
@@ -870,6 +893,7 @@ fn custom_set_with_unequal_primes_rotates() {
         moduli: vec![primes_big[0], primes_small[0]],
         p: 557057,
         decomp_bits: 61,
+        special: None,
     };
     let params = Arc::new(Parameters::new(spec).unwrap());
     let mut rng = rng_for(seeds()[1], "custom");
@@ -897,6 +921,7 @@ fn custom_set_with_unequal_primes_rotates() {
         moduli: vec![primes_big[0], primes_small[0]],
         p: 557057,
         decomp_bits: 20,
+        special: None,
     })
     .unwrap();
     let params = Arc::new(small);
@@ -999,46 +1024,62 @@ fn custom_set_under_a_known_id_is_refused() {
 #[test]
 fn serialised_bytes_are_stable() {
     use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for params in all_params() {
-        let mut rng = ChaCha20Rng::seed_from_u64(0x5e71_a115);
-        let sk = SecretKey::generate(&params, &mut rng);
-        let v: Vec<u64> = (0..params.n() as u64).map(|i| i * i % params.p()).collect();
-        let pt = Plaintext::encode_slots(&params, &v).unwrap();
-        let ct = sk.encrypt(&pt, &mut rng).unwrap();
-        let w = PreparedPlaintext::new(&pt);
-        let pk = PublicKey::generate(&sk, &mut rng);
-        let gk = GaloisKeys::for_steps(&sk, &[1, -3], true, &mut rng).unwrap();
-        let prod = ct.mul_plain(&w).unwrap();
-        let rot = gk.rotate_rows(&prod, -3).unwrap();
-        let mut acc = ct.add(&rot).unwrap();
-        Hoisted::new(&ct)
-            .unwrap()
-            .rotate_mul_acc(&gk, 1, &w, &mut acc)
-            .unwrap();
-        let swapped = gk.swap_rows(&acc.neg()).unwrap();
-        let (private, _) = pk
-            .make_private(&rot, NoiseBound(2f64.powi(20)), true, &mut rng)
-            .unwrap();
-        for bytes in [
-            ct.to_bytes(),
-            pk.to_bytes(),
-            gk.to_bytes(),
-            prod.to_bytes(),
-            rot.to_bytes(),
-            acc.to_bytes(),
-            swapped.to_bytes(),
-            private.to_bytes(),
-        ] {
-            h.update(&bytes);
+    // The sets with digit decomposition keep the digest they had before the hybrid set came;
+    // the hybrid set has its own.
+    let digest_of = |ids: &[ParamSetId]| -> String {
+        let mut h = Sha256::new();
+        for params in ids.iter().map(|id| id.params().unwrap()) {
+            let mut rng = ChaCha20Rng::seed_from_u64(0x5e71_a115);
+            let sk = SecretKey::generate(&params, &mut rng);
+            let v: Vec<u64> = (0..params.n() as u64).map(|i| i * i % params.p()).collect();
+            let pt = Plaintext::encode_slots(&params, &v).unwrap();
+            let ct = sk.encrypt(&pt, &mut rng).unwrap();
+            let w = PreparedPlaintext::new(&pt);
+            let pk = PublicKey::generate(&sk, &mut rng);
+            let gk = GaloisKeys::for_steps(&sk, &[1, -3], true, &mut rng).unwrap();
+            let prod = ct.mul_plain(&w).unwrap();
+            let rot = gk.rotate_rows(&prod, -3).unwrap();
+            let mut acc = ct.add(&rot).unwrap();
+            Hoisted::new(&ct)
+                .unwrap()
+                .rotate_mul_acc(&gk, 1, &w, &mut acc)
+                .unwrap();
+            let swapped = gk.swap_rows(&acc.neg()).unwrap();
+            let (private, _) = pk
+                .make_private(&rot, NoiseBound(2f64.powi(20)), true, &mut rng)
+                .unwrap();
+            for bytes in [
+                ct.to_bytes(),
+                pk.to_bytes(),
+                gk.to_bytes(),
+                prod.to_bytes(),
+                rot.to_bytes(),
+                acc.to_bytes(),
+                swapped.to_bytes(),
+                private.to_bytes(),
+            ] {
+                h.update(&bytes);
+            }
+            let dec = sk.decrypt(&swapped).unwrap();
+            for c in dec.coeffs() {
+                h.update(c.to_le_bytes());
+            }
         }
-        let dec = sk.decrypt(&swapped).unwrap();
-        for c in dec.coeffs() {
-            h.update(c.to_le_bytes());
-        }
-    }
-    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(digest, GOLDEN_DIGEST);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let digits = [
+        ParamSetId::Gazelle4096,
+        ParamSetId::Gazelle2048,
+        ParamSetId::Gazelle4096Fast,
+        ParamSetId::Gazelle8192,
+    ];
+    assert_eq!(digest_of(&digits), GOLDEN_DIGEST);
+    assert_eq!(
+        digest_of(&[ParamSetId::Gazelle8192Hybrid]),
+        GOLDEN_DIGEST_HYBRID
+    );
 }
 
 const GOLDEN_DIGEST: &str = "d961621c693a0b055cf3c13e05f5323532df1b5bf38fb369b7a170a4d56aea9d";
+const GOLDEN_DIGEST_HYBRID: &str =
+    "6044a6a13299c8da6572846f45b221bc3710706470385e8b0749bf1ea0c5aefb";

@@ -4,12 +4,13 @@
 //! Every reply of a linear or square stage is re-randomised and flooded with uniform noise in
 //! [−B, B] per coefficient (`he::PublicKey::make_private`). With e the worst-case bound of the
 //! reply's noise for *any* weights (linalg's noise walk, [`super::noise`]), one coefficient is
-//! within e/(2B+1) of the simulation, a reply of n coefficients within n·e/(2B+1); the
+//! within e/(2B) of the simulation, a reply of n coefficients within n·e/(2B); the
 //! distances add up over the replies of a query and over the [`SESSION_QUERIES`] queries a
 //! session may make. The guarantee is that the session's sum is at most 2^[`SESSION_SD_LOG2`].
 //! B itself depends only on the public plan, never on the weights.
 use super::plan::{Plan, Stage};
 use super::{noise, ProtocolError, Result};
+use crate::he::privacy::flood_distance;
 use crate::he::PublicKey;
 use serde::Serialize;
 
@@ -36,7 +37,7 @@ pub struct StageBudget {
     pub flood_bits: Option<f64>,
     /// Reply ciphertexts per query.
     pub replies: usize,
-    /// log2 of the statistical-distance bound of one reply, n·e/(2B+1) (B = 0 when there is
+    /// log2 of the statistical-distance bound of one reply, n·e/(2B) (B = 0 when there is
     /// no room; a bound above 1, log2 > 0, guarantees nothing).
     pub sd_log2: f64,
 }
@@ -95,8 +96,10 @@ impl PrivacyBudget {
                 _ => continue,
             };
             let flood = PublicKey::flood_bound(params, noise, params.max_level(), switch_down).ok();
-            let b = flood.unwrap_or(0.0);
-            let sd_log2 = (n * noise.value().max(1.0) / (2.0 * b + 1.0)).log2();
+            let sd_log2 = match flood {
+                Some(b) => (n * flood_distance(noise.value(), b)).log2(),
+                None => (n * noise.value().max(1.0)).log2(),
+            };
             stages.push(StageBudget {
                 stage: i,
                 kind,

@@ -65,7 +65,7 @@ pub fn max_pk_bytes(params: &Parameters) -> usize {
 
 /// Max bytes of a Galois-key message holding `count` keys.
 pub fn max_gk_bytes(params: &Parameters, count: usize) -> usize {
-    64 + count * (params.num_digits() * params.n() * params.max_level() * 8 + 4)
+    64 + count * (params.num_digits() * params.n() * params.key_limbs() * 8 + 4)
 }
 
 /// Encodes ciphertexts as `count (u32) || (len (u32) || bytes)*`, little-endian.

@@ -8,6 +8,12 @@
 //! stays with the ciphertext; the price is the additive noise Σ d·e (see
 //! [`crate::he::noise`]).
 //!
+//! With a special prime P (hybrid key switching, as SEAL and fhe.rs do), the digits are the RNS
+//! limbs themselves, d_i = [c1]_{q_i} ∈ [0, q_i), and the key for digit i is, modulo q·P,
+//! b = −a·s + e + P·σ_g(s) on limb i and −a·s + e on the other limbs and on P's: the sum
+//! Σ d_i·(b_i, a_i) is P·σ_g(c1)·s plus Σ d_i·e_i, and dividing by P (ModDown) leaves the
+//! error Σ d_i·e_i / P plus a rounding term ([`crate::he::noise::key_switch_bound`]).
+//!
 //! For hoisting, the keys are also stored pre-permuted by π_g⁻¹ (σ_g in NTT form is the
 //! permutation π_g), prepared for products, and folded on each limb's own prime (see
 //! [`GaloisKey::from_parts`]).
@@ -50,7 +56,7 @@ impl GaloisKey {
         g: usize,
         b: Vec<Poly>,
     ) -> Result<GaloisKey> {
-        let limbs = params.max_level();
+        let limbs = params.key_limbs();
         let perm = NttPermutation::automorphism(params.n, g)?;
         let table = perm.table();
         let mut b_perm = Vec::with_capacity(b.len());
@@ -141,7 +147,7 @@ impl GaloisKeys {
     ) -> Result<GaloisKeys> {
         let params = &sk.params;
         let seed = sampling::fresh_seed(rng);
-        let (n, limbs) = (params.n, params.max_level());
+        let (n, limbs) = (params.n, params.key_limbs());
         let mut keys = BTreeMap::new();
         for &g in elements {
             check_galois(params, g)?;
@@ -161,9 +167,12 @@ impl GaloisKeys {
                 sk.mul_s(&a, &mut as_);
                 let mut bt = e_l.clone();
                 bt.sub_assign(params, &as_);
-                // + 2^off · σ_g(s) on limb i.
+                // + 2^off · σ_g(s) on limb i (P · σ_g(s) with a special prime P).
                 let md = params.plans[i].modulus();
-                let w = md.reduce_u128(1u128 << off);
+                let w = match params.special {
+                    Some(sp) => md.reduce(sp),
+                    None => md.reduce_u128(1u128 << off),
+                };
                 let ws = md.shoup(w);
                 let s_i = sk.ntt.limb(i);
                 for (x, &src) in bt.limb_mut(i).iter_mut().zip(&table) {

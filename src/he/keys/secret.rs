@@ -23,7 +23,7 @@ pub struct SecretKey {
     #[zeroize(skip)]
     pub(crate) params: Arc<Parameters>,
     pub(crate) coeffs: Vec<i8>,
-    /// s in NTT form on every prime, prepared.
+    /// s in NTT form on every prime (the special prime included), prepared.
     pub(crate) ntt: Poly,
 }
 
@@ -40,7 +40,7 @@ impl SecretKey {
     pub fn generate<R: CryptoRng + ?Sized>(params: &Arc<Parameters>, rng: &mut R) -> SecretKey {
         let coeffs = sampling::sample_ternary(rng, params.n);
         let mut wide: Vec<i64> = coeffs.iter().map(|&c| c as i64).collect();
-        let mut ntt = Poly::lift_signed(params, &wide, params.max_level());
+        let mut ntt = Poly::lift_signed(params, &wide, params.key_limbs());
         wide.zeroize();
         ntt.forward(params);
         SecretKey {
@@ -113,6 +113,9 @@ impl SecretKey {
     fn scale_round(&self, x: &Poly) -> Result<Vec<u64>> {
         let params = &self.params;
         let lvl = params.level_ctx(x.num_limbs())?;
+        if lvl.garner.is_none() && x.num_limbs() > 1 {
+            return Ok(self.scale_round_rns(x, lvl));
+        }
         // p·x/q < p, so the rounded quotient t is at most p: one subtraction reduces it.
         let (n, p) = (params.n, params.p);
         let half = 1u128 << (lvl.shift - 1);
@@ -151,45 +154,88 @@ impl SecretKey {
         Ok(out)
     }
 
+    /// round(p·x/q) mod p for any number of limbs (three or more: Q exceeds a u128), by the
+    /// CRT: p·x/Q ≡ Σ_i y_i·p/q_i (mod p) with y_i = [x_i·(Q/q_i)⁻¹]_{q_i}. Each term splits
+    /// into ⌊y_i·p/q_i⌋ and a fraction kept to 2^−64; the summed truncation error (< ℓ·2^−64)
+    /// is far below the 2^−42 margin the decryption bound keeps from a rounding boundary.
+    fn scale_round_rns(&self, x: &Poly, lvl: &crate::he::params::Level) -> Vec<u64> {
+        let params = &self.params;
+        let p = params.p as u128;
+        let limbs = x.num_limbs();
+        let mut out = Vec::with_capacity(params.n);
+        for c in 0..params.n {
+            let (mut int, mut frac) = (0u128, 0u128);
+            for i in 0..limbs {
+                let md = params.plans[i].modulus();
+                let qi = md.value() as u128;
+                let y = md.mul(x.limb(i)[c], lvl.crt_inv[i]) as u128;
+                let t = y * p;
+                int += t / qi;
+                frac += ((t % qi) << 64) / qi;
+            }
+            let t = int + ((frac + (1u128 << 63)) >> 64);
+            out.push((t % p) as u64);
+        }
+        out
+    }
+
     /// The invariant noise vector v (centered, one entry per coefficient), for analysis and
     /// tests of flooding. It reveals the noise, so only the key holder can compute it.
+    ///
+    /// v is computed modulo each prime, v_i = x_i − (⌊Q/p⌋·m + round((Q mod p)·m/p)), and put
+    /// together by a balanced mixed radix (centered digits), which yields the centered
+    /// representative exactly; a |v| of 2^126 or more saturates to ±(2^126).
     pub fn noise_vector(&self, ct: &Ciphertext) -> Result<Vec<i128>> {
         let params = &self.params;
         let mut x = self.phase(ct)?;
         let m = self.scale_round(&x)?;
-        let lvl = params.level_ctx(x.num_limbs())?;
-        let n = params.n;
+        let limbs = x.num_limbs();
+        let lvl = params.level_ctx(limbs)?;
         let p = params.p as u128;
-        let mut out = Vec::with_capacity(n);
-        for (i, &mi) in m.iter().enumerate().take(n) {
-            let xi = self.crt(&x, i);
-            let mi = mi as u128;
-            let target = lvl.delta * mi + (lvl.r_t as u128 * mi + p / 2) / p;
-            let v = if xi >= target {
-                xi - target
+        let mut out = Vec::with_capacity(params.n);
+        let mut digits = vec![0i64; limbs];
+        for (c, &mi) in m.iter().enumerate() {
+            let round = ((lvl.r_t as u128 * mi as u128 + p / 2) / p) as u64;
+            for i in 0..limbs {
+                let md = params.plans[i].modulus();
+                let qi = md.value();
+                let target = md.add(md.mul(lvl.delta_mod[i], md.reduce(mi)), md.reduce(round));
+                // (v − Σ_{j<i} d_j·q_0⋯q_{j−1}) / (q_0⋯q_{i−1}) mod q_i, centered.
+                let mut r = md.sub(x.limb(i)[c], target);
+                let mut radix = 1u64;
+                for (j, &d) in digits[..i].iter().enumerate() {
+                    let dm = if d < 0 {
+                        md.sub(0, md.reduce(d.unsigned_abs()))
+                    } else {
+                        md.reduce(d as u64)
+                    };
+                    r = md.sub(r, md.mul(dm, radix));
+                    radix = md.mul(radix, md.reduce(params.moduli[j]));
+                }
+                let r = md.mul(r, lvl.mixed_inv[i]);
+                digits[i] = if r > qi / 2 {
+                    -((qi - r) as i64)
+                } else {
+                    r as i64
+                };
+            }
+            // v = d_0 + q_0·(d_1 + q_1·(d_2 + …)), evaluated from the top.
+            let (mut v, mut approx) = (0i128, 0f64);
+            for i in (0..limbs).rev() {
+                let qi = params.moduli[i];
+                approx = approx * qi as f64 + digits[i] as f64;
+                v = v.wrapping_mul(qi as i128).wrapping_add(digits[i] as i128);
+            }
+            let cap = 2f64.powi(126);
+            out.push(if approx.abs() >= cap {
+                (approx.signum() as i128) << 126
             } else {
-                xi + lvl.q - target
-            };
-            out.push(if v > lvl.q / 2 {
-                -((lvl.q - v) as i128)
-            } else {
-                v as i128
+                v
             });
         }
+        digits.zeroize();
         x.zeroize();
         Ok(out)
-    }
-
-    /// Coefficient i of the phase x as an integer mod q (Garner's mixed radix).
-    fn crt(&self, x: &Poly, i: usize) -> u128 {
-        let x0 = x.limb(0)[i];
-        if x.num_limbs() == 1 {
-            return x0 as u128;
-        }
-        let m1 = self.params.plans[1].modulus();
-        let inv = self.params.levels[1].garner.map_or(0, |g| g.1);
-        let k = m1.mul(m1.sub(x.limb(1)[i], m1.reduce(x0)), inv);
-        x0 as u128 + self.params.moduli[0] as u128 * k as u128
     }
 
     /// Measures the invariant noise v = c0 + c1·s − round(q·m/p) (mod q, centered) of a
