@@ -33,10 +33,11 @@ enum Command {
         /// Number of images to classify (the default finishes in seconds).
         #[arg(long, default_value_t = 20, value_parser = positive)]
         images: usize,
-        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit),
-        /// gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows each one's
-        /// circuit-privacy budget.
-        #[arg(long, default_value = "gazelle-4096")]
+        /// HE parameter set: gazelle-8192-hybrid (default: ≥128-bit and circuit privacy),
+        /// gazelle-4096, gazelle-4096-fast, gazelle-8192 (faster, but they miss the privacy
+        /// budget) or gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows
+        /// each one's circuit-privacy budget.
+        #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
     },
     /// Serve private inference on a bundled model (one session per connection).
@@ -50,10 +51,11 @@ enum Command {
         /// Most sessions served at once.
         #[arg(long, default_value_t = 4, value_parser = positive)]
         max_sessions: usize,
-        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit),
-        /// gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows each one's
-        /// circuit-privacy budget.
-        #[arg(long, default_value = "gazelle-4096")]
+        /// HE parameter set: gazelle-8192-hybrid (default: ≥128-bit and circuit privacy),
+        /// gazelle-4096, gazelle-4096-fast, gazelle-8192 (faster, but they miss the privacy
+        /// budget) or gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows
+        /// each one's circuit-privacy budget.
+        #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
         /// Serve even though the plan misses the circuit-privacy budget (`gazelle plan`): the
         /// server logs it loudly and tells every client, which prints it.
@@ -87,10 +89,11 @@ enum Command {
         /// background and says so; RGB images are never inverted unless asked (`invert`).
         #[arg(long, value_enum, default_value_t = PolarityArg::Auto)]
         polarity: PolarityArg,
-        /// HE parameter set: gazelle-4096 (default, ≥128-bit), gazelle-8192 (≥192-bit),
-        /// gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows each one's
-        /// circuit-privacy budget.
-        #[arg(long, default_value = "gazelle-4096")]
+        /// HE parameter set: gazelle-8192-hybrid (default: ≥128-bit and circuit privacy),
+        /// gazelle-4096, gazelle-4096-fast, gazelle-8192 (faster, but they miss the privacy
+        /// budget) or gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows
+        /// each one's circuit-privacy budget.
+        #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
     },
     /// The evaluation plan of a model under a parameter set and its circuit-privacy budget:
@@ -101,7 +104,7 @@ enum Command {
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
         /// HE parameter set.
-        #[arg(long, default_value = "gazelle-4096")]
+        #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
         /// Machine-readable output (keys: stages[].sd_log2, query_sd_log2, session_queries,
         /// session_sd_log2, security_bits).
