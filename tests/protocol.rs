@@ -24,13 +24,48 @@ fn random_inputs(model: &Model, count: usize, seed: u64) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// The test server: the default set (which misses the budget, so insecure), revealing the
-/// logits when asked.
+/// The test server: the default set (circuit privacy on and checked), revealing the logits
+/// when asked.
 fn server_config(reveal_logits: bool) -> ServerConfig {
     ServerConfig {
         reveal_logits,
-        ..ServerConfig::insecure(ParamSetId::default())
+        ..ServerConfig::default()
     }
+}
+
+/// A session makes at most `session_queries` queries (the privacy budget's Q): the next
+/// request ends it with `QueryLimit`; a limit above the budget's is refused at start.
+#[test]
+fn a_session_stops_at_its_query_limit() {
+    let model = nn::builtin_model("mnist-secureml").unwrap();
+    let too_many = ServerConfig {
+        session_queries: gazelle::protocol::SESSION_QUERIES + 1,
+        ..ServerConfig::default()
+    };
+    assert!(Server::new(model.clone(), too_many).is_err());
+    let config = ServerConfig {
+        session_queries: 1,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(model.clone(), config).unwrap();
+    let x = random_inputs(&model, 1, 9).remove(0);
+    let (mut a, b) = MemChannel::pair();
+    let srv = &server;
+    std::thread::scope(|sc| {
+        // The server's end closes when its session ends, which the client then sees.
+        let h = sc.spawn(move || {
+            let mut b = b;
+            srv.serve_session(&mut b, |_| {})
+        });
+        let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        assert!(client.terms.circuit_privacy);
+        let r = client.query(&x).unwrap();
+        assert_eq!(r.class, nn::argmax(&model.infer_fixed(&x).unwrap()));
+        assert!(client.query(&x).is_err());
+        drop(client);
+        let e = h.join().unwrap().unwrap_err();
+        assert!(matches!(e, ProtocolError::QueryLimit { limit: 1 }), "{e}");
+    });
 }
 
 /// Runs one session over a MemChannel against a server that reveals the logits and checks
@@ -257,9 +292,19 @@ fn plans_that_miss_the_privacy_budget_are_refused_unless_the_operator_insists() 
             }
         }
     }
-    // The default set misses the budget today (session bound far above 2^-40): refused, and
-    // served insecurely only on request, which the client learns in the handshake.
+    // The default set meets the budget; gazelle-4096 misses it (session bound far above
+    // 2^-40): refused, and served insecurely only on request, which the client learns in the
+    // handshake.
     let params = ParamSetId::default().params().unwrap();
+    let plan = gazelle::protocol::Plan::new(&model, &params).unwrap();
+    let budget = gazelle::protocol::PrivacyBudget::of(&plan, &model, true);
+    assert!(budget.holds(), "{}", budget.session_sd_log2);
+    assert!(budget.security_bits >= 128);
+    assert!(Server::new(model.clone(), ServerConfig::default())
+        .unwrap()
+        .circuit_privacy());
+    let weak = ParamSetId::Gazelle4096;
+    let params = weak.params().unwrap();
     let plan = gazelle::protocol::Plan::new(&model, &params).unwrap();
     let budget = gazelle::protocol::PrivacyBudget::of(&plan, &model, true);
     assert!(budget.session_sd_log2 > gazelle::protocol::SESSION_SD_LOG2);
@@ -267,13 +312,17 @@ fn plans_that_miss_the_privacy_budget_are_refused_unless_the_operator_insists() 
         .stages
         .iter()
         .all(|s| s.replies >= 1 && s.sd_log2.is_finite()));
-    assert!(Server::new(model.clone(), ServerConfig::default()).is_err());
-    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
+    let config = ServerConfig {
+        param_set: weak,
+        ..ServerConfig::default()
+    };
+    assert!(Server::new(model.clone(), config).is_err());
+    let server = Server::new(model.clone(), ServerConfig::insecure(weak)).unwrap();
     assert!(!server.circuit_privacy());
     let (mut a, mut b) = MemChannel::pair();
     std::thread::scope(|sc| {
         let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
-        let client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        let client = Client::connect(&mut a, model.clone(), weak).unwrap();
         assert!(!client.terms.circuit_privacy);
         client.finish().unwrap();
         h.join().unwrap().unwrap();

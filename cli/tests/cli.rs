@@ -207,9 +207,27 @@ fn plan_json_and_serve_fails_closed() {
     assert_eq!(stages.len(), 4, "four linear stages");
     assert!(stages.iter().all(|s| s["sd_log2"].is_f64()));
     assert_eq!(v["session_queries"], 65536);
+    // The default set meets the budget at ≥ 128 bits; gazelle-4096 misses it.
+    assert!(v["session_sd_log2"].as_f64().unwrap() <= -40.0, "{v}");
+    assert!(v["security_bits"].as_u64().unwrap() >= 128, "{v}");
+    let (_, weak) = json_of(&[
+        "plan",
+        "--model",
+        "mnist-minionn",
+        "--params",
+        "gazelle-4096",
+        "--json",
+    ]);
+    assert!(weak["session_sd_log2"].as_f64().unwrap() > -40.0, "{weak}");
 
     let out = gazelle()
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--params",
+            "gazelle-4096",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

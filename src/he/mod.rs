@@ -2,9 +2,9 @@
 //! the homomorphic half of Gazelle.
 //!
 //! * [`params`]: parameter sets with their security level and noise analysis
-//!   (`gazelle-4096` default ≥ 128-bit; `gazelle-8192` for a worst-case flooding distance
-//!   ≤ 2^−40; `gazelle-4096-fast` trades rotation noise for speed; `gazelle-2048` is the
-//!   paper's set, below 128-bit, for comparison only).
+//!   (`gazelle-8192-hybrid` default: ≥ 128-bit, special-prime key switching, flooding that
+//!   meets the session budget; `gazelle-4096`, `gazelle-4096-fast` and `gazelle-8192` are
+//!   faster but miss it; `gazelle-2048` is the paper's set, below 128-bit, for comparison).
 //! * [`poly`]: the RNS polynomial [`Poly`] (limbs per prime, in coefficient, NTT or prepared
 //!   form) that ciphertexts, keys and prepared plaintexts are made of.
 //! * [`keys`]: [`SecretKey`] (ternary secret, symmetric-key encryption with seeded `a`,

@@ -7,10 +7,18 @@
 //!
 //! | name | n | q (bits) | p | digits (w) | security |
 //! |---|---|---|---|---|---|
-//! | `gazelle-4096` (default) | 4096 | q1·q2 = 54 + 54 = 108 | 1032193 | 2 × 2 (27) | ≥ 128-bit |
+//! | `gazelle-8192-hybrid` (default) | 8192 | 3 × 50 = 150, + special P: 60 (210 in all) | 1032193 | one per prime, special prime | ≥ 128-bit |
+//! | `gazelle-4096` | 4096 | q1·q2 = 54 + 54 = 108 | 1032193 | 2 × 2 (27) | ≥ 128-bit |
 //! | `gazelle-4096-fast` | 4096 | same | 1032193 | 2 × 1 (54) | ≥ 128-bit |
 //! | `gazelle-8192` | 8192 | 61 + 61 = 122 | 1032193 | 2 × 3 (21) | ≥ 192-bit |
 //! | `gazelle-2048` (paper) | 2048 | 60 | 557057 | 1 × 3 (20) | **below 128-bit** (≈ 115 estimated) |
+//!
+//! The default's primes are 1125899906826241, 1125899906629633, 1125899905744897 (< 2^50, so
+//! the IFMA52 NTT kernels apply; ≡ 1 mod 16384) and P = 1152921504606830593 (60 bits). Its
+//! Galois keys live modulo q·P and each key switch ends with a division by P (see
+//! [`crate::he::keys::galois`]): key-switching noise ≤ 2^12.1 instead of 2^40–2^71, which is what
+//! lets flooding hide the weights (`gazelle plan`). Replies are flooded at three primes and
+//! switched down to one.
 //!
 //! q1 = 18014398509309953, q2 = 18014398509293569 (prime, ≡ 1 mod 8192); the 8192 set uses
 //! 2305843009213317121 and 2305843009213120513 (prime, ≡ 1 mod 16384); p = 1032193 is prime and
@@ -18,8 +26,8 @@
 //! signed range; `secure_ml-9bit`'s 857,797 needs a 21-bit p). All checked by
 //! [`Parameters::new`] and the tests. Error: centered binomial with k = 21 (σ = √10.5 ≈ 3.24,
 //! the standard's σ ≈ 3.2, and |e| ≤ 21 always, which makes worst-case bounds exact). Secret:
-//! uniform ternary. Key switching splits each RNS limb of c1 into base-2^w digits (no special
-//! prime, so all of q carries the ciphertext).
+//! uniform ternary. Without a special prime, key switching splits each RNS limb of c1 into
+//! base-2^w digits (all of q carries the ciphertext).
 //!
 //! # Noise (invariant noise v: c0 + c1·s = (q/p)·m + v mod q)
 //!

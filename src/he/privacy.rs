@@ -15,18 +15,15 @@
 //!    shifted by |v| ≤ b differs in at most b/(2B+1); a union over the n coefficients).
 //!
 //! B is chosen as large as correctness allows: B = bound − ‖v‖ − 2·n·21 (and, when switching
-//! down, the same on the smaller modulus scaled back up), so the reported distance is the best
-//! this parameter set can give for the caller's noise bound; decryption stays correct with
-//! certainty (worst-case bounds, no failure probability). The mask the protocol adds hides the
-//! message itself; flooding only concerns the noise.
+//! down, the same on one prime scaled back up), so the reported distance is the best this
+//! parameter set can give for the caller's noise bound; decryption stays correct with certainty
+//! (worst-case bounds, no failure probability). The mask the protocol adds hides the message
+//! itself; flooding only concerns the noise. At `gazelle-8192-hybrid` B ≈ 2^129, beyond 128-bit
+//! integers: it is drawn as hi·2^64 + lo (uniform on 2B consecutive integers).
 //!
-//! The figures for one chain of operations (576 products with one rotation *after* them) are
-//! far better than what the protocol's layers reach: their layouts rotate *before* multiplying,
-//! so the key-switching noise meets the plaintext norm. What a whole plan gets, summed over a
-//! session, is `protocol::budget`'s (`gazelle plan`); no parameter set meets 2^−40 there yet.
-//!
-//! Switching the reply down to one prime afterwards halves its size (110,600 → 55,304 bytes at
-//! `gazelle-4096`) and keeps it decryptable: the flooding bound accounts for the switch.
+//! What a whole plan gets, summed over a session, is `protocol::budget`'s (`gazelle plan`).
+//! Switching the reply down to one prime afterwards (a deterministic function of the flooded
+//! ciphertext, so the distance is kept) shrinks it by the dropped primes.
 use super::ciphertext::Ciphertext;
 use super::error::{HeError, Result};
 use super::noise::{rerandomize_bound, NoiseBound};

@@ -109,6 +109,12 @@ pub enum ProtocolError {
     /// The plan cannot give the circuit-privacy guarantee (see [`budget`]).
     #[error("no circuit privacy: {0}")]
     NoCircuitPrivacy(String),
+    /// The session has made all the queries its privacy budget covers.
+    #[error("session query limit reached ({limit} queries): start a new session with fresh keys")]
+    QueryLimit {
+        /// Queries allowed per session.
+        limit: u64,
+    },
     /// The operating system's randomness failed.
     #[error("entropy source failed: {0}")]
     Entropy(String),

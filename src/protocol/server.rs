@@ -35,8 +35,12 @@ pub struct ServerConfig {
     /// Circuit privacy: re-randomise and flood every reply (on by default; off only for
     /// measuring its cost).
     pub circuit_privacy: bool,
-    /// Switch replies down one prime (smaller replies).
+    /// Switch replies down to one prime (smaller replies).
     pub switch_down: bool,
+    /// Queries one session may make (at most [`super::budget::SESSION_QUERIES`], which the
+    /// privacy budget is computed for; [`Server::new`] refuses more). The next query request
+    /// ends the session with [`ProtocolError::QueryLimit`].
+    pub session_queries: u64,
     /// Serve even when the plan does not meet the circuit-privacy budget (or replies are not
     /// flooded): `--insecure-no-circuit-privacy`. Off by default: [`Server::new`] then refuses
     /// such a plan. The handshake tells every client, which shows it to its user.
@@ -66,6 +70,7 @@ impl Default for ServerConfig {
             param_set: ParamSetId::default(),
             circuit_privacy: true,
             switch_down: true,
+            session_queries: super::budget::SESSION_QUERIES,
             insecure_no_circuit_privacy: false,
             reveal_logits: false,
         }
@@ -127,6 +132,13 @@ impl Server {
         let plan = Plan::new_with(&model, &params, reveal)?;
         // Fail closed: a plan that misses the budget runs only when the operator said so.
         let budget = PrivacyBudget::of(&plan, &model, config.switch_down);
+        if config.session_queries == 0 || config.session_queries > super::budget::SESSION_QUERIES {
+            return Err(ProtocolError::NoCircuitPrivacy(format!(
+                "session_queries = {} must be in 1..={} (the budget covers that many)",
+                config.session_queries,
+                super::budget::SESSION_QUERIES
+            )));
+        }
         if !config.insecure_no_circuit_privacy {
             budget.check()?;
             if !config.circuit_privacy {
@@ -247,9 +259,19 @@ impl Server {
         };
         let mut summary = SessionSummary::default();
         let mut ahead: VecDeque<Vec<ServerPrep>> = VecDeque::new();
+        // Queries started (precomputed ones included): the budget's Q.
+        let mut started: u64 = 0;
         loop {
             let q = net::recv_msg(ch, TAG_QUERY, 1, "query request")?;
             let t0 = Instant::now();
+            if matches!(q.as_slice(), [REQ_QUERY] | [REQ_PRECOMPUTE]) {
+                if started >= self.config.session_queries {
+                    return Err(ProtocolError::QueryLimit {
+                        limit: self.config.session_queries,
+                    });
+                }
+                started += 1;
+            }
             let preps = match q.as_slice() {
                 [REQ_BYE] => return Ok(summary),
                 [REQ_QUERY] => self.offline(ch, &mut s)?,
