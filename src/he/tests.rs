@@ -562,10 +562,18 @@ fn input_rotation_chain_within_bounds() {
 
 /// Flooding hides the weights: the decrypted noise of the same computation with two very
 /// different weight sets is statistically indistinguishable after flooding (two-sample
-/// Kolmogorov–Smirnov), while without flooding it is not.
+/// Kolmogorov–Smirnov), while without flooding it is not; and flooded noise fits the simulated
+/// distribution, uniform on [−B, B]. At `gazelle-4096` (narrow sampler, at full level) and at
+/// the default `gazelle-8192-hybrid` (B ≈ 2^129: the wide sampler, measured after the switch
+/// down to one prime, where it is B/(q_1·q_2) plus at most (1 + n)/2 ≈ 2^12 of rounding).
 #[test]
 fn flooding_makes_noise_independent_of_weights() {
-    let params = ParamSetId::Gazelle4096.params().unwrap();
+    flooding_gof(ParamSetId::Gazelle4096, false);
+    flooding_gof(ParamSetId::Gazelle8192Hybrid, true);
+}
+
+fn flooding_gof(set: ParamSetId, switch_down: bool) {
+    let params = set.params().unwrap();
     let n = params.n();
     let mut rng = rng_for(0x0f10_0d00, params.name());
     let sk = SecretKey::generate(&params, &mut rng);
@@ -587,12 +595,20 @@ fn flooding_makes_noise_independent_of_weights() {
             .iter()
             .map(|&v| v as f64)
             .collect();
-        let (fl, rep) = pk.make_private(&y, bound, false, &mut rng).unwrap();
+        let (fl, rep) = pk.make_private(&y, bound, switch_down, &mut rng).unwrap();
+        assert_eq!(fl.level(), rep.limbs);
+        // The flooding half-width as seen at the reply's level.
+        let dropped: f64 = params.moduli()[rep.limbs..y.level()]
+            .iter()
+            .map(|&q| q as f64)
+            .product();
+        let scale = rep.flood_bound / dropped;
+        assert!(scale > 2f64.powi(20), "{}: {scale}", set.name());
         let flooded: Vec<f64> = sk
             .noise_vector(&fl)
             .unwrap()
             .iter()
-            .map(|&v| v as f64 / rep.flood_bound)
+            .map(|&v| v as f64 / scale)
             .collect();
         samples[k] = vec![raw, flooded];
     }
@@ -615,7 +631,10 @@ fn flooding_makes_noise_independent_of_weights() {
     let crit = 2.23 * (2.0 / n as f64).sqrt();
     let raw_d = ks(&samples[0][0], &samples[1][0]);
     let flood_d = ks(&samples[0][1], &samples[1][1]);
-    eprintln!("KS raw {raw_d:.4}, flooded {flood_d:.4}, critical {crit:.4}");
+    eprintln!(
+        "{}: KS raw {raw_d:.4}, flooded {flood_d:.4}, critical {crit:.4}",
+        set.name()
+    );
     assert!(
         raw_d > crit,
         "the test must be able to tell raw noise apart"
