@@ -16,7 +16,7 @@
 //! The default's primes are 1125899906826241, 1125899906629633, 1125899905744897 (< 2^50, so
 //! the IFMA52 NTT kernels apply; ≡ 1 mod 16384) and P = 1152921504606830593 (60 bits). Its
 //! Galois keys live modulo q·P and each key switch ends with a division by P (see
-//! [`crate::he::keys::galois`]): key-switching noise ≤ 2^12.1 instead of 2^40–2^71, which is what
+//! [`crate::he::keys::galois`]): key-switching noise ≤ 2^12.2 instead of 2^40–2^71, which is what
 //! lets flooding hide the weights (`gazelle plan`). Replies are flooded at three primes and
 //! switched down to one.
 //!
