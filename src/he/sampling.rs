@@ -92,7 +92,6 @@ pub(crate) fn sample_ternary<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> Vec<
     out
 }
 
-/// Uniform integer in [−bound, bound] (bound < 2^126), by rejection.
 /// Uniform in [0, range) (range ≥ 1) by rejection on ⌈log2 range⌉-bit words: exact.
 pub(crate) fn sample_below<R: RngCore + ?Sized>(rng: &mut R, range: u128) -> u128 {
     debug_assert!(range >= 1);
@@ -110,18 +109,7 @@ pub(crate) fn sample_below<R: RngCore + ?Sized>(rng: &mut R, range: u128) -> u12
     }
 }
 
+/// Uniform integer in [−bound, bound] (bound < 2^126), by rejection.
 pub(crate) fn sample_wide<R: RngCore + ?Sized>(rng: &mut R, bound: u128) -> i128 {
-    let range = 2 * bound + 1;
-    let bits = 128 - range.leading_zeros();
-    let mask = if bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << bits) - 1
-    };
-    loop {
-        let v = (((rng.next_u64() as u128) << 64) | rng.next_u64() as u128) & mask;
-        if v < range {
-            return v as i128 - bound as i128;
-        }
-    }
+    sample_below(rng, 2 * bound + 1) as i128 - bound as i128
 }

@@ -896,6 +896,11 @@ fn noise_budget_table() {
             assert!(chain.decrypts(&params, l));
             assert!(flood > chain.bits() + 40.0);
         }
+        if id == ParamSetId::Gazelle8192Hybrid {
+            // The README's figures: key switching ≈ 2^12.2 with the special prime, q/(2p) ≈ 2^129.
+            assert!((ks.log2() - 12.2).abs() < 0.05, "{}", ks.log2());
+            assert!((dec.log2() - 129.0).abs() < 0.05, "{}", dec.log2());
+        }
     }
 }
 
