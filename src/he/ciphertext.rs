@@ -190,37 +190,9 @@ impl Ciphertext {
         }
         let params = &self.params;
         let l = self.level() - 1;
-        let q_last = params.moduli[l];
-        let mut out = Ciphertext::from_halves(params, self.c0.prefix(l), self.c1.prefix(l));
-        for (src, dst) in [(&self.c0, &mut out.c0), (&self.c1, &mut out.c1)] {
-            let mut last = src.limb(l).to_vec();
-            params.plans[l].inverse(&mut last);
-            for (k, plan) in params.plans[..l].iter().enumerate() {
-                let md = plan.modulus();
-                let qk = md.value();
-                let mut t: Vec<u64> = last
-                    .iter()
-                    .map(|&v| {
-                        if v > q_last / 2 {
-                            // v − q_last (negative) mod q_k
-                            md.sub(md.reduce(v), md.reduce(q_last))
-                        } else {
-                            md.reduce(v)
-                        }
-                    })
-                    .collect();
-                plan.forward(&mut t);
-                let inv = md
-                    .inv(q_last % qk)
-                    .ok_or_else(|| HeError::InvalidParameters {
-                        reason: "primes not coprime".into(),
-                    })?;
-                let inv_s = md.shoup(inv);
-                for (d, &tv) in dst.limb_mut(k).iter_mut().zip(&t) {
-                    *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
-                }
-            }
-        }
-        Ok(out)
+        let (mut c0, mut c1) = (self.c0.clone(), self.c1.clone());
+        c0.divide_drop_last(params, l)?;
+        c1.divide_drop_last(params, l)?;
+        Ok(Ciphertext::from_halves(params, c0, c1))
     }
 }

@@ -522,38 +522,11 @@ fn key_switch(
 }
 
 /// ModDown: x (NTT form, `limbs` data limbs then the special prime P's) becomes
-/// (x − ⟦x⟧_P)/P on the data limbs, ⟦·⟧ the centered residue, so |rounding| ≤ 1/2 per
-/// coefficient of each half (ciphertext noise (1 + ‖s‖1)/2, in `noise::key_switch_bound`).
+/// round(x/P) on the data limbs (ciphertext noise (1 + ‖s‖1)/2, in
+/// `noise::key_switch_bound`).
 fn mod_down(params: &Parameters, x: &mut Poly, limbs: usize) -> Result<()> {
-    let sp_idx = params.max_level();
-    let sp = params.all_moduli[sp_idx];
-    let n = params.n;
-    let mut last = x.limb(limbs).to_vec();
-    params.plans[sp_idx].inverse(&mut last);
-    let mut t = vec![0u64; n];
-    for k in 0..limbs {
-        let plan = &params.plans[k];
-        let md = plan.modulus();
-        let sp_k = md.reduce(sp);
-        for (d, &v) in t.iter_mut().zip(&last) {
-            *d = if v > sp / 2 {
-                // v − P (negative) mod q_k
-                md.sub(md.reduce(v), sp_k)
-            } else {
-                md.reduce(v)
-            };
-        }
-        plan.forward(&mut t);
-        let inv = md.inv(sp_k).ok_or_else(|| HeError::InvalidParameters {
-            reason: "special prime not coprime to q_k".into(),
-        })?;
-        let inv_s = md.shoup(inv);
-        for (d, &tv) in x.limb_mut(k).iter_mut().zip(&t) {
-            *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
-        }
-    }
-    x.reshape(n, limbs, Representation::Ntt);
-    Ok(())
+    debug_assert_eq!(x.num_limbs(), limbs + 1);
+    x.divide_drop_last(params, params.max_level())
 }
 
 impl GaloisKey {

@@ -152,16 +152,6 @@ impl Poly {
         self.data.chunks_exact_mut(self.n.max(1))
     }
 
-    /// A copy of the first `limbs` limbs (same representation; Shoup constants dropped, so a
-    /// prepared polynomial's prefix is in NTT form).
-    pub(crate) fn prefix(&self, limbs: usize) -> Poly {
-        let repr = match self.repr {
-            Representation::Prepared => Representation::Ntt,
-            r => r,
-        };
-        Poly::from_limbs(self.n, self.data[..limbs * self.n].to_vec(), repr)
-    }
-
     /// Whether the values and Shoup constants are gone (after [`Zeroize::zeroize`]).
     #[cfg(test)]
     pub(crate) fn is_wiped(&self) -> bool {
@@ -217,6 +207,48 @@ impl Poly {
             }
         }
         p
+    }
+
+    /// Divides by the modulus of the last limb and drops it (NTT form): with ℓ = num_limbs − 1
+    /// and that limb modulo `all_moduli[last_prime]` = Q_last, each limb k < ℓ becomes
+    /// (x_k − ⟦x_ℓ⟧)·Q_last⁻¹ mod q_k, ⟦·⟧ the centered residue: round(x/Q_last) with
+    /// |rounding| ≤ 1/2 per coefficient. The modulus switch and hybrid key switching's ModDown.
+    pub(crate) fn divide_drop_last(
+        &mut self,
+        params: &Parameters,
+        last_prime: usize,
+    ) -> std::result::Result<(), super::error::HeError> {
+        debug_assert_eq!(self.repr, Representation::Ntt);
+        let l = self.num_limbs() - 1;
+        let q_last = params.all_moduli[last_prime];
+        let mut last = self.limb(l).to_vec();
+        params.plans[last_prime].inverse(&mut last);
+        let mut t = vec![0u64; self.n];
+        for k in 0..l {
+            let plan = &params.plans[k];
+            let md = plan.modulus();
+            let q_last_k = md.reduce(q_last);
+            for (d, &v) in t.iter_mut().zip(&last) {
+                *d = if v > q_last / 2 {
+                    // v − Q_last (negative) mod q_k
+                    md.sub(md.reduce(v), q_last_k)
+                } else {
+                    md.reduce(v)
+                };
+            }
+            plan.forward(&mut t);
+            let inv = md
+                .inv(q_last_k)
+                .ok_or_else(|| super::error::HeError::InvalidParameters {
+                    reason: "primes not coprime".into(),
+                })?;
+            let inv_s = md.shoup(inv);
+            for (d, &tv) in self.limb_mut(k).iter_mut().zip(&t) {
+                *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
+            }
+        }
+        self.data.truncate(l * self.n);
+        Ok(())
     }
 
     /// Coefficient → NTT form, every limb.
