@@ -38,13 +38,10 @@ fn time<F: FnMut()>(samples: usize, mut f: F) -> (f64, f64) {
 
 /// Times KeyGen, Galois keygen, Encrypt, Decrypt, Add, ct×pt, one rotation, k hoisted
 /// rotations (k = 8, 32) and the ciphertext size, for every parameter set (`quick`: fewer
-/// samples, default set only).
+/// samples, the default set only).
 pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
-    let sets: &[ParamSetId] = if quick {
-        &[ParamSetId::Gazelle4096]
-    } else {
-        &ParamSetId::ALL
-    };
+    let default = [ParamSetId::default()];
+    let sets: &[ParamSetId] = if quick { &default } else { &ParamSetId::ALL };
     let samples = if quick { 11 } else { 51 };
     let mut rows = Vec::new();
     for &id in sets {
