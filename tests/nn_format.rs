@@ -547,3 +547,51 @@ fn oracle_matches_naive_reference_on_random_models() {
         assert_eq!(format::decode(&m.to_bytes()).unwrap(), m);
     }
 }
+
+/// The architecture a server sends: every layer's kind, shape and shift and the header, no
+/// weight (every bundled model's is a few hundred bytes); it reads back with zero parameters,
+/// re-encodes to the same bytes, and a damaged or oversized one is an error, not an allocation.
+#[test]
+fn architecture_has_no_weights_and_round_trips() {
+    for name in gazelle::nn::MODEL_NAMES {
+        let m = gazelle::nn::builtin_model(name).unwrap();
+        let arch = format::encode_architecture(&m);
+        assert!(arch.len() < 1024, "{name}: {} bytes", arch.len());
+        let back = format::decode(&arch).unwrap();
+        assert_eq!(back.header(), m.header());
+        for (a, b) in back.to_specs().iter().zip(m.to_specs()) {
+            assert_eq!((a.kind, a.shift), (b.kind, b.shift), "{name}");
+            assert_eq!(
+                (a.weights.len(), a.bias.len()),
+                (b.weights.len(), b.bias.len())
+            );
+            assert!(a.weights.iter().chain(&a.bias).all(|&v| v == 0));
+            assert!(a.float.is_none());
+        }
+        assert_eq!(format::encode_architecture(&back), arch);
+        for cut in [1, 8, arch.len() / 2] {
+            assert!(
+                format::decode(&arch[..arch.len() - cut]).is_err(),
+                "{name}: cut {cut}"
+            );
+        }
+    }
+    // A few bytes claiming 2^32 − 1 × 2^32 − 1 fc weights: refused before any allocation.
+    let huge = [LayerSpec {
+        kind: LayerKind::Fc {
+            inputs: u32::MAX as usize,
+            outputs: u32::MAX as usize,
+        },
+        shift: Some(0),
+        weights: vec![],
+        bias: vec![],
+        float: None,
+    }];
+    let mut bytes = encode_unchecked(&header(1, 1, 1, 10), &huge);
+    // Turn the file into an architecture: flag 2, and the checksum recomputed.
+    bytes[10..12].copy_from_slice(&format::FLAG_ARCHITECTURE.to_le_bytes());
+    let n = bytes.len();
+    let sum = fnv1a64(&bytes[..n - 8]);
+    bytes[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    assert!(format::decode(&bytes).is_err());
+}

@@ -351,3 +351,53 @@ fn a_client_over_the_session_limit_is_told_the_server_is_busy() {
     }
     held.finish().unwrap();
 }
+
+/// A model no client carries (a bundled network with other weights and another name, as a
+/// user's own `.gzm` would be): a client that asks for whatever the server serves learns its
+/// architecture in the handshake, never a weight, and gets the server's class bit for bit; a
+/// client that insists on another architecture is refused.
+#[test]
+fn a_client_needs_only_the_address() {
+    let base = nn::builtin_model("mnist-secureml").unwrap();
+    let mut specs = base.to_specs();
+    for (i, s) in specs.iter_mut().enumerate() {
+        for (j, w) in s.weights.iter_mut().enumerate() {
+            *w = ((i * 31 + j * 17) % 13) as i64 - 6;
+        }
+        s.float = None;
+    }
+    let mut header = base.header().clone();
+    header.name = "my-own-model.v1".into();
+    let model = Model::new(header, specs).unwrap();
+    let bytes = nn::format::encode(&model);
+    let model = Model::from_bytes(&bytes).unwrap();
+    let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
+    let x = random_inputs(&model, 1, 11).remove(0);
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        let mut client = Client::connect_served(&mut a, ParamSetId::default()).unwrap();
+        assert_eq!(client.model().name(), "my-own-model.v1");
+        assert!(client.model().layers().iter().all(|l| l
+            .weights()
+            .iter()
+            .chain(l.bias())
+            .all(|&v| v == 0)));
+        let r = client.query(&x).unwrap();
+        assert_eq!(r.class, nn::argmax(&model.infer_fixed(&x).unwrap()));
+        client.finish().unwrap();
+        h.join().unwrap().unwrap();
+    });
+    // Another architecture under any name: refused on both sides.
+    let other = nn::builtin_model("mnist-minionn").unwrap();
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        let e = Client::connect(&mut a, other, ParamSetId::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("handshake") || e.to_string().contains("architecture"),
+            "{e}"
+        );
+        assert!(h.join().unwrap().is_err());
+    });
+}

@@ -40,9 +40,10 @@ enum Command {
         #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
     },
-    /// Serve private inference on a bundled model (one session per connection).
+    /// Serve private inference on a model (one session per connection).
     Serve {
-        /// Bundled model.
+        /// A bundled model's name or a .gzm file (clients learn its architecture, never a
+        /// weight).
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
         /// Address to listen on.
@@ -72,9 +73,11 @@ enum Command {
         /// Server address.
         #[arg(long)]
         server: String,
-        /// Bundled model the server runs (its architecture; the weights stay on the server).
-        #[arg(long, default_value = "mnist-minionn")]
-        model: String,
+        /// The model the server must run (a bundled name or a .gzm file; only its architecture
+        /// is used). Default: whatever the server serves, from the architecture it sends in
+        /// the handshake (never a weight).
+        #[arg(long)]
+        model: Option<String>,
         /// A PNG image.
         #[arg(
             long,
@@ -513,7 +516,7 @@ fn main() -> ExitCode {
         }
         .and_then(|input| {
             let p = param_set(&params)?;
-            cli::infer(&server, &model, &input, p).map_err(|e| e.to_string())
+            cli::infer(&server, model.as_deref(), &input, p).map_err(|e| e.to_string())
         }),
         Command::Plan {
             model,

@@ -6,13 +6,7 @@ use gazelle::protocol::{Plan, PrivacyBudget, SESSION_SD_LOG2};
 
 /// A bundled model by name, or a `.gzm` file by path.
 pub fn load_model(spec: &str) -> Result<Model, String> {
-    let path = std::path::Path::new(spec);
-    if path.is_file() {
-        let bytes = std::fs::read(path).map_err(|e| format!("{spec}: {e}"))?;
-        Model::from_bytes(&bytes).map_err(|e| format!("{spec}: {e}"))
-    } else {
-        gazelle::nn::builtin_model(spec).map_err(|e| e.to_string())
-    }
+    gazelle::nn::model_by_name_or_path(spec).map_err(|e| format!("{spec}: {e}"))
 }
 
 /// Builds the plan and its budget; prints them. Exit status: an error when the model cannot

@@ -237,3 +237,58 @@ fn plan_json_and_serve_fails_closed() {
         "{err}"
     );
 }
+
+/// `serve --model FILE.gzm` serves a model no client carries, and `infer` needs only the
+/// address: it takes the architecture the server sends and prints the class.
+#[test]
+fn serve_a_model_file_and_infer_with_only_the_address() {
+    use std::io::{BufRead, BufReader};
+    let base = gazelle::nn::builtin_model("mnist-secureml").unwrap();
+    let mut header = base.header().clone();
+    header.name = "my-own-model.v1".into();
+    let model = gazelle::nn::Model::new(header, base.to_specs()).unwrap();
+    let dir = std::env::temp_dir().join(format!("gazelle-serve-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("my-model.gzm");
+    std::fs::write(&path, gazelle::nn::format::encode(&model)).unwrap();
+
+    let mut server = gazelle()
+        .args(["serve", "--listen", "127.0.0.1:0", "--model"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining the server's log so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let out = gazelle()
+        .args(["infer", "--server", &addr, "--mnist-index", "3"])
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("model: my-own-model.v1 (architecture from the server)"),
+        "{stdout}"
+    );
+    let set = gazelle::data::bundled(gazelle::data::MNIST_TEST.name).unwrap();
+    let want = gazelle::nn::argmax(
+        &model
+            .infer_fixed(&model.input().encode_fixed(set.image(3)))
+            .unwrap(),
+    );
+    assert!(stdout.contains(&format!("class: {want}")), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -23,6 +23,12 @@ pub const VERSION: u16 = 1;
 pub const MAX_FILE_BYTES: usize = 1 << 30;
 /// Header flag: float parameters follow each parameterised layer's integer parameters.
 pub const FLAG_FLOAT: u16 = 1;
+/// Header flag: the architecture only — no weights, biases or float parameters follow the
+/// layers; [`decode`] gives every parameter the value 0. What a server tells its clients.
+pub const FLAG_ARCHITECTURE: u16 = 2;
+/// Most parameters an architecture may imply (each one is allocated, as zero, on decoding,
+/// so a few bytes cannot claim gigabytes).
+pub const MAX_ARCHITECTURE_PARAMETERS: usize = 1 << 24;
 
 const TAG_CONV: u8 = 1;
 const TAG_FC: u8 = 2;
@@ -72,15 +78,17 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     }
 
     let flags = r.field("flags").u16()?;
-    if flags & !FLAG_FLOAT != 0 {
+    if flags & !(FLAG_FLOAT | FLAG_ARCHITECTURE) != 0 || flags == FLAG_FLOAT | FLAG_ARCHITECTURE {
         return Err(NnError::FieldOutOfRange {
             field: "flags",
             value: i64::from(flags),
             min: 0,
-            max: i64::from(FLAG_FLOAT),
+            max: i64::from(FLAG_ARCHITECTURE),
         });
     }
     let with_float = flags & FLAG_FLOAT != 0;
+    let architecture_only = flags & FLAG_ARCHITECTURE != 0;
+    let mut zero_params = 0usize;
     let act_bits = u32::from(r.field("act_bits").u8()?);
     let reserved = r.field("reserved").u8()?;
     if reserved != 0 {
@@ -174,8 +182,23 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
         // Counts saturate rather than wrap; `take_items` rejects any that exceed the bytes left
         // before anything is allocated.
         let (nw, nb) = kind.parameter_counts();
-        let weights = i32s(r.field("weights").take_items(nw, 4)?);
-        let bias = i32s(r.field("bias").take_items(nb, 4)?);
+        let (weights, bias) = if architecture_only {
+            zero_params = zero_params.saturating_add(nw).saturating_add(nb);
+            if zero_params > MAX_ARCHITECTURE_PARAMETERS {
+                return Err(NnError::FieldOutOfRange {
+                    field: "architecture parameters",
+                    value: zero_params as i64,
+                    min: 0,
+                    max: MAX_ARCHITECTURE_PARAMETERS as i64,
+                });
+            }
+            (vec![0; nw], vec![0; nb])
+        } else {
+            (
+                i32s(r.field("weights").take_items(nw, 4)?),
+                i32s(r.field("bias").take_items(nb, 4)?),
+            )
+        };
         let float = if with_float && kind.has_parameters() {
             Some(FloatParams {
                 weights: f32s(r.field("float weights").take_items(nw, 4)?),
@@ -223,15 +246,31 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
 /// malformed files; [`encode`] is the checked path). Integer parameters must fit in `i32` and
 /// all count fields in their widths, else the value is truncated to the field.
 pub fn encode_unchecked(header: &ModelHeader, specs: &[LayerSpec]) -> Vec<u8> {
+    encode_with(header, specs, false)
+}
+
+/// The architecture of a (validated) model: header, layer kinds, shapes and shifts, never a
+/// weight ([`FLAG_ARCHITECTURE`]); [`decode`] reads it back with every parameter zero.
+pub fn encode_architecture(model: &Model) -> Vec<u8> {
+    encode_with(model.header(), &model.to_specs(), true)
+}
+
+fn encode_with(header: &ModelHeader, specs: &[LayerSpec], architecture_only: bool) -> Vec<u8> {
     let with_float = !specs.is_empty()
         && specs
             .iter()
             .all(|s| !s.kind.has_parameters() || s.float.is_some());
-    let with_float = with_float && specs.iter().any(|s| s.float.is_some());
+    let with_float = with_float && specs.iter().any(|s| s.float.is_some()) && !architecture_only;
     let mut w = Writer::new();
     w.bytes(&MAGIC);
     w.u16(VERSION);
-    w.u16(if with_float { FLAG_FLOAT } else { 0 });
+    w.u16(if architecture_only {
+        FLAG_ARCHITECTURE
+    } else if with_float {
+        FLAG_FLOAT
+    } else {
+        0
+    });
     w.u8(header.act_bits as u8);
     w.u8(0);
     w.u8(header.name.len() as u8);
@@ -275,6 +314,9 @@ pub fn encode_unchecked(header: &ModelHeader, specs: &[LayerSpec]) -> Vec<u8> {
                 w.bytes(&[TAG_AVGPOOL, k as u8, stride as u8, shift])
             }
             LayerKind::Flatten => w.u8(TAG_FLATTEN),
+        }
+        if architecture_only {
+            continue;
         }
         for v in spec.weights.iter().chain(&spec.bias) {
             w.i32(*v as i32);

@@ -44,6 +44,18 @@ pub fn builtin_model_bytes(name: &str) -> Result<&'static [u8]> {
     })
 }
 
+/// A `.gzm` file by path (a path that names an existing file wins), else a bundled model by
+/// name.
+#[cfg(feature = "bundled")]
+pub fn model_by_name_or_path(spec: &str) -> Result<Model> {
+    let path = std::path::Path::new(spec);
+    if path.is_file() {
+        Model::load(path)
+    } else {
+        builtin_model(spec)
+    }
+}
+
 /// Loads a bundled model by name (one of [`MODEL_NAMES`]).
 #[cfg(feature = "bundled")]
 pub fn builtin_model(name: &str) -> Result<Model> {

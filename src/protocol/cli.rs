@@ -168,7 +168,8 @@ pub fn serve(
         reveal_logits,
         ..ServerConfig::default()
     };
-    let server = Arc::new(Server::new(nn::builtin_model(model)?, config).map_err(|e| {
+    let loaded = nn::model_by_name_or_path(model).map_err(|e| format!("--model {model}: {e}"))?;
+    let server = Arc::new(Server::new(loaded, config).map_err(|e| {
         format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name())
     })?);
     if !server.circuit_privacy() {
@@ -220,7 +221,16 @@ pub fn infer_once(
     param_set: ParamSetId,
 ) -> CliResult<QueryReport> {
     let mut ch = TcpChannel::connect(addr)?;
-    let mut client = Client::connect(&mut ch, model, param_set)?;
+    let client = Client::connect(&mut ch, model, param_set)?;
+    query_once(client, input)
+}
+
+/// Warns when the server has no circuit privacy, runs one query, ends the session; the
+/// report's offline side includes the session setup.
+fn query_once<C: crate::channel::Channel>(
+    mut client: Client<'_, C>,
+    input: &[i64],
+) -> CliResult<QueryReport> {
     if !client.terms.circuit_privacy {
         eprintln!(
             "WARNING: the server runs WITHOUT CIRCUIT PRIVACY (--insecure-no-circuit-privacy): \
@@ -234,19 +244,47 @@ pub fn infer_once(
     Ok(report)
 }
 
-/// `gazelle infer`.
+/// `gazelle infer`: `model` (a bundled name or a `.gzm` path) must be the server's
+/// architecture; `None` takes the architecture the server sends.
 pub fn infer(
     server: &str,
-    model: &str,
+    model_spec: Option<&str>,
     input: &InferInput,
     param_set: ParamSetId,
 ) -> CliResult<()> {
-    let model = nn::builtin_model(model)?;
-    let (pixels, label) = match input {
+    // Read the image before connecting: a missing file costs no session.
+    enum Source<'a> {
+        Png(&'a std::path::Path, Polarity, Vec<u8>),
+        Mnist(usize),
+    }
+    let source = match input {
         InferInput::Png(path, polarity) => {
-            let bytes = std::fs::read(path)?;
-            let s = model.input().shape;
-            let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, *polarity)?;
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Source::Png(path, *polarity, bytes)
+        }
+        InferInput::MnistIndex(i) => Source::Mnist(*i),
+    };
+    let addr: SocketAddr = server
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(server)
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+        })
+        .map_err(|e| format!("--server {server}: {e}"))?;
+    let mut ch = TcpChannel::connect(addr)?;
+    let client = match model_spec {
+        Some(m) => {
+            let m = nn::model_by_name_or_path(m).map_err(|e| format!("--model {m}: {e}"))?;
+            Client::connect(&mut ch, m, param_set)?
+        }
+        None => Client::connect_served(&mut ch, param_set)?,
+    };
+    let model = client.model().clone();
+    let s = model.input().shape;
+    let (pixels, label) = match source {
+        Source::Png(path, polarity, bytes) => {
+            let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, polarity)?;
             if inverted {
                 println!(
                     "input: {} inverted (light background, as for a hand-drawn digit; \
@@ -256,28 +294,33 @@ pub fn infer(
             }
             (px, None)
         }
-        InferInput::MnistIndex(i) => {
+        Source::Mnist(i) => {
+            if (s.c, s.h, s.w) != (1, 28, 28) {
+                return Err(format!(
+                    "--mnist-index: the server's model '{}' takes {}×{}×{} inputs, not MNIST's 1×28×28",
+                    model.name(),
+                    s.c,
+                    s.h,
+                    s.w
+                )
+                .into());
+            }
             let set = data::bundled(data::MNIST_TEST.name)?;
-            if *i >= set.len() {
+            if i >= set.len() {
                 return Err(format!(
                     "--mnist-index {i}: the bundled set has {} digits",
                     set.len()
                 )
                 .into());
             }
-            (set.image(*i).to_vec(), Some(set.label(*i)))
+            (set.image(i).to_vec(), Some(set.label(i)))
         }
     };
+    if model_spec.is_none() {
+        println!("model: {} (architecture from the server)", model.name());
+    }
     let x = model.input().encode_fixed(&pixels);
-    let addr: SocketAddr = server
-        .parse()
-        .or_else(|_| {
-            std::net::ToSocketAddrs::to_socket_addrs(server)
-                .map_err(|e| e.to_string())
-                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
-        })
-        .map_err(|e| format!("--server {server}: {e}"))?;
-    let r = infer_once(addr, model.clone(), &x, param_set)?;
+    let r = query_once(client, &x)?;
     let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
     println!("class: {}{}", r.class, name(r.class));
     if let Some(l) = label {

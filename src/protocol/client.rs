@@ -11,7 +11,7 @@ use crate::channel::Channel;
 use crate::gc::{Evaluator, HashKey};
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey, SecretKey};
 use crate::net;
-use crate::nn::{argmax, Model};
+use crate::nn::{argmax, format, Model};
 use crate::ot::{io as ot_io, CotReceiver, OtRng};
 use zeroize::Zeroize;
 
@@ -43,13 +43,45 @@ impl<C: Channel> std::fmt::Debug for Client<'_, C> {
 }
 
 impl<'c, C: Channel> Client<'c, C> {
-    /// Connects a session for `model` (only its architecture is used) under `param_set`:
-    /// handshake, then the plan the server's terms call for (class only, or the logits),
-    /// key generation and upload, OT setup.
+    /// Connects a session for `model` (only its architecture is used, and it must be the
+    /// server's) under `param_set`: see [`Client::connect_served`].
     pub fn connect(ch: &'c mut C, model: Model, param_set: ParamSetId) -> Result<Self> {
+        Self::connect_with(ch, Some(model), param_set)
+    }
+
+    /// Connects a session for whatever model the server serves, known from the architecture
+    /// the server sends in the handshake (no weight ever reaches the client): handshake, then
+    /// the plan the server's terms call for (class only, or the logits), key generation and
+    /// upload, OT setup.
+    pub fn connect_served(ch: &'c mut C, param_set: ParamSetId) -> Result<Self> {
+        Self::connect_with(ch, None, param_set)
+    }
+
+    fn connect_with(ch: &'c mut C, model: Option<Model>, param_set: ParamSetId) -> Result<Self> {
         let params = param_set.params()?;
-        let hello = Hello::new(param_set, model.name());
-        let (terms, handshake) = measure(ch, |ch| Ok(handshake_client(ch, &hello)?))?;
+        let hello = Hello::new(param_set, model.as_ref().map_or("", |m| m.name()));
+        let ((terms, arch), handshake) = measure(ch, |ch| Ok(handshake_client(ch, &hello)?))?;
+        let model = match model {
+            Some(m) if format::encode_architecture(&m) == arch => m,
+            Some(m) => {
+                let reason = format!(
+                    "the server's model '{}' has another architecture than this client's",
+                    m.name()
+                );
+                net::send_error(ch, &reason);
+                return Err(ProtocolError::Malformed {
+                    what: "architecture",
+                    reason,
+                });
+            }
+            None => match format::decode(&arch) {
+                Ok(m) => m,
+                Err(e) => {
+                    net::send_error(ch, &format!("client cannot read the architecture: {e}"));
+                    return Err(e.into());
+                }
+            },
+        };
         let reveal = if terms.logits_revealed {
             Reveal::Logits
         } else {
@@ -86,6 +118,11 @@ impl<'c, C: Channel> Client<'c, C> {
             ahead: Default::default(),
             setup: handshake.plus(keys),
         })
+    }
+
+    /// The model (its architecture; every parameter is zero when it came from the server).
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     /// The plan.

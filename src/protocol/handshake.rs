@@ -1,16 +1,21 @@
 //! The session handshake: the client says which protocol version, HE parameter set and model
-//! it expects; the server answers with its own hello and its [`ServerTerms`] (whether its plan
-//! gives circuit privacy, whether it reveals the logits or only the class, the session's
-//! garbling hash key) when they agree, or with an error
-//! frame naming the difference. Both sides then fail with [`NetError::Handshake`].
-use super::wire::{TAG_HELLO, TAG_HELLO_OK};
+//! it expects (or any model: an empty name); the server answers with its own hello and its
+//! [`ServerTerms`] (whether its plan gives circuit privacy, whether it reveals the logits or
+//! only the class, the session's garbling hash key) when they agree, then with the model's
+//! architecture (never a weight), or with an error frame naming the difference. Both sides
+//! then fail with [`NetError::Handshake`].
+use super::wire::{TAG_ARCH, TAG_HELLO, TAG_HELLO_OK};
 use crate::channel::Channel;
 use crate::he::params::ParamSetId;
 use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 
 /// Version of the wire protocol; both sides must agree (3: the terms say whether the logits
-/// or only the class are revealed, and the last stage is then the argmax circuit).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// or only the class are revealed, and the last stage is then the argmax circuit; 4: the
+/// server sends the model's architecture, and a client may ask for any model).
+pub const PROTOCOL_VERSION: u16 = 4;
+
+/// Largest architecture message (header strings, ≤ 64 layers of a few bytes each).
+pub const MAX_ARCH_BYTES: usize = 1 << 17;
 
 /// Magic of the hello message.
 pub const MAGIC: [u8; 4] = *b"GZL1";
@@ -83,17 +88,30 @@ pub struct Hello {
     pub version: u16,
     /// The HE parameter set's id byte.
     pub param_set: u8,
-    /// The model id (a bundled model's name).
+    /// The model id (the model's name, restricted to [A-Za-z0-9._-], ≤ 64 bytes); empty in a
+    /// client's hello: whatever model the server serves.
     pub model: String,
 }
 
 impl Hello {
-    /// The hello of this protocol version for `param_set` and `model`.
+    /// The hello of this protocol version for `param_set` and `model` (other characters of
+    /// the name become `_`, and it is cut to 64 bytes).
     pub fn new(param_set: ParamSetId, model: &str) -> Hello {
+        let model = model
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(MAX_MODEL_NAME)
+            .collect();
         Hello {
             version: PROTOCOL_VERSION,
             param_set: param_set as u8,
-            model: model.to_string(),
+            model,
         }
     }
 
@@ -151,15 +169,19 @@ impl Hello {
                 self.param_set, other.param_set
             ));
         }
-        if self.model != other.model {
+        if self.model != other.model && !self.model.is_empty() && !other.model.is_empty() {
             return Some(format!("model '{}' vs '{}'", self.model, other.model));
         }
         None
     }
 }
 
-/// Client side of the handshake: sends `ours`, waits for the server's verdict and terms.
-pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result<ServerTerms> {
+/// Client side of the handshake: sends `ours`, waits for the server's verdict, terms and the
+/// served model's architecture (its bytes, checked by the caller).
+pub fn handshake_client<C: Channel + ?Sized>(
+    ch: &mut C,
+    ours: &Hello,
+) -> Result<(ServerTerms, Vec<u8>)> {
     if let Err(sent) = send_msg(ch, TAG_HELLO, &ours.to_bytes()) {
         // A server that refuses (e.g. busy) sends its error frame and closes before our hello
         // arrives: its reason may be waiting even though our send failed.
@@ -196,7 +218,10 @@ pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result
                     send_error(ch, &format!("handshake mismatch: {m}"));
                     Err(NetError::Handshake(m))
                 }
-                None => Ok(terms),
+                None => Ok((
+                    terms,
+                    recv_msg(ch, TAG_ARCH, MAX_ARCH_BYTES, "architecture")?,
+                )),
             }
         }
         Err(NetError::PeerError(reason)) => Err(NetError::Handshake(reason)),
@@ -205,11 +230,13 @@ pub fn handshake_client<C: Channel + ?Sized>(ch: &mut C, ours: &Hello) -> Result
 }
 
 /// Server side of the handshake: checks the client's hello against `ours`; on a mismatch
-/// tells the client why and fails; else replies with `ours` and `terms`.
+/// tells the client why and fails; else replies with `ours` and `terms`, then the
+/// architecture bytes.
 pub fn handshake_server<C: Channel + ?Sized>(
     ch: &mut C,
     ours: &Hello,
     terms: ServerTerms,
+    architecture: &[u8],
 ) -> Result<Hello> {
     let theirs = match recv_msg(ch, TAG_HELLO, 8 + MAX_MODEL_NAME, "hello")
         .and_then(|b| Hello::from_bytes(&b))
@@ -231,6 +258,7 @@ pub fn handshake_server<C: Channel + ?Sized>(
     let mut reply = ours.to_bytes();
     reply.extend_from_slice(&terms.to_bytes());
     send_msg(ch, TAG_HELLO_OK, &reply)?;
+    send_msg(ch, TAG_ARCH, architecture)?;
     Ok(theirs)
 }
 
@@ -256,9 +284,21 @@ mod tests {
     #[test]
     fn handshake_agrees_and_mismatch_errors_on_both_sides() {
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS));
-        assert_eq!(handshake_client(&mut a, &hello("m")).unwrap(), TERMS);
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS, b"arch"));
+        assert_eq!(
+            handshake_client(&mut a, &hello("m")).unwrap(),
+            (TERMS, b"arch".to_vec())
+        );
         t.join().unwrap().unwrap();
+        // An empty name asks for whatever the server serves.
+        let (mut a, mut b) = MemChannel::pair();
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS, b"arch"));
+        assert_eq!(handshake_client(&mut a, &hello("")).unwrap().1, b"arch");
+        assert_eq!(t.join().unwrap().unwrap().model, "");
+        assert_eq!(
+            Hello::new(ParamSetId::Gazelle4096, "my model (v2)").model,
+            "my_model__v2_"
+        );
         for bad in [
             &[4u8; 17][..],
             &[1u8; 16][..],
@@ -278,7 +318,7 @@ mod tests {
         }
 
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS));
+        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS, b"a"));
         let e = handshake_client(&mut a, &hello("other")).unwrap_err();
         assert!(
             matches!(e, NetError::Handshake(ref r) if r.contains("model")),
@@ -299,7 +339,7 @@ mod tests {
         }
         let (mut a, mut b) = MemChannel::pair();
         a.send(&[0x01, 1, 2, 3]).unwrap();
-        assert!(handshake_server(&mut b, &hello("m"), TERMS).is_err());
+        assert!(handshake_server(&mut b, &hello("m"), TERMS, b"a").is_err());
         // The server told the client why.
         assert!(matches!(
             recv_msg(&mut a, 0x02, 100, "x"),

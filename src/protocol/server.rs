@@ -86,6 +86,8 @@ pub struct Server {
     layers: Vec<Option<ServerLayer>>,
     /// The plan's circuit-privacy budget.
     budget: PrivacyBudget,
+    /// The model's architecture as sent in every handshake (no weight).
+    architecture: Vec<u8>,
 }
 
 impl std::fmt::Debug for Server {
@@ -170,6 +172,7 @@ impl Server {
             })
         }
         Ok(Server {
+            architecture: crate::nn::format::encode_architecture(&model),
             model: Arc::new(model),
             plan,
             config,
@@ -231,7 +234,7 @@ impl Server {
             logits_revealed: self.plan.reveal == Reveal::Logits,
             gc_hash_key: garbler.hash_key().to_bytes(),
         };
-        handshake_server(ch, &self.hello(), terms)?;
+        handshake_server(ch, &self.hello(), terms, &self.architecture)?;
         let params = &self.plan.params;
         let pk_bytes = net::recv_msg(ch, TAG_PK, max_pk_bytes(params), "public key")?;
         let pk = PublicKey::from_bytes(params, &pk_bytes)?;

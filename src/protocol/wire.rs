@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub const TAG_HELLO: u8 = 0x01;
 /// Server's hello in reply, sent when the two agree.
 pub const TAG_HELLO_OK: u8 = 0x02;
+/// The served model's architecture (`nn::format::encode_architecture`, no weight), right
+/// after [`TAG_HELLO_OK`].
+pub const TAG_ARCH: u8 = 0x03;
 /// The client's public key (setup).
 pub const TAG_PK: u8 = 0x10;
 /// One linear stage's Galois keys (setup, one message per linear stage).
