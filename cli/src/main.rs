@@ -81,10 +81,14 @@ enum Command {
         /// A PNG image.
         #[arg(
             long,
-            conflicts_with = "mnist_index",
-            required_unless_present = "mnist_index"
+            conflicts_with_all = ["mnist_index", "images"],
+            required_unless_present_any = ["mnist_index", "images"]
         )]
         image: Option<std::path::PathBuf>,
+        /// A folder of PNG images, classified in one session (keys and base OTs once); a file
+        /// named `…_LABEL.png` carries its label, and the accuracy is printed.
+        #[arg(long, conflicts_with = "mnist_index")]
+        images: Option<std::path::PathBuf>,
         /// Index of a digit of the bundled MNIST test set.
         #[arg(long)]
         mnist_index: Option<usize>,
@@ -506,13 +510,15 @@ fn main() -> ExitCode {
             server,
             model,
             image,
+            images,
             mnist_index,
             polarity,
             params,
-        } => match (image, mnist_index) {
-            (Some(path), _) => Ok(cli::InferInput::Png(path, polarity.into())),
-            (None, Some(i)) => Ok(cli::InferInput::MnistIndex(i)),
-            (None, None) => Err("give --image or --mnist-index".to_string()),
+        } => match (image, images, mnist_index) {
+            (Some(path), _, _) => Ok(cli::InferInput::Png(path, polarity.into())),
+            (None, Some(dir), _) => Ok(cli::InferInput::Dir(dir, polarity.into())),
+            (None, None, Some(i)) => Ok(cli::InferInput::MnistIndex(i)),
+            (None, None, None) => Err("give --image, --images or --mnist-index".to_string()),
         }
         .and_then(|input| {
             let p = param_set(&params)?;

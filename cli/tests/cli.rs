@@ -271,8 +271,54 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
         .args(["infer", "--server", &addr, "--mnist-index", "3"])
         .output()
         .unwrap();
+    // A folder in one session: four labelled digits (one label deliberately wrong) and a file
+    // that is no PNG, which is skipped.
+    let set = gazelle::data::bundled(gazelle::data::MNIST_TEST.name).unwrap();
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let mut want = Vec::new();
+    for i in 0..4 {
+        let px = set.image(i).to_vec();
+        let class =
+            gazelle::nn::argmax(&model.infer_fixed(&model.input().encode_fixed(&px)).unwrap());
+        let label = if i == 0 { (class + 1) % 10 } else { class };
+        let file = images.join(format!("digit{i}_{label}.png"));
+        image::GrayImage::from_raw(28, 28, px)
+            .unwrap()
+            .save(&file)
+            .unwrap();
+        want.push(format!("digit{i}_{label}.png: class {class}"));
+    }
+    std::fs::write(images.join("junk_1.png"), b"not a png").unwrap();
+    let many = gazelle()
+        .args([
+            "infer",
+            "--server",
+            &addr,
+            "--polarity",
+            "as-is",
+            "--images",
+        ])
+        .arg(&images)
+        .output()
+        .unwrap();
     server.kill().unwrap();
     server.wait().unwrap();
+    let text = String::from_utf8_lossy(&many.stdout);
+    assert!(
+        many.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&many.stderr)
+    );
+    for w in &want {
+        assert!(text.contains(w.as_str()), "{w}: {text}");
+    }
+    assert!(text.contains("junk_1.png: skipped"), "{text}");
+    assert!(
+        text.contains("4 images in one session (1 skipped)"),
+        "{text}"
+    );
+    assert!(text.contains("accuracy: 3/4"), "{text}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -283,7 +329,6 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
         stdout.contains("model: my-own-model.v1 (architecture from the server)"),
         "{stdout}"
     );
-    let set = gazelle::data::bundled(gazelle::data::MNIST_TEST.name).unwrap();
     let want = gazelle::nn::argmax(
         &model
             .infer_fixed(&model.input().encode_fixed(set.image(3)))

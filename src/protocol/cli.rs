@@ -211,6 +211,103 @@ pub enum InferInput {
     Png(std::path::PathBuf, Polarity),
     /// A digit of the bundled MNIST test set.
     MnistIndex(usize),
+    /// Every `*.png` in a folder (sorted by name), classified in one session; a file named
+    /// `…_LABEL.png` carries its label.
+    Dir(std::path::PathBuf, Polarity),
+}
+
+/// Most images `infer --images DIR` takes from one folder.
+pub const MAX_DIR_IMAGES: usize = 10_000;
+
+/// The label a file name states: `…_LABEL.png` with a decimal LABEL.
+pub fn label_from_file_name(path: &std::path::Path) -> Option<usize> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.rsplit_once('_')?.1.parse().ok()
+}
+
+/// The `*.png` files of a folder, sorted by name (at most [`MAX_DIR_IMAGES`]).
+fn png_files(dir: &std::path::Path) -> CliResult<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("png") && path.is_file() {
+            files.push(path);
+            if files.len() > MAX_DIR_IMAGES {
+                return Err(
+                    format!("{}: more than {MAX_DIR_IMAGES} PNG files", dir.display()).into(),
+                );
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(format!("{}: no .png files", dir.display()).into());
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `infer --images DIR`: every image in one session (keys and base OTs once), a line per
+/// image, then the accuracy over the labelled ones and the median latencies.
+fn infer_dir<C: crate::channel::Channel>(
+    mut client: Client<'_, C>,
+    files: &[std::path::PathBuf],
+    polarity: Polarity,
+) -> CliResult<()> {
+    let model = client.model().clone();
+    let s = model.input().shape;
+    let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
+    let (mut online, mut offline) = (Vec::new(), Vec::new());
+    let (mut labelled, mut correct, mut failed) = (0usize, 0usize, 0usize);
+    for path in files {
+        let px = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                data::png_to_pixels_reported(&b, s.c, s.h, s.w, polarity).map_err(|e| e.to_string())
+            });
+        let (px, inverted) = match px {
+            Ok(v) => v,
+            Err(e) => {
+                println!("{}: skipped: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let r = client.query(&model.input().encode_fixed(&px))?;
+        online.push(r.online().time.as_secs_f64() * 1e3);
+        offline.push(r.offline().time.as_secs_f64() * 1e3);
+        let mut line = format!("{}: class {}{}", path.display(), r.class, name(r.class));
+        if inverted {
+            line.push_str(" [inverted]");
+        }
+        if let Some(l) = label_from_file_name(path).filter(|&l| l < model.num_classes()) {
+            labelled += 1;
+            let ok = l == r.class;
+            correct += usize::from(ok);
+            line.push_str(&format!(" label {l}{}", if ok { "" } else { " (wrong)" }));
+        }
+        println!("{line}");
+    }
+    let setup = client.setup;
+    client.finish()?;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let done = online.len();
+    println!(
+        "{done} images in one session ({failed} skipped); session setup once: {:.1} ms, {:.2} MB; median online {:.1} ms, offline {:.1} ms",
+        setup.time.as_secs_f64() * 1e3,
+        setup.bytes() as f64 / 1e6,
+        median(&mut online),
+        median(&mut offline)
+    );
+    if labelled > 0 {
+        println!(
+            "accuracy: {correct}/{labelled} = {:.1}% (labels from the file names)",
+            100.0 * correct as f64 / labelled as f64
+        );
+    }
+    Ok(())
 }
 
 /// One query against a server: returns the report (and prints nothing).
@@ -256,6 +353,7 @@ pub fn infer(
     enum Source<'a> {
         Png(&'a std::path::Path, Polarity, Vec<u8>),
         Mnist(usize),
+        Dir(Vec<std::path::PathBuf>, Polarity),
     }
     let source = match input {
         InferInput::Png(path, polarity) => {
@@ -263,6 +361,7 @@ pub fn infer(
             Source::Png(path, *polarity, bytes)
         }
         InferInput::MnistIndex(i) => Source::Mnist(*i),
+        InferInput::Dir(dir, polarity) => Source::Dir(png_files(dir)?, *polarity),
     };
     let addr: SocketAddr = server
         .parse()
@@ -280,9 +379,16 @@ pub fn infer(
         }
         None => Client::connect_served(&mut ch, param_set)?,
     };
+    if model_spec.is_none() {
+        println!(
+            "model: {} (architecture from the server)",
+            client.model().name()
+        );
+    }
     let model = client.model().clone();
     let s = model.input().shape;
     let (pixels, label) = match source {
+        Source::Dir(files, polarity) => return infer_dir(client, &files, polarity),
         Source::Png(path, polarity, bytes) => {
             let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, polarity)?;
             if inverted {
@@ -316,9 +422,6 @@ pub fn infer(
             (set.image(i).to_vec(), Some(set.label(i)))
         }
     };
-    if model_spec.is_none() {
-        println!("model: {} (architecture from the server)", model.name());
-    }
     let x = model.input().encode_fixed(&pixels);
     let r = query_once(client, &x)?;
     let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
