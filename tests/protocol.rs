@@ -401,3 +401,28 @@ fn a_client_needs_only_the_address() {
         assert!(h.join().unwrap().is_err());
     });
 }
+
+/// Graceful shutdown: after `drain`, a session finishes what it runs, then its next query
+/// request is answered "server shutting down" and the session ends with `ShuttingDown`.
+#[test]
+fn a_draining_server_refuses_the_next_query_with_a_reason() {
+    let model = nn::builtin_model("mnist-secureml").unwrap();
+    let server = Server::new(model.clone(), ServerConfig::default()).unwrap();
+    let x = random_inputs(&model, 1, 12).remove(0);
+    let (mut a, b) = MemChannel::pair();
+    let srv = &server;
+    std::thread::scope(|sc| {
+        let h = sc.spawn(move || {
+            let mut b = b;
+            srv.serve_session(&mut b, |_| {})
+        });
+        let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        client.query(&x).unwrap();
+        srv.drain();
+        let e = client.query(&x).unwrap_err();
+        assert!(e.to_string().contains("server shutting down"), "{e}");
+        drop(client);
+        let e = h.join().unwrap().unwrap_err();
+        assert!(matches!(e, ProtocolError::ShuttingDown), "{e}");
+    });
+}

@@ -67,6 +67,10 @@ enum Command {
         /// solving far cheaper). Every client is told which in the handshake.
         #[arg(long, value_enum, default_value_t = RevealArg::Class)]
         reveal: RevealArg,
+        /// On SIGTERM/SIGINT: stop accepting, let every session finish its current query,
+        /// and exit 0 once they have ended or after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        grace_seconds: u64,
     },
     /// Classify one image privately against a `gazelle serve` server.
     Infer {
@@ -495,6 +499,7 @@ fn main() -> ExitCode {
             params,
             insecure_no_circuit_privacy,
             reveal,
+            grace_seconds,
         } => param_set(&params).and_then(|p| {
             cli::serve(
                 &model,
@@ -503,6 +508,7 @@ fn main() -> ExitCode {
                 p,
                 insecure_no_circuit_privacy,
                 reveal == RevealArg::Logits,
+                std::time::Duration::from_secs(grace_seconds),
             )
             .map_err(|e| e.to_string())
         }),

@@ -337,3 +337,40 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
     assert!(stdout.contains(&format!("class: {want}")), "{stdout}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// SIGTERM: `serve` stops accepting, lets its sessions end and exits 0.
+#[cfg(unix)]
+#[test]
+fn serve_exits_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut server = gazelle()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--model",
+            "mnist-secureml",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if line.contains("listening on ") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = server.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("every session has ended")),
+        "{rest:?}"
+    );
+}

@@ -5,7 +5,7 @@ use crate::data::{self, Polarity};
 use crate::he::params::ParamSetId;
 use crate::nn::{self, Model};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,24 +15,59 @@ pub const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Boxed error of the command-line entry points.
 pub type CliResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Serves `server` on `listener`: one thread per connection, at most `max_sessions` at once
-/// (a connection over the limit is told the server is busy and closed). Each session's
-/// outcome is logged to stderr; a failing session never affects the others. Returns only if
-/// accepting fails.
+/// Serves `server` on `listener` until the process ends: see [`serve_until`].
 pub fn serve_listener(
     server: Arc<Server>,
     listener: TcpListener,
     max_sessions: usize,
     timeout: Duration,
 ) -> CliResult<()> {
+    let never = AtomicBool::new(false);
+    serve_until(
+        server,
+        listener,
+        max_sessions,
+        timeout,
+        &never,
+        Duration::ZERO,
+    )
+}
+
+/// How often the accept loop looks at the stop flag when no connection is waiting.
+const ACCEPT_POLL: Duration = Duration::from_millis(10);
+
+/// Serves `server` on `listener`: one thread per connection, at most `max_sessions` at once
+/// (a connection over the limit is told the server is busy and closed). Each session's
+/// outcome is logged to stderr; a failing session never affects the others. When `stop` is
+/// set (SIGTERM/SIGINT in `gazelle serve`): no new connection is accepted, every session
+/// finishes the query it is running and is then told the server is shutting down
+/// ([`Server::drain`]), and this returns once they have all ended or `grace` has passed.
+pub fn serve_until(
+    server: Arc<Server>,
+    listener: TcpListener,
+    max_sessions: usize,
+    timeout: Duration,
+    stop: &AtomicBool,
+    grace: Duration,
+) -> CliResult<()> {
     let active = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
     let mut backoff = AcceptBackoff::default();
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(s) => {
+    // Non-blocking, so that the loop sees `stop` without a connection arriving.
+    listener.set_nonblocking(true)?;
+    while !stop.load(Ordering::SeqCst) {
+        let stream = match listener.accept() {
+            Ok((s, _)) => {
                 backoff.reset();
+                if let Err(e) = s.set_nonblocking(false) {
+                    eprintln!("serve: cannot configure a connection: {e}");
+                    continue;
+                }
                 s
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(ACCEPT_POLL);
+                continue;
             }
             Err(e) => {
                 // Out of descriptors (EMFILE/ENFILE) or another transient failure: wait before
@@ -67,6 +102,21 @@ pub fn serve_listener(
         if let Err(e) = spawned {
             eprintln!("serve: cannot start a session thread: {e}");
         }
+    }
+    drop(listener);
+    server.drain();
+    eprintln!(
+        "serve: shutting down: accepting no more connections; {} sessions finish their current query (grace {:?})",
+        active.load(Ordering::SeqCst),
+        grace
+    );
+    let t = Instant::now();
+    while active.load(Ordering::SeqCst) > 0 && t.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    match active.load(Ordering::SeqCst) {
+        0 => eprintln!("serve: every session has ended; exiting"),
+        n => eprintln!("serve: grace period over; exiting with {n} sessions cut off"),
     }
     Ok(())
 }
@@ -161,6 +211,7 @@ pub fn serve(
     param_set: ParamSetId,
     insecure_no_circuit_privacy: bool,
     reveal_logits: bool,
+    grace: Duration,
 ) -> CliResult<()> {
     let config = ServerConfig {
         param_set,
@@ -190,7 +241,19 @@ pub fn serve(
         param_set.name(),
         listener.local_addr()?
     );
-    serve_listener(server, listener, max_sessions, SESSION_TIMEOUT)
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    serve_until(
+        server,
+        listener,
+        max_sessions,
+        SESSION_TIMEOUT,
+        &stop,
+        grace,
+    )
 }
 
 /// Starts a server for `model` on an ephemeral loopback port in a background thread; returns

@@ -115,6 +115,9 @@ pub enum ProtocolError {
         /// Queries allowed per session.
         limit: u64,
     },
+    /// The server is shutting down and starts no further query (the client was told).
+    #[error("server shutting down: no further query in this session")]
+    ShuttingDown,
     /// The operating system's randomness failed.
     #[error("entropy source failed: {0}")]
     Entropy(String),

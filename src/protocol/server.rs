@@ -88,6 +88,8 @@ pub struct Server {
     budget: PrivacyBudget,
     /// The model's architecture as sent in every handshake (no weight).
     architecture: Vec<u8>,
+    /// Set by [`Server::drain`]: sessions start no further query.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Server {
@@ -172,6 +174,7 @@ impl Server {
             })
         }
         Ok(Server {
+            draining: Default::default(),
             architecture: crate::nn::format::encode_architecture(&model),
             model: Arc::new(model),
             plan,
@@ -179,6 +182,14 @@ impl Server {
             layers,
             budget,
         })
+    }
+
+    /// Graceful shutdown: from now on every session finishes the query it is running, then
+    /// answers its next query request with an error frame ("server shutting down") and ends
+    /// with [`ProtocolError::ShuttingDown`].
+    pub fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The plan's circuit-privacy budget.
@@ -267,6 +278,14 @@ impl Server {
         loop {
             let q = net::recv_msg(ch, TAG_QUERY, 1, "query request")?;
             let t0 = Instant::now();
+            if matches!(
+                q.as_slice(),
+                [REQ_QUERY] | [REQ_PRECOMPUTE] | [REQ_QUERY_PRECOMPUTED]
+            ) && self.draining.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                net::send_error(ch, "server shutting down, retry later");
+                return Err(ProtocolError::ShuttingDown);
+            }
             if matches!(q.as_slice(), [REQ_QUERY] | [REQ_PRECOMPUTE]) {
                 if started >= self.config.session_queries {
                     return Err(ProtocolError::QueryLimit {
