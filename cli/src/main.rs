@@ -71,6 +71,10 @@ enum Command {
         /// and exit 0 once they have ended or after this many seconds.
         #[arg(long, default_value_t = 30)]
         grace_seconds: u64,
+        /// Serve Prometheus metrics at http://ADDR/metrics (names start with gazelle_) and a
+        /// liveness check at http://ADDR/healthz.
+        #[arg(long)]
+        metrics: Option<String>,
     },
     /// Classify one image privately against a `gazelle serve` server.
     Infer {
@@ -500,17 +504,21 @@ fn main() -> ExitCode {
             insecure_no_circuit_privacy,
             reveal,
             grace_seconds,
+            metrics,
         } => param_set(&params).and_then(|p| {
-            cli::serve(
-                &model,
-                &listen,
-                max_sessions,
-                p,
+            let config = gazelle::protocol::ServerConfig {
+                param_set: p,
                 insecure_no_circuit_privacy,
-                reveal == RevealArg::Logits,
-                std::time::Duration::from_secs(grace_seconds),
-            )
-            .map_err(|e| e.to_string())
+                reveal_logits: reveal == RevealArg::Logits,
+                ..Default::default()
+            };
+            let run = cli::ServeOptions {
+                max_sessions,
+                timeout: cli::SESSION_TIMEOUT,
+                grace: std::time::Duration::from_secs(grace_seconds),
+                metrics: None,
+            };
+            cli::serve(&model, &listen, config, run, metrics.as_deref()).map_err(|e| e.to_string())
         }),
         Command::Infer {
             server,

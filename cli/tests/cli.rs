@@ -338,10 +338,21 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// SIGTERM: `serve` stops accepting, lets its sessions end and exits 0.
+/// `GET path` over plain HTTP/1.0; the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `serve --metrics`: `/healthz` and Prometheus `/metrics` answer; SIGTERM: `serve` stops
+/// accepting, lets its sessions end and exits 0.
 #[cfg(unix)]
 #[test]
-fn serve_exits_cleanly_on_sigterm() {
+fn serve_exports_metrics_and_exits_cleanly_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let mut server = gazelle()
         .args([
@@ -351,16 +362,36 @@ fn serve_exits_cleanly_on_sigterm() {
             "--model",
             "mnist-secureml",
         ])
+        .args(["--metrics", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut metrics = None;
     loop {
         let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.split("metrics on http://").nth(1) {
+            metrics = Some(rest.split('/').next().unwrap().to_string());
+        }
         if line.contains("listening on ") {
             break;
         }
     }
+    let metrics = metrics.expect("serve printed its metrics address");
+    let health = http_get(&metrics, "/healthz");
+    assert!(
+        health.contains(" 200 ") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    let text = http_get(&metrics, "/metrics");
+    for want in [
+        "gazelle_sessions_active 0",
+        "gazelle_circuit_privacy 1",
+        "# TYPE gazelle_query_online_seconds histogram",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert!(http_get(&metrics, "/nope").contains(" 404 "));
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()

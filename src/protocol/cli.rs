@@ -1,4 +1,5 @@
 //! The logic behind the `serve`, `infer` and `demo` commands (the CLI only parses arguments).
+use super::exporter::{spawn_exporter, ServeMetrics};
 use super::{Client, ProtocolError, QueryReport, Server, ServerConfig};
 use crate::channel::TcpChannel;
 use crate::data::{self, Polarity};
@@ -23,14 +24,26 @@ pub fn serve_listener(
     timeout: Duration,
 ) -> CliResult<()> {
     let never = AtomicBool::new(false);
-    serve_until(
-        server,
-        listener,
+    let run = ServeOptions {
         max_sessions,
         timeout,
-        &never,
-        Duration::ZERO,
-    )
+        grace: Duration::ZERO,
+        metrics: None,
+    };
+    serve_until(server, listener, &run, &never)
+}
+
+/// How [`serve_until`] runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Most sessions at once.
+    pub max_sessions: usize,
+    /// Deadline per whole frame of a session.
+    pub timeout: Duration,
+    /// How long a shutdown waits for running sessions.
+    pub grace: Duration,
+    /// Where sessions are counted and timed (`serve --metrics`).
+    pub metrics: Option<Arc<ServeMetrics>>,
 }
 
 /// How often the accept loop looks at the stop flag when no connection is waiting.
@@ -45,11 +58,10 @@ const ACCEPT_POLL: Duration = Duration::from_millis(10);
 pub fn serve_until(
     server: Arc<Server>,
     listener: TcpListener,
-    max_sessions: usize,
-    timeout: Duration,
+    run: &ServeOptions,
     stop: &AtomicBool,
-    grace: Duration,
 ) -> CliResult<()> {
+    let (max_sessions, timeout, grace) = (run.max_sessions, run.timeout, run.grace);
     let active = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
     let mut backoff = AcceptBackoff::default();
@@ -81,7 +93,10 @@ pub fn serve_until(
         let peer = stream
             .peer_addr()
             .map_or_else(|_| "?".to_string(), |a| a.to_string());
-        let Some(slot) = SessionSlot::take(&active, max_sessions) else {
+        let Some(slot) = SessionSlot::take(&active, max_sessions, run.metrics.clone()) else {
+            if let Some(m) = &run.metrics {
+                m.refused();
+            }
             if let Ok(mut ch) = TcpChannel::new(stream, Duration::from_secs(1)) {
                 crate::net::send_error(
                     &mut ch,
@@ -92,12 +107,13 @@ pub fn serve_until(
             continue;
         };
         let server = server.clone();
+        let metrics = run.metrics.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("session-{id}"))
             .spawn(move || {
                 // Released when the thread ends, also by a panic.
                 let _slot = slot;
-                run_session(&server, stream, timeout, id, &peer);
+                run_session(&server, stream, timeout, id, &peer, metrics.as_deref());
             });
         if let Err(e) = spawned {
             eprintln!("serve: cannot start a session thread: {e}");
@@ -126,24 +142,34 @@ pub fn serve_until(
 pub const SESSION_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 /// One of the server's `max_sessions` slots, given back on drop (also when the session's
-/// thread panics).
+/// thread panics), and counted in the active-sessions gauge meanwhile.
 #[derive(Debug)]
-struct SessionSlot(Arc<AtomicUsize>);
+struct SessionSlot(Arc<AtomicUsize>, Option<Arc<ServeMetrics>>);
 
 impl SessionSlot {
-    fn take(active: &Arc<AtomicUsize>, max: usize) -> Option<SessionSlot> {
+    fn take(
+        active: &Arc<AtomicUsize>,
+        max: usize,
+        metrics: Option<Arc<ServeMetrics>>,
+    ) -> Option<SessionSlot> {
         active
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < max).then_some(n + 1)
             })
-            .ok()
-            .map(|_| SessionSlot(active.clone()))
+            .ok()?;
+        if let Some(m) = &metrics {
+            m.session_started();
+        }
+        Some(SessionSlot(active.clone(), metrics))
     }
 }
 
 impl Drop for SessionSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        if let Some(m) = &self.1 {
+            m.session_finished();
+        }
     }
 }
 
@@ -179,7 +205,14 @@ impl AcceptBackoff {
     }
 }
 
-fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, peer: &str) {
+fn run_session(
+    server: &Server,
+    stream: TcpStream,
+    timeout: Duration,
+    id: u64,
+    peer: &str,
+    metrics: Option<&ServeMetrics>,
+) {
     let mut ch = match TcpChannel::new(stream, timeout) {
         Ok(c) => c,
         Err(e) => {
@@ -194,31 +227,35 @@ fn run_session(server: &Server, stream: TcpStream, timeout: Duration, id: u64, p
     let t = Instant::now();
     let r = server.serve_session(&mut ch, |line| eprintln!("serve: session {id}: {line}"));
     match r {
-        Ok(s) => eprintln!(
-            "serve: session {id} from {peer} done: {} queries in {:.2} s",
-            s.queries,
-            t.elapsed().as_secs_f64()
-        ),
-        Err(e) => eprintln!("serve: session {id} from {peer} ended with an error: {e}"),
+        Ok(s) => {
+            eprintln!(
+                "serve: session {id} from {peer} done: {} queries in {:.2} s",
+                s.queries,
+                t.elapsed().as_secs_f64()
+            );
+            if let Some(m) = metrics {
+                m.session_ended(true, t.elapsed(), &s.online, &s.offline);
+            }
+        }
+        Err(e) => {
+            eprintln!("serve: session {id} from {peer} ended with an error: {e}");
+            if let Some(m) = metrics {
+                m.session_ended(false, t.elapsed(), &[], &[]);
+            }
+        }
     }
 }
 
-/// `gazelle serve`.
+/// `gazelle serve`: `model` is a bundled name or a `.gzm` path; `run.metrics` is filled here
+/// when `metrics_addr` is given (`/metrics`, `/healthz`).
 pub fn serve(
     model: &str,
     listen: &str,
-    max_sessions: usize,
-    param_set: ParamSetId,
-    insecure_no_circuit_privacy: bool,
-    reveal_logits: bool,
-    grace: Duration,
+    config: ServerConfig,
+    mut run: ServeOptions,
+    metrics_addr: Option<&str>,
 ) -> CliResult<()> {
-    let config = ServerConfig {
-        param_set,
-        insecure_no_circuit_privacy,
-        reveal_logits,
-        ..ServerConfig::default()
-    };
+    let (param_set, reveal_logits) = (config.param_set, config.reveal_logits);
     let loaded = nn::model_by_name_or_path(model).map_err(|e| format!("--model {model}: {e}"))?;
     let server = Arc::new(Server::new(loaded, config).map_err(|e| {
         format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name())
@@ -234,26 +271,27 @@ pub fn serve(
     if reveal_logits {
         eprintln!("serve: --reveal logits: every client learns all the logits, not only the class (every client is told so in the handshake)");
     }
+    if let Some(addr) = metrics_addr {
+        let metrics = Arc::new(ServeMetrics::new(server.circuit_privacy()));
+        let bound =
+            spawn_exporter(addr, metrics.clone()).map_err(|e| format!("--metrics {addr}: {e}"))?;
+        eprintln!("serve: metrics on http://{bound}/metrics, liveness on http://{bound}/healthz");
+        run.metrics = Some(metrics);
+    }
     eprintln!(
-        "serve: model {model}, {} stages, reveals {}, parameter set {}, listening on {} (at most {max_sessions} sessions)",
+        "serve: model {model}, {} stages, reveals {}, parameter set {}, listening on {} (at most {} sessions)",
         server.plan().stages.len(),
         if reveal_logits { "the logits" } else { "the class only" },
         param_set.name(),
-        listener.local_addr()?
+        listener.local_addr()?,
+        run.max_sessions
     );
     let stop = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
-    serve_until(
-        server,
-        listener,
-        max_sessions,
-        SESSION_TIMEOUT,
-        &stop,
-        grace,
-    )
+    serve_until(server, listener, &run, &stop)
 }
 
 /// Starts a server for `model` on an ephemeral loopback port in a background thread; returns

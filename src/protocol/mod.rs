@@ -50,10 +50,12 @@
 //!   Framing, error frames and chunked streams are [`crate::net`]'s, which knows nothing of HE.
 //! * [`metrics`]: [`PhaseMetrics`], [`StageMetrics`], [`QueryReport`].
 //! * `cli` (feature `bundled`): the `demo`, `serve` and `infer` commands.
+//! * [`exporter`]: the server's Prometheus metrics and `/healthz` (`serve --metrics`).
 pub mod budget;
 #[cfg(feature = "bundled")]
 pub mod cli;
 pub mod client;
+pub mod exporter;
 pub mod handshake;
 pub mod metrics;
 pub mod noise;
