@@ -15,6 +15,26 @@ use crate::nn::{argmax, format, Model};
 use crate::ot::{io as ot_io, CotReceiver, OtRng};
 use zeroize::Zeroize;
 
+/// When `e` says the peer closed the channel, the peer may have said why first (a server
+/// that is shutting down or over a limit answers the request with an error frame and closes,
+/// and our own next send then fails): that reason, if it is waiting, else `e`. Never blocks
+/// on an open channel.
+fn peer_reason_or<C: Channel>(ch: &mut C, e: ProtocolError) -> ProtocolError {
+    use crate::channel::ChannelError::Closed;
+    let closed = matches!(
+        e,
+        ProtocolError::Net(net::NetError::Channel(Closed))
+            | ProtocolError::Ot(crate::ot::OtError::Channel(Closed))
+    );
+    if !closed {
+        return e;
+    }
+    match net::recv_msg(ch, TAG_QUERY, 1 << 12, "error frame") {
+        Err(net::NetError::PeerError(reason)) => net::NetError::PeerError(reason).into(),
+        _ => e,
+    }
+}
+
 /// One query's offline material with its measurements (per stage, and the request).
 type Precomputed = (Vec<ClientPrep>, Vec<PhaseMetrics>, PhaseMetrics);
 
@@ -149,14 +169,19 @@ impl<'c, C: Channel> Client<'c, C> {
         let ((), other) = measure(self.ch, |ch| {
             net::send_msg(ch, TAG_QUERY, &[request])?;
             Ok(())
-        })?;
+        })
+        .map_err(|e| peer_reason_or(self.ch, e))?;
         let mut offline = Vec::with_capacity(self.plan.stages.len());
         let mut preps = Vec::with_capacity(self.plan.stages.len());
         for st in &self.plan.stages {
             let cot = &mut self.cot;
-            let (prep, m) = measure(self.ch, |ch| stages::client_offline(st, ch, cot))?;
-            preps.push(prep);
-            offline.push(m);
+            match measure(self.ch, |ch| stages::client_offline(st, ch, cot)) {
+                Ok((prep, m)) => {
+                    preps.push(prep);
+                    offline.push(m);
+                }
+                Err(e) => return Err(peer_reason_or(self.ch, e)),
+            }
         }
         Ok((preps, offline, other))
     }
