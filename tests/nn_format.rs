@@ -5,20 +5,8 @@ use gazelle::nn::{
     FloatParams, InputSpec, LayerKind, LayerSpec, Model, ModelHeader, NnError, Requant, Shape,
 };
 
-/// splitmix64, deterministic test randomness.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
+mod common;
+use common::{residual_model, Rng};
 
 fn header(c: usize, h: usize, w: usize, classes: usize) -> ModelHeader {
     ModelHeader {
@@ -32,6 +20,7 @@ fn header(c: usize, h: usize, w: usize, classes: usize) -> ModelHeader {
             float_div: 255,
         },
         num_classes: classes,
+        class_names: vec![],
     }
 }
 
@@ -45,6 +34,7 @@ fn param_layer(kind: LayerKind, shift: u32, rng: &mut Rng) -> LayerSpec {
     };
     LayerSpec {
         kind,
+        input: None,
         shift: Some(shift),
         weights,
         bias,
@@ -55,6 +45,7 @@ fn param_layer(kind: LayerKind, shift: u32, rng: &mut Rng) -> LayerSpec {
 fn plain(kind: LayerKind, shift: Option<u32>) -> LayerSpec {
     LayerSpec {
         kind,
+        input: None,
         shift,
         weights: vec![],
         bias: vec![],
@@ -124,13 +115,13 @@ fn round_trip() {
     let back = Model::from_bytes(&bytes).unwrap();
     assert_eq!(back, m);
     assert_eq!(back.to_bytes(), bytes);
+    // the bundled files are version 1 (a chain, no class names): still read, and written
+    // back as version 2 they read back to the same model
     for name in gazelle::nn::MODEL_NAMES {
         let raw = gazelle::nn::builtin_model_bytes(name).unwrap();
-        assert_eq!(
-            gazelle::nn::builtin_model(name).unwrap().to_bytes(),
-            raw,
-            "{name}"
-        );
+        assert_eq!(u16::from_le_bytes([raw[8], raw[9]]), 1, "{name}");
+        let m = gazelle::nn::builtin_model(name).unwrap();
+        assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m, "{name}");
     }
 }
 
@@ -141,12 +132,12 @@ fn rejects_bad_magic_version_and_damage() {
     b[0] = b'X';
     assert!(matches!(Model::from_bytes(&b), Err(NnError::BadMagic)));
     let mut b = bytes.clone();
-    b[8] = 2;
+    b[8] = 3;
     assert!(matches!(
         Model::from_bytes(&b),
         Err(NnError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
     let mut b = bytes.clone();
@@ -249,10 +240,7 @@ fn rejects_inconsistent_shapes() {
         Model::new(h.clone(), s),
         Err(NnError::ParameterCount { layer: 2, .. })
     ));
-    // a shift missing / present where it must not be
-    let mut s = small_specs(&mut rng);
-    s[1].shift = None;
-    assert!(Model::new(h.clone(), s).is_err());
+    // a shift present where it must not be (a missing one is an unrequantised accumulator)
     let mut s = small_specs(&mut rng);
     s[3].shift = Some(1);
     assert!(Model::new(h.clone(), s).is_err());
@@ -302,6 +290,7 @@ fn huge_counts_do_not_allocate() {
             inputs: u32::MAX as usize,
             outputs: u32::MAX as usize,
         },
+        input: None,
         shift: Some(1),
         weights: vec![],
         bias: vec![],
@@ -317,7 +306,8 @@ fn huge_counts_do_not_allocate() {
     // the layer-count field sits right before the first layer tag
     let name_len = bytes[14] as usize;
     let src_len = u16::from_le_bytes([bytes[15 + name_len], bytes[16 + name_len]]) as usize;
-    let off = 17 + name_len + src_len + 6 + 12 + 2;
+    // (version 2: a class-names length, 0 here, follows the class count)
+    let off = 17 + name_len + src_len + 6 + 12 + 2 + 2;
     assert_eq!(
         u16::from_le_bytes([bytes[off], bytes[off + 1]]),
         8,
@@ -389,8 +379,9 @@ fn requant_is_floor_shift_then_clamp() {
 // ----- naive reference -------------------------------------------------------------------
 
 fn naive_fixed(m: &Model, input: &[i64]) -> Vec<i64> {
-    let mut x = input.to_vec();
+    let mut tensors = vec![input.to_vec()];
     for l in m.layers() {
+        let x = tensors[l.input_tensor()].clone();
         let (s, o) = (l.input_shape(), l.output_shape());
         let at = |x: &[i64], c: usize, y: isize, xx: isize| -> i64 {
             if y < 0 || xx < 0 || y >= s.h as isize || xx >= s.w as isize {
@@ -464,8 +455,19 @@ fn naive_fixed(m: &Model, input: &[i64]) -> Vec<i64> {
             LayerKind::Relu => acc = x.iter().map(|&v| v.max(0)).collect(),
             LayerKind::Square => acc = x.iter().map(|&v| v * v).collect(),
             LayerKind::Flatten => acc = x.clone(),
+            LayerKind::Add {
+                other,
+                lshift_input,
+                lshift_other,
+            } => {
+                acc = x
+                    .iter()
+                    .zip(&tensors[other])
+                    .map(|(&a, &b)| a * (1 << lshift_input) + b * (1 << lshift_other))
+                    .collect()
+            }
         }
-        x = match l.requant() {
+        let y = match l.requant() {
             Some(r) => acc
                 .iter()
                 .map(|&v| {
@@ -474,8 +476,9 @@ fn naive_fixed(m: &Model, input: &[i64]) -> Vec<i64> {
                 .collect(),
             None => acc,
         };
+        tensors.push(y);
     }
-    x
+    tensors.pop().unwrap()
 }
 
 #[test]
@@ -582,6 +585,7 @@ fn architecture_has_no_weights_and_round_trips() {
             inputs: u32::MAX as usize,
             outputs: u32::MAX as usize,
         },
+        input: None,
         shift: Some(0),
         weights: vec![],
         bias: vec![],
@@ -594,4 +598,73 @@ fn architecture_has_no_weights_and_round_trips() {
     let sum = fnv1a64(&bytes[..n - 8]);
     bytes[n - 8..].copy_from_slice(&sum.to_le_bytes());
     assert!(format::decode(&bytes).is_err());
+}
+
+/// A residual graph (shortcuts, a projection branch, raw accumulators): the oracle follows it
+/// like the naive reference, it survives the file format and the architecture round trip, and
+/// a layer reading a later tensor or adding a tensor of another shape is refused.
+#[test]
+fn residual_graphs_follow_the_reference_and_round_trip() {
+    for seed in 0..8 {
+        let m = residual_model(seed);
+        assert!(!m.is_sequential());
+        assert!(m.is_kept(2) && m.is_kept(5) && !m.is_kept(3));
+        let mut rng = Rng(seed + 100);
+        for _ in 0..4 {
+            let px: Vec<u8> = (0..2 * 81).map(|_| rng.next() as u8).collect();
+            let x = m.input().encode_fixed(&px);
+            assert_eq!(
+                m.infer_fixed(&x).unwrap(),
+                naive_fixed(&m, &x),
+                "seed {seed}"
+            );
+            assert_eq!(
+                m.infer_float(&m.input().encode_float(&px)).unwrap().len(),
+                3
+            );
+        }
+        assert_eq!(format::decode(&m.to_bytes()).unwrap(), m);
+        let arch = format::decode(&format::encode_architecture(&m)).unwrap();
+        assert_eq!(arch.header(), m.header());
+        assert_eq!(arch.class_name(1), "dog");
+        for (a, b) in arch.layers().iter().zip(m.layers()) {
+            assert_eq!(
+                (a.kind(), a.input_tensor(), a.requant()),
+                (b.kind(), b.input_tensor(), b.requant())
+            );
+        }
+    }
+    let m = residual_model(1);
+    let (h, specs) = (m.header().clone(), m.to_specs());
+    let mut s = specs.clone();
+    s[5].input = Some(9);
+    assert!(matches!(
+        Model::new(h.clone(), s),
+        Err(NnError::ShapeMismatch { layer: 5, .. })
+    ));
+    let mut s = specs.clone();
+    s[7].kind = LayerKind::Add {
+        other: 2,
+        lshift_input: 0,
+        lshift_other: 0,
+    };
+    assert!(matches!(
+        Model::new(h.clone(), s),
+        Err(NnError::ShapeMismatch { layer: 7, .. })
+    ));
+    let mut bad_names = h.clone();
+    bad_names.class_names.pop();
+    assert!(Model::new(bad_names, specs.clone()).is_err());
+    // raw accumulators chained without a requantisation until they could overflow i64
+    let mut s = specs.clone();
+    for l in s.iter_mut() {
+        l.shift = l.kind.is_requantised().then_some(0).filter(|_| false);
+    }
+    for l in s.iter_mut().filter(|l| l.kind.has_parameters()) {
+        for w in l.weights.iter_mut() {
+            *w = 1 << 16;
+        }
+    }
+    let e = Model::new(h, s).unwrap_err();
+    assert!(e.to_string().contains("2^62"), "{e}");
 }

@@ -36,17 +36,34 @@ impl LayerBound {
     }
 }
 
-/// A closed integer range `(lo, hi)`.
-type Range = (i64, i64);
+/// A closed integer range `(lo, hi)`, computed in `i128` and saturated at ±2^100 so that no
+/// chain of layers overflows (anything beyond 2^62 is refused by [`Model::new`] anyway).
+type Range = (i128, i128);
 
-fn dot_interval(w: &[i64], b: i64, lo: i64, hi: i64) -> (i64, i64) {
-    w.iter().fold((b, b), |(l, h), &wv| {
-        (l + (wv * lo).min(wv * hi), h + (wv * lo).max(wv * hi))
-    })
+const SAT: i128 = 1 << 100;
+
+fn sat(v: i128) -> i128 {
+    v.clamp(-SAT, SAT)
+}
+
+fn narrow(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn dot_interval(w: &[i64], b: i64, lo: i128, hi: i128) -> Range {
+    w.iter()
+        .fold((i128::from(b), i128::from(b)), |(l, h), &wv| {
+            let wv = i128::from(wv);
+            (
+                sat(l + (wv * lo).min(wv * hi)),
+                sat(h + (wv * lo).max(wv * hi)),
+            )
+        })
 }
 
 /// Range of x² for x in `[lo, hi]`.
-fn square_range(lo: i64, hi: i64) -> (i64, i64) {
+fn square_range(lo: i128, hi: i128) -> Range {
+    let (lo, hi) = (lo.clamp(-(1 << 63), 1 << 63), hi.clamp(-(1 << 63), 1 << 63));
     let top = (lo * lo).max(hi * hi);
     let bottom = if lo <= 0 && hi >= 0 {
         0
@@ -56,23 +73,34 @@ fn square_range(lo: i64, hi: i64) -> (i64, i64) {
     (bottom, top)
 }
 
+fn requant_range(rq: Option<super::model::Requant>, r: Range) -> Range {
+    match rq {
+        Some(rq) => (
+            i128::from(rq.apply(narrow(r.0))),
+            i128::from(rq.apply(narrow(r.1))),
+        ),
+        None => r,
+    }
+}
+
 impl Model {
     /// Accumulator bounds of every requantised layer, first to last.
     ///
-    /// Two input ranges are carried through the network: the *type* range (what the previous
-    /// layer's clamp, ReLU or square allows: `[-2^(a-1), 2^(a-1)-1]`, `[0, 2^(a-1)-1]`, …), which
-    /// gives `worst_case`, and the *reachable* range (tightened by the previous accumulator's
-    /// interval), which gives `interval`.
+    /// Two ranges are carried for every tensor: the *type* range (what the producing layer's
+    /// clamp, ReLU or square allows: `[-2^(a-1), 2^(a-1)-1]`, `[0, 2^(a-1)-1]`, …; for an
+    /// unrequantised accumulator its worst case), which gives `worst_case`, and the
+    /// *reachable* range (tightened by the accumulator's interval), which gives `interval`.
     pub fn accumulator_bounds(&self) -> Vec<LayerBound> {
         let input = self.input();
-        let (mut lo, mut hi) = (input.min(), input.max());
-        let (mut tlo, mut thi) = (lo, hi);
+        let first = (i128::from(input.min()), i128::from(input.max()));
+        // (reachable, type) range of each tensor
+        let mut tensors: Vec<(Range, Range)> = vec![(first, first)];
         let mut out = Vec::new();
         for (i, layer) in self.layers().iter().enumerate() {
+            let ((lo, hi), (tlo, thi)) = tensors[layer.input_tensor()];
             let max_abs = tlo.abs().max(thi.abs());
             let kind = layer.kind();
-            // (worst case, reachable interval, type interval) of the accumulator
-            let acc: Option<(i64, Range, Range)> = match kind {
+            let next: (Range, Range) = match kind {
                 LayerKind::Conv2d { .. } | LayerKind::Fc { .. } => {
                     let fan_in = layer.weights().len() / layer.bias().len();
                     // zero padding adds zero-valued inputs
@@ -82,54 +110,98 @@ impl Model {
                     } else {
                         (lo, hi)
                     };
-                    let mut worst = 0i64;
-                    let (mut al, mut ah) = (i64::MAX, i64::MIN);
+                    let mut worst = 0i128;
+                    let (mut al, mut ah) = (i128::MAX, i128::MIN);
                     for (o, &b) in layer.bias().iter().enumerate() {
                         let w = &layer.weights()[o * fan_in..(o + 1) * fan_in];
-                        let sum_abs: i64 = w.iter().map(|v| v.abs()).sum();
-                        worst = worst.max(sum_abs * max_abs + b.abs());
+                        let sum_abs: i128 = w.iter().map(|v| i128::from(v.abs())).sum();
+                        worst = worst.max(sat(sum_abs * max_abs + i128::from(b.abs())));
                         let (l, h) = dot_interval(w, b, xl, xh);
                         al = al.min(l);
                         ah = ah.max(h);
                     }
-                    // the type of a conv / fc output is whatever its clamp allows
-                    Some((worst, (al, ah), (i64::MIN, i64::MAX)))
+                    // the type of a requantised conv / fc output is whatever its clamp allows
+                    let typed = if layer.requant().is_some() {
+                        (i128::from(i64::MIN), i128::from(i64::MAX))
+                    } else {
+                        (-worst, worst)
+                    };
+                    self.record(&mut out, i, (lo, hi), worst, (al, ah), typed)
                 }
                 LayerKind::Square => {
                     let t = square_range(tlo, thi);
-                    Some((t.1, square_range(lo, hi), t))
+                    self.record(&mut out, i, (lo, hi), t.1, square_range(lo, hi), t)
                 }
                 LayerKind::AvgPool { k, .. } => {
-                    let n = (k * k) as i64;
-                    Some((n * max_abs, (n * lo, n * hi), (n * tlo, n * thi)))
+                    let n = (k * k) as i128;
+                    self.record(
+                        &mut out,
+                        i,
+                        (lo, hi),
+                        sat(n * max_abs),
+                        (sat(n * lo), sat(n * hi)),
+                        (sat(n * tlo), sat(n * thi)),
+                    )
                 }
-                LayerKind::Relu => {
-                    (lo, hi) = (lo.max(0), hi.max(0));
-                    (tlo, thi) = (tlo.max(0), thi.max(0));
-                    None
+                LayerKind::Add {
+                    other,
+                    lshift_input,
+                    lshift_other,
+                } => {
+                    let ((olo, ohi), (otlo, othi)) = tensors[other];
+                    let (a, b) = (1i128 << lshift_input, 1i128 << lshift_other);
+                    let reach = (sat(lo * a + olo * b), sat(hi * a + ohi * b));
+                    let typed = (sat(tlo * a + otlo * b), sat(thi * a + othi * b));
+                    let worst = typed.0.abs().max(typed.1.abs());
+                    self.record(&mut out, i, (lo, hi), worst, reach, typed)
                 }
-                LayerKind::MaxPool { .. } | LayerKind::Flatten => None,
+                LayerKind::Relu => ((lo.max(0), hi.max(0)), (tlo.max(0), thi.max(0))),
+                LayerKind::MaxPool { .. } | LayerKind::Flatten => ((lo, hi), (tlo, thi)),
             };
-            if let Some((worst_case, interval, typed)) = acc {
-                out.push(LayerBound {
-                    layer: i,
-                    kind: kind.name(),
-                    input_range: (lo, hi),
-                    worst_case,
-                    interval,
-                });
-                (lo, hi, tlo, thi) = match layer.requant() {
-                    Some(rq) => (
-                        rq.apply(interval.0),
-                        rq.apply(interval.1),
-                        rq.apply(typed.0),
-                        rq.apply(typed.1),
-                    ),
-                    None => (interval.0, interval.1, typed.0, typed.1),
-                };
-            }
+            tensors.push(next);
         }
         out
+    }
+
+    /// Pushes a layer's bound; returns the (reachable, type) ranges of its output.
+    fn record(
+        &self,
+        out: &mut Vec<LayerBound>,
+        i: usize,
+        input_range: Range,
+        worst: i128,
+        interval: Range,
+        typed: Range,
+    ) -> (Range, Range) {
+        let layer = &self.layers()[i];
+        out.push(LayerBound {
+            layer: i,
+            kind: layer.kind().name(),
+            input_range: (narrow(input_range.0), narrow(input_range.1)),
+            worst_case: narrow(worst),
+            interval: (narrow(interval.0), narrow(interval.1)),
+        });
+        let rq = layer.requant();
+        (requant_range(rq, interval), requant_range(rq, typed))
+    }
+
+    /// Refuses a model whose worst-case bound lets any value reach 2^62 (the integer oracle
+    /// computes in `i64`).
+    pub(crate) fn check_bounds(&self) -> super::error::Result<()> {
+        for b in self.accumulator_bounds() {
+            if b.worst_case.unsigned_abs() > super::model::MAX_ACCUMULATOR_ABS as u64 {
+                return Err(super::error::NnError::ShapeMismatch {
+                    layer: b.layer,
+                    kind: b.kind,
+                    reason: format!(
+                        "its accumulator may reach {} in the worst case (at most 2^62 allowed: \
+                         requantise an earlier layer)",
+                        b.worst_case
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Largest `worst_case` bound (Σ|w|·max|x| + |b|) over the layers.

@@ -1,4 +1,4 @@
-//! The `.gzm` model file format, version 1 (specified in docs/MODEL_FORMAT.md).
+//! The `.gzm` model file format, version 2 (reads 1 too; specified in docs/MODEL_FORMAT.md).
 //!
 //! Parsing (through [`crate::codec::Reader`]) never trusts a count from the file for an
 //! allocation: every array length is checked
@@ -17,8 +17,13 @@ const _: () = assert!(
 
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"GZNNMODL";
-/// Format version written and read by this build.
-pub const VERSION: u16 = 1;
+/// Format version written by this build (graphs, raw accumulators, class names).
+pub const VERSION: u16 = 2;
+/// Oldest format version read (version 1: a plain chain, every accumulator requantised, no
+/// class names).
+pub const MIN_VERSION: u16 = 1;
+/// The shift byte's value for "no requantisation" (version 2).
+const NO_SHIFT: u8 = 0xff;
 /// Largest model file accepted (bytes).
 pub const MAX_FILE_BYTES: usize = 1 << 30;
 /// Header flag: float parameters follow each parameterised layer's integer parameters.
@@ -37,6 +42,7 @@ const TAG_SQUARE: u8 = 4;
 const TAG_MAXPOOL: u8 = 5;
 const TAG_AVGPOOL: u8 = 6;
 const TAG_FLATTEN: u8 = 7;
+const TAG_ADD: u8 = 8;
 
 /// 64-bit FNV-1a, the file's checksum (integrity against truncation and bit rot, not an attacker).
 pub fn fnv1a64(data: &[u8]) -> u64 {
@@ -63,12 +69,13 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
         return Err(NnError::BadMagic);
     }
     let version = r.field("version").u16()?;
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(NnError::UnsupportedVersion {
             found: version,
             supported: VERSION,
         });
     }
+    let v2 = version >= 2;
     // The checksum covers everything before it; check it before interpreting the rest, so that a
     // damaged file reports as damaged rather than as whatever field the damage hit.
     let stored = Reader::new(r.field("checksum").split_tail(8)?, "checksum").u64()?;
@@ -110,6 +117,17 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     let offset = i64::from(r.field("input offset").i32()?);
     let float_div = r.field("input float divisor").u32()?;
     let num_classes = usize::from(r.field("class count").u16()?);
+    let class_names = if v2 {
+        let len = usize::from(r.field("class names length").u16()?);
+        let joined = string(r.field("class names").take(len)?, "class names")?;
+        if joined.is_empty() {
+            vec![]
+        } else {
+            joined.split('\n').map(str::to_string).collect()
+        }
+    } else {
+        vec![]
+    };
     let layer_count = usize::from(r.field("layer count").u16()?);
     if layer_count == 0 || layer_count > MAX_LAYERS {
         return Err(NnError::FieldOutOfRange {
@@ -130,11 +148,19 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             float_div,
         },
         num_classes,
+        class_names,
     };
 
     let mut specs = Vec::with_capacity(layer_count);
     for i in 0..layer_count {
         let tag = r.field("layer tag").u8()?;
+        let input = if v2 {
+            Some(usize::from(r.field("layer input").u8()?))
+        } else {
+            None
+        };
+        // version 2 marks an unrequantised accumulator with NO_SHIFT
+        let rq = |b: u8| (!(v2 && b == NO_SHIFT)).then_some(u32::from(b));
         let (kind, shift) = match tag {
             TAG_CONV => {
                 let in_c = usize::from(r.field("conv in_c").u16()?);
@@ -142,7 +168,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
                 let k = usize::from(r.field("conv k").u8()?);
                 let stride = usize::from(r.field("conv stride").u8()?);
                 let pad = usize::from(r.field("conv pad").u8()?);
-                let shift = u32::from(r.field("conv shift").u8()?);
+                let shift = rq(r.field("conv shift").u8()?);
                 (
                     LayerKind::Conv2d {
                         in_c,
@@ -151,20 +177,17 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
                         stride,
                         pad,
                     },
-                    Some(shift),
+                    shift,
                 )
             }
             TAG_FC => {
                 let inputs = r.field("fc inputs").u32()? as usize;
                 let outputs = r.field("fc outputs").u32()? as usize;
-                let shift = u32::from(r.field("fc shift").u8()?);
-                (LayerKind::Fc { inputs, outputs }, Some(shift))
+                let shift = rq(r.field("fc shift").u8()?);
+                (LayerKind::Fc { inputs, outputs }, shift)
             }
             TAG_RELU => (LayerKind::Relu, None),
-            TAG_SQUARE => (
-                LayerKind::Square,
-                Some(u32::from(r.field("square shift").u8()?)),
-            ),
+            TAG_SQUARE => (LayerKind::Square, rq(r.field("square shift").u8()?)),
             TAG_MAXPOOL => {
                 let k = usize::from(r.field("maxpool k").u8()?);
                 let stride = usize::from(r.field("maxpool stride").u8()?);
@@ -173,10 +196,24 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             TAG_AVGPOOL => {
                 let k = usize::from(r.field("avgpool k").u8()?);
                 let stride = usize::from(r.field("avgpool stride").u8()?);
-                let shift = u32::from(r.field("avgpool shift").u8()?);
-                (LayerKind::AvgPool { k, stride }, Some(shift))
+                let shift = rq(r.field("avgpool shift").u8()?);
+                (LayerKind::AvgPool { k, stride }, shift)
             }
             TAG_FLATTEN => (LayerKind::Flatten, None),
+            TAG_ADD if v2 => {
+                let other = usize::from(r.field("add operand").u8()?);
+                let lshift_input = u32::from(r.field("add input shift").u8()?);
+                let lshift_other = u32::from(r.field("add operand shift").u8()?);
+                let shift = rq(r.field("add shift").u8()?);
+                (
+                    LayerKind::Add {
+                        other,
+                        lshift_input,
+                        lshift_other,
+                    },
+                    shift,
+                )
+            }
             tag => return Err(NnError::UnknownLayer { layer: i, tag }),
         };
         // Counts saturate rather than wrap; `take_items` rejects any that exceed the bytes left
@@ -209,6 +246,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
         };
         specs.push(LayerSpec {
             kind,
+            input,
             shift,
             weights,
             bias,
@@ -285,9 +323,13 @@ fn encode_with(header: &ModelHeader, specs: &[LayerSpec], architecture_only: boo
     w.i32(header.input.offset as i32);
     w.u32(header.input.float_div);
     w.u16(header.num_classes as u16);
+    let names = header.class_names.join("\n");
+    w.u16(names.len() as u16);
+    w.bytes(names.as_bytes());
     w.u16(specs.len() as u16);
-    for spec in specs {
-        let shift = spec.shift.unwrap_or(0) as u8;
+    for (i, spec) in specs.iter().enumerate() {
+        let shift = spec.shift.map_or(NO_SHIFT, |s| s as u8);
+        let input = spec.input.unwrap_or(i) as u8;
         match spec.kind {
             LayerKind::Conv2d {
                 in_c,
@@ -296,24 +338,38 @@ fn encode_with(header: &ModelHeader, specs: &[LayerSpec], architecture_only: boo
                 stride,
                 pad,
             } => {
-                w.u8(TAG_CONV);
+                w.bytes(&[TAG_CONV, input]);
                 w.u16(in_c as u16);
                 w.u16(out_c as u16);
                 w.bytes(&[k as u8, stride as u8, pad as u8, shift]);
             }
             LayerKind::Fc { inputs, outputs } => {
-                w.u8(TAG_FC);
+                w.bytes(&[TAG_FC, input]);
                 w.u32(inputs as u32);
                 w.u32(outputs as u32);
                 w.u8(shift);
             }
-            LayerKind::Relu => w.u8(TAG_RELU),
-            LayerKind::Square => w.bytes(&[TAG_SQUARE, shift]),
-            LayerKind::MaxPool { k, stride } => w.bytes(&[TAG_MAXPOOL, k as u8, stride as u8]),
-            LayerKind::AvgPool { k, stride } => {
-                w.bytes(&[TAG_AVGPOOL, k as u8, stride as u8, shift])
+            LayerKind::Relu => w.bytes(&[TAG_RELU, input]),
+            LayerKind::Square => w.bytes(&[TAG_SQUARE, input, shift]),
+            LayerKind::MaxPool { k, stride } => {
+                w.bytes(&[TAG_MAXPOOL, input, k as u8, stride as u8])
             }
-            LayerKind::Flatten => w.u8(TAG_FLATTEN),
+            LayerKind::AvgPool { k, stride } => {
+                w.bytes(&[TAG_AVGPOOL, input, k as u8, stride as u8, shift])
+            }
+            LayerKind::Flatten => w.bytes(&[TAG_FLATTEN, input]),
+            LayerKind::Add {
+                other,
+                lshift_input,
+                lshift_other,
+            } => w.bytes(&[
+                TAG_ADD,
+                input,
+                other as u8,
+                lshift_input as u8,
+                lshift_other as u8,
+                shift,
+            ]),
         }
         if architecture_only {
             continue;

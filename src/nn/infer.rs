@@ -131,9 +131,19 @@ fn centre_mod(v: i64, p: i64) -> i64 {
     }
 }
 
-fn fixed_layer(layer: &Layer, x: &[i64], modulus: Option<i64>) -> LayerTrace {
+/// One layer on its input `x`; `other` is the second operand of an add.
+fn fixed_layer(layer: &Layer, x: &[i64], other: &[i64], modulus: Option<i64>) -> LayerTrace {
     let (s, out) = (layer.input_shape(), layer.output_shape());
     let acc = match layer.kind() {
+        LayerKind::Add {
+            lshift_input,
+            lshift_other,
+            ..
+        } => x
+            .iter()
+            .zip(other)
+            .map(|(&a, &b)| (a << lshift_input) + (b << lshift_other))
+            .collect(),
         LayerKind::Conv2d { k, stride, pad, .. } => {
             conv2d(x, s, out, layer.weights(), layer.bias(), k, stride, pad)
         }
@@ -174,9 +184,10 @@ fn fixed_layer(layer: &Layer, x: &[i64], modulus: Option<i64>) -> LayerTrace {
     }
 }
 
-fn float_layer(layer: &Layer, x: &[f32]) -> Vec<f32> {
+fn float_layer(layer: &Layer, x: &[f32], other: &[f32]) -> Vec<f32> {
     let (s, out) = (layer.input_shape(), layer.output_shape());
     match layer.kind() {
+        LayerKind::Add { .. } => x.iter().zip(other).map(|(&a, &b)| a + b).collect(),
         LayerKind::Conv2d { k, stride, pad, .. } => {
             let fp = layer.float_params().expect("checked by infer_float");
             conv2d(x, s, out, &fp.weights, &fp.bias, k, stride, pad)
@@ -227,8 +238,18 @@ impl Model {
         self.check_fixed_input(input)?;
         let mut trace: Vec<LayerTrace> = Vec::with_capacity(self.layers().len());
         for layer in self.layers() {
-            let x = trace.last().map_or(input, |t| &t.output);
-            let t = fixed_layer(layer, x, modulus);
+            let tensor = |t: usize| {
+                if t == 0 {
+                    input
+                } else {
+                    &trace[t - 1].output[..]
+                }
+            };
+            let other = match layer.kind() {
+                LayerKind::Add { other, .. } => tensor(other),
+                _ => &[],
+            };
+            let t = fixed_layer(layer, tensor(layer.input_tensor()), other, modulus);
             trace.push(t);
         }
         Ok(trace)
@@ -276,11 +297,16 @@ impl Model {
                 expected,
             });
         }
-        let mut x = input.to_vec();
+        let mut tensors: Vec<Vec<f32>> = vec![input.to_vec()];
         for layer in self.layers() {
-            x = float_layer(layer, &x);
+            let other = match layer.kind() {
+                LayerKind::Add { other, .. } => &tensors[other][..],
+                _ => &[],
+            };
+            let y = float_layer(layer, &tensors[layer.input_tensor()], other);
+            tensors.push(y);
         }
-        Ok(x)
+        Ok(tensors.pop().unwrap_or_default())
     }
 
     /// Class predicted by the fixed-point network for an 8-bit image (CHW).

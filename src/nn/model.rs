@@ -25,6 +25,11 @@ pub const ACT_BITS_RANGE: (u32, u32) = (2, 16);
 pub const MAX_DIM: usize = 1 << 22;
 /// Largest kernel / window size, stride and padding.
 pub const MAX_WINDOW: usize = 16;
+/// Longest class name (bytes).
+pub const MAX_CLASS_NAME: usize = 32;
+/// Largest |value| any tensor or accumulator may reach by the model's worst-case bound (so
+/// the integer oracle never overflows `i64`).
+pub const MAX_ACCUMULATOR_ABS: i64 = 1 << 62;
 
 /// An activation shape: channels × height × width (a flat vector is `n × 1 × 1`).
 /// Values are stored channel-major, then row, then column (PyTorch's NCHW without N).
@@ -100,6 +105,17 @@ pub enum LayerKind {
     },
     /// `c × h × w` → `c·h·w × 1 × 1`, values unchanged.
     Flatten,
+    /// Residual addition: `(x << lshift_input) + (t << lshift_other)` where `x` is the layer's
+    /// input and `t` the tensor `other` (same shape); the left shifts align the two operands'
+    /// fixed-point scales. Local on additive shares in the secure protocol.
+    Add {
+        /// Index of the second operand's tensor (0 = model input, i + 1 = output of layer i).
+        other: usize,
+        /// Left shift of the layer's input.
+        lshift_input: u32,
+        /// Left shift of the other operand.
+        lshift_other: u32,
+    },
 }
 
 impl LayerKind {
@@ -113,6 +129,7 @@ impl LayerKind {
             LayerKind::MaxPool { .. } => "maxpool",
             LayerKind::AvgPool { .. } => "avgpool",
             LayerKind::Flatten => "flatten",
+            LayerKind::Add { .. } => "add",
         }
     }
 
@@ -121,8 +138,10 @@ impl LayerKind {
         matches!(self, LayerKind::Conv2d { .. } | LayerKind::Fc { .. })
     }
 
-    /// Whether the layer's output is requantised (floor-shift and clamp). In this format exactly
-    /// the layers that the secure protocol evaluates homomorphically: conv, fc, square, avg-pool.
+    /// Whether the layer produces an accumulator that may be requantised (floor-shift and
+    /// clamp): the layers the secure protocol evaluates homomorphically or locally on shares
+    /// (conv, fc, square, avg-pool, add). The requantisation is optional: without it the layer
+    /// passes its exact accumulator on (e.g. a conv feeding a residual add).
     pub const fn is_requantised(&self) -> bool {
         matches!(
             self,
@@ -130,6 +149,7 @@ impl LayerKind {
                 | LayerKind::Fc { .. }
                 | LayerKind::Square
                 | LayerKind::AvgPool { .. }
+                | LayerKind::Add { .. }
         )
     }
 
@@ -184,7 +204,11 @@ impl Requant {
 pub struct LayerSpec {
     /// What the layer computes.
     pub kind: LayerKind,
-    /// Right shift of the requantisation (only for layers where [`LayerKind::is_requantised`]).
+    /// The tensor the layer reads (0 = model input, i + 1 = output of layer i); `None` is the
+    /// previous layer's output.
+    pub input: Option<usize>,
+    /// Right shift of the requantisation (only for layers where [`LayerKind::is_requantised`];
+    /// `None` there passes the exact accumulator on).
     pub shift: Option<u32>,
     /// Integer weights (conv: OIHW, fc: out × in row-major); empty for parameter-free layers.
     pub weights: Vec<i64>,
@@ -264,6 +288,7 @@ impl InputSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     kind: LayerKind,
+    source: usize,
     input: Shape,
     output: Shape,
     weights: Vec<i64>,
@@ -276,6 +301,10 @@ impl Layer {
     /// What the layer computes.
     pub fn kind(&self) -> LayerKind {
         self.kind
+    }
+    /// Index of the tensor it reads (0 = model input, i + 1 = output of layer i).
+    pub fn input_tensor(&self) -> usize {
+        self.source
     }
     /// Shape of its input.
     pub fn input_shape(&self) -> Shape {
@@ -316,6 +345,8 @@ pub struct ModelHeader {
     pub input: InputSpec,
     /// Number of classes (the length of the output).
     pub num_classes: usize,
+    /// Class names, one per class, or empty (then classes are numbered).
+    pub class_names: Vec<String>,
 }
 
 /// A validated quantised network.
@@ -359,8 +390,9 @@ impl Model {
         validate_header(&header)?;
         dim_check("layer count", specs.len(), 1, MAX_LAYERS)?;
         let act_bits = header.act_bits;
-        let mut shape = header.input.shape;
-        let mut layers = Vec::with_capacity(specs.len());
+        // shapes[t]: shape of tensor t (0 = input, i + 1 = output of layer i)
+        let mut shapes = vec![header.input.shape];
+        let mut layers: Vec<Layer> = Vec::with_capacity(specs.len());
         let mut float_count = 0usize;
         for (i, spec) in specs.into_iter().enumerate() {
             let kind = spec.kind;
@@ -369,6 +401,13 @@ impl Model {
                 kind: kind.name(),
                 reason,
             };
+            let source = spec.input.unwrap_or(i);
+            if source > i {
+                return Err(bad(format!(
+                    "reads tensor {source}, only tensors 0..={i} exist before it"
+                )));
+            }
+            let shape = shapes[source];
             let output = match kind {
                 LayerKind::Conv2d {
                     in_c,
@@ -414,6 +453,26 @@ impl Model {
                     Shape::new(shape.c, h, w)
                 }
                 LayerKind::Flatten => Shape::new(shape.numel(), 1, 1),
+                LayerKind::Add {
+                    other,
+                    lshift_input,
+                    lshift_other,
+                } => {
+                    if other > i {
+                        return Err(bad(format!(
+                            "adds tensor {other}, only tensors 0..={i} exist before it"
+                        )));
+                    }
+                    if shapes[other] != shape {
+                        return Err(bad(format!(
+                            "adds tensor {other} of shape {} to an input of shape {shape}",
+                            shapes[other]
+                        )));
+                    }
+                    range_check("add shift", i64::from(lshift_input), 0, 24)?;
+                    range_check("add shift", i64::from(lshift_other), 0, 24)?;
+                    shape
+                }
             };
             dim_check("activation size", output.numel(), 1, MAX_ACTIVATION)?;
 
@@ -446,7 +505,7 @@ impl Model {
                     range_check("shift", i64::from(s), 0, i64::from(MAX_SHIFT))?;
                     Some(Requant::new(s, act_bits))
                 }
-                (true, None) => return Err(bad("requantised layer without a shift".into())),
+                (true, None) => None,
                 (false, Some(_)) => {
                     return Err(bad("shift given for a layer that is not requantised".into()))
                 }
@@ -454,6 +513,7 @@ impl Model {
             };
             layers.push(Layer {
                 kind,
+                source,
                 input: shape,
                 output,
                 weights: spec.weights,
@@ -461,8 +521,9 @@ impl Model {
                 requant,
                 float: spec.float,
             });
-            shape = output;
+            shapes.push(output);
         }
+        let shape = *shapes.last().expect("at least the input");
         if shape != Shape::new(header.num_classes, 1, 1) {
             return Err(NnError::ShapeMismatch {
                 layer: layers.len(),
@@ -482,11 +543,39 @@ impl Model {
                 reason: "float parameters given for some parameterised layers but not all".into(),
             });
         }
-        Ok(Self {
+        let model = Self {
             header,
             layers,
             has_float,
+        };
+        model.check_bounds()?;
+        Ok(model)
+    }
+
+    /// Index of the last layer that reads tensor `t`, if any (the model's output tensor is
+    /// read by the caller).
+    pub fn last_reader(&self, t: usize) -> Option<usize> {
+        self.layers.iter().rposition(|l| {
+            l.source == t || matches!(l.kind, LayerKind::Add { other, .. } if other == t)
         })
+    }
+
+    /// Whether tensor `t` is read by a layer other than the one right after it in sequence
+    /// (`t − 1` is the layer producing it): a residual shortcut or a branch. The secure
+    /// protocol keeps such tensors.
+    pub fn is_kept(&self, t: usize) -> bool {
+        self.layers.iter().enumerate().any(|(j, l)| {
+            (l.source == t && j != t)
+                || matches!(l.kind, LayerKind::Add { other, .. } if other == t)
+        })
+    }
+
+    /// Whether every layer reads the previous layer's output and none adds (a plain chain).
+    pub fn is_sequential(&self) -> bool {
+        self.layers
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.source == i && !matches!(l.kind, LayerKind::Add { .. }))
     }
 
     /// The model's name.
@@ -509,6 +598,14 @@ impl Model {
     pub fn num_classes(&self) -> usize {
         self.header.num_classes
     }
+    /// Name of class `i` (its number when the model names none).
+    pub fn class_name(&self, i: usize) -> String {
+        self.header
+            .class_names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| i.to_string())
+    }
     /// The layers, first to last.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
@@ -526,8 +623,10 @@ impl Model {
     pub fn to_specs(&self) -> Vec<LayerSpec> {
         self.layers
             .iter()
-            .map(|l| LayerSpec {
+            .enumerate()
+            .map(|(i, l)| LayerSpec {
                 kind: l.kind,
+                input: (l.source != i).then_some(l.source),
                 shift: l.requant.map(|r| r.shift),
                 weights: l.weights.clone(),
                 bias: l.bias.clone(),
@@ -580,6 +679,25 @@ fn validate_header(h: &ModelHeader) -> Result<()> {
         1 << 16,
     )?;
     dim_check("class count", h.num_classes, 1, 1 << 16)?;
+    if !h.class_names.is_empty() {
+        dim_check(
+            "class name count",
+            h.class_names.len(),
+            h.num_classes,
+            h.num_classes,
+        )?;
+        for n in &h.class_names {
+            if n.is_empty()
+                || n.len() > MAX_CLASS_NAME
+                || !n.bytes().all(|b| (0x20..0x7f).contains(&b))
+            {
+                return Err(NnError::InvalidString {
+                    field: "class name",
+                    reason: "1 to 32 printable ASCII bytes",
+                });
+            }
+        }
+    }
     Ok(())
 }
 

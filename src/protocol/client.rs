@@ -239,6 +239,7 @@ impl<'c, C: Channel> Client<'c, C> {
             sk: &self.sk,
             evaluator: &mut self.evaluator,
             rng: sampling::secret_rng()?,
+            kept: Default::default(),
         };
         for (((st, prep), off), name) in self.plan.stages.iter().zip(preps).zip(offline).zip(names)
         {

@@ -19,6 +19,9 @@
 //!   computes `Enc(c²) + 2s·Enc(c) + s² + r = Enc(x² + r)`, masks and floods as above.
 //! * [`Stage::SumPool`] (avg-pool, whose integer layer is a window sum): local — each party sums
 //!   its own shares.
+//! * [`Stage::Keep`], [`Stage::Load`], [`Stage::Add`] (graphs: residual shortcuts, branches):
+//!   local — each party keeps a copy of its share of a tensor read later, switches to it, or
+//!   adds it (times a public power of two) to its current share.
 //! * [`Stage::Nonlinear`]: one garbled circuit per output value (`gc::gazelle`) reconstructs
 //!   `x` from the shares, applies the pending requantisation (floor shift, clamp), ReLU and
 //!   max-pool fused in, and outputs `y + r'` to the client (server share `−r'`), or `y` itself

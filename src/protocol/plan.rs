@@ -26,6 +26,28 @@ pub enum Stage {
         /// Values.
         len: usize,
     },
+    /// Keeps the current share as tensor `tensor` for a later [`Stage::Load`] or
+    /// [`Stage::Add`] (a residual shortcut, a branch); local.
+    Keep {
+        /// Tensor index (0 = model input, i + 1 = output of layer i).
+        tensor: usize,
+    },
+    /// Replaces the current share by the kept tensor `tensor` (a layer reading an earlier
+    /// tensor); local.
+    Load {
+        /// Tensor index.
+        tensor: usize,
+    },
+    /// `current · 2^lshift_current + kept[tensor] · 2^lshift_kept` mod p: a residual add,
+    /// local on additive shares.
+    Add {
+        /// The kept tensor.
+        tensor: usize,
+        /// Left shift of the current share.
+        lshift_current: u32,
+        /// Left shift of the kept tensor.
+        lshift_kept: u32,
+    },
     /// Window sums (avg-pool before its shift), computed locally on the shares.
     SumPool {
         /// `[output][k²]` input indices.
@@ -93,6 +115,13 @@ impl Stage {
                 schedule.method_name()
             ),
             Stage::Square { len } => format!("square x{len}"),
+            Stage::Keep { tensor } => format!("keep t{tensor}"),
+            Stage::Load { tensor } => format!("load t{tensor}"),
+            Stage::Add {
+                tensor,
+                lshift_current,
+                lshift_kept,
+            } => format!("add (x<<{lshift_current}) + (t{tensor}<<{lshift_kept})"),
             Stage::SumPool { windows, k2 } => format!("sum-pool {}→{}", k2, windows.len() / k2),
             Stage::Nonlinear { circuit, gather } => {
                 let s = circuit.spec();
@@ -191,6 +220,11 @@ struct Pending {
 }
 
 impl Pending {
+    /// Whether it changes nothing (no garbled circuit needed).
+    fn is_identity(&self) -> bool {
+        self.shift == 0 && self.clamp.is_none() && !self.relu && self.window == 1
+    }
+
     fn identity(len: usize) -> Pending {
         Pending {
             shift: 0,
@@ -242,7 +276,7 @@ impl Plan {
         let mut pending: Option<Pending> = None;
         let classes = model.num_classes();
         let flush = |stages: &mut Vec<Stage>, pending: &mut Option<Pending>, last: bool| {
-            if let Some(pd) = pending.take() {
+            if let Some(pd) = pending.take().filter(|pd| last || !pd.is_identity()) {
                 let mut spec = NonlinearSpec::relu(p)
                     .with_relu(pd.relu)
                     .with_shift(pd.shift)
@@ -265,8 +299,18 @@ impl Plan {
             }
             Ok::<(), ProtocolError>(())
         };
+        if model.is_kept(0) {
+            stages.push(Stage::Keep { tensor: 0 });
+        }
         for (i, layer) in model.layers().iter().enumerate() {
             let (ins, outs) = (layer.input_shape(), layer.output_shape());
+            if layer.input_tensor() != i {
+                // tensor i, if anything later reads it, was kept when it was made
+                pending = None;
+                stages.push(Stage::Load {
+                    tensor: layer.input_tensor(),
+                });
+            }
             let requant = |pending: &mut Option<Pending>| {
                 let rq = layer.requant();
                 *pending = Some(Pending {
@@ -354,6 +398,23 @@ impl Plan {
                     pd.window *= k * k;
                 }
                 LayerKind::Flatten => {}
+                LayerKind::Add {
+                    other,
+                    lshift_input,
+                    lshift_other,
+                } => {
+                    flush(&mut stages, &mut pending, false)?;
+                    stages.push(Stage::Add {
+                        tensor: other,
+                        lshift_current: lshift_input,
+                        lshift_kept: lshift_other,
+                    });
+                    requant(&mut pending);
+                }
+            }
+            if model.is_kept(i + 1) {
+                flush(&mut stages, &mut pending, false)?;
+                stages.push(Stage::Keep { tensor: i + 1 });
             }
         }
         if pending.is_none() {

@@ -347,6 +347,7 @@ impl Server {
             params: &self.plan.params,
             rng: sampling::secret_rng()?,
             share: vec![0u64; self.plan.input_len],
+            kept: Default::default(),
         };
         self.plan
             .stages

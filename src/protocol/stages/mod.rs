@@ -9,9 +9,9 @@
 //! the server's share `s` before a stage to its share after it; the client's online phase
 //! maps its share `c` likewise, or reveals the class (or the logits) at the last stage.
 pub(crate) mod linear;
+pub(crate) mod local;
 pub(crate) mod nonlinear;
 pub(crate) mod square;
-pub(crate) mod sum_pool;
 
 use super::server::{ServerConfig, Session};
 use super::wire::{decode_cts, encode_cts, max_cts_bytes, TAG_CTS_DOWN};
@@ -67,8 +67,64 @@ impl Addend {
 pub(crate) enum ServerPrep {
     Linear(linear::ServerPrep),
     Square(square::ServerPrep),
-    SumPool,
+    /// A local stage (sum-pool, keep, load, add): nothing prepared.
+    Local,
     Nonlinear(nonlinear::ServerPrep),
+}
+
+/// A party's kept tensors (residual shortcuts, branches): tensor index → share. Secret
+/// (shares), zeroized on drop.
+#[derive(Default)]
+pub(crate) struct Kept(std::collections::BTreeMap<usize, Vec<u64>>);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        for v in self.0.values_mut() {
+            zeroize::Zeroize::zeroize(v);
+        }
+    }
+}
+
+impl Kept {
+    fn keep(&mut self, tensor: usize, share: &[u64]) {
+        if let Some(mut old) = self.0.insert(tensor, share.to_vec()) {
+            zeroize::Zeroize::zeroize(&mut old);
+        }
+    }
+
+    fn get(&self, tensor: usize) -> Result<&[u64]> {
+        self.0.get(&tensor).map(|v| &v[..]).ok_or_else(|| {
+            ProtocolError::Unsupported(format!("the plan reads tensor {tensor} before keeping it"))
+        })
+    }
+
+    /// A local stage on the share `x`: the next share.
+    fn apply(&mut self, stage: &Stage, x: &[u64], p: u64) -> Result<Vec<u64>> {
+        Ok(match stage {
+            Stage::SumPool { windows, k2 } => local::window_sums(x, windows, *k2, p),
+            Stage::Keep { tensor } => {
+                self.keep(*tensor, x);
+                x.to_vec()
+            }
+            Stage::Load { tensor } => self.get(*tensor)?.to_vec(),
+            Stage::Add {
+                tensor,
+                lshift_current,
+                lshift_kept,
+            } => {
+                let y = self.get(*tensor)?;
+                if y.len() != x.len() {
+                    return Err(ProtocolError::Unsupported(format!(
+                        "adding tensor {tensor} of {} values to {}",
+                        y.len(),
+                        x.len()
+                    )));
+                }
+                local::shifted_sum(x, y, *lshift_current, *lshift_kept, p)
+            }
+            _ => return Err(ProtocolError::Unsupported("not a local stage".into())),
+        })
+    }
 }
 
 /// The client's per-query state of one stage, received offline.
@@ -84,6 +140,8 @@ pub(crate) struct ServerOffline<'a> {
     pub rng: SecretRng,
     /// The server's share of the current activations.
     pub share: Vec<u64>,
+    /// Its shares of the kept tensors.
+    pub kept: Kept,
 }
 
 impl Drop for ServerOffline<'_> {
@@ -107,6 +165,8 @@ pub(crate) struct ClientOnline<'a> {
     pub sk: &'a SecretKey,
     pub evaluator: &'a mut Evaluator,
     pub rng: SecretRng,
+    /// Its shares of the kept tensors.
+    pub kept: Kept,
 }
 
 /// What a stage leaves the client with.
@@ -129,9 +189,11 @@ pub(crate) fn server_offline<C: Channel>(
     Ok(match stage {
         Stage::Linear { schedule, .. } => ServerPrep::Linear(linear::server_offline(cx, schedule)?),
         Stage::Square { len } => ServerPrep::Square(square::server_offline(cx, *len)?),
-        Stage::SumPool { windows, k2 } => {
-            cx.share = sum_pool::window_sums(&cx.share, windows, *k2, cx.params.p());
-            ServerPrep::SumPool
+        Stage::SumPool { .. } | Stage::Keep { .. } | Stage::Load { .. } | Stage::Add { .. } => {
+            let next = cx.kept.apply(stage, &cx.share, cx.params.p())?;
+            zeroize::Zeroize::zeroize(&mut cx.share);
+            cx.share = next;
+            ServerPrep::Local
         }
         Stage::Nonlinear { circuit, gather } => {
             ServerPrep::Nonlinear(nonlinear::server_offline(ch, s, cx, circuit, gather)?)
@@ -159,7 +221,10 @@ pub(crate) fn server_online<C: Channel>(
             linear::server_online(ch, s, cx, schedule, layer, prep)
         }
         (Stage::Square { .. }, ServerPrep::Square(prep)) => square::server_online(ch, s, cx, prep),
-        (Stage::SumPool { .. }, ServerPrep::SumPool) => Ok(()),
+        (
+            Stage::SumPool { .. } | Stage::Keep { .. } | Stage::Load { .. } | Stage::Add { .. },
+            ServerPrep::Local,
+        ) => Ok(()),
         (Stage::Nonlinear { .. } | Stage::Argmax { .. }, ServerPrep::Nonlinear(prep)) => {
             nonlinear::server_online(ch, prep)
         }
@@ -182,7 +247,12 @@ pub(crate) fn client_offline<C: Channel>(
         Stage::Argmax { circuit, gather } => {
             ClientPrep::Nonlinear(nonlinear::client_offline_argmax(ch, cot, circuit, gather)?)
         }
-        Stage::Linear { .. } | Stage::Square { .. } | Stage::SumPool { .. } => ClientPrep::None,
+        Stage::Linear { .. }
+        | Stage::Square { .. }
+        | Stage::SumPool { .. }
+        | Stage::Keep { .. }
+        | Stage::Load { .. }
+        | Stage::Add { .. } => ClientPrep::None,
     })
 }
 
@@ -199,12 +269,13 @@ pub(crate) fn client_online<C: Channel>(
             linear::client_online(ch, cx, schedule, c).map(ClientStep::Share)
         }
         (Stage::Square { len }, _) => square::client_online(ch, cx, *len, c).map(ClientStep::Share),
-        (Stage::SumPool { windows, k2 }, _) => Ok(ClientStep::Share(sum_pool::window_sums(
-            c,
-            windows,
-            *k2,
-            cx.params.p(),
-        ))),
+        (
+            Stage::SumPool { .. } | Stage::Keep { .. } | Stage::Load { .. } | Stage::Add { .. },
+            _,
+        ) => {
+            let p = cx.params.p();
+            cx.kept.apply(stage, c, p).map(ClientStep::Share)
+        }
         (Stage::Nonlinear { circuit, gather }, ClientPrep::Nonlinear(prep)) => {
             nonlinear::client_online(ch, cx, circuit, gather, prep, c)
         }
