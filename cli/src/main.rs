@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod import;
 mod plan;
 
 #[derive(Parser)]
@@ -42,10 +43,12 @@ enum Command {
     },
     /// Serve private inference on a model (one session per connection).
     Serve {
-        /// A bundled model's name or a .gzm file (clients learn its architecture, never a
-        /// weight).
+        /// A bundled model's name, a .gzm file, or an .onnx file (imported at start, with
+        /// --calibrate). Clients learn its architecture, never a weight.
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
+        #[command(flatten)]
+        import: import::ImportArgs,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
@@ -75,6 +78,17 @@ enum Command {
         /// liveness check at http://ADDR/healthz.
         #[arg(long)]
         metrics: Option<String>,
+    },
+    /// Import an ONNX model (opset ≥ 11): batch norm folded, calibrated post-training
+    /// quantisation, checked against the ONNX model run by tract; writes a .gzm.
+    Import {
+        /// The ONNX file.
+        onnx: PathBuf,
+        /// The .gzm to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        import: import::ImportArgs,
     },
     /// Classify one image privately against a `gazelle serve` server.
     Infer {
@@ -147,9 +161,15 @@ enum Command {
     /// Float vs fixed-point accuracy of a bundled model on the bundled images.
     Eval {
         /// Model name (mnist-secureml, mnist-cryptonets, mnist-deepsecure, mnist-minionn,
-        /// cifar-minionn) or a path to a .gzm file.
+        /// cifar-minionn), a .gzm file, or an .onnx file (with --calibrate).
         #[arg(long, default_value = "mnist-minionn")]
         model: String,
+        /// A folder of labelled PNGs (labels.csv or …_LABEL.png names) to evaluate float and
+        /// fixed point on, instead of the bundled sets.
+        #[arg(long)]
+        images: Option<PathBuf>,
+        #[command(flatten)]
+        import: import::ImportArgs,
     },
     /// Markdown tables and SVG plots from a saved `bench --json` run and criterion's estimates.
     Report {
@@ -498,6 +518,7 @@ fn main() -> ExitCode {
         }
         Command::Serve {
             model,
+            import,
             listen,
             max_sessions,
             params,
@@ -518,7 +539,9 @@ fn main() -> ExitCode {
                 grace: std::time::Duration::from_secs(grace_seconds),
                 metrics: None,
             };
-            cli::serve(&model, &listen, config, run, metrics.as_deref()).map_err(|e| e.to_string())
+            let loaded = import::load_model(&model, &import)?;
+            cli::serve_model(loaded, &model, &listen, config, run, metrics.as_deref())
+                .map_err(|e| e.to_string())
         }),
         Command::Infer {
             server,
@@ -556,7 +579,22 @@ fn main() -> ExitCode {
             }
             run_bench(family, &backend, json, quick)
         }
-        Command::Eval { model } => run_eval(&model),
+        Command::Eval {
+            model,
+            images,
+            import,
+        } => match images {
+            Some(dir) => {
+                import::load_model(&model, &import).and_then(|m| import::run_eval_dir(&m, &dir))
+            }
+            None if model.ends_with(".onnx") => import::load_model(&model, &import).and_then(|m| {
+                let r = gazelle::nn::eval::report_for(&m).map_err(|e| e.to_string())?;
+                print!("{r}");
+                Ok(())
+            }),
+            None => run_eval(&model),
+        },
+        Command::Import { onnx, out, import } => import::run_import(&onnx, &out, &import),
         Command::Profile {
             workload,
             out,

@@ -69,6 +69,9 @@ pub enum DataError {
     /// No bundled image set of that name.
     #[error("unknown image set {0:?}")]
     UnknownSet(String),
+    /// A folder of images that cannot be used as a whole.
+    #[error("{0}")]
+    Folder(String),
 }
 
 /// Result with [`DataError`].
@@ -386,4 +389,139 @@ fn border_mean(px: &[u8], c: usize, h: usize, w: usize) -> f64 {
         }
     }
     sum as f64 / n.max(1) as f64
+}
+
+/// Most images [`load_png_dir`] reads from one folder.
+pub const MAX_DIR_IMAGES: usize = 10_000;
+
+/// The label a file name states: `…_LABEL.png` with a decimal LABEL.
+pub fn label_from_file_name(path: &Path) -> Option<usize> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.rsplit_once('_')?.1.parse().ok()
+}
+
+/// The `*.png` files of a folder, sorted by name (at most [`MAX_DIR_IMAGES`]).
+pub fn png_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let io = |source| DataError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("png") && path.is_file() {
+            files.push(path);
+            if files.len() > MAX_DIR_IMAGES {
+                return Err(DataError::Folder(format!(
+                    "{}: more than {MAX_DIR_IMAGES} PNG files",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(DataError::Folder(format!(
+            "{}: no .png files",
+            dir.display()
+        )));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A folder of PNG images decoded for one input shape, with their labels where known.
+#[derive(Debug, Clone, Default)]
+pub struct LabelledImages {
+    /// The files read, in order.
+    pub files: Vec<std::path::PathBuf>,
+    /// Pixels (CHW) of each.
+    pub images: Vec<Vec<u8>>,
+    /// Each image's label: from `labels.csv` in the folder (`file.png,label` lines), else from
+    /// a file name ending in `_LABEL.png`.
+    pub labels: Vec<Option<usize>>,
+    /// Files that could not be used, with the reason.
+    pub skipped: Vec<(std::path::PathBuf, String)>,
+    /// How many images were inverted by [`Polarity::Auto`].
+    pub inverted: usize,
+}
+
+impl LabelledImages {
+    /// The labelled images as (pixels, label) pairs.
+    pub fn labelled(&self) -> impl Iterator<Item = (&[u8], usize)> + '_ {
+        self.images
+            .iter()
+            .zip(&self.labels)
+            .filter_map(|(px, l)| l.map(|l| (&px[..], l)))
+    }
+}
+
+/// Reads every `*.png` of `dir` (sorted by name, at most [`MAX_DIR_IMAGES`]) as a `c × h × w`
+/// input; unreadable or mis-shaped files are skipped and listed, not fatal.
+pub fn load_png_dir(
+    dir: &Path,
+    c: usize,
+    h: usize,
+    w: usize,
+    polarity: Polarity,
+) -> Result<LabelledImages> {
+    let csv = read_labels_csv(&dir.join("labels.csv"))?;
+    let mut out = LabelledImages::default();
+    for path in png_files(dir)? {
+        let decoded = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| png_to_pixels_reported(&b, c, h, w, polarity).map_err(|e| e.to_string()));
+        match decoded {
+            Ok((px, inverted)) => {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let label = match &csv {
+                    Some(map) => map.get(name).copied(),
+                    None => label_from_file_name(&path),
+                };
+                out.inverted += usize::from(inverted);
+                out.images.push(px);
+                out.labels.push(label);
+                out.files.push(path);
+            }
+            Err(e) => out.skipped.push((path, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// `labels.csv`: `file.png,label` per line (a header line, blank lines and `#` comments are
+/// ignored); `None` when the file does not exist.
+fn read_labels_csv(path: &Path) -> Result<Option<std::collections::HashMap<String, usize>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(DataError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        }
+    };
+    let mut map = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = || {
+            DataError::Folder(format!(
+                "{}:{}: expected file.png,LABEL",
+                path.display(),
+                i + 1
+            ))
+        };
+        let (file, label) = line.split_once(',').ok_or_else(bad)?;
+        match label.trim().parse::<usize>() {
+            Ok(l) => {
+                map.insert(file.trim().to_string(), l);
+            }
+            Err(_) if i == 0 => {} // a header
+            Err(_) => return Err(bad()),
+        }
+    }
+    Ok(Some(map))
 }

@@ -285,6 +285,12 @@ impl Model {
     /// Float inference with the float parameters (no requantisation, avg-pool averages):
     /// the float logits. `input` as given by [`super::InputSpec::encode_float`].
     pub fn infer_float(&self, input: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.infer_float_trace(input)?.pop().unwrap_or_default())
+    }
+
+    /// Float inference keeping every tensor: `[0]` is the input, `[i + 1]` layer i's output
+    /// (for calibration).
+    pub fn infer_float_trace(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
         if !self.has_float() {
             return Err(NnError::NoFloatParameters {
                 model: self.name().to_string(),
@@ -306,7 +312,7 @@ impl Model {
             let y = float_layer(layer, &tensors[layer.input_tensor()], other);
             tensors.push(y);
         }
-        Ok(tensors.pop().unwrap_or_default())
+        Ok(tensors)
     }
 
     /// Class predicted by the fixed-point network for an 8-bit image (CHW).

@@ -252,11 +252,23 @@ pub fn serve(
     model: &str,
     listen: &str,
     config: ServerConfig,
+    run: ServeOptions,
+    metrics_addr: Option<&str>,
+) -> CliResult<()> {
+    let loaded = nn::model_by_name_or_path(model).map_err(|e| format!("--model {model}: {e}"))?;
+    serve_model(loaded, model, listen, config, run, metrics_addr)
+}
+
+/// [`serve`] for a model already loaded (`model` names it in messages).
+pub fn serve_model(
+    loaded: Model,
+    model: &str,
+    listen: &str,
+    config: ServerConfig,
     mut run: ServeOptions,
     metrics_addr: Option<&str>,
 ) -> CliResult<()> {
     let (param_set, reveal_logits) = (config.param_set, config.reveal_logits);
-    let loaded = nn::model_by_name_or_path(model).map_err(|e| format!("--model {model}: {e}"))?;
     let server = Arc::new(Server::new(loaded, config).map_err(|e| {
         format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name())
     })?);
@@ -317,34 +329,10 @@ pub enum InferInput {
     Dir(std::path::PathBuf, Polarity),
 }
 
-/// Most images `infer --images DIR` takes from one folder.
-pub const MAX_DIR_IMAGES: usize = 10_000;
+pub use crate::data::{label_from_file_name, MAX_DIR_IMAGES};
 
-/// The label a file name states: `…_LABEL.png` with a decimal LABEL.
-pub fn label_from_file_name(path: &std::path::Path) -> Option<usize> {
-    let stem = path.file_stem()?.to_str()?;
-    stem.rsplit_once('_')?.1.parse().ok()
-}
-
-/// The `*.png` files of a folder, sorted by name (at most [`MAX_DIR_IMAGES`]).
 fn png_files(dir: &std::path::Path) -> CliResult<Vec<std::path::PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().and_then(|e| e.to_str()) == Some("png") && path.is_file() {
-            files.push(path);
-            if files.len() > MAX_DIR_IMAGES {
-                return Err(
-                    format!("{}: more than {MAX_DIR_IMAGES} PNG files", dir.display()).into(),
-                );
-            }
-        }
-    }
-    if files.is_empty() {
-        return Err(format!("{}: no .png files", dir.display()).into());
-    }
-    files.sort();
-    Ok(files)
+    Ok(data::png_files(dir)?)
 }
 
 /// `infer --images DIR`: every image in one session (keys and base OTs once), a line per
@@ -547,10 +535,13 @@ pub fn infer(
 
 /// The class names of a model's classes where they are known (CIFAR-10's ten for a 3×32×32
 /// input with ten classes).
-pub fn class_name(model: &Model, class: usize) -> Option<&'static str> {
+pub fn class_name(model: &Model, class: usize) -> Option<String> {
+    if !model.header().class_names.is_empty() {
+        return Some(model.class_name(class));
+    }
     let s = model.input().shape;
     ((s.c, s.h, s.w) == (3, 32, 32) && model.num_classes() == 10)
-        .then(|| data::CIFAR10_CLASSES.get(class).copied())
+        .then(|| data::CIFAR10_CLASSES.get(class).map(|s| s.to_string()))
         .flatten()
 }
 
