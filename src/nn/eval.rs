@@ -72,7 +72,18 @@ pub fn layer_summaries(model: &Model) -> Vec<LayerSummary> {
                 LayerKind::Fc { inputs, outputs } => format!("fc {inputs}->{outputs}"),
                 LayerKind::MaxPool { k, stride } => format!("maxpool k{k} s{stride}"),
                 LayerKind::AvgPool { k, stride } => format!("avgpool (sum) k{k} s{stride}"),
+                LayerKind::Add {
+                    other,
+                    lshift_input,
+                    lshift_other,
+                } => format!("add (x<<{lshift_input}) + (t{other}<<{lshift_other})"),
                 other => other.name().to_string(),
+            };
+            // a layer reading an earlier tensor (tensor i + 1 is layer i's output)
+            let description = if l.input_tensor() == i {
+                description
+            } else {
+                format!("{description} [t{}]", l.input_tensor())
             };
             LayerSummary {
                 description,
