@@ -124,6 +124,10 @@ enum Command {
         /// each one's circuit-privacy budget.
         #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
+        /// Print one JSON object (class, class name, label, latencies, bytes; per image for
+        /// --images) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// The evaluation plan of a model under a parameter set and its circuit-privacy budget:
     /// per stage the method, noise and flooding bounds, statistical distance per reply and
@@ -551,6 +555,7 @@ fn main() -> ExitCode {
             mnist_index,
             polarity,
             params,
+            json,
         } => match (image, images, mnist_index) {
             (Some(path), _, _) => Ok(cli::InferInput::Png(path, polarity.into())),
             (None, Some(dir), _) => Ok(cli::InferInput::Dir(dir, polarity.into())),
@@ -559,7 +564,7 @@ fn main() -> ExitCode {
         }
         .and_then(|input| {
             let p = param_set(&params)?;
-            cli::infer(&server, model.as_deref(), &input, p).map_err(|e| e.to_string())
+            cli::infer(&server, model.as_deref(), &input, p, json).map_err(|e| e.to_string())
         }),
         Command::Plan {
             model,

@@ -522,7 +522,22 @@ fn import_an_onnx_model_evaluate_serve_and_infer() {
         .args(["infer", "--server", &addr, "--mnist-index", "0"])
         .output()
         .unwrap();
+    let js = gazelle()
+        .args(["infer", "--server", &addr, "--json", "--images"])
+        .arg(&images)
+        .output()
+        .unwrap();
     server.kill().unwrap();
+    assert!(js.status.success(), "{}", String::from_utf8_lossy(&js.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&js.stdout).expect("one JSON object");
+    assert_eq!(v["model"], "mnist-resnet-tiny");
+    assert_eq!(v["images"].as_array().unwrap().len(), 6);
+    assert_eq!(v["labelled"], 6);
+    for im in v["images"].as_array().unwrap() {
+        let class = im["class"].as_u64().unwrap() as usize;
+        assert_eq!(im["class_name"], model.class_name(class).as_str());
+        assert!(im["online_ms"].as_f64().unwrap() > 0.0);
+    }
     server.wait().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -341,7 +341,10 @@ fn infer_dir<C: crate::channel::Channel>(
     mut client: Client<'_, C>,
     files: &[std::path::PathBuf],
     polarity: Polarity,
+    json: bool,
 ) -> CliResult<()> {
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
     let model = client.model().clone();
     let s = model.input().shape;
     let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
@@ -356,12 +359,28 @@ fn infer_dir<C: crate::channel::Channel>(
         let (px, inverted) = match px {
             Ok(v) => v,
             Err(e) => {
-                println!("{}: skipped: {e}", path.display());
+                if !json {
+                    println!("{}: skipped: {e}", path.display());
+                }
+                skipped.push(serde_json::json!({"file": path.display().to_string(), "reason": e}));
                 failed += 1;
                 continue;
             }
         };
         let r = client.query(&model.input().encode_fixed(&px))?;
+        let label = label_from_file_name(path).filter(|&l| l < model.num_classes());
+        records.push(serde_json::json!({
+            "file": path.display().to_string(),
+            "class": r.class,
+            "class_name": class_name(&model, r.class),
+            "label": label,
+            "correct": label.map(|l| l == r.class),
+            "inverted": inverted,
+            "online_ms": r.online().time.as_secs_f64() * 1e3,
+            "offline_ms": r.offline().time.as_secs_f64() * 1e3,
+            "online_bytes": r.online().bytes(),
+            "offline_bytes": r.offline().bytes(),
+        }));
         online.push(r.online().time.as_secs_f64() * 1e3);
         offline.push(r.offline().time.as_secs_f64() * 1e3);
         let mut line = format!("{}: class {}{}", path.display(), r.class, name(r.class));
@@ -374,7 +393,9 @@ fn infer_dir<C: crate::channel::Channel>(
             correct += usize::from(ok);
             line.push_str(&format!(" label {l}{}", if ok { "" } else { " (wrong)" }));
         }
-        println!("{line}");
+        if !json {
+            println!("{line}");
+        }
     }
     let setup = client.setup;
     client.finish()?;
@@ -383,6 +404,21 @@ fn infer_dir<C: crate::channel::Channel>(
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     let done = online.len();
+    if json {
+        let out = serde_json::json!({
+            "model": model.name(),
+            "session_setup_ms": setup.time.as_secs_f64() * 1e3,
+            "session_setup_bytes": setup.bytes(),
+            "images": records,
+            "skipped": skipped,
+            "labelled": labelled,
+            "correct": correct,
+            "median_online_ms": median(&mut online),
+            "median_offline_ms": median(&mut offline),
+        });
+        println!("{out:#}");
+        return Ok(());
+    }
     println!(
         "{done} images in one session ({failed} skipped); session setup once: {:.1} ms, {:.2} MB; median online {:.1} ms, offline {:.1} ms",
         setup.time.as_secs_f64() * 1e3,
@@ -437,6 +473,7 @@ pub fn infer(
     model_spec: Option<&str>,
     input: &InferInput,
     param_set: ParamSetId,
+    json: bool,
 ) -> CliResult<()> {
     // Read the image before connecting: a missing file costs no session.
     enum Source<'a> {
@@ -468,7 +505,7 @@ pub fn infer(
         }
         None => Client::connect_served(&mut ch, param_set)?,
     };
-    if model_spec.is_none() {
+    if model_spec.is_none() && !json {
         println!(
             "model: {} (architecture from the server)",
             client.model().name()
@@ -477,11 +514,11 @@ pub fn infer(
     let model = client.model().clone();
     let s = model.input().shape;
     let (pixels, label) = match source {
-        Source::Dir(files, polarity) => return infer_dir(client, &files, polarity),
+        Source::Dir(files, polarity) => return infer_dir(client, &files, polarity, json),
         Source::Png(path, polarity, bytes) => {
             let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, polarity)?;
             if inverted {
-                println!(
+                eprintln!(
                     "input: {} inverted (light background, as for a hand-drawn digit; \
                      --polarity as-is keeps it)",
                     path.display()
@@ -513,6 +550,28 @@ pub fn infer(
     };
     let x = model.input().encode_fixed(&pixels);
     let r = query_once(client, &x)?;
+    if json {
+        let out = serde_json::json!({
+            "model": model.name(),
+            "class": r.class,
+            "class_name": class_name(&model, r.class),
+            "label": label,
+            "logits": r.logits,
+            "online_ms": r.online().time.as_secs_f64() * 1e3,
+            "offline_ms": r.offline().time.as_secs_f64() * 1e3,
+            "online_bytes": r.online().bytes(),
+            "offline_bytes": r.offline().bytes(),
+            "stages": r.stages.iter().map(|st| serde_json::json!({
+                "name": st.name,
+                "online_ms": st.online.time.as_secs_f64() * 1e3,
+                "offline_ms": st.offline.time.as_secs_f64() * 1e3,
+                "online_bytes": st.online.bytes(),
+                "offline_bytes": st.offline.bytes(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{out:#}");
+        return Ok(());
+    }
     let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
     println!("class: {}{}", r.class, name(r.class));
     if let Some(l) = label {
