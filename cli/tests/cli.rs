@@ -528,7 +528,11 @@ fn import_an_onnx_model_evaluate_serve_and_infer() {
         .output()
         .unwrap();
     server.kill().unwrap();
-    assert!(js.status.success(), "{}", String::from_utf8_lossy(&js.stderr));
+    assert!(
+        js.status.success(),
+        "{}",
+        String::from_utf8_lossy(&js.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&js.stdout).expect("one JSON object");
     assert_eq!(v["model"], "mnist-resnet-tiny");
     assert_eq!(v["images"].as_array().unwrap().len(), 6);
