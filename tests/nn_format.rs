@@ -18,6 +18,7 @@ fn header(c: usize, h: usize, w: usize, classes: usize) -> ModelHeader {
             scale: 1,
             offset: 0,
             float_div: 255,
+            hand_drawn: false,
         },
         num_classes: classes,
         class_names: vec![],
@@ -122,6 +123,26 @@ fn round_trip() {
         assert_eq!(u16::from_le_bytes([raw[8], raw[9]]), 1, "{name}");
         let m = gazelle::nn::builtin_model(name).unwrap();
         assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m, "{name}");
+        // version 1: the one-channel (MNIST) networks take hand-drawn digits, CIFAR does not
+        assert_eq!(m.input().hand_drawn, m.input().shape.c == 1, "{name}");
+    }
+    // the flag round-trips and decides the automatic polarity
+    let mut h = small_model().header().clone();
+    for hand_drawn in [false, true] {
+        h.input.hand_drawn = hand_drawn;
+        let m = Model::new(h.clone(), small_model().to_specs()).unwrap();
+        let back = Model::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back.input().hand_drawn, hand_drawn);
+        use gazelle::data::Polarity;
+        let p = gazelle::protocol::cli::effective_polarity(Polarity::Auto, &back);
+        assert_eq!(
+            p,
+            if hand_drawn {
+                Polarity::Auto
+            } else {
+                Polarity::AsIs
+            }
+        );
     }
 }
 
@@ -306,8 +327,8 @@ fn huge_counts_do_not_allocate() {
     // the layer-count field sits right before the first layer tag
     let name_len = bytes[14] as usize;
     let src_len = u16::from_le_bytes([bytes[15 + name_len], bytes[16 + name_len]]) as usize;
-    // (version 2: a class-names length, 0 here, follows the class count)
-    let off = 17 + name_len + src_len + 6 + 12 + 2 + 2;
+    // (version 2: a class-names length, 0 here, and the input flags follow the class count)
+    let off = 17 + name_len + src_len + 6 + 12 + 2 + 2 + 1;
     assert_eq!(
         u16::from_le_bytes([bytes[off], bytes[off + 1]]),
         8,

@@ -36,6 +36,10 @@ pub struct ImportArgs {
     /// See --mean.
     #[arg(long, value_delimiter = ',')]
     pub std: Vec<f32>,
+    /// The model takes hand-drawn digits: clients may then invert a one-channel PNG with a
+    /// light background (`--polarity auto`); otherwise images are used as they are.
+    #[arg(long)]
+    pub hand_drawn: bool,
     /// Class names, comma-separated, in output order.
     #[arg(long, value_delimiter = ',')]
     pub class_names: Vec<String>,
@@ -167,6 +171,7 @@ pub fn import(onnx: &Path, args: &ImportArgs) -> Result<Model, String> {
         weight_bits: args.weight_bits,
         input,
         class_names: args.class_names.clone(),
+        hand_drawn: args.hand_drawn,
         holdout: args.holdout,
         ..ImportOptions::default()
     };

@@ -62,6 +62,8 @@ pub struct ImportOptions {
     pub input: InputEncoding,
     /// Class names (empty: numbered).
     pub class_names: Vec<String>,
+    /// Whether the inputs are hand-drawn digits (lets clients invert light-background PNGs).
+    pub hand_drawn: bool,
     /// Plaintext modulus every accumulator must fit.
     pub plaintext_modulus: u64,
     /// Fraction of the images held back from calibration, for the report (0 ≤ f < 1).
@@ -79,6 +81,7 @@ impl Default for ImportOptions {
             weight_bits: 8,
             input: InputEncoding::default(),
             class_names: vec![],
+            hand_drawn: false,
             plaintext_modulus: gazelle::nn::DEFAULT_PLAINTEXT_MODULUS,
             holdout: 0.2,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -241,6 +244,7 @@ fn resolve_input(g: &mut FloatGraph, enc: &InputEncoding) -> Result<InputSpec> {
         scale,
         offset,
         float_div,
+        hand_drawn: false,
     })
 }
 
@@ -508,7 +512,13 @@ pub fn import(
             "weight and activation bits must be in 2..=16".into(),
         ));
     }
-    let input = resolve_input(&mut g, &opts.input)?;
+    let mut input = resolve_input(&mut g, &opts.input)?;
+    input.hand_drawn = opts.hand_drawn && input.shape.c == 1;
+    if opts.hand_drawn && input.shape.c != 1 {
+        return Err(ImportError::Quantize(
+            "hand-drawn input is declared only for one-channel models".into(),
+        ));
+    }
     let n = g.input.numel();
     if images.is_empty() || labels.len() != images.len() {
         return Err(ImportError::Quantize("no calibration images".into()));

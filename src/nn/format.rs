@@ -43,6 +43,8 @@ const TAG_MAXPOOL: u8 = 5;
 const TAG_AVGPOOL: u8 = 6;
 const TAG_FLATTEN: u8 = 7;
 const TAG_ADD: u8 = 8;
+/// Input flag (version 2): the model takes hand-drawn digits.
+const INPUT_HAND_DRAWN: u8 = 1;
 
 /// 64-bit FNV-1a, the file's checksum (integrity against truncation and bit rot, not an attacker).
 pub fn fnv1a64(data: &[u8]) -> u64 {
@@ -117,6 +119,8 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     let offset = i64::from(r.field("input offset").i32()?);
     let float_div = r.field("input float divisor").u32()?;
     let num_classes = usize::from(r.field("class count").u16()?);
+    // version 1 (the bundled paper networks): a one-channel input is taken as hand-drawn
+    let mut hand_drawn = c == 1;
     let class_names = if v2 {
         let len = usize::from(r.field("class names length").u16()?);
         let joined = string(r.field("class names").take(len)?, "class names")?;
@@ -128,6 +132,18 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
     } else {
         vec![]
     };
+    if v2 {
+        let flags = r.field("input flags").u8()?;
+        if flags & !INPUT_HAND_DRAWN != 0 {
+            return Err(NnError::FieldOutOfRange {
+                field: "input flags",
+                value: i64::from(flags),
+                min: 0,
+                max: i64::from(INPUT_HAND_DRAWN),
+            });
+        }
+        hand_drawn = flags & INPUT_HAND_DRAWN != 0;
+    }
     let layer_count = usize::from(r.field("layer count").u16()?);
     if layer_count == 0 || layer_count > MAX_LAYERS {
         return Err(NnError::FieldOutOfRange {
@@ -146,6 +162,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model> {
             scale,
             offset,
             float_div,
+            hand_drawn,
         },
         num_classes,
         class_names,
@@ -326,6 +343,11 @@ fn encode_with(header: &ModelHeader, specs: &[LayerSpec], architecture_only: boo
     let names = header.class_names.join("\n");
     w.u16(names.len() as u16);
     w.bytes(names.as_bytes());
+    w.u8(if header.input.hand_drawn {
+        INPUT_HAND_DRAWN
+    } else {
+        0
+    });
     w.u16(specs.len() as u16);
     for (i, spec) in specs.iter().enumerate() {
         let shift = spec.shift.map_or(NO_SHIFT, |s| s as u8);

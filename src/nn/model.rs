@@ -242,6 +242,9 @@ pub struct InputSpec {
     pub offset: i64,
     /// Divisor giving the float input.
     pub float_div: u32,
+    /// Whether inputs are hand-drawn (one-channel digits): only then may a PNG with a light
+    /// background be inverted by the automatic polarity ([`crate::data::Polarity::Auto`]).
+    pub hand_drawn: bool,
 }
 
 impl InputSpec {

@@ -347,6 +347,7 @@ fn infer_dir<C: crate::channel::Channel>(
     let mut skipped = Vec::new();
     let model = client.model().clone();
     let s = model.input().shape;
+    let polarity = effective_polarity(polarity, &model);
     let name = |c: usize| class_name(&model, c).map_or(String::new(), |n| format!(" ({n})"));
     let (mut online, mut offline) = (Vec::new(), Vec::new());
     let (mut labelled, mut correct, mut failed) = (0usize, 0usize, 0usize);
@@ -516,6 +517,7 @@ pub fn infer(
     let (pixels, label) = match source {
         Source::Dir(files, polarity) => return infer_dir(client, &files, polarity, json),
         Source::Png(path, polarity, bytes) => {
+            let polarity = effective_polarity(polarity, &model);
             let (px, inverted) = data::png_to_pixels_reported(&bytes, s.c, s.h, s.w, polarity)?;
             if inverted {
                 eprintln!(
@@ -590,6 +592,15 @@ pub fn infer(
         r.online().bytes() as f64 / 1e6
     );
     Ok(())
+}
+
+/// [`Polarity::Auto`] guesses only for a model that declares hand-drawn input; for any
+/// other model it keeps the pixels as they are.
+pub fn effective_polarity(polarity: Polarity, model: &Model) -> Polarity {
+    match polarity {
+        Polarity::Auto if !model.input().hand_drawn => Polarity::AsIs,
+        p => p,
+    }
 }
 
 /// The class names of a model's classes where they are known (CIFAR-10's ten for a 3×32×32

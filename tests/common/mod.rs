@@ -84,6 +84,7 @@ pub fn residual_model(seed: u64) -> Model {
             scale: 1,
             offset: 0,
             float_div: 255,
+            hand_drawn: false,
         },
         num_classes: 3,
         class_names: vec!["cat".into(), "dog".into(), "bird".into()],
