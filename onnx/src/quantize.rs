@@ -532,6 +532,12 @@ pub fn import(
     }
     let hold = ((images.len() as f64) * opts.holdout.clamp(0.0, 0.9)).round() as usize;
     let cut = images.len() - hold;
+    if cut == 0 {
+        return Err(ImportError::Quantize(
+            "no calibration image left after holding some back (lower the held-back fraction)"
+                .into(),
+        ));
+    }
     let refs: Vec<&[u8]> = images.iter().map(|v| &v[..]).collect();
     let header = ModelHeader {
         name: opts.name.clone(),
