@@ -242,7 +242,6 @@ fn plan_json_and_serve_fails_closed() {
 /// address: it takes the architecture the server sends and prints the class.
 #[test]
 fn serve_a_model_file_and_infer_with_only_the_address() {
-    use std::io::{BufRead, BufReader};
     let base = gazelle::nn::builtin_model("mnist-secureml").unwrap();
     let mut header = base.header().clone();
     header.name = "my-own-model.v1".into();
@@ -252,21 +251,7 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
     let path = dir.join("my-model.gzm");
     std::fs::write(&path, gazelle::nn::format::encode(&model)).unwrap();
 
-    let mut server = gazelle()
-        .args(["serve", "--listen", "127.0.0.1:0", "--model"])
-        .arg(&path)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining the server's log so that it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (mut server, addr) = spawn_serve(&["--model", path.to_str().unwrap()]);
     let out = gazelle()
         .args(["infer", "--server", &addr, "--mnist-index", "3"])
         .output()
@@ -406,7 +391,8 @@ fn serve_exports_metrics_and_exits_cleanly_on_sigterm() {
     );
 }
 
-/// Starts `gazelle serve ARGS --listen 127.0.0.1:0`; returns the child and its address.
+/// Starts `gazelle serve ARGS --listen 127.0.0.1:0`; returns the child and its address (its
+/// log is drained in the background so that it never blocks on a full pipe).
 fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     let mut server = gazelle()
