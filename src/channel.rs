@@ -7,8 +7,8 @@
 //! implementations:
 //! * [`MemChannel`] — an in-memory duplex over std `mpsc` queues (tests, in-process benches),
 //!   with a receive timeout;
-//! * [`TcpChannel`] — TCP with a 4-byte little-endian length prefix per frame, a hard
-//!   [`MAX_FRAME`] cap and `TCP_NODELAY`. Deadlines are per whole frame, not per system call:
+//! * [`TcpChannel`] — TCP, in the clear or inside TLS 1.3 (rustls), with a 4-byte
+//!   little-endian length prefix per frame, a hard [`MAX_FRAME`] cap and `TCP_NODELAY`. Deadlines are per whole frame, not per system call:
 //!   a frame must be read (or written) completely within the message timeout of its start, and
 //!   nothing goes past the session deadline, so a peer that trickles bytes, stops reading or
 //!   freezes ends the wait within the deadline.
@@ -54,6 +54,9 @@ pub enum ChannelError {
     /// An I/O error of the underlying transport.
     #[error("transport I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS layer failed (handshake, certificate, a record that does not authenticate).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Result of channel operations.
@@ -152,21 +155,30 @@ impl Channel for MemChannel {
     }
 }
 
-/// A framed TCP stream: each frame is a 4-byte little-endian length, then the payload.
+/// A framed TCP stream, in the clear or inside TLS 1.3 (rustls): each frame is a 4-byte
+/// little-endian length, then the payload.
 #[derive(Debug)]
 pub struct TcpChannel {
     stream: TcpStream,
+    /// The TLS session, when the stream carries TLS (its handshake is complete).
+    tls: Option<Box<rustls::Connection>>,
     /// Time allowed for one whole frame (length prefix and payload), either direction.
     timeout: Duration,
     /// Absolute end of the session, with its length (for the error), if set.
     session: Option<(Instant, Duration)>,
     sent: u64,
     received: u64,
+    /// Bytes written to and read from the socket (length prefixes and TLS records included).
+    wire_sent: u64,
+    wire_received: u64,
 }
 
 /// Largest step by which a receive buffer grows while the payload arrives, so that a peer
 /// announcing a large frame and sending little makes the receiver allocate little.
 const RECV_CHUNK: usize = 1 << 20;
+
+/// Plaintext rustls may hold encrypted but unsent (bounds the memory a slow reader pins).
+const TLS_BUFFER: usize = 1 << 20;
 
 impl TcpChannel {
     /// A channel over `stream` whose frames must each complete within `timeout`.
@@ -174,11 +186,76 @@ impl TcpChannel {
         stream.set_nodelay(true)?;
         Ok(TcpChannel {
             stream,
+            tls: None,
             timeout,
             session: None,
             sent: 0,
             received: 0,
+            wire_sent: 0,
+            wire_received: 0,
         })
+    }
+
+    /// A TLS server channel over `stream`: the TLS handshake completes within `timeout`.
+    pub fn tls_server(
+        stream: TcpStream,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        timeout: Duration,
+    ) -> Result<TcpChannel> {
+        let conn = rustls::ServerConnection::new(config).map_err(tls_error)?;
+        let mut ch = TcpChannel::new(stream, timeout)?;
+        ch.start_tls(conn.into())?;
+        Ok(ch)
+    }
+
+    /// A TLS client channel over `stream` to the server named `name` (checked against its
+    /// certificate): the TLS handshake completes within `timeout`.
+    pub fn tls_client(
+        stream: TcpStream,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        timeout: Duration,
+    ) -> Result<TcpChannel> {
+        let conn = rustls::ClientConnection::new(config, name).map_err(tls_error)?;
+        let mut ch = TcpChannel::new(stream, timeout)?;
+        ch.start_tls(conn.into())?;
+        Ok(ch)
+    }
+
+    fn start_tls(&mut self, mut conn: rustls::Connection) -> Result<()> {
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        let (deadline, late) = self.frame_deadline();
+        while conn.is_handshaking() {
+            if conn.wants_write() {
+                self.flush_tls(&mut conn, deadline, &late)?;
+            } else {
+                self.read_tls(&mut conn, deadline, &late)?;
+            }
+        }
+        self.flush_tls(&mut conn, deadline, &late)?;
+        self.tls = Some(Box::new(conn));
+        Ok(())
+    }
+
+    /// Whether the channel carries TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Bytes written to the socket so far: payload plus framing and, under TLS, the
+    /// handshake and record overhead.
+    pub fn wire_bytes_sent(&self) -> u64 {
+        self.wire_sent
+    }
+
+    /// Bytes read from the socket so far (see [`TcpChannel::wire_bytes_sent`]).
+    pub fn wire_bytes_received(&self) -> u64 {
+        self.wire_received
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
+        Ok(self.stream.peer_addr()?)
     }
 
     /// Ends every later send or receive with [`ChannelError::SessionDeadline`] once `length`
@@ -227,15 +304,23 @@ impl TcpChannel {
         (left >= Duration::from_millis(1)).then_some(left)
     }
 
-    /// Reads exactly `buf.len()` bytes before `deadline`.
+    /// Reads exactly `buf.len()` payload bytes before `deadline`.
     fn read_by(&mut self, buf: &mut [u8], deadline: Instant, late: &ChannelError) -> Result<()> {
+        if let Some(mut conn) = self.tls.take() {
+            let r = self.read_tls_plaintext(&mut conn, buf, deadline, late);
+            self.tls = Some(conn);
+            return r;
+        }
         let mut done = 0;
         while done < buf.len() {
             let left = Self::remaining(deadline).ok_or_else(|| late.duplicate())?;
             self.stream.set_read_timeout(Some(left))?;
             match self.stream.read(&mut buf[done..]) {
                 Ok(0) => return Err(ChannelError::Closed),
-                Ok(k) => done += k,
+                Ok(k) => {
+                    done += k;
+                    self.wire_received += k as u64;
+                }
                 Err(e) if is_retry(&e) => {}
                 Err(e) => return Err(map_io(e, self.timeout)),
             }
@@ -243,21 +328,153 @@ impl TcpChannel {
         Ok(())
     }
 
-    /// Writes all of `buf` before `deadline`.
+    /// Writes all of `buf` (payload) before `deadline`.
     fn write_by(&mut self, buf: &[u8], deadline: Instant, late: &ChannelError) -> Result<()> {
+        if let Some(mut conn) = self.tls.take() {
+            let r = self.write_tls_plaintext(&mut conn, buf, deadline, late);
+            self.tls = Some(conn);
+            return r;
+        }
+        self.write_raw(buf, deadline, late)
+    }
+
+    fn write_raw(&mut self, buf: &[u8], deadline: Instant, late: &ChannelError) -> Result<()> {
         let mut done = 0;
         while done < buf.len() {
             let left = Self::remaining(deadline).ok_or_else(|| late.duplicate())?;
             self.stream.set_write_timeout(Some(left))?;
             match self.stream.write(&buf[done..]) {
                 Ok(0) => return Err(ChannelError::Closed),
-                Ok(k) => done += k,
+                Ok(k) => {
+                    done += k;
+                    self.wire_sent += k as u64;
+                }
                 Err(e) if is_retry(&e) => {}
                 Err(e) => return Err(map_io(e, self.timeout)),
             }
         }
         Ok(())
     }
+
+    /// Reads TLS records from the socket once (waiting at most until `deadline`) and
+    /// processes them; a record that does not authenticate ends the channel.
+    fn read_tls(
+        &mut self,
+        conn: &mut rustls::Connection,
+        deadline: Instant,
+        late: &ChannelError,
+    ) -> Result<()> {
+        loop {
+            let left = Self::remaining(deadline).ok_or_else(|| late.duplicate())?;
+            self.stream.set_read_timeout(Some(left))?;
+            let mut counted = Counted(&mut self.stream, 0);
+            let r = conn.read_tls(&mut counted);
+            self.wire_received += counted.1;
+            match r {
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(_) => break,
+                Err(e) if is_retry(&e) => {}
+                Err(e) => return Err(map_io(e, self.timeout)),
+            }
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Tell the peer (a TLS alert), best effort, then fail.
+            let _ = self.flush_tls(conn, deadline, late);
+            return Err(tls_error(e));
+        }
+        Ok(())
+    }
+
+    /// Writes every pending TLS record before `deadline`.
+    fn flush_tls(
+        &mut self,
+        conn: &mut rustls::Connection,
+        deadline: Instant,
+        late: &ChannelError,
+    ) -> Result<()> {
+        while conn.wants_write() {
+            let left = Self::remaining(deadline).ok_or_else(|| late.duplicate())?;
+            self.stream.set_write_timeout(Some(left))?;
+            let mut counted = Counted(&mut self.stream, 0);
+            let r = conn.write_tls(&mut counted);
+            self.wire_sent += counted.1;
+            match r {
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(_) => {}
+                Err(e) if is_retry(&e) => {}
+                Err(e) => return Err(map_io(e, self.timeout)),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_tls_plaintext(
+        &mut self,
+        conn: &mut rustls::Connection,
+        buf: &mut [u8],
+        deadline: Instant,
+        late: &ChannelError,
+    ) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match conn.reader().read(&mut buf[done..]) {
+                // The peer closed the TLS session (close_notify).
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(k) => {
+                    done += k;
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(map_io(e, self.timeout)),
+            }
+            self.read_tls(conn, deadline, late)?;
+            // Key updates and alerts are answered at once.
+            self.flush_tls(conn, deadline, late)?;
+        }
+        Ok(())
+    }
+
+    fn write_tls_plaintext(
+        &mut self,
+        conn: &mut rustls::Connection,
+        buf: &[u8],
+        deadline: Instant,
+        late: &ChannelError,
+    ) -> Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            // Accepts at most what the buffer limit leaves, encrypted at once.
+            done += conn.writer().write(&buf[done..])?;
+            self.flush_tls(conn, deadline, late)?;
+        }
+        Ok(())
+    }
+}
+
+/// A socket that counts the bytes it moves.
+struct Counted<'a>(&'a mut TcpStream, u64);
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.0.read(buf)?;
+        self.1 += k as u64;
+        Ok(k)
+    }
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.0.write(buf)?;
+        self.1 += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn tls_error(e: rustls::Error) -> ChannelError {
+    ChannelError::Tls(e.to_string())
 }
 
 impl ChannelError {

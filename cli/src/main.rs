@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod import;
+mod loadtest;
+mod net_args;
 mod plan;
 
 #[derive(Parser)]
@@ -23,9 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Private inference end to end: client and server in this process over loopback TCP,
-    /// bundled model and real images; prints accuracy, agreement with plaintext inference,
-    /// latency and bytes.
+    /// Private inference end to end: client and server in this process over loopback TLS 1.3
+    /// (a throwaway certificate), bundled model and real images; prints accuracy, agreement
+    /// with plaintext inference, latency and bytes.
     Demo {
         /// Bundled model (mnist-secureml, mnist-cryptonets, mnist-deepsecure, mnist-minionn,
         /// cifar-minionn).
@@ -34,6 +36,13 @@ enum Command {
         /// Number of images to classify (the default finishes in seconds).
         #[arg(long, default_value_t = 20, value_parser = positive)]
         images: usize,
+        /// Plain TCP instead of TLS (to measure what TLS costs).
+        #[arg(long)]
+        no_tls: bool,
+        /// Shape the link between the parties: lan (3 Gbit/s, 0.3 ms RTT), wan (400 Mbit/s,
+        /// 40 ms RTT) or MBIT,RTT_MS.
+        #[arg(long)]
+        link: Option<gazelle::net::link::LinkProfile>,
         /// HE parameter set: gazelle-8192-hybrid (default: ≥128-bit and circuit privacy),
         /// gazelle-4096, gazelle-4096-fast, gazelle-8192 (faster, but they miss the privacy
         /// budget) or gazelle-2048 (the paper's set, below 128-bit); `gazelle plan` shows
@@ -78,6 +87,36 @@ enum Command {
         /// liveness check at http://ADDR/healthz.
         #[arg(long)]
         metrics: Option<String>,
+        #[command(flatten)]
+        net: net_args::ServeNetArgs,
+    },
+    /// Load test a server (or a balancer in front of replicas): N concurrent clients, each
+    /// one session of M queries; latency percentiles, queries per second, errors.
+    Loadtest {
+        /// Server address (host:port).
+        #[arg(long)]
+        server: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 4, value_parser = positive)]
+        clients: usize,
+        /// Queries per client (one session each, unless it fails).
+        #[arg(long, default_value_t = 10, value_parser = positive)]
+        queries: usize,
+        /// The served model, with weights (a bundled name or a .gzm): every answer is then
+        /// checked against the plaintext oracle. Default: the architecture the server sends.
+        #[arg(long)]
+        model: Option<String>,
+        /// New sessions a client may open after a failed one.
+        #[arg(long, default_value_t = 0)]
+        retries: usize,
+        /// HE parameter set (as `infer`).
+        #[arg(long, default_value = "gazelle-8192-hybrid")]
+        params: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connect: net_args::ConnectArgs,
     },
     /// Import an ONNX model (opset ≥ 11): batch norm folded, calibrated post-training
     /// quantisation, checked against the ONNX model run by tract; writes a .gzm.
@@ -128,6 +167,8 @@ enum Command {
         /// --images) instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        connect: net_args::ConnectArgs,
     },
     /// The evaluation plan of a model under a parameter set and its circuit-privacy budget:
     /// per stage the method, noise and flooding bounds, statistical distance per reply and
@@ -161,6 +202,9 @@ enum Command {
         /// Worker threads for parallel kernels (sets GAZELLE_THREADS).
         #[arg(long)]
         threads: Option<usize>,
+        /// e2e through a shaped link: lan, wan or MBIT,RTT_MS (sets GAZELLE_BENCH_LINK).
+        #[arg(long)]
+        link: Option<gazelle::net::link::LinkProfile>,
     },
     /// Float vs fixed-point accuracy of a bundled model on the bundled images.
     Eval {
@@ -426,7 +470,10 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
             let mut failure = None;
             let summary = bench::profile::profile(
                 || {
-                    if let Err(e) = cli::demo_run("mnist-minionn", 1, params, |_, _, _, _| {}) {
+                    let opts = cli::DemoOptions::default();
+                    if let Err(e) =
+                        cli::demo_run("mnist-minionn", 1, params, &opts, |_, _, _, _| {})
+                    {
                         failure = Some(e.to_string());
                     }
                 },
@@ -517,9 +564,12 @@ fn main() -> ExitCode {
             model,
             images,
             params,
-        } => {
-            param_set(&params).and_then(|p| cli::demo(&model, images, p).map_err(|e| e.to_string()))
-        }
+            no_tls,
+            link,
+        } => param_set(&params).and_then(|p| {
+            let opts = cli::DemoOptions { tls: !no_tls, link };
+            cli::demo(&model, images, p, &opts).map_err(|e| e.to_string())
+        }),
         Command::Serve {
             model,
             import,
@@ -530,6 +580,7 @@ fn main() -> ExitCode {
             reveal,
             grace_seconds,
             metrics,
+            net,
         } => param_set(&params).and_then(|p| {
             let config = gazelle::protocol::ServerConfig {
                 param_set: p,
@@ -537,15 +588,36 @@ fn main() -> ExitCode {
                 reveal_logits: reveal == RevealArg::Logits,
                 ..Default::default()
             };
-            let run = cli::ServeOptions {
+            let mut run = cli::ServeOptions {
                 max_sessions,
-                timeout: cli::SESSION_TIMEOUT,
                 grace: std::time::Duration::from_secs(grace_seconds),
-                metrics: None,
+                ..Default::default()
             };
+            net.apply(&mut run)?;
             let loaded = import::load_model(&model, &import)?;
             cli::serve_model(loaded, &model, &listen, config, run, metrics.as_deref())
                 .map_err(|e| e.to_string())
+        }),
+        Command::Loadtest {
+            server,
+            clients,
+            queries,
+            model,
+            retries,
+            params,
+            json,
+            connect,
+        } => param_set(&params).and_then(|p| {
+            let spec = loadtest::LoadSpec {
+                server,
+                clients,
+                queries,
+                model,
+                param_set: p,
+                retries,
+                connect: connect.options()?,
+            };
+            loadtest::loadtest(&spec, json)
         }),
         Command::Infer {
             server,
@@ -556,6 +628,7 @@ fn main() -> ExitCode {
             polarity,
             params,
             json,
+            connect,
         } => match (image, images, mnist_index) {
             (Some(path), _, _) => Ok(cli::InferInput::Png(path, polarity.into())),
             (None, Some(dir), _) => Ok(cli::InferInput::Dir(dir, polarity.into())),
@@ -564,7 +637,9 @@ fn main() -> ExitCode {
         }
         .and_then(|input| {
             let p = param_set(&params)?;
-            cli::infer(&server, model.as_deref(), &input, p, json).map_err(|e| e.to_string())
+            let connect = connect.options()?;
+            cli::infer(&server, &connect, model.as_deref(), &input, p, json)
+                .map_err(|e| e.to_string())
         }),
         Command::Plan {
             model,
@@ -577,7 +652,15 @@ fn main() -> ExitCode {
             json,
             quick,
             threads,
+            link,
         } => {
+            if let Some(l) = link {
+                // Read by the e2e family, also in child processes.
+                std::env::set_var(
+                    "GAZELLE_BENCH_LINK",
+                    format!("{},{}", l.mbit_per_s, l.rtt.as_secs_f64() * 1e3),
+                );
+            }
             if let Some(t) = threads {
                 // Before any pool exists; child processes inherit it.
                 std::env::set_var("GAZELLE_THREADS", t.max(1).to_string());

@@ -11,6 +11,9 @@
 use crate::channel::{Channel, ChannelError};
 use std::io::Write;
 
+pub mod link;
+pub mod tls;
+
 /// Largest payload of one streamed chunk (garbled tables).
 pub const CHUNK: usize = 1 << 20;
 
@@ -51,6 +54,9 @@ pub enum NetError {
     /// The handshake found the two sides incompatible.
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// This side refused the peer (credential, limit); the peer was told why.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// Result of transport operations.

@@ -1,5 +1,7 @@
 //! The logic behind the `serve`, `infer` and `demo` commands (the CLI only parses arguments).
+use super::access::AccessPolicy;
 use super::exporter::{spawn_exporter, ServeMetrics};
+use super::handshake::Credential;
 use super::{Client, ProtocolError, QueryReport, Server, ServerConfig};
 use crate::channel::TcpChannel;
 use crate::data::{self, Polarity};
@@ -27,8 +29,7 @@ pub fn serve_listener(
     let run = ServeOptions {
         max_sessions,
         timeout,
-        grace: Duration::ZERO,
-        metrics: None,
+        ..ServeOptions::default()
     };
     serve_until(server, listener, &run, &never)
 }
@@ -38,12 +39,35 @@ pub fn serve_listener(
 pub struct ServeOptions {
     /// Most sessions at once.
     pub max_sessions: usize,
-    /// Deadline per whole frame of a session.
+    /// Deadline per whole frame of a session (`--message-deadline`).
     pub timeout: Duration,
+    /// Deadline of a whole session: handshake, keys and every query (`--session-deadline`).
+    pub session_deadline: Duration,
     /// How long a shutdown waits for running sessions.
     pub grace: Duration,
     /// Where sessions are counted and timed (`serve --metrics`).
     pub metrics: Option<Arc<ServeMetrics>>,
+    /// TLS 1.3 for every connection (`--tls-cert`, `--tls-key`); `None`: plaintext.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve plaintext on an address that is not loopback (`--insecure-plaintext`).
+    pub insecure_plaintext: bool,
+    /// Tokens and per-client limits.
+    pub access: Arc<AccessPolicy>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_sessions: 4,
+            timeout: SESSION_TIMEOUT,
+            session_deadline: SESSION_DEADLINE,
+            grace: Duration::ZERO,
+            metrics: None,
+            tls: None,
+            insecure_plaintext: false,
+            access: Arc::new(AccessPolicy::open()),
+        }
+    }
 }
 
 /// How often the accept loop looks at the stop flag when no connection is waiting.
@@ -61,7 +85,7 @@ pub fn serve_until(
     run: &ServeOptions,
     stop: &AtomicBool,
 ) -> CliResult<()> {
-    let (max_sessions, timeout, grace) = (run.max_sessions, run.timeout, run.grace);
+    let (max_sessions, grace) = (run.max_sessions, run.grace);
     let active = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
     let mut backoff = AcceptBackoff::default();
@@ -97,23 +121,20 @@ pub fn serve_until(
             if let Some(m) = &run.metrics {
                 m.refused();
             }
-            if let Ok(mut ch) = TcpChannel::new(stream, Duration::from_secs(1)) {
-                crate::net::send_error(
-                    &mut ch,
-                    &format!("server busy ({max_sessions}/{max_sessions} sessions), retry later"),
-                );
-            }
+            let reason =
+                format!("server busy ({max_sessions}/{max_sessions} sessions), retry later");
+            refuse(stream, run.tls.clone(), reason);
             eprintln!("serve: session {id} from {peer} refused (limit {max_sessions})");
             continue;
         };
         let server = server.clone();
-        let metrics = run.metrics.clone();
+        let run = run.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("session-{id}"))
             .spawn(move || {
                 // Released when the thread ends, also by a panic.
                 let _slot = slot;
-                run_session(&server, stream, timeout, id, &peer, metrics.as_deref());
+                run_session(&server, stream, &run, id, &peer);
             });
         if let Err(e) = spawned {
             eprintln!("serve: cannot start a session thread: {e}");
@@ -205,27 +226,61 @@ impl AcceptBackoff {
     }
 }
 
-fn run_session(
-    server: &Server,
-    stream: TcpStream,
-    timeout: Duration,
-    id: u64,
-    peer: &str,
-    metrics: Option<&ServeMetrics>,
-) {
-    let mut ch = match TcpChannel::new(stream, timeout) {
+/// Tells a connection over the session limit why it is refused, on a thread of its own
+/// (under TLS the handshake comes first; neither may hold up the accept loop), within 2 s.
+fn refuse(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, reason: String) {
+    const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
+    let send = move || {
+        let ch = match tls {
+            Some(cfg) => TcpChannel::tls_server(stream, cfg, REFUSAL_DEADLINE),
+            None => TcpChannel::new(stream, REFUSAL_DEADLINE),
+        };
+        if let Ok(mut ch) = ch {
+            crate::net::send_error(&mut ch, &reason);
+        }
+    };
+    if std::thread::Builder::new()
+        .name("refusal".into())
+        .spawn(send)
+        .is_err()
+    {
+        eprintln!("serve: cannot start a thread to refuse a connection");
+    }
+}
+
+fn run_session(server: &Server, stream: TcpStream, run: &ServeOptions, id: u64, peer: &str) {
+    let metrics = run.metrics.as_deref();
+    let ip = stream
+        .peer_addr()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
+    let ch = match &run.tls {
+        Some(cfg) => TcpChannel::tls_server(stream, cfg.clone(), run.timeout),
+        None => TcpChannel::new(stream, run.timeout),
+    };
+    let mut ch = match ch {
         Ok(c) => c,
         Err(e) => {
             eprintln!("serve: session {id} from {peer}: {e}");
+            if let Some(m) = metrics {
+                m.session_ended(false, Duration::ZERO, &[], &[]);
+            }
             return;
         }
     };
-    ch.set_session_deadline(SESSION_DEADLINE);
+    ch.set_session_deadline(run.session_deadline);
     if !server.circuit_privacy() {
         eprintln!("serve: session {id} from {peer}: WARNING: served WITHOUT circuit privacy");
     }
     let t = Instant::now();
-    let r = server.serve_session(&mut ch, |line| eprintln!("serve: session {id}: {line}"));
+    let mut gate = run.access.gate(ip);
+    let r = server.serve_session_gated(
+        &mut ch,
+        |line| eprintln!("serve: session {id}: {line}"),
+        &mut gate,
+    );
+    if let Some(client) = gate.client() {
+        eprintln!("serve: session {id} from {peer}: client {client}");
+    }
     match r {
         Ok(s) => {
             eprintln!(
@@ -279,7 +334,23 @@ pub fn serve_model(
         );
         eprintln!("serve: WARNING: clients can learn more about the model's weights than its classes; every client is told so in the handshake");
     }
-    let listener = TcpListener::bind(listen)?;
+    let listener = TcpListener::bind(listen).map_err(|e| format!("--listen {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    if run.tls.is_none() && !local.ip().is_loopback() {
+        if !run.insecure_plaintext {
+            return Err(format!(
+                "--listen {local}: without --tls-cert/--tls-key the server accepts plaintext only on loopback addresses (anyone on the path could read the classes, alter them, or use the model); give a certificate, or --insecure-plaintext"
+            )
+            .into());
+        }
+        eprintln!("serve: WARNING: --insecure-plaintext: serving {local} without TLS");
+    }
+    if run.access.requires_token() {
+        eprintln!(
+            "serve: {} access tokens; a client without one is refused",
+            run.access.token_count()
+        );
+    }
     if reveal_logits {
         eprintln!("serve: --reveal logits: every client learns all the logits, not only the class (every client is told so in the handshake)");
     }
@@ -291,11 +362,11 @@ pub fn serve_model(
         run.metrics = Some(metrics);
     }
     eprintln!(
-        "serve: model {model}, {} stages, reveals {}, parameter set {}, listening on {} (at most {} sessions)",
+        "serve: model {model}, {} stages, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
         server.plan().stages.len(),
         if reveal_logits { "the logits" } else { "the class only" },
         param_set.name(),
-        listener.local_addr()?,
+        if run.tls.is_some() { "TLS 1.3" } else { "plaintext" },
         run.max_sessions
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -309,12 +380,95 @@ pub fn serve_model(
 /// Starts a server for `model` on an ephemeral loopback port in a background thread; returns
 /// its address (for `demo` and tests).
 pub fn spawn_local_server(server: Arc<Server>, max_sessions: usize) -> CliResult<SocketAddr> {
+    spawn_local_server_with(
+        server,
+        ServeOptions {
+            max_sessions,
+            ..ServeOptions::default()
+        },
+    )
+}
+
+/// [`spawn_local_server`] with options (TLS, limits).
+pub fn spawn_local_server_with(server: Arc<Server>, run: ServeOptions) -> CliResult<SocketAddr> {
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     let addr = listener.local_addr()?;
     std::thread::Builder::new()
         .name("gazelle-server".into())
-        .spawn(move || serve_listener(server, listener, max_sessions, SESSION_TIMEOUT))?;
+        .spawn(move || serve_until(server, listener, &run, &AtomicBool::new(false)))?;
     Ok(addr)
+}
+
+/// How a client reaches a server (`infer`, `loadtest`, `demo`).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// TLS 1.3 with these trust anchors (`--tls-ca`, `--tls`); `None`: plaintext.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The name the server's certificate must carry (default: the host of the address).
+    pub tls_name: Option<String>,
+    /// The access token (`--token`).
+    pub credential: Credential,
+    /// Deadline per whole frame (`--message-deadline`).
+    pub timeout: Duration,
+    /// Deadline of the whole session (`--session-deadline`).
+    pub session_deadline: Duration,
+    /// A shaped link between this client and the server (`--link`).
+    pub link: Option<crate::net::link::LinkProfile>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            tls: None,
+            tls_name: None,
+            credential: Credential::none(),
+            timeout: SESSION_TIMEOUT,
+            session_deadline: SESSION_DEADLINE,
+            link: None,
+        }
+    }
+}
+
+/// `host:port` (or `[v6]:port`) resolved to its first address.
+pub fn resolve(server: &str) -> CliResult<SocketAddr> {
+    Ok(server
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(server)
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+        })
+        .map_err(|e| format!("--server {server}: {e}"))?)
+}
+
+/// The host part of `host:port` or `[v6]:port`.
+fn host_of(server: &str) -> &str {
+    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+impl ConnectOptions {
+    /// Connects to `server` (`host:port`): TCP within the message deadline, then the TLS
+    /// handshake when configured; the session deadline starts now.
+    pub fn connect(&self, server: &str) -> CliResult<TcpChannel> {
+        let mut addr = resolve(server)?;
+        if let Some(profile) = self.link {
+            addr = crate::net::link::spawn_shaped_proxy(addr, profile)?;
+        }
+        let stream = TcpStream::connect_timeout(&addr, self.timeout)
+            .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+        let mut ch = match &self.tls {
+            Some(cfg) => {
+                let host = self.tls_name.as_deref().unwrap_or_else(|| host_of(server));
+                let name = crate::net::tls::server_name(host)?;
+                TcpChannel::tls_client(stream, cfg.clone(), name, self.timeout)
+                    .map_err(|e| format!("{server}: {e}"))?
+            }
+            None => TcpChannel::new(stream, self.timeout)?,
+        };
+        ch.set_session_deadline(self.session_deadline);
+        Ok(ch)
+    }
 }
 
 /// The input of an `infer` run.
@@ -471,6 +625,7 @@ fn query_once<C: crate::channel::Channel>(
 /// architecture; `None` takes the architecture the server sends.
 pub fn infer(
     server: &str,
+    connect: &ConnectOptions,
     model_spec: Option<&str>,
     input: &InferInput,
     param_set: ParamSetId,
@@ -490,22 +645,12 @@ pub fn infer(
         InferInput::MnistIndex(i) => Source::Mnist(*i),
         InferInput::Dir(dir, polarity) => Source::Dir(png_files(dir)?, *polarity),
     };
-    let addr: SocketAddr = server
-        .parse()
-        .or_else(|_| {
-            std::net::ToSocketAddrs::to_socket_addrs(server)
-                .map_err(|e| e.to_string())
-                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
-        })
-        .map_err(|e| format!("--server {server}: {e}"))?;
-    let mut ch = TcpChannel::connect(addr)?;
-    let client = match model_spec {
-        Some(m) => {
-            let m = nn::model_by_name_or_path(m).map_err(|e| format!("--model {m}: {e}"))?;
-            Client::connect(&mut ch, m, param_set)?
-        }
-        None => Client::connect_served(&mut ch, param_set)?,
+    let model = match model_spec {
+        Some(m) => Some(nn::model_by_name_or_path(m).map_err(|e| format!("--model {m}: {e}"))?),
+        None => None,
     };
+    let mut ch = connect.connect(server)?;
+    let client = Client::connect_with(&mut ch, model, param_set, connect.credential.clone())?;
     if model_spec.is_none() && !json {
         println!(
             "model: {} (architecture from the server)",
@@ -649,6 +794,21 @@ pub struct DemoSummary {
     pub setup: super::PhaseMetrics,
     /// Why the plan misses the circuit-privacy budget, when it does.
     pub no_circuit_privacy: Option<String>,
+    /// Bytes on the client's socket, both directions (framing and TLS included).
+    pub wire_bytes: u64,
+    /// Payload bytes, both directions.
+    pub payload_bytes: u64,
+    /// Whether the session ran over TLS.
+    pub tls: bool,
+}
+
+/// How `demo` connects its two parties.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// TLS 1.3 with a throwaway self-signed certificate (the default of `gazelle demo`).
+    pub tls: bool,
+    /// A shaped link between client and server (`--link`).
+    pub link: Option<crate::net::link::LinkProfile>,
 }
 
 /// One line on how far `server`'s plan is from the circuit-privacy budget.
@@ -666,6 +826,7 @@ pub fn demo_run(
     model_name: &str,
     images: usize,
     param_set: ParamSetId,
+    opts: &DemoOptions,
     mut progress: impl FnMut(usize, usize, &QueryReport, bool),
 ) -> CliResult<DemoSummary> {
     let model = nn::builtin_model(model_name)?;
@@ -676,7 +837,17 @@ pub fn demo_run(
         ServerConfig::insecure(param_set),
     )?);
     let privacy = (!server.circuit_privacy()).then(|| privacy_shortfall(&server));
-    let addr = spawn_local_server(server, 4)?;
+    let mut connect = ConnectOptions {
+        link: opts.link,
+        ..ConnectOptions::default()
+    };
+    let mut run = ServeOptions::default();
+    if opts.tls {
+        let (server_tls, client_tls) = crate::net::tls::throwaway()?;
+        run.tls = Some(server_tls);
+        connect.tls = Some(client_tls);
+    }
+    let addr = spawn_local_server_with(server, run)?;
     let shape = model.input().shape;
     let bundled = data::bundled_for_shape(shape.c, shape.h, shape.w);
     let (imgs, labels): (Vec<Vec<u8>>, Vec<Option<u8>>) = if let Some(b) = bundled {
@@ -690,7 +861,7 @@ pub fn demo_run(
             .map(|v| (v, None))
             .unzip()
     };
-    let mut ch = TcpChannel::connect(addr)?;
+    let mut ch = connect.connect(&addr.to_string())?;
     let mut client = Client::connect(&mut ch, model.clone(), param_set)?;
     let mut s = DemoSummary {
         images: 0,
@@ -704,6 +875,9 @@ pub fn demo_run(
         last: None,
         setup: client.setup,
         no_circuit_privacy: privacy,
+        wire_bytes: 0,
+        payload_bytes: 0,
+        tls: opts.tls,
     };
     debug_assert_eq!(s.no_circuit_privacy.is_none(), client.terms.circuit_privacy);
     let (mut on, mut off, mut onb, mut offb) = (vec![], vec![], vec![], vec![]);
@@ -729,6 +903,9 @@ pub fn demo_run(
         s.last = Some(r);
     }
     client.finish()?;
+    s.wire_bytes = ch.wire_bytes_sent() + ch.wire_bytes_received();
+    s.payload_bytes =
+        crate::channel::Channel::bytes_sent(&ch) + crate::channel::Channel::bytes_received(&ch);
     s.online_s = median(on);
     s.offline_s = median(off);
     s.online_bytes = median(onb);
@@ -737,14 +914,26 @@ pub fn demo_run(
 }
 
 /// `gazelle demo` with its printed report.
-pub fn demo(model_name: &str, images: usize, param_set: ParamSetId) -> CliResult<()> {
+pub fn demo(
+    model_name: &str,
+    images: usize,
+    param_set: ParamSetId,
+    opts: &DemoOptions,
+) -> CliResult<()> {
     println!(
         "gazelle demo: private inference of {model_name} on {images} images, client and server \
-         in this process over loopback TCP (parameter set {})",
+         in this process over loopback {}{} (parameter set {})",
+        if opts.tls {
+            "TLS 1.3 (throwaway self-signed certificate)"
+        } else {
+            "TCP, plaintext"
+        },
+        opts.link
+            .map_or(String::new(), |l| format!(", shaped link {l}")),
         param_set.name()
     );
     let t = Instant::now();
-    let s = demo_run(model_name, images, param_set, |i, n, _r, ok| {
+    let s = demo_run(model_name, images, param_set, opts, |i, n, _r, ok| {
         let w = 30;
         let filled = w * i / n.max(1);
         eprint!(
@@ -800,6 +989,14 @@ pub fn demo(model_name: &str, images: usize, param_set: ParamSetId) -> CliResult
         s.setup.up as f64 / 1e6,
         s.setup.down as f64 / 1e6
     );
+    if s.tls {
+        println!(
+            "TLS: {:.2} MB on the wire for {:.2} MB of payload ({:.2}% overhead: records, handshake, framing)",
+            s.wire_bytes as f64 / 1e6,
+            s.payload_bytes as f64 / 1e6,
+            100.0 * (s.wire_bytes as f64 / s.payload_bytes.max(1) as f64 - 1.0)
+        );
+    }
     println!("wall time {:.1} s", t.elapsed().as_secs_f64());
     if s.agree != s.images {
         return Err("secure inference disagreed with the plaintext oracle".into());

@@ -1,6 +1,6 @@
 //! The client's side of the protocol: key generation and upload, then per query an offline
 //! phase (random OTs, garbled tables) and the online phase on its private input.
-use super::handshake::{handshake_client, Hello, ServerTerms};
+use super::handshake::{handshake_client, Credential, Hello, ServerTerms};
 use super::metrics::measure;
 use super::stages::{self, ClientOnline, ClientPrep, ClientStep};
 use super::wire::{
@@ -66,7 +66,7 @@ impl<'c, C: Channel> Client<'c, C> {
     /// Connects a session for `model` (only its architecture is used, and it must be the
     /// server's) under `param_set`: see [`Client::connect_served`].
     pub fn connect(ch: &'c mut C, model: Model, param_set: ParamSetId) -> Result<Self> {
-        Self::connect_with(ch, Some(model), param_set)
+        Self::connect_with(ch, Some(model), param_set, Credential::none())
     }
 
     /// Connects a session for whatever model the server serves, known from the architecture
@@ -74,12 +74,20 @@ impl<'c, C: Channel> Client<'c, C> {
     /// the plan the server's terms call for (class only, or the logits), key generation and
     /// upload, OT setup.
     pub fn connect_served(ch: &'c mut C, param_set: ParamSetId) -> Result<Self> {
-        Self::connect_with(ch, None, param_set)
+        Self::connect_with(ch, None, param_set, Credential::none())
     }
 
-    fn connect_with(ch: &'c mut C, model: Option<Model>, param_set: ParamSetId) -> Result<Self> {
+    /// Connects a session presenting `credential` (`serve --tokens`): for `model` when given
+    /// (its architecture must be the server's), else for whatever model the server serves.
+    pub fn connect_with(
+        ch: &'c mut C,
+        model: Option<Model>,
+        param_set: ParamSetId,
+        credential: Credential,
+    ) -> Result<Self> {
         let params = param_set.params()?;
-        let hello = Hello::new(param_set, model.as_ref().map_or("", |m| m.name()));
+        let hello = Hello::new(param_set, model.as_ref().map_or("", |m| m.name()))
+            .with_credential(credential);
         let ((terms, arch), handshake) = measure(ch, |ch| Ok(handshake_client(ch, &hello)?))?;
         let model = match model {
             Some(m) if format::encode_architecture(&m) == arch => m,

@@ -11,8 +11,12 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 
 /// Version of the wire protocol; both sides must agree (3: the terms say whether the logits
 /// or only the class are revealed, and the last stage is then the argmax circuit; 4: the
-/// server sends the model's architecture, and a client may ask for any model).
-pub const PROTOCOL_VERSION: u16 = 4;
+/// server sends the model's architecture, and a client may ask for any model; 5: the hello
+/// carries the client's credential).
+pub const PROTOCOL_VERSION: u16 = 5;
+
+/// Longest credential (access token) in a hello, in bytes.
+pub const MAX_CREDENTIAL: usize = 255;
 
 /// Largest architecture message (header strings, ≤ 64 layers of a few bytes each).
 pub const MAX_ARCH_BYTES: usize = 1 << 17;
@@ -81,7 +85,50 @@ impl ServerTerms {
     }
 }
 
-/// What a session is about: both sides must agree on every field.
+/// A client's access token (`serve --tokens`, `infer --token`): at most [`MAX_CREDENTIAL`]
+/// bytes, zeroized on drop, never printed (its `Debug` says only whether there is one).
+#[derive(Clone, Default, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct Credential(Vec<u8>);
+
+impl Credential {
+    /// The token `token` (an error when longer than [`MAX_CREDENTIAL`] bytes).
+    pub fn new(token: &[u8]) -> Result<Credential> {
+        if token.len() > MAX_CREDENTIAL {
+            return malformed(
+                "credential",
+                format!("{} bytes, at most {MAX_CREDENTIAL}", token.len()),
+            );
+        }
+        Ok(Credential(token.to_vec()))
+    }
+
+    /// No credential.
+    pub fn none() -> Credential {
+        Credential(Vec::new())
+    }
+
+    /// The token's bytes (empty when there is none).
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether a token was given.
+    pub fn is_present(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Credential(none)"
+        } else {
+            "Credential(<redacted>)"
+        })
+    }
+}
+
+/// What a session is about: both sides must agree on every field but the credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
     /// [`PROTOCOL_VERSION`].
@@ -91,6 +138,8 @@ pub struct Hello {
     /// The model id (the model's name, restricted to [A-Za-z0-9._-], ≤ 64 bytes); empty in a
     /// client's hello: whatever model the server serves.
     pub model: String,
+    /// The client's access token (empty in the server's hello).
+    pub credential: Credential,
 }
 
 impl Hello {
@@ -112,16 +161,28 @@ impl Hello {
             version: PROTOCOL_VERSION,
             param_set: param_set as u8,
             model,
+            credential: Credential::none(),
         }
     }
 
-    /// Encodes the message: `MAGIC || version (u16 LE) || param_set || len || model`.
+    /// This hello carrying `credential`.
+    pub fn with_credential(mut self, credential: Credential) -> Hello {
+        self.credential = credential;
+        self
+    }
+
+    /// Encodes the message: `MAGIC || version (u16 LE) || param_set || len || model ||
+    /// len || credential`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = MAGIC.to_vec();
         v.extend_from_slice(&self.version.to_le_bytes());
         v.push(self.param_set);
         v.push(self.model.len().min(MAX_MODEL_NAME) as u8);
         v.extend_from_slice(&self.model.as_bytes()[..self.model.len().min(MAX_MODEL_NAME)]);
+        let cred = self.credential.expose();
+        // `Credential::new` bounds the length by MAX_CREDENTIAL = 255.
+        v.push(cred.len() as u8);
+        v.extend_from_slice(cred);
         v
     }
 
@@ -134,10 +195,15 @@ impl Hello {
         let version = u16::from_le_bytes([b[4], b[5]]);
         let param_set = b[6];
         let len = b[7] as usize;
-        if len > MAX_MODEL_NAME || b.len() != 8 + len {
+        if len > MAX_MODEL_NAME || b.len() < 9 + len {
             return malformed(what, "bad model-name length");
         }
-        let model = std::str::from_utf8(&b[8..])
+        let cred_len = b[8 + len] as usize;
+        if b.len() != 9 + len + cred_len {
+            return malformed(what, "bad credential length");
+        }
+        let credential = Credential::new(&b[9 + len..])?;
+        let model = std::str::from_utf8(&b[8..8 + len])
             .ok()
             .filter(|s| {
                 s.bytes()
@@ -152,6 +218,7 @@ impl Hello {
             version,
             param_set,
             model,
+            credential,
         })
     }
 
@@ -189,7 +256,7 @@ pub fn handshake_client<C: Channel + ?Sized>(
             match recv_msg(
                 ch,
                 TAG_HELLO_OK,
-                8 + MAX_MODEL_NAME + TERMS_LEN,
+                9 + MAX_MODEL_NAME + TERMS_LEN,
                 "hello reply",
             ) {
                 Err(NetError::PeerError(reason)) => NetError::Handshake(reason),
@@ -200,7 +267,7 @@ pub fn handshake_client<C: Channel + ?Sized>(
     match recv_msg(
         ch,
         TAG_HELLO_OK,
-        8 + MAX_MODEL_NAME + TERMS_LEN,
+        9 + MAX_MODEL_NAME + TERMS_LEN,
         "hello reply",
     ) {
         Ok(reply) => {
@@ -229,24 +296,26 @@ pub fn handshake_client<C: Channel + ?Sized>(
     }
 }
 
-/// Server side of the handshake: checks the client's hello against `ours`; on a mismatch
-/// tells the client why and fails; else replies with `ours` and `terms`, then the
-/// architecture bytes.
+/// Server side of the handshake: checks the client's hello against `ours`, then asks `admit`
+/// whether its credential may start a session; on a mismatch or a refusal tells the client
+/// why and fails ([`NetError::Refused`] for a refusal); else replies with `ours` and `terms`,
+/// then the architecture bytes.
 pub fn handshake_server<C: Channel + ?Sized>(
     ch: &mut C,
     ours: &Hello,
     terms: ServerTerms,
     architecture: &[u8],
+    admit: &mut dyn FnMut(&Credential) -> std::result::Result<(), String>,
 ) -> Result<Hello> {
-    let theirs = match recv_msg(ch, TAG_HELLO, 8 + MAX_MODEL_NAME, "hello")
-        .and_then(|b| Hello::from_bytes(&b))
-    {
-        Ok(h) => h,
-        Err(e) => {
-            send_error(ch, &format!("bad hello: {e}"));
-            return Err(e);
-        }
-    };
+    let max_hello = 9 + MAX_MODEL_NAME + MAX_CREDENTIAL;
+    let theirs =
+        match recv_msg(ch, TAG_HELLO, max_hello, "hello").and_then(|b| Hello::from_bytes(&b)) {
+            Ok(h) => h,
+            Err(e) => {
+                send_error(ch, &format!("bad hello: {e}"));
+                return Err(e);
+            }
+        };
     if let Some(m) = theirs.mismatch(ours) {
         let reason = format!(
             "server runs protocol v{}, parameter set {}, model '{}' ({m})",
@@ -254,6 +323,10 @@ pub fn handshake_server<C: Channel + ?Sized>(
         );
         send_error(ch, &reason);
         return Err(NetError::Handshake(reason));
+    }
+    if let Err(reason) = admit(&theirs.credential) {
+        send_error(ch, &reason);
+        return Err(NetError::Refused(reason));
     }
     let mut reply = ours.to_bytes();
     reply.extend_from_slice(&terms.to_bytes());
@@ -272,7 +345,12 @@ mod tests {
             version: PROTOCOL_VERSION,
             param_set: 1,
             model: model.into(),
+            credential: Credential::none(),
         }
+    }
+
+    fn open(_: &Credential) -> std::result::Result<(), String> {
+        Ok(())
     }
 
     const TERMS: ServerTerms = ServerTerms {
@@ -284,7 +362,9 @@ mod tests {
     #[test]
     fn handshake_agrees_and_mismatch_errors_on_both_sides() {
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS, b"arch"));
+        let t = std::thread::spawn(move || {
+            handshake_server(&mut b, &hello("m"), TERMS, b"arch", &mut open)
+        });
         assert_eq!(
             handshake_client(&mut a, &hello("m")).unwrap(),
             (TERMS, b"arch".to_vec())
@@ -292,7 +372,9 @@ mod tests {
         t.join().unwrap().unwrap();
         // An empty name asks for whatever the server serves.
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS, b"arch"));
+        let t = std::thread::spawn(move || {
+            handshake_server(&mut b, &hello("m"), TERMS, b"arch", &mut open)
+        });
         assert_eq!(handshake_client(&mut a, &hello("")).unwrap().1, b"arch");
         assert_eq!(t.join().unwrap().unwrap().model, "");
         assert_eq!(
@@ -318,7 +400,9 @@ mod tests {
         }
 
         let (mut a, mut b) = MemChannel::pair();
-        let t = std::thread::spawn(move || handshake_server(&mut b, &hello("m"), TERMS, b"a"));
+        let t = std::thread::spawn(move || {
+            handshake_server(&mut b, &hello("m"), TERMS, b"a", &mut open)
+        });
         let e = handshake_client(&mut a, &hello("other")).unwrap_err();
         assert!(
             matches!(e, NetError::Handshake(ref r) if r.contains("model")),
@@ -328,18 +412,42 @@ mod tests {
     }
 
     #[test]
+    fn credentials_travel_in_the_hello_and_a_refusal_reaches_the_client() {
+        let h = hello("m").with_credential(Credential::new(b"s3cret").unwrap());
+        assert_eq!(Hello::from_bytes(&h.to_bytes()).unwrap(), h);
+        assert_eq!(format!("{h:?}").matches("s3cret").count(), 0);
+        assert!(Credential::new(&[1; MAX_CREDENTIAL + 1]).is_err());
+        let (mut a, mut b) = MemChannel::pair();
+        let t = std::thread::spawn(move || {
+            handshake_server(&mut b, &hello("m"), TERMS, b"a", &mut |c: &Credential| {
+                if c.expose() == b"good" {
+                    Ok(())
+                } else {
+                    Err("unknown access token".to_string())
+                }
+            })
+        });
+        let bad = hello("m").with_credential(Credential::new(b"bad").unwrap());
+        let e = handshake_client(&mut a, &bad).unwrap_err();
+        assert!(e.to_string().contains("unknown access token"), "{e}");
+        assert!(matches!(t.join().unwrap(), Err(NetError::Refused(_))));
+    }
+
+    #[test]
     fn garbage_hello_is_rejected() {
         for junk in [
             &b""[..],
             b"GZL1",
             b"XXXX\x01\x00\x01\x00",
             b"GZL1\x01\x00\x01\x05ab",
+            b"GZL1\x01\x00\x01\x00",
+            b"GZL1\x01\x00\x01\x00\x02a",
         ] {
             assert!(Hello::from_bytes(junk).is_err());
         }
         let (mut a, mut b) = MemChannel::pair();
         a.send(&[0x01, 1, 2, 3]).unwrap();
-        assert!(handshake_server(&mut b, &hello("m"), TERMS, b"a").is_err());
+        assert!(handshake_server(&mut b, &hello("m"), TERMS, b"a", &mut open).is_err());
         // The server told the client why.
         assert!(matches!(
             recv_msg(&mut a, 0x02, 100, "x"),

@@ -54,6 +54,7 @@
 //! * [`metrics`]: [`PhaseMetrics`], [`StageMetrics`], [`QueryReport`].
 //! * `cli` (feature `bundled`): the `demo`, `serve` and `infer` commands.
 //! * [`exporter`]: the server's Prometheus metrics and `/healthz` (`serve --metrics`).
+pub mod access;
 pub mod budget;
 #[cfg(feature = "bundled")]
 pub mod cli;
@@ -76,7 +77,7 @@ pub use budget::{PrivacyBudget, StageBudget, SESSION_QUERIES, SESSION_SD_LOG2};
 pub use client::Client;
 pub use metrics::{PhaseMetrics, QueryReport, StageMetrics};
 pub use plan::{choose_schedule, Plan, Reveal, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
-pub use server::{Server, ServerConfig};
+pub use server::{OpenGate, Server, ServerConfig, SessionGate};
 
 /// Errors of the protocol.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,9 @@ pub enum ProtocolError {
         /// Queries allowed per session.
         limit: u64,
     },
+    /// The server's admission control refused a query (rate limit); the client was told.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The server is shutting down and starts no further query (the client was told).
     #[error("server shutting down: no further query in this session")]
     ShuttingDown,

@@ -5,7 +5,7 @@
 //! is allocated, and validated (ciphertexts and keys by `he::serial`, OT messages by `ot`);
 //! any failure ends this session only, with a reason sent to the client.
 use super::budget::PrivacyBudget;
-use super::handshake::{handshake_server, Hello, ServerTerms};
+use super::handshake::{handshake_server, Credential, Hello, ServerTerms};
 use super::stages::{self, linear::ServerLayer, ServerOffline, ServerOnline, ServerPrep};
 use super::wire::{
     max_gk_bytes, max_pk_bytes, OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY,
@@ -216,16 +216,32 @@ impl Server {
         Hello::new(self.config.param_set, self.model.name())
     }
 
-    /// Runs one session over `ch` until the client says goodbye. On any error the client is
-    /// told why (best effort) and the error is returned; nothing else is affected.
+    /// Runs one session over `ch` until the client says goodbye, admitting every client and
+    /// query: see [`Server::serve_session_gated`].
     pub fn serve_session<C: Channel>(
         &self,
         ch: &mut C,
-        mut log: impl FnMut(&str),
+        log: impl FnMut(&str),
     ) -> Result<SessionSummary> {
-        let r = self.session_inner(ch, &mut log);
+        self.serve_session_gated(ch, log, &mut OpenGate)
+    }
+
+    /// Runs one session over `ch` until the client says goodbye; `gate` admits the client's
+    /// credential and each query it starts. On any error the client is told why (best effort)
+    /// and the error is returned; nothing else is affected.
+    pub fn serve_session_gated<C: Channel>(
+        &self,
+        ch: &mut C,
+        mut log: impl FnMut(&str),
+        gate: &mut dyn SessionGate,
+    ) -> Result<SessionSummary> {
+        let r = self.session_inner(ch, &mut log, gate);
         if let Err(e) = &r {
-            if !matches!(e, ProtocolError::Net(net::NetError::PeerError(_))) {
+            if !matches!(
+                e,
+                ProtocolError::Net(net::NetError::PeerError(_) | net::NetError::Refused(_))
+                    | ProtocolError::Refused(_)
+            ) {
                 net::send_error(ch, &e.to_string());
             }
         }
@@ -236,6 +252,7 @@ impl Server {
         &self,
         ch: &mut C,
         log: &mut impl FnMut(&str),
+        gate: &mut dyn SessionGate,
     ) -> Result<SessionSummary> {
         // The session's garbler: Δ, label key and a fresh garbling hash key, which the
         // evaluator needs and learns from the handshake.
@@ -245,7 +262,9 @@ impl Server {
             logits_revealed: self.plan.reveal == Reveal::Logits,
             gc_hash_key: garbler.hash_key().to_bytes(),
         };
-        handshake_server(ch, &self.hello(), terms, &self.architecture)?;
+        handshake_server(ch, &self.hello(), terms, &self.architecture, &mut |c| {
+            gate.admit(c)
+        })?;
         let params = &self.plan.params;
         let pk_bytes = net::recv_msg(ch, TAG_PK, max_pk_bytes(params), "public key")?;
         let pk = PublicKey::from_bytes(params, &pk_bytes)?;
@@ -291,6 +310,10 @@ impl Server {
                     return Err(ProtocolError::QueryLimit {
                         limit: self.config.session_queries,
                     });
+                }
+                if let Err(reason) = gate.start_query() {
+                    net::send_error(ch, &reason);
+                    return Err(ProtocolError::Refused(reason));
                 }
                 started += 1;
             }
@@ -367,6 +390,29 @@ impl Server {
         for ((st, layer), prep) in self.plan.stages.iter().zip(&self.layers).zip(preps) {
             stages::server_online(st, prep, layer.as_ref(), ch, s, &mut cx)?;
         }
+        Ok(())
+    }
+}
+
+/// Admission control of one session (`serve --tokens`, per-credential limits): asked once
+/// when the client's hello arrives and before every query (or precomputed offline phase) it
+/// starts. A refusal's reason is sent to the client and ends the session.
+pub trait SessionGate {
+    /// Whether a client presenting `credential` may start this session.
+    fn admit(&mut self, credential: &Credential) -> std::result::Result<(), String>;
+    /// Whether the session may start one more query now.
+    fn start_query(&mut self) -> std::result::Result<(), String>;
+}
+
+/// The gate that admits every client and query.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenGate;
+
+impl SessionGate for OpenGate {
+    fn admit(&mut self, _: &Credential) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    fn start_query(&mut self) -> std::result::Result<(), String> {
         Ok(())
     }
 }

@@ -164,8 +164,14 @@ pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
 /// `e2e`: secure inference, both parties in this process over loopback TCP: per network the
 /// median online and offline latency and bytes (with agreement with the plaintext oracle), and
 /// per stage of the last query its time and bytes by phase. Quick: MiniONN-MNIST, 2 images.
+/// With `GAZELLE_BENCH_LINK` set (`bench e2e --link`), through that shaped link.
 pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
-    use gazelle::protocol::cli::demo_run;
+    use gazelle::protocol::cli::{demo_run, DemoOptions};
+    let link = match std::env::var("GAZELLE_BENCH_LINK") {
+        Ok(s) => Some(s.parse::<gazelle::net::link::LinkProfile>()?),
+        Err(_) => None,
+    };
+    let opts = DemoOptions { tls: false, link };
     let backend = selected();
     let param_set = gazelle::he::params::ParamSetId::default();
     let runs: &[(&str, usize)] = if quick {
@@ -181,8 +187,12 @@ pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
     };
     let mut out = Vec::new();
     for &(model, images) in runs {
-        let s = demo_run(model, images, param_set, |_, _, _, _| {}).map_err(|e| e.to_string())?;
-        let size = format!("{model} {}", param_set.name());
+        let s = demo_run(model, images, param_set, &opts, |_, _, _, _| {})
+            .map_err(|e| e.to_string())?;
+        let size = match link {
+            Some(l) => format!("{model} {} link {l}", param_set.name()),
+            None => format!("{model} {}", param_set.name()),
+        };
         let note = format!(
             "agreement {}/{} with the fixed-point oracle",
             s.agree, s.images
