@@ -253,6 +253,35 @@ impl TcpChannel {
         self.wire_received
     }
 
+    /// Closes after an error frame so that the peer can read it: ends this side's output
+    /// (TLS close_notify, then a TCP half-close) and discards what the peer still sends, for
+    /// at most `linger` and `cap` bytes. Closing with unread input would make the kernel reset
+    /// the connection, and a peer still sending would lose the frame that says why.
+    pub fn linger_close(mut self, linger: Duration, cap: usize) {
+        let end = Instant::now() + linger;
+        if let Some(mut conn) = self.tls.take() {
+            conn.send_close_notify();
+            let _ = self.flush_tls(&mut conn, end, &ChannelError::Closed);
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut drained = 0usize;
+        while drained < cap {
+            let Some(left) = Self::remaining(end) else {
+                break;
+            };
+            if self.stream.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => drained += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
         Ok(self.stream.peer_addr()?)
@@ -474,7 +503,31 @@ impl Write for Counted<'_> {
 }
 
 fn tls_error(e: rustls::Error) -> ChannelError {
-    ChannelError::Tls(e.to_string())
+    let hint = match &e {
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            " (the peer does not speak TLS: a plaintext client or server?)"
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+            " (not signed by a trusted CA: give its CA with --tls-ca)"
+        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+        | rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext { .. },
+        ) => " (connect by a name the certificate carries, or give --tls-name)",
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(_))
+            if e.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            " (the server's certificate is a CA certificate: serve a leaf certificate signed by a CA, e.g. from `gazelle cert`)"
+        }
+        _ => "",
+    };
+    ChannelError::Tls(format!("{e}{hint}"))
+}
+
+/// Whether a frame's length prefix is the start of a TLS record (handshake or alert): the
+/// peer speaks TLS while this side does not.
+fn looks_like_tls(prefix: &[u8; 4]) -> bool {
+    matches!(prefix, [0x15 | 0x16, 0x03, 0x01..=0x04, _])
 }
 
 impl ChannelError {
@@ -540,6 +593,11 @@ impl Channel for TcpChannel {
         // by the same timeout (and the session deadline), a trickling one by the whole frame.
         let (deadline, late) = self.frame_deadline();
         self.read_by(&mut len, deadline, &late)?;
+        if self.tls.is_none() && self.received == 0 && looks_like_tls(&len) {
+            return Err(ChannelError::Tls(
+                "the peer speaks TLS and this side does not (client: --tls or --tls-ca)".into(),
+            ));
+        }
         let len = u32::from_le_bytes(len) as usize;
         let max = max_len.min(MAX_FRAME);
         if len > max {

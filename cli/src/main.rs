@@ -118,6 +118,20 @@ enum Command {
         #[command(flatten)]
         connect: net_args::ConnectArgs,
     },
+    /// Make a private certificate authority and a server certificate for TLS: writes
+    /// ca.pem (for clients: infer --tls-ca), cert.pem and key.pem (serve --tls-cert/--tls-key).
+    Cert {
+        /// A DNS name or IP address clients use to reach the server (repeat for several).
+        #[arg(long = "name", required = true)]
+        names: Vec<String>,
+        /// Folder to write the three files into (created if missing; existing files are kept
+        /// and the command fails).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days of validity.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+    },
     /// Import an ONNX model (opset ≥ 11): batch norm folded, calibrated post-training
     /// quantisation, checked against the ONNX model run by tract; writes a .gzm.
     Import {
@@ -557,6 +571,44 @@ fn param_set(name: &str) -> Result<gazelle::he::params::ParamSetId, String> {
     })
 }
 
+/// `gazelle cert`: a CA and a server certificate, written without overwriting anything.
+fn write_cert(names: &[String], out: &std::path::Path, days: u32) -> Result<(), String> {
+    let pem = gazelle::net::tls::issue(names, days).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let files = [
+        ("ca.pem", pem.ca_cert.as_bytes(), 0o644),
+        ("cert.pem", pem.chain.as_bytes(), 0o644),
+        ("key.pem", pem.key.as_bytes(), 0o600),
+    ];
+    for (name, _, _) in &files {
+        if out.join(name).exists() {
+            return Err(format!(
+                "{}: exists; not overwritten",
+                out.join(name).display()
+            ));
+        }
+    }
+    for (name, bytes, mode) in files {
+        let path = out.join(name);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = opts
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        std::io::Write::write_all(&mut f, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    println!(
+        "wrote {}/ca.pem (clients: infer --tls-ca), cert.pem and key.pem (serve --tls-cert, --tls-key) for {}; valid {days} days",
+        out.display(),
+        names.join(", ")
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -598,6 +650,7 @@ fn main() -> ExitCode {
             cli::serve_model(loaded, &model, &listen, config, run, metrics.as_deref())
                 .map_err(|e| e.to_string())
         }),
+        Command::Cert { names, out, days } => write_cert(&names, &out, days),
         Command::Loadtest {
             server,
             clients,

@@ -545,3 +545,152 @@ fn import_an_onnx_model_evaluate_serve_and_infer() {
         "{text}"
     );
 }
+
+/// An operator's TLS deployment: `cert` makes a CA and a server certificate, `serve` requires
+/// TLS and a token and limits each client, `infer` and `loadtest` get through with the CA and
+/// the token; everything else is refused with a reason the client prints.
+#[test]
+fn tls_tokens_limits_and_loadtest() {
+    let dir = std::env::temp_dir().join(format!("gazelle-tls-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pki = dir.join("pki");
+    let out = gazelle()
+        .args([
+            "cert",
+            "--name",
+            "localhost",
+            "--name",
+            "127.0.0.1",
+            "--out",
+        ])
+        .arg(&pki)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Never overwrites.
+    let again = gazelle()
+        .args(["cert", "--name", "localhost", "--out"])
+        .arg(&pki)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, "# clients\nclient-one-0123456789abcdef\n").unwrap();
+    let (cert, key, ca) = (
+        pki.join("cert.pem"),
+        pki.join("key.pem"),
+        pki.join("ca.pem"),
+    );
+    let (mut server, addr) = spawn_serve(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--max-sessions",
+        "2",
+        "--client-queries-per-minute",
+        "3",
+    ]);
+    let port = addr.rsplit(':').next().unwrap();
+    let host = format!("localhost:{port}");
+    let infer = |extra: &[&str]| {
+        let out = gazelle()
+            .args(["infer", "--server", &host, "--mnist-index", "3"])
+            .args(extra)
+            .env_remove("GAZELLE_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let ca = ca.to_str().unwrap();
+    let (ok, text) = infer(&["--tls-ca", ca, "--token", "client-one-0123456789abcdef"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("label: 0") && text.contains("class: 0"),
+        "{text}"
+    );
+    let (ok, text) = infer(&["--tls-ca", ca]);
+    assert!(!ok && text.contains("requires an access token"), "{text}");
+    let (ok, text) = infer(&["--tls-ca", ca, "--token", "client-two-0123456789abcdef"]);
+    assert!(!ok && text.contains("unknown access token"), "{text}");
+    let (ok, text) = infer(&["--token", "client-one-0123456789abcdef"]);
+    assert!(!ok && text.contains("speaks TLS"), "{text}");
+    // The system roots do not know this private CA.
+    let (ok, text) = infer(&["--tls", "--token", "client-one-0123456789abcdef"]);
+    assert!(
+        !ok && (text.contains("--tls-ca") || text.contains("root")),
+        "{text}"
+    );
+    // Two more queries fit the rate limit (3 a minute): a load test with two clients.
+    let out = gazelle()
+        .args([
+            "loadtest",
+            "--server",
+            &host,
+            "--clients",
+            "2",
+            "--queries",
+            "1",
+        ])
+        .args(["--model", "mnist-minionn", "--json", "--tls-ca", ca])
+        .env("GAZELLE_TOKEN", "client-one-0123456789abcdef")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["answered"].as_u64(), v["wrong"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert!(v["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    // The fourth query of the minute is refused, and the client says why.
+    let (ok, text) = infer(&["--tls-ca", ca, "--token", "client-one-0123456789abcdef"]);
+    assert!(!ok && text.contains("rate limit"), "{text}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // Plaintext is for loopback only.
+    let out = gazelle()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--insecure-plaintext"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Over `--max-sessions`, a client is told the server is busy, even though it sends its hello
+/// after the server has refused.
+#[test]
+fn a_client_over_the_session_limit_is_told_the_server_is_busy() {
+    let (mut server, addr) = spawn_serve(&["--max-sessions", "1"]);
+    // Hold the only slot with a connection that says nothing.
+    let _idle = std::net::TcpStream::connect(&addr).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = gazelle()
+        .args(["infer", "--server", &addr, "--mnist-index", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("server busy (1/1 sessions), retry later"),
+        "{err}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

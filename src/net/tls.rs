@@ -120,6 +120,61 @@ pub fn throwaway() -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), TlsError> {
     Ok((server, client_config_from(roots)?))
 }
 
+/// PEM files of a private certificate authority and of a server certificate it signed:
+/// what `gazelle cert` writes for operators without a CA of their own.
+#[derive(Debug)]
+pub struct IssuedPem {
+    /// The CA's certificate (give it to clients: `infer --tls-ca`).
+    pub ca_cert: String,
+    /// The server's certificate chain: its certificate, then the CA's (`serve --tls-cert`).
+    pub chain: String,
+    /// The server's private key, PKCS#8 (`serve --tls-key`); zeroized on drop.
+    pub key: zeroize::Zeroizing<String>,
+}
+
+/// A fresh CA (ECDSA P-256) and a server certificate for `names` (DNS names or IP
+/// addresses), valid for `days`. The CA's key is not kept: it signs nothing else.
+pub fn issue(names: &[String], days: u32) -> Result<IssuedPem, TlsError> {
+    let e = |e: rcgen::Error| TlsError::Config(e.to_string());
+    if names.is_empty() {
+        return Err(TlsError::Config(
+            "a certificate needs at least one name".into(),
+        ));
+    }
+    let now = time_now();
+    let until = now + std::time::Duration::from_secs(86_400 * u64::from(days.max(1)));
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "gazelle private CA");
+    ca.not_before = now.into();
+    ca.not_after = until.into();
+    let ca_key = rcgen::KeyPair::generate().map_err(e)?;
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).map_err(e)?;
+    let mut leaf = rcgen::CertificateParams::new(names.to_vec()).map_err(e)?;
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, names[0].clone());
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.not_before = now.into();
+    leaf.not_after = until.into();
+    let leaf_key = rcgen::KeyPair::generate().map_err(e)?;
+    let cert = leaf.signed_by(&leaf_key, &ca).map_err(e)?;
+    Ok(IssuedPem {
+        ca_cert: ca.pem(),
+        chain: format!("{}{}", cert.pem(), ca.pem()),
+        key: zeroize::Zeroizing::new(leaf_key.serialize_pem()),
+    })
+}
+
+fn time_now() -> std::time::SystemTime {
+    // A minute back, so that a peer whose clock is slightly behind accepts it at once.
+    std::time::SystemTime::now() - std::time::Duration::from_secs(60)
+}
+
 /// The TLS name of `host` (a DNS name or an IP address).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(host.to_string()).map_err(|_| TlsError::Name(host.to_string()))
@@ -168,6 +223,36 @@ mod tests {
             "{e}"
         );
         assert!(t.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn issued_files_work_together() {
+        let pem = issue(&["localhost".into(), "127.0.0.1".into()], 2).unwrap();
+        let dir = std::env::temp_dir().join(format!("gazelle-issue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ca, chain, key) = (
+            dir.join("ca.pem"),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        );
+        std::fs::write(&ca, &pem.ca_cert).unwrap();
+        std::fs::write(&chain, &pem.chain).unwrap();
+        std::fs::write(&key, pem.key.as_bytes()).unwrap();
+        let server_cfg = server_config(&chain, &key).unwrap();
+        let client_cfg = client_config(Some(&ca)).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut ch = TcpChannel::tls_server(s, server_cfg, Duration::from_secs(5)).unwrap();
+            ch.send(b"hi").unwrap();
+        });
+        let s = TcpStream::connect(addr).unwrap();
+        let name = server_name("127.0.0.1").unwrap();
+        let mut ch = TcpChannel::tls_client(s, client_cfg, name, Duration::from_secs(5)).unwrap();
+        assert_eq!(ch.recv(10).unwrap(), b"hi");
+        t.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn ch_cfg_again() -> Arc<ServerConfig> {

@@ -237,6 +237,7 @@ fn refuse(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, reason: Str
         };
         if let Ok(mut ch) = ch {
             crate::net::send_error(&mut ch, &reason);
+            ch.linger_close(REFUSAL_DEADLINE, 1 << 20);
         }
     };
     if std::thread::Builder::new()
@@ -297,9 +298,15 @@ fn run_session(server: &Server, stream: TcpStream, run: &ServeOptions, id: u64, 
             if let Some(m) = metrics {
                 m.session_ended(false, t.elapsed(), &[], &[]);
             }
+            // Let the client read why, even while it is still sending.
+            ch.linger_close(LINGER, 64 << 20);
         }
     }
 }
+
+/// How long a session that ended with an error keeps reading (and discarding) what the
+/// client still sends, so that the client can read the error frame.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// `gazelle serve`: `model` is a bundled name or a `.gzm` path; `run.metrics` is filled here
 /// when `metrics_addr` is given (`/metrics`, `/healthz`).
