@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod config;
 mod import;
 mod loadtest;
 mod net_args;
@@ -16,11 +17,16 @@ mod plan;
 #[command(
     name = "gazelle",
     version,
-    about = "Gazelle-style private neural-network inference"
+    about = "Gazelle-style private neural-network inference",
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Take flags from a TOML file (keys are flag names; a [serve], [infer], … table applies
+    /// to that command only); flags on the command line win.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -571,6 +577,22 @@ fn param_set(name: &str) -> Result<gazelle::he::params::ParamSetId, String> {
     })
 }
 
+/// `serve`'s log lines on stderr: text or one JSON object per line; the level from
+/// $GAZELLE_LOG (default `info`).
+fn init_logging(format: net_args::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("GAZELLE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let _ = match format {
+        net_args::LogFormat::Text => builder.try_init(),
+        net_args::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 /// `gazelle cert`: a CA and a server certificate, written without overwriting anything.
 fn write_cert(names: &[String], out: &std::path::Path, days: u32) -> Result<(), String> {
     let pem = gazelle::net::tls::issue(names, days).map_err(|e| e.to_string())?;
@@ -610,7 +632,14 @@ fn write_cert(names: &[String], out: &std::path::Path, days: u32) -> Result<(), 
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config::expand(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Demo {
             model,
@@ -640,6 +669,7 @@ fn main() -> ExitCode {
                 reveal_logits: reveal == RevealArg::Logits,
                 ..Default::default()
             };
+            init_logging(net.log_format);
             let mut run = cli::ServeOptions {
                 max_sessions,
                 grace: std::time::Duration::from_secs(grace_seconds),

@@ -694,3 +694,30 @@ fn a_client_over_the_session_limit_is_told_the_server_is_busy() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// A frozen server (accepts, then never answers) ends the client's wait at its message
+/// deadline, with an error that says so.
+#[test]
+fn a_frozen_server_ends_the_client_at_its_deadline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let t = std::time::Instant::now();
+    let out = gazelle()
+        .args(["infer", "--server", &addr, "--mnist-index", "0"])
+        .args(["--message-deadline", "1500ms"])
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("timed out") || err.contains("deadline"),
+        "{err}"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(2500 + 1000),
+        "{took:?}"
+    );
+    drop(held.join());
+}

@@ -96,7 +96,7 @@ pub fn serve_until(
             Ok((s, _)) => {
                 backoff.reset();
                 if let Err(e) = s.set_nonblocking(false) {
-                    eprintln!("serve: cannot configure a connection: {e}");
+                    tracing::warn!(error = %e, "cannot configure a connection");
                     continue;
                 }
                 s
@@ -124,7 +124,12 @@ pub fn serve_until(
             let reason =
                 format!("server busy ({max_sessions}/{max_sessions} sessions), retry later");
             refuse(stream, run.tls.clone(), reason);
-            eprintln!("serve: session {id} from {peer} refused (limit {max_sessions})");
+            tracing::warn!(
+                session = id,
+                peer,
+                limit = max_sessions,
+                "refused: server busy"
+            );
             continue;
         };
         let server = server.clone();
@@ -137,23 +142,26 @@ pub fn serve_until(
                 run_session(&server, stream, &run, id, &peer);
             });
         if let Err(e) = spawned {
-            eprintln!("serve: cannot start a session thread: {e}");
+            tracing::error!(error = %e, "cannot start a session thread");
         }
     }
     drop(listener);
     server.drain();
-    eprintln!(
-        "serve: shutting down: accepting no more connections; {} sessions finish their current query (grace {:?})",
-        active.load(Ordering::SeqCst),
-        grace
+    tracing::info!(
+        sessions = active.load(Ordering::SeqCst),
+        grace_s = grace.as_secs_f64(),
+        "shutting down: accepting no more connections; running sessions finish their current query"
     );
     let t = Instant::now();
     while active.load(Ordering::SeqCst) > 0 && t.elapsed() < grace {
         std::thread::sleep(Duration::from_millis(20));
     }
     match active.load(Ordering::SeqCst) {
-        0 => eprintln!("serve: every session has ended; exiting"),
-        n => eprintln!("serve: grace period over; exiting with {n} sessions cut off"),
+        0 => tracing::info!("every session has ended; exiting"),
+        n => tracing::warn!(
+            cut_off = n,
+            "grace period over; exiting with sessions cut off"
+        ),
     }
     Ok(())
 }
@@ -213,9 +221,11 @@ impl AcceptBackoff {
             .last_log
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
         {
-            eprintln!(
-                "serve: accept failed: {e} (retrying in {:?}; {} similar lines suppressed)",
-                self.delay, self.suppressed
+            tracing::error!(
+                error = %e,
+                retry_ms = self.delay.as_millis() as u64,
+                suppressed = self.suppressed,
+                "accept failed"
             );
             self.last_log = Some(Instant::now());
             self.suppressed = 0;
@@ -245,7 +255,7 @@ fn refuse(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, reason: Str
         .spawn(send)
         .is_err()
     {
-        eprintln!("serve: cannot start a thread to refuse a connection");
+        tracing::error!("cannot start a thread to refuse a connection");
     }
 }
 
@@ -254,6 +264,7 @@ fn run_session(server: &Server, stream: TcpStream, run: &ServeOptions, id: u64, 
     let ip = stream
         .peer_addr()
         .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
+    let t = Instant::now();
     let ch = match &run.tls {
         Some(cfg) => TcpChannel::tls_server(stream, cfg.clone(), run.timeout),
         None => TcpChannel::new(stream, run.timeout),
@@ -261,46 +272,126 @@ fn run_session(server: &Server, stream: TcpStream, run: &ServeOptions, id: u64, 
     let mut ch = match ch {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("serve: session {id} from {peer}: {e}");
+            let e = ProtocolError::from(e);
+            let kind = error_kind(&e);
+            tracing::warn!(session = id, peer, kind, error = %e, "connection failed before the session");
             if let Some(m) = metrics {
-                m.session_ended(false, Duration::ZERO, &[], &[]);
+                m.session_ended(Some(kind), t.elapsed());
             }
             return;
         }
     };
     ch.set_session_deadline(run.session_deadline);
     if !server.circuit_privacy() {
-        eprintln!("serve: session {id} from {peer}: WARNING: served WITHOUT circuit privacy");
+        tracing::warn!(session = id, peer, "served WITHOUT circuit privacy");
     }
-    let t = Instant::now();
     let mut gate = run.access.gate(ip);
     let r = server.serve_session_gated(
         &mut ch,
-        |line| eprintln!("serve: session {id}: {line}"),
+        |e| {
+            if let Some(m) = metrics {
+                m.event(e);
+            }
+            log_event(id, e);
+        },
         &mut gate,
     );
-    if let Some(client) = gate.client() {
-        eprintln!("serve: session {id} from {peer}: client {client}");
-    }
+    let client = gate.client().map_or("none".to_string(), |c| c.to_string());
+    drop(gate);
     match r {
         Ok(s) => {
-            eprintln!(
-                "serve: session {id} from {peer} done: {} queries in {:.2} s",
-                s.queries,
-                t.elapsed().as_secs_f64()
+            tracing::info!(
+                session = id,
+                peer,
+                client,
+                queries = s.queries,
+                seconds = t.elapsed().as_secs_f64(),
+                "session done"
             );
             if let Some(m) = metrics {
-                m.session_ended(true, t.elapsed(), &s.online, &s.offline);
+                m.session_ended(None, t.elapsed());
             }
         }
         Err(e) => {
-            eprintln!("serve: session {id} from {peer} ended with an error: {e}");
+            let kind = error_kind(&e);
+            tracing::warn!(session = id, peer, client, kind, error = %e, "session ended with an error");
             if let Some(m) = metrics {
-                m.session_ended(false, t.elapsed(), &[], &[]);
+                m.session_ended(Some(kind), t.elapsed());
             }
             // Let the client read why, even while it is still sending.
             ch.linger_close(LINGER, 64 << 20);
         }
+    }
+}
+
+/// One log line per session event (query timings and bytes; never a secret).
+fn log_event(id: u64, e: &super::SessionEvent) {
+    use super::SessionEvent as E;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    match e {
+        E::Ready { setup, bytes } => tracing::info!(
+            session = id,
+            setup_ms = ms(*setup),
+            sent_bytes = bytes.0,
+            received_bytes = bytes.1,
+            "session ready"
+        ),
+        E::Precomputed {
+            offline,
+            bytes,
+            ahead,
+        } => tracing::info!(
+            session = id,
+            offline_ms = ms(*offline),
+            ahead,
+            sent_bytes = bytes.0,
+            received_bytes = bytes.1,
+            "offline phase precomputed"
+        ),
+        E::Query {
+            n,
+            precomputed,
+            offline,
+            online,
+            bytes,
+        } => tracing::info!(
+            session = id,
+            query = n,
+            precomputed,
+            offline_ms = ms(*offline),
+            online_ms = ms(*online),
+            sent_bytes = bytes.0,
+            received_bytes = bytes.1,
+            "query answered"
+        ),
+    }
+}
+
+/// The kind of a session's error, for `gazelle_session_errors_total{kind}` and the logs.
+pub fn error_kind(e: &ProtocolError) -> &'static str {
+    use crate::channel::ChannelError as C;
+    use crate::net::NetError as N;
+    let channel = |c: &C| match c {
+        C::Timeout(_) | C::SessionDeadline(_) => "timeout",
+        C::Closed => "closed",
+        C::Tls(_) => "tls",
+        C::FrameTooLarge { .. } => "malformed",
+        _ => "other",
+    };
+    match e {
+        ProtocolError::Net(N::Channel(c)) => channel(c),
+        ProtocolError::Ot(crate::ot::OtError::Channel(c)) => channel(c),
+        ProtocolError::Net(N::Refused(_)) | ProtocolError::Refused(_) => "refused",
+        ProtocolError::Net(N::PeerError(_)) => "peer",
+        ProtocolError::Net(N::Handshake(_)) => "handshake",
+        ProtocolError::Net(N::Malformed { .. } | N::UnexpectedTag { .. })
+        | ProtocolError::Malformed { .. }
+        | ProtocolError::He(_)
+        | ProtocolError::Gc(_)
+        | ProtocolError::Ot(_) => "malformed",
+        ProtocolError::ShuttingDown => "shutdown",
+        ProtocolError::QueryLimit { .. } => "query_limit",
+        _ => "other",
     }
 }
 
@@ -335,11 +426,8 @@ pub fn serve_model(
         format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name())
     })?);
     if !server.circuit_privacy() {
-        eprintln!(
-            "serve: WARNING: NO CIRCUIT PRIVACY — {}",
-            privacy_shortfall(&server)
-        );
-        eprintln!("serve: WARNING: clients can learn more about the model's weights than its classes; every client is told so in the handshake");
+        tracing::warn!("NO CIRCUIT PRIVACY — {}", privacy_shortfall(&server));
+        tracing::warn!("clients can learn more about the model's weights than its classes; every client is told so in the handshake");
     }
     let listener = TcpListener::bind(listen).map_err(|e| format!("--listen {listen}: {e}"))?;
     let local = listener.local_addr()?;
@@ -350,26 +438,29 @@ pub fn serve_model(
             )
             .into());
         }
-        eprintln!("serve: WARNING: --insecure-plaintext: serving {local} without TLS");
+        tracing::warn!("--insecure-plaintext: serving {local} without TLS");
     }
     if run.access.requires_token() {
-        eprintln!(
-            "serve: {} access tokens; a client without one is refused",
+        tracing::info!(
+            "{} access tokens; a client without one is refused",
             run.access.token_count()
         );
     }
     if reveal_logits {
-        eprintln!("serve: --reveal logits: every client learns all the logits, not only the class (every client is told so in the handshake)");
+        tracing::warn!("--reveal logits: every client learns all the logits, not only the class (every client is told so in the handshake)");
     }
     if let Some(addr) = metrics_addr {
-        let metrics = Arc::new(ServeMetrics::new(server.circuit_privacy()));
+        let metrics = Arc::new(ServeMetrics::new(
+            server.circuit_privacy(),
+            server.plan().work_per_query(),
+        ));
         let bound =
             spawn_exporter(addr, metrics.clone()).map_err(|e| format!("--metrics {addr}: {e}"))?;
-        eprintln!("serve: metrics on http://{bound}/metrics, liveness on http://{bound}/healthz");
+        tracing::info!("metrics on http://{bound}/metrics, liveness on http://{bound}/healthz");
         run.metrics = Some(metrics);
     }
-    eprintln!(
-        "serve: model {model}, {} stages, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
+    tracing::info!(
+        "model {model}, {} stages, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
         server.plan().stages.len(),
         if reveal_logits { "the logits" } else { "the class only" },
         param_set.name(),

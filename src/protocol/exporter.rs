@@ -2,6 +2,8 @@
 //! name starts with `gazelle_`) and a liveness answer at `/healthz`, over a small HTTP server
 //! (`tiny_http`) on its own thread. Metrics come from `prometheus-client`; no secret and no
 //! per-client value is ever a label.
+use super::plan::QueryWork;
+use super::server::SessionEvent;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,35 +13,46 @@ use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Label set of `gazelle_sessions_total`: the outcome (`ok`, `error`, `refused`).
-type Outcome = Vec<(String, String)>;
+/// Label set of a family: one (name, value) pair.
+type Label = Vec<(String, String)>;
 
-/// The server's metrics. Query latencies and counts are recorded when each session ends
-/// (the session's summary holds them); the active-session gauge moves as sessions start
-/// and end.
+/// The server's metrics, updated as sessions and queries go (every name starts with
+/// `gazelle_`; no secret and no per-client value is ever a label).
 #[derive(Debug)]
 pub struct ServeMetrics {
     registry: Registry,
     active: Gauge,
-    sessions: Family<Outcome, Counter>,
+    sessions: Family<Label, Counter>,
+    errors: Family<Label, Counter>,
     queries: Counter,
+    setup: Histogram,
     online: Histogram,
     offline: Histogram,
     session_seconds: Histogram,
+    bytes: Family<Label, Counter>,
+    and_gates: Counter,
+    he_ops: Family<Label, Counter>,
+    work: QueryWork,
 }
 
 impl ServeMetrics {
-    /// Fresh metrics; `circuit_privacy` is exported as `gazelle_circuit_privacy` (1 or 0).
-    pub fn new(circuit_privacy: bool) -> ServeMetrics {
+    /// Fresh metrics for a server whose plan does `work` per query; `circuit_privacy` is
+    /// exported as `gazelle_circuit_privacy` (1 or 0).
+    pub fn new(circuit_privacy: bool, work: QueryWork) -> ServeMetrics {
         let mut registry = Registry::with_prefix("gazelle");
         let active = Gauge::default();
-        let sessions = Family::<Outcome, Counter>::default();
+        let sessions = Family::<Label, Counter>::default();
+        let errors = Family::<Label, Counter>::default();
         let queries = Counter::default();
         // 1 ms … ~65 s.
+        let setup = Histogram::new(exponential_buckets(0.001, 2.0, 17));
         let online = Histogram::new(exponential_buckets(0.001, 2.0, 17));
         let offline = Histogram::new(exponential_buckets(0.001, 2.0, 17));
         // 0.1 s … ~1.8 h.
         let session_seconds = Histogram::new(exponential_buckets(0.1, 2.0, 17));
+        let bytes = Family::<Label, Counter>::default();
+        let and_gates = Counter::default();
+        let he_ops = Family::<Label, Counter>::default();
         let privacy: Gauge = Gauge::default();
         privacy.set(i64::from(circuit_privacy));
         registry.register("sessions_active", "Sessions running now", active.clone());
@@ -48,7 +61,17 @@ impl ServeMetrics {
             "Sessions by outcome (ok, error, refused when the server was busy)",
             sessions.clone(),
         );
+        registry.register(
+            "session_errors",
+            "Sessions ended by an error, by kind (timeout, closed, malformed, refused, tls, peer, handshake, shutdown, query_limit, other)",
+            errors.clone(),
+        );
         registry.register("queries", "Queries answered", queries.clone());
+        registry.register(
+            "session_setup_seconds",
+            "Handshake, key upload and OT setup of a session, server side",
+            setup.clone(),
+        );
         registry.register(
             "query_online_seconds",
             "Online phase of a query, server side",
@@ -56,13 +79,24 @@ impl ServeMetrics {
         );
         registry.register(
             "query_offline_seconds",
-            "Offline phase of a query, server side",
+            "Offline phase of a query (or of one precomputed ahead), server side",
             offline.clone(),
         );
         registry.register(
             "session_seconds",
             "Whole sessions, setup included",
             session_seconds.clone(),
+        );
+        registry.register(
+            "payload_bytes",
+            "Payload bytes by direction (sent, received)",
+            bytes.clone(),
+        );
+        registry.register("and_gates_garbled", "AND gates garbled", and_gates.clone());
+        registry.register(
+            "he_operations",
+            "Homomorphic operations by kind (ct_pt_mult, rotation)",
+            he_ops.clone(),
         );
         registry.register(
             "circuit_privacy",
@@ -73,16 +107,22 @@ impl ServeMetrics {
             registry,
             active,
             sessions,
+            errors,
             queries,
+            setup,
             online,
             offline,
             session_seconds,
+            bytes,
+            and_gates,
+            he_ops,
+            work,
         }
     }
 
-    fn outcome(&self, what: &str) -> Counter {
-        self.sessions
-            .get_or_create(&vec![("outcome".to_string(), what.to_string())])
+    fn label(family: &Family<Label, Counter>, key: &str, value: &str) -> Counter {
+        family
+            .get_or_create(&vec![(key.to_string(), value.to_string())])
             .clone()
     }
 
@@ -98,26 +138,58 @@ impl ServeMetrics {
 
     /// A connection refused because every session slot was taken.
     pub fn refused(&self) {
-        self.outcome("refused").inc();
+        Self::label(&self.sessions, "outcome", "refused").inc();
     }
 
-    /// A session that ended: its outcome, duration and per-query phases.
-    pub fn session_ended(
-        &self,
-        ok: bool,
-        elapsed: Duration,
-        online: &[Duration],
-        offline: &[Duration],
-    ) {
-        self.outcome(if ok { "ok" } else { "error" }).inc();
+    fn add_bytes(&self, (sent, received): (u64, u64)) {
+        Self::label(&self.bytes, "direction", "sent").inc_by(sent);
+        Self::label(&self.bytes, "direction", "received").inc_by(received);
+    }
+
+    /// What a running session reported.
+    pub fn event(&self, e: &SessionEvent) {
+        match e {
+            SessionEvent::Ready { setup, bytes } => {
+                self.setup.observe(setup.as_secs_f64());
+                self.add_bytes(*bytes);
+            }
+            SessionEvent::Precomputed { offline, bytes, .. } => {
+                self.offline.observe(offline.as_secs_f64());
+                self.add_bytes(*bytes);
+                self.and_gates.inc_by(self.work.and_gates);
+            }
+            SessionEvent::Query {
+                precomputed,
+                offline,
+                online,
+                bytes,
+                ..
+            } => {
+                self.queries.inc();
+                self.online.observe(online.as_secs_f64());
+                if !precomputed {
+                    self.offline.observe(offline.as_secs_f64());
+                    self.and_gates.inc_by(self.work.and_gates);
+                }
+                self.add_bytes(*bytes);
+                Self::label(&self.he_ops, "kind", "ct_pt_mult").inc_by(self.work.he_mults);
+                Self::label(&self.he_ops, "kind", "rotation").inc_by(self.work.he_rotations);
+            }
+        }
+    }
+
+    /// A session that ended: its outcome (`None`: ok; else the error's kind) and duration.
+    pub fn session_ended(&self, error: Option<&str>, elapsed: Duration) {
+        match error {
+            None => {
+                Self::label(&self.sessions, "outcome", "ok").inc();
+            }
+            Some(kind) => {
+                Self::label(&self.sessions, "outcome", "error").inc();
+                Self::label(&self.errors, "kind", kind).inc();
+            }
+        }
         self.session_seconds.observe(elapsed.as_secs_f64());
-        self.queries.inc_by(online.len() as u64);
-        for d in online {
-            self.online.observe(d.as_secs_f64());
-        }
-        for d in offline {
-            self.offline.observe(d.as_secs_f64());
-        }
     }
 
     /// The Prometheus text exposition.
@@ -173,22 +245,41 @@ mod tests {
 
     #[test]
     fn metrics_render_with_the_gazelle_prefix() {
-        let m = ServeMetrics::new(true);
+        let work = QueryWork {
+            and_gates: 1000,
+            he_mults: 10,
+            he_rotations: 4,
+        };
+        let m = ServeMetrics::new(true, work);
         m.session_started();
         m.refused();
-        m.session_ended(
-            true,
-            Duration::from_secs(2),
-            &[Duration::from_millis(400), Duration::from_millis(410)],
-            &[Duration::from_millis(60), Duration::from_millis(61)],
-        );
+        m.event(&SessionEvent::Ready {
+            setup: Duration::from_millis(300),
+            bytes: (10, 1000),
+        });
+        for n in 1..=2 {
+            m.event(&SessionEvent::Query {
+                n,
+                precomputed: false,
+                offline: Duration::from_millis(60),
+                online: Duration::from_millis(400),
+                bytes: (100, 50),
+            });
+        }
+        m.session_ended(None, Duration::from_secs(2));
+        m.session_ended(Some("timeout"), Duration::from_secs(60));
         let text = m.render();
         for want in [
             "gazelle_sessions_active 1",
             "gazelle_sessions_total{outcome=\"refused\"} 1",
             "gazelle_sessions_total{outcome=\"ok\"} 1",
+            "gazelle_session_errors_total{kind=\"timeout\"} 1",
             "gazelle_queries_total 2",
             "gazelle_query_online_seconds_count 2",
+            "gazelle_session_setup_seconds_count 1",
+            "gazelle_payload_bytes_total{direction=\"sent\"} 210",
+            "gazelle_and_gates_garbled_total 2000",
+            "gazelle_he_operations_total{kind=\"rotation\"} 8",
             "gazelle_circuit_privacy 1",
         ] {
             assert!(text.contains(want), "{want} missing in\n{text}");

@@ -77,7 +77,7 @@ pub use budget::{PrivacyBudget, StageBudget, SESSION_QUERIES, SESSION_SD_LOG2};
 pub use client::Client;
 pub use metrics::{PhaseMetrics, QueryReport, StageMetrics};
 pub use plan::{choose_schedule, Plan, Reveal, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
-pub use server::{OpenGate, Server, ServerConfig, SessionGate};
+pub use server::{OpenGate, Server, ServerConfig, SessionEvent, SessionGate, SessionSummary};
 
 /// Errors of the protocol.
 #[derive(Debug, thiserror::Error)]

@@ -154,6 +154,17 @@ impl Stage {
     }
 }
 
+/// The server's work per query, from the plan (`serve --metrics` counts it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryWork {
+    /// AND gates garbled.
+    pub and_gates: u64,
+    /// Homomorphic ciphertext × plaintext products.
+    pub he_mults: u64,
+    /// Homomorphic rotations (key switches).
+    pub he_rotations: u64,
+}
+
 /// The public evaluation plan of a model under a parameter set: what both parties run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -428,6 +439,27 @@ impl Plan {
             output_len: model.num_classes(),
             reveal,
         })
+    }
+
+    /// The server's work per query: AND gates, ct×pt products, rotations.
+    pub fn work_per_query(&self) -> QueryWork {
+        let mut w = QueryWork::default();
+        for st in &self.stages {
+            match st {
+                Stage::Linear { schedule, .. } => {
+                    let c = schedule.cost();
+                    w.he_mults += c.mults as u64;
+                    w.he_rotations += c.rotations() as u64;
+                }
+                Stage::Nonlinear { circuit, gather } => {
+                    let instances = gather.len() / circuit.spec().window.max(1);
+                    w.and_gates += (circuit.and_count() * instances) as u64;
+                }
+                Stage::Argmax { circuit, .. } => w.and_gates += circuit.and_count() as u64,
+                _ => {}
+            }
+        }
+        w
     }
 
     /// The Galois elements of each linear stage, in stage order (one key set per stage: a

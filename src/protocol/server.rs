@@ -113,6 +113,80 @@ pub(crate) struct Session {
     pub(crate) cot: CotSender,
 }
 
+/// What a running session reports as it goes (`serve`'s log lines and live metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// Handshake, key upload and OT setup are done.
+    Ready {
+        /// Time since the session started.
+        setup: Duration,
+        /// Payload bytes (sent, received) so far.
+        bytes: (u64, u64),
+    },
+    /// An offline phase computed ahead of its query.
+    Precomputed {
+        /// Its time.
+        offline: Duration,
+        /// Payload bytes (sent, received).
+        bytes: (u64, u64),
+        /// Offline phases now waiting.
+        ahead: usize,
+    },
+    /// A query answered.
+    Query {
+        /// Its number in the session (1-based).
+        n: usize,
+        /// Whether its offline phase was precomputed (reported by [`SessionEvent::Precomputed`]).
+        precomputed: bool,
+        /// Offline time (zero when it was precomputed).
+        offline: Duration,
+        /// Online time.
+        online: Duration,
+        /// Payload bytes (sent, received) of this query.
+        bytes: (u64, u64),
+    },
+}
+
+impl std::fmt::Display for SessionEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |b: u64| b as f64 / 1e6;
+        match self {
+            SessionEvent::Ready { setup, bytes } => write!(
+                f,
+                "session set up in {:.1} ms ({:.2} MB sent, {:.2} MB received)",
+                setup.as_secs_f64() * 1e3,
+                mb(bytes.0),
+                mb(bytes.1)
+            ),
+            SessionEvent::Precomputed {
+                offline,
+                bytes,
+                ahead,
+            } => write!(
+                f,
+                "offline phase precomputed in {:.1} ms ({ahead} ahead; {:.2} MB sent, {:.2} MB received)",
+                offline.as_secs_f64() * 1e3,
+                mb(bytes.0),
+                mb(bytes.1)
+            ),
+            SessionEvent::Query {
+                n,
+                offline,
+                online,
+                bytes,
+                ..
+            } => write!(
+                f,
+                "query {n}: offline {:.1} ms, online {:.1} ms ({:.2} MB sent, {:.2} MB received)",
+                offline.as_secs_f64() * 1e3,
+                online.as_secs_f64() * 1e3,
+                mb(bytes.0),
+                mb(bytes.1)
+            ),
+        }
+    }
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, Default)]
 pub struct SessionSummary {
@@ -221,7 +295,7 @@ impl Server {
     pub fn serve_session<C: Channel>(
         &self,
         ch: &mut C,
-        log: impl FnMut(&str),
+        log: impl FnMut(&SessionEvent),
     ) -> Result<SessionSummary> {
         self.serve_session_gated(ch, log, &mut OpenGate)
     }
@@ -232,7 +306,7 @@ impl Server {
     pub fn serve_session_gated<C: Channel>(
         &self,
         ch: &mut C,
-        mut log: impl FnMut(&str),
+        mut log: impl FnMut(&SessionEvent),
         gate: &mut dyn SessionGate,
     ) -> Result<SessionSummary> {
         let r = self.session_inner(ch, &mut log, gate);
@@ -251,11 +325,12 @@ impl Server {
     fn session_inner<C: Channel>(
         &self,
         ch: &mut C,
-        log: &mut impl FnMut(&str),
+        log: &mut impl FnMut(&SessionEvent),
         gate: &mut dyn SessionGate,
     ) -> Result<SessionSummary> {
         // The session's garbler: Δ, label key and a fresh garbling hash key, which the
         // evaluator needs and learns from the handshake.
+        let start = Instant::now();
         let garbler = Garbler::new_session()?;
         let terms = ServerTerms {
             circuit_privacy: self.circuit_privacy(),
@@ -290,6 +365,10 @@ impl Server {
             garbler,
             cot,
         };
+        log(&SessionEvent::Ready {
+            setup: start.elapsed(),
+            bytes: (ch.bytes_sent(), ch.bytes_received()),
+        });
         let mut summary = SessionSummary::default();
         let mut ahead: VecDeque<Vec<ServerPrep>> = VecDeque::new();
         // Queries started (precomputed ones included): the budget's Q.
@@ -297,6 +376,7 @@ impl Server {
         loop {
             let q = net::recv_msg(ch, TAG_QUERY, 1, "query request")?;
             let t0 = Instant::now();
+            let meter = net::Meter::start(ch);
             if matches!(
                 q.as_slice(),
                 [REQ_QUERY] | [REQ_PRECOMPUTE] | [REQ_QUERY_PRECOMPUTED]
@@ -329,11 +409,11 @@ impl Server {
                     }
                     let prep = self.offline(ch, &mut s)?;
                     ahead.push_back(prep);
-                    log(&format!(
-                        "offline phase precomputed in {:.1} ms ({} ahead)",
-                        t0.elapsed().as_secs_f64() * 1e3,
-                        ahead.len()
-                    ));
+                    log(&SessionEvent::Precomputed {
+                        offline: t0.elapsed(),
+                        bytes: meter.read(ch),
+                        ahead: ahead.len(),
+                    });
                     continue;
                 }
                 [REQ_QUERY_PRECOMPUTED] => {
@@ -355,12 +435,13 @@ impl Server {
             summary.queries += 1;
             summary.offline.push(t1 - t0);
             summary.online.push(t2 - t1);
-            log(&format!(
-                "query {}: offline {:.1} ms, online {:.1} ms",
-                summary.queries,
-                (t1 - t0).as_secs_f64() * 1e3,
-                (t2 - t1).as_secs_f64() * 1e3
-            ));
+            log(&SessionEvent::Query {
+                n: summary.queries,
+                precomputed: q.as_slice() == [REQ_QUERY_PRECOMPUTED],
+                offline: t1 - t0,
+                online: t2 - t1,
+                bytes: meter.read(ch),
+            });
         }
     }
 
