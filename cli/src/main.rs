@@ -115,6 +115,10 @@ enum Command {
         /// New sessions a client may open after a failed one.
         #[arg(long, default_value_t = 0)]
         retries: usize,
+        /// Compute each query's offline phase ahead (after the previous answer): the latency
+        /// measured is then the answer's, the online phase.
+        #[arg(long)]
+        precompute: bool,
         /// HE parameter set (as `infer`).
         #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
@@ -187,6 +191,10 @@ enum Command {
         /// --images) instead of text.
         #[arg(long)]
         json: bool,
+        /// With --images: keep this many offline phases computed ahead (0 to 4), so that each
+        /// answer costs only its online phase.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=4))]
+        precompute: u8,
         #[command(flatten)]
         connect: net_args::ConnectArgs,
     },
@@ -687,6 +695,7 @@ fn main() -> ExitCode {
             queries,
             model,
             retries,
+            precompute,
             params,
             json,
             connect,
@@ -698,6 +707,7 @@ fn main() -> ExitCode {
                 model,
                 param_set: p,
                 retries,
+                precompute,
                 connect: connect.options()?,
             };
             loadtest::loadtest(&spec, json)
@@ -711,6 +721,7 @@ fn main() -> ExitCode {
             polarity,
             params,
             json,
+            precompute,
             connect,
         } => match (image, images, mnist_index) {
             (Some(path), _, _) => Ok(cli::InferInput::Png(path, polarity.into())),
@@ -721,8 +732,16 @@ fn main() -> ExitCode {
         .and_then(|input| {
             let p = param_set(&params)?;
             let connect = connect.options()?;
-            cli::infer(&server, &connect, model.as_deref(), &input, p, json)
-                .map_err(|e| e.to_string())
+            cli::infer(
+                &server,
+                &connect,
+                model.as_deref(),
+                &input,
+                p,
+                json,
+                precompute.into(),
+            )
+            .map_err(|e| e.to_string())
         }),
         Command::Plan {
             model,

@@ -282,6 +282,8 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
             &addr,
             "--polarity",
             "as-is",
+            "--precompute",
+            "2",
             "--images",
         ])
         .arg(&images)
@@ -304,6 +306,10 @@ fn serve_a_model_file_and_infer_with_only_the_address() {
         "{text}"
     );
     assert!(text.contains("accuracy: 3/4"), "{text}");
+    assert!(
+        text.contains("offline phases precomputed 2 ahead: median answer latency"),
+        "{text}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
