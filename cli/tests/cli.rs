@@ -359,15 +359,15 @@ fn serve_exports_metrics_and_exits_cleanly_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
     let mut metrics = None;
-    loop {
+    let addr = loop {
         let line = lines.next().expect("serve printed its address").unwrap();
         if let Some(rest) = line.split("metrics on http://").nth(1) {
             metrics = Some(rest.split('/').next().unwrap().to_string());
         }
-        if line.contains("listening on ") {
-            break;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
         }
-    }
+    };
     let metrics = metrics.expect("serve printed its metrics address");
     let health = http_get(&metrics, "/healthz");
     assert!(
@@ -383,11 +383,22 @@ fn serve_exports_metrics_and_exits_cleanly_on_sigterm() {
         assert!(text.contains(want), "{want}: {text}");
     }
     assert!(http_get(&metrics, "/nope").contains(" 404 "));
+    // A session in progress keeps the server up after SIGTERM; meanwhile /healthz says it
+    // is draining, so that balancers send nothing new.
+    let idle = std::net::TcpStream::connect(&addr).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let health = http_get(&metrics, "/healthz");
+    assert!(
+        health.contains(" 503 ") && health.ends_with("draining\n"),
+        "{health}"
+    );
+    drop(idle);
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = server.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");

@@ -147,6 +147,9 @@ pub fn serve_until(
     }
     drop(listener);
     server.drain();
+    if let Some(m) = &run.metrics {
+        m.set_draining();
+    }
     tracing::info!(
         sessions = active.load(Ordering::SeqCst),
         grace_s = grace.as_secs_f64(),

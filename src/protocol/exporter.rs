@@ -33,6 +33,8 @@ pub struct ServeMetrics {
     and_gates: Counter,
     he_ops: Family<Label, Counter>,
     work: QueryWork,
+    /// Set when the server stops accepting: `/healthz` then answers 503.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl ServeMetrics {
@@ -117,7 +119,20 @@ impl ServeMetrics {
             and_gates,
             he_ops,
             work,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The server stopped accepting (shutdown): `/healthz` answers 503 from now on, so that
+    /// balancers and readiness probes send no new session here.
+    pub fn set_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`ServeMetrics::set_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn label(family: &Family<Label, Counter>, key: &str, value: &str) -> Counter {
@@ -202,7 +217,8 @@ impl ServeMetrics {
 }
 
 /// Serves `/metrics` and `/healthz` on `addr` from a background thread; returns the bound
-/// address. Any other path is 404; only GET is answered.
+/// address. `/healthz` is 200 `ok` while the server accepts sessions, 503 `draining` once it
+/// shuts down. Any other path is 404; only GET is answered.
 pub fn spawn_exporter(
     addr: &str,
     metrics: Arc<ServeMetrics>,
@@ -223,6 +239,9 @@ pub fn spawn_exporter(
                         metrics.render(),
                         "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     ),
+                    (true, "/healthz") if metrics.is_draining() => {
+                        (503, "draining\n".to_string(), "text/plain")
+                    }
                     (true, "/healthz") => (200, "ok\n".to_string(), "text/plain"),
                     _ => (404, "not found\n".to_string(), "text/plain"),
                 };
