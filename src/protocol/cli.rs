@@ -239,10 +239,24 @@ impl AcceptBackoff {
     }
 }
 
+/// Refusals being told at once; beyond this a refused connection is closed without a word
+/// (a flood of connections cannot make the server start threads without bound).
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+
+/// Refusal threads running now.
+static REFUSALS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
 /// Tells a connection over the session limit why it is refused, on a thread of its own
-/// (under TLS the handshake comes first; neither may hold up the accept loop), within 2 s.
+/// (under TLS the handshake comes first; neither may hold up the accept loop), within 2 s
+/// plus a 2 s linger; at most [`MAX_REFUSALS_IN_FLIGHT`] at once.
 fn refuse(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, reason: String) {
     const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
+    let taken = REFUSALS_IN_FLIGHT.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+        (n < MAX_REFUSALS_IN_FLIGHT).then_some(n + 1)
+    });
+    if taken.is_err() {
+        return; // dropped: closed without a word
+    }
     let send = move || {
         let ch = match tls {
             Some(cfg) => TcpChannel::tls_server(stream, cfg, REFUSAL_DEADLINE),
@@ -252,12 +266,14 @@ fn refuse(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, reason: Str
             crate::net::send_error(&mut ch, &reason);
             ch.linger_close(REFUSAL_DEADLINE, 1 << 20);
         }
+        REFUSALS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     };
     if std::thread::Builder::new()
         .name("refusal".into())
         .spawn(send)
         .is_err()
     {
+        REFUSALS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
         tracing::error!("cannot start a thread to refuse a connection");
     }
 }
