@@ -200,7 +200,7 @@ mod tests {
             assert!(ch.wire_bytes_received() > ch.bytes_received());
             // A second client that does not trust this certificate fails the handshake.
             let (s, _) = listener.accept().unwrap();
-            TcpChannel::tls_server(s, ch_cfg_again(), Duration::from_secs(5)).map(|_| ())
+            TcpChannel::tls_server(s, throwaway().unwrap().0, Duration::from_secs(5)).map(|_| ())
         });
         let s = TcpStream::connect(addr).unwrap();
         let name = server_name("localhost").unwrap();
@@ -253,10 +253,6 @@ mod tests {
         assert_eq!(ch.recv(10).unwrap(), b"hi");
         t.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    fn ch_cfg_again() -> Arc<ServerConfig> {
-        throwaway().unwrap().0
     }
 
     #[test]

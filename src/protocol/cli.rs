@@ -18,22 +18,6 @@ pub const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Boxed error of the command-line entry points.
 pub type CliResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Serves `server` on `listener` until the process ends: see [`serve_until`].
-pub fn serve_listener(
-    server: Arc<Server>,
-    listener: TcpListener,
-    max_sessions: usize,
-    timeout: Duration,
-) -> CliResult<()> {
-    let never = AtomicBool::new(false);
-    let run = ServeOptions {
-        max_sessions,
-        timeout,
-        ..ServeOptions::default()
-    };
-    serve_until(server, listener, &run, &never)
-}
-
 /// How [`serve_until`] runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
