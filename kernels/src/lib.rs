@@ -11,6 +11,7 @@
 //!   correlation-robust hashes of garbling and OT extension, over the 16-byte [`block::Block`].
 //! * `testing` (feature `testing`) — test-vector PRNG, naive reference product and the
 //!   backend-vs-scalar checks for tests, examples and benchmarks.
+//! * [`aligned`] — 64-byte-aligned word buffers ([`AlignedVec`]) for polynomials and tables.
 //! * [`isa`] — zero-sized tokens that prove a CPU feature (created only by runtime detection).
 //!
 //! Every `#[target_feature]` function is reached only through a function that takes the
@@ -20,6 +21,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod aes;
+pub mod aligned;
 pub mod backend;
 pub mod block;
 pub mod error;
@@ -31,6 +33,7 @@ pub mod prime;
 pub mod testing;
 
 pub use aes::{Aes128, AesBackend};
+pub use aligned::AlignedVec;
 pub use backend::Backend;
 pub use block::Block;
 pub use error::KernelError;

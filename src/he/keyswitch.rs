@@ -20,6 +20,7 @@ use super::keys::GaloisKeys;
 use super::params::{check_same, Parameters};
 use super::poly::{Poly, Representation};
 use kernels::ntt::SumBase;
+use kernels::AlignedVec;
 use std::sync::Arc;
 
 impl GaloisKeys {
@@ -148,7 +149,7 @@ struct Scratch {
     /// The key-switched halves before their gather π_g.
     acc: [Poly; 2],
     /// [`Hoisted::rotate_mul_acc`]: one limb of each half before and after the gather.
-    limb: [Vec<u64>; 4],
+    limb: [AlignedVec<u64>; 4],
 }
 
 impl Scratch {
@@ -157,7 +158,12 @@ impl Scratch {
             coeff: Poly::empty(),
             digits: Digits::empty(),
             acc: [Poly::empty(), Poly::empty()],
-            limb: [Vec::new(), Vec::new(), Vec::new(), Vec::new()],
+            limb: [
+                AlignedVec::new(),
+                AlignedVec::new(),
+                AlignedVec::new(),
+                AlignedVec::new(),
+            ],
         }
     }
 }
@@ -305,14 +311,12 @@ fn finish_rotation(
     acc0: &Poly,
     acc1: &Poly,
 ) -> Ciphertext {
-    let n = params.n;
-    // Filled by appending gathers: no zeroing pass before the gather.
     let gather = |acc: &Poly| {
-        let mut out = Vec::with_capacity(acc.num_limbs() * n);
-        for a in acc.limbs() {
-            key.perm.gather_extend(a, &mut out);
+        let mut out = Poly::zero(params, acc.num_limbs(), Representation::Ntt);
+        for (o, a) in out.limbs_mut().zip(acc.limbs()) {
+            key.perm.gather(a, o);
         }
-        Poly::from_limbs(n, out, Representation::Ntt)
+        out
     };
     Ciphertext::from_halves(params, gather(acc0), gather(acc1))
 }
@@ -335,7 +339,7 @@ struct Decomposed<'a> {
 struct Digits {
     n: usize,
     limbs: usize,
-    data: Vec<u64>,
+    data: AlignedVec<u64>,
 }
 
 impl Digits {
@@ -343,7 +347,7 @@ impl Digits {
         Digits {
             n: 0,
             limbs: 0,
-            data: Vec::new(),
+            data: AlignedVec::new(),
         }
     }
 
@@ -352,7 +356,7 @@ impl Digits {
         Digits {
             n,
             limbs,
-            data: vec![0; count * limbs * n],
+            data: AlignedVec::zeroed(count * limbs * n),
         }
     }
 

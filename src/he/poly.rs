@@ -9,6 +9,7 @@
 //! set: the object that owns it (ciphertext, key) does, and hands it to the operations that
 //! need the moduli or the NTT plans.
 use super::params::Parameters;
+use kernels::AlignedVec;
 use zeroize::Zeroize;
 
 /// The representation of a [`Poly`]'s limbs.
@@ -33,8 +34,8 @@ pub enum Representation {
 pub struct Poly {
     repr: Representation,
     n: usize,
-    data: Vec<u64>,
-    shoup: Vec<u64>,
+    data: AlignedVec<u64>,
+    shoup: AlignedVec<u64>,
 }
 
 impl std::fmt::Debug for Poly {
@@ -65,11 +66,11 @@ impl Poly {
         Poly {
             repr,
             n: params.n,
-            data: vec![0; len],
+            data: AlignedVec::zeroed(len),
             shoup: if repr == Representation::Prepared {
-                vec![0; len]
+                AlignedVec::zeroed(len)
             } else {
-                Vec::new()
+                AlignedVec::new()
             },
         }
     }
@@ -79,21 +80,21 @@ impl Poly {
         Poly {
             repr: Representation::Coefficient,
             n: 0,
-            data: Vec::new(),
-            shoup: Vec::new(),
+            data: AlignedVec::new(),
+            shoup: AlignedVec::new(),
         }
     }
 
-    /// Wraps limb-major `data` (a whole number of limbs of n words, reduced) in `repr`, which
-    /// must not be [`Representation::Prepared`] (see [`Poly::prepare`]).
-    pub(crate) fn from_limbs(n: usize, data: Vec<u64>, repr: Representation) -> Poly {
-        debug_assert!(n > 0 && data.len().is_multiple_of(n));
+    /// A copy of limb-major `words` (a whole number of limbs of n words, reduced) in `repr`,
+    /// which must not be [`Representation::Prepared`] (see [`Poly::prepare`]).
+    pub(crate) fn from_limbs(n: usize, words: &[u64], repr: Representation) -> Poly {
+        debug_assert!(n > 0 && words.len().is_multiple_of(n));
         debug_assert!(repr != Representation::Prepared);
         Poly {
             repr,
             n,
-            data,
-            shoup: Vec::new(),
+            data: AlignedVec::from_slice(words),
+            shoup: AlignedVec::new(),
         }
     }
 
@@ -272,9 +273,14 @@ impl Poly {
     /// NTT → prepared: computes each limb's Shoup constants for its plan.
     pub(crate) fn prepare(mut self, params: &Parameters) -> Poly {
         debug_assert_eq!(self.repr, Representation::Ntt);
-        let mut shoup = Vec::with_capacity(self.data.len());
-        for (limb, plan) in self.data.chunks_exact(self.n).zip(&params.plans) {
-            shoup.extend(plan.prepare(limb));
+        let mut shoup = AlignedVec::zeroed(self.data.len());
+        for ((limb, out), plan) in self
+            .data
+            .chunks_exact(self.n)
+            .zip(shoup.chunks_exact_mut(self.n))
+            .zip(&params.plans)
+        {
+            plan.prepare_into(limb, out);
         }
         self.shoup = shoup;
         self.repr = Representation::Prepared;
@@ -315,7 +321,12 @@ impl Poly {
 
     /// −self (same representation, not prepared).
     pub(crate) fn neg(&self, params: &Parameters) -> Poly {
-        let mut r = Poly::from_limbs(self.n, vec![0; self.data.len()], self.repr);
+        let mut r = Poly {
+            repr: self.repr,
+            n: self.n,
+            data: AlignedVec::zeroed(self.data.len()),
+            shoup: AlignedVec::new(),
+        };
         r.sub_assign(params, self);
         r
     }

@@ -53,7 +53,7 @@ pub(crate) fn expand_uniform(params: &Parameters, seed: &Seed, stream: u64, limb
             }
         }
     }
-    Poly::from_limbs(n, out, Representation::Ntt)
+    Poly::from_limbs(n, &out, Representation::Ntt)
 }
 
 /// Centered binomial noise with k = 21: (popcount of 21 bits) − (popcount of 21 bits).

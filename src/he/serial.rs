@@ -143,7 +143,7 @@ impl<'a> BitReader<'a> {
                 out.push(v);
             }
         }
-        Ok(Poly::from_limbs(n, out, Representation::Ntt))
+        Ok(Poly::from_limbs(n, &out, Representation::Ntt))
     }
     fn finish(self) -> std::result::Result<(), DeserializeError> {
         if self.acc != 0 {

@@ -7,7 +7,7 @@ use super::{measure, BenchRow, Budget};
 use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
 use gazelle::kernels::prime::ntt_primes;
 use gazelle::kernels::testing::TestRng;
-use gazelle::kernels::{Backend, KernelError};
+use gazelle::kernels::{AlignedVec, Backend, KernelError};
 
 /// Prime sizes measured: (bits, word). The 50-bit row is the largest prime below 2^50, where
 /// every reduction runs (shoup52, the IFMA52 butterflies on avx512, needs q < 2^50).
@@ -91,11 +91,13 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                     let ops: Vec<Op> = match word {
                         Word::U64 => {
                             let plan = NttPlan64::with_backend(n, q, backend, red)?;
-                            let a = rng.vec_below(n, q);
-                            let b = rng.vec_below(n, q);
-                            let bs = plan.prepare(&b);
+                            // 64-byte-aligned operands, as the library's polynomials.
+                            let a = AlignedVec::from_slice(&rng.vec_below(n, q));
+                            let b = AlignedVec::from_slice(&rng.vec_below(n, q));
+                            let bs = AlignedVec::from_slice(&plan.prepare(&b));
                             let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
-                            let (mut x, mut y, mut o) = (a.clone(), a.clone(), vec![0; n]);
+                            let (mut x, mut y, mut o) =
+                                (a.clone(), a.clone(), AlignedVec::zeroed(n));
                             vec![
                                 (
                                     "ntt-forward",
@@ -119,13 +121,14 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                         }
                         Word::U32 => {
                             let plan = NttPlan32::with_backend(n, q, backend, red)?;
-                            let a: Vec<u32> =
+                            let a: AlignedVec<u32> =
                                 rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
-                            let b: Vec<u32> =
+                            let b: AlignedVec<u32> =
                                 rng.vec_below(n, q).into_iter().map(|v| v as u32).collect();
-                            let bs = plan.prepare(&b);
+                            let bs = AlignedVec::from_slice(&plan.prepare(&b));
                             let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
-                            let (mut x, mut y, mut o) = (a.clone(), a.clone(), vec![0; n]);
+                            let (mut x, mut y, mut o) =
+                                (a.clone(), a.clone(), AlignedVec::zeroed(n));
                             vec![
                                 (
                                     "ntt-forward",

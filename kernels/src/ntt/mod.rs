@@ -16,6 +16,7 @@
 //! order: output slot i holds a(ψ^(2·brv(i)+1)), ψ the plan's primitive 2n-th root of unity.
 //! The inverse undoes it exactly (n⁻¹ included). Both are in place; inputs and outputs are
 //! fully reduced to [0, q) unless a function says otherwise.
+use crate::aligned::{AlignedVec, Word};
 use crate::backend::Backend;
 use crate::error::KernelError;
 use crate::modarith::{Modulus32, Modulus64, SHOUP52_MAX_BITS};
@@ -130,13 +131,13 @@ pub(crate) struct Tables<W> {
     pub(crate) q_inv: W,
     /// ψ^brv(k), its Shoup constant (⌊w·2^W/q⌋, or ⌊w·2^52/q⌋ in a `Shoup52` plan) and
     /// Montgomery form.
-    pub(crate) tw: Vec<W>,
-    pub(crate) tw_shoup: Vec<W>,
-    pub(crate) tw_mont: Vec<W>,
+    pub(crate) tw: AlignedVec<W>,
+    pub(crate) tw_shoup: AlignedVec<W>,
+    pub(crate) tw_mont: AlignedVec<W>,
     /// ψ^−brv(k), its Shoup constant (as for `tw_shoup`) and Montgomery form.
-    pub(crate) itw: Vec<W>,
-    pub(crate) itw_shoup: Vec<W>,
-    pub(crate) itw_mont: Vec<W>,
+    pub(crate) itw: AlignedVec<W>,
+    pub(crate) itw_shoup: AlignedVec<W>,
+    pub(crate) itw_mont: AlignedVec<W>,
     /// n⁻¹ mod q, its Shoup constant (as for `tw_shoup`) and Montgomery form.
     pub(crate) n_inv: W,
     pub(crate) n_inv_shoup: W,
@@ -149,7 +150,7 @@ pub(crate) struct Tables<W> {
     pub(crate) itw1_n_inv_shoup: W,
 }
 
-impl<W> Tables<W> {
+impl<W: Word> Tables<W> {
     /// (twiddles, Shoup constants) of the forward or inverse transform, or (Montgomery-form
     /// twiddles, the same again: unused) for Montgomery butterflies. The Shoup constants are
     /// those of the plan's reduction (64-, 32- or 52-bit).
@@ -295,8 +296,8 @@ macro_rules! ntt_plan {
                         m.shoup(w)
                     }
                 };
-                let shoup = |v: &[$W]| v.iter().map(|&w| shoup_of(w)).collect::<Vec<_>>();
-                let mont = |v: &[$W]| v.iter().map(|&w| m.to_montgomery(w)).collect::<Vec<_>>();
+                let shoup = |v: &[$W]| v.iter().map(|&w| shoup_of(w)).collect::<AlignedVec<_>>();
+                let mont = |v: &[$W]| v.iter().map(|&w| m.to_montgomery(w)).collect::<AlignedVec<_>>();
                 let n_inv = m.inv((n as u64 % q) as $W).expect("n is a unit mod q");
                 let itw1_n_inv = m.mul(itw[1], n_inv);
                 let t = Tables {
@@ -307,8 +308,8 @@ macro_rules! ntt_plan {
                     tw_mont: mont(&tw),
                     itw_shoup: shoup(&itw),
                     itw_mont: mont(&itw),
-                    tw,
-                    itw,
+                    tw: AlignedVec::from_slice(&tw),
+                    itw: AlignedVec::from_slice(&itw),
                     n_inv,
                     n_inv_shoup: shoup_of(n_inv),
                     n_inv_mont: m.to_montgomery(n_inv),
@@ -443,12 +444,24 @@ macro_rules! ntt_plan {
             /// ⌊b[i]·2^52 / q⌋ in a [`Reduction::Shoup52`] plan. Requires b in [0, q). Use them
             /// only with a plan of the same q and reduction.
             pub fn prepare(&self, b: &[$W]) -> Vec<$W> {
+                let mut out = vec![0; b.len()];
+                self.prepare_into(b, &mut out);
+                out
+            }
+
+            /// [`Self::prepare`] into `out` (n words).
+            pub fn prepare_into(&self, b: &[$W], out: &mut [$W]) {
                 self.check_len(b.len());
+                self.check_len(out.len());
                 let m = &self.modulus;
                 if self.reduction == Reduction::Shoup52 {
-                    b.iter().map(|&x| m.shoup52(x)).collect()
+                    for (o, &x) in out.iter_mut().zip(b) {
+                        *o = m.shoup52(x);
+                    }
                 } else {
-                    b.iter().map(|&x| m.shoup(x)).collect()
+                    for (o, &x) in out.iter_mut().zip(b) {
+                        *o = m.shoup(x);
+                    }
                 }
             }
 
