@@ -249,9 +249,13 @@ enum Command {
     },
     /// Markdown tables and SVG plots from a saved `bench --json` run and criterion's estimates.
     Report {
-        /// JSON written by `gazelle bench <family> --json`.
+        /// JSON written by `gazelle bench <family> --json` (repeat to merge several runs).
+        #[arg(long, required = true)]
+        bench_json: Vec<PathBuf>,
+        /// Merge runs from different machines or commits (the report then says so at the top);
+        /// without it such a merge is refused.
         #[arg(long)]
-        bench_json: PathBuf,
+        allow_mixed: bool,
         /// Criterion's output directory (peers timed in the same runs give ratios).
         #[arg(long, default_value = "target/criterion")]
         criterion: PathBuf,
@@ -261,9 +265,10 @@ enum Command {
         /// Directory for SVG plots.
         #[arg(long, default_value = "perf/plots")]
         plots: PathBuf,
-        /// The command that produced the JSON, quoted in the report.
-        #[arg(long, default_value = "gazelle bench all --backend all --json")]
-        command: String,
+        /// The command that produced the JSON, for reports saved before runs recorded their
+        /// own command line (a recorded one wins).
+        #[arg(long)]
+        command: Option<String>,
     },
     /// CPU profile of a workload as a flamegraph SVG, plus the hottest functions.
     Profile {
@@ -427,6 +432,7 @@ fn family_on(family: Family, backend: Backend, quick: bool) -> Result<Vec<BenchR
 fn run_bench(family: Family, backend: &str, json: bool, quick: bool) -> Result<(), String> {
     let backends = backends(backend)?;
     let mut report = Report {
+        run: bench::RunInfo::now(),
         machine: MachineInfo::detect(),
         rows: Vec::new(),
         notes: Vec::new(),
@@ -520,38 +526,31 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
     Ok(())
 }
 
-/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
-fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
-    // Civil-from-days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 fn run_report(
-    bench_json: &std::path::Path,
+    bench_json: &[PathBuf],
+    allow_mixed: bool,
     criterion: &std::path::Path,
     out: &std::path::Path,
     plots: &std::path::Path,
-    command: &str,
+    command: Option<&str>,
 ) -> Result<(), String> {
-    let text = std::fs::read(bench_json).map_err(|e| format!("{}: {e}", bench_json.display()))?;
-    let report: Report =
-        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", bench_json.display()))?;
+    let mut runs = Vec::new();
+    for path in bench_json {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let report: Report =
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        runs.push((path.display().to_string(), report));
+    }
+    let (mut report, mixed) = bench::report::merge(runs, allow_mixed)?;
+    if report.run.command.is_empty() {
+        report.run.command = command.unwrap_or("(not recorded)").to_string();
+    }
+    for m in &mixed {
+        eprintln!("warning: {m}");
+    }
     let entries = bench::report::read_criterion(criterion);
     let ratios = bench::report::peer_ratios(&entries);
-    let md = bench::report::markdown(&report, &ratios, command, &today());
+    let md = bench::report::markdown(&report, &mixed, &ratios, &bench::utc_now()[..10]);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
@@ -792,11 +791,19 @@ fn main() -> ExitCode {
         } => run_profile(workload, &out, seconds),
         Command::Report {
             bench_json,
+            allow_mixed,
             criterion,
             out,
             plots,
             command,
-        } => run_report(&bench_json, &criterion, &out, &plots, &command),
+        } => run_report(
+            &bench_json,
+            allow_mixed,
+            &criterion,
+            &out,
+            &plots,
+            command.as_deref(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,9 +20,12 @@ pub struct BenchRow {
     pub spread_us: f64,
     /// Number of timed samples.
     pub samples: usize,
+    /// The samples (µs per call, in the order taken; empty for sizes).
+    pub samples_us: Vec<f64>,
 }
 
-fn time<F: FnMut()>(samples: usize, mut f: F) -> (f64, f64) {
+/// (median, half-IQR, raw samples) of `samples` timed calls after one warm-up call, in µs.
+fn time<F: FnMut()>(samples: usize, mut f: F) -> (f64, f64, Vec<f64>) {
     f(); // warm up
     let mut t: Vec<f64> = (0..samples)
         .map(|_| {
@@ -31,9 +34,10 @@ fn time<F: FnMut()>(samples: usize, mut f: F) -> (f64, f64) {
             s.elapsed().as_secs_f64() * 1e6
         })
         .collect();
+    let raw = t.clone();
     t.sort_by(|a, b| a.total_cmp(b));
     let q = |x: f64| t[((t.len() - 1) as f64 * x).round() as usize];
-    (q(0.5), (q(0.75) - q(0.25)) / 2.0)
+    (q(0.5), (q(0.75) - q(0.25)) / 2.0, raw)
 }
 
 /// Times KeyGen, Galois keygen, Encrypt, Decrypt, Add, ct×pt, one rotation, k hoisted
@@ -48,13 +52,14 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
         let params = id.params()?;
         let name = id.name();
         let mut rng = sampling::secret_rng()?;
-        let mut push = |op: &str, (m, s): (f64, f64), samples: usize| {
+        let mut push = |op: &str, (m, s, raw): (f64, f64, Vec<f64>)| {
             rows.push(BenchRow {
                 operation: op.into(),
                 params: name,
                 median_us: m,
                 spread_us: s,
-                samples,
+                samples: raw.len().max(1),
+                samples_us: raw,
             });
         };
         let n = params.n();
@@ -62,7 +67,6 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
         push(
             "keygen",
             time(samples, || drop(SecretKey::generate(&params, &mut rng))),
-            samples,
         );
         let steps: Vec<i64> = (1..=32).collect();
         let gk = GaloisKeys::for_steps(&sk, &steps, true, &mut rng)?;
@@ -73,7 +77,6 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
             time(few, || {
                 let _ = GaloisKeys::for_steps(&sk, &[1], false, &mut r2);
             }),
-            few,
         );
         let vals: Vec<u64> = (0..n as u64).map(|i| i % params.p()).collect();
         let pt = Plaintext::encode_slots(&params, &vals)?;
@@ -83,7 +86,6 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
             time(samples, || {
                 let _ = sk.encrypt(&pt, &mut r3);
             }),
-            samples,
         );
         let ct = sk.encrypt(&pt, &mut rng)?;
         let ct2 = sk.encrypt(&pt, &mut rng)?;
@@ -92,14 +94,12 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
             time(samples, || {
                 let _ = sk.decrypt(&ct);
             }),
-            samples,
         );
         push(
             "add",
             time(samples * 4, || {
                 let _ = ct.add(&ct2);
             }),
-            samples * 4,
         );
         let w = PreparedPlaintext::new(&pt);
         let mut acc = Ciphertext::zero(&params, ct.level())?;
@@ -108,21 +108,18 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
             time(samples * 4, || {
                 let _ = acc.mul_plain_acc(&ct, &w);
             }),
-            samples * 4,
         );
         push(
             "rotation",
             time(samples, || {
                 let _ = gk.rotate_rows(&ct, 1);
             }),
-            samples,
         );
         push(
             "hoist (decompose)",
             time(samples, || {
                 let _ = Hoisted::new(&ct);
             }),
-            samples,
         );
         let h = Hoisted::new(&ct)?;
         push(
@@ -130,7 +127,6 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
             time(samples, || {
                 let _ = h.rotate_rows(&gk, 5);
             }),
-            samples,
         );
         for k in [8i64, 32] {
             push(
@@ -142,25 +138,25 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                         }
                     }
                 }),
-                few,
             );
         }
         push(
             "ciphertext bytes (fresh, seeded)",
-            (ct.serialized_len() as f64, 0.0),
-            1,
+            (ct.serialized_len() as f64, 0.0, Vec::new()),
         );
         let full = ct.add(&ct2)?;
         push(
             "ciphertext bytes (computed)",
-            (full.serialized_len() as f64, 0.0),
-            1,
+            (full.serialized_len() as f64, 0.0, Vec::new()),
         );
         if full.level() > 1 {
             push(
                 "ciphertext bytes (switched down)",
-                (full.mod_switch_down()?.serialized_len() as f64, 0.0),
-                1,
+                (
+                    full.mod_switch_down()?.serialized_len() as f64,
+                    0.0,
+                    Vec::new(),
+                ),
             );
         }
     }

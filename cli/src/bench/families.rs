@@ -39,6 +39,7 @@ pub fn he(quick: bool) -> Result<Vec<BenchRow>, String> {
                 row.spread_pct =
                     (r.median_us > 0.0).then(|| 2.0 * r.spread_us / r.median_us * 100.0);
                 row.samples = r.samples;
+                row.samples_us = r.samples_us;
                 row.throughput = (r.median_us > 0.0).then(|| 1e6 / r.median_us);
                 row.throughput_unit = Some("ops/s".into());
                 row

@@ -159,6 +159,7 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                         if name == "ntt-forward" {
                             fwd_us.insert((bits, word), stats.median_us);
                         }
+                        let median_us = stats.median_us;
                         let mut row = BenchRow::timing(
                             "kernels",
                             backend.name(),
@@ -166,7 +167,7 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                             size.clone(),
                             stats,
                         );
-                        row.throughput = Some(units / (stats.median_us * 1e-6));
+                        row.throughput = Some(units / (median_us * 1e-6));
                         row.throughput_unit = Some(format!("{unit}/s"));
                         row.cycles_per_unit = cyc.map(|c| c.0);
                         row.instructions_per_unit = cyc.map(|c| c.1);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Timing summary of one operation, per call, in microseconds.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stats {
     /// Median time per call (µs).
     pub median_us: f64,
@@ -27,6 +27,8 @@ pub struct Stats {
     pub samples: usize,
     /// Calls per sample.
     pub iters_per_sample: u64,
+    /// Every sample (µs per call) in the order taken.
+    pub samples_us: Vec<f64>,
 }
 
 /// How long to measure each operation.
@@ -82,6 +84,7 @@ pub fn measure<F: FnMut()>(mut f: F, budget: Budget) -> Stats {
 }
 
 fn summarize(v: &mut [f64], iters: u64) -> Stats {
+    let samples_us = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     let pick = |f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
     let median = pick(0.5);
@@ -96,6 +99,7 @@ fn summarize(v: &mut [f64], iters: u64) -> Stats {
         },
         samples: v.len(),
         iters_per_sample: iters,
+        samples_us,
     }
 }
 
@@ -131,6 +135,10 @@ pub struct BenchRow {
     pub per_unit: Option<String>,
     /// Secondary figures in words.
     pub note: String,
+    /// The raw samples behind `median` (µs per call, in the order taken), where the family
+    /// keeps them (kernels, he); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_us: Vec<f64>,
 }
 
 impl BenchRow {
@@ -157,6 +165,7 @@ impl BenchRow {
             instructions_per_unit: None,
             per_unit: None,
             note: String::new(),
+            samples_us: stats.samples_us,
         }
     }
 
@@ -184,6 +193,7 @@ impl BenchRow {
             instructions_per_unit: None,
             per_unit: None,
             note: String::new(),
+            samples_us: Vec::new(),
         }
     }
 }
@@ -301,9 +311,67 @@ impl std::fmt::Display for MachineInfo {
     }
 }
 
-/// A bench report: machine header plus rows; prints as a table or JSON.
+/// What produced a report: the build's commit, when, the command line and the worker threads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    /// Git commit the binary was built from (`+dirty`: with uncommitted changes; `unknown`:
+    /// built outside a checkout, or a report from before this field).
+    pub commit: String,
+    /// Start of the run, UTC, RFC 3339 (`2026-12-03T11:07:14Z`).
+    pub utc: String,
+    /// The command line, as typed (arguments joined by spaces).
+    pub command: String,
+    /// Worker threads of the parallel kernels (`GAZELLE_THREADS` or the logical cores).
+    pub threads: usize,
+}
+
+impl RunInfo {
+    /// This process: its build's commit, the clock, its arguments and thread count.
+    pub fn now() -> Self {
+        RunInfo {
+            commit: env!("GAZELLE_BUILD_COMMIT").to_string(),
+            utc: utc_now(),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            threads: gazelle::sched::Scheduler::global().threads(),
+        }
+    }
+}
+
+/// The system clock as RFC 3339 UTC with seconds (`YYYY-MM-DDTHH:MM:SSZ`).
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's civil-from-days).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A bench report: run and machine header plus rows; prints as a table or JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    /// What produced it (empty fields in reports saved before it was recorded).
+    #[serde(default)]
+    pub run: RunInfo,
     /// The machine and build.
     pub machine: MachineInfo,
     /// Measured rows.
@@ -345,9 +413,19 @@ fn fmt_rate(v: Option<f64>, unit: &Option<String>) -> String {
     }
 }
 
+impl std::fmt::Display for RunInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "run     : commit {} at {}, {} worker thread(s): {}",
+            self.commit, self.utc, self.threads, self.command
+        )
+    }
+}
+
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.machine)?;
+        write!(f, "{}{}", self.run, self.machine)?;
         let mut family = "";
         for r in &self.rows {
             if r.family != family {
