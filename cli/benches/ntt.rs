@@ -9,7 +9,7 @@ use criterion::{criterion_group, BenchmarkId, Criterion};
 use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
 use gazelle::kernels::prime::ntt_primes;
 use gazelle::kernels::testing::TestRng;
-use gazelle::kernels::Backend;
+use gazelle::kernels::{AlignedVec, Backend};
 use gazelle_cli::bench::{measure, Budget};
 use std::hint::black_box;
 use std::time::Duration;
@@ -29,8 +29,9 @@ fn ntt(c: &mut Criterion) {
         let mut g = c.benchmark_group(op);
         for n in SIZES {
             let mut rng = TestRng::new(n as u64);
-            let a = rng.vec_below(n, q60);
-            let b = rng.vec_below(n, q60);
+            // 64-byte-aligned buffers, as the library's polynomials (the peer gets the same).
+            let a = AlignedVec::from_slice(&rng.vec_below(n, q60));
+            let b = AlignedVec::from_slice(&rng.vec_below(n, q60));
             for backend in Backend::available() {
                 // 50-bit prime: 64-bit Shoup against 52-bit Shoup (IFMA52 on avx512).
                 for red in [Reduction::Shoup, Reduction::Shoup52] {
@@ -41,8 +42,8 @@ fn ntt(c: &mut Criterion) {
                         format!("{backend}-{}-u64", red.name()),
                         format!("{n}/50"),
                     );
-                    let a50: Vec<u64> = a.iter().map(|&x| x % q50).collect();
-                    let b50: Vec<u64> = b.iter().map(|&x| x % q50).collect();
+                    let a50: AlignedVec<u64> = a.iter().map(|&x| x % q50).collect();
+                    let b50: AlignedVec<u64> = b.iter().map(|&x| x % q50).collect();
                     let mut x = a50.clone();
                     match op {
                         "forward" => {
@@ -52,7 +53,7 @@ fn ntt(c: &mut Criterion) {
                             g.bench_function(id, |bch| bch.iter(|| p.inverse(black_box(&mut x))))
                         }
                         _ => {
-                            let bs = p.prepare(&b50);
+                            let bs = AlignedVec::from_slice(&p.prepare(&b50));
                             g.bench_function(id, |bch| {
                                 bch.iter(|| p.mul_acc_prepared(black_box(&mut x), &a50, &b50, &bs))
                             })
@@ -68,8 +69,8 @@ fn ntt(c: &mut Criterion) {
                     };
                     let p = NttPlan64::with_backend(n, q60, backend, red).unwrap();
                     let p32 = NttPlan32::with_backend(n, q30, backend, red).unwrap();
-                    let a32: Vec<u32> = a.iter().map(|&x| (x % q30) as u32).collect();
-                    let b32: Vec<u32> = b.iter().map(|&x| (x % q30) as u32).collect();
+                    let a32: AlignedVec<u32> = a.iter().map(|&x| (x % q30) as u32).collect();
+                    let b32: AlignedVec<u32> = b.iter().map(|&x| (x % q30) as u32).collect();
                     match op {
                         "forward" => {
                             let mut x = a.clone();
@@ -95,13 +96,13 @@ fn ntt(c: &mut Criterion) {
                             if red == Reduction::Montgomery {
                                 continue; // pointwise products do not depend on the butterfly
                             }
-                            let bs = p.prepare(&b);
-                            let mut o = vec![0; n];
+                            let bs = AlignedVec::from_slice(&p.prepare(&b));
+                            let mut o = AlignedVec::zeroed(n);
                             g.bench_function(id("u64", 60), |bch| {
                                 bch.iter(|| p.mul_acc_prepared(black_box(&mut o), &a, &b, &bs))
                             });
-                            let bs = p32.prepare(&b32);
-                            let mut o = vec![0; n];
+                            let bs = AlignedVec::from_slice(&p32.prepare(&b32));
+                            let mut o = AlignedVec::zeroed(n);
                             g.bench_function(id("u32", 30), |bch| {
                                 bch.iter(|| {
                                     p32.mul_acc_prepared(black_box(&mut o), &a32, &b32, &bs)

@@ -562,7 +562,7 @@ fn run_report(
         ratios.len(),
         entries.len()
     );
-    if let Some(p) = bench::report::plot_ntt(&report, plots)? {
+    if let Some(p) = bench::report::plot_ntt(&report, &entries, plots)? {
         println!("wrote {}", p.display());
     }
     for p in bench::report::plot_e2e(&report, plots)? {

@@ -3,6 +3,7 @@
 //! SVG plots for `perf/`.
 use super::{BenchRow, Report};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -275,76 +276,161 @@ pub fn markdown(report: &Report, mixed: &[String], ratios: &[PeerRatio], date: &
     s
 }
 
-/// Plots NTT forward time against n, one line per backend × reduction × word, from the
-/// kernels rows of a report. Returns the file written, or None if the report has no such rows.
-pub fn plot_ntt(report: &Report, out_dir: &Path) -> Result<Option<PathBuf>, String> {
-    let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+/// Short run tag for plot titles: machine, selected backend, commit (12 hex digits).
+fn run_tag(report: &Report) -> String {
+    let c = or_unknown(&report.run.commit);
+    let short: String = c.chars().take(12).collect();
+    let dirty = if c.ends_with("+dirty") { "+dirty" } else { "" };
+    format!(
+        "{} ({} cores), {}, commit {short}{dirty}",
+        report.machine.cpu, report.machine.cores, report.machine.backend_selected
+    )
+}
+
+/// Distinct colours for plot lines (Tableau 10).
+const LINE_COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// The series of the NTT plot: (label, points (log2 n, ns per butterfly)). Ours from the
+/// report's `ntt-forward` kernels rows on u64 words at the largest prime size measured (one
+/// line per backend × reduction; IFMA52's Shoup52 at its own < 2^50 prime), peers from
+/// criterion's `forward` group at the same prime size.
+pub fn ntt_series(report: &Report, peers: &[CriterionEntry]) -> Vec<(String, Vec<(f64, f64)>)> {
+    let per_butterfly = |n: f64, us: f64| us * 1e3 / (n / 2.0 * n.log2());
+    // (backend, reduction) → bits → points
+    let mut ours: BTreeMap<(String, String), BTreeMap<u32, Vec<(f64, f64)>>> = BTreeMap::new();
     for r in report
         .rows
         .iter()
-        .filter(|r| r.family == "kernels" && r.operation.starts_with("ntt-forward"))
+        .filter(|r| r.family == "kernels" && r.operation.starts_with("ntt-forward/"))
     {
         // size: "n=4096 q=60b u64"
         let mut parts = r.size.split_whitespace();
-        let n: f64 = match parts
+        let n: Option<f64> = parts
             .next()
             .and_then(|p| p.strip_prefix("n="))
-            .and_then(|v| v.parse().ok())
-        {
-            Some(n) => n,
-            None => continue,
+            .and_then(|v| v.parse().ok());
+        let bits: Option<u32> = parts
+            .next()
+            .and_then(|p| p.strip_prefix("q="))
+            .and_then(|v| v.strip_suffix('b'))
+            .and_then(|v| v.parse().ok());
+        let (Some(n), Some(bits), Some("u64")) = (n, bits, parts.next()) else {
+            continue;
         };
-        let rest: Vec<&str> = parts.collect();
-        let red = r.operation.split('/').nth(1).unwrap_or("");
-        series
-            .entry(format!("{} {} {}", r.backend, red, rest.join(" ")))
+        let red = r.operation["ntt-forward/".len()..].to_string();
+        ours.entry((r.backend.clone(), red))
             .or_default()
-            .push((n, r.median));
+            .entry(bits)
+            .or_default()
+            .push((n.log2(), per_butterfly(n, r.median)));
     }
+    let mut out = Vec::new();
+    let mut widest = 0;
+    for ((backend, red), by_bits) in ours {
+        if let Some((&bits, pts)) = by_bits.iter().next_back() {
+            widest = widest.max(bits);
+            out.push((format!("{backend} {red} ({bits}-bit q)"), pts.clone()));
+        }
+    }
+    let mut by_peer: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for e in peers.iter().filter(|e| e.group == "forward") {
+        let Some((n, bits)) = e.value.split_once('/') else {
+            continue;
+        };
+        let (Ok(n), Ok(bits)) = (n.parse::<f64>(), bits.parse::<u32>()) else {
+            continue;
+        };
+        let is_peer = !e.function.contains("-u64") && !e.function.contains("-u32");
+        if is_peer && bits == widest {
+            by_peer
+                .entry(&e.function)
+                .or_default()
+                .push((n.log2(), per_butterfly(n, e.median_ns / 1e3)));
+        }
+    }
+    for (peer, pts) in by_peer {
+        out.push((format!("{peer} ({widest}-bit q, criterion)"), pts));
+    }
+    for (_, pts) in &mut out {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+/// Plots forward-NTT time per butterfly against n (log2 axis) from [`ntt_series`]. Returns
+/// the file written, or None if there is nothing to plot.
+pub fn plot_ntt(
+    report: &Report,
+    peers: &[CriterionEntry],
+    out_dir: &Path,
+) -> Result<Option<PathBuf>, String> {
+    let series = ntt_series(report, peers);
     if series.is_empty() {
         return Ok(None);
     }
     std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
     let path = out_dir.join("ntt-forward.svg");
-    let max_t = series.values().flatten().map(|p| p.1).fold(0.0, f64::max) * 1.1;
-    let (min_n, max_n) = series
-        .values()
-        .flatten()
-        .fold((f64::MAX, 0.0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let pts = || series.iter().flat_map(|s| s.1.iter());
+    let max_t = pts().map(|p| p.1).fold(0.0, f64::max) * 1.15;
+    let (lo, hi) = pts().fold((f64::MAX, 0.0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let root = SVGBackend::new(&path, (960, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Forward NTT time vs n (per backend, reduction, prime)",
-            ("sans-serif", 20),
+            format!("Forward NTT, ns per butterfly: {}", run_tag(report)),
+            ("sans-serif", 17),
         )
-        .margin(12)
-        .x_label_area_size(40)
+        .margin(14)
+        .x_label_area_size(44)
         .y_label_area_size(60)
-        .build_cartesian_2d((min_n * 0.9)..(max_n * 1.1), 0.0..max_t)
+        .build_cartesian_2d((lo - 0.25)..(hi + 0.25), 0.0..max_t)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("n")
-        .y_desc("µs")
+        .x_desc("n (log2 axis)")
+        .y_desc("ns per butterfly (lower is faster)")
+        .x_labels(((hi - lo) as usize + 1) * 2 + 1)
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{}", 2f64.powf(x.round()) as u64)
+            } else {
+                String::new()
+            }
+        })
         .draw()
         .map_err(|e| e.to_string())?;
-    for (i, (name, mut pts)) in series.into_iter().enumerate() {
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let color = Palette99::pick(i).to_rgba();
+    for (i, (name, pts)) in series.into_iter().enumerate() {
+        let colour = LINE_COLOURS[i % LINE_COLOURS.len()];
+        let peer = name.contains("criterion");
+        let style = colour.stroke_width(if peer { 3 } else { 2 });
         chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .draw_series(LineSeries::new(pts.clone(), style))
             .map_err(|e| e.to_string())?
             .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        chart
+            .draw_series(
+                pts.into_iter()
+                    .map(move |p| Circle::new(p, if peer { 5 } else { 3 }, colour.filled())),
+            )
+            .map_err(|e| e.to_string())?;
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
@@ -353,36 +439,55 @@ pub fn plot_ntt(report: &Report, out_dir: &Path) -> Result<Option<PathBuf>, Stri
     Ok(Some(path))
 }
 
-/// Plots end-to-end latency per protocol stage, offline and online stacked, for each network
-/// of the report's `e2e` rows (one SVG per network). Returns the files written.
-pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    // network → ordered stages → (offline ms, online ms)
-    let mut nets: BTreeMap<String, Vec<(String, f64, f64)>> = BTreeMap::new();
+/// One stage of an end-to-end run: its label and (offline, online) ms.
+pub type StageTimes = (String, f64, f64);
+
+/// The `e2e` rows' stages per network, in protocol order. A stage that occurs twice under
+/// the same name stays two stages (the k-th offline row pairs with the k-th online one).
+pub fn e2e_stages(report: &Report) -> BTreeMap<String, Vec<StageTimes>> {
+    let mut nets: BTreeMap<String, Vec<StageTimes>> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String, bool), usize> = BTreeMap::new();
     for r in report.rows.iter().filter(|r| r.family == "e2e") {
-        let (phase, stage) = match r
+        let Some((phase, stage)) = r
             .operation
             .strip_prefix("stage ")
             .and_then(|s| s.split_once(": "))
-        {
-            Some(x) => x,
-            None => continue,
+        else {
+            continue;
         };
+        let offline = phase == "offline";
+        let k = seen
+            .entry((r.size.clone(), stage.to_string(), offline))
+            .or_default();
         let stages = nets.entry(r.size.clone()).or_default();
-        let idx = match stages.iter().position(|s| s.0 == stage) {
-            Some(i) => i,
-            None => {
+        let idx = stages
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.0 == stage)
+            .map(|(i, _)| i)
+            .nth(*k)
+            .unwrap_or_else(|| {
                 stages.push((stage.to_string(), 0.0, 0.0));
                 stages.len() - 1
-            }
-        };
-        if phase == "offline" {
+            });
+        *k += 1;
+        if offline {
             stages[idx].1 = r.median;
         } else {
             stages[idx].2 = r.median;
         }
     }
+    nets
+}
+
+/// Plots end-to-end latency per protocol stage, offline and online stacked (one colour per
+/// phase), every bar labelled with its stage and total, for each network of the report's
+/// `e2e` rows (one SVG per network). Returns the files written.
+pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let offline_colour = RGBColor(31, 119, 180);
+    let online_colour = RGBColor(255, 127, 14);
     let mut written = Vec::new();
-    for (net, stages) in nets {
+    for (net, stages) in e2e_stages(report) {
         std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
         let file = format!("e2e-{}.svg", net.split_whitespace().next().unwrap_or("net"));
         let path = out_dir.join(file);
@@ -391,65 +496,90 @@ pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String>
             .map(|s| s.1 + s.2)
             .fold(0.0, f64::max)
             .max(1e-3)
-            * 1.1;
+            * 1.18;
         let n = stages.len();
         {
-            let root = SVGBackend::new(&path, (1100, 160 + 28 * n as u32)).into_drawing_area();
+            let root = SVGBackend::new(&path, (1200, 130 + 26 * n as u32)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let mut chart = ChartBuilder::on(&root)
                 .caption(
-                    format!("Latency per stage, offline + online: {net}"),
-                    ("sans-serif", 18),
+                    format!("{net}: ms per stage, {}", run_tag(report)),
+                    ("sans-serif", 16),
                 )
                 .margin(10)
                 .x_label_area_size(36)
-                .y_label_area_size(520)
-                .build_cartesian_2d(0.0..max_t, 0.0..n as f64)
+                .y_label_area_size(470)
+                .build_cartesian_2d(0.0..max_t, (0..n.max(2) - 1).into_segmented())
                 .map_err(|e| e.to_string())?;
-            let labels: Vec<String> = stages.iter().map(|s| s.0.clone()).collect();
+            let labels: Vec<String> = stages
+                .iter()
+                .map(|s| s.0.chars().take(64).collect())
+                .collect();
             chart
                 .configure_mesh()
                 .disable_y_mesh()
-                .x_desc("ms")
-                .y_labels(n)
-                .y_label_formatter(&|y| {
-                    let i = (n as f64 - y - 0.5).round();
-                    if (0.0..n as f64).contains(&i) {
-                        labels[i as usize].chars().take(70).collect()
-                    } else {
-                        String::new()
-                    }
+                .x_desc("ms (offline + online)")
+                .y_labels(n + 1)
+                .y_label_formatter(&|v| match v {
+                    // Stage 0 at the top.
+                    SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
+                    _ => String::new(),
                 })
                 .draw()
                 .map_err(|e| e.to_string())?;
-            let bar = |i: usize| (n - 1 - i) as f64;
+            let row = |i: usize| n - 1 - i;
+            let bar = |i: usize, x0: f64, x1: f64, colour: RGBColor| {
+                let mut r = Rectangle::new(
+                    [
+                        (x0, SegmentValue::Exact(row(i))),
+                        (x1, SegmentValue::Exact(row(i) + 1)),
+                    ],
+                    colour.filled(),
+                );
+                r.set_margin(3, 3, 0, 0);
+                r
+            };
             chart
-                .draw_series(stages.iter().enumerate().map(|(i, s)| {
-                    Rectangle::new(
-                        [(0.0, bar(i) + 0.15), (s.1, bar(i) + 0.85)],
-                        BLUE.mix(0.6).filled(),
-                    )
-                }))
+                .draw_series(
+                    stages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| bar(i, 0.0, s.1, offline_colour)),
+                )
                 .map_err(|e| e.to_string())?
                 .label("offline")
-                .legend(|(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLUE.mix(0.6).filled())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], offline_colour.filled())
+                });
+            chart
+                .draw_series(
+                    stages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| bar(i, s.1, s.1 + s.2, online_colour)),
+                )
+                .map_err(|e| e.to_string())?
+                .label("online")
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], online_colour.filled())
                 });
             chart
                 .draw_series(stages.iter().enumerate().map(|(i, s)| {
-                    Rectangle::new(
-                        [(s.1, bar(i) + 0.15), (s.1 + s.2, bar(i) + 0.85)],
-                        RED.mix(0.6).filled(),
+                    Text::new(
+                        if s.1 < 0.005 {
+                            format!(" {} online", fmt_ms(s.2))
+                        } else {
+                            format!(" {} offline + {} online", fmt_ms(s.1), fmt_ms(s.2))
+                        },
+                        (s.1 + s.2, SegmentValue::CenterOf(row(i))),
+                        TextStyle::from(("sans-serif", 12).into_font())
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
                     )
                 }))
-                .map_err(|e| e.to_string())?
-                .label("online")
-                .legend(|(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], RED.mix(0.6).filled())
-                });
+                .map_err(|e| e.to_string())?;
             chart
                 .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
+                .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .position(SeriesLabelPosition::LowerRight)
                 .draw()
@@ -459,6 +589,17 @@ pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String>
         written.push(path);
     }
     Ok(written)
+}
+
+/// Milliseconds with three significant figures (`0.162 ms`, `84.3 ms`, `4631 ms`).
+fn fmt_ms(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
 }
 
 #[cfg(test)]
