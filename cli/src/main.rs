@@ -274,12 +274,18 @@ enum Command {
     Profile {
         /// Workload to profile.
         workload: Workload,
-        /// Output SVG.
-        #[arg(long, default_value = "flame.svg")]
-        out: PathBuf,
+        /// Output file (default: flame.svg, or profile.pb with `--format pprof`).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Seconds to sample.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// Flamegraph SVG, or pprof protobuf for external viewers (`go tool pprof`).
+        #[arg(long, value_enum, default_value_t = bench::profile::ProfileFormat::Flamegraph)]
+        format: bench::profile::ProfileFormat,
+        /// Functions listed (by inclusive time, self time beside it).
+        #[arg(long, default_value_t = 25)]
+        top: usize,
     },
 }
 
@@ -469,8 +475,35 @@ fn run_eval(model: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Result<(), String> {
+fn run_profile(
+    workload: Workload,
+    out: Option<PathBuf>,
+    seconds: f64,
+    format: bench::profile::ProfileFormat,
+    top: usize,
+) -> Result<(), String> {
     let duration = Duration::from_secs_f64(seconds.max(0.1));
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(match format {
+            bench::profile::ProfileFormat::Flamegraph => "flame.svg",
+            bench::profile::ProfileFormat::Pprof => "profile.pb",
+        })
+    });
+    let out = out.as_path();
+    let backend = gazelle::kernels::Backend::selected()
+        .map(|b| b.name().to_string())
+        .unwrap_or_else(|e| e.to_string());
+    let aes = gazelle::kernels::AesBackend::selected()
+        .map(|b| b.to_string())
+        .unwrap_or_else(|e| e.to_string());
+    let title = format!(
+        "workload {} (NTT backend {backend}, AES {aes}, {} worker thread(s))",
+        workload
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default(),
+        gazelle::sched::Scheduler::global().threads()
+    );
     let summary = match workload {
         Workload::Ntt => {
             use gazelle::kernels::ntt::NttPlan64;
@@ -484,20 +517,22 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
                 },
                 duration,
                 out,
-                20,
+                top,
+                &title,
+                format,
             )?
         }
         Workload::He => {
             let w = bench::workloads::HeWorkload::new().map_err(|e| e.to_string())?;
-            bench::profile::profile(|| w.run(), duration, out, 20)?
+            bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
         }
         Workload::Gc => {
             let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
-            bench::profile::profile(|| w.run(), duration, out, 20)?
+            bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
         }
         Workload::Conv => {
             let w = bench::workloads::ConvWorkload::new()?;
-            bench::profile::profile(|| w.run(), duration, out, 20)?
+            bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
         }
         Workload::E2e => {
             let params = gazelle::he::params::ParamSetId::default();
@@ -513,7 +548,9 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
                 },
                 duration,
                 out,
-                20,
+                top,
+                &title,
+                format,
             )?;
             if let Some(e) = failure {
                 return Err(e);
@@ -521,7 +558,7 @@ fn run_profile(workload: Workload, out: &std::path::Path, seconds: f64) -> Resul
             summary
         }
     };
-    println!("flamegraph written to {}", out.display());
+    println!("profile written to {}", out.display());
     print!("{summary}");
     Ok(())
 }
@@ -788,7 +825,9 @@ fn main() -> ExitCode {
             workload,
             out,
             seconds,
-        } => run_profile(workload, &out, seconds),
+            format,
+            top,
+        } => run_profile(workload, out, seconds, format, top),
         Command::Report {
             bench_json,
             allow_mixed,

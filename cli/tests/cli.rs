@@ -33,6 +33,19 @@ fn bench_all_quick_json_has_the_documented_fields() {
     ] {
         assert!(!machine[key].is_null(), "machine.{key} missing");
     }
+    let run = &v["run"];
+    assert!(
+        run["commit"].as_str().is_some_and(|c| !c.is_empty()),
+        "{run}"
+    );
+    assert!(
+        run["utc"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{run}"
+    );
+    assert!(run["command"]
+        .as_str()
+        .is_some_and(|c| c.contains("bench all --quick --json")));
+    assert!(run["threads"].as_u64().is_some_and(|t| t >= 1));
     // `gazelle report` turns the saved run into markdown and an NTT plot.
     let dir = std::env::temp_dir().join(format!("gazelle-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -55,13 +68,21 @@ fn bench_all_quick_json_has_the_documented_fields() {
     );
     let md = std::fs::read_to_string(dir.join("latest.md")).unwrap();
     assert!(
-        md.contains("### kernels") && md.contains("### he") && md.contains("Machine:"),
+        md.contains("### kernels")
+            && md.contains("### he")
+            && md.contains("Machine:")
+            && md.contains("Run: commit"),
         "{md}"
     );
     let svg = std::fs::read_to_string(dir.join("plots/ntt-forward.svg")).unwrap();
-    assert!(svg.contains("<svg") && svg.contains("Forward NTT"));
+    assert!(svg.contains("<svg") && svg.contains("ns per butterfly") && svg.contains("commit"));
     let svg = std::fs::read_to_string(dir.join("plots/e2e-mnist-minionn.svg")).unwrap();
-    assert!(svg.contains("<svg") && svg.contains("Latency per stage"));
+    assert!(svg.contains("<svg") && svg.contains("ms per stage"));
+    // Every stage bar is labelled: the first and last stages of MiniONN-MNIST by name.
+    assert!(
+        svg.contains("conv2d#0") && svg.contains("argmax"),
+        "unlabelled bars"
+    );
     std::fs::remove_dir_all(&dir).ok();
     let rows = v["rows"].as_array().expect("rows");
     // The end-to-end rows report 100 % agreement with the plaintext oracle.
@@ -132,7 +153,7 @@ fn bench_rejects_unknown_and_unavailable_backends() {
 }
 
 #[test]
-fn profile_writes_a_flamegraph() {
+fn profile_writes_a_flamegraph_and_pprof() {
     let dir = std::env::temp_dir().join(format!("gazelle-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let svg = dir.join("flame.svg");
@@ -151,7 +172,36 @@ fn profile_writes_a_flamegraph() {
         text.len() > 1000 && text.contains("<svg"),
         "not a flamegraph"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("hottest functions"));
+    assert!(
+        text.contains("workload ntt"),
+        "flamegraph title names the workload"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("inclusive") && stdout.contains("kernels::ntt"),
+        "{stdout}"
+    );
+    let pb = dir.join("ntt.pb");
+    let out = gazelle()
+        .args([
+            "profile",
+            "ntt",
+            "--seconds",
+            "0.3",
+            "--format",
+            "pprof",
+            "--out",
+        ])
+        .arg(&pb)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // A protobuf `Profile`: field 1 (sample_type, length-delimited) comes first.
+    let bytes = std::fs::read(&pb).unwrap();
+    assert!(
+        bytes.len() > 100 && bytes[0] == 0x0a,
+        "not a pprof protobuf"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -308,7 +308,8 @@ const LINE_COLOURS: [RGBColor; 10] = [
 pub fn ntt_series(report: &Report, peers: &[CriterionEntry]) -> Vec<(String, Vec<(f64, f64)>)> {
     let per_butterfly = |n: f64, us: f64| us * 1e3 / (n / 2.0 * n.log2());
     // (backend, reduction) → bits → points
-    let mut ours: BTreeMap<(String, String), BTreeMap<u32, Vec<(f64, f64)>>> = BTreeMap::new();
+    type ByBits = BTreeMap<u32, Vec<(f64, f64)>>;
+    let mut ours: BTreeMap<(String, String), ByBits> = BTreeMap::new();
     for r in report
         .rows
         .iter()
