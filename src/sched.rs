@@ -320,6 +320,11 @@ impl Scheduler {
         &self.topology
     }
 
+    /// The worker pool (for layers that take one explicitly, e.g. parallel garbling).
+    pub fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
     /// Runs `f` inside the pool (rayon calls in `f` use its workers).
     pub fn install<R: Send, F: FnOnce() -> R + Send>(&self, f: F) -> R {
         self.pool.install(f)

@@ -344,7 +344,7 @@ impl Family {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Workload {
     /// Forward + inverse NTT, n = 4096, 54-bit prime.
     Ntt,
@@ -356,6 +356,9 @@ enum Workload {
     Conv,
     /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
     E2e,
+    /// Twenty queries of MiniONN-MNIST in one session (session setup amortised): where the
+    /// offline and online phases spend their time.
+    Queries,
 }
 
 /// `--polarity` of `infer`.
@@ -534,14 +537,15 @@ fn run_profile(
             let w = bench::workloads::ConvWorkload::new()?;
             bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
         }
-        Workload::E2e => {
+        Workload::E2e | Workload::Queries => {
             let params = gazelle::he::params::ParamSetId::default();
+            let images = if workload == Workload::Queries { 20 } else { 1 };
             let mut failure = None;
             let summary = bench::profile::profile(
                 || {
                     let opts = cli::DemoOptions::default();
                     if let Err(e) =
-                        cli::demo_run("mnist-minionn", 1, params, &opts, |_, _, _, _| {})
+                        cli::demo_run("mnist-minionn", images, params, &opts, |_, _, _, _| {})
                     {
                         failure = Some(e.to_string());
                     }

@@ -1,7 +1,10 @@
 //! Throughput measurements for `gazelle bench gc`: AES blocks per second per backend, ns per
 //! AND gate garbling and evaluating a circuit of ≥ 10^6 AND gates, ReLUs per second.
 //!
-//! Single-threaded; each figure is the best of `repeats` timed runs (after one warm-up run).
+//! Single-threaded, except the `parallel` rows (garbling and evaluation of one batch on 1, 2,
+//! … threads of a pool: the scaling of [`Garbler::garble_parallel`] and
+//! [`Evaluator::evaluate_parallel`]); each figure is the best of `repeats` timed runs (after
+//! one warm-up run).
 use crate::gc::error::Result;
 use crate::gc::garble::{decode, Evaluator, Garbler, GROUP};
 use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
@@ -189,6 +192,87 @@ pub fn bench_relu(
     ])
 }
 
+/// Garbling and evaluation of one batch of ≥ `min_and_gates` AND gates (ReLUs) with the
+/// parallel entry points on pools of 1, 2, 4, … up to the machine's logical cores: ns per AND
+/// (wall time) and the speed-up over one thread, checked against the integer reference.
+pub fn bench_relu_parallel(p: u64, min_and_gates: usize, repeats: usize) -> Result<Vec<BenchRow>> {
+    let nc = NonlinearCircuit::new(NonlinearSpec::relu(p))?;
+    let circuit = nc.circuit();
+    let instances = min_and_gates.div_ceil(nc.and_count().max(1));
+    let ands = instances * nc.and_count();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut draw = |n: usize| -> Vec<u64> { (0..n).map(|_| rng.random_range(0..p)).collect() };
+    let (c, s, r) = (draw(instances), draw(instances), draw(instances));
+    let bits = nc.input_bits(&c, &s, &r)?;
+    let expect = nc.reference(&c, &s, &r);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads = vec![1];
+    while threads.last().is_some_and(|&t| t * 2 <= cores) {
+        threads.push(threads.last().unwrap() * 2);
+    }
+    if *threads.last().unwrap() != cores {
+        threads.push(cores);
+    }
+    let mut rows = Vec::new();
+    let mut one = (f64::NAN, f64::NAN);
+    let backend = AesBackend::selected()?.name();
+    for &t in &threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| crate::gc::GcError::InvalidParams(e.to_string()))?;
+        let (mut best_g, mut best_e) = (Duration::MAX, Duration::MAX);
+        let mut stream = Vec::with_capacity(circuit.table_bytes(instances));
+        for run in 0..repeats.max(1) + 1 {
+            let mut g = Garbler::new()?;
+            let mut e = Evaluator::new()?;
+            stream.clear();
+            let t0 = Instant::now();
+            let garbling = g.garble_parallel(circuit, instances, &mut stream, &pool)?;
+            let tg = t0.elapsed();
+            let labels = garbling.encode(&bits)?;
+            let t0 = Instant::now();
+            let out = e.evaluate_parallel(circuit, instances, &labels, &stream, &pool)?;
+            let te = t0.elapsed();
+            if nc.decode_outputs(&decode(&out, garbling.decoding())?) != expect {
+                return Err(crate::gc::GcError::InvalidParams(
+                    "benchmark outputs disagree with the reference".into(),
+                ));
+            }
+            if run > 0 {
+                best_g = best_g.min(tg);
+                best_e = best_e.min(te);
+            }
+        }
+        let g_ns = best_g.as_nanos() as f64 / ands as f64;
+        let e_ns = best_e.as_nanos() as f64 / ands as f64;
+        if t == 1 {
+            one = (g_ns, e_ns);
+        }
+        let detail = |base: f64, x: f64| {
+            format!(
+                "{instances} ReLUs, {ands} AND gates in one batch, {t} thread(s): {:.2}x one thread",
+                base / x
+            )
+        };
+        rows.push(BenchRow {
+            name: format!("garble relu+remask parallel ({t} thr)"),
+            backend,
+            value: g_ns,
+            unit: "ns/AND",
+            detail: detail(one.0, g_ns),
+        });
+        rows.push(BenchRow {
+            name: format!("evaluate relu+remask parallel ({t} thr)"),
+            backend,
+            value: e_ns,
+            unit: "ns/AND",
+            detail: detail(one.1, e_ns),
+        });
+    }
+    Ok(rows)
+}
+
 /// All figures: AES per available backend, then garbling/evaluation with the selected backend
 /// (`GAZELLE_BACKEND` or detection) and with every other available hardware backend.
 pub fn bench(config: &BenchConfig) -> Result<Vec<BenchRow>> {
@@ -220,6 +304,11 @@ pub fn bench(config: &BenchConfig) -> Result<Vec<BenchRow>> {
             config.repeats,
         )?);
     }
+    rows.extend(bench_relu_parallel(
+        config.p,
+        config.min_and_gates,
+        config.repeats,
+    )?);
     Ok(rows)
 }
 

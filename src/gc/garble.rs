@@ -98,12 +98,12 @@ impl<T: AsMut<[Block]>> std::ops::DerefMut for Secret<T> {
 }
 
 /// Writes tables to a sink through a buffer.
-struct TableWriter<'w, W: Write> {
+struct TableWriter<'w, W: Write + ?Sized> {
     inner: &'w mut W,
     buf: Vec<u8>,
 }
 
-impl<'w, W: Write> TableWriter<'w, W> {
+impl<'w, W: Write + ?Sized> TableWriter<'w, W> {
     fn new(inner: &'w mut W) -> Self {
         TableWriter {
             inner,
@@ -501,96 +501,103 @@ impl Garbler {
 
     /// Garbles `instances` copies of `circuit`, writing every AND table to `sink` as it goes
     /// (`circuit.table_bytes(instances)` bytes in all). Returns the input labels and output
-    /// decoding.
+    /// decoding. On one thread; see [`Garbler::garble_parallel`].
     pub fn garble<W: Write>(
         &mut self,
         circuit: &Circuit,
         instances: usize,
         sink: &mut W,
     ) -> Result<Garbling> {
+        self.garble_on(circuit, instances, sink, None)
+    }
+
+    /// [`Garbler::garble`] on the threads of `pool`: blocks of whole
+    /// [`GROUP`]s are garbled side by side into memory (a few MiB each) and written to `sink`
+    /// in order, a wave of blocks at a time. Same tables, labels and decoding as
+    /// [`Garbler::garble`] (the gate counter gives each block its first tweak).
+    pub fn garble_parallel<W: Write>(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        sink: &mut W,
+        pool: &rayon::ThreadPool,
+    ) -> Result<Garbling> {
+        self.garble_on(circuit, instances, sink, Some(pool))
+    }
+
+    fn garble_on<W: Write>(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        sink: &mut W,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Garbling> {
+        use rayon::prelude::*;
         let n_in = circuit.num_inputs();
         let n_out = circuit.num_outputs();
+        let ands = circuit.counts().and as u64;
         let delta = self.delta;
         let mut input_zero = Secret(vec![Block::ZERO; instances * n_in]);
         self.label_counter = self.label_prg.ctr_many(self.label_counter, &mut input_zero);
         let mut decoding = vec![false; instances * n_out];
-        let mut labels = Secret(vec![Block::ZERO; circuit.slots() * GROUP]);
-        // Slot 0 is the constant false: zero-label 0 (the evaluator holds label 0 too).
-        let mut writer = TableWriter::new(sink);
-        let mut hashes = Secret([Block::ZERO; 4 * CHUNK]);
-        let mut tw = [Block::ZERO; 4 * CHUNK];
-        let mut tables = [Block::ZERO; 2 * CHUNK];
-
-        for g0 in (0..instances).step_by(GROUP) {
-            let m = GROUP.min(instances - g0);
-            for (j, slot) in circuit.input_slots().enumerate() {
-                let dst = &mut labels[slot as usize * GROUP..][..m];
-                dst.copy_from_slice(&input_zero[j * instances + g0..][..m]);
-            }
-            for gate in circuit.gates() {
-                match *gate {
-                    Gate::Xor { a, b, out } => {
-                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
-                        for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
-                            *o = *x ^ *y;
-                        }
-                    }
-                    Gate::And {
-                        a,
-                        b,
-                        out,
-                        inv_a,
-                        inv_b,
-                    } => {
-                        // A complemented operand's zero-label is the slot's label ⊕ Δ.
-                        let (da, db) = (delta.and_bit(inv_a), delta.and_bit(inv_b));
-                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
-                        for c0 in (0..m).step_by(CHUNK) {
-                            let n = CHUNK.min(m - c0);
-                            let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
-                            for i in 0..n {
-                                let (j0, j1) = tweaks(self.next_gate);
-                                self.next_gate += 1;
-                                let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
-                                hashes[4 * i] = a0;
-                                hashes[4 * i + 1] = a0 ^ delta;
-                                hashes[4 * i + 2] = b0;
-                                hashes[4 * i + 3] = b0 ^ delta;
-                                tw[4 * i] = j0;
-                                tw[4 * i + 1] = j0;
-                                tw[4 * i + 2] = j1;
-                                tw[4 * i + 3] = j1;
-                            }
-                            self.hash.hash_many(&mut hashes[..4 * n], &tw[..4 * n]);
-                            for i in 0..n {
-                                let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
-                                let (pa, pb) = (a0.lsb(), b0.lsb());
-                                let h = &hashes[4 * i..4 * i + 4];
-                                let tg = h[0] ^ h[1] ^ delta.and_bit(pb);
-                                let wg = h[0] ^ tg.and_bit(pa);
-                                let te = h[2] ^ h[3] ^ a0;
-                                let we = h[2] ^ (te ^ a0).and_bit(pb);
-                                lo[c0 + i] = wg ^ we;
-                                tables[2 * i] = tg;
-                                tables[2 * i + 1] = te;
-                            }
-                            writer.write_blocks(&tables[..2 * n])?;
-                        }
-                    }
+        let first_gate = self.next_gate;
+        let job = |range: std::ops::Range<usize>,
+                   w: &mut dyn Write,
+                   dec: &mut [bool],
+                   labels: &mut [Block]| {
+            let mut writer = TableWriter::new(w);
+            let gate = first_gate + range.start as u64 * ands;
+            garble_range(
+                &self.hash,
+                delta,
+                circuit,
+                &input_zero,
+                instances,
+                range,
+                gate,
+                &mut writer,
+                dec,
+                labels,
+            )?;
+            writer.finish()
+        };
+        let scratch = || Secret(vec![Block::ZERO; circuit.slots() * GROUP]);
+        let threads = pool.map_or(1, |p| p.current_num_threads());
+        let block = block_instances(circuit, instances, threads);
+        if let (Some(pool), true) = (pool, threads > 1 && block < instances) {
+            let ranges: Vec<_> = (0..instances)
+                .step_by(block)
+                .map(|a| a..(a + block).min(instances))
+                .collect();
+            let mut dec_blocks: Vec<&mut [bool]> = decoding.chunks_mut(block * n_out).collect();
+            // One table buffer and label scratch per block of a wave, reused by every wave:
+            // freeing MiB-sized buffers on worker threads costs page faults and TLB
+            // shootdowns that stalled the other workers (measured: no speed-up at all).
+            let mut bufs: Vec<(Vec<u8>, Secret<Vec<Block>>)> = (0..2 * threads)
+                .map(|_| (Vec::with_capacity(circuit.table_bytes(block)), scratch()))
+                .collect();
+            for (wave, decs) in ranges
+                .chunks(2 * threads)
+                .zip(dec_blocks.chunks_mut(2 * threads))
+            {
+                pool.install(|| {
+                    wave.par_iter()
+                        .zip(decs.par_iter_mut())
+                        .zip(bufs.par_iter_mut())
+                        .try_for_each(|((r, dec), (buf, labels))| {
+                            buf.clear();
+                            job(r.clone(), buf, dec, labels)
+                        })
+                })?;
+                for (b, _) in &bufs[..wave.len()] {
+                    sink.write_all(b)?;
                 }
             }
-            let outs = circuit
-                .output_slots()
-                .iter()
-                .zip(circuit.output_inversions());
-            for (o, (&slot, &inv)) in outs.enumerate() {
-                let src = &labels[slot as usize * GROUP..][..m];
-                for (k, l) in src.iter().enumerate() {
-                    decoding[(g0 + k) * n_out + o] = l.lsb() ^ inv;
-                }
-            }
+            sink.flush()?;
+        } else {
+            job(0..instances, sink, &mut decoding, &mut scratch())?;
         }
-        writer.finish()?;
+        self.next_gate = first_gate + instances as u64 * ands;
         Ok(Garbling {
             instances,
             num_inputs: n_in,
@@ -600,6 +607,113 @@ impl Garbler {
             decoding,
         })
     }
+}
+
+/// Instances per parallel block: whole [`GROUP`]s, about 2 MiB of tables, and at least two
+/// blocks per thread when there are enough groups.
+fn block_instances(circuit: &Circuit, instances: usize, threads: usize) -> usize {
+    let group_bytes = circuit.table_bytes(GROUP).max(1);
+    let groups = instances.div_ceil(GROUP);
+    let by_size = ((2 << 20) / group_bytes).max(1);
+    let by_threads = groups.div_ceil(2 * threads.max(1)).max(1);
+    by_size.min(by_threads) * GROUP
+}
+
+/// Garbles instances `range` (its start a multiple of [`GROUP`]) of a batch of `instances`
+/// whose input zero-labels are `input_zero` (`[input][instance]`), AND gates numbered from
+/// `gate`, writing the tables to `writer` and the decoding bits of the range to `decoding`
+/// (`[instance][output]`); `labels` is `slots × GROUP` blocks of scratch, slot 0 zero.
+#[allow(clippy::too_many_arguments)]
+fn garble_range<W: Write + ?Sized>(
+    hash: &GcHash,
+    delta: Block,
+    circuit: &Circuit,
+    input_zero: &[Block],
+    instances: usize,
+    range: std::ops::Range<usize>,
+    mut gate: u64,
+    writer: &mut TableWriter<'_, W>,
+    decoding: &mut [bool],
+    labels: &mut [Block],
+) -> Result<()> {
+    debug_assert!(range.start.is_multiple_of(GROUP));
+    debug_assert_eq!(labels.len(), circuit.slots() * GROUP);
+    let n_out = circuit.num_outputs();
+    // Slot 0 is the constant false: zero-label 0 (the evaluator holds label 0 too); no
+    // gate writes it, so a reused scratch keeps it zero.
+    let mut hashes = Secret([Block::ZERO; 4 * CHUNK]);
+    let mut tw = [Block::ZERO; 4 * CHUNK];
+    let mut tables = [Block::ZERO; 2 * CHUNK];
+    for g0 in range.clone().step_by(GROUP) {
+        let m = GROUP.min(range.end - g0);
+        for (j, slot) in circuit.input_slots().enumerate() {
+            let dst = &mut labels[slot as usize * GROUP..][..m];
+            dst.copy_from_slice(&input_zero[j * instances + g0..][..m]);
+        }
+        for gate_def in circuit.gates() {
+            match *gate_def {
+                Gate::Xor { a, b, out } => {
+                    let [la, lb, lo] = regions3(labels, a, b, out, m);
+                    for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
+                        *o = *x ^ *y;
+                    }
+                }
+                Gate::And {
+                    a,
+                    b,
+                    out,
+                    inv_a,
+                    inv_b,
+                } => {
+                    // A complemented operand's zero-label is the slot's label ⊕ Δ.
+                    let (da, db) = (delta.and_bit(inv_a), delta.and_bit(inv_b));
+                    let [la, lb, lo] = regions3(labels, a, b, out, m);
+                    for c0 in (0..m).step_by(CHUNK) {
+                        let n = CHUNK.min(m - c0);
+                        let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
+                        for i in 0..n {
+                            let (j0, j1) = tweaks(gate);
+                            gate += 1;
+                            let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
+                            hashes[4 * i] = a0;
+                            hashes[4 * i + 1] = a0 ^ delta;
+                            hashes[4 * i + 2] = b0;
+                            hashes[4 * i + 3] = b0 ^ delta;
+                            tw[4 * i] = j0;
+                            tw[4 * i + 1] = j0;
+                            tw[4 * i + 2] = j1;
+                            tw[4 * i + 3] = j1;
+                        }
+                        hash.hash_many(&mut hashes[..4 * n], &tw[..4 * n]);
+                        for i in 0..n {
+                            let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
+                            let (pa, pb) = (a0.lsb(), b0.lsb());
+                            let h = &hashes[4 * i..4 * i + 4];
+                            let tg = h[0] ^ h[1] ^ delta.and_bit(pb);
+                            let wg = h[0] ^ tg.and_bit(pa);
+                            let te = h[2] ^ h[3] ^ a0;
+                            let we = h[2] ^ (te ^ a0).and_bit(pb);
+                            lo[c0 + i] = wg ^ we;
+                            tables[2 * i] = tg;
+                            tables[2 * i + 1] = te;
+                        }
+                        writer.write_blocks(&tables[..2 * n])?;
+                    }
+                }
+            }
+        }
+        let outs = circuit
+            .output_slots()
+            .iter()
+            .zip(circuit.output_inversions());
+        for (o, (&slot, &inv)) in outs.enumerate() {
+            let src = &labels[slot as usize * GROUP..][..m];
+            for (k, l) in src.iter().enumerate() {
+                decoding[(g0 - range.start + k) * n_out + o] = l.lsb() ^ inv;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The evaluator: the garbling hash under the garbler's [`HashKey`] and the gate counter
@@ -642,7 +756,8 @@ impl Evaluator {
 
     /// Evaluates `instances` copies of `circuit` on active `input_labels`
     /// (`[instance][input]`), reading the tables from `source`, which must then be exhausted.
-    /// Returns the output labels, `[instance][output]`.
+    /// Returns the output labels, `[instance][output]`. On one thread; see
+    /// [`Evaluator::evaluate_parallel`].
     pub fn evaluate<R: Read>(
         &mut self,
         circuit: &Circuit,
@@ -650,74 +765,171 @@ impl Evaluator {
         input_labels: &[Block],
         source: &mut R,
     ) -> Result<Vec<Block>> {
-        let n_in = circuit.num_inputs();
-        let n_out = circuit.num_outputs();
-        if input_labels.len() != instances * n_in {
-            return Err(GcError::InputLength {
-                expected: instances * n_in,
-                found: input_labels.len(),
-            });
-        }
-        let mut out_labels = vec![Block::ZERO; instances * n_out];
-        let mut labels = vec![Block::ZERO; circuit.slots() * GROUP];
+        check_input_labels(circuit, instances, input_labels)?;
+        let mut out_labels = vec![Block::ZERO; instances * circuit.num_outputs()];
         let mut reader = TableReader::new(source, circuit.table_bytes(instances));
-        let mut hashes = [Block::ZERO; 2 * CHUNK];
-        let mut tw = [Block::ZERO; 2 * CHUNK];
-        let mut tables = [Block::ZERO; 2 * CHUNK];
-
-        for g0 in (0..instances).step_by(GROUP) {
-            let m = GROUP.min(instances - g0);
-            for (j, slot) in circuit.input_slots().enumerate() {
-                let dst = &mut labels[slot as usize * GROUP..][..m];
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = input_labels[(g0 + k) * n_in + j];
-                }
-            }
-            for gate in circuit.gates() {
-                match *gate {
-                    Gate::Xor { a, b, out } => {
-                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
-                        for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
-                            *o = *x ^ *y;
-                        }
-                    }
-                    // A complemented operand has the same active label: nothing to do.
-                    Gate::And { a, b, out, .. } => {
-                        let [la, lb, lo] = regions3(&mut labels, a, b, out, m);
-                        for c0 in (0..m).step_by(CHUNK) {
-                            let n = CHUNK.min(m - c0);
-                            let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
-                            for i in 0..n {
-                                let (j0, j1) = tweaks(self.next_gate);
-                                self.next_gate += 1;
-                                hashes[2 * i] = la[i];
-                                hashes[2 * i + 1] = lb[i];
-                                tw[2 * i] = j0;
-                                tw[2 * i + 1] = j1;
-                            }
-                            reader.read_blocks(&mut tables[..2 * n])?;
-                            self.hash.hash_many(&mut hashes[..2 * n], &tw[..2 * n]);
-                            for i in 0..n {
-                                let (a, b) = (la[i], lb[i]);
-                                let (tg, te) = (tables[2 * i], tables[2 * i + 1]);
-                                let wg = hashes[2 * i] ^ tg.and_bit(a.lsb());
-                                let we = hashes[2 * i + 1] ^ (te ^ a).and_bit(b.lsb());
-                                lo[c0 + i] = wg ^ we;
-                            }
-                        }
-                    }
-                }
-            }
-            for (o, &slot) in circuit.output_slots().iter().enumerate() {
-                let src = &labels[slot as usize * GROUP..][..m];
-                for (k, l) in src.iter().enumerate() {
-                    out_labels[(g0 + k) * n_out + o] = *l;
-                }
-            }
-        }
+        evaluate_range(
+            &self.hash,
+            circuit,
+            input_labels,
+            0..instances,
+            self.next_gate,
+            &mut reader,
+            &mut out_labels,
+            &mut vec![Block::ZERO; circuit.slots() * GROUP],
+        )?;
+        self.next_gate += (instances * circuit.counts().and) as u64;
         reader.finish()?;
         Ok(out_labels)
     }
+
+    /// [`Evaluator::evaluate`] of tables held in memory (exactly
+    /// `circuit.table_bytes(instances)` bytes), on the threads of `pool`:
+    /// blocks of whole [`GROUP`]s side by side, each from its own slice of the tables and its
+    /// own first gate number. Same output labels as [`Evaluator::evaluate`].
+    pub fn evaluate_parallel(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        input_labels: &[Block],
+        tables: &[u8],
+        pool: &rayon::ThreadPool,
+    ) -> Result<Vec<Block>> {
+        use rayon::prelude::*;
+        check_input_labels(circuit, instances, input_labels)?;
+        let expected = circuit.table_bytes(instances);
+        if tables.len() < expected {
+            return Err(GcError::TruncatedTables {
+                expected,
+                found: tables.len(),
+            });
+        }
+        if tables.len() > expected {
+            return Err(GcError::TrailingBytes {
+                expected,
+                extra: tables.len() - expected,
+            });
+        }
+        let (n_in, n_out) = (circuit.num_inputs(), circuit.num_outputs());
+        let ands = circuit.counts().and;
+        let block = block_instances(circuit, instances, pool.current_num_threads());
+        let mut out_labels = vec![Block::ZERO; instances * n_out];
+        let first_gate = self.next_gate;
+        let hash = &self.hash;
+        pool.install(|| {
+            out_labels
+                .par_chunks_mut((block * n_out).max(1))
+                .enumerate()
+                .try_for_each_init(
+                    || vec![Block::ZERO; circuit.slots() * GROUP],
+                    |labels, (b, out)| {
+                        let start = b * block;
+                        let range = start..(start + block).min(instances);
+                        let mut src = &tables
+                            [circuit.table_bytes(range.start)..circuit.table_bytes(range.end)];
+                        let mut reader =
+                            TableReader::new(&mut src, circuit.table_bytes(range.len()));
+                        evaluate_range(
+                            hash,
+                            circuit,
+                            &input_labels[range.start * n_in..range.end * n_in],
+                            0..range.len(),
+                            first_gate + (start * ands) as u64,
+                            &mut reader,
+                            out,
+                            labels,
+                        )?;
+                        reader.finish()
+                    },
+                )
+        })?;
+        self.next_gate = first_gate + (instances * ands) as u64;
+        Ok(out_labels)
+    }
+}
+
+fn check_input_labels(circuit: &Circuit, instances: usize, input_labels: &[Block]) -> Result<()> {
+    if input_labels.len() != instances * circuit.num_inputs() {
+        return Err(GcError::InputLength {
+            expected: instances * circuit.num_inputs(),
+            found: input_labels.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Evaluates instances `range` of `input_labels` (`[instance][input]`, indexed from the
+/// range's own start, a multiple of [`GROUP`]), AND gates numbered from `gate`, tables from
+/// `reader`, output labels of the range into `out_labels` (`[instance][output]`); `labels` is
+/// `slots × GROUP` blocks of scratch, slot 0 zero.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_range<R: Read>(
+    hash: &GcHash,
+    circuit: &Circuit,
+    input_labels: &[Block],
+    range: std::ops::Range<usize>,
+    mut gate: u64,
+    reader: &mut TableReader<'_, R>,
+    out_labels: &mut [Block],
+    labels: &mut [Block],
+) -> Result<()> {
+    debug_assert_eq!(labels.len(), circuit.slots() * GROUP);
+    let n_in = circuit.num_inputs();
+    let n_out = circuit.num_outputs();
+    let mut hashes = [Block::ZERO; 2 * CHUNK];
+    let mut tw = [Block::ZERO; 2 * CHUNK];
+    let mut tables = [Block::ZERO; 2 * CHUNK];
+    for g0 in range.clone().step_by(GROUP) {
+        let m = GROUP.min(range.end - g0);
+        for (j, slot) in circuit.input_slots().enumerate() {
+            let dst = &mut labels[slot as usize * GROUP..][..m];
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = input_labels[(g0 + k) * n_in + j];
+            }
+        }
+        for gate_def in circuit.gates() {
+            match *gate_def {
+                Gate::Xor { a, b, out } => {
+                    let [la, lb, lo] = regions3(labels, a, b, out, m);
+                    for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
+                        *o = *x ^ *y;
+                    }
+                }
+                // A complemented operand has the same active label: nothing to do.
+                Gate::And { a, b, out, .. } => {
+                    let [la, lb, lo] = regions3(labels, a, b, out, m);
+                    for c0 in (0..m).step_by(CHUNK) {
+                        let n = CHUNK.min(m - c0);
+                        let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
+                        for i in 0..n {
+                            let (j0, j1) = tweaks(gate);
+                            gate += 1;
+                            hashes[2 * i] = la[i];
+                            hashes[2 * i + 1] = lb[i];
+                            tw[2 * i] = j0;
+                            tw[2 * i + 1] = j1;
+                        }
+                        reader.read_blocks(&mut tables[..2 * n])?;
+                        hash.hash_many(&mut hashes[..2 * n], &tw[..2 * n]);
+                        for i in 0..n {
+                            let (a, b) = (la[i], lb[i]);
+                            let (tg, te) = (tables[2 * i], tables[2 * i + 1]);
+                            let wg = hashes[2 * i] ^ tg.and_bit(a.lsb());
+                            let we = hashes[2 * i + 1] ^ (te ^ a).and_bit(b.lsb());
+                            lo[c0 + i] = wg ^ we;
+                        }
+                    }
+                }
+            }
+        }
+        for (o, &slot) in circuit.output_slots().iter().enumerate() {
+            let src = &labels[slot as usize * GROUP..][..m];
+            for (k, l) in src.iter().enumerate() {
+                out_labels[(g0 - range.start + k) * n_out + o] = *l;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Garbles and evaluates `instances` copies of `circuit` in one process (tables through a
@@ -783,6 +995,52 @@ mod tests {
                 .unwrap();
             let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
             assert_eq!(values, expect, "{instances} instances");
+        }
+    }
+
+    #[test]
+    fn parallel_garbling_and_evaluation_match_one_thread() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        // Enough instances for several blocks per thread (blocks are ≥ one GROUP).
+        for instances in [0usize, 1, GROUP + 7, 9 * GROUP + 100] {
+            let (nc, bits, expect) = relu_case(instances, 7 + instances as u64);
+            let c = nc.circuit();
+            // Two batches under one Δ: the gate counters must continue across them.
+            let mut g1 = Garbler::from_seed([3; 32]).unwrap();
+            let mut g2 = Garbler::from_seed([3; 32]).unwrap();
+            for batch in 0..2 {
+                let (mut s1, mut s2) = (Vec::new(), Vec::new());
+                let a = g1.garble(c, instances, &mut s1).unwrap();
+                let b = g2.garble_parallel(c, instances, &mut s2, &pool).unwrap();
+                assert_eq!(s1, s2, "tables, {instances} instances, batch {batch}");
+                assert_eq!(a.decoding(), b.decoding());
+                let labels = a.encode(&bits).unwrap();
+                assert_eq!(labels, b.encode(&bits).unwrap());
+                let mut e1 = Evaluator::new().unwrap();
+                let mut e2 = Evaluator::new().unwrap();
+                e1.next_gate = g1.next_gate - (c.counts().and * instances) as u64;
+                e2.next_gate = e1.next_gate;
+                let o1 = e1
+                    .evaluate(c, instances, &labels, &mut s1.as_slice())
+                    .unwrap();
+                let o2 = e2
+                    .evaluate_parallel(c, instances, &labels, &s2, &pool)
+                    .unwrap();
+                assert_eq!(o1, o2);
+                assert_eq!(e1.next_gate, e2.next_gate);
+                let values = nc.decode_outputs(&decode(&o2, a.decoding()).unwrap());
+                assert_eq!(values, expect);
+                if instances > 0 {
+                    let short = &s2[..s2.len() - 1];
+                    assert!(matches!(
+                        e2.evaluate_parallel(c, instances, &labels, short, &pool),
+                        Err(GcError::TruncatedTables { .. })
+                    ));
+                }
+            }
         }
     }
 

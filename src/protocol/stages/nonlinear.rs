@@ -19,6 +19,7 @@ use crate::protocol::wire::{
     decode_garbler_labels, encode_garbler_labels, garbler_labels_len, TAG_GLABELS, TAG_TABLES,
 };
 use crate::protocol::{random_mod, ProtocolError, Result};
+use crate::sched::Scheduler;
 use kernels::Block;
 
 /// The server's per-query state: the random OTs for the client's input bits and the
@@ -107,7 +108,9 @@ fn garble_and_send<C: Channel>(
 ) -> Result<ServerPrep> {
     let pool = ot_io::extend_sender(ch, &mut s.cot, eval_bits)?;
     let mut w = ChunkWriter::new(ch, TAG_TABLES);
-    let garbling = s.garbler.garble(circuit, inst, &mut w)?;
+    let garbling = s
+        .garbler
+        .garble_parallel(circuit, inst, &mut w, Scheduler::global().pool())?;
     w.finish()?;
     let glabels = garbling.encode_party(circuit, Party::Garbler, gbits)?;
     net::send_msg(
@@ -203,9 +206,13 @@ fn evaluate<C: Channel>(
 ) -> Result<Vec<bool>> {
     let labels = ot_io::receive_labels(ch, &mut prep.pool, bits)?;
     let all = merge_inputs(circuit, inst, &prep.glabels, &labels)?;
-    let out = cx
-        .evaluator
-        .evaluate(circuit, inst, &all, &mut prep.tables.as_slice())?;
+    let out = cx.evaluator.evaluate_parallel(
+        circuit,
+        inst,
+        &all,
+        &prep.tables,
+        Scheduler::global().pool(),
+    )?;
     Ok(decode(&out, &prep.decoding)?)
 }
 
