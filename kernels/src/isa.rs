@@ -35,6 +35,9 @@ macro_rules! tokens {
 tokens! {
     /// x86-64 AVX2: the avx2 NTT kernels and the gather of [`crate::ntt::NttPermutation`].
     Avx2 => crate::backend::cpu::has_avx2();
+    /// x86-64 AVX2 and FMA: the double-precision compact products
+    /// ([`crate::ntt::NttPlan64::mul_compact_pair`]).
+    Avx2Fma => crate::backend::cpu::has_avx2() && std::arch::is_x86_feature_detected!("fma");
     /// x86-64 AVX-512 F and DQ: the avx512 NTT kernels and the block permutation.
     Avx512 => crate::backend::cpu::has_avx512();
     /// x86-64 AVX-512 F, DQ and IFMA52: the 52-bit Shoup butterflies

@@ -152,11 +152,11 @@ impl Ciphertext {
         check_same(&self.params, &pt.params)?;
         let limbs = self.level();
         let mut r = Ciphertext::zero(&self.params, limbs)?;
-        for (k, plan) in self.params.plans[..limbs].iter().enumerate() {
-            plan.mul_prepared_pair(
+        for k in 0..limbs {
+            pt.mul_pair_limb(
+                k,
                 [r.c0.limb_mut(k), r.c1.limb_mut(k)],
                 [self.c0.limb(k), self.c1.limb(k)],
-                pt.poly.prepared_limb(k),
                 false,
             );
         }
@@ -167,11 +167,11 @@ impl Ciphertext {
     pub fn mul_plain_acc(&mut self, ct: &Ciphertext, pt: &PreparedPlaintext) -> Result<()> {
         self.check_compatible(ct)?;
         check_same(&self.params, &pt.params)?;
-        for (k, plan) in self.params.plans[..self.level()].iter().enumerate() {
-            plan.mul_prepared_pair(
+        for k in 0..self.level() {
+            pt.mul_pair_limb(
+                k,
                 [self.c0.limb_mut(k), self.c1.limb_mut(k)],
                 [ct.c0.limb(k), ct.c1.limb(k)],
-                pt.poly.prepared_limb(k),
                 true,
             );
         }

@@ -148,11 +148,15 @@ impl Plaintext {
 }
 
 /// A plaintext multiplicand transformed once: its centered coefficients lifted to every prime
-/// and put in NTT form with Shoup constants, plus its ℓ1 norm for the noise bound.
+/// and put in NTT form, plus its ℓ1 norm for the noise bound. Where every prime is below
+/// 2^50 (the default sets) it is *compact*: the NTT values alone, multiplied with
+/// `NttPlan64::mul_compact_pair`; otherwise the values with their Shoup constants (twice the
+/// memory).
 #[derive(Clone)]
 pub struct PreparedPlaintext {
     pub(crate) params: Arc<Parameters>,
-    /// The centered coefficients on every prime, prepared.
+    /// The centered coefficients on every prime in NTT form: compact (representation `Ntt`)
+    /// or with Shoup constants (`Prepared`).
     pub(crate) poly: Poly,
     pub(crate) l1_norm: f64,
 }
@@ -185,10 +189,33 @@ impl PreparedPlaintext {
         let l1_norm = centered.iter().map(|&c| c.unsigned_abs() as f64).sum();
         let mut poly = Poly::lift_signed(params, &centered, params.max_level());
         poly.forward(params);
+        let compact = params.plans[..params.max_level()]
+            .iter()
+            .all(|p| p.has_compact());
         PreparedPlaintext {
             params: params.clone(),
-            poly: poly.prepare(params),
+            poly: if compact { poly } else { poly.prepare(params) },
             l1_norm,
+        }
+    }
+
+    /// out_i (+)= a_i ⊙ self on limb k (NTT form, both halves of a ciphertext at once).
+    pub(crate) fn mul_pair_limb(&self, k: usize, out: [&mut [u64]; 2], a: [&[u64]; 2], acc: bool) {
+        let plan = &self.params.plans[k];
+        if self.poly.representation() == Representation::Prepared {
+            plan.mul_prepared_pair(out, a, self.poly.prepared_limb(k), acc);
+        } else {
+            plan.mul_compact_pair(out, a, self.poly.limb(k), acc);
+        }
+    }
+
+    /// Bytes of memory the prepared values take (compact: 8 per coefficient and prime).
+    pub fn memory_bytes(&self) -> usize {
+        let words = self.poly.num_limbs() * self.poly.n();
+        if self.poly.representation() == Representation::Prepared {
+            16 * words
+        } else {
+            8 * words
         }
     }
 

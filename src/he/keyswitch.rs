@@ -475,16 +475,11 @@ impl Hoisted {
                 v.resize(params.n, 0);
             }
             let [a0, a1, r0, r1] = &mut s.limb;
-            for (k, plan) in params.plans[..limbs].iter().enumerate() {
+            for k in 0..limbs {
                 key.key_switch_limb(params, &dec, k, a0, a1);
                 key.perm.gather(a0, r0);
                 key.perm.gather(a1, r1);
-                plan.mul_prepared_pair(
-                    [acc.c0.limb_mut(k), acc.c1.limb_mut(k)],
-                    [r0, r1],
-                    pt.poly.prepared_limb(k),
-                    true,
-                );
+                pt.mul_pair_limb(k, [acc.c0.limb_mut(k), acc.c1.limb_mut(k)], [r0, r1], true);
             }
         });
         acc.seed = None;

@@ -95,10 +95,40 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                             let a = AlignedVec::from_slice(&rng.vec_below(n, q));
                             let b = AlignedVec::from_slice(&rng.vec_below(n, q));
                             let bs = AlignedVec::from_slice(&plan.prepare(&b));
-                            let (p1, p2, p3) = (plan.clone(), plan.clone(), plan);
+                            let (p1, p2, p3) = (plan.clone(), plan.clone(), plan.clone());
                             let (mut x, mut y, mut o) =
                                 (a.clone(), a.clone(), AlignedVec::zeroed(n));
-                            vec![
+                            let mut pair_ops: Vec<Op> = Vec::new();
+                            {
+                                // Both halves of a ciphertext times one plaintext limb: with
+                                // Shoup constants, and compact (values only) where q < 2^50.
+                                let (p4, a4, b4, bs4) =
+                                    (plan.clone(), a.clone(), b.clone(), bs.clone());
+                                let mut o4 = [AlignedVec::zeroed(n), AlignedVec::zeroed(n)];
+                                pair_ops.push((
+                                    "mul-acc-prepared-pair",
+                                    Box::new(move || {
+                                        let [u, v] = &mut o4;
+                                        p4.mul_prepared_pair([u, v], [&a4, &a4], (&b4, &bs4), true)
+                                    }),
+                                    2.0 * n as f64,
+                                    "coefficient",
+                                ));
+                                if plan.has_compact() {
+                                    let (p5, a5, b5) = (plan.clone(), a.clone(), b.clone());
+                                    let mut o5 = [AlignedVec::zeroed(n), AlignedVec::zeroed(n)];
+                                    pair_ops.push((
+                                        "mul-acc-compact-pair",
+                                        Box::new(move || {
+                                            let [u, v] = &mut o5;
+                                            p5.mul_compact_pair([u, v], [&a5, &a5], &b5, true)
+                                        }),
+                                        2.0 * n as f64,
+                                        "coefficient",
+                                    ));
+                                }
+                            }
+                            let mut ops: Vec<Op> = vec![
                                 (
                                     "ntt-forward",
                                     Box::new(move || p1.forward(&mut x)),
@@ -117,7 +147,9 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                                     n as f64,
                                     "coefficient",
                                 ),
-                            ]
+                            ];
+                            ops.extend(pair_ops);
+                            ops
                         }
                         Word::U32 => {
                             let plan = NttPlan32::with_backend(n, q, backend, red)?;

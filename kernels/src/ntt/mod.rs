@@ -23,8 +23,10 @@ use crate::modarith::{Modulus32, Modulus64, SHOUP52_MAX_BITS};
 use crate::prime::{bit_reverse, primitive_root_of_unity};
 use dispatch::SimdKernels;
 
+mod compact;
 #[macro_use]
 mod dispatch;
+pub use compact::COMPACT_MAX_BITS;
 pub(crate) mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -194,6 +196,10 @@ macro_rules! ntt_plan {
             t: Tables<$W>,
             /// The SIMD kernels of (backend, reduction, q), resolved once; `None`: scalar.
             simd: Option<SimdKernels<$W>>,
+            /// Compact products (u64 plans with q < 2^50 only): the constants and the SIMD
+            /// kernel of the backend, if it has one. Always `None` in (and unread by) u32 plans.
+            #[allow(dead_code)]
+            compact: Option<(compact::Consts, Option<compact::PairFn>)>,
         }
 
         impl $Plan {
@@ -316,7 +322,12 @@ macro_rules! ntt_plan {
                     itw1_n_inv,
                     itw1_n_inv_shoup: shoup_of(itw1_n_inv),
                 };
-                Ok(Self { n, log_n, modulus, psi: psi_w, backend, reduction, t, simd })
+                let compact = if <$W>::BITS == 64 {
+                    compact::Consts::new(q).map(|c| (c, compact::select(backend)))
+                } else {
+                    None
+                };
+                Ok(Self { n, log_n, modulus, psi: psi_w, backend, reduction, t, simd, compact })
             }
 
             /// Ring dimension n.
@@ -791,6 +802,37 @@ ntt_plan!(
     /// NTT plan for a prime q < 2^30 and n = 2^k in [256, 32768].
     NttPlan32, u32, Modulus32, 30, dispatch::simd_u32
 );
+
+impl NttPlan64 {
+    /// Whether this plan has compact products ([`Self::mul_compact_pair`]): q < 2^50.
+    pub fn has_compact(&self) -> bool {
+        self.compact.is_some()
+    }
+
+    /// out_i = a_i ⊙ b (acc: out_i += a_i ⊙ b) mod q for i = 0, 1, with b given by its values
+    /// alone (no Shoup constants: a compact fixed multiplicand); every operand in [0, q), out
+    /// in [0, q). One pass per half on avx2 (with FMA) and avx512, double-precision quotient
+    /// and exact remainder (see `ntt/compact.rs`); scalar elsewhere. Panics if the plan has no
+    /// compact products or a slice's length is not n.
+    pub fn mul_compact_pair(&self, out: [&mut [u64]; 2], a: [&[u64]; 2], b: &[u64], acc: bool) {
+        let (c, simd) = self
+            .compact
+            .as_ref()
+            .expect("compact products need q < 2^50 (see has_compact)");
+        for x in a.iter().chain([&b]) {
+            self.check_len(x.len());
+        }
+        for o in &out {
+            self.check_len(o.len());
+        }
+        match simd {
+            // SAFETY: `compact::select` returns a kernel only after taking the token of the
+            // features it was compiled with.
+            Some(f) => unsafe { f(c, out, a, b, acc) },
+            None => compact::pair_scalar(c, out, a, b, acc),
+        }
+    }
+}
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod wide_tests {
