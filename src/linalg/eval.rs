@@ -127,6 +127,14 @@ impl PreparedLayer {
         &self.schedule
     }
 
+    /// Bytes the prepared weights take in memory (plaintext multiplicands; the biases'
+    /// slot vectors are counted at 8 bytes per slot).
+    pub fn weight_bytes(&self) -> usize {
+        let pts: usize = self.pts.iter().map(|p| p.memory_bytes()).sum();
+        let bias: usize = self.bias.iter().flatten().map(|b| 8 * b.coeffs.len()).sum();
+        pts + bias
+    }
+
     /// Evaluates the layer on the client's input ciphertexts (packed by
     /// [`Schedule::pack_input`]); returns the output ciphertexts, laid out as
     /// [`Schedule::output_layout`] says. Slots outside the output layout hold partial sums:

@@ -463,8 +463,9 @@ pub fn serve_model(
         run.metrics = Some(metrics);
     }
     tracing::info!(
-        "model {model}, {} stages, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
+        "model {model}, {} stages, {:.1} MB of prepared weights, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
         server.plan().stages.len(),
+        server.weight_bytes() as f64 / 1e6,
         if reveal_logits { "the logits" } else { "the class only" },
         param_set.name(),
         if run.tls.is_some() { "TLS 1.3" } else { "plaintext" },
@@ -931,6 +932,8 @@ pub struct DemoSummary {
     pub payload_bytes: u64,
     /// Whether the session ran over TLS.
     pub tls: bool,
+    /// Bytes of the server's prepared weights ([`Server::weight_bytes`]).
+    pub weight_bytes: usize,
 }
 
 /// How `demo` connects its two parties.
@@ -968,6 +971,7 @@ pub fn demo_run(
         ServerConfig::insecure(param_set),
     )?);
     let privacy = (!server.circuit_privacy()).then(|| privacy_shortfall(&server));
+    let weight_bytes = server.weight_bytes();
     let mut connect = ConnectOptions {
         link: opts.link,
         ..ConnectOptions::default()
@@ -1009,6 +1013,7 @@ pub fn demo_run(
         wire_bytes: 0,
         payload_bytes: 0,
         tls: opts.tls,
+        weight_bytes,
     };
     debug_assert_eq!(s.no_circuit_privacy.is_none(), client.terms.circuit_privacy);
     let (mut on, mut off, mut onb, mut offb) = (vec![], vec![], vec![], vec![]);
@@ -1119,6 +1124,10 @@ pub fn demo(
         s.setup.time.as_secs_f64() * 1e3,
         s.setup.up as f64 / 1e6,
         s.setup.down as f64 / 1e6
+    );
+    println!(
+        "server: prepared weights {:.1} MB (shared by its sessions)",
+        s.weight_bytes as f64 / 1e6
     );
     if s.tls {
         println!(

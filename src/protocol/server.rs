@@ -276,6 +276,12 @@ impl Server {
         self.config.circuit_privacy && self.budget.holds()
     }
 
+    /// Bytes of memory the prepared weights of every linear stage take (the bulk of a
+    /// server's memory; shared by all sessions).
+    pub fn weight_bytes(&self) -> usize {
+        self.layers.iter().flatten().map(|l| l.weight_bytes()).sum()
+    }
+
     /// The model.
     pub fn model(&self) -> &Model {
         &self.model

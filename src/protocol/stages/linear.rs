@@ -29,6 +29,11 @@ pub(crate) struct ServerLayer {
 }
 
 impl ServerLayer {
+    /// Bytes of the layer's prepared weights (see `PreparedLayer::weight_bytes`).
+    pub(crate) fn weight_bytes(&self) -> usize {
+        self.layer.weight_bytes()
+    }
+
     /// Encodes model layer `layer`'s weights for `schedule` (`dense`: a convolution as its
     /// dense matrix); `keys` is the stage's index among the plan's linear stages.
     pub(crate) fn new(
