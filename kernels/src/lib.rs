@@ -12,6 +12,7 @@
 //! * `testing` (feature `testing`) — test-vector PRNG, naive reference product and the
 //!   backend-vs-scalar checks for tests, examples and benchmarks.
 //! * [`aligned`] — 64-byte-aligned word buffers ([`AlignedVec`]) for polynomials and tables.
+//! * [`vecops`] — element-wise add/sub mod q, compiled per ISA (`multiversion`).
 //! * [`isa`] — zero-sized tokens that prove a CPU feature (created only by runtime detection).
 //!
 //! Every `#[target_feature]` function is reached only through a function that takes the
@@ -31,6 +32,7 @@ pub mod ntt;
 pub mod prime;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod vecops;
 
 pub use aes::{Aes128, AesBackend};
 pub use aligned::AlignedVec;

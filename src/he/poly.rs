@@ -288,8 +288,7 @@ impl Poly {
     }
 
     /// self += other limb-wise (same representation, values in [0, q) → [0, q); a prepared
-    /// `other` contributes its values). Branch-free with an arithmetic-shift mask, which
-    /// vectorises on baseline x86-64 (no unsigned 64-bit compare needed).
+    /// `other` contributes its values): `kernels::vecops::add_mod`, built per ISA.
     pub(crate) fn add_assign(&mut self, params: &Parameters, other: &Poly) {
         self.check_operand(other);
         for ((x, y), &q) in self
@@ -297,10 +296,7 @@ impl Poly {
             .zip(other.data.chunks_exact(other.n))
             .zip(&params.all_moduli)
         {
-            for (x, &y) in x.iter_mut().zip(y) {
-                let t = (*x + y).wrapping_sub(q);
-                *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
-            }
+            kernels::vecops::add_mod(x, y, q);
         }
     }
 
@@ -312,10 +308,7 @@ impl Poly {
             .zip(other.data.chunks_exact(other.n))
             .zip(&params.all_moduli)
         {
-            for (x, &y) in x.iter_mut().zip(y) {
-                let t = x.wrapping_sub(y);
-                *x = t.wrapping_add(q & ((t as i64) >> 63) as u64);
-            }
+            kernels::vecops::sub_mod(x, y, q);
         }
     }
 
