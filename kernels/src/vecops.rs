@@ -22,6 +22,29 @@ pub fn sub_mod(x: &mut [u64], y: &[u64], q: u64) {
     }
 }
 
+/// x[i] = (x[i] − y[i])·c mod q, for x, y, c in [0, q) and q < 2^50 (ModDown's last step:
+/// subtract the special limb's share, multiply by P⁻¹). The product's quotient round(v·c/q)
+/// comes from doubles (within 7/8 of the true one, see `ntt::compact`), the remainder from
+/// wrapping u64 arithmetic: exact, and vectorisable without a 128-bit product.
+#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512dq+avx512vl", "aarch64+neon"))]
+pub fn sub_mul_const_mod(x: &mut [u64], y: &[u64], c: u64, q: u64) {
+    debug_assert!(q < 1 << crate::ntt::COMPACT_MAX_BITS && c < q);
+    // u64 ↔ f64 below 2^52 through the exponent of 2^52 (no 64-bit conversion instruction
+    // before AVX-512DQ): bits(2^52 + v) = MAGIC | v, and adding 2^52 rounds to an integer.
+    const MAGIC: u64 = 0x4330_0000_0000_0000;
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let (cf, qinv) = (c as f64, 1.0 / q as f64);
+    for (x, &y) in x.iter_mut().zip(y) {
+        let t = x.wrapping_sub(y);
+        let v = t.wrapping_add(q & ((t as i64) >> 63) as u64);
+        let vf = f64::from_bits(v | MAGIC) - TWO52;
+        // round(v·c·(1/q)) is within 7/8 of v·c/q (see `ntt::compact`); it is below 2^50.
+        let k = (vf * cf * qinv + TWO52).to_bits() - MAGIC;
+        let r = v.wrapping_mul(c).wrapping_sub(k.wrapping_mul(q)) as i64;
+        *x = (r + ((r >> 63) & q as i64)) as u64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +66,32 @@ mod tests {
                     d[i] as u128,
                     (x[i] as u128 + q as u128 - y[i] as u128) % q as u128
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn sub_mul_const_mod_matches_u128() {
+        let mut rng = TestRng::new(4);
+        for q in crate::prime::ntt_primes(50, 1 << 14, 2)
+            .into_iter()
+            .chain(crate::prime::ntt_primes(36, 1 << 14, 1))
+            .chain([3, 65537])
+        {
+            for c in [0, 1, q - 1, q / 2, rng.below(q)] {
+                let mut x = rng.vec_below(20_003, q);
+                let mut y = rng.vec_below(20_003, q);
+                (x[0], y[0], x[1], y[1]) = (0, q - 1, q - 1, 0);
+                let expect: Vec<u64> = x
+                    .iter()
+                    .zip(&y)
+                    .map(|(&a, &b)| {
+                        ((a as u128 + q as u128 - b as u128) % q as u128 * c as u128 % q as u128)
+                            as u64
+                    })
+                    .collect();
+                sub_mul_const_mod(&mut x, &y, c, q);
+                assert_eq!(x, expect, "q={q} c={c}");
             }
         }
     }

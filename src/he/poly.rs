@@ -243,9 +243,14 @@ impl Poly {
                 .ok_or_else(|| super::error::HeError::InvalidParameters {
                     reason: "primes not coprime".into(),
                 })?;
-            let inv_s = md.shoup(inv);
-            for (d, &tv) in self.limb_mut(k).iter_mut().zip(&t) {
-                *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
+            if plan.has_compact() {
+                // q_k < 2^50: the per-ISA loop with a double-precision quotient.
+                kernels::vecops::sub_mul_const_mod(self.limb_mut(k), &t, inv, md.value());
+            } else {
+                let inv_s = md.shoup(inv);
+                for (d, &tv) in self.limb_mut(k).iter_mut().zip(&t) {
+                    *d = md.mul_shoup(md.sub(*d, tv), inv, inv_s);
+                }
             }
         }
         self.data.truncate(l * self.n);
