@@ -570,28 +570,45 @@ impl Garbler {
                 .map(|a| a..(a + block).min(instances))
                 .collect();
             let mut dec_blocks: Vec<&mut [bool]> = decoding.chunks_mut(block * n_out).collect();
-            // One table buffer and label scratch per block of a wave, reused by every wave:
-            // freeing MiB-sized buffers on worker threads costs page faults and TLB
-            // shootdowns that stalled the other workers (measured: no speed-up at all).
-            let mut bufs: Vec<(Vec<u8>, Secret<Vec<Block>>)> = (0..2 * threads)
-                .map(|_| (Vec::with_capacity(circuit.table_bytes(block)), scratch()))
-                .collect();
+            // Two sets of table buffers and label scratch, one per block of a wave, reused
+            // wave after wave (freeing MiB-sized buffers on worker threads costs page faults
+            // and TLB shootdowns): the workers garble wave k into one set while this thread
+            // writes wave k − 1 from the other to the sink (a socket, TLS).
+            let set = || -> Vec<(Vec<u8>, Secret<Vec<Block>>)> {
+                (0..2 * threads)
+                    .map(|_| (Vec::with_capacity(circuit.table_bytes(block)), scratch()))
+                    .collect()
+            };
+            let (mut front, mut back) = (set(), set());
+            let mut pending = 0;
             for (wave, decs) in ranges
                 .chunks(2 * threads)
                 .zip(dec_blocks.chunks_mut(2 * threads))
             {
-                pool.install(|| {
-                    wave.par_iter()
-                        .zip(decs.par_iter_mut())
-                        .zip(bufs.par_iter_mut())
-                        .try_for_each(|((r, dec), (buf, labels))| {
-                            buf.clear();
-                            job(r.clone(), buf, dec, labels)
-                        })
-                })?;
-                for (b, _) in &bufs[..wave.len()] {
-                    sink.write_all(b)?;
-                }
+                let mut garbled = Ok(());
+                let mut written = Ok(());
+                pool.in_place_scope(|scope| {
+                    scope.spawn(|_| {
+                        garbled = wave
+                            .par_iter()
+                            .zip(decs.par_iter_mut())
+                            .zip(front.par_iter_mut())
+                            .try_for_each(|((r, dec), (buf, labels))| {
+                                buf.clear();
+                                job(r.clone(), buf, dec, labels)
+                            });
+                    });
+                    written = back[..pending]
+                        .iter()
+                        .try_for_each(|(b, _)| sink.write_all(b));
+                });
+                garbled?;
+                written?;
+                std::mem::swap(&mut front, &mut back);
+                pending = wave.len();
+            }
+            for (b, _) in &back[..pending] {
+                sink.write_all(b)?;
             }
             sink.flush()?;
         } else {
