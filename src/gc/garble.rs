@@ -564,7 +564,8 @@ impl Garbler {
         let scratch = || Secret(vec![Block::ZERO; circuit.slots() * GROUP]);
         let threads = pool.map_or(1, |p| p.current_num_threads());
         let block = block_instances(circuit, instances, threads);
-        if let (Some(pool), true) = (pool, threads > 1 && block < instances) {
+        // (Blocks are cut by their decoding bits: a circuit without outputs stays in one.)
+        if let (Some(pool), true) = (pool, threads > 1 && block < instances && n_out > 0) {
             let ranges: Vec<_> = (0..instances)
                 .step_by(block)
                 .map(|a| a..(a + block).min(instances))
@@ -828,6 +829,10 @@ impl Evaluator {
             });
         }
         let (n_in, n_out) = (circuit.num_inputs(), circuit.num_outputs());
+        if n_out == 0 {
+            // Blocks are cut by their output labels: nothing to split.
+            return self.evaluate(circuit, instances, input_labels, &mut &tables[..]);
+        }
         let ands = circuit.counts().and;
         let block = block_instances(circuit, instances, pool.current_num_threads());
         let mut out_labels = vec![Block::ZERO; instances * n_out];
