@@ -85,15 +85,15 @@ impl Poly {
         }
     }
 
-    /// A copy of limb-major `words` (a whole number of limbs of n words, reduced) in `repr`,
-    /// which must not be [`Representation::Prepared`] (see [`Poly::prepare`]).
-    pub(crate) fn from_limbs(n: usize, words: &[u64], repr: Representation) -> Poly {
-        debug_assert!(n > 0 && words.len().is_multiple_of(n));
+    /// Wraps limb-major `data` (a whole number of limbs of n words, reduced) in `repr`, which
+    /// must not be [`Representation::Prepared`] (see [`Poly::prepare`]).
+    pub(crate) fn from_limbs(n: usize, data: AlignedVec<u64>, repr: Representation) -> Poly {
+        debug_assert!(n > 0 && data.len().is_multiple_of(n));
         debug_assert!(repr != Representation::Prepared);
         Poly {
             repr,
             n,
-            data: AlignedVec::from_slice(words),
+            data,
             shoup: AlignedVec::new(),
         }
     }

@@ -3,6 +3,7 @@
 use super::error::{HeError, Result};
 use super::params::Parameters;
 use super::poly::{Poly, Representation};
+use kernels::AlignedVec;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
 use zeroize::Zeroize;
@@ -32,9 +33,9 @@ pub(crate) fn expand_uniform(params: &Parameters, seed: &Seed, stream: u64, limb
     let n = params.n;
     let mut rng = ChaCha8Rng::from_seed(*seed);
     rng.set_stream(stream);
-    let mut out = Vec::with_capacity(limbs * n);
+    let mut out = AlignedVec::zeroed(limbs * n);
     let mut buf = [0u64; 64];
-    for &q in &params.all_moduli[..limbs] {
+    for (limb, &q) in out.chunks_exact_mut(n).zip(&params.all_moduli[..limbs]) {
         let mask = u64::MAX >> q.leading_zeros();
         let mut filled = 0;
         while filled < n {
@@ -47,13 +48,13 @@ pub(crate) fn expand_uniform(params: &Parameters, seed: &Seed, stream: u64, limb
             }
             for &v in &buf {
                 if v < q && filled < n {
-                    out.push(v);
+                    limb[filled] = v;
                     filled += 1;
                 }
             }
         }
     }
-    Poly::from_limbs(n, &out, Representation::Ntt)
+    Poly::from_limbs(n, out, Representation::Ntt)
 }
 
 /// Centered binomial noise with k = 21: (popcount of 21 bits) − (popcount of 21 bits).

@@ -22,6 +22,7 @@ use super::keys::{GaloisKeys, PublicKey, STREAM_CIPHERTEXT};
 use super::params::Parameters;
 use super::poly::{Poly, Representation};
 use super::sampling::{self, Seed};
+use kernels::AlignedVec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -127,10 +128,10 @@ impl<'a> BitReader<'a> {
         limbs: usize,
     ) -> std::result::Result<Poly, DeserializeError> {
         let n = params.n;
-        let mut out = Vec::with_capacity(limbs * n);
-        for &q in &params.all_moduli[..limbs] {
+        let mut out = AlignedVec::zeroed(limbs * n);
+        for (limb, &q) in out.chunks_exact_mut(n).zip(&params.all_moduli[..limbs]) {
             let w = width(q);
-            for _ in 0..n {
+            for o in limb.iter_mut() {
                 let v = self.get(w)?;
                 if v >= q {
                     return Err(DeserializeError::CoefficientOutOfRange {
@@ -140,10 +141,10 @@ impl<'a> BitReader<'a> {
                     });
                 }
                 self.index += 1;
-                out.push(v);
+                *o = v;
             }
         }
-        Ok(Poly::from_limbs(n, &out, Representation::Ntt))
+        Ok(Poly::from_limbs(n, out, Representation::Ntt))
     }
     fn finish(self) -> std::result::Result<(), DeserializeError> {
         if self.acc != 0 {
