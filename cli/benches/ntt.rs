@@ -33,10 +33,12 @@ fn ntt(c: &mut Criterion) {
             let a = AlignedVec::from_slice(&rng.vec_below(n, q60));
             let b = AlignedVec::from_slice(&rng.vec_below(n, q60));
             for backend in Backend::available() {
-                // 50-bit prime: 64-bit Shoup against 52-bit Shoup (IFMA52 on avx512).
-                for red in [Reduction::Shoup, Reduction::Shoup52] {
+                // 50-bit prime: 64-bit Shoup against 52-bit Shoup (IFMA52 on avx512) and the
+                // double-precision quotient (FMA on avx2).
+                for red in [Reduction::Shoup, Reduction::Shoup52, Reduction::Fp52] {
                     let Ok(p) = NttPlan64::with_backend(n, q50, backend, red) else {
-                        continue; // shoup52 only on scalar and avx512 with IFMA52
+                        continue; // shoup52 only on scalar and avx512 with IFMA52, fp52 on
+                                  // scalar and avx2
                     };
                     let id = BenchmarkId::new(
                         format!("{backend}-{}-u64", red.name()),

@@ -46,7 +46,7 @@ impl Backend {
     pub const fn needs(self) -> &'static str {
         match self {
             Backend::Scalar => "nothing",
-            Backend::Avx2 => "x86-64 with avx2",
+            Backend::Avx2 => "x86-64 with avx2 and fma",
             Backend::Avx512 => "x86-64 with avx512f and avx512dq",
             Backend::Neon => "aarch64 with neon",
         }
@@ -112,11 +112,13 @@ impl std::fmt::Display for Backend {
 
 /// Cached CPU feature queries, for backends and machine reports.
 pub mod cpu {
-    /// AVX2 (the NTT's avx2 backend).
+    /// AVX2 and FMA (the NTT's avx2 backend: x86-64-v3's vector features; its `Fp52`
+    /// butterflies use FMA).
     pub fn has_avx2() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {

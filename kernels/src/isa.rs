@@ -33,7 +33,7 @@ macro_rules! tokens {
 
 #[cfg(target_arch = "x86_64")]
 tokens! {
-    /// x86-64 AVX2: the avx2 NTT kernels and the gather of [`crate::ntt::NttPermutation`].
+    /// x86-64 AVX2 and FMA: the avx2 NTT kernels and the gather of [`crate::ntt::NttPermutation`].
     Avx2 => crate::backend::cpu::has_avx2();
     /// x86-64 AVX2 and FMA: the double-precision compact products
     /// ([`crate::ntt::NttPlan64::mul_compact_pair`]).

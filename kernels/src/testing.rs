@@ -132,7 +132,8 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
             }};
         }
         for red in Reduction::ALL {
-            // Shoup52 exists for u64 plans and q < 2^50 on scalar and avx512 (with IFMA52).
+            // Shoup52 exists for u64 plans and q < 2^50 on scalar and avx512 (with IFMA52),
+            // Fp52 on scalar and avx2.
             let q52 = primes64[2];
             match NttPlan64::check_reduction(backend, red, q52) {
                 Ok(()) => reductions.push(red.name()),
@@ -174,7 +175,7 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                         let (mut x, mut z) = (a.clone(), a.clone());
                         s.forward(&mut x);
                         p.forward_lazy(&mut z);
-                        let bound = if red == Reduction::Shoup52 {
+                        let bound = if matches!(red, Reduction::Shoup52 | Reduction::Fp52) {
                             4 * q
                         } else {
                             64 * q
@@ -297,7 +298,7 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                     }
                     cases += 9;
                 }
-                if red == Reduction::Shoup52 {
+                if matches!(red, Reduction::Shoup52 | Reduction::Fp52) {
                     continue; // u64 plans only
                 }
                 for &q in &primes32 {

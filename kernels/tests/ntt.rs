@@ -101,7 +101,10 @@ fn reductions_agree_and_roundtrip() {
             let mut outs = Vec::new();
             for red in Reduction::ALL {
                 let Ok(plan) = NttPlan64::with_backend(n, q, Backend::Scalar, red) else {
-                    assert!(red == Reduction::Shoup52 && q >= 1 << 50, "{red:?} q {q}");
+                    assert!(
+                        matches!(red, Reduction::Shoup52 | Reduction::Fp52) && q >= 1 << 50,
+                        "{red:?} q {q}"
+                    );
                     continue;
                 };
                 let mut x = a.clone();
@@ -231,30 +234,54 @@ fn shoup52_primes() -> Vec<u64> {
 /// Writes around libtest's capture (which only catches `print!`/`eprint!`), so that a skip shows
 /// in the test output even when the test passes.
 fn report_skip(test: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: avx512 shoup52 (IFMA52) SKIPPED (cpu lacks: avx512f, avx512dq and avx512ifma)"
-    );
+    report_skip_of(test, Reduction::Shoup52);
 }
 
-/// The backends to test Shoup52 on: scalar always, avx512 where the CPU has IFMA52 (else a
-/// SKIPPED line, never a silent pass).
-fn shoup52_backends(test: &str) -> Vec<Backend> {
+/// [`report_skip`] for the SIMD backend of a 52-bit reduction.
+fn report_skip_of(test: &str, red: Reduction) {
+    use std::io::Write;
+    let what = match red {
+        Reduction::Fp52 => "avx2 fp52 SKIPPED (cpu lacks: avx2 and fma)",
+        _ => "avx512 shoup52 (IFMA52) SKIPPED (cpu lacks: avx512f, avx512dq and avx512ifma)",
+    };
+    let _ = writeln!(std::io::stderr(), "{test}: {what}");
+}
+
+/// The 52-bit reductions (u64 plans, q < 2^50) and the SIMD backend that runs each.
+const REDUCTIONS_52: [(Reduction, Backend); 2] = [
+    (Reduction::Shoup52, Backend::Avx512),
+    (Reduction::Fp52, Backend::Avx2),
+];
+
+/// Whether this CPU runs `red` on its SIMD backend (see [`REDUCTIONS_52`]).
+fn simd_runs(red: Reduction, backend: Backend) -> bool {
+    backend.is_available() && NttPlan64::check_reduction(backend, red, 3 << 30 | 1).is_ok()
+}
+
+/// The backends to test a 52-bit reduction on: scalar always, its SIMD backend where the CPU
+/// has it (else a SKIPPED line, never a silent pass).
+fn backends_52(test: &str, red: Reduction, simd: Backend) -> Vec<Backend> {
     let mut v = vec![Backend::Scalar];
-    if cpu::has_avx512ifma() {
-        v.push(Backend::Avx512);
+    if simd_runs(red, simd) {
+        v.push(simd);
     } else {
-        report_skip(test);
+        report_skip_of(test, red);
     }
     v
 }
 
-/// Shoup52 (scalar reference and IFMA52) through fwd → pointwise → inv against the O(n²)
-/// product, n from 256 to 8192 (the largest sizes for one prime: the reference is O(n²)).
+/// Shoup52 (scalar reference and IFMA52) and Fp52 (scalar reference and avx2) through fwd →
+/// pointwise → inv against the O(n²) product, n from 256 to 8192 (the largest sizes for one
+/// prime: the reference is O(n²)).
 #[test]
 fn shoup52_matches_naive_negacyclic_product() {
-    let backends = shoup52_backends("shoup52_matches_naive_negacyclic_product");
+    for (red, simd) in REDUCTIONS_52 {
+        let backends = backends_52("shoup52_matches_naive_negacyclic_product", red, simd);
+        matches_naive_52(red, &backends);
+    }
+}
+
+fn matches_naive_52(red: Reduction, backends: &[Backend]) {
     for seed in seeds() {
         let mut rng = TestRng::new(seed);
         for (i, q) in shoup52_primes().into_iter().enumerate() {
@@ -266,8 +293,8 @@ fn shoup52_matches_naive_negacyclic_product() {
                 let a = rng.vec_below(n, q);
                 let b = rng.vec_below(n, q);
                 let want = negacyclic_mul_naive(&a, &b, q);
-                for &backend in &backends {
-                    let plan = NttPlan64::with_backend(n, q, backend, Reduction::Shoup52).unwrap();
+                for &backend in backends {
+                    let plan = NttPlan64::with_backend(n, q, backend, red).unwrap();
                     let (mut fa, mut fb) = (a.clone(), b.clone());
                     plan.forward(&mut fa);
                     plan.forward(&mut fb);
@@ -275,7 +302,7 @@ fn shoup52_matches_naive_negacyclic_product() {
                     let mut c = vec![0; n];
                     plan.mul_prepared(&mut c, &fa, &fb, &bs);
                     plan.inverse(&mut c);
-                    assert_eq!(c, want, "{backend} seed {seed:#x} q {q} n {n}");
+                    assert_eq!(c, want, "{backend} {red:?} seed {seed:#x} q {q} n {n}");
                     // acc = 0 + a⊙b, then + a⊙b again: twice the product.
                     let mut acc = vec![0; n];
                     plan.mul_acc_prepared(&mut acc, &fa, &fb, &bs);
@@ -289,24 +316,33 @@ fn shoup52_matches_naive_negacyclic_product() {
     }
 }
 
-/// IFMA52 against the scalar Shoup52 reference and the 64-bit Shoup plan, bit for bit, on
-/// random inputs for every n in 256..=8192: forward, inverse, prepare, mul_prepared,
-/// mul_acc_prepared.
+/// IFMA52 and avx2's Fp52 against their scalar references and the 64-bit Shoup plan, bit for
+/// bit, on random inputs for every n in 256..=8192 (and 16384, 32768 for the primes that have
+/// the roots): forward, inverse, prepare, mul_prepared, mul_acc_prepared.
 #[test]
 fn shoup52_ifma_bit_exact_against_scalar() {
-    if !cpu::has_avx512ifma() {
-        report_skip("shoup52_ifma_bit_exact_against_scalar");
-        return;
+    for (red, simd) in REDUCTIONS_52 {
+        if simd_runs(red, simd) {
+            bit_exact_52(red, simd);
+        } else {
+            report_skip_of("shoup52_ifma_bit_exact_against_scalar", red);
+        }
     }
+}
+
+fn bit_exact_52(red: Reduction, simd: Backend) {
     for seed in seeds() {
         let mut rng = TestRng::new(seed);
         for q in shoup52_primes() {
-            for log_n in 8..=13 {
+            for log_n in 8..=15 {
                 let n = 1 << log_n;
-                let s = NttPlan64::with_backend(n, q, Backend::Scalar, Reduction::Shoup52).unwrap();
-                let p = NttPlan64::with_backend(n, q, Backend::Avx512, Reduction::Shoup52).unwrap();
+                if (q - 1) % (2 * n as u64) != 0 {
+                    continue;
+                }
+                let s = NttPlan64::with_backend(n, q, Backend::Scalar, red).unwrap();
+                let p = NttPlan64::with_backend(n, q, simd, red).unwrap();
                 let s64 = NttPlan64::with_backend(n, q, Backend::Scalar, Reduction::Shoup).unwrap();
-                let ctx = format!("seed {seed:#x} q {q} n {n}");
+                let ctx = format!("{red:?} seed {seed:#x} q {q} n {n}");
                 // Forward from lazy inputs in [0, 4q).
                 let a = rng.vec_below(n, 4 * q);
                 let (mut x, mut y, mut z) = (a.clone(), a.clone(), a.clone());
@@ -348,17 +384,22 @@ fn shoup52_ifma_bit_exact_against_scalar() {
     }
 }
 
-/// Edge values through every Shoup52 kernel: 0, q − 1, and the lazy maxima (4q − 1 into the
-/// forward transform, 2q − 1 into the inverse, 2^52 − 1 into the prepared product).
+/// Edge values through every Shoup52 and Fp52 kernel: 0, q − 1, and the lazy maxima (4q − 1
+/// into the forward transform, 2q − 1 into the inverse, 2^52 − 1 into the prepared product).
 #[test]
 fn shoup52_edge_values() {
-    let backends = shoup52_backends("shoup52_edge_values");
+    for (red, simd) in REDUCTIONS_52 {
+        edge_values_52(red, &backends_52("shoup52_edge_values", red, simd));
+    }
+}
+
+fn edge_values_52(red: Reduction, backends: &[Backend]) {
     for q in shoup52_primes() {
         for n in [256usize, 4096] {
             let r64 = NttPlan64::with_backend(n, q, Backend::Scalar, Reduction::Shoup).unwrap();
-            for &backend in &backends {
-                let p = NttPlan64::with_backend(n, q, backend, Reduction::Shoup52).unwrap();
-                let ctx = format!("{backend} q {q} n {n}");
+            for &backend in backends {
+                let p = NttPlan64::with_backend(n, q, backend, red).unwrap();
+                let ctx = format!("{backend} {red:?} q {q} n {n}");
                 for fill in [0, q - 1, 4 * q - 1, 2 * q - 1] {
                     let mut alt = vec![fill; n];
                     for (i, v) in alt.iter_mut().enumerate() {
@@ -424,7 +465,33 @@ fn shoup52_availability() {
             let e = NttPlan64::with_backend(1024, q49, backend, Reduction::Shoup52).unwrap_err();
             assert!(e.to_string().contains("shoup52"), "{e}");
         }
-        assert_eq!(NttPlan64::default_reduction(backend, q49), Reduction::Shoup);
+    }
+    assert_eq!(
+        NttPlan64::default_reduction(Backend::Neon, q49),
+        Reduction::Shoup
+    );
+    // Fp52: avx2 and scalar, u64 plans, q < 2^50; try_new takes it on avx2.
+    assert_eq!(
+        NttPlan64::default_reduction(Backend::Avx2, q49),
+        Reduction::Fp52
+    );
+    assert_eq!(
+        NttPlan64::default_reduction(Backend::Avx2, q60),
+        Reduction::Shoup
+    );
+    assert_eq!(
+        NttPlan64::default_reduction(Backend::Scalar, q49),
+        Reduction::Shoup
+    );
+    assert!(matches!(
+        NttPlan64::with_backend(1024, q60, Backend::Scalar, Reduction::Fp52),
+        Err(KernelError::ModulusTooLarge { max_bits: 50, .. })
+    ));
+    let e = NttPlan32::with_backend(1024, q32, Backend::Scalar, Reduction::Fp52).unwrap_err();
+    assert!(matches!(e, KernelError::ReductionUnavailable { .. }), "{e}");
+    for backend in [Backend::Avx512, Backend::Neon] {
+        let e = NttPlan64::check_reduction(backend, Reduction::Fp52, q49).unwrap_err();
+        assert!(e.to_string().contains("fp52"), "{e}");
     }
     let avx512_52 = NttPlan64::with_backend(1024, q49, Backend::Avx512, Reduction::Shoup52);
     if cpu::has_avx512ifma() {

@@ -303,7 +303,7 @@ const LINE_COLOURS: [RGBColor; 10] = [
 
 /// The series of the NTT plot: (label, points (log2 n, ns per butterfly)). Ours from the
 /// report's `ntt-forward` kernels rows on u64 words at the largest prime size measured (one
-/// line per backend × reduction; IFMA52's Shoup52 at its own < 2^50 prime), peers from
+/// line per backend × reduction; Shoup52 and Fp52 at their own < 2^50 prime), peers from
 /// criterion's `forward` group at the same prime size.
 pub fn ntt_series(report: &Report, peers: &[CriterionEntry]) -> Vec<(String, Vec<(f64, f64)>)> {
     let per_butterfly = |n: f64, us: f64| us * 1e3 / (n / 2.0 * n.log2());

@@ -5,16 +5,29 @@
 //! Reached only through the dispatch table that `kernels` builds from an [`crate::isa::Avx2`]
 //! token, and through `gather_raw`, which takes one.
 
-/// u64 lanes: q < 2^62, values in [0, 4q).
+/// u64 lanes: q < 2^62, values in [0, 4q). Compiled for avx2 and fma (the backend needs both).
 pub(crate) mod u64 {
     use crate::isa::Avx2;
     use crate::ntt::dispatch::SimdKernels;
-    use crate::ntt::kind::{MONT, WIDE};
+    use crate::ntt::fp52::MAGIC;
+    use crate::ntt::kind::{FP, MONT, WIDE};
     use crate::ntt::{Reduction, SumBase, Tables};
     use core::arch::x86_64::*;
 
-    /// The avx2 kernels of a u64 plan with reduction `red` and modulus q (`u64_kernels!`).
+    /// The avx2 kernels of a u64 plan with reduction `red` and modulus q: `Fp52` transforms
+    /// with `WIDE` prepared products (q < 2^50 < 2^56), else `u64_kernels!`.
     pub(crate) fn kernels(_: Avx2, red: Reduction, q: u64) -> SimdKernels<u64> {
+        if red == Reduction::Fp52 {
+            debug_assert!(crate::ntt::kind::wide_q(q));
+            return SimdKernels {
+                isa: "avx2",
+                forward: forward_impl::<FP>,
+                inverse: inverse_impl::<FP>,
+                mul_prepared: mul_prepared_impl::<WIDE>,
+                mul_prepared_pair: Some(mul_prepared_pair_impl::<WIDE>),
+                mul_prepared_sum: Some(mul_sum_impl::<WIDE>),
+            };
+        }
         u64_kernels!("avx2", red, q)
     }
 
@@ -34,7 +47,7 @@ pub(crate) mod u64 {
 
     /// High 64 bits of the 64×64-bit lane products (four `vpmuludq`).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mul_hi(a: __m256i, b: __m256i) -> __m256i {
         let mask = _mm256_set1_epi64x(0xffff_ffff);
         // Swapping the 32-bit halves (rather than shifting) feeds the high halves to
@@ -55,7 +68,7 @@ pub(crate) mod u64 {
 
     /// Low 64 bits of the 64×64-bit lane products (three `vpmuludq`).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mul_lo(a: __m256i, b: __m256i) -> __m256i {
         let ll = _mm256_mul_epu32(a, b);
         let lh = _mm256_mul_epu32(a, _mm256_shuffle_epi32::<0b1011_0001>(b));
@@ -65,7 +78,7 @@ pub(crate) mod u64 {
 
     /// ⌊a·b/2^64⌋ − e with e ∈ {0, 1, 2} (three `vpmuludq`; see [`kind::WIDE`]).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mul_hi_approx(a: __m256i, b: __m256i) -> __m256i {
         let a_hi = _mm256_shuffle_epi32::<0b1011_0001>(a);
         let b_hi = _mm256_shuffle_epi32::<0b1011_0001>(b);
@@ -85,7 +98,7 @@ pub(crate) mod u64 {
         ws: [u64; 8],
         q: u64,
     ) -> ([u64; 8], [u64; 8]) {
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn run(y: [u64; 8], w: [u64; 8], ws: [u64; 8], q: u64) -> ([u64; 8], [u64; 8]) {
             let (mut hi, mut r) = ([0u64; 8], [0u64; 8]);
             let qv = splat(q);
@@ -102,7 +115,7 @@ pub(crate) mod u64 {
 
     /// x − c if x ≥ c else x, for x < 2c and c < 2^63 (the sign of x − c decides).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn csub(x: __m256i, c: __m256i) -> __m256i {
         let d = _mm256_sub_epi64(x, c);
         _mm256_castpd_si256(_mm256_blendv_pd(
@@ -115,7 +128,7 @@ pub(crate) mod u64 {
     /// y·w mod q in [0, 2q) for y < 4q: Shoup (w, ws) or Montgomery (w in Montgomery form);
     /// `WIDE`: in [0, 4q) for any y.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mulw<const R: u8>(
         y: __m256i,
         w: __m256i,
@@ -136,10 +149,41 @@ pub(crate) mod u64 {
         }
     }
 
+    /// y·w mod q in [0, 2q) for y < 2^52 from w's double constants (w, fl(w/q)) as f64 bits:
+    /// [`crate::ntt::fp52::mul_lazy`] on 4 lanes, the same operations in the same order.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn mulw_fp(y: __m256i, w: __m256i, wq: __m256i, c: &Consts) -> __m256i {
+        let y = _mm256_sub_pd(
+            _mm256_castsi256_pd(_mm256_or_si256(y, c.magic_bits)),
+            c.magic,
+        );
+        let (w, wq) = (_mm256_castsi256_pd(w), _mm256_castsi256_pd(wq));
+        let h = _mm256_mul_pd(y, w);
+        let l = _mm256_fmsub_pd(y, w, h);
+        let k = _mm256_sub_pd(_mm256_fmadd_pd(y, wq, c.magic), c.magic);
+        let r = _mm256_add_pd(_mm256_fnmadd_pd(k, c.qf, h), l);
+        _mm256_xor_si256(
+            _mm256_castpd_si256(_mm256_add_pd(r, c.q_magic)),
+            c.magic_bits,
+        )
+    }
+
+    /// A butterfly's twiddle product: [`mulw_fp`] for `FP`, else [`mulw`].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn mul_tw<const R: u8>(y: __m256i, w: __m256i, ws: __m256i, c: &Consts) -> __m256i {
+        if R == FP {
+            mulw_fp(y, w, ws, c)
+        } else {
+            mulw::<R>(y, w, ws, c.q, c.qinv)
+        }
+    }
+
     /// Cooley–Tukey butterfly: x in [0,4q), y in [0,4q) → (x + wy, x − wy + 2q) in [0, 4q);
     /// `WIDE`: (x + wy, x − wy + 4q), each output at most 4q above x's bound.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn bf_fwd<const R: u8>(
         x: __m256i,
         y: __m256i,
@@ -155,7 +199,7 @@ pub(crate) mod u64 {
             );
         }
         let x = csub(x, c.two_q);
-        let v = mulw::<R>(y, w, ws, c.q, c.qinv);
+        let v = mul_tw::<R>(y, w, ws, c);
         (
             _mm256_add_epi64(x, v),
             _mm256_sub_epi64(_mm256_add_epi64(x, c.two_q), v),
@@ -165,7 +209,7 @@ pub(crate) mod u64 {
     /// Gentleman–Sande butterfly: x, y in [0, 2q) → (x + y, (x − y + 2q)·w) in [0, 2q);
     /// `WIDE`: x, y in [0, 4q) → (x + y, (x − y + 4q)·w) in [0, 4q).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn bf_inv<const R: u8>(
         x: __m256i,
         y: __m256i,
@@ -180,14 +224,14 @@ pub(crate) mod u64 {
         }
         let u = csub(_mm256_add_epi64(x, y), c.two_q);
         let v = _mm256_sub_epi64(_mm256_add_epi64(x, c.two_q), y);
-        (u, mulw::<R>(v, w, ws, c.q, c.qinv))
+        (u, mul_tw::<R>(v, w, ws, c))
     }
 
     /// The last Gentleman–Sande stage with n⁻¹ folded in, fully reduced: ((x + y)·n⁻¹,
     /// (x − y)·w·n⁻¹) in [0, q), `s` = [(n⁻¹, its Shoup constant), (w·n⁻¹, its Shoup constant)];
     /// x, y as for [`bf_inv`]. Shoup kinds only.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn bf_inv_scaled<const R: u8>(
         x: __m256i,
         y: __m256i,
@@ -196,9 +240,9 @@ pub(crate) mod u64 {
     ) -> (__m256i, __m256i) {
         debug_assert!(R != MONT);
         let bound = if R == WIDE { c.four_q } else { c.two_q };
-        let u = mulw::<R>(_mm256_add_epi64(x, y), s[0].0, s[0].1, c.q, c.qinv);
+        let u = mul_tw::<R>(_mm256_add_epi64(x, y), s[0].0, s[0].1, c);
         let d = _mm256_sub_epi64(_mm256_add_epi64(x, bound), y);
-        let v = mulw::<R>(d, s[1].0, s[1].1, c.q, c.qinv);
+        let v = mul_tw::<R>(d, s[1].0, s[1].1, c);
         let finish = |r: __m256i| {
             let r = if R == WIDE { csub(r, c.two_q) } else { r };
             csub(r, c.q)
@@ -213,11 +257,16 @@ pub(crate) mod u64 {
         qinv: __m256i,
         /// 32q, 16q, 8q (wrapping; used by `WIDE` only, where q < 2^56).
         big_q: [__m256i; 3],
+        /// `FP` only: q, 2^52 and q + 2^52 as doubles, and the bits of 2^52.
+        qf: __m256d,
+        magic: __m256d,
+        q_magic: __m256d,
+        magic_bits: __m256i,
     }
 
     /// [0, 64q) → [0, q) (the last forward stage of a `WIDE` transform).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn reduce_64q(x: __m256i, c: &Consts) -> __m256i {
         let x = csub(csub(csub(x, c.big_q[0]), c.big_q[1]), c.big_q[2]);
         csub(csub(csub(x, c.four_q), c.two_q), c.q)
@@ -237,7 +286,7 @@ pub(crate) mod u64 {
     /// Two Cooley–Tukey stages at once (radix 4) on a block of 4·h elements: stage 1 pairs
     /// quarter 0 with 2 and 1 with 3 (twiddle w1); stage 2 pairs 0 with 1 (w2), 2 with 3 (w3).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn radix4_fwd<const R: u8>(block: &mut [u64], w: [(__m256i, __m256i); 3], c: &Consts) {
         let h = block.len() / 4;
         let (q01, q23) = block.split_at_mut(2 * h);
@@ -262,7 +311,7 @@ pub(crate) mod u64 {
     /// Inverse of [`radix4_fwd`]'s stage order: stage 1 pairs 0–1 (w2) and 2–3 (w3), stage 2
     /// pairs 0–2 and 1–3 (w1).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn radix4_inv<const R: u8>(
         block: &mut [u64],
         w: [(__m256i, __m256i); 3],
@@ -299,7 +348,7 @@ pub(crate) mod u64 {
 
     /// One stage with a broadcast twiddle per group of 2·half elements (half ≥ 4).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn radix2<const R: u8, const FWD: bool>(
         a: &mut [u64],
         half: usize,
@@ -324,13 +373,13 @@ pub(crate) mod u64 {
     }
 
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn splat(v: u64) -> __m256i {
         _mm256_set1_epi64x(v as i64)
     }
 
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn consts(t: &Tables<u64>) -> Consts {
         Consts {
             q: splat(t.q),
@@ -342,16 +391,20 @@ pub(crate) mod u64 {
                 splat(t.q.wrapping_mul(16)),
                 splat(t.q.wrapping_mul(8)),
             ],
+            qf: _mm256_set1_pd(t.q as f64),
+            magic: _mm256_set1_pd(MAGIC),
+            q_magic: _mm256_set1_pd(t.q as f64 + MAGIC),
+            magic_bits: splat(MAGIC.to_bits()),
         }
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     /// `reduce`: the last stage reduces to [0, q); otherwise lazy values (< 64q for `WIDE`,
     /// < 4q otherwise) are left.
     fn forward_impl<const R: u8>(t: &Tables<u64>, a: &mut [u64], reduce: bool) {
         let n = a.len();
         let c = consts(t);
-        let (tw, tws) = t.twiddles(true, R == MONT);
+        let (tw, tws) = twiddles::<R>(t, true);
         let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         let mut m = 1;
         let mut half = n / 2;
@@ -405,6 +458,18 @@ pub(crate) mod u64 {
         }
     }
 
+    /// The twiddle tables of kind `R`: (w, Shoup constants), Montgomery forms, or for `FP` the
+    /// double constants (w, fl(w/q)) as bits.
+    fn twiddles<const R: u8>(t: &Tables<u64>, fwd: bool) -> (&[u64], &[u64]) {
+        if R == FP {
+            t.fp.as_ref()
+                .expect("an fp52 plan has double twiddles")
+                .twiddles(fwd)
+        } else {
+            t.twiddles(fwd, R == MONT)
+        }
+    }
+
     #[inline(always)]
     fn ld2(p: &[u64], i: usize) -> __m128i {
         assert!(i + 2 <= p.len());
@@ -412,11 +477,11 @@ pub(crate) mod u64 {
         unsafe { _mm_loadu_si128(p.as_ptr().add(i) as *const __m128i) }
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn inverse_impl<const R: u8>(t: &Tables<u64>, a: &mut [u64]) {
         let n = a.len();
         let c = consts(t);
-        let (tw, tws) = t.twiddles(false, R == MONT);
+        let (tw, tws) = twiddles::<R>(t, false);
         let tw2 = |k: usize| (splat(tw[k]), splat(tws[k]));
         // First two stages (half = 1, then 2) in registers.
         let (m1, m2) = (n / 2, n / 4);
@@ -448,11 +513,15 @@ pub(crate) mod u64 {
         }
         // Shoup kinds fold n⁻¹ (and the reduction to [0, q)) into the last stage, which is the
         // second half of the last radix-4 pass (m = 2); Montgomery scales in a pass after.
-        let scale = (R != MONT).then(|| {
-            [
+        let scale = (R != MONT).then(|| match &t.fp {
+            Some(fp) if R == FP => [
+                (splat(fp.n_inv.0), splat(fp.n_inv.1)),
+                (splat(fp.itw1_n_inv.0), splat(fp.itw1_n_inv.1)),
+            ],
+            _ => [
                 (splat(t.n_inv), splat(t.n_inv_shoup)),
                 (splat(t.itw1_n_inv), splat(t.itw1_n_inv_shoup)),
-            ]
+            ],
         });
         while m >= 2 {
             // Stages (half, m groups) and (2·half, m/2 groups) merged: blocks of 4·half.
@@ -476,7 +545,7 @@ pub(crate) mod u64 {
     }
 
     /// out = a·b mod q (acc: out += a·b mod q); `R` is `SHOUP` or `WIDE`.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mul_prepared_impl<const R: u8>(
         t: &Tables<u64>,
         out: &mut [u64],
@@ -497,7 +566,7 @@ pub(crate) mod u64 {
 
     /// o = x·b mod q, or o += x·b mod q (`acc`), reduced to [0, q), for one 4-lane chunk.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn product_store<const R: u8>(
         o: &mut [u64],
         x: __m256i,
@@ -518,7 +587,7 @@ pub(crate) mod u64 {
     }
 
     /// out[i] = a[i]·b mod q (acc: +=) for i = 0, 1, in one pass over b and bs.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mul_prepared_pair_impl<const R: u8>(
         t: &Tables<u64>,
         out: [&mut [u64]; 2],
@@ -542,7 +611,7 @@ pub(crate) mod u64 {
 
     /// acc = base + Σ a·b mod q over `terms`, one pass: the partial sum stays in a register, in
     /// [0, 2q) (`SHOUP`) or [0, 4q) (`WIDE`), one conditional subtraction per term.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn mul_sum_impl<const R: u8>(
         t: &Tables<u64>,
         acc: &mut [u64],
@@ -606,7 +675,9 @@ pub(crate) mod u32 {
         match red {
             Reduction::Shoup => table::<false>(),
             Reduction::Montgomery => table::<true>(),
-            Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on avx2"),
+            Reduction::Shoup52 | Reduction::Fp52 => {
+                unreachable!("NttPlan32 rejects shoup52 and fp52")
+            }
         }
     }
 

@@ -656,7 +656,9 @@ pub(crate) mod u32 {
         Ok(match red {
             Reduction::Shoup => table::<{ kind::SHOUP }>(),
             Reduction::Montgomery => table::<{ kind::MONT }>(),
-            Reduction::Shoup52 => unreachable!("NttPlan32 rejects shoup52"),
+            Reduction::Shoup52 | Reduction::Fp52 => {
+                unreachable!("NttPlan32 rejects shoup52 and fp52")
+            }
         })
     }
 

@@ -137,6 +137,7 @@ macro_rules! u64_kernels {
             (Reduction::Montgomery, true) => table::<MONT, WIDE>(),
             (Reduction::Montgomery, false) => table::<MONT, SHOUP>(),
             (Reduction::Shoup52, _) => unreachable!("Shoup52 plans take the IFMA52 kernels"),
+            (Reduction::Fp52, _) => unreachable!("Fp52 plans take the avx2 FMA kernels"),
         }
     }};
 }

@@ -7,7 +7,9 @@
 //! backend, and for u64 plans with q < 2^50 the 52-bit Shoup variant ([`Reduction::Shoup52`]),
 //! which the avx512 backend runs on AVX-512 IFMA52 (`vpmadd52{lo,hi}uq`: 3 multiply-adds per 8
 //! lanes instead of 4 `vpmuludq` + 2 `vpmullq`) and scalar runs as its bit-exact reference.
-//! [`NttPlan64::try_new`] picks it by itself where the CPU has IFMA52 and q < 2^50.
+//! [`NttPlan64::try_new`] picks it by itself where the CPU has IFMA52 and q < 2^50; on avx2 it
+//! picks [`Reduction::Fp52`] for q < 2^50 (the Shoup quotient in double precision: 1 multiply
+//! and 3 FMAs per 4 lanes instead of 10 `vpmuludq`, module [`fp52`]).
 //! A u64 Shoup plan with q < 2^56 runs, on avx2 and avx512, an approximate-quotient variant
 //! (three `vpmuludq` for the high product, products in [0, 4q), forward stages without
 //! reductions: `kind::WIDE`); its results are the same, fully reduced.
@@ -26,7 +28,9 @@ use dispatch::SimdKernels;
 mod compact;
 #[macro_use]
 mod dispatch;
+mod fp52;
 pub use compact::COMPACT_MAX_BITS;
+pub use fp52::FP52_MAX_BITS;
 pub(crate) mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -63,6 +67,9 @@ pub(crate) mod kind {
     /// after 15 stages, and the last stage reduces to [0, q). The inverse keeps values in
     /// [0, 4q) between stages.
     pub(crate) const WIDE: u8 = 2;
+    /// Shoup with the quotient in double precision (u64 lanes, q < 2^50, avx2 with FMA; module
+    /// [`super::fp52`]): y·w mod q in [0, 2q) for y < 2^52, from f64 twiddle constants.
+    pub(crate) const FP: u8 = 3;
 
     /// Whether a u64 Shoup plan for prime q takes the `WIDE` kind.
     pub(crate) const fn wide_q(q: u64) -> bool {
@@ -87,11 +94,21 @@ pub enum Reduction {
     /// values in [0, 4q) then fit 52 bits): on avx512 three IFMA52 multiply-adds per 8 lanes
     /// (needs avx512ifma); on scalar the bit-exact reference. Other backends reject it.
     Shoup52,
+    /// Shoup with the quotient ⌊y·w/q⌉ computed in double precision from (w, fl(w/q)) and the
+    /// remainder made exact with FMAs, for u64 plans with q < 2^50: on avx2 one multiply and
+    /// three FMAs per 4 lanes (module `fp52`); on scalar the bit-exact reference. Prepared
+    /// products keep the 64-bit Shoup constants. Other backends reject it.
+    Fp52,
 }
 
 impl Reduction {
     /// Every reduction. Not every one fits every plan: see [`NttPlan64::check_reduction`].
-    pub const ALL: [Reduction; 3] = [Reduction::Shoup, Reduction::Montgomery, Reduction::Shoup52];
+    pub const ALL: [Reduction; 4] = [
+        Reduction::Shoup,
+        Reduction::Montgomery,
+        Reduction::Shoup52,
+        Reduction::Fp52,
+    ];
 
     /// Lower-case name for reports.
     pub const fn name(self) -> &'static str {
@@ -99,6 +116,7 @@ impl Reduction {
             Reduction::Shoup => "shoup",
             Reduction::Montgomery => "montgomery",
             Reduction::Shoup52 => "shoup52",
+            Reduction::Fp52 => "fp52",
         }
     }
 }
@@ -150,6 +168,8 @@ pub(crate) struct Tables<W> {
     pub(crate) itw1_n_inv: W,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) itw1_n_inv_shoup: W,
+    /// The double twiddle constants of a [`Reduction::Fp52`] plan; `None` in other plans.
+    pub(crate) fp: Option<fp52::FpTwiddles>,
 }
 
 impl<W: Word> Tables<W> {
@@ -214,12 +234,17 @@ macro_rules! ntt_plan {
             }
 
             /// The reduction [`Self::try_new`] uses: [`Reduction::Shoup52`] on avx512 when the
-            /// CPU has avx512ifma, the plan is u64 and q < 2^50; Shoup otherwise.
+            /// CPU has avx512ifma, the plan is u64 and q < 2^50; [`Reduction::Fp52`] on avx2
+            /// when the plan is u64 and q < 2^50; Shoup otherwise.
             pub fn default_reduction(backend: Backend, q: u64) -> Reduction {
                 if backend == Backend::Avx512
                     && Self::check_reduction(backend, Reduction::Shoup52, q).is_ok()
                 {
                     Reduction::Shoup52
+                } else if backend == Backend::Avx2
+                    && Self::check_reduction(backend, Reduction::Fp52, q).is_ok()
+                {
+                    Reduction::Fp52
                 } else {
                     Reduction::Shoup
                 }
@@ -227,14 +252,15 @@ macro_rules! ntt_plan {
 
             /// Whether a plan of this word size on `backend` can use `reduction` for q:
             /// Shoup and Montgomery always; [`Reduction::Shoup52`] only for u64 plans with
-            /// q < 2^50, on scalar (the reference) or on avx512 where the CPU has avx512ifma.
-            /// Does not check the backend itself (see [`Backend::check`]).
+            /// q < 2^50, on scalar (the reference) or on avx512 where the CPU has avx512ifma;
+            /// [`Reduction::Fp52`] only for u64 plans with q < 2^50, on scalar (the reference)
+            /// or avx2. Does not check the backend itself (see [`Backend::check`]).
             pub fn check_reduction(
                 backend: Backend,
                 reduction: Reduction,
                 q: u64,
             ) -> Result<(), KernelError> {
-                if reduction != Reduction::Shoup52 {
+                if !matches!(reduction, Reduction::Shoup52 | Reduction::Fp52) {
                     return Ok(());
                 }
                 let unavailable = |needs| KernelError::ReductionUnavailable {
@@ -247,6 +273,12 @@ macro_rules! ntt_plan {
                 }
                 if q >= 1u64 << SHOUP52_MAX_BITS {
                     return Err(KernelError::ModulusTooLarge { q, max_bits: SHOUP52_MAX_BITS });
+                }
+                if reduction == Reduction::Fp52 {
+                    return match backend {
+                        Backend::Scalar | Backend::Avx2 => Ok(()),
+                        _ => Err(unavailable("the scalar or avx2 backend")),
+                    };
                 }
                 match backend {
                     Backend::Scalar => Ok(()),
@@ -321,6 +353,16 @@ macro_rules! ntt_plan {
                     n_inv_mont: m.to_montgomery(n_inv),
                     itw1_n_inv,
                     itw1_n_inv_shoup: shoup_of(itw1_n_inv),
+                    fp: (reduction == Reduction::Fp52).then(|| {
+                        let wide = |v: &[$W]| v.iter().map(|&w| w as u64).collect::<Vec<_>>();
+                        fp52::FpTwiddles::new(
+                            q,
+                            &wide(&tw),
+                            &wide(&itw),
+                            n_inv as u64,
+                            itw1_n_inv as u64,
+                        )
+                    }),
                 };
                 let compact = if <$W>::BITS == 64 {
                     compact::Consts::new(q).map(|c| (c, compact::select(backend)))
@@ -380,7 +422,8 @@ macro_rules! ntt_plan {
             }
 
             /// [`Self::forward`] without the final reduction: each output is congruent to the
-            /// transform mod q and below 64q (below 4q in a [`Reduction::Shoup52`] plan), which
+            /// transform mod q and below 64q (below 4q in a [`Reduction::Shoup52`] or
+            /// [`Reduction::Fp52`] plan), which
             /// every prepared product accepts as its first operand (`mul_prepared`, `_pair`,
             /// `_sum`): for operands that are only ever multiplied. Lazy on avx2 (u64) and
             /// avx512; other backends return reduced values.
@@ -415,6 +458,12 @@ macro_rules! ntt_plan {
                     Reduction::Shoup52 => scalar::forward_lazy(a, t.two_q, |y, k| {
                         m.mul_shoup52_lazy(y, t.tw[k], t.tw_shoup[k])
                     }),
+                    Reduction::Fp52 => {
+                        let (q, fp) = (t.q as u64, t.fp.as_ref().expect("an fp52 plan"));
+                        scalar::forward_lazy(a, t.two_q, |y, k| {
+                            fp52::mul_lazy(y as u64, (fp.tw[k], fp.tw_q[k]), q) as $W
+                        })
+                    }
                 }
                 scalar::reduce_4q(a, t.q, t.two_q);
             }
@@ -445,6 +494,15 @@ macro_rules! ntt_plan {
                         });
                         for x in a.iter_mut() {
                             *x = m.mul_shoup52(*x, t.n_inv, t.n_inv_shoup);
+                        }
+                    }
+                    Reduction::Fp52 => {
+                        let (q, fp) = (t.q as u64, t.fp.as_ref().expect("an fp52 plan"));
+                        scalar::inverse_lazy(a, t.two_q, |v, k| {
+                            fp52::mul_lazy(v as u64, (fp.itw[k], fp.itw_q[k]), q) as $W
+                        });
+                        for x in a.iter_mut() {
+                            *x = m.mul_shoup(*x, t.n_inv, t.n_inv_shoup);
                         }
                     }
                 }

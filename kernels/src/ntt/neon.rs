@@ -30,7 +30,9 @@ pub(crate) mod u64 {
         match red {
             Reduction::Shoup => table::<false>(),
             Reduction::Montgomery => table::<true>(),
-            Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
+            Reduction::Shoup52 | Reduction::Fp52 => {
+                unreachable!("with_backend rejects shoup52 and fp52 on neon")
+            }
         }
     }
 
@@ -262,7 +264,9 @@ pub(crate) mod u32 {
         match red {
             Reduction::Shoup => table::<false>(),
             Reduction::Montgomery => table::<true>(),
-            Reduction::Shoup52 => unreachable!("with_backend rejects shoup52 on neon"),
+            Reduction::Shoup52 | Reduction::Fp52 => {
+                unreachable!("with_backend rejects shoup52 and fp52 on neon")
+            }
         }
     }
 
