@@ -15,11 +15,11 @@
 use super::ciphertext::Ciphertext;
 use super::encoding::PreparedPlaintext;
 use super::error::{HeError, Result};
-use super::keys::galois::{check_galois, GaloisKey};
+use super::keys::galois::{check_galois, GaloisKey, KeyPoly};
 use super::keys::GaloisKeys;
 use super::params::{check_same, Parameters};
 use super::poly::{Poly, Representation};
-use kernels::ntt::SumBase;
+use kernels::ntt::{NttPlan64, SumBase};
 use kernels::AlignedVec;
 use std::sync::Arc;
 
@@ -228,6 +228,16 @@ fn decompose(
     }
 }
 
+/// A digit limb into NTT form: fully reduced where the key-switching sum on that prime takes
+/// compact products (operands in [0, q)), else lazy (digits are only ever multiplied).
+fn forward_digit(plan: &NttPlan64, dst: &mut [u64]) {
+    if plan.has_compact() {
+        plan.forward(dst);
+    } else {
+        plan.forward_lazy(dst);
+    }
+}
+
 /// With a special prime: the single digit of limb i is c1's limb i itself (coefficients in
 /// [0, q_i)), transformed on every other slot's prime (the special prime's included).
 fn decompose_limb_hybrid(params: &Parameters, i: usize, t: usize, coeff: &[u64], out: &mut Digits) {
@@ -246,8 +256,7 @@ fn decompose_limb_hybrid(params: &Parameters, i: usize, t: usize, coeff: &[u64],
                 *d = md.reduce(c);
             }
         }
-        // Digits are only ever multiplied (key-switching sums): lazy values will do.
-        plan.forward_lazy(dst);
+        forward_digit(plan, dst);
     }
 }
 
@@ -298,8 +307,7 @@ fn decompose_limb(
                     *d = md.reduce((c >> off) & mask);
                 }
             }
-            // Digits are only ever multiplied (key-switching sums): lazy values will do.
-            plan.forward_lazy(dst);
+            forward_digit(plan, dst);
         }
     }
 }
@@ -530,7 +538,8 @@ fn mod_down(params: &Parameters, x: &mut Poly, limbs: usize) -> Result<()> {
 
 impl GaloisKey {
     /// Limb k of (c0 + Σ_t D_t ⊙ π⁻¹(b_t), Σ_t D_t ⊙ π⁻¹(a_t)) into (a0, a1): the key-switched
-    /// σ_g before its gather π_g; each half is one pass (`mul_prepared_sum`).
+    /// σ_g before its gather π_g; each half is one pass (`mul_compact_sum` where the limb's
+    /// prime has compact products, else `mul_prepared_sum`).
     fn key_switch_limb(
         &self,
         params: &Parameters,
@@ -539,13 +548,15 @@ impl GaloisKey {
         a0: &mut [u64],
         a1: &mut [u64],
     ) {
+        /// (digit, key values, key Shoup constants if not compact) per digit.
+        type Term<'a> = (&'a [u64], &'a [u64], Option<&'a [u64]>);
         fn terms<'a>(
             params: &Parameters,
             ct: &Decomposed<'a>,
             k: usize,
             prime: usize,
-            key: &'a [Poly],
-        ) -> Vec<[&'a [u64]; 3]> {
+            key: &'a [KeyPoly],
+        ) -> Vec<Term<'a>> {
             let (c1, digits): (&'a Poly, &'a Digits) = (ct.c1, ct.digits);
             key[..digits.count()]
                 .iter()
@@ -556,23 +567,38 @@ impl GaloisKey {
                     } else {
                         digits.limb(t, k)
                     };
-                    let (kv, ks) = kt.prepared_limb(prime);
-                    [d, kv, ks]
+                    let (kv, ks) = kt.limb(prime);
+                    (d, kv, ks)
                 })
                 .collect()
+        }
+        fn sum(plan: &NttPlan64, out: &mut [u64], base: SumBase<'_, u64>, terms: &[Term<'_>]) {
+            if plan.has_compact() {
+                let t: Vec<[&[u64]; 2]> = terms.iter().map(|&(d, kv, _)| [d, kv]).collect();
+                plan.mul_compact_sum(out, base, &t);
+            } else {
+                let t: Vec<[&[u64]; 3]> = terms
+                    .iter()
+                    .map(|&(d, kv, ks)| [d, kv, ks.expect("a non-compact limb is prepared")])
+                    .collect();
+                plan.mul_prepared_sum(out, base, &t);
+            }
         }
         let limbs = ct.c0.num_limbs();
         let prime = slot_prime(params, limbs, k);
         let plan = &params.plans[prime];
-        let b_terms = terms(params, ct, k, prime, &self.b_perm);
         // With a special prime c0 is added after the division by P.
         let base = if params.special.is_some() {
             SumBase::Zero
         } else {
             SumBase::From(ct.c0.limb(k))
         };
-        plan.mul_prepared_sum(a0, base, &b_terms);
-        let a_terms = terms(params, ct, k, prime, &self.a_perm);
-        plan.mul_prepared_sum(a1, SumBase::Zero, &a_terms);
+        sum(plan, a0, base, &terms(params, ct, k, prime, &self.b_perm));
+        sum(
+            plan,
+            a1,
+            SumBase::Zero,
+            &terms(params, ct, k, prime, &self.a_perm),
+        );
     }
 }

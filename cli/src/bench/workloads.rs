@@ -18,9 +18,9 @@ pub struct HeWorkload {
 }
 
 impl HeWorkload {
-    /// Keys, one encrypted input and 8 plaintext weight vectors.
+    /// Keys, one encrypted input and 8 plaintext weight vectors at the default parameters.
     pub fn new() -> gazelle::he::Result<Self> {
-        let params = gazelle::he::ParamSetId::Gazelle4096.params()?;
+        let params = gazelle::he::ParamSetId::default().params()?;
         let mut rng = sampling::secret_rng()?;
         let sk = SecretKey::generate(&params, &mut rng);
         let steps: Vec<i64> = (1..=8).collect();

@@ -15,6 +15,7 @@
 //!
 //! Every SIMD kernel is checked against the scalar one bit for bit (tests below and
 //! `kernels::testing`).
+use super::SumBase;
 use crate::backend::Backend;
 
 /// Largest prime width (exclusive, in bits) for compact products.
@@ -41,6 +42,15 @@ impl Consts {
 
 /// (consts, outs, as, b, accumulate): out_i (+)= a_i ⊙ b mod q.
 pub(crate) type PairFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u64], bool);
+/// (consts, out, base, terms [a, b]): out = base + Σ a ⊙ b mod q.
+pub(crate) type SumFn = unsafe fn(&Consts, &mut [u64], SumBase<'_, u64>, &[[&[u64]; 2]]);
+
+/// The SIMD kernels of one backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kernels {
+    pub pair: PairFn,
+    pub sum: SumFn,
+}
 
 /// a·b mod q for a, b in [0, q) (see the module docs for the bound).
 #[inline(always)]
@@ -72,28 +82,135 @@ pub(crate) fn pair_scalar(c: &Consts, out: [&mut [u64]; 2], a: [&[u64]; 2], b: &
     }
 }
 
-/// The fastest kernel `backend` has (None: scalar).
-pub(crate) fn select(backend: Backend) -> Option<PairFn> {
+/// The scalar sum kernel (reference for the SIMD ones); n = out's length.
+pub(crate) fn sum_scalar(
+    c: &Consts,
+    out: &mut [u64],
+    base: SumBase<'_, u64>,
+    terms: &[[&[u64]; 2]],
+) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut s = match base {
+            SumBase::Acc => *o,
+            SumBase::From(b) => b[j],
+            SumBase::Zero => 0,
+        };
+        for [a, b] in terms {
+            s = add_mod(c.q, s, mul_mod(c, a[j], b[j]));
+        }
+        *o = s;
+    }
+}
+
+/// The fastest kernels `backend` has (None: scalar).
+pub(crate) fn select(backend: Backend) -> Option<Kernels> {
     match backend {
         // AVX-512 CPUs have AVX2 and FMA. An 8-lane kernel is left for a session with such a
         // machine to check it against scalar on.
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx2 | Backend::Avx512 => crate::isa::Avx2Fma::try_new().map(x86::avx2_kernel),
+        Backend::Avx2 | Backend::Avx512 => crate::isa::Avx2Fma::try_new().map(x86::avx2_kernels),
         _ => None,
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{add_mod, mul_mod, Consts, PairFn};
+    use super::{add_mod, mul_mod, Consts, Kernels, SumBase};
     use crate::isa::Avx2Fma;
     use std::arch::x86_64::*;
 
     /// 2^52 as f64 and as its bit pattern: `bits(x | MAGIC) − 2^52` is x for x < 2^52.
     const MAGIC: u64 = 0x4330_0000_0000_0000;
 
-    pub(super) fn avx2_kernel(_: Avx2Fma) -> PairFn {
-        pair_avx2
+    pub(super) fn avx2_kernels(_: Avx2Fma) -> Kernels {
+        Kernels {
+            pair: pair_avx2,
+            sum: sum_avx2,
+        }
+    }
+
+    /// Terms summed in double precision between two reductions: each product's remainder is
+    /// below q < 2^50 in magnitude and the partial sum starts below q, so it stays below
+    /// 8q < 2^53 (exact).
+    const TERMS_PER_REDUCTION: usize = 7;
+
+    /// s − round(s/q)·q for an integer |s| < 2^53: exact, in [−q/2 − 1, q/2 + 1].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce_f64(s: __m256d, q: __m256d, qinv: __m256d) -> __m256d {
+        let k = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_mul_pd(s, qinv),
+        );
+        _mm256_fnmadd_pd(k, q, s)
+    }
+
+    /// out = base + Σ a·b mod q, every operand in [0, q): the remainders a·b − round(a·b/q)·q
+    /// (in (−q, q), exact as in `pair_avx2`) are summed in double precision, reduced every
+    /// [`TERMS_PER_REDUCTION`] terms and once at the end to [0, q).
+    ///
+    /// # Safety
+    /// The CPU has avx2 and fma (an [`Avx2Fma`] token was taken to reach it).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sum_avx2(c: &Consts, out: &mut [u64], base: SumBase<'_, u64>, terms: &[[&[u64]; 2]]) {
+        let n = out.len();
+        // Every operand checked once here, so the loop loads without per-load checks.
+        assert!(terms.iter().all(|[a, b]| a.len() == n && b.len() == n));
+        if let SumBase::From(b) = base {
+            assert_eq!(b.len(), n);
+        }
+        let magic_i = _mm256_set1_epi64x(MAGIC as i64);
+        let magic = _mm256_castsi256_pd(magic_i);
+        let q = _mm256_set1_pd(c.qf);
+        let qinv = _mm256_set1_pd(c.qinv);
+        let zero = _mm256_setzero_pd();
+        let ptrs: Vec<[*const u64; 2]> = terms
+            .iter()
+            .map(|[a, b]| [a.as_ptr(), b.as_ptr()])
+            .collect();
+        let body = n - n % 4;
+        for j in (0..body).step_by(4) {
+            // SAFETY: j + 4 ≤ n and every operand holds n u64 (asserted above); unaligned.
+            unsafe {
+                let dst = out.as_mut_ptr().add(j).cast::<__m256i>();
+                let mut s = match base {
+                    SumBase::Acc => to_f64(_mm256_loadu_si256(dst), magic_i, magic),
+                    SumBase::From(b) => {
+                        to_f64(_mm256_loadu_si256(b.as_ptr().add(j).cast()), magic_i, magic)
+                    }
+                    SumBase::Zero => zero,
+                };
+                for chunk in ptrs.chunks(TERMS_PER_REDUCTION) {
+                    for &[a, b] in chunk {
+                        let af = to_f64(_mm256_loadu_si256(a.add(j).cast()), magic_i, magic);
+                        let bf = to_f64(_mm256_loadu_si256(b.add(j).cast()), magic_i, magic);
+                        let h = _mm256_mul_pd(af, bf);
+                        let l = _mm256_fmsub_pd(af, bf, h);
+                        let k = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                            _mm256_mul_pd(h, qinv),
+                        );
+                        s = _mm256_add_pd(s, _mm256_add_pd(_mm256_fnmadd_pd(k, q, h), l));
+                    }
+                    s = reduce_f64(s, q, qinv);
+                }
+                // s in (−q, q) (also with no terms: then it is the base, in [0, q)).
+                s = _mm256_add_pd(s, _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(s, zero), q));
+                _mm256_storeu_si256(
+                    dst,
+                    _mm256_xor_si256(_mm256_castpd_si256(_mm256_add_pd(s, magic)), magic_i),
+                );
+            }
+        }
+        for j in body..n {
+            let mut s = match base {
+                SumBase::Acc => out[j],
+                SumBase::From(b) => b[j],
+                SumBase::Zero => 0,
+            };
+            for [a, b] in terms {
+                s = add_mod(c.q, s, mul_mod(c, a[j], b[j]));
+            }
+            out[j] = s;
+        }
     }
 
     /// x (< 2^52 per lane) as f64, exactly.
@@ -181,6 +298,63 @@ mod tests {
         assert!(Consts::new(1 << 50).is_none());
     }
 
+    /// The sum kernels against u128 arithmetic (scalar) and against scalar (every backend):
+    /// 0 to 15 terms (across the 7-term reductions), every base, all-maximal operands.
+    #[test]
+    fn sum_every_backend_matches_scalar() {
+        let seed = TestRng::fresh_seed();
+        println!("compact sum seed {seed:#x}");
+        let mut rng = TestRng::new(seed);
+        for q in crate::prime::ntt_primes(50, 1 << 14, 1)
+            .into_iter()
+            .chain(crate::prime::ntt_primes(40, 1 << 14, 1))
+        {
+            let c = Consts::new(q).unwrap();
+            for len in [0usize, 3, 8, 4096 + 5] {
+                for count in [0usize, 1, 3, 7, 8, 15] {
+                    let max = count == 8;
+                    let vals = |rng: &mut TestRng| {
+                        if max {
+                            vec![q - 1; len]
+                        } else {
+                            rng.vec_below(len, q)
+                        }
+                    };
+                    let ops: Vec<[Vec<u64>; 2]> = (0..count)
+                        .map(|_| [vals(&mut rng), vals(&mut rng)])
+                        .collect();
+                    let terms: Vec<[&[u64]; 2]> =
+                        ops.iter().map(|[a, b]| [&a[..], &b[..]]).collect();
+                    let from = vals(&mut rng);
+                    let init = vals(&mut rng);
+                    for base in [SumBase::Acc, SumBase::From(&from), SumBase::Zero] {
+                        let mut want = init.clone();
+                        sum_scalar(&c, &mut want, base, &terms);
+                        for (j, &w) in want.iter().enumerate() {
+                            let mut s: u128 = match base {
+                                SumBase::Acc => init[j] as u128,
+                                SumBase::From(b) => b[j] as u128,
+                                SumBase::Zero => 0,
+                            };
+                            for [a, b] in &terms {
+                                s += a[j] as u128 * b[j] as u128;
+                            }
+                            assert_eq!(w as u128, s % q as u128, "scalar q={q} j={j}");
+                        }
+                        for backend in Backend::available() {
+                            let Some(k) = select(backend) else { continue };
+                            let mut got = init.clone();
+                            // SAFETY: `select` returned the kernels of an available backend,
+                            // whose token it took.
+                            unsafe { (k.sum)(&c, &mut got, base, &terms) };
+                            assert_eq!(got, want, "{backend} q={q} len={len} terms={count}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_backend_matches_scalar() {
         let mut rng = TestRng::new(10);
@@ -198,14 +372,14 @@ mod tests {
                 }
                 let acc0 = rng.vec_below(len, q);
                 for backend in Backend::available() {
-                    let Some(f) = select(backend) else { continue };
+                    let Some(k) = select(backend) else { continue };
                     for acc in [false, true] {
                         let (mut e0, mut e1) = (acc0.clone(), acc0.clone());
                         pair_scalar(&c, [&mut e0, &mut e1], [&a0, &a1], &b, acc);
                         let (mut g0, mut g1) = (acc0.clone(), acc0.clone());
                         // SAFETY: `select` returned the kernel for an available backend, whose
                         // token it took.
-                        unsafe { f(&c, [&mut g0, &mut g1], [&a0, &a1], &b, acc) };
+                        unsafe { (k.pair)(&c, [&mut g0, &mut g1], [&a0, &a1], &b, acc) };
                         assert_eq!(
                             (&g0, &g1),
                             (&e0, &e1),

@@ -219,7 +219,7 @@ macro_rules! ntt_plan {
             /// Compact products (u64 plans with q < 2^50 only): the constants and the SIMD
             /// kernel of the backend, if it has one. Always `None` in (and unread by) u32 plans.
             #[allow(dead_code)]
-            compact: Option<(compact::Consts, Option<compact::PairFn>)>,
+            compact: Option<(compact::Consts, Option<compact::Kernels>)>,
         }
 
         impl $Plan {
@@ -862,7 +862,8 @@ ntt_plan!(
 );
 
 impl NttPlan64 {
-    /// Whether this plan has compact products ([`Self::mul_compact_pair`]): q < 2^50.
+    /// Whether this plan has compact products ([`Self::mul_compact_pair`],
+    /// [`Self::mul_compact_sum`]): q < 2^50.
     pub fn has_compact(&self) -> bool {
         self.compact.is_some()
     }
@@ -886,8 +887,32 @@ impl NttPlan64 {
         match simd {
             // SAFETY: `compact::select` returns a kernel only after taking the token of the
             // features it was compiled with.
-            Some(f) => unsafe { f(c, out, a, b, acc) },
+            Some(k) => unsafe { (k.pair)(c, out, a, b, acc) },
             None => compact::pair_scalar(c, out, a, b, acc),
+        }
+    }
+
+    /// out = base + Σ_t a_t ⊙ b_t mod q over `terms` = [a_t, b_t], b_t by its values alone (a
+    /// compact fixed multiplicand, e.g. a key-switching key); every operand and base in
+    /// [0, q), out in [0, q). One pass on avx2 (with FMA) and avx512: the exact remainders are
+    /// summed in double precision and reduced once per 7 terms (see `ntt/compact.rs`); scalar
+    /// elsewhere. Panics if the plan has no compact products or a slice's length is not n.
+    pub fn mul_compact_sum(&self, out: &mut [u64], base: SumBase<'_, u64>, terms: &[[&[u64]; 2]]) {
+        let (c, simd) = self
+            .compact
+            .as_ref()
+            .expect("compact products need q < 2^50 (see has_compact)");
+        self.check_len(out.len());
+        if let SumBase::From(b) = base {
+            self.check_len(b.len());
+        }
+        for s in terms.iter().flatten() {
+            self.check_len(s.len());
+        }
+        match simd {
+            // SAFETY: as in `mul_compact_pair`.
+            Some(k) => unsafe { (k.sum)(c, out, base, terms) },
+            None => compact::sum_scalar(c, out, base, terms),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::he::error::{HeError, Result};
 use crate::he::params::Parameters;
 use crate::he::poly::{Poly, Representation};
 use crate::he::sampling::{self, Seed};
+use kernels::aligned::AlignedVec;
 use kernels::ntt::{automorphism_ntt_table, NttPermutation};
 use rand_chacha::rand_core::CryptoRng;
 use std::collections::BTreeMap;
@@ -37,9 +38,42 @@ pub(crate) struct GaloisKey {
     /// Canonical b_t in NTT form (what is serialised).
     pub(crate) b: Vec<Poly>,
     /// π_g⁻¹(b_t), folded, prepared.
-    pub(crate) b_perm: Vec<Poly>,
+    pub(crate) b_perm: Vec<KeyPoly>,
     /// π_g⁻¹(a_t), folded, prepared.
-    pub(crate) a_perm: Vec<Poly>,
+    pub(crate) a_perm: Vec<KeyPoly>,
+}
+
+/// A key polynomial as the key-switching sums read it: every limb's values (NTT form), and
+/// Shoup constants only for the limbs whose prime has no compact products (q ≥ 2^50, e.g. the
+/// special prime): compact limbs take half the memory and half the bandwidth per rotation.
+#[derive(Clone)]
+pub(crate) struct KeyPoly {
+    values: Poly,
+    /// Per limb: its Shoup constants, or None where the limb's plan has compact products.
+    shoup: Vec<Option<AlignedVec<u64>>>,
+}
+
+impl KeyPoly {
+    /// Prepares `values` (NTT form, one limb per prime of `params.plans`).
+    fn new(params: &Parameters, values: Poly) -> KeyPoly {
+        let shoup = values
+            .limbs()
+            .zip(&params.plans)
+            .map(|(limb, plan)| {
+                (!plan.has_compact()).then(|| {
+                    let mut s = AlignedVec::zeroed(limb.len());
+                    plan.prepare_into(limb, &mut s);
+                    s
+                })
+            })
+            .collect();
+        KeyPoly { values, shoup }
+    }
+
+    /// Limb k's values, with its Shoup constants unless the limb's prime has compact products.
+    pub(crate) fn limb(&self, k: usize) -> (&[u64], Option<&[u64]>) {
+        (self.values.limb(k), self.shoup[k].as_deref())
+    }
 }
 
 /// Stream index of digit `digit`'s a in the key for g.
@@ -98,8 +132,9 @@ impl GaloisKey {
                 }
             }
         }
-        let prepare =
-            |v: Vec<Poly>| -> Vec<Poly> { v.into_iter().map(|p| p.prepare(params)).collect() };
+        let prepare = |v: Vec<Poly>| -> Vec<KeyPoly> {
+            v.into_iter().map(|p| KeyPoly::new(params, p)).collect()
+        };
         Ok(GaloisKey {
             perm,
             b,
