@@ -352,7 +352,7 @@ enum Workload {
     He,
     /// Garbling and evaluating ReLU circuits.
     Gc,
-    /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server.
+    /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server, at the default parameters.
     Conv,
     /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
     E2e,

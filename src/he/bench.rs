@@ -3,7 +3,8 @@
 //! one the CLI prints).
 use super::error::Result;
 use super::{
-    sampling, Ciphertext, GaloisKeys, Hoisted, ParamSetId, Plaintext, PreparedPlaintext, SecretKey,
+    sampling, Ciphertext, GaloisKeys, Hoisted, ParamSetId, Plaintext, PreparedPlaintext,
+    RotationSum, SecretKey,
 };
 use std::time::Instant;
 
@@ -140,6 +141,33 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                 }),
             );
         }
+        // Sums of rotations of 8 different ciphertexts (the outer rotations of a layer): each
+        // rotated and added, against one `RotationSum` (one division by P at the end).
+        let cts: Vec<Ciphertext> = (0..8)
+            .map(|_| sk.encrypt(&pt, &mut rng))
+            .collect::<Result<_>>()?;
+        push(
+            "sum of 8 rotations (each rotated)",
+            time(few, || {
+                let mut sum = Ciphertext::zero(&params, ct.level()).expect("level");
+                for (s, c) in cts.iter().enumerate() {
+                    if let Ok(r) = gk.rotate_rows(c, s as i64 + 1) {
+                        let _ = sum.add_assign(&r);
+                    }
+                }
+            }),
+        );
+        push(
+            "sum of 8 rotations (RotationSum)",
+            time(few, || {
+                let mut sum = RotationSum::new(&params, ct.level());
+                for (s, c) in cts.iter().enumerate() {
+                    let g = params.galois_element_for_step(s as i64 + 1);
+                    let _ = sum.add_galois(&gk, c, g);
+                }
+                let _ = sum.finish();
+            }),
+        );
         push(
             "ciphertext bytes (fresh, seeded)",
             (ct.serialized_len() as f64, 0.0, Vec::new()),

@@ -516,9 +516,7 @@ fn key_switch(
     acc0: &mut Poly,
     acc1: &mut Poly,
 ) -> Result<()> {
-    for (k, (a0, a1)) in acc0.limbs_mut().zip(acc1.limbs_mut()).enumerate() {
-        key.key_switch_limb(params, ct, k, a0, a1);
-    }
+    key_switch_sums(params, key, ct, acc0, acc1);
     if params.special.is_some() {
         let limbs = ct.c0.num_limbs();
         mod_down(params, acc0, limbs)?;
@@ -526,6 +524,181 @@ fn key_switch(
         acc0.add_assign(params, ct.c0);
     }
     Ok(())
+}
+
+/// The key-switching sums of [`key_switch`] alone: every slot of (acc0, acc1), modulo q·P
+/// with a special prime (not divided by P, c0 not added).
+fn key_switch_sums(
+    params: &Parameters,
+    key: &GaloisKey,
+    ct: &Decomposed<'_>,
+    acc0: &mut Poly,
+    acc1: &mut Poly,
+) {
+    for (k, (a0, a1)) in acc0.limbs_mut().zip(acc1.limbs_mut()).enumerate() {
+        key.key_switch_limb(params, ct, k, a0, a1);
+    }
+}
+
+/// dst += π_g(src) slot by slot (slots as in [`slot_prime`] for a ciphertext at `limbs`
+/// primes; `src` and `dst` have the same number of slots).
+fn gather_add(params: &Parameters, key: &GaloisKey, limbs: usize, src: &Poly, dst: &mut Poly) {
+    debug_assert_eq!(src.num_limbs(), dst.num_limbs());
+    let mut tmp = AlignedVec::<u64>::zeroed(params.n);
+    for (k, (s, d)) in src.limbs().zip(dst.limbs_mut()).enumerate() {
+        key.perm.gather(s, &mut tmp);
+        kernels::vecops::add_mod(d, &tmp, params.all_moduli[slot_prime(params, limbs, k)]);
+    }
+}
+
+/// A sum of rotated ciphertexts Σ σ_g(ct_g) whose key switches are divided by the special
+/// prime P once, in [`RotationSum::finish`], instead of once per rotation (hybrid key
+/// switching: the division is linear up to its rounding and commutes with σ_g). ModDown is
+/// most of a rotation's cost (an inverse and `limbs` forward NTTs per half), so a sum of m
+/// rotations costs about m key-switching sums and one ModDown. The noise is at most that of
+/// the m rotations summed (one rounding term instead of m): the bounds of
+/// [`crate::he::noise`] still hold. Without a special prime it sums ordinary rotations.
+pub struct RotationSum {
+    params: Arc<Parameters>,
+    limbs: usize,
+    /// Σ of the gathered key-switching sums modulo q·P (both halves), once a rotation was
+    /// added.
+    ext: Option<[Poly; 2]>,
+    /// Σ of what needs no division: the gathered c0's and the ciphertexts added as they are.
+    plain: Option<Ciphertext>,
+}
+
+impl RotationSum {
+    /// An empty sum of ciphertexts at `limbs` primes.
+    pub fn new(params: &Arc<Parameters>, limbs: usize) -> RotationSum {
+        RotationSum {
+            params: params.clone(),
+            limbs,
+            ext: None,
+            plain: None,
+        }
+    }
+
+    fn check(&self, ct: &Ciphertext) -> Result<()> {
+        check_same(&self.params, &ct.params)?;
+        if ct.level() != self.limbs {
+            return Err(HeError::ParameterMismatch {
+                expected: format!("level {}", self.limbs),
+                found: format!("level {}", ct.level()),
+            });
+        }
+        Ok(())
+    }
+
+    fn add_plain(&mut self, ct: &Ciphertext) -> Result<()> {
+        match &mut self.plain {
+            Some(p) => p.add_assign(ct),
+            None => {
+                let mut p = ct.clone();
+                p.seed = None;
+                self.plain = Some(p);
+                Ok(())
+            }
+        }
+    }
+
+    /// sum += ct.
+    pub fn add(&mut self, ct: &Ciphertext) -> Result<()> {
+        self.check(ct)?;
+        self.add_plain(ct)
+    }
+
+    /// sum += σ_g(ct) (what [`GaloisKeys::apply_galois`] gives, divided by P later).
+    pub fn add_galois(&mut self, keys: &GaloisKeys, ct: &Ciphertext, g: usize) -> Result<()> {
+        self.check(ct)?;
+        let params = &self.params;
+        check_same(params, &keys.params)?;
+        check_galois(params, g)?;
+        if g == 1 {
+            return self.add_plain(ct);
+        }
+        if params.special.is_none() {
+            let r = keys.apply_galois(ct, g)?;
+            return self.add_plain(&r);
+        }
+        let key = keys.key(g)?;
+        let (n, limbs) = (params.n, self.limbs);
+        let slots = key_switch_slots(params, limbs);
+        let active = active_digits(params, limbs);
+        let ext = self
+            .ext
+            .get_or_insert_with(|| [0, 1].map(|_| Poly::zero(params, slots, Representation::Ntt)));
+        with_scratch(|s| {
+            s.coeff.reshape(n, 1, Representation::Coefficient);
+            s.digits.reshape(n, slots, active.len());
+            decompose(params, &ct.c1, &active, &mut s.coeff, &mut s.digits);
+            let dec = Decomposed {
+                c0: &ct.c0,
+                c1: &ct.c1,
+                digits: &s.digits,
+            };
+            let [acc0, acc1] = &mut s.acc;
+            acc0.reshape(n, slots, Representation::Ntt);
+            acc1.reshape(n, slots, Representation::Ntt);
+            key_switch_sums(params, key, &dec, acc0, acc1);
+            gather_add(params, key, limbs, acc0, &mut ext[0]);
+            gather_add(params, key, limbs, acc1, &mut ext[1]);
+        });
+        // σ_g(ct) = π_g(ModDown(acc0) + c0), π_g(ModDown(acc1)): c0's part needs no division.
+        let plain = match &mut self.plain {
+            Some(p) => p,
+            None => self.plain.insert(Ciphertext::zero(params, limbs)?),
+        };
+        gather_add(params, key, limbs, &ct.c0, &mut plain.c0);
+        plain.seed = None;
+        Ok(())
+    }
+
+    /// sum += other (same parameters and level).
+    pub fn merge(&mut self, other: RotationSum) -> Result<()> {
+        check_same(&self.params, &other.params)?;
+        if other.limbs != self.limbs {
+            return Err(HeError::ParameterMismatch {
+                expected: format!("level {}", self.limbs),
+                found: format!("level {}", other.limbs),
+            });
+        }
+        if let Some(p) = other.plain {
+            self.add_plain(&p)?;
+        }
+        match (&mut self.ext, other.ext) {
+            (Some(mine), Some(theirs)) => {
+                let params = &self.params;
+                for (m, t) in mine.iter_mut().zip(&theirs) {
+                    for (k, (x, y)) in m.limbs_mut().zip(t.limbs()).enumerate() {
+                        let q = params.all_moduli[slot_prime(params, self.limbs, k)];
+                        kernels::vecops::add_mod(x, y, q);
+                    }
+                }
+            }
+            (None, Some(theirs)) => self.ext = Some(theirs),
+            (_, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The sum: the key-switching sums divided by P once, plus the rest (zero if nothing was
+    /// added).
+    pub fn finish(self) -> Result<Ciphertext> {
+        let params = &self.params;
+        let mut out = match self.plain {
+            Some(p) => p,
+            None => Ciphertext::zero(params, self.limbs)?,
+        };
+        if let Some([mut e0, mut e1]) = self.ext {
+            mod_down(params, &mut e0, self.limbs)?;
+            mod_down(params, &mut e1, self.limbs)?;
+            out.c0.add_assign(params, &e0);
+            out.c1.add_assign(params, &e1);
+            out.seed = None;
+        }
+        Ok(out)
+    }
 }
 
 /// ModDown: x (NTT form, `limbs` data limbs then the special prime P's) becomes

@@ -51,7 +51,7 @@ pub use ciphertext::Ciphertext;
 pub use encoding::{Plaintext, PreparedPlaintext};
 pub use error::{DeserializeError, HeError, Result};
 pub use keys::{GaloisKeys, PublicKey, SecretKey};
-pub use keyswitch::Hoisted;
+pub use keyswitch::{Hoisted, RotationSum};
 pub use noise::{NoiseBound, NoiseMeasurement};
 pub use params::{ParamSetId, Parameters, SecurityLevel};
 pub use poly::{Poly, Representation};

@@ -277,6 +277,75 @@ fn ct_pt_products_match_plaintext_arithmetic() {
     }
 }
 
+/// A `RotationSum` (one division by P per sum) decrypts to the sum of the rotations, within
+/// the noise bound of the rotations summed one by one, on every set; plain ciphertexts,
+/// identity rotations, merges and the empty sum included; other levels are refused.
+#[test]
+fn rotation_sum_matches_the_sum_of_rotations() {
+    for params in all_params() {
+        let p = params.p();
+        let steps: Vec<i64> = vec![1, 2, 3, 7, -5];
+        for seed in seeds() {
+            let mut rng = rng_for(seed, params.name());
+            let sk = SecretKey::generate(&params, &mut rng);
+            let gk = GaloisKeys::for_steps(&sk, &steps, false, &mut rng).unwrap();
+            let encrypt = |rng: &mut ChaCha20Rng| {
+                let v = random_slots(&params, rng);
+                let ct = sk
+                    .encrypt(&Plaintext::encode_slots(&params, &v).unwrap(), rng)
+                    .unwrap();
+                (v, ct)
+            };
+            let level = params.max_level();
+            let (mut first, mut second) = (
+                RotationSum::new(&params, level),
+                RotationSum::new(&params, level),
+            );
+            let mut want = vec![0u64; params.n()];
+            let mut bound = NoiseBound::zero();
+            let mut add_want = |v: &[u64]| {
+                for (w, x) in want.iter_mut().zip(v) {
+                    *w = (*w + x) % p;
+                }
+            };
+            for (i, &s) in steps.iter().chain(&[0]).enumerate() {
+                let (v, ct) = encrypt(&mut rng);
+                let half = if i % 2 == 0 { &mut first } else { &mut second };
+                half.add_galois(&gk, &ct, params.galois_element_for_step(s))
+                    .unwrap();
+                add_want(&rotate_plain(&params, &v, s));
+                bound = bound.add_ct(NoiseBound::fresh().rotate(&params, level));
+            }
+            let (v, ct) = encrypt(&mut rng);
+            second.add(&ct).unwrap();
+            add_want(&v);
+            bound = bound.add_ct(NoiseBound::fresh());
+            first.merge(second).unwrap();
+            let sum = first.finish().unwrap();
+            assert_eq!(sk.decrypt(&sum).unwrap().decode_slots(), want);
+            let m = sk.noise(&sum).unwrap();
+            assert!((m.max_abs as f64) <= bound.value(), "{m:?} > {bound:?}");
+            // The empty sum is an encryption of zero.
+            let zero = RotationSum::new(&params, level).finish().unwrap();
+            assert!(sk
+                .decrypt(&zero)
+                .unwrap()
+                .decode_slots()
+                .iter()
+                .all(|&x| x == 0));
+            // A ciphertext at another level is refused.
+            if level > 1 {
+                let low = ct.mod_switch_down().unwrap();
+                let mut s = RotationSum::new(&params, level);
+                assert!(s.add(&low).is_err());
+                assert!(s
+                    .add_galois(&gk, &low, params.galois_element_for_step(1))
+                    .is_err());
+            }
+        }
+    }
+}
+
 #[test]
 fn rotations_and_row_swap_match_plaintext_and_hoisting_agrees() {
     for params in all_params() {

@@ -154,7 +154,7 @@ pub fn random_weights<R: RngCore>(shape: &LayerShape, rng: &mut R) -> LayerWeigh
 /// Times every layer of MiniONN-MNIST and (unless `quick`) MiniONN-CIFAR at the default
 /// parameters, at 1 and 2 worker threads.
 pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
-    let params = ParamSetId::Gazelle4096.params()?;
+    let params = ParamSetId::default().params()?;
     let nets: Vec<Network> = networks()
         .into_iter()
         .filter(|n| n.name == "minionn-mnist" || (!quick && n.name == "minionn-cifar"))

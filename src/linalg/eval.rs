@@ -4,7 +4,9 @@ use super::error::{LinalgError, Result};
 use super::layout::{Rot, EMPTY};
 use super::plan::Schedule;
 use super::shape::LayerWeights;
-use crate::he::{Ciphertext, GaloisKeys, Hoisted, NoiseBound, Plaintext, PreparedPlaintext};
+use crate::he::{
+    Ciphertext, GaloisKeys, Hoisted, NoiseBound, Plaintext, PreparedPlaintext, RotationSum,
+};
 use crate::sched::Scheduler;
 use rayon::prelude::*;
 
@@ -235,40 +237,42 @@ impl PreparedLayer {
                 .into_iter()
                 .flatten()
                 .collect();
-            // 3. Per group: sum its tiles, apply the outer rotation.
-            let mut group_jobs: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+            // 3. Per output ciphertext: per group, sum its tiles and apply the outer rotation;
+            //    the rotated groups are summed before their one division by the special prime
+            //    (`RotationSum`), the groups of one output spread over the workers.
+            let mut group_tiles: Vec<Vec<(usize, Vec<usize>)>> = vec![Vec::new(); s.outs.len()];
             for (ti, &(o, gi, _, _)) in tiles.iter().enumerate() {
-                match group_jobs.last_mut() {
-                    Some((lo, lg, v)) if *lo == o && *lg == gi => v.push(ti),
-                    _ => group_jobs.push((o, gi, vec![ti])),
+                match group_tiles[o].last_mut() {
+                    Some((lg, v)) if *lg == gi => v.push(ti),
+                    _ => group_tiles[o].push((gi, vec![ti])),
                 }
             }
-            let groups: Vec<(usize, Ciphertext)> = group_jobs
-                .par_iter()
-                .map(|(o, gi, ts)| {
-                    let mut sum = partial[ts[0]].clone();
-                    for &t in &ts[1..] {
-                        sum.add_assign(&partial[t])?;
-                    }
-                    let outer = s.outs[*o].groups[*gi].outer;
-                    if !outer.is_identity() {
-                        sum = keys.apply_galois(&sum, outer.galois_element(params))?;
-                    }
-                    Ok((*o, sum))
-                })
-                .collect::<Result<_>>()?;
-            // 4. Per output ciphertext: sum the groups, rotate-and-add tail, bias.
+            // 4. Per output ciphertext: the sum of the groups, rotate-and-add tail, bias.
             (0..s.outs.len())
                 .into_par_iter()
                 .map(|o| {
-                    let mut it = groups.iter().filter(|(go, _)| *go == o);
-                    let mut out = match it.next() {
-                        Some((_, c)) => c.clone(),
-                        None => Ciphertext::zero(params, level)?,
-                    };
-                    for (_, c) in it {
-                        out.add_assign(c)?;
-                    }
+                    let sum = group_tiles[o]
+                        .par_iter()
+                        .try_fold(
+                            || RotationSum::new(params, level),
+                            |mut acc, (gi, ts)| -> Result<RotationSum> {
+                                let mut sum = partial[ts[0]].clone();
+                                for &t in &ts[1..] {
+                                    sum.add_assign(&partial[t])?;
+                                }
+                                let outer = s.outs[o].groups[*gi].outer;
+                                acc.add_galois(keys, &sum, outer.galois_element(params))?;
+                                Ok(acc)
+                            },
+                        )
+                        .try_reduce(
+                            || RotationSum::new(params, level),
+                            |mut a, b| {
+                                a.merge(b)?;
+                                Ok(a)
+                            },
+                        )?;
+                    let mut out = sum.finish()?;
                     if let Some((step, d)) = s.outs[o].tail {
                         for t in 0..d {
                             let rot = keys.rotate_rows(&out, (step << t) as i64)?;

@@ -116,7 +116,7 @@ pub fn ot(quick: bool) -> Result<Vec<BenchRow>, String> {
 /// rotations, products and ciphertexts), then measured ms per layer at 1 and 2 workers.
 pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
     let backend = selected();
-    let params = gazelle::he::ParamSetId::Gazelle4096
+    let params = gazelle::he::ParamSetId::default()
         .params()
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();

@@ -126,7 +126,7 @@ impl ConvWorkload {
             bench::random_weights, ConvShape, LayerShape, PreparedLayer, Schedule,
         };
         let e = |e: &dyn std::fmt::Display| e.to_string();
-        let params = gazelle::he::ParamSetId::Gazelle4096
+        let params = gazelle::he::ParamSetId::default()
             .params()
             .map_err(|x| e(&x))?;
         let shape = LayerShape::Conv(ConvShape::conv(64, 64, 8, 8, 3, 1, 1));
