@@ -209,6 +209,12 @@ impl PreparedPlaintext {
         }
     }
 
+    /// Whether the values are stored alone (every prime has compact products), for
+    /// [`crate::he::ProductSum`].
+    pub fn is_compact(&self) -> bool {
+        self.poly.representation() == Representation::Ntt
+    }
+
     /// Bytes of memory the prepared values take (compact: 8 per coefficient and prime).
     pub fn memory_bytes(&self) -> usize {
         let words = self.poly.num_limbs() * self.poly.n();

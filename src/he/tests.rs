@@ -277,6 +277,44 @@ fn ct_pt_products_match_plaintext_arithmetic() {
     }
 }
 
+/// `ProductSum` (double-precision accumulation) gives the ciphertext `mul_plain_acc` gives,
+/// bit for bit, over 20 products (across the reductions every `FLOAT_TERMS`), where every
+/// prime is below 2^50; elsewhere it is unavailable.
+#[test]
+fn product_sum_equals_mul_plain_acc() {
+    let mut ran = 0;
+    for params in all_params() {
+        for seed in seeds() {
+            let mut rng = rng_for(seed, params.name());
+            let sk = SecretKey::generate(&params, &mut rng);
+            let level = params.max_level();
+            let ct = sk
+                .encrypt(
+                    &Plaintext::encode_slots(&params, &random_slots(&params, &mut rng)).unwrap(),
+                    &mut rng,
+                )
+                .unwrap();
+            let Some(mut sum) = ProductSum::new(&params, level) else {
+                assert!(FloatCiphertext::new(&ct).is_none());
+                assert!(params.moduli().iter().any(|&q| q >= 1 << 50));
+                continue;
+            };
+            let fct = FloatCiphertext::new(&ct).unwrap();
+            let mut want = Ciphertext::zero(&params, level).unwrap();
+            for _ in 0..20 {
+                let v = random_slots(&params, &mut rng);
+                let pt = PreparedPlaintext::new(&Plaintext::encode_slots(&params, &v).unwrap());
+                assert!(pt.is_compact());
+                want.mul_plain_acc(&ct, &pt).unwrap();
+                sum.mul_plain_acc(&fct, &pt).unwrap();
+            }
+            assert_eq!(sum.finish(), want, "{}", params.name());
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "the default set has double-precision products");
+}
+
 /// A `RotationSum` (one division by P per sum) decrypts to the sum of the rotations, within
 /// the noise bound of the rotations summed one by one, on every set; plain ciphertexts,
 /// identity rotations, merges and the empty sum included; other levels are refused.

@@ -4,7 +4,7 @@
 //! and scalar or avx512 with IFMA52); an avx512 CPU without IFMA52 gets a note instead.
 use super::counters::Counters;
 use super::{measure, BenchRow, Budget};
-use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction};
+use gazelle::kernels::ntt::{NttPlan32, NttPlan64, Reduction, FLOAT_TERMS};
 use gazelle::kernels::prime::ntt_primes;
 use gazelle::kernels::testing::TestRng;
 use gazelle::kernels::{AlignedVec, Backend, KernelError};
@@ -122,6 +122,24 @@ pub fn run(opts: &KernelBenchOptions) -> Result<(Vec<BenchRow>, Vec<String>), Ke
                                         Box::new(move || {
                                             let [u, v] = &mut o5;
                                             p5.mul_compact_pair([u, v], [&a5, &a5], &b5, true)
+                                        }),
+                                        2.0 * n as f64,
+                                        "coefficient",
+                                    ));
+                                    // The same products into double-precision accumulators
+                                    // (operands converted once, reduced every 7 products).
+                                    let p6 = plan.clone();
+                                    let (mut f, b6) = (AlignedVec::zeroed(n), b.clone());
+                                    p6.to_float(&a, &mut f);
+                                    let mut o6 = [AlignedVec::zeroed(n), AlignedVec::zeroed(n)];
+                                    let mut count = 0usize;
+                                    pair_ops.push((
+                                        "mul-acc-compact-pair-float",
+                                        Box::new(move || {
+                                            count += 1;
+                                            let reduce = count.is_multiple_of(FLOAT_TERMS);
+                                            let [u, v] = &mut o6;
+                                            p6.mul_compact_pair_float([u, v], [&f, &f], &b6, reduce)
                                         }),
                                         2.0 * n as f64,
                                         "coefficient",

@@ -45,11 +45,68 @@ pub(crate) type PairFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u64]
 /// (consts, out, base, terms [a, b]): out = base + Σ a ⊙ b mod q.
 pub(crate) type SumFn = unsafe fn(&Consts, &mut [u64], SumBase<'_, u64>, &[[&[u64]; 2]]);
 
+/// (consts, accs, as, b, reduce): acc_i += a_i ⊙ b in double precision (see [`pair_float_scalar`]).
+pub(crate) type FloatPairFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u64], bool);
+
 /// The SIMD kernels of one backend.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Kernels {
     pub pair: PairFn,
     pub sum: SumFn,
+    pub pair_float: FloatPairFn,
+}
+
+/// Products a double-precision accumulator takes between two reductions: it starts at most
+/// q/2 + 1 in magnitude and each product adds less than q < 2^50, so it stays below 2^53.
+pub const FLOAT_TERMS: usize = 7;
+
+/// 2^52 as f64: `bits(x | bits(2^52)) − 2^52` is x for an integer x < 2^52.
+const MAGIC_F: f64 = 4_503_599_627_370_496.0;
+
+/// Values in [0, q) as doubles (exact), as f64 bit patterns in u64 words.
+pub(crate) fn to_float(src: &[u64], dst: &mut [u64]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        debug_assert!(x < 1 << 52);
+        *d = (f64::from_bits(x | MAGIC_F.to_bits()) - MAGIC_F).to_bits();
+    }
+}
+
+/// acc_i += a_i·b − round(a_i·b/q)·q for i = 0, 1: accumulators and a_i are doubles (f64 bits;
+/// a_i exact values in [0, q)), b values in [0, q); each remainder is exact and in (−q, q)
+/// (the products of `pair_avx2`); `reduce`: then acc_i −= round(acc_i/q)·q (exact, to at most
+/// q/2 + 1 in magnitude). The reference for the SIMD kernels, bit for bit (the same IEEE
+/// operations in the same order).
+pub(crate) fn pair_float_scalar(
+    c: &Consts,
+    acc: [&mut [u64]; 2],
+    a: [&[u64]; 2],
+    b: &[u64],
+    reduce: bool,
+) {
+    for (o, a) in acc.into_iter().zip(a) {
+        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+            let (x, y) = (f64::from_bits(x), y as f64);
+            let h = x * y;
+            let l = x.mul_add(y, -h);
+            let k = (h * c.qinv).round_ties_even();
+            let mut s = f64::from_bits(*o) + ((-k).mul_add(c.qf, h) + l);
+            if reduce {
+                s = (-(s * c.qinv).round_ties_even()).mul_add(c.qf, s);
+            }
+            *o = s.to_bits();
+        }
+    }
+}
+
+/// out = acc mod q in [0, q) for double accumulators (f64 bits of integers below 2^53 in
+/// magnitude).
+pub(crate) fn from_float(c: &Consts, acc: &[u64], out: &mut [u64]) {
+    for (o, &s) in out.iter_mut().zip(acc) {
+        let s = f64::from_bits(s);
+        let r = (-(s * c.qinv).round_ties_even()).mul_add(c.qf, s);
+        let r = if r < 0.0 { r + c.qf } else { r };
+        *o = r as u64;
+    }
 }
 
 /// a·b mod q for a, b in [0, q) (see the module docs for the bound).
@@ -126,7 +183,68 @@ mod x86 {
         Kernels {
             pair: pair_avx2,
             sum: sum_avx2,
+            pair_float: pair_float_avx2,
         }
+    }
+
+    /// Rounds to the nearest integer, ties to even.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn round_near(x: __m256d) -> __m256d {
+        _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+    }
+
+    /// [`super::pair_float_scalar`] on 4 lanes.
+    ///
+    /// # Safety
+    /// The CPU has avx2 and fma (an [`Avx2Fma`] token was taken to reach it).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_float_avx2(
+        c: &Consts,
+        acc: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u64],
+        reduce: bool,
+    ) {
+        let magic_i = _mm256_set1_epi64x(MAGIC as i64);
+        let magic = _mm256_castsi256_pd(magic_i);
+        let q = _mm256_set1_pd(c.qf);
+        let qinv = _mm256_set1_pd(c.qinv);
+        let [o0, o1] = acc;
+        let len = o0
+            .len()
+            .min(o1.len())
+            .min(a[0].len())
+            .min(a[1].len())
+            .min(b.len());
+        let body = len - len % 4;
+        for i in (0..body).step_by(4) {
+            // SAFETY: i + 4 ≤ len ≤ each slice's length; unaligned loads and stores.
+            unsafe {
+                let bf = to_f64(_mm256_loadu_si256(b.as_ptr().add(i).cast()), magic_i, magic);
+                for (o, a) in [(o0.as_mut_ptr(), a[0]), (o1.as_mut_ptr(), a[1])] {
+                    let af = _mm256_loadu_pd(a.as_ptr().add(i).cast());
+                    let h = _mm256_mul_pd(af, bf);
+                    let l = _mm256_fmsub_pd(af, bf, h);
+                    let k = round_near(_mm256_mul_pd(h, qinv));
+                    let dst = o.add(i).cast::<f64>();
+                    let r = _mm256_add_pd(_mm256_fnmadd_pd(k, q, h), l);
+                    let mut s = _mm256_add_pd(_mm256_loadu_pd(dst), r);
+                    if reduce {
+                        s = reduce_f64(s, q, qinv);
+                    }
+                    _mm256_storeu_pd(dst, s);
+                }
+            }
+        }
+        let (t0, t1) = (&mut o0[body..len], &mut o1[body..len]);
+        super::pair_float_scalar(
+            c,
+            [t0, t1],
+            [&a[0][body..len], &a[1][body..len]],
+            &b[body..len],
+            reduce,
+        );
     }
 
     /// Terms summed in double precision between two reductions: each product's remainder is
@@ -296,6 +414,68 @@ mod tests {
             }
         }
         assert!(Consts::new(1 << 50).is_none());
+    }
+
+    /// Double-precision accumulation: SIMD against scalar bit for bit (accumulators included),
+    /// and the result against u128 arithmetic, over 20 products with a reduction every
+    /// [`FLOAT_TERMS`], all-maximal operands included.
+    #[test]
+    fn float_pairs_match_scalar_and_u128() {
+        let seed = TestRng::fresh_seed();
+        println!("compact float seed {seed:#x}");
+        let mut rng = TestRng::new(seed);
+        for q in crate::prime::ntt_primes(50, 1 << 14, 1)
+            .into_iter()
+            .chain(crate::prime::ntt_primes(40, 1 << 14, 1))
+        {
+            let c = Consts::new(q).unwrap();
+            for len in [0usize, 5, 4096 + 3] {
+                for max in [false, true] {
+                    let vals = |rng: &mut TestRng| {
+                        if max {
+                            vec![q - 1; len]
+                        } else {
+                            rng.vec_below(len, q)
+                        }
+                    };
+                    let mut want = [vec![0u128; len], vec![0u128; len]];
+                    let mut acc_s = [vec![0u64; len], vec![0u64; len]];
+                    let mut acc_v: Vec<[Vec<u64>; 2]> = Backend::available()
+                        .iter()
+                        .filter(|&&b| select(b).is_some())
+                        .map(|_| [vec![0u64; len], vec![0u64; len]])
+                        .collect();
+                    for t in 0..20 {
+                        let (a0, a1, b) = (vals(&mut rng), vals(&mut rng), vals(&mut rng));
+                        for j in 0..len {
+                            want[0][j] += a0[j] as u128 * b[j] as u128;
+                            want[1][j] += a1[j] as u128 * b[j] as u128;
+                        }
+                        let (mut f0, mut f1) = (vec![0; len], vec![0; len]);
+                        to_float(&a0, &mut f0);
+                        to_float(&a1, &mut f1);
+                        let reduce = t % FLOAT_TERMS == FLOAT_TERMS - 1;
+                        let [s0, s1] = &mut acc_s;
+                        pair_float_scalar(&c, [s0, s1], [&f0, &f1], &b, reduce);
+                        let simd = Backend::available().into_iter().filter_map(select);
+                        for (k, [v0, v1]) in simd.zip(acc_v.iter_mut()) {
+                            // SAFETY: `select` returned the kernels of an available backend.
+                            unsafe { (k.pair_float)(&c, [v0, v1], [&f0, &f1], &b, reduce) };
+                        }
+                        for v in &acc_v {
+                            assert_eq!(v, &acc_s, "q={q} len={len} term {t}");
+                        }
+                    }
+                    for (s, w) in acc_s.iter().zip(&want) {
+                        let mut out = vec![0; len];
+                        from_float(&c, s, &mut out);
+                        for j in 0..len {
+                            assert_eq!(out[j] as u128, w[j] % q as u128, "q={q} j={j}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The sum kernels against u128 arithmetic (scalar) and against scalar (every backend):

@@ -29,7 +29,7 @@ mod compact;
 #[macro_use]
 mod dispatch;
 mod fp52;
-pub use compact::COMPACT_MAX_BITS;
+pub use compact::{COMPACT_MAX_BITS, FLOAT_TERMS};
 pub use fp52::FP52_MAX_BITS;
 pub(crate) mod scalar;
 
@@ -890,6 +890,65 @@ impl NttPlan64 {
             Some(k) => unsafe { (k.pair)(c, out, a, b, acc) },
             None => compact::pair_scalar(c, out, a, b, acc),
         }
+    }
+
+    /// The double-precision form of values in [0, q) for [`Self::mul_compact_pair_float`]
+    /// (exact; f64 bit patterns in u64 words). Panics if the plan has no compact products or a
+    /// slice's length is not n.
+    pub fn to_float(&self, src: &[u64], dst: &mut [u64]) {
+        assert!(
+            self.has_compact(),
+            "double-precision products need q < 2^50"
+        );
+        self.check_len(src.len());
+        self.check_len(dst.len());
+        compact::to_float(src, dst);
+    }
+
+    /// acc_i += a_i ⊙ b for i = 0, 1 without reducing: the accumulators hold integers in
+    /// double precision (f64 bits; zeros, or [`Self::to_float`] values, to start) and each
+    /// product adds its exact remainder a·b − round(a·b/q)·q ∈ (−q, q); `reduce`: then every
+    /// accumulator is brought to at most q/2 + 1 in magnitude (exact). An accumulator must be
+    /// reduced at least once every [`FLOAT_TERMS`] products (it stays below 2^53); read it with
+    /// [`Self::from_float`]. a_i in double form ([`Self::to_float`]), b values in [0, q). On
+    /// avx2 (with FMA) and avx512 the loads and stores of the accumulators and a_i need no
+    /// conversion and no reduction: about half the work of [`Self::mul_compact_pair`] per
+    /// product. Panics if the plan has no compact products or a slice's length is not n.
+    pub fn mul_compact_pair_float(
+        &self,
+        acc: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u64],
+        reduce: bool,
+    ) {
+        let (c, simd) = self
+            .compact
+            .as_ref()
+            .expect("compact products need q < 2^50 (see has_compact)");
+        for x in a.iter().chain([&b]) {
+            self.check_len(x.len());
+        }
+        for o in &acc {
+            self.check_len(o.len());
+        }
+        match simd {
+            // SAFETY: as in `mul_compact_pair`.
+            Some(k) => unsafe { (k.pair_float)(c, acc, a, b, reduce) },
+            None => compact::pair_float_scalar(c, acc, a, b, reduce),
+        }
+    }
+
+    /// out = acc mod q in [0, q) for a double-precision accumulator of
+    /// [`Self::mul_compact_pair_float`]. Panics if the plan has no compact products or a
+    /// slice's length is not n.
+    pub fn from_float(&self, acc: &[u64], out: &mut [u64]) {
+        let (c, _) = self
+            .compact
+            .as_ref()
+            .expect("compact products need q < 2^50 (see has_compact)");
+        self.check_len(acc.len());
+        self.check_len(out.len());
+        compact::from_float(c, acc, out);
     }
 
     /// out = base + Σ_t a_t ⊙ b_t mod q over `terms` = [a_t, b_t], b_t by its values alone (a
