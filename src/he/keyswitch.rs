@@ -87,21 +87,8 @@ impl GaloisKeys {
             return Ok(out);
         }
         let key = self.key(g)?;
-        let (n, limbs) = (params.n, ct.level());
-        let slots = key_switch_slots(params, limbs);
-        let active = active_digits(params, limbs);
         with_scratch(|s| {
-            s.coeff.reshape(n, 1, Representation::Coefficient);
-            s.digits.reshape(n, slots, active.len());
-            decompose(params, &ct.c1, &active, &mut s.coeff, &mut s.digits);
-            let dec = Decomposed {
-                c0: &ct.c0,
-                c1: &ct.c1,
-                digits: &s.digits,
-            };
-            let [acc0, acc1] = &mut s.acc;
-            acc0.reshape(n, slots, Representation::Ntt);
-            acc1.reshape(n, slots, Representation::Ntt);
+            let (dec, [acc0, acc1]) = s.decompose(params, ct);
             key_switch(params, key, &dec, acc0, acc1)?;
             Ok(finish_rotation(params, key, acc0, acc1))
         })
@@ -165,6 +152,30 @@ impl Scratch {
                 AlignedVec::new(),
             ],
         }
+    }
+
+    /// Decomposes ct's c1 into the scratch digits and shapes the accumulators for the
+    /// key-switching sums: (the decomposed ciphertext, the two accumulators).
+    fn decompose<'a>(
+        &'a mut self,
+        params: &Parameters,
+        ct: &'a Ciphertext,
+    ) -> (Decomposed<'a>, &'a mut [Poly; 2]) {
+        let (n, limbs) = (params.n, ct.level());
+        let slots = key_switch_slots(params, limbs);
+        let active = active_digits(params, limbs);
+        self.coeff.reshape(n, 1, Representation::Coefficient);
+        self.digits.reshape(n, slots, active.len());
+        decompose(params, &ct.c1, &active, &mut self.coeff, &mut self.digits);
+        for acc in &mut self.acc {
+            acc.reshape(n, slots, Representation::Ntt);
+        }
+        let dec = Decomposed {
+            c0: &ct.c0,
+            c1: &ct.c1,
+            digits: &self.digits,
+        };
+        (dec, &mut self.acc)
     }
 }
 
@@ -622,24 +633,13 @@ impl RotationSum {
             return self.add_plain(&r);
         }
         let key = keys.key(g)?;
-        let (n, limbs) = (params.n, self.limbs);
+        let limbs = self.limbs;
         let slots = key_switch_slots(params, limbs);
-        let active = active_digits(params, limbs);
         let ext = self
             .ext
             .get_or_insert_with(|| [0, 1].map(|_| Poly::zero(params, slots, Representation::Ntt)));
         with_scratch(|s| {
-            s.coeff.reshape(n, 1, Representation::Coefficient);
-            s.digits.reshape(n, slots, active.len());
-            decompose(params, &ct.c1, &active, &mut s.coeff, &mut s.digits);
-            let dec = Decomposed {
-                c0: &ct.c0,
-                c1: &ct.c1,
-                digits: &s.digits,
-            };
-            let [acc0, acc1] = &mut s.acc;
-            acc0.reshape(n, slots, Representation::Ntt);
-            acc1.reshape(n, slots, Representation::Ntt);
+            let (dec, [acc0, acc1]) = s.decompose(params, ct);
             key_switch_sums(params, key, &dec, acc0, acc1);
             gather_add(params, key, limbs, acc0, &mut ext[0]);
             gather_add(params, key, limbs, acc1, &mut ext[1]);

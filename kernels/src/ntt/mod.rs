@@ -862,6 +862,15 @@ ntt_plan!(
 );
 
 impl NttPlan64 {
+    /// The compact constants and SIMD kernels; panics where q ≥ 2^50 (see `has_compact`).
+    fn compact_parts(&self) -> (&compact::Consts, &Option<compact::Kernels>) {
+        let (c, k) = self
+            .compact
+            .as_ref()
+            .expect("compact products need q < 2^50 (see has_compact)");
+        (c, k)
+    }
+
     /// Whether this plan has compact products ([`Self::mul_compact_pair`],
     /// [`Self::mul_compact_sum`]): q < 2^50.
     pub fn has_compact(&self) -> bool {
@@ -874,10 +883,7 @@ impl NttPlan64 {
     /// and exact remainder (see `ntt/compact.rs`); scalar elsewhere. Panics if the plan has no
     /// compact products or a slice's length is not n.
     pub fn mul_compact_pair(&self, out: [&mut [u64]; 2], a: [&[u64]; 2], b: &[u64], acc: bool) {
-        let (c, simd) = self
-            .compact
-            .as_ref()
-            .expect("compact products need q < 2^50 (see has_compact)");
+        let (c, simd) = self.compact_parts();
         for x in a.iter().chain([&b]) {
             self.check_len(x.len());
         }
@@ -921,10 +927,7 @@ impl NttPlan64 {
         b: &[u64],
         reduce: bool,
     ) {
-        let (c, simd) = self
-            .compact
-            .as_ref()
-            .expect("compact products need q < 2^50 (see has_compact)");
+        let (c, simd) = self.compact_parts();
         for x in a.iter().chain([&b]) {
             self.check_len(x.len());
         }
@@ -942,10 +945,7 @@ impl NttPlan64 {
     /// [`Self::mul_compact_pair_float`]. Panics if the plan has no compact products or a
     /// slice's length is not n.
     pub fn from_float(&self, acc: &[u64], out: &mut [u64]) {
-        let (c, _) = self
-            .compact
-            .as_ref()
-            .expect("compact products need q < 2^50 (see has_compact)");
+        let (c, _) = self.compact_parts();
         self.check_len(acc.len());
         self.check_len(out.len());
         compact::from_float(c, acc, out);
@@ -957,10 +957,7 @@ impl NttPlan64 {
     /// summed in double precision and reduced once per 7 terms (see `ntt/compact.rs`); scalar
     /// elsewhere. Panics if the plan has no compact products or a slice's length is not n.
     pub fn mul_compact_sum(&self, out: &mut [u64], base: SumBase<'_, u64>, terms: &[[&[u64]; 2]]) {
-        let (c, simd) = self
-            .compact
-            .as_ref()
-            .expect("compact products need q < 2^50 (see has_compact)");
+        let (c, simd) = self.compact_parts();
         self.check_len(out.len());
         if let SumBase::From(b) = base {
             self.check_len(b.len());
