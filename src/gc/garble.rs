@@ -325,6 +325,98 @@ impl Garbling {
     }
 }
 
+/// A batch's active input labels: one `[instance][input]` array, or the garbler's and the
+/// evaluator's apart (`[instance][that party's inputs]` each, as the protocol holds them), which
+/// the evaluator reads in place instead of interleaving them first ([`merge_inputs`]).
+#[derive(Debug, Clone, Copy)]
+pub enum InputLabels<'a> {
+    /// `[instance][input]`, in the circuit's input order.
+    Merged(&'a [Block]),
+    /// Each party's labels, `[instance][that party's inputs]`.
+    Split {
+        /// The garbler's inputs.
+        garbler: &'a [Block],
+        /// The evaluator's inputs.
+        evaluator: &'a [Block],
+    },
+}
+
+impl<'a> From<&'a [Block]> for InputLabels<'a> {
+    fn from(all: &'a [Block]) -> InputLabels<'a> {
+        InputLabels::Merged(all)
+    }
+}
+
+impl<'a> From<&'a Vec<Block>> for InputLabels<'a> {
+    fn from(all: &'a Vec<Block>) -> InputLabels<'a> {
+        InputLabels::Merged(all)
+    }
+}
+
+impl<'a> InputLabels<'a> {
+    /// Checks the lengths against `instances` copies of `circuit`.
+    fn check(self, circuit: &Circuit, instances: usize) -> Result<()> {
+        let k = circuit.counts();
+        let expect = |expected: usize, found: usize| {
+            if expected == found {
+                Ok(())
+            } else {
+                Err(GcError::InputLength { expected, found })
+            }
+        };
+        match self {
+            InputLabels::Merged(all) => expect(instances * circuit.num_inputs(), all.len()),
+            InputLabels::Split { garbler, evaluator } => {
+                expect(instances * k.garbler_inputs, garbler.len())?;
+                expect(instances * k.evaluator_inputs, evaluator.len())
+            }
+        }
+    }
+
+    /// The labels of instances `range` (lengths checked).
+    fn instances(self, circuit: &Circuit, range: std::ops::Range<usize>) -> InputLabels<'a> {
+        let part = |v: &'a [Block], per: usize| &v[range.start * per..range.end * per];
+        match self {
+            InputLabels::Merged(all) => InputLabels::Merged(part(all, circuit.num_inputs())),
+            InputLabels::Split { garbler, evaluator } => {
+                let k = circuit.counts();
+                InputLabels::Split {
+                    garbler: part(garbler, k.garbler_inputs),
+                    evaluator: part(evaluator, k.evaluator_inputs),
+                }
+            }
+        }
+    }
+
+    /// Where input `j` of instance `i` is, for each `j`: `(array, stride, offset)` with the
+    /// label at `array[i * stride + offset]`.
+    fn columns(self, circuit: &Circuit) -> Vec<(&'a [Block], usize, usize)> {
+        match self {
+            InputLabels::Merged(all) => {
+                let n = circuit.num_inputs();
+                (0..n).map(|j| (all, n, j)).collect()
+            }
+            InputLabels::Split { garbler, evaluator } => {
+                let k = circuit.counts();
+                let (mut g, mut e) = (0, 0);
+                circuit
+                    .input_parties()
+                    .map(|p| match p {
+                        Party::Garbler => {
+                            g += 1;
+                            (garbler, k.garbler_inputs, g - 1)
+                        }
+                        Party::Evaluator => {
+                            e += 1;
+                            (evaluator, k.evaluator_inputs, e - 1)
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
 /// Merges per-party input vectors (`[instance][party's inputs]`) into the circuit's input
 /// order (`[instance][input]`), e.g. garbler labels and labels received by OT.
 pub fn merge_inputs<T: Copy>(
@@ -783,7 +875,8 @@ impl Evaluator {
         input_labels: &[Block],
         source: &mut R,
     ) -> Result<Vec<Block>> {
-        check_input_labels(circuit, instances, input_labels)?;
+        let input_labels = InputLabels::Merged(input_labels);
+        input_labels.check(circuit, instances)?;
         let mut out_labels = vec![Block::ZERO; instances * circuit.num_outputs()];
         let mut reader = TableReader::new(source, circuit.table_bytes(instances));
         evaluate_range(
@@ -805,16 +898,18 @@ impl Evaluator {
     /// `circuit.table_bytes(instances)` bytes), on the threads of `pool`:
     /// blocks of whole [`GROUP`]s side by side, each from its own slice of the tables and its
     /// own first gate number. Same output labels as [`Evaluator::evaluate`].
-    pub fn evaluate_parallel(
+    /// The input labels may be one array or each party's apart ([`InputLabels`]).
+    pub fn evaluate_parallel<'a>(
         &mut self,
         circuit: &Circuit,
         instances: usize,
-        input_labels: &[Block],
+        input_labels: impl Into<InputLabels<'a>>,
         tables: &[u8],
         pool: &rayon::ThreadPool,
     ) -> Result<Vec<Block>> {
         use rayon::prelude::*;
-        check_input_labels(circuit, instances, input_labels)?;
+        let input_labels = input_labels.into();
+        input_labels.check(circuit, instances)?;
         let expected = circuit.table_bytes(instances);
         if tables.len() < expected {
             return Err(GcError::TruncatedTables {
@@ -828,10 +923,24 @@ impl Evaluator {
                 extra: tables.len() - expected,
             });
         }
-        let (n_in, n_out) = (circuit.num_inputs(), circuit.num_outputs());
+        let n_out = circuit.num_outputs();
         if n_out == 0 {
             // Blocks are cut by their output labels: nothing to split.
-            return self.evaluate(circuit, instances, input_labels, &mut &tables[..]);
+            let mut src = tables;
+            let mut reader = TableReader::new(&mut src, expected);
+            evaluate_range(
+                &self.hash,
+                circuit,
+                input_labels,
+                0..instances,
+                self.next_gate,
+                &mut reader,
+                &mut [],
+                &mut vec![Block::ZERO; circuit.slots() * GROUP],
+            )?;
+            self.next_gate += (instances * circuit.counts().and) as u64;
+            reader.finish()?;
+            return Ok(vec![]);
         }
         let ands = circuit.counts().and;
         let block = block_instances(circuit, instances, pool.current_num_threads());
@@ -854,7 +963,7 @@ impl Evaluator {
                         evaluate_range(
                             hash,
                             circuit,
-                            &input_labels[range.start * n_in..range.end * n_in],
+                            input_labels.instances(circuit, range.clone()),
                             0..range.len(),
                             first_gate + (start * ands) as u64,
                             &mut reader,
@@ -870,16 +979,6 @@ impl Evaluator {
     }
 }
 
-fn check_input_labels(circuit: &Circuit, instances: usize, input_labels: &[Block]) -> Result<()> {
-    if input_labels.len() != instances * circuit.num_inputs() {
-        return Err(GcError::InputLength {
-            expected: instances * circuit.num_inputs(),
-            found: input_labels.len(),
-        });
-    }
-    Ok(())
-}
-
 /// Evaluates instances `range` of `input_labels` (`[instance][input]`, indexed from the
 /// range's own start, a multiple of [`GROUP`]), AND gates numbered from `gate`, tables from
 /// `reader`, output labels of the range into `out_labels` (`[instance][output]`); `labels` is
@@ -888,7 +987,7 @@ fn check_input_labels(circuit: &Circuit, instances: usize, input_labels: &[Block
 fn evaluate_range<R: Read>(
     hash: &GcHash,
     circuit: &Circuit,
-    input_labels: &[Block],
+    input_labels: InputLabels<'_>,
     range: std::ops::Range<usize>,
     mut gate: u64,
     reader: &mut TableReader<'_, R>,
@@ -896,17 +995,17 @@ fn evaluate_range<R: Read>(
     labels: &mut [Block],
 ) -> Result<()> {
     debug_assert_eq!(labels.len(), circuit.slots() * GROUP);
-    let n_in = circuit.num_inputs();
+    let columns = input_labels.columns(circuit);
     let n_out = circuit.num_outputs();
     let mut hashes = [Block::ZERO; 2 * CHUNK];
     let mut tw = [Block::ZERO; 2 * CHUNK];
     let mut tables = [Block::ZERO; 2 * CHUNK];
     for g0 in range.clone().step_by(GROUP) {
         let m = GROUP.min(range.end - g0);
-        for (j, slot) in circuit.input_slots().enumerate() {
+        for (slot, &(src, stride, off)) in circuit.input_slots().zip(&columns) {
             let dst = &mut labels[slot as usize * GROUP..][..m];
             for (k, d) in dst.iter_mut().enumerate() {
-                *d = input_labels[(g0 + k) * n_in + j];
+                *d = src[(g0 + k) * stride + off];
             }
         }
         for gate_def in circuit.gates() {
@@ -1053,6 +1152,37 @@ mod tests {
                     .unwrap();
                 assert_eq!(o1, o2);
                 assert_eq!(e1.next_gate, e2.next_gate);
+                // Each party's labels apart, read in place: the same output labels.
+                let (mut gl, mut el) = (Vec::new(), Vec::new());
+                for inst in labels.chunks(c.num_inputs()) {
+                    for (l, p) in inst.iter().zip(c.input_parties()) {
+                        match p {
+                            Party::Garbler => gl.push(*l),
+                            Party::Evaluator => el.push(*l),
+                        }
+                    }
+                }
+                let mut e3 = Evaluator::new().unwrap();
+                e3.next_gate = e1.next_gate - (c.counts().and * instances) as u64;
+                let split = InputLabels::Split {
+                    garbler: &gl,
+                    evaluator: &el,
+                };
+                assert_eq!(
+                    e3.evaluate_parallel(c, instances, split, &s2, &pool)
+                        .unwrap(),
+                    o1
+                );
+                if instances > 0 {
+                    let short = InputLabels::Split {
+                        garbler: &gl,
+                        evaluator: &el[1..],
+                    };
+                    assert!(matches!(
+                        e3.evaluate_parallel(c, instances, short, &s2, &pool),
+                        Err(GcError::InputLength { .. })
+                    ));
+                }
                 let values = nc.decode_outputs(&decode(&o2, a.decoding()).unwrap());
                 assert_eq!(values, expect);
                 if instances > 0 {

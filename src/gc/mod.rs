@@ -24,7 +24,7 @@ pub mod hash;
 pub use circuit::{Builder, Circuit, GateCounts, Gates, Party, Plain, Wire};
 pub use error::{GcError, Result};
 pub use garble::{
-    decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, GROUP, TABLE_BYTES,
+    decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, InputLabels, GROUP, TABLE_BYTES,
 };
 pub use hash::{GcHash, HashKey};
 pub use kernels::Block;

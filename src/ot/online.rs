@@ -501,14 +501,24 @@ impl SenderCots {
         encoded.u8(TAG_LABELS);
         encoded.u64(msg.start);
         encoded.u32(n as u32);
-        for (j, (w0, q)) in zero_labels.iter().zip(q.iter()).enumerate() {
-            let y = *w0 ^ *q ^ delta.and_bit(msg.bit(j));
-            encoded.bytes(y.as_bytes());
+        let mut encoded = encoded.into_vec();
+        encoded.resize(LABEL_HEADER + 16 * n, 0);
+        // Eight labels per byte of choice bits (the message's length was checked above).
+        let out = encoded[LABEL_HEADER..].chunks_mut(8 * 16);
+        for (((out, w0), q), &d) in out
+            .zip(zero_labels.chunks(8))
+            .zip(q.chunks(8))
+            .zip(&msg.bits)
+        {
+            for (k, ((o, w0), q)) in out.chunks_exact_mut(16).zip(w0).zip(q).enumerate() {
+                let y = *w0 ^ *q ^ delta.and_bit((d >> k) & 1 == 1);
+                o.copy_from_slice(y.as_bytes());
+            }
         }
         wipe_blocks(q);
         Ok(LabelMsg {
             start: msg.start,
-            encoded: encoded.into_vec(),
+            encoded,
         })
     }
 

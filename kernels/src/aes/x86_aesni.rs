@@ -5,6 +5,7 @@
 //! Reached only through [`super::Aes128`] after [`super::AesBackend::AesNi`] (or a VAES
 //! backend, which uses these for short tails) was checked available.
 use crate::block::Block;
+use core::arch::asm;
 use core::arch::x86_64::{
     __m128i, _mm_aesenc_si128, _mm_aesenclast_si128, _mm_loadu_si128, _mm_setzero_si128,
     _mm_shuffle_epi32, _mm_storeu_si128, _mm_unpackhi_epi64, _mm_xor_si128,
@@ -58,19 +59,83 @@ pub(crate) unsafe fn process_n<const N: usize, const TMMO: bool>(
         }
     });
     let mut s: [__m128i; N] = core::array::from_fn(|i| _mm_xor_si128(y[i], k[0]));
-    for key in &k[1..10] {
+    if let Ok(s8) = <&mut [__m128i; 8]>::try_from(&mut s[..]) {
+        // SAFETY: AES-NI is the caller's contract.
+        unsafe { rounds_8(k, s8) };
+    } else {
+        for key in &k[1..10] {
+            for x in s.iter_mut() {
+                *x = _mm_aesenc_si128(*x, *key);
+            }
+        }
         for x in s.iter_mut() {
-            *x = _mm_aesenc_si128(*x, *key);
+            *x = _mm_aesenclast_si128(*x, k[10]);
         }
     }
     for (i, x) in s.iter().enumerate() {
-        let mut out = _mm_aesenclast_si128(*x, k[10]);
+        let mut out = *x;
         if TMMO {
             out = _mm_xor_si128(out, y[i]);
         }
         // SAFETY: as for the loads above.
         unsafe { _mm_storeu_si128(p.add(i).cast::<__m128i>(), out) };
     }
+}
+
+/// Rounds 1–10 on eight states (after the whitening with round key 0), one `asm!` block per
+/// round so that the eight `aesenc` of a round stay together. Written with intrinsics, LLVM's
+/// scheduler splits the eight chains into four sequential pairs to save registers (11 round
+/// keys + 8 states > 16 xmm registers), which leaves two blocks in flight on a 4-cycle
+/// latency: 4.04 ns per block on the Zen 1 VM (`gazelle bench gc`, `aes-128 encrypt`).
+///
+/// # Safety
+/// The CPU must support AES-NI.
+#[inline]
+#[target_feature(enable = "aes")]
+unsafe fn rounds_8(k: &[__m128i; 11], s: &mut [__m128i; 8]) {
+    let [mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7] = *s;
+    for key in &k[1..10] {
+        // SAFETY: register-only AES rounds (no memory, stack or flags touched); AES-NI is the
+        // caller's contract.
+        unsafe {
+            asm!(
+                "aesenc {s0}, {k}",
+                "aesenc {s1}, {k}",
+                "aesenc {s2}, {k}",
+                "aesenc {s3}, {k}",
+                "aesenc {s4}, {k}",
+                "aesenc {s5}, {k}",
+                "aesenc {s6}, {k}",
+                "aesenc {s7}, {k}",
+                s0 = inout(xmm_reg) s0, s1 = inout(xmm_reg) s1,
+                s2 = inout(xmm_reg) s2, s3 = inout(xmm_reg) s3,
+                s4 = inout(xmm_reg) s4, s5 = inout(xmm_reg) s5,
+                s6 = inout(xmm_reg) s6, s7 = inout(xmm_reg) s7,
+                k = in(xmm_reg) *key,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+    }
+    // SAFETY: as above, the last round.
+    unsafe {
+        asm!(
+            "aesenclast {s0}, {k}",
+            "aesenclast {s1}, {k}",
+            "aesenclast {s2}, {k}",
+            "aesenclast {s3}, {k}",
+            "aesenclast {s4}, {k}",
+            "aesenclast {s5}, {k}",
+            "aesenclast {s6}, {k}",
+            "aesenclast {s7}, {k}",
+            s0 = inout(xmm_reg) s0, s1 = inout(xmm_reg) s1,
+            s2 = inout(xmm_reg) s2, s3 = inout(xmm_reg) s3,
+            s4 = inout(xmm_reg) s4, s5 = inout(xmm_reg) s5,
+            s6 = inout(xmm_reg) s6, s7 = inout(xmm_reg) s7,
+            k = in(xmm_reg) k[10],
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    *s = [s0, s1, s2, s3, s4, s5, s6, s7];
 }
 
 /// Processes every block (encryption, or the tweaked-MMO hash with `TMMO`), eight at a time,
