@@ -276,25 +276,15 @@ impl Garbling {
         party: Party,
         values: &[bool],
     ) -> Result<Vec<Block>> {
-        let idx: Vec<usize> = circuit
-            .input_parties()
-            .enumerate()
-            .filter(|(_, p)| *p == party)
-            .map(|(i, _)| i)
-            .collect();
-        if values.len() != idx.len() * self.instances {
+        let mut out = self.party_zero_labels(circuit, party);
+        if values.len() != out.len() {
             return Err(GcError::InputLength {
-                expected: idx.len() * self.instances,
+                expected: out.len(),
                 found: values.len(),
             });
         }
-        let mut out = Vec::with_capacity(values.len());
-        let mut v = values.iter();
-        for inst in 0..self.instances {
-            for &i in &idx {
-                let bit = *v.next().expect("length checked above");
-                out.push(self.input_label(inst, i, bit));
-            }
+        for (l, &v) in out.iter_mut().zip(values) {
+            *l ^= self.delta.and_bit(v);
         }
         Ok(out)
     }
@@ -302,17 +292,33 @@ impl Garbling {
     /// `(zero, one)` label pairs of the evaluator's inputs, `[instance][evaluator input]`: the
     /// messages of the oblivious transfers.
     pub fn evaluator_label_pairs(&self, circuit: &Circuit) -> Vec<(Block, Block)> {
+        self.party_zero_labels(circuit, Party::Evaluator)
+            .into_iter()
+            .map(|z| (z, z ^ self.delta))
+            .collect()
+    }
+
+    /// Zero labels of one party's inputs, `[instance][that party's inputs]` (the one labels
+    /// are these ⊕ Δ): what free-XOR oblivious transfers of the evaluator's inputs carry.
+    pub fn party_zero_labels(&self, circuit: &Circuit, party: Party) -> Vec<Block> {
         let idx: Vec<usize> = circuit
             .input_parties()
             .enumerate()
-            .filter(|(_, p)| *p == Party::Evaluator)
+            .filter(|(_, p)| *p == party)
             .map(|(i, _)| i)
             .collect();
-        let mut out = Vec::with_capacity(idx.len() * self.instances);
-        for inst in 0..self.instances {
-            for &i in &idx {
-                let z = self.input_zero[i * self.instances + inst];
-                out.push((z, z ^ self.delta));
+        let (n, k) = (self.instances, idx.len());
+        let mut out = vec![Block::ZERO; n * k];
+        // The zero labels are input-major (`[input][instance]`): a tile of instances at a time
+        // keeps both the reads and the transposed writes in cache.
+        const TILE: usize = 64;
+        for t0 in (0..n).step_by(TILE) {
+            let t1 = (t0 + TILE).min(n);
+            for (j, &i) in idx.iter().enumerate() {
+                let src = &self.input_zero[i * n + t0..i * n + t1];
+                for (inst, &z) in (t0..t1).zip(src) {
+                    out[inst * k + j] = z;
+                }
             }
         }
         out

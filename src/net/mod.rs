@@ -87,7 +87,22 @@ pub fn recv_msg<C: Channel + ?Sized>(
     max_len: usize,
     what: &'static str,
 ) -> Result<Vec<u8>> {
-    let mut frame = ch.recv(max_len.max(MAX_REASON).saturating_add(1))?;
+    let mut frame = Vec::new();
+    recv_frame_into(ch, tag, max_len, what, &mut frame)?;
+    frame.remove(0);
+    Ok(frame)
+}
+
+/// [`recv_msg`] into `frame` (its memory reused): on success `frame` is the tag byte followed
+/// by the payload.
+fn recv_frame_into<C: Channel + ?Sized>(
+    ch: &mut C,
+    tag: u8,
+    max_len: usize,
+    what: &'static str,
+    frame: &mut Vec<u8>,
+) -> Result<()> {
+    ch.recv_into(max_len.max(MAX_REASON).saturating_add(1), frame)?;
     let Some(&got) = frame.first() else {
         return malformed(what, "empty frame");
     };
@@ -112,8 +127,7 @@ pub fn recv_msg<C: Channel + ?Sized>(
             format!("{} bytes, at most {max_len} allowed", frame.len() - 1),
         );
     }
-    frame.remove(0);
-    Ok(frame)
+    Ok(())
 }
 
 /// Tells the peer why this side ends the session (best effort: errors are ignored, the
@@ -154,26 +168,30 @@ impl Meter {
 /// A [`Write`] that sends what it is given as tagged frames of at most [`CHUNK`] bytes.
 pub struct ChunkWriter<'a, C: Channel + ?Sized> {
     ch: &'a mut C,
-    tag: u8,
+    /// The frame being filled: the tag byte, then the payload.
     buf: Vec<u8>,
 }
 
 impl<'a, C: Channel + ?Sized> ChunkWriter<'a, C> {
     /// A writer of `tag` frames.
     pub fn new(ch: &'a mut C, tag: u8) -> Self {
-        ChunkWriter {
-            ch,
-            tag,
-            buf: Vec::with_capacity(CHUNK + 1),
-        }
+        let mut buf = Vec::with_capacity(CHUNK + 1);
+        buf.push(tag);
+        ChunkWriter { ch, buf }
     }
 
+    /// Sends the buffered frame (the tag byte and up to [`CHUNK`] bytes) as it is, and keeps
+    /// its memory for the next one.
     fn send_buf(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
+        if self.buf.len() == 1 {
             return Ok(());
         }
-        let r = send_msg(self.ch, self.tag, &self.buf).map_err(std::io::Error::other);
-        self.buf.clear();
+        let r = self
+            .ch
+            .send(&self.buf)
+            .and_then(|()| self.ch.flush())
+            .map_err(std::io::Error::other);
+        self.buf.truncate(1);
         r
     }
 
@@ -188,9 +206,9 @@ impl<'a, C: Channel + ?Sized> ChunkWriter<'a, C> {
 
 impl<C: Channel + ?Sized> Write for ChunkWriter<'_, C> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
+        let n = data.len().min(CHUNK + 1 - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
+        if self.buf.len() == CHUNK + 1 {
             self.send_buf()?;
         }
         Ok(n)
@@ -210,12 +228,14 @@ pub fn recv_chunked<C: Channel + ?Sized>(
     what: &'static str,
 ) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(total.min(1 << 30));
+    let mut frame = Vec::new();
     while out.len() < total {
-        let part = recv_msg(ch, tag, CHUNK, what)?;
+        recv_frame_into(ch, tag, CHUNK, what, &mut frame)?;
+        let part = &frame[1..];
         if part.is_empty() || out.len() + part.len() > total {
             return malformed(what, format!("stream overruns its {total} bytes"));
         }
-        out.extend_from_slice(&part);
+        out.extend_from_slice(part);
     }
     Ok(out)
 }

@@ -118,11 +118,7 @@ fn garble_and_send<C: Channel>(
         TAG_GLABELS,
         &encode_garbler_labels(&glabels, garbling.decoding()),
     )?;
-    let zero_labels = garbling
-        .evaluator_label_pairs(circuit)
-        .into_iter()
-        .map(|(z, _)| z)
-        .collect();
+    let zero_labels = garbling.party_zero_labels(circuit, Party::Evaluator);
     Ok(ServerPrep { pool, zero_labels })
 }
 
