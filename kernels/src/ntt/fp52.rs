@@ -39,7 +39,10 @@ pub(crate) struct FpTwiddles {
     pub tw_q: AlignedVec<u64>,
     pub itw: AlignedVec<u64>,
     pub itw_q: AlignedVec<u64>,
+    // Read by the x86 kernels only (the scalar reference scales with the integer constants).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub n_inv: (u64, u64),
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub itw1_n_inv: (u64, u64),
 }
 
@@ -63,6 +66,7 @@ impl FpTwiddles {
     }
 
     /// (twiddles, fl(w/q)) of the forward or inverse transform, as f64 bit patterns.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) fn twiddles(&self, fwd: bool) -> (&[u64], &[u64]) {
         if fwd {
             (&self.tw, &self.tw_q)
