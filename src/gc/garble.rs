@@ -883,6 +883,17 @@ impl Evaluator {
     ) -> Result<Vec<Block>> {
         let input_labels = InputLabels::Merged(input_labels);
         input_labels.check(circuit, instances)?;
+        self.evaluate_on_one_thread(circuit, instances, input_labels, source)
+    }
+
+    /// [`Evaluator::evaluate`] on checked input labels of either form.
+    fn evaluate_on_one_thread<R: Read>(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        input_labels: InputLabels<'_>,
+        source: &mut R,
+    ) -> Result<Vec<Block>> {
         let mut out_labels = vec![Block::ZERO; instances * circuit.num_outputs()];
         let mut reader = TableReader::new(source, circuit.table_bytes(instances));
         evaluate_range(
@@ -932,21 +943,7 @@ impl Evaluator {
         let n_out = circuit.num_outputs();
         if n_out == 0 {
             // Blocks are cut by their output labels: nothing to split.
-            let mut src = tables;
-            let mut reader = TableReader::new(&mut src, expected);
-            evaluate_range(
-                &self.hash,
-                circuit,
-                input_labels,
-                0..instances,
-                self.next_gate,
-                &mut reader,
-                &mut [],
-                &mut vec![Block::ZERO; circuit.slots() * GROUP],
-            )?;
-            self.next_gate += (instances * circuit.counts().and) as u64;
-            reader.finish()?;
-            return Ok(vec![]);
+            return self.evaluate_on_one_thread(circuit, instances, input_labels, &mut &tables[..]);
         }
         let ands = circuit.counts().and;
         let block = block_instances(circuit, instances, pool.current_num_threads());
