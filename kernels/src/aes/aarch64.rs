@@ -1,5 +1,5 @@
 //! AES-128 with the ARMv8 cryptographic extension (`aese` + `aesmc`), eight blocks in
-//! flight, for plain encryption and the fused tweaked-MMO hash `π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i`.
+//! flight, for plain encryption and the fused hashes of [`super::mode`].
 //!
 //! ARMv8's `aese` is AddRoundKey, SubBytes and ShiftRows (the key comes *first*), `aesmc` is
 //! MixColumns; so the ten FIPS-197 rounds are nine `aesmc(aese(s, k_i))`, one `aese(s, k_9)`,
@@ -7,6 +7,7 @@
 //!
 //! Reached only through [`super::Aes128`] after [`super::AesBackend::ArmV8`] was checked
 //! available.
+use super::mode::{ENCRYPT, TCCR, TMMO};
 use crate::block::Block;
 use core::arch::aarch64::{
     uint8x16_t, vaeseq_u8, vaesmcq_u8, vdupq_n_u64, veorq_u8, vextq_u8, vld1q_u8,
@@ -22,52 +23,68 @@ fn sigma(x: uint8x16_t) -> uint8x16_t {
     veorq_u8(swapped, high_only)
 }
 
-/// Processes `N` consecutive blocks in place: encryption, or with `TMMO` the hash.
+/// Processes `N` consecutive blocks in place in `MODE` (see the x86 `process_n`).
 ///
 /// # Safety
-/// The CPU must support NEON and AES; `blocks.len() == N`, and `tweaks.len() == N` with
-/// `TMMO`.
+/// The CPU must support NEON and AES; `blocks.len() == N`, and `tweaks.len() == N` unless
+/// `ENCRYPT`.
 #[inline]
 #[target_feature(enable = "neon,aes")]
-unsafe fn process_n<const N: usize, const TMMO: bool>(
+unsafe fn process_n<const N: usize, const MODE: u8>(
     k: &[uint8x16_t; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
     debug_assert_eq!(blocks.len(), N);
-    debug_assert!(!TMMO || tweaks.len() == N);
+    debug_assert!(MODE == ENCRYPT || tweaks.len() == N);
     let p = blocks.as_mut_ptr();
     let t = tweaks.as_ptr();
-    // SAFETY: `blocks` (and with TMMO `tweaks`) hold N blocks of 16 bytes; `vld1q_u8` needs no
-    // alignment.
+    // SAFETY: `blocks` (and unless ENCRYPT `tweaks`) hold N blocks of 16 bytes; `vld1q_u8`
+    // needs no alignment.
+    let tweak = |i: usize| unsafe { vld1q_u8(t.add(i).cast::<u8>()) };
+    // SAFETY: as above.
     let y: [uint8x16_t; N] = core::array::from_fn(|i| unsafe {
         let x = vld1q_u8(p.add(i).cast::<u8>());
-        if TMMO {
-            veorq_u8(sigma(x), vld1q_u8(t.add(i).cast::<u8>()))
+        if MODE == TMMO {
+            veorq_u8(sigma(x), tweak(i))
         } else {
             x
         }
     });
     let mut s = y;
+    rounds(k, &mut s);
+    if MODE == TCCR {
+        let px = s;
+        let mut s2: [uint8x16_t; N] = core::array::from_fn(|i| veorq_u8(px[i], tweak(i)));
+        rounds(k, &mut s2);
+        s = core::array::from_fn(|i| veorq_u8(s2[i], px[i]));
+    } else if MODE == TMMO {
+        s = core::array::from_fn(|i| veorq_u8(s[i], y[i]));
+    }
+    for (i, x) in s.iter().enumerate() {
+        // SAFETY: as for the loads above.
+        unsafe { vst1q_u8(p.add(i).cast::<u8>(), *x) };
+    }
+}
+
+/// The ten rounds (with the whitening, which `aese` includes) on `N` states.
+#[inline]
+#[target_feature(enable = "neon,aes")]
+fn rounds<const N: usize>(k: &[uint8x16_t; 11], s: &mut [uint8x16_t; N]) {
     for key in &k[..9] {
         for x in s.iter_mut() {
             *x = vaesmcq_u8(vaeseq_u8(*x, *key));
         }
     }
-    for (i, x) in s.iter().enumerate() {
-        let mut out = veorq_u8(vaeseq_u8(*x, k[9]), k[10]);
-        if TMMO {
-            out = veorq_u8(out, y[i]);
-        }
-        // SAFETY: as for the loads above.
-        unsafe { vst1q_u8(p.add(i).cast::<u8>(), out) };
+    for x in s.iter_mut() {
+        *x = veorq_u8(vaeseq_u8(*x, k[9]), k[10]);
     }
 }
 
-/// The tweaks for blocks `from..from + n` (or fewer at the end), empty without `TMMO`.
+/// The tweaks for blocks `from..from + n` (or fewer at the end), empty for `ENCRYPT`.
 #[inline(always)]
-fn tail(tweaks: &[Block], from: usize, n: usize, tmmo: bool) -> &[Block] {
-    if tmmo {
+fn tail(tweaks: &[Block], from: usize, n: usize, mode: u8) -> &[Block] {
+    if mode != ENCRYPT {
         &tweaks[from..(from + n).min(tweaks.len())]
     } else {
         &[]
@@ -77,9 +94,10 @@ fn tail(tweaks: &[Block], from: usize, n: usize, tmmo: bool) -> &[Block] {
 /// Processes every block in place, eight at a time, then 4, 2, 1.
 ///
 /// # Safety
-/// With `TMMO`, `tweaks.len() == blocks.len()`. (The token proves NEON and the AES extension.)
+/// Unless `ENCRYPT`, `tweaks.len() == blocks.len()`. (The token proves NEON and the AES
+/// extension.)
 #[target_feature(enable = "neon,aes")]
-pub(crate) unsafe fn process_blocks<const TMMO: bool>(
+pub(crate) unsafe fn process_blocks<const MODE: u8>(
     _: crate::isa::ArmAes,
     rk: &[Block; 11],
     blocks: &mut [Block],
@@ -93,18 +111,18 @@ pub(crate) unsafe fn process_blocks<const TMMO: bool>(
         let mut done = 0;
         let mut chunks = blocks.chunks_exact_mut(8);
         for c in &mut chunks {
-            process_n::<8, TMMO>(&k, c, tail(tweaks, done, 8, TMMO));
+            process_n::<8, MODE>(&k, c, tail(tweaks, done, 8, MODE));
             done += 8;
         }
         let mut rest = chunks.into_remainder();
         for n in [4usize, 2, 1] {
             if rest.len() >= n {
                 let (a, b) = rest.split_at_mut(n);
-                let ta = tail(tweaks, done, n, TMMO);
+                let ta = tail(tweaks, done, n, MODE);
                 match n {
-                    4 => process_n::<4, TMMO>(&k, a, ta),
-                    2 => process_n::<2, TMMO>(&k, a, ta),
-                    _ => process_n::<1, TMMO>(&k, a, ta),
+                    4 => process_n::<4, MODE>(&k, a, ta),
+                    2 => process_n::<2, MODE>(&k, a, ta),
+                    _ => process_n::<1, MODE>(&k, a, ta),
                 }
                 rest = b;
                 done += n;

@@ -1,9 +1,10 @@
 //! AES-128 encryption with AES-NI (128-bit `aesenc`), eight blocks in flight to fill the
 //! pipeline (`aesenc` has a latency of ~4 cycles and a throughput of 1–2 per cycle), and the
-//! fused tweaked-MMO hash `π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i` that keeps its blocks in registers.
+//! fused hashes that keep their blocks in registers ([`super::mode`]).
 //!
 //! Reached only through [`super::Aes128`] after [`super::AesBackend::AesNi`] (or a VAES
 //! backend, which uses these for short tails) was checked available.
+use super::mode::{ENCRYPT, TCCR, TMMO};
 use crate::block::Block;
 use core::arch::asm;
 use core::arch::x86_64::{
@@ -31,34 +32,63 @@ pub(crate) fn sigma128(x: __m128i) -> __m128i {
     _mm_xor_si128(swapped, _mm_unpackhi_epi64(_mm_setzero_si128(), x))
 }
 
-/// Processes `N` consecutive blocks in place: encrypts them, or with `TMMO` replaces each
-/// `x_j` by `π(y_j) ⊕ y_j` where `y_j = σ(x_j) ⊕ tweaks[j]`. The `N` independent blocks go
-/// through the rounds interleaved.
+/// Processes `N` consecutive blocks in place, in [`super::mode`] `MODE`: encrypts them
+/// (`ENCRYPT`), replaces each `x_j` by `π(y_j) ⊕ y_j` with `y_j = σ(x_j) ⊕ tweaks[j]`
+/// (`TMMO`), or by `π(π(x_j) ⊕ tweaks[j]) ⊕ π(x_j)` (`TCCR`, two passes of the rounds). The
+/// `N` independent blocks go through the rounds interleaved.
 ///
 /// # Safety
-/// The CPU must support AES-NI; `blocks.len() == N`, and `tweaks.len() == N` when `TMMO`.
+/// The CPU must support AES-NI; `blocks.len() == N`, and `tweaks.len() == N` unless `ENCRYPT`.
 #[inline]
 #[target_feature(enable = "aes")]
-pub(crate) unsafe fn process_n<const N: usize, const TMMO: bool>(
+pub(crate) unsafe fn process_n<const N: usize, const MODE: u8>(
     k: &[__m128i; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
     debug_assert_eq!(blocks.len(), N);
-    debug_assert!(!TMMO || tweaks.len() == N);
+    debug_assert!(MODE == ENCRYPT || tweaks.len() == N);
     let p = blocks.as_mut_ptr();
     let t = tweaks.as_ptr();
-    // SAFETY: `blocks` (and with TMMO `tweaks`) hold N blocks of 16 bytes each (the caller's
-    // contract, asserted in debug builds); unaligned loads and stores are allowed.
+    // SAFETY: `blocks` (and unless ENCRYPT `tweaks`) hold N blocks of 16 bytes each (the
+    // caller's contract, asserted in debug builds); unaligned loads and stores are allowed.
+    let tweak = |i: usize| unsafe { _mm_loadu_si128(t.add(i).cast::<__m128i>()) };
+    // SAFETY: as above.
     let y: [__m128i; N] = core::array::from_fn(|i| unsafe {
         let x = _mm_loadu_si128(p.add(i).cast::<__m128i>());
-        if TMMO {
-            _mm_xor_si128(sigma128(x), _mm_loadu_si128(t.add(i).cast::<__m128i>()))
+        if MODE == TMMO {
+            _mm_xor_si128(sigma128(x), tweak(i))
         } else {
             x
         }
     });
     let mut s: [__m128i; N] = core::array::from_fn(|i| _mm_xor_si128(y[i], k[0]));
+    // SAFETY: AES-NI is the caller's contract.
+    unsafe { rounds_n(k, &mut s) };
+    if MODE == TCCR {
+        let px = s;
+        let mut s2: [__m128i; N] =
+            core::array::from_fn(|i| _mm_xor_si128(_mm_xor_si128(px[i], tweak(i)), k[0]));
+        // SAFETY: as above.
+        unsafe { rounds_n(k, &mut s2) };
+        s = core::array::from_fn(|i| _mm_xor_si128(s2[i], px[i]));
+    } else if MODE == TMMO {
+        s = core::array::from_fn(|i| _mm_xor_si128(s[i], y[i]));
+    }
+    for (i, x) in s.iter().enumerate() {
+        // SAFETY: as for the loads above.
+        unsafe { _mm_storeu_si128(p.add(i).cast::<__m128i>(), *x) };
+    }
+}
+
+/// Rounds 1–10 on `N` states (after the whitening with round key 0); eight through
+/// [`rounds_8`].
+///
+/// # Safety
+/// The CPU must support AES-NI.
+#[inline]
+#[target_feature(enable = "aes")]
+unsafe fn rounds_n<const N: usize>(k: &[__m128i; 11], s: &mut [__m128i; N]) {
     if let Ok(s8) = <&mut [__m128i; 8]>::try_from(&mut s[..]) {
         // SAFETY: AES-NI is the caller's contract.
         unsafe { rounds_8(k, s8) };
@@ -71,14 +101,6 @@ pub(crate) unsafe fn process_n<const N: usize, const TMMO: bool>(
         for x in s.iter_mut() {
             *x = _mm_aesenclast_si128(*x, k[10]);
         }
-    }
-    for (i, x) in s.iter().enumerate() {
-        let mut out = *x;
-        if TMMO {
-            out = _mm_xor_si128(out, y[i]);
-        }
-        // SAFETY: as for the loads above.
-        unsafe { _mm_storeu_si128(p.add(i).cast::<__m128i>(), out) };
     }
 }
 
@@ -138,36 +160,36 @@ unsafe fn rounds_8(k: &[__m128i; 11], s: &mut [__m128i; 8]) {
     *s = [s0, s1, s2, s3, s4, s5, s6, s7];
 }
 
-/// Processes every block (encryption, or the tweaked-MMO hash with `TMMO`), eight at a time,
-/// then the tail 4/2/1 at a time.
+/// Processes every block in `MODE` ([`process_n`]), eight at a time, then the tail 4/2/1 at
+/// a time.
 ///
 /// # Safety
-/// With `TMMO`, `tweaks.len() == blocks.len()`. (The token proves AES-NI.)
+/// Unless `ENCRYPT`, `tweaks.len() == blocks.len()`. (The token proves AES-NI.)
 #[target_feature(enable = "aes")]
-pub(crate) unsafe fn process_blocks<const TMMO: bool>(
+pub(crate) unsafe fn process_blocks<const MODE: u8>(
     _: crate::isa::AesNi,
     rk: &[Block; 11],
     blocks: &mut [Block],
     tweaks: &[Block],
 ) {
     // SAFETY: (whole body) the token guarantees AES-NI; `process_n::<N>` is
-    // given exactly N blocks and, with TMMO, the N matching tweaks.
+    // given exactly N blocks and, unless ENCRYPT, the N matching tweaks.
     unsafe {
         let k = load_keys(rk);
         let mut done = 0;
         let mut chunks = blocks.chunks_exact_mut(8);
         for c in &mut chunks {
-            process_n::<8, TMMO>(&k, c, tail(tweaks, done, 8, TMMO));
+            process_n::<8, MODE>(&k, c, tail(tweaks, done, 8, MODE));
             done += 8;
         }
-        process_tail::<TMMO>(&k, chunks.into_remainder(), tail(tweaks, done, 7, TMMO));
+        process_tail::<MODE>(&k, chunks.into_remainder(), tail(tweaks, done, 7, MODE));
     }
 }
 
-/// The tweaks for blocks `from..from + n` (or fewer at the end), empty without `TMMO`.
+/// The tweaks for blocks `from..from + n` (or fewer at the end), empty for `ENCRYPT`.
 #[inline(always)]
-pub(crate) fn tail(tweaks: &[Block], from: usize, n: usize, tmmo: bool) -> &[Block] {
-    if tmmo {
+pub(crate) fn tail(tweaks: &[Block], from: usize, n: usize, mode: u8) -> &[Block] {
+    if mode != ENCRYPT {
         &tweaks[from..(from + n).min(tweaks.len())]
     } else {
         &[]
@@ -177,29 +199,29 @@ pub(crate) fn tail(tweaks: &[Block], from: usize, n: usize, tmmo: bool) -> &[Blo
 /// Processes fewer than eight blocks (4, then 2, then 1 at a time).
 ///
 /// # Safety
-/// The CPU must support AES-NI; with `TMMO`, `tweaks.len() == rest.len()`.
+/// The CPU must support AES-NI; unless `ENCRYPT`, `tweaks.len() == rest.len()`.
 #[inline]
 #[target_feature(enable = "aes")]
-pub(crate) unsafe fn process_tail<const TMMO: bool>(
+pub(crate) unsafe fn process_tail<const MODE: u8>(
     k: &[__m128i; 11],
     mut rest: &mut [Block],
     mut tweaks: &[Block],
 ) {
     // SAFETY: (whole body) AES-NI is guaranteed by the contract; each `process_n::<N>` call gets
-    // exactly N blocks split off `rest`, and the N matching tweaks with TMMO.
+    // exactly N blocks split off `rest`, and the N matching tweaks unless ENCRYPT.
     unsafe {
         for n in [4usize, 2, 1] {
             if rest.len() >= n {
                 let (a, b) = rest.split_at_mut(n);
-                let (ta, tb) = if TMMO {
+                let (ta, tb) = if MODE != ENCRYPT {
                     tweaks.split_at(n)
                 } else {
                     (tweaks, tweaks)
                 };
                 match n {
-                    4 => process_n::<4, TMMO>(k, a, ta),
-                    2 => process_n::<2, TMMO>(k, a, ta),
-                    _ => process_n::<1, TMMO>(k, a, ta),
+                    4 => process_n::<4, MODE>(k, a, ta),
+                    2 => process_n::<2, MODE>(k, a, ta),
+                    _ => process_n::<1, MODE>(k, a, ta),
                 }
                 rest = b;
                 tweaks = tb;
