@@ -680,6 +680,9 @@ fn write_cert(names: &[String], out: &std::path::Path, days: u32) -> Result<(), 
 }
 
 fn main() -> ExitCode {
+    // Freed buffers stay in the process for the next allocation: the engine's allocate/free
+    // churn otherwise re-faults and re-zeroes every page (perf/RESULTS.md, sixth session).
+    gazelle::kernels::mem::retain_freed_memory();
     let args = match config::expand(std::env::args_os().collect()) {
         Ok(a) => a,
         Err(e) => {

@@ -12,6 +12,7 @@
 //! * `testing` (feature `testing`) — test-vector PRNG, naive reference product and the
 //!   backend-vs-scalar checks for tests, examples and benchmarks.
 //! * [`aligned`] — 64-byte-aligned word buffers ([`AlignedVec`]) for polynomials and tables.
+//! * [`mem`] — allocator settings for the engine's allocation pattern (keep freed memory).
 //! * [`vecops`] — element-wise add/sub mod q, compiled per ISA (`multiversion`).
 //! * [`isa`] — zero-sized tokens that prove a CPU feature (created only by runtime detection).
 //!
@@ -27,6 +28,7 @@ pub mod backend;
 pub mod block;
 pub mod error;
 pub mod isa;
+pub mod mem;
 pub mod modarith;
 pub mod ntt;
 pub mod prime;
