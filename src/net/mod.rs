@@ -227,7 +227,22 @@ pub fn recv_chunked<C: Channel + ?Sized>(
     total: usize,
     what: &'static str,
 ) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(total.min(1 << 30));
+    let mut out = Vec::new();
+    recv_chunked_into(ch, tag, total, what, &mut out)?;
+    Ok(out)
+}
+
+/// [`recv_chunked`] into `out` (cleared first; a buffer kept from an earlier stream is
+/// refilled without fresh memory when its capacity suffices).
+pub fn recv_chunked_into<C: Channel + ?Sized>(
+    ch: &mut C,
+    tag: u8,
+    total: usize,
+    what: &'static str,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    out.clear();
+    out.reserve(total.min(1 << 30));
     let mut frame = Vec::new();
     while out.len() < total {
         recv_frame_into(ch, tag, CHUNK, what, &mut frame)?;
@@ -237,7 +252,7 @@ pub fn recv_chunked<C: Channel + ?Sized>(
         }
         out.extend_from_slice(part);
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -255,5 +270,12 @@ mod tests {
         assert_eq!(recv_chunked(&mut b, 7, data.len(), "t").unwrap(), data);
         send_msg(&mut a, 7, &[1; 10]).unwrap();
         assert!(recv_chunked(&mut b, 7, 5, "t").is_err());
+        // Into a kept buffer holding an earlier, longer stream: only the new bytes remain.
+        let mut kept = vec![9u8; 4 * CHUNK];
+        let mut w = ChunkWriter::new(&mut a, 7);
+        w.write_all(&data[..CHUNK + 3]).unwrap();
+        w.finish().unwrap();
+        recv_chunked_into(&mut b, 7, CHUNK + 3, "t", &mut kept).unwrap();
+        assert_eq!(kept, &data[..CHUNK + 3]);
     }
 }

@@ -916,6 +916,9 @@ pub struct DemoSummary {
     pub online_s: f64,
     /// Median offline latency (s).
     pub offline_s: f64,
+    /// Each query's offline and online latency (s), in order (the first query of a session
+    /// pays for cold memory).
+    pub per_query_s: Vec<(f64, f64)>,
     /// Median online bytes.
     pub online_bytes: f64,
     /// Median offline bytes.
@@ -1004,6 +1007,7 @@ pub fn demo_run(
         labelled: 0,
         agree: 0,
         online_s: 0.0,
+        per_query_s: Vec::new(),
         offline_s: 0.0,
         online_bytes: 0.0,
         offline_bytes: 0.0,
@@ -1033,6 +1037,10 @@ pub fn demo_run(
         }
         on.push(r.online().time.as_secs_f64());
         off.push(r.offline().time.as_secs_f64());
+        s.per_query_s.push((
+            r.offline().time.as_secs_f64(),
+            r.online().time.as_secs_f64(),
+        ));
         onb.push(r.online().bytes() as f64);
         offb.push(r.offline().bytes() as f64);
         progress(i + 1, imgs.len(), &r, ok);
@@ -1119,6 +1127,12 @@ pub fn demo(
         s.online_bytes / 1e6,
         s.offline_bytes / 1e6
     );
+    let each: Vec<String> = s
+        .per_query_s
+        .iter()
+        .map(|(off, on)| format!("{:.0} + {:.0}", off * 1e3, on * 1e3))
+        .collect();
+    println!("per query, offline + online ms: {}", each.join(", "));
     println!(
         "session setup (handshake, public and Galois keys, base OTs), once per session: {:.1} ms, {:.2} MB up, {:.2} MB down",
         s.setup.time.as_secs_f64() * 1e3,

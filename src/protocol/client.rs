@@ -6,7 +6,7 @@ use super::stages::{self, ClientOnline, ClientPrep, ClientStep};
 use super::wire::{
     OT_PARAMS, REQ_BYE, REQ_PRECOMPUTE, REQ_QUERY, REQ_QUERY_PRECOMPUTED, TAG_GK, TAG_PK, TAG_QUERY,
 };
-use super::{PhaseMetrics, Plan, ProtocolError, QueryReport, Result, Reveal, StageMetrics};
+use super::{PhaseMetrics, Plan, ProtocolError, QueryReport, Result, Reveal, Stage, StageMetrics};
 use crate::channel::Channel;
 use crate::gc::{Evaluator, HashKey};
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey, SecretKey};
@@ -47,6 +47,8 @@ pub struct Client<'c, C: Channel> {
     sk: SecretKey,
     cot: CotReceiver,
     evaluator: Evaluator,
+    /// Garbled-table buffers kept from one query to the next (one query's worth).
+    tables: stages::TableBuffers,
     ahead: std::collections::VecDeque<Precomputed>,
     /// Setup phase measurements (handshake, key upload, base OTs).
     pub setup: PhaseMetrics,
@@ -135,10 +137,16 @@ impl<'c, C: Channel> Client<'c, C> {
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
             Ok((sk, cot))
         })?;
+        let garbled_stages = plan
+            .stages
+            .iter()
+            .filter(|st| matches!(st, Stage::Nonlinear { .. } | Stage::Argmax { .. }))
+            .count();
         Ok(Client {
             ch,
             model,
             plan,
+            tables: stages::TableBuffers::new(garbled_stages),
             sk,
             cot,
             evaluator: Evaluator::with_key(HashKey::from_bytes(terms.gc_hash_key))?,
@@ -182,8 +190,8 @@ impl<'c, C: Channel> Client<'c, C> {
         let mut offline = Vec::with_capacity(self.plan.stages.len());
         let mut preps = Vec::with_capacity(self.plan.stages.len());
         for st in &self.plan.stages {
-            let cot = &mut self.cot;
-            match measure(self.ch, |ch| stages::client_offline(st, ch, cot)) {
+            let (cot, tables) = (&mut self.cot, &mut self.tables);
+            match measure(self.ch, |ch| stages::client_offline(st, ch, cot, tables)) {
                 Ok((prep, m)) => {
                     preps.push(prep);
                     offline.push(m);
@@ -246,6 +254,7 @@ impl<'c, C: Channel> Client<'c, C> {
             params: &self.plan.params,
             sk: &self.sk,
             evaluator: &mut self.evaluator,
+            tables: &mut self.tables,
             rng: sampling::secret_rng()?,
             kept: Default::default(),
         };

@@ -11,6 +11,7 @@
 pub(crate) mod linear;
 pub(crate) mod local;
 pub(crate) mod nonlinear;
+pub(crate) use nonlinear::TableBuffers;
 pub(crate) mod square;
 
 use super::server::{ServerConfig, Session};
@@ -164,6 +165,8 @@ pub(crate) struct ClientOnline<'a> {
     pub params: &'a Arc<Parameters>,
     pub sk: &'a SecretKey,
     pub evaluator: &'a mut Evaluator,
+    /// Where evaluated stages' table buffers go for the next query.
+    pub tables: &'a mut nonlinear::TableBuffers,
     pub rng: SecretRng,
     /// Its shares of the kept tensors.
     pub kept: Kept,
@@ -239,14 +242,15 @@ pub(crate) fn client_offline<C: Channel>(
     stage: &Stage,
     ch: &mut C,
     cot: &mut CotReceiver,
+    tables: &mut nonlinear::TableBuffers,
 ) -> Result<ClientPrep> {
     Ok(match stage {
         Stage::Nonlinear { circuit, gather } => {
-            ClientPrep::Nonlinear(nonlinear::client_offline(ch, cot, circuit, gather)?)
+            ClientPrep::Nonlinear(nonlinear::client_offline(ch, cot, tables, circuit, gather)?)
         }
-        Stage::Argmax { circuit, gather } => {
-            ClientPrep::Nonlinear(nonlinear::client_offline_argmax(ch, cot, circuit, gather)?)
-        }
+        Stage::Argmax { circuit, gather } => ClientPrep::Nonlinear(
+            nonlinear::client_offline_argmax(ch, cot, tables, circuit, gather)?,
+        ),
         Stage::Linear { .. }
         | Stage::Square { .. }
         | Stage::SumPool { .. }

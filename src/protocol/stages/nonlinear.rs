@@ -38,6 +38,59 @@ pub(crate) struct ClientPrep {
     decoding: Vec<bool>,
 }
 
+/// The client's buffers for garbled tables, kept from one query of a session to the next: a
+/// big layer's tables are ~240 MB, and fresh memory costs a page fault and a zeroed page per
+/// 4 KiB (on the query's path: the receive loop copies into it). Holds at most `limit`
+/// buffers, one query's worth when `limit` is the plan's garbled stages; the bytes kept are
+/// tables the client has already received and evaluated (nothing secret).
+#[derive(Debug, Default)]
+pub(crate) struct TableBuffers {
+    free: Vec<Vec<u8>>,
+    limit: usize,
+}
+
+impl TableBuffers {
+    /// An empty pool keeping at most `limit` buffers.
+    pub(crate) fn new(limit: usize) -> TableBuffers {
+        TableBuffers {
+            free: Vec::new(),
+            limit,
+        }
+    }
+
+    /// An empty buffer for `bytes`: the smallest kept one with that capacity, else the
+    /// largest kept one (grown), else a new one.
+    fn take(&mut self, bytes: usize) -> Vec<u8> {
+        let fit = (0..self.free.len())
+            .filter(|&i| self.free[i].capacity() >= bytes)
+            .min_by_key(|&i| self.free[i].capacity())
+            .or_else(|| (0..self.free.len()).max_by_key(|&i| self.free[i].capacity()));
+        match fit {
+            Some(i) => {
+                let mut buf = self.free.swap_remove(i);
+                buf.clear();
+                buf
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Keeps `buf` for a later [`TableBuffers::take`]; past the limit, the smallest buffer
+    /// goes (released off the query's path).
+    fn give(&mut self, buf: Vec<u8>) {
+        if buf.capacity() == 0 {
+            return;
+        }
+        self.free.push(buf);
+        if self.free.len() > self.limit {
+            let smallest = (0..self.free.len())
+                .min_by_key(|&i| self.free[i].capacity())
+                .expect("the pool is not empty");
+            release_in_background(self.free.swap_remove(smallest));
+        }
+    }
+}
+
 /// Circuit instances (output values) of the stage and the evaluator's input bits.
 fn sizes(circuit: &NonlinearCircuit, gather: &[usize]) -> (usize, usize) {
     let spec = circuit.spec();
@@ -132,6 +185,7 @@ pub(crate) fn server_online<C: Channel>(ch: &mut C, mut prep: ServerPrep) -> Res
 pub(crate) fn client_offline<C: Channel>(
     ch: &mut C,
     cot: &mut CotReceiver,
+    tables: &mut TableBuffers,
     circuit: &NonlinearCircuit,
     gather: &[usize],
 ) -> Result<ClientPrep> {
@@ -139,6 +193,7 @@ pub(crate) fn client_offline<C: Channel>(
     receive(
         ch,
         cot,
+        tables,
         circuit.circuit(),
         inst,
         eval_bits,
@@ -150,12 +205,14 @@ pub(crate) fn client_offline<C: Channel>(
 pub(crate) fn client_offline_argmax<C: Channel>(
     ch: &mut C,
     cot: &mut CotReceiver,
+    tables: &mut TableBuffers,
     circuit: &ArgmaxCircuit,
     gather: &[usize],
 ) -> Result<ClientPrep> {
     receive(
         ch,
         cot,
+        tables,
         circuit.circuit(),
         ArgmaxCircuit::INSTANCES,
         argmax_eval_bits(circuit, gather),
@@ -167,13 +224,19 @@ pub(crate) fn client_offline_argmax<C: Channel>(
 fn receive<C: Channel>(
     ch: &mut C,
     cot: &mut CotReceiver,
+    buffers: &mut TableBuffers,
     circuit: &Circuit,
     inst: usize,
     eval_bits: usize,
     dec_len: usize,
 ) -> Result<ClientPrep> {
     let pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
-    let tables = net::recv_chunked(ch, TAG_TABLES, circuit.table_bytes(inst), "garbled tables")?;
+    let bytes = circuit.table_bytes(inst);
+    let mut tables = buffers.take(bytes);
+    if let Err(e) = net::recv_chunked_into(ch, TAG_TABLES, bytes, "garbled tables", &mut tables) {
+        buffers.give(tables);
+        return Err(e.into());
+    }
     let g_inputs = circuit.counts().garbler_inputs * inst;
     let msg = net::recv_msg(
         ch,
@@ -211,13 +274,13 @@ fn evaluate<C: Channel>(
         &prep.tables,
         Scheduler::global().pool(),
     )?;
-    // Unmapping the tables (up to ~200 MB) takes ~20 ms of page freeing: off the query's path.
-    release_in_background(std::mem::take(&mut prep.tables));
+    // Kept for the next query's tables (see `TableBuffers`).
+    cx.tables.give(std::mem::take(&mut prep.tables));
     Ok(decode(&out, &prep.decoding)?)
 }
 
 /// Drops `buf` on a short-lived thread when it is large: freeing it is page unmapping (~20 ms
-/// for the ~200 MB of a big layer's tables), kernel time the query need not wait for. If no
+/// for ~200 MB of tables), kernel time the query need not wait for. If no
 /// thread can be spawned, the closure and the buffer are dropped right here.
 fn release_in_background(buf: Vec<u8>) {
     const LARGE: usize = 16 << 20;
@@ -284,4 +347,33 @@ pub(crate) fn client_online_argmax<C: Channel>(
         prep,
     )?;
     Ok(ClientStep::Class(circuit.decode_class(&out)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TableBuffers;
+
+    #[test]
+    fn table_buffers_reuse_the_best_fit_and_keep_at_most_the_limit() {
+        let mut pool = TableBuffers::new(2);
+        let a = pool.take(1000);
+        assert_eq!(a.capacity(), 0, "an empty pool hands out a new buffer");
+        pool.give(Vec::with_capacity(100));
+        pool.give(Vec::with_capacity(5000));
+        pool.give(Vec::with_capacity(2000));
+        // Over the limit: the smallest (100) went.
+        let mut caps: Vec<usize> = pool.free.iter().map(Vec::capacity).collect();
+        caps.sort_unstable();
+        assert_eq!(caps, [2000, 5000]);
+        // The smallest that fits; then the largest when none fits; the buffer comes empty.
+        let mut b = pool.take(1500);
+        assert_eq!((b.capacity(), b.len()), (2000, 0));
+        b.extend_from_slice(&[7; 1500]);
+        pool.give(b);
+        let c = pool.take(1 << 20);
+        assert_eq!((c.capacity(), c.len()), (5000, 0));
+        let d = pool.take(10);
+        assert_eq!((d.capacity(), d.len()), (2000, 0));
+        assert!(pool.free.is_empty());
+    }
 }
