@@ -100,6 +100,14 @@ pub(crate) fn pair_float_scalar(
 
 /// out = acc mod q in [0, q) for double accumulators (f64 bits of integers below 2^53 in
 /// magnitude).
+///
+/// Compiled per instruction set (`multiversion`): the baseline x86-64 build has no rounding
+/// or FMA instruction and calls libm's `rint` and `fma` for every element.
+#[multiversion::multiversion(targets(
+    "x86_64+avx2+fma",
+    "x86_64+avx512f+avx512dq+avx512vl",
+    "aarch64+neon"
+))]
 pub(crate) fn from_float(c: &Consts, acc: &[u64], out: &mut [u64]) {
     for (o, &s) in out.iter_mut().zip(acc) {
         let s = f64::from_bits(s);
@@ -162,10 +170,18 @@ pub(crate) fn sum_scalar(
 /// The fastest kernels `backend` has (None: scalar).
 pub(crate) fn select(backend: Backend) -> Option<Kernels> {
     match backend {
-        // AVX-512 CPUs have AVX2 and FMA. An 8-lane kernel is left for a session with such a
-        // machine to check it against scalar on.
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx2 | Backend::Avx512 => crate::isa::Avx2Fma::try_new().map(x86::avx2_kernels),
+        Backend::Avx2 => crate::isa::Avx2Fma::try_new().map(x86::avx2_kernels),
+        // AVX-512 CPUs have AVX2 and FMA (the 4-lane `pair`, off the hot path, stays).
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 => match (
+            crate::isa::Avx512::try_new(),
+            crate::isa::Avx2Fma::try_new(),
+        ) {
+            (Some(v4), Some(v3)) => Some(x86::avx512_kernels(v4, v3)),
+            (None, v3) => v3.map(x86::avx2_kernels),
+            (Some(_), None) => None,
+        },
         _ => None,
     }
 }
@@ -173,7 +189,7 @@ pub(crate) fn select(backend: Backend) -> Option<Kernels> {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{add_mod, mul_mod, Consts, Kernels, SumBase};
-    use crate::isa::Avx2Fma;
+    use crate::isa::{Avx2Fma, Avx512};
     use std::arch::x86_64::*;
 
     /// 2^52 as f64 and as its bit pattern: `bits(x | MAGIC) − 2^52` is x for x < 2^52.
@@ -184,6 +200,154 @@ mod x86 {
             pair: pair_avx2,
             sum: sum_avx2,
             pair_float: pair_float_avx2,
+        }
+    }
+
+    /// The 8-lane `sum` and `pair_float` with the 4-lane `pair` (the tokens prove AVX-512F/DQ
+    /// and AVX2 with FMA).
+    pub(super) fn avx512_kernels(_: Avx512, _: Avx2Fma) -> Kernels {
+        Kernels {
+            pair: pair_avx2,
+            sum: sum_avx512,
+            pair_float: pair_float_avx512,
+        }
+    }
+
+    /// Rounds to the nearest integer, ties to even (8 lanes).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn round_near8(x: __m512d) -> __m512d {
+        _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+    }
+
+    /// x (< 2^52 per lane) as f64, exactly (8 lanes).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn to_f64_8(x: __m512i, magic_i: __m512i, magic: __m512d) -> __m512d {
+        _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(x, magic_i)), magic)
+    }
+
+    /// [`super::pair_float_scalar`] on 8 lanes (the same IEEE operations per lane).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F (an [`Avx512`] token was taken to reach it).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pair_float_avx512(
+        c: &Consts,
+        acc: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u64],
+        reduce: bool,
+    ) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let q = _mm512_set1_pd(c.qf);
+        let qinv = _mm512_set1_pd(c.qinv);
+        let [o0, o1] = acc;
+        let len = o0
+            .len()
+            .min(o1.len())
+            .min(a[0].len())
+            .min(a[1].len())
+            .min(b.len());
+        let body = len - len % 8;
+        for i in (0..body).step_by(8) {
+            // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores.
+            unsafe {
+                let bf = to_f64_8(_mm512_loadu_si512(b.as_ptr().add(i).cast()), magic_i, magic);
+                for (o, a) in [(o0.as_mut_ptr(), a[0]), (o1.as_mut_ptr(), a[1])] {
+                    let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
+                    let h = _mm512_mul_pd(af, bf);
+                    let l = _mm512_fmsub_pd(af, bf, h);
+                    let k = round_near8(_mm512_mul_pd(h, qinv));
+                    let dst = o.add(i).cast::<f64>();
+                    let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
+                    let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
+                    if reduce {
+                        s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
+                    }
+                    _mm512_storeu_pd(dst, s);
+                }
+            }
+        }
+        let (t0, t1) = (&mut o0[body..len], &mut o1[body..len]);
+        super::pair_float_scalar(
+            c,
+            [t0, t1],
+            [&a[0][body..len], &a[1][body..len]],
+            &b[body..len],
+            reduce,
+        );
+    }
+
+    /// [`sum_avx2`] on 8 lanes.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F (an [`Avx512`] token was taken to reach it).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn sum_avx512(
+        c: &Consts,
+        out: &mut [u64],
+        base: SumBase<'_, u64>,
+        terms: &[[&[u64]; 2]],
+    ) {
+        let n = out.len();
+        // Every operand checked once here, so the loop loads without per-load checks.
+        assert!(terms.iter().all(|[a, b]| a.len() == n && b.len() == n));
+        if let SumBase::From(b) = base {
+            assert_eq!(b.len(), n);
+        }
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let q = _mm512_set1_pd(c.qf);
+        let qinv = _mm512_set1_pd(c.qinv);
+        let zero = _mm512_setzero_pd();
+        let ptrs: Vec<[*const u64; 2]> = terms
+            .iter()
+            .map(|[a, b]| [a.as_ptr(), b.as_ptr()])
+            .collect();
+        let body = n - n % 8;
+        for j in (0..body).step_by(8) {
+            // SAFETY: j + 8 ≤ n and every operand holds n u64 (asserted above); unaligned.
+            unsafe {
+                let dst = out.as_mut_ptr().add(j);
+                let mut s = match base {
+                    SumBase::Acc => to_f64_8(_mm512_loadu_si512(dst.cast()), magic_i, magic),
+                    SumBase::From(b) => {
+                        to_f64_8(_mm512_loadu_si512(b.as_ptr().add(j).cast()), magic_i, magic)
+                    }
+                    SumBase::Zero => zero,
+                };
+                for chunk in ptrs.chunks(TERMS_PER_REDUCTION) {
+                    for &[a, b] in chunk {
+                        let af = to_f64_8(_mm512_loadu_si512(a.add(j).cast()), magic_i, magic);
+                        let bf = to_f64_8(_mm512_loadu_si512(b.add(j).cast()), magic_i, magic);
+                        let h = _mm512_mul_pd(af, bf);
+                        let l = _mm512_fmsub_pd(af, bf, h);
+                        let k = round_near8(_mm512_mul_pd(h, qinv));
+                        s = _mm512_add_pd(s, _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l));
+                    }
+                    s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
+                }
+                // s in (−q, q) (also with no terms: then it is the base, in [0, q)).
+                let negative = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(s, zero);
+                s = _mm512_mask_add_pd(s, negative, s, q);
+                _mm512_storeu_si512(
+                    dst.cast(),
+                    _mm512_xor_si512(_mm512_castpd_si512(_mm512_add_pd(s, magic)), magic_i),
+                );
+            }
+        }
+        for j in body..n {
+            let mut s = match base {
+                SumBase::Acc => out[j],
+                SumBase::From(b) => b[j],
+                SumBase::Zero => 0,
+            };
+            for [a, b] in terms {
+                s = add_mod(c.q, s, mul_mod(c, a[j], b[j]));
+            }
+            out[j] = s;
         }
     }
 
