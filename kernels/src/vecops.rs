@@ -1,11 +1,12 @@
 //! Element-wise vector arithmetic modulo q with no hand-written kernel, compiled once per
 //! instruction set by `multiversion` (baseline, x86-64 AVX2, x86-64 AVX-512, aarch64 NEON) and
-//! dispatched on the CPU found at run time (cached after the first call). The loops are
+//! dispatched on the CPU found at run time (cached after the first call) to the first target
+//! listed that the CPU has: so the widest comes first. The loops are
 //! branch-free so that each build vectorises.
 use multiversion::multiversion;
 
 /// x[i] = x[i] + y[i] mod q, for x, y in [0, q), q < 2^63.
-#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512dq+avx512vl", "aarch64+neon"))]
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
 pub fn add_mod(x: &mut [u64], y: &[u64], q: u64) {
     for (x, &y) in x.iter_mut().zip(y) {
         let t = (*x + y).wrapping_sub(q);
@@ -14,7 +15,7 @@ pub fn add_mod(x: &mut [u64], y: &[u64], q: u64) {
 }
 
 /// x[i] = x[i] − y[i] mod q, for x, y in [0, q), q < 2^63.
-#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512dq+avx512vl", "aarch64+neon"))]
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
 pub fn sub_mod(x: &mut [u64], y: &[u64], q: u64) {
     for (x, &y) in x.iter_mut().zip(y) {
         let t = x.wrapping_sub(y);
@@ -26,7 +27,7 @@ pub fn sub_mod(x: &mut [u64], y: &[u64], q: u64) {
 /// subtract the special limb's share, multiply by P⁻¹). The product's quotient round(v·c/q)
 /// comes from doubles (within 7/8 of the true one, see `ntt::compact`), the remainder from
 /// wrapping u64 arithmetic: exact, and vectorisable without a 128-bit product.
-#[multiversion(targets("x86_64+avx2+fma", "x86_64+avx512f+avx512dq+avx512vl", "aarch64+neon"))]
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
 pub fn sub_mul_const_mod(x: &mut [u64], y: &[u64], c: u64, q: u64) {
     debug_assert!(q < 1 << crate::ntt::COMPACT_MAX_BITS && c < q);
     // u64 ↔ f64 below 2^52 through the exponent of 2^52 (no 64-bit conversion instruction
@@ -42,6 +43,35 @@ pub fn sub_mul_const_mod(x: &mut [u64], y: &[u64], c: u64, q: u64) {
         let k = (vf * cf * qinv + TWO52).to_bits() - MAGIC;
         let r = v.wrapping_mul(c).wrapping_sub(k.wrapping_mul(q)) as i64;
         *x = (r + ((r >> 63) & q as i64)) as u64;
+    }
+}
+
+/// out[i] = ⟦v_i⟧ mod q for v_i = src[i] in [0, big), ⟦·⟧ the centered residue modulo `big`
+/// (v − big when v > big/2, else v): ModDown's first step, the special limb's centered
+/// coefficients brought to a smaller prime q. Needs big < 2^62 and 2^12 ≤ q < 2^50: the
+/// rounded quotient v/q from doubles (v split in 32-bit halves, each exact through the 2^52
+/// exponent trick; relative error ≤ 4·2^−53 on a quotient below 2^50, so within 0.4) is
+/// within 0.9 of v/q, and the remainder from wrapping u64 arithmetic is exact, in (−q, q).
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+pub fn centered_mod(out: &mut [u64], src: &[u64], big: u64, q: u64) {
+    debug_assert!(big < 1 << 62 && (1 << 12..1 << crate::ntt::COMPACT_MAX_BITS).contains(&q));
+    const MAGIC: u64 = 0x4330_0000_0000_0000;
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    const TWO32: f64 = 4_294_967_296.0;
+    let to_f = |x: u64| f64::from_bits(x | MAGIC) - TWO52;
+    let qinv = 1.0 / q as f64;
+    let (half, big_mod_q) = (big / 2, big % q);
+    let qi = q as i64;
+    for (o, &v) in out.iter_mut().zip(src) {
+        let vf = to_f(v >> 32) * TWO32 + to_f(v & 0xffff_ffff);
+        let k = (vf * qinv + TWO52).to_bits() - MAGIC;
+        let mut r = v.wrapping_sub(k.wrapping_mul(q)) as i64;
+        r += qi & (r >> 63);
+        // v > big/2: subtract big mod q.
+        let upper = ((half as i64).wrapping_sub(v as i64)) >> 63;
+        r -= big_mod_q as i64 & upper;
+        r += qi & (r >> 63);
+        *o = r as u64;
     }
 }
 
@@ -92,6 +122,51 @@ mod tests {
                     .collect();
                 sub_mul_const_mod(&mut x, &y, c, q);
                 assert_eq!(x, expect, "q={q} c={c}");
+            }
+        }
+    }
+
+    #[test]
+    fn centered_mod_matches_i128() {
+        let seed = TestRng::fresh_seed();
+        println!("centered_mod seed {seed:#x}");
+        let mut rng = TestRng::new(seed);
+        let bigs = crate::prime::ntt_primes(61, 1 << 14, 1)
+            .into_iter()
+            .chain(crate::prime::ntt_primes(50, 1 << 14, 1))
+            .chain([(1 << 62) - 57]);
+        for big in bigs {
+            for q in crate::prime::ntt_primes(50, 1 << 14, 2)
+                .into_iter()
+                .chain(crate::prime::ntt_primes(30, 1 << 14, 1))
+                .chain([1 << 12, 12289])
+            {
+                let mut v = rng.vec_below(1001, big);
+                let h = big / 2;
+                let edges = [
+                    0,
+                    1,
+                    h - 1,
+                    h,
+                    h + 1,
+                    big - 2,
+                    big - 1,
+                    q - 1,
+                    q,
+                    q + 1,
+                    big % q,
+                ];
+                v.extend(edges.into_iter().filter(|&x| x < big));
+                let mut out = vec![0; v.len()];
+                centered_mod(&mut out, &v, big, q);
+                for (i, (&o, &x)) in out.iter().zip(&v).enumerate() {
+                    let c = if x > h {
+                        x as i128 - big as i128
+                    } else {
+                        x as i128
+                    };
+                    assert_eq!(o as i128, c.rem_euclid(q as i128), "big={big} q={q} i={i}");
+                }
             }
         }
     }

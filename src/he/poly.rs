@@ -229,13 +229,18 @@ impl Poly {
             let plan = &params.plans[k];
             let md = plan.modulus();
             let q_last_k = md.reduce(q_last);
-            for (d, &v) in t.iter_mut().zip(&last) {
-                *d = if v > q_last / 2 {
-                    // v − Q_last (negative) mod q_k
-                    md.sub(md.reduce(v), q_last_k)
-                } else {
-                    md.reduce(v)
-                };
+            if plan.has_compact() && q_last < 1 << 62 && md.value() >= 1 << 12 {
+                // The per-ISA loop with a double-precision quotient.
+                kernels::vecops::centered_mod(&mut t, &last, q_last, md.value());
+            } else {
+                for (d, &v) in t.iter_mut().zip(&last) {
+                    *d = if v > q_last / 2 {
+                        // v − Q_last (negative) mod q_k
+                        md.sub(md.reduce(v), q_last_k)
+                    } else {
+                        md.reduce(v)
+                    };
+                }
             }
             plan.forward(&mut t);
             let inv = md

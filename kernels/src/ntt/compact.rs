@@ -104,8 +104,8 @@ pub(crate) fn pair_float_scalar(
 /// Compiled per instruction set (`multiversion`): the baseline x86-64 build has no rounding
 /// or FMA instruction and calls libm's `rint` and `fma` for every element.
 #[multiversion::multiversion(targets(
-    "x86_64+avx2+fma",
     "x86_64+avx512f+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
 pub(crate) fn from_float(c: &Consts, acc: &[u64], out: &mut [u64]) {
