@@ -603,12 +603,19 @@ impl Channel for TcpChannel {
         if len > max {
             return Err(ChannelError::FrameTooLarge { len, max });
         }
-        buf.clear();
-        while buf.len() < len {
-            let start = buf.len();
-            buf.resize(len.min(start + RECV_CHUNK), 0);
-            self.read_by(&mut buf[start..], deadline, &late)?;
+        // Bytes already in `buf` (an earlier frame) are overwritten in place, not zeroed
+        // first; it grows by at most RECV_CHUNK ahead of what arrived (a peer announcing a
+        // large frame and sending nothing costs that much memory, not the frame's length).
+        let mut filled = 0;
+        while filled < len {
+            let end = len.min(filled + RECV_CHUNK);
+            if buf.len() < end {
+                buf.resize(end, 0);
+            }
+            self.read_by(&mut buf[filled..end], deadline, &late)?;
+            filled = end;
         }
+        buf.truncate(len);
         self.received += len as u64;
         Ok(())
     }
@@ -639,13 +646,18 @@ mod tests {
         assert_eq!(buf, b"hello");
         b.recv_into(16, &mut buf).unwrap();
         assert_eq!(buf, b"");
+        // Into a buffer longer than the frame (an earlier, longer frame's memory).
+        a.send(b"hi").unwrap();
+        let mut long = vec![9u8; 10];
+        b.recv_into(16, &mut long).unwrap();
+        assert_eq!(long, b"hi");
         b.send(&[7u8; 100]).unwrap();
         assert!(matches!(
             a.recv(99),
             Err(ChannelError::FrameTooLarge { len: 100, max: 99 })
         ));
-        assert_eq!(a.bytes_sent(), 5);
-        assert_eq!(b.bytes_received(), 5);
+        assert_eq!(a.bytes_sent(), 7);
+        assert_eq!(b.bytes_received(), 7);
     }
 
     #[test]

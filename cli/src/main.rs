@@ -89,6 +89,11 @@ enum Command {
         /// and exit 0 once they have ended or after this many seconds.
         #[arg(long, default_value_t = 30)]
         grace_seconds: u64,
+        /// Before accepting connections, run this many private queries (synthetic inputs)
+        /// against the model inside the process, so that the first client's query finds warm
+        /// memory and started worker pools; 0 accepts at once.
+        #[arg(long, default_value_t = 1)]
+        warmup_queries: usize,
         /// Serve Prometheus metrics at http://ADDR/metrics (names start with gazelle_) and a
         /// liveness check at http://ADDR/healthz.
         #[arg(long)]
@@ -711,6 +716,7 @@ fn main() -> ExitCode {
             insecure_no_circuit_privacy,
             reveal,
             grace_seconds,
+            warmup_queries,
             metrics,
             net,
         } => param_set(&params).and_then(|p| {
@@ -724,6 +730,7 @@ fn main() -> ExitCode {
             let mut run = cli::ServeOptions {
                 max_sessions,
                 grace: std::time::Duration::from_secs(grace_seconds),
+                warmup_queries,
                 ..Default::default()
             };
             net.apply(&mut run)?;

@@ -37,6 +37,9 @@ pub struct ServeOptions {
     pub insecure_plaintext: bool,
     /// Tokens and per-client limits.
     pub access: Arc<AccessPolicy>,
+    /// Private queries (synthetic inputs) the server runs against itself before it accepts
+    /// connections, so that the first client's query finds warm memory (`--warmup-queries`).
+    pub warmup_queries: usize,
 }
 
 impl Default for ServeOptions {
@@ -50,8 +53,42 @@ impl Default for ServeOptions {
             tls: None,
             insecure_plaintext: false,
             access: Arc::new(AccessPolicy::open()),
+            warmup_queries: 0,
         }
     }
+}
+
+/// Runs a session of `queries` private queries on synthetic inputs against `server` inside
+/// this process (an in-memory channel; no connection, no metrics, no access check), so that
+/// a client's first query does not pay for cold memory: with freed memory kept for reuse
+/// (`kernels::mem::retain_freed_memory`) the allocator's arenas stay grown, the worker pools
+/// are started and the code is paged in. Returns the time it took.
+pub fn warm_up(server: &Arc<Server>, queries: usize) -> CliResult<Duration> {
+    let start = Instant::now();
+    if queries == 0 {
+        return Ok(Duration::ZERO);
+    }
+    let (mut client_end, mut server_end) = crate::channel::MemChannel::pair();
+    let srv = server.clone();
+    let serving = std::thread::Builder::new()
+        .name("gazelle-warmup".into())
+        .spawn(move || srv.serve_session(&mut server_end, |_| {}).map(|_| ()))?;
+    let model = server.model();
+    let mut run = || -> std::result::Result<(), ProtocolError> {
+        let mut client = Client::connect(&mut client_end, model.clone(), server.param_set())?;
+        for img in nn::eval::synthetic_images(model, queries, 11) {
+            client.query(&model.input().encode_fixed(&img))?;
+        }
+        client.finish()
+    };
+    let ran = run();
+    drop(client_end);
+    let served = serving
+        .join()
+        .map_err(|_| "warm-up: the server's session panicked".to_string())?;
+    ran.map_err(|e| format!("warm-up query failed: {e}"))?;
+    served.map_err(|e| format!("warm-up session failed: {e}"))?;
+    Ok(start.elapsed())
 }
 
 /// How often the accept loop looks at the stop flag when no connection is waiting.
@@ -461,6 +498,21 @@ pub fn serve_model(
             spawn_exporter(addr, metrics.clone()).map_err(|e| format!("--metrics {addr}: {e}"))?;
         tracing::info!("metrics on http://{bound}/metrics, liveness on http://{bound}/healthz");
         run.metrics = Some(metrics);
+    }
+    if run.warmup_queries > 0 {
+        if let Some(m) = &run.metrics {
+            m.set_warming(true);
+        }
+        let took = warm_up(&server, run.warmup_queries)?;
+        if let Some(m) = &run.metrics {
+            m.set_warming(false);
+        }
+        tracing::info!(
+            "warm-up: {} in-process quer{} in {:.1} s",
+            run.warmup_queries,
+            if run.warmup_queries == 1 { "y" } else { "ies" },
+            took.as_secs_f64()
+        );
     }
     tracing::info!(
         "model {model}, {} stages, {:.1} MB of prepared weights, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",

@@ -35,6 +35,8 @@ pub struct ServeMetrics {
     work: QueryWork,
     /// Set when the server stops accepting: `/healthz` then answers 503.
     draining: std::sync::atomic::AtomicBool,
+    /// Set while the server warms up before accepting: `/healthz` answers 503.
+    warming: std::sync::atomic::AtomicBool,
 }
 
 impl ServeMetrics {
@@ -120,7 +122,14 @@ impl ServeMetrics {
             he_ops,
             work,
             draining: std::sync::atomic::AtomicBool::new(false),
+            warming: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The server is warming up (`on`) or done: while warming, `/healthz` answers 503
+    /// `warming up`, so that readiness probes and balancers wait for it.
+    pub fn set_warming(&self, on: bool) {
+        self.warming.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The server stopped accepting (shutdown): `/healthz` answers 503 from now on, so that
@@ -217,8 +226,8 @@ impl ServeMetrics {
 }
 
 /// Serves `/metrics` and `/healthz` on `addr` from a background thread; returns the bound
-/// address. `/healthz` is 200 `ok` while the server accepts sessions, 503 `draining` once it
-/// shuts down. Any other path is 404; only GET is answered.
+/// address. `/healthz` is 200 `ok` while the server accepts sessions, 503 `warming up` before
+/// it does, 503 `draining` once it shuts down. Any other path is 404; only GET is answered.
 pub fn spawn_exporter(
     addr: &str,
     metrics: Arc<ServeMetrics>,
@@ -241,6 +250,11 @@ pub fn spawn_exporter(
                     ),
                     (true, "/healthz") if metrics.is_draining() => {
                         (503, "draining\n".to_string(), "text/plain")
+                    }
+                    (true, "/healthz")
+                        if metrics.warming.load(std::sync::atomic::Ordering::SeqCst) =>
+                    {
+                        (503, "warming up\n".to_string(), "text/plain")
                     }
                     (true, "/healthz") => (200, "ok\n".to_string(), "text/plain"),
                     _ => (404, "not found\n".to_string(), "text/plain"),
@@ -303,5 +317,33 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} missing in\n{text}");
         }
+    }
+
+    #[test]
+    fn healthz_says_warming_up_ok_and_draining() {
+        use std::io::{Read, Write};
+        let work = QueryWork {
+            and_gates: 1,
+            he_mults: 1,
+            he_rotations: 1,
+        };
+        let m = Arc::new(ServeMetrics::new(true, work));
+        let addr = spawn_exporter("127.0.0.1:0", m.clone()).unwrap();
+        let health = || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(s, "GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        m.set_warming(true);
+        let h = health();
+        assert!(h.contains(" 503 ") && h.ends_with("warming up\n"), "{h}");
+        m.set_warming(false);
+        let h = health();
+        assert!(h.contains(" 200 ") && h.ends_with("ok\n"), "{h}");
+        m.set_draining();
+        let h = health();
+        assert!(h.contains(" 503 ") && h.ends_with("draining\n"), "{h}");
     }
 }

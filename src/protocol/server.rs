@@ -296,6 +296,11 @@ impl Server {
         Hello::new(self.config.param_set, self.model.name())
     }
 
+    /// The HE parameter set the server runs.
+    pub fn param_set(&self) -> ParamSetId {
+        self.config.param_set
+    }
+
     /// Runs one session over `ch` until the client says goodbye, admitting every client and
     /// query: see [`Server::serve_session_gated`].
     pub fn serve_session<C: Channel>(

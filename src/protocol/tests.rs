@@ -77,3 +77,13 @@ fn minionn_mnist_default_reveals_only_the_class_in_memory() {
     }
     eprintln!("{}", reps[0].table());
 }
+
+#[cfg(feature = "bundled")]
+#[test]
+fn warm_up_runs_private_queries_in_process() {
+    let model = crate::nn::builtin_model("mnist-secureml").unwrap();
+    let config = ServerConfig::insecure(ParamSetId::default());
+    let server = std::sync::Arc::new(Server::new(model, config).unwrap());
+    assert_eq!(cli::warm_up(&server, 0).unwrap(), std::time::Duration::ZERO);
+    assert!(cli::warm_up(&server, 2).unwrap() > std::time::Duration::ZERO);
+}
