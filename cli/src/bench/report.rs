@@ -282,7 +282,7 @@ fn run_tag(report: &Report) -> String {
     let short: String = c.chars().take(12).collect();
     let dirty = if c.ends_with("+dirty") { "+dirty" } else { "" };
     format!(
-        "{} ({} cores), {}, commit {short}{dirty}",
+        "{} ({} cores, selected backend {}), commit {short}{dirty}",
         report.machine.cpu, report.machine.cores, report.machine.backend_selected
     )
 }
@@ -443,11 +443,12 @@ pub fn plot_ntt(
 /// One stage of an end-to-end run: its label and (offline, online) ms.
 pub type StageTimes = (String, f64, f64);
 
-/// The `e2e` rows' stages per network, in protocol order. A stage that occurs twice under
-/// the same name stays two stages (the k-th offline row pairs with the k-th online one).
-pub fn e2e_stages(report: &Report) -> BTreeMap<String, Vec<StageTimes>> {
-    let mut nets: BTreeMap<String, Vec<StageTimes>> = BTreeMap::new();
-    let mut seen: BTreeMap<(String, String, bool), usize> = BTreeMap::new();
+/// The `e2e` rows' stages per (network, backend), in protocol order. A stage that occurs
+/// twice under the same name stays two stages (the k-th offline row pairs with the k-th
+/// online one).
+pub fn e2e_stages(report: &Report) -> BTreeMap<(String, String), Vec<StageTimes>> {
+    let mut nets: BTreeMap<(String, String), Vec<StageTimes>> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String, String, bool), usize> = BTreeMap::new();
     for r in report.rows.iter().filter(|r| r.family == "e2e") {
         let Some((phase, stage)) = r
             .operation
@@ -458,9 +459,14 @@ pub fn e2e_stages(report: &Report) -> BTreeMap<String, Vec<StageTimes>> {
         };
         let offline = phase == "offline";
         let k = seen
-            .entry((r.size.clone(), stage.to_string(), offline))
+            .entry((
+                r.size.clone(),
+                r.backend.clone(),
+                stage.to_string(),
+                offline,
+            ))
             .or_default();
-        let stages = nets.entry(r.size.clone()).or_default();
+        let stages = nets.entry((r.size.clone(), r.backend.clone())).or_default();
         let idx = stages
             .iter()
             .enumerate()
@@ -483,14 +489,27 @@ pub fn e2e_stages(report: &Report) -> BTreeMap<String, Vec<StageTimes>> {
 
 /// Plots end-to-end latency per protocol stage, offline and online stacked (one colour per
 /// phase), every bar labelled with its stage and total, for each network of the report's
-/// `e2e` rows (one SVG per network). Returns the files written.
+/// `e2e` rows (one SVG per network, and per backend when the rows hold several: each chart
+/// names its backend). Returns the files written.
 pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     let offline_colour = RGBColor(31, 119, 180);
     let online_colour = RGBColor(255, 127, 14);
     let mut written = Vec::new();
-    for (net, stages) in e2e_stages(report) {
+    let all = e2e_stages(report);
+    let several = all
+        .keys()
+        .map(|(_, b)| b)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    for ((net, backend), stages) in all {
         std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
-        let file = format!("e2e-{}.svg", net.split_whitespace().next().unwrap_or("net"));
+        let short = net.split_whitespace().next().unwrap_or("net");
+        let file = if several {
+            format!("e2e-{short}-{backend}.svg")
+        } else {
+            format!("e2e-{short}.svg")
+        };
         let path = out_dir.join(file);
         let max_t = stages
             .iter()
@@ -504,7 +523,10 @@ pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String>
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let mut chart = ChartBuilder::on(&root)
                 .caption(
-                    format!("{net}: ms per stage, {}", run_tag(report)),
+                    format!(
+                        "{net}, backend {backend}: ms per stage, {}",
+                        run_tag(report)
+                    ),
                     ("sans-serif", 16),
                 )
                 .margin(10)
