@@ -31,11 +31,16 @@ for i in 1 2; do
     --max-sessions 8 --log-format json > "$STATE/replica$i.log" 2>&1 &
   echo $! >> "$STATE/pids"
 done
-# Replicas are ready when their health endpoints answer.
+# Replicas are ready when /healthz answers 200 (503 "warming up" while each runs its warm-up
+# query, before it accepts connections).
+healthy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 &&
+    head -n 1 <&3 | grep -q ' 200 ') 2>/dev/null
+}
 for i in 1 2; do
   health_var="GAZELLE_R${i}_HEALTH"
-  for _ in $(seq 1 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/${!health_var}") 2>/dev/null; then break; fi
+  for _ in $(seq 1 1200); do
+    if healthy "${!health_var}"; then break; fi
     sleep 0.1
   done
 done
