@@ -1072,7 +1072,7 @@ pub fn demo_run(
         weight_bytes,
     };
     debug_assert_eq!(s.no_circuit_privacy.is_none(), client.terms.circuit_privacy);
-    let (mut on, mut off, mut onb, mut offb) = (vec![], vec![], vec![], vec![]);
+    let (mut onb, mut offb) = (vec![], vec![]);
     for (i, (img, label)) in imgs.iter().zip(&labels).enumerate() {
         let x = model.input().encode_fixed(img);
         let r = client.query(&x)?;
@@ -1087,8 +1087,6 @@ pub fn demo_run(
             s.labelled += 1;
             s.correct += (r.class == *l as usize) as usize;
         }
-        on.push(r.online().time.as_secs_f64());
-        off.push(r.offline().time.as_secs_f64());
         s.per_query_s.push((
             r.offline().time.as_secs_f64(),
             r.online().time.as_secs_f64(),
@@ -1102,8 +1100,8 @@ pub fn demo_run(
     s.wire_bytes = ch.wire_bytes_sent() + ch.wire_bytes_received();
     s.payload_bytes =
         crate::channel::Channel::bytes_sent(&ch) + crate::channel::Channel::bytes_received(&ch);
-    s.online_s = median(on);
-    s.offline_s = median(off);
+    s.online_s = median(s.per_query_s.iter().map(|q| q.1).collect());
+    s.offline_s = median(s.per_query_s.iter().map(|q| q.0).collect());
     s.online_bytes = median(onb);
     s.offline_bytes = median(offb);
     Ok(s)

@@ -154,16 +154,27 @@ pub(crate) fn sum_scalar(
     base: SumBase<'_, u64>,
     terms: &[[&[u64]; 2]],
 ) {
-    for (j, o) in out.iter_mut().enumerate() {
+    sum_scalar_from(c, out, base, terms, 0);
+}
+
+/// [`sum_scalar`] on coefficients `from..` only (the SIMD kernels' tails).
+fn sum_scalar_from(
+    c: &Consts,
+    out: &mut [u64],
+    base: SumBase<'_, u64>,
+    terms: &[[&[u64]; 2]],
+    from: usize,
+) {
+    for j in from..out.len() {
         let mut s = match base {
-            SumBase::Acc => *o,
+            SumBase::Acc => out[j],
             SumBase::From(b) => b[j],
             SumBase::Zero => 0,
         };
         for [a, b] in terms {
             s = add_mod(c.q, s, mul_mod(c, a[j], b[j]));
         }
-        *o = s;
+        out[j] = s;
     }
 }
 
@@ -338,17 +349,7 @@ mod x86 {
                 );
             }
         }
-        for j in body..n {
-            let mut s = match base {
-                SumBase::Acc => out[j],
-                SumBase::From(b) => b[j],
-                SumBase::Zero => 0,
-            };
-            for [a, b] in terms {
-                s = add_mod(c.q, s, mul_mod(c, a[j], b[j]));
-            }
-            out[j] = s;
-        }
+        super::sum_scalar_from(c, out, base, terms, body);
     }
 
     /// Rounds to the nearest integer, ties to even.
@@ -482,17 +483,7 @@ mod x86 {
                 );
             }
         }
-        for j in body..n {
-            let mut s = match base {
-                SumBase::Acc => out[j],
-                SumBase::From(b) => b[j],
-                SumBase::Zero => 0,
-            };
-            for [a, b] in terms {
-                s = add_mod(c.q, s, mul_mod(c, a[j], b[j]));
-            }
-            out[j] = s;
-        }
+        super::sum_scalar_from(c, out, base, terms, body);
     }
 
     /// x (< 2^52 per lane) as f64, exactly.
