@@ -5,6 +5,24 @@
 //! branch-free so that each build vectorises.
 use multiversion::multiversion;
 
+/// out[i] = a[i] ⊕ b[i] over blocks (free-XOR gates of a garbled circuit), up to the
+/// shortest length.
+pub fn xor_blocks(out: &mut [crate::Block], a: &[crate::Block], b: &[crate::Block]) {
+    use crate::Block;
+    xor_bytes(
+        Block::slice_as_bytes_mut(out),
+        Block::slice_as_bytes(a),
+        Block::slice_as_bytes(b),
+    );
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+fn xor_bytes(out: &mut [u8], a: &[u8], b: &[u8]) {
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x ^ y;
+    }
+}
+
 /// x[i] = x[i] + y[i] mod q, for x, y in [0, q), q < 2^63.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
 pub fn add_mod(x: &mut [u64], y: &[u64], q: u64) {

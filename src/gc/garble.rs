@@ -52,23 +52,14 @@ use std::io::{ErrorKind, Read, Write};
 use zeroize::Zeroize;
 
 /// Bytes of one AND gate's table (two blocks).
-pub const TABLE_BYTES: usize = 32;
+pub const TABLE_BYTES: usize = kernels::aes::halfgates::TABLE_BYTES;
 
 /// Instances processed together, gate by gate (both parties must agree: it fixes the order
 /// of tables in the stream).
 pub const GROUP: usize = 128;
 
-/// Instances per hashing batch (the garbler hashes 4× this many blocks per call).
-const CHUNK: usize = 64;
-
 /// Buffer size of the table writer and reader.
 const IO_BUF: usize = 1 << 16;
-
-/// A fresh tweak pair for AND gate number `t`.
-#[inline(always)]
-fn tweaks(t: u64) -> (Block, Block) {
-    (GcHash::tweak(t, false), GcHash::tweak(t, true))
-}
 
 /// Wipes blocks that held labels or Δ (`Block` has no `Zeroize` impl: through its bytes).
 fn wipe(blocks: &mut [Block]) {
@@ -97,35 +88,101 @@ impl<T: AsMut<[Block]>> std::ops::DerefMut for Secret<T> {
     }
 }
 
-/// Writes tables to a sink through a buffer.
+/// Writes tables to a sink through a buffer that the garbling kernel fills in place.
 struct TableWriter<'w, W: Write + ?Sized> {
     inner: &'w mut W,
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
+    len: usize,
 }
 
 impl<'w, W: Write + ?Sized> TableWriter<'w, W> {
     fn new(inner: &'w mut W) -> Self {
         TableWriter {
             inner,
-            buf: Vec::with_capacity(IO_BUF),
+            buf: vec![0u8; IO_BUF].into_boxed_slice(),
+            len: 0,
         }
     }
+}
 
+/// Where the garbler puts its tables: a stream (through a buffer) or memory.
+trait TableSink {
+    /// The next `k` (≤ [`IO_BUF`]) bytes of the tables, for the caller to fill.
+    fn slot(&mut self, k: usize) -> Result<&mut [u8]>;
+    /// Writes out what is buffered.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Tables garbled straight into memory (one parallel block's).
+impl TableSink for Vec<u8> {
     #[inline]
-    fn write_blocks(&mut self, blocks: &[Block]) -> Result<()> {
-        self.buf.extend_from_slice(Block::slice_as_bytes(blocks));
-        if self.buf.len() >= IO_BUF {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
+    fn slot(&mut self, k: usize) -> Result<&mut [u8]> {
+        let n = self.len();
+        self.resize(n + k, 0);
+        Ok(&mut self[n..])
+    }
+
+    fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+}
 
-    fn finish(mut self) -> Result<()> {
-        self.inner.write_all(&self.buf)?;
-        self.buf.clear();
+impl<W: Write + ?Sized> TableSink for TableWriter<'_, W> {
+    #[inline]
+    fn slot(&mut self, k: usize) -> Result<&mut [u8]> {
+        debug_assert!(k <= IO_BUF);
+        if self.len + k > self.buf.len() {
+            self.inner.write_all(&self.buf[..self.len])?;
+            self.len = 0;
+        }
+        let start = self.len;
+        self.len += k;
+        Ok(&mut self.buf[start..start + k])
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.inner.write_all(&self.buf[..self.len])?;
+        self.len = 0;
         self.inner.flush()?;
         Ok(())
+    }
+}
+
+/// Where the evaluator takes garbled tables from: a stream or memory.
+trait TableSource {
+    /// The next `k` (≤ [`IO_BUF`]) bytes, or [`GcError::TruncatedTables`].
+    fn take(&mut self, k: usize) -> Result<&[u8]>;
+    /// Checks that nothing is left ([`GcError::TrailingBytes`]).
+    fn finish(self) -> Result<()>;
+}
+
+/// Tables already in memory, borrowed (no copy).
+struct TableSlice<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl TableSource for TableSlice<'_> {
+    #[inline]
+    fn take(&mut self, k: usize) -> Result<&[u8]> {
+        if self.data.len() - self.pos < k {
+            return Err(GcError::TruncatedTables {
+                expected: self.pos + k,
+                found: self.data.len(),
+            });
+        }
+        self.pos += k;
+        Ok(&self.data[self.pos - k..self.pos])
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.data.len() - self.pos {
+            0 => Ok(()),
+            extra => Err(GcError::TrailingBytes {
+                expected: self.pos,
+                extra,
+            }),
+        }
     }
 }
 
@@ -166,25 +223,34 @@ impl<'r, R: Read> TableReader<'r, R> {
             }
         }
     }
+}
 
+impl<R: Read> TableSource for TableReader<'_, R> {
+    /// The next `k` bytes from the buffer, refilled (its rest moved to the front) when short.
     #[inline]
-    fn read_blocks(&mut self, out: &mut [Block]) -> Result<()> {
-        let dst = Block::slice_as_bytes_mut(out);
-        let mut filled = 0;
-        while filled < dst.len() {
-            if self.pos == self.end && self.fill()? == 0 {
-                return Err(GcError::TruncatedTables {
-                    expected: self.expected,
-                    found: self.consumed,
-                });
+    fn take(&mut self, k: usize) -> Result<&[u8]> {
+        debug_assert!(k <= self.buf.len());
+        if self.end - self.pos < k {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+            while self.end < k {
+                match self.inner.read(&mut self.buf[self.end..]) {
+                    Ok(0) => {
+                        return Err(GcError::TruncatedTables {
+                            expected: self.expected,
+                            found: self.consumed + self.end,
+                        })
+                    }
+                    Ok(n) => self.end += n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
             }
-            let n = (self.end - self.pos).min(dst.len() - filled);
-            dst[filled..filled + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-            self.pos += n;
-            filled += n;
-            self.consumed += n;
         }
-        Ok(())
+        self.pos += k;
+        self.consumed += k;
+        Ok(&self.buf[self.pos - k..self.pos])
     }
 
     /// Checks that the stream holds nothing more.
@@ -640,10 +706,9 @@ impl Garbler {
         let mut decoding = vec![false; instances * n_out];
         let first_gate = self.next_gate;
         let job = |range: std::ops::Range<usize>,
-                   w: &mut dyn Write,
+                   writer: &mut dyn TableSink,
                    dec: &mut [bool],
                    labels: &mut [Block]| {
-            let mut writer = TableWriter::new(w);
             let gate = first_gate + range.start as u64 * ands;
             garble_range(
                 &self.hash,
@@ -653,7 +718,7 @@ impl Garbler {
                 instances,
                 range,
                 gate,
-                &mut writer,
+                writer,
                 dec,
                 labels,
             )?;
@@ -711,7 +776,12 @@ impl Garbler {
             }
             sink.flush()?;
         } else {
-            job(0..instances, sink, &mut decoding, &mut scratch())?;
+            job(
+                0..instances,
+                &mut TableWriter::new(sink),
+                &mut decoding,
+                &mut scratch(),
+            )?;
         }
         self.next_gate = first_gate + instances as u64 * ands;
         Ok(Garbling {
@@ -740,7 +810,7 @@ fn block_instances(circuit: &Circuit, instances: usize, threads: usize) -> usize
 /// `gate`, writing the tables to `writer` and the decoding bits of the range to `decoding`
 /// (`[instance][output]`); `labels` is `slots × GROUP` blocks of scratch, slot 0 zero.
 #[allow(clippy::too_many_arguments)]
-fn garble_range<W: Write + ?Sized>(
+fn garble_range(
     hash: &GcHash,
     delta: Block,
     circuit: &Circuit,
@@ -748,7 +818,7 @@ fn garble_range<W: Write + ?Sized>(
     instances: usize,
     range: std::ops::Range<usize>,
     mut gate: u64,
-    writer: &mut TableWriter<'_, W>,
+    writer: &mut dyn TableSink,
     decoding: &mut [bool],
     labels: &mut [Block],
 ) -> Result<()> {
@@ -757,9 +827,6 @@ fn garble_range<W: Write + ?Sized>(
     let n_out = circuit.num_outputs();
     // Slot 0 is the constant false: zero-label 0 (the evaluator holds label 0 too); no
     // gate writes it, so a reused scratch keeps it zero.
-    let mut hashes = Secret([Block::ZERO; 4 * CHUNK]);
-    let mut tw = [Block::ZERO; 4 * CHUNK];
-    let mut tables = [Block::ZERO; 2 * CHUNK];
     for g0 in range.clone().step_by(GROUP) {
         let m = GROUP.min(range.end - g0);
         for (j, slot) in circuit.input_slots().enumerate() {
@@ -770,9 +837,7 @@ fn garble_range<W: Write + ?Sized>(
             match *gate_def {
                 Gate::Xor { a, b, out } => {
                     let [la, lb, lo] = regions3(labels, a, b, out, m);
-                    for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
-                        *o = *x ^ *y;
-                    }
+                    kernels::vecops::xor_blocks(lo, la, lb);
                 }
                 Gate::And {
                     a,
@@ -782,39 +847,11 @@ fn garble_range<W: Write + ?Sized>(
                     inv_b,
                 } => {
                     // A complemented operand's zero-label is the slot's label ⊕ Δ.
-                    let (da, db) = (delta.and_bit(inv_a), delta.and_bit(inv_b));
+                    let flips = [delta.and_bit(inv_a), delta.and_bit(inv_b)];
                     let [la, lb, lo] = regions3(labels, a, b, out, m);
-                    for c0 in (0..m).step_by(CHUNK) {
-                        let n = CHUNK.min(m - c0);
-                        let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
-                        for i in 0..n {
-                            let (j0, j1) = tweaks(gate);
-                            gate += 1;
-                            let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
-                            hashes[4 * i] = a0;
-                            hashes[4 * i + 1] = a0 ^ delta;
-                            hashes[4 * i + 2] = b0;
-                            hashes[4 * i + 3] = b0 ^ delta;
-                            tw[4 * i] = j0;
-                            tw[4 * i + 1] = j0;
-                            tw[4 * i + 2] = j1;
-                            tw[4 * i + 3] = j1;
-                        }
-                        hash.hash_many(&mut hashes[..4 * n], &tw[..4 * n]);
-                        for i in 0..n {
-                            let (a0, b0) = (la[i] ^ da, lb[i] ^ db);
-                            let (pa, pb) = (a0.lsb(), b0.lsb());
-                            let h = &hashes[4 * i..4 * i + 4];
-                            let tg = h[0] ^ h[1] ^ delta.and_bit(pb);
-                            let wg = h[0] ^ tg.and_bit(pa);
-                            let te = h[2] ^ h[3] ^ a0;
-                            let we = h[2] ^ (te ^ a0).and_bit(pb);
-                            lo[c0 + i] = wg ^ we;
-                            tables[2 * i] = tg;
-                            tables[2 * i + 1] = te;
-                        }
-                        writer.write_blocks(&tables[..2 * n])?;
-                    }
+                    let tables = writer.slot(TABLE_BYTES * m)?;
+                    hash.garble_ands(delta, flips, la, lb, gate, lo, tables);
+                    gate += m as u64;
                 }
             }
         }
@@ -959,10 +996,11 @@ impl Evaluator {
                     |labels, (b, out)| {
                         let start = b * block;
                         let range = start..(start + block).min(instances);
-                        let mut src = &tables
-                            [circuit.table_bytes(range.start)..circuit.table_bytes(range.end)];
-                        let mut reader =
-                            TableReader::new(&mut src, circuit.table_bytes(range.len()));
+                        let mut reader = TableSlice {
+                            data: &tables
+                                [circuit.table_bytes(range.start)..circuit.table_bytes(range.end)],
+                            pos: 0,
+                        };
                         evaluate_range(
                             hash,
                             circuit,
@@ -987,22 +1025,19 @@ impl Evaluator {
 /// `reader`, output labels of the range into `out_labels` (`[instance][output]`); `labels` is
 /// `slots × GROUP` blocks of scratch, slot 0 zero.
 #[allow(clippy::too_many_arguments)]
-fn evaluate_range<R: Read>(
+fn evaluate_range(
     hash: &GcHash,
     circuit: &Circuit,
     input_labels: InputLabels<'_>,
     range: std::ops::Range<usize>,
     mut gate: u64,
-    reader: &mut TableReader<'_, R>,
+    reader: &mut impl TableSource,
     out_labels: &mut [Block],
     labels: &mut [Block],
 ) -> Result<()> {
     debug_assert_eq!(labels.len(), circuit.slots() * GROUP);
     let columns = input_labels.columns(circuit);
     let n_out = circuit.num_outputs();
-    let mut hashes = [Block::ZERO; 2 * CHUNK];
-    let mut tw = [Block::ZERO; 2 * CHUNK];
-    let mut tables = [Block::ZERO; 2 * CHUNK];
     for g0 in range.clone().step_by(GROUP) {
         let m = GROUP.min(range.end - g0);
         for (slot, &(src, stride, off)) in circuit.input_slots().zip(&columns) {
@@ -1015,34 +1050,14 @@ fn evaluate_range<R: Read>(
             match *gate_def {
                 Gate::Xor { a, b, out } => {
                     let [la, lb, lo] = regions3(labels, a, b, out, m);
-                    for ((o, x), y) in lo.iter_mut().zip(la.iter()).zip(lb.iter()) {
-                        *o = *x ^ *y;
-                    }
+                    kernels::vecops::xor_blocks(lo, la, lb);
                 }
                 // A complemented operand has the same active label: nothing to do.
                 Gate::And { a, b, out, .. } => {
                     let [la, lb, lo] = regions3(labels, a, b, out, m);
-                    for c0 in (0..m).step_by(CHUNK) {
-                        let n = CHUNK.min(m - c0);
-                        let (la, lb) = (&la[c0..c0 + n], &lb[c0..c0 + n]);
-                        for i in 0..n {
-                            let (j0, j1) = tweaks(gate);
-                            gate += 1;
-                            hashes[2 * i] = la[i];
-                            hashes[2 * i + 1] = lb[i];
-                            tw[2 * i] = j0;
-                            tw[2 * i + 1] = j1;
-                        }
-                        reader.read_blocks(&mut tables[..2 * n])?;
-                        hash.hash_many(&mut hashes[..2 * n], &tw[..2 * n]);
-                        for i in 0..n {
-                            let (a, b) = (la[i], lb[i]);
-                            let (tg, te) = (tables[2 * i], tables[2 * i + 1]);
-                            let wg = hashes[2 * i] ^ tg.and_bit(a.lsb());
-                            let we = hashes[2 * i + 1] ^ (te ^ a).and_bit(b.lsb());
-                            lo[c0 + i] = wg ^ we;
-                        }
-                    }
+                    let tables = reader.take(TABLE_BYTES * m)?;
+                    hash.evaluate_ands(la, lb, tables, gate, lo);
+                    gate += m as u64;
                 }
             }
         }
@@ -1258,6 +1273,47 @@ mod tests {
             garbling.encode(&bits[1..]),
             Err(GcError::InputLength { .. })
         ));
+    }
+
+    /// A reader that returns at most 7 bytes per call (and sometimes `Interrupted`).
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.1 += 1;
+            if self.1.is_multiple_of(5) {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.0.len()).min(1 + self.1 % 7);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn gc_trickling_stream_evaluates_the_same() {
+        // Table requests straddle partial reads: the reader moves what it holds to the front
+        // and refills; the outputs are those of the in-memory evaluation.
+        let instances = 300;
+        let (nc, bits, expect) = relu_case(instances, 8);
+        let (stream, garbling, labels) = garble_to_vec(&nc, instances, &bits);
+        let mut e = Evaluator::new().unwrap();
+        let out = e
+            .evaluate(nc.circuit(), instances, &labels, &mut Trickle(&stream, 0))
+            .unwrap();
+        let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+        assert_eq!(values, expect);
+        let cut = &stream[..stream.len() - 40];
+        let r = Evaluator::new().unwrap().evaluate(
+            nc.circuit(),
+            instances,
+            &labels,
+            &mut Trickle(cut, 0),
+        );
+        assert!(
+            matches!(r, Err(GcError::TruncatedTables { found, .. }) if found == cut.len()),
+            "{r:?}"
+        );
     }
 
     /// A failing reader: errors surface as `GcError::Io`.

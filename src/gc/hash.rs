@@ -137,10 +137,41 @@ impl GcHash {
         self.aes.tccr_many(xs, tweaks);
     }
 
-    /// The tweak of half gate `b` (0: garbler half, 1: evaluator half) of AND gate `t`.
+    /// The tweak of half gate `b` (0: garbler half, 1: evaluator half) of AND gate `t`:
+    /// `(2t + b) mod 2^64 + 2^64 · TWEAK_DOMAIN`.
     #[inline(always)]
     pub fn tweak(t: u64, b: bool) -> Block {
-        Block::from_u64s(t.wrapping_mul(2) | u64::from(b), TWEAK_DOMAIN)
+        kernels::aes::halfgates::tweak(t, b, TWEAK_DOMAIN)
+    }
+
+    /// Half-gates garbling of AND gates numbered from `gate` ([`Aes128::garble_ands`] with
+    /// this hash's tweaks): output zero-labels to `out`, 32 table bytes per gate to `tables`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn garble_ands(
+        &self,
+        delta: Block,
+        flips: [Block; 2],
+        a: &[Block],
+        b: &[Block],
+        gate: u64,
+        out: &mut [Block],
+        tables: &mut [u8],
+    ) {
+        (self.aes).garble_ands(delta, flips, a, b, gate, TWEAK_DOMAIN, out, tables);
+    }
+
+    /// Evaluation of the gates of [`GcHash::garble_ands`] on active labels `a`, `b`.
+    #[inline]
+    pub fn evaluate_ands(
+        &self,
+        a: &[Block],
+        b: &[Block],
+        tables: &[u8],
+        gate: u64,
+        out: &mut [Block],
+    ) {
+        (self.aes).evaluate_ands(a, b, tables, gate, TWEAK_DOMAIN, out);
     }
 }
 

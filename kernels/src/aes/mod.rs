@@ -42,6 +42,7 @@ pub(crate) mod mode {
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+pub mod halfgates;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_aesni;
@@ -403,6 +404,84 @@ impl Aes128 {
         self.process::<{ mode::TMMO }>(xs, tweaks);
     }
 
+    /// Garbles `n = a.len()` AND gates with half gates (Zahur–Rosulek–Evans) under the TCCR
+    /// hash, gate `k` numbered `gate + k` (tweaks [`halfgates::tweak`] in `domain`):
+    /// `a[k] ⊕ flips[0]` and `b[k] ⊕ flips[1]` are the operands' zero-labels (a flip of Δ
+    /// complements an operand), `delta` the free-XOR offset (its lsb set). Writes the output
+    /// zero-labels to `out` and the two half-tables `T_G ‖ T_E` of each gate to
+    /// `tables[32k..32k + 32]`. VAES-512 runs a fused kernel (labels, tweaks and hashes stay in
+    /// registers); the other backends batch [`Aes128::tccr_many`] ([`halfgates`]).
+    ///
+    /// # Panics
+    /// If `b` or `out` differ from `a` in length, or `tables.len() != 32 · a.len()`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn garble_ands(
+        &self,
+        delta: Block,
+        flips: [Block; 2],
+        a: &[Block],
+        b: &[Block],
+        gate: u64,
+        domain: u64,
+        out: &mut [Block],
+        tables: &mut [u8],
+    ) {
+        let n = a.len();
+        assert!(
+            b.len() == n && out.len() == n && tables.len() == halfgates::TABLE_BYTES * n,
+            "garble_ands: {n} gates need as many labels and outputs and {} table bytes",
+            halfgates::TABLE_BYTES * n
+        );
+        match &self.engine {
+            // SAFETY: the token proves VAES and AVX-512F; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(t) => unsafe {
+                x86_vaes::garble_ands_512(
+                    *t,
+                    self,
+                    (delta, flips),
+                    (a, b),
+                    gate,
+                    domain,
+                    out,
+                    tables,
+                )
+            },
+            _ => halfgates::garble(self, delta, flips, a, b, gate, domain, out, tables),
+        }
+    }
+
+    /// Evaluates `n = a.len()` half-gates AND gates garbled by [`Aes128::garble_ands`] (same
+    /// `gate` and `domain`): `a[k]`, `b[k]` the operands' active labels, `tables` the gates'
+    /// `32 · n` bytes; writes the output active labels to `out`.
+    ///
+    /// # Panics
+    /// If `b` or `out` differ from `a` in length, or `tables.len() != 32 · a.len()`.
+    pub fn evaluate_ands(
+        &self,
+        a: &[Block],
+        b: &[Block],
+        tables: &[u8],
+        gate: u64,
+        domain: u64,
+        out: &mut [Block],
+    ) {
+        let n = a.len();
+        assert!(
+            b.len() == n && out.len() == n && tables.len() == halfgates::TABLE_BYTES * n,
+            "evaluate_ands: {n} gates need as many labels and outputs and {} table bytes",
+            halfgates::TABLE_BYTES * n
+        );
+        match &self.engine {
+            // SAFETY: the token proves VAES and AVX-512F; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(t) => unsafe {
+                x86_vaes::evaluate_ands_512(*t, self, (a, b), tables, gate, domain, out)
+            },
+            _ => halfgates::evaluate(self, a, b, tables, gate, domain, out),
+        }
+    }
+
     /// One-block [`Aes128::tccr_many`].
     pub fn tccr(&self, x: Block, tweak: Block) -> Block {
         let mut b = [x];
@@ -480,7 +559,7 @@ fn test_blocks(seed: u64, n: usize) -> Vec<Block> {
 }
 
 /// Checks one backend: FIPS-197 vectors, fixed batches of 1/2/4/8, slices of every length up to
-/// 70 and the four hashes, all against the portable implementation.
+/// 70, the four hashes and half-gates garbling, all against the portable implementation.
 fn check_backend(backend: AesBackend) -> Result<(), String> {
     let fail = |what: &str| format!("AES backend {backend}: {what} mismatch");
     for (key, pt, ct) in FIPS197_VECTORS {
@@ -534,6 +613,53 @@ fn check_backend(backend: AesBackend) -> Result<(), String> {
             }
         }
     }
+    check_half_gates(&aes, &reference).map_err(|e| fail(&e))
+}
+
+/// Half-gates garbling and evaluation of `aes` against `reference` (the portable backend)
+/// at every gate count 0..=35 (each kernel's tail paths), complemented operands or not, gate
+/// numbers across 2^64; and the evaluated label of every gate is its zero-label ⊕ (a ∧ b)·Δ.
+fn check_half_gates(aes: &Aes128, reference: &Aes128) -> Result<(), String> {
+    let delta = test_blocks(4, 1)[0].with_lsb(true);
+    let (a, b) = (test_blocks(5, 35), test_blocks(6, 35));
+    let bits = test_blocks(7, 1)[0].to_u128();
+    let domain = 0x4743_4841_4c46_0001;
+    for (len, inv) in (0..=35).zip([0u8, 1, 2, 3].into_iter().cycle()) {
+        let flips = [delta.and_bit(inv & 1 == 1), delta.and_bit(inv & 2 == 2)];
+        let gate = u64::MAX - 20 + len as u64 * 0x1_0000_0001;
+        let mut outs = [vec![Block::ZERO; len], vec![Block::ZERO; len]];
+        let mut tables = [vec![0u8; 32 * len], vec![0u8; 32 * len]];
+        for ((x, out), t) in [aes, reference].iter().zip(&mut outs).zip(&mut tables) {
+            x.garble_ands(delta, flips, &a[..len], &b[..len], gate, domain, out, t);
+        }
+        if outs[0] != outs[1] || tables[0] != tables[1] {
+            return Err(format!("half-gates garbling of {len} gates"));
+        }
+        // Active labels: operand k carries bits k and k + 64 of `bits` (before any flip).
+        let bit = |k: usize| bits >> k & 1 == 1;
+        let active = |zero: &[Block], shift: usize, flip: Block| -> Vec<Block> {
+            let z = zero.iter().map(|l| *l ^ flip);
+            z.enumerate()
+                .map(|(k, l)| l ^ delta.and_bit(bit(k + shift)))
+                .collect()
+        };
+        let (xa, xb) = (
+            active(&a[..len], 0, flips[0]),
+            active(&b[..len], 64, flips[1]),
+        );
+        let mut got = [vec![Block::ZERO; len], vec![Block::ZERO; len]];
+        for (x, g) in [aes, reference].iter().zip(&mut got) {
+            x.evaluate_ands(&xa, &xb, &tables[0], gate, domain, g);
+        }
+        if got[0] != got[1] {
+            return Err(format!("half-gates evaluation of {len} gates"));
+        }
+        for (k, (g, zero)) in got[0].iter().zip(&outs[0]).enumerate() {
+            if *g != *zero ^ delta.and_bit(bit(k) & bit(k + 64)) {
+                return Err(format!("half-gates gate {k} of {len}: wrong output label"));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -563,7 +689,7 @@ pub fn self_check_with(mut log: impl FnMut(&str)) -> Result<(), String> {
         if backend.is_available() {
             check_backend(backend)?;
             log(&format!(
-                "aes {backend}: ok (FIPS-197, batches 1/2/4/8, slices 0..=70, hashes)"
+                "aes {backend}: ok (FIPS-197, batches 1/2/4/8, slices 0..=70, hashes, half gates 0..=35)"
             ));
         } else {
             log(&format!(
