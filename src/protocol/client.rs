@@ -49,6 +49,8 @@ pub struct Client<'c, C: Channel> {
     evaluator: Evaluator,
     /// Garbled-table buffers kept from one query to the next (one query's worth).
     tables: stages::TableBuffers,
+    /// The online label transfer's buffers, kept for the session's next stages and queries.
+    labels: stages::LabelBuffers,
     ahead: std::collections::VecDeque<Precomputed>,
     /// Setup phase measurements (handshake, key upload, base OTs).
     pub setup: PhaseMetrics,
@@ -147,6 +149,7 @@ impl<'c, C: Channel> Client<'c, C> {
             model,
             plan,
             tables: stages::TableBuffers::new(garbled_stages),
+            labels: Default::default(),
             sk,
             cot,
             evaluator: Evaluator::with_key(HashKey::from_bytes(terms.gc_hash_key))?,
@@ -255,6 +258,7 @@ impl<'c, C: Channel> Client<'c, C> {
             sk: &self.sk,
             evaluator: &mut self.evaluator,
             tables: &mut self.tables,
+            labels: &mut self.labels,
             rng: sampling::secret_rng()?,
             kept: Default::default(),
         };

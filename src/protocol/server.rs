@@ -17,7 +17,7 @@ use crate::gc::Garbler;
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey};
 use crate::net;
 use crate::nn::Model;
-use crate::ot::{io as ot_io, CotSender, OtRng};
+use crate::ot::{io as ot_io, io::IoBuffers, CotSender, OtRng};
 use crate::sched::Scheduler;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -382,6 +382,8 @@ impl Server {
         });
         let mut summary = SessionSummary::default();
         let mut ahead: VecDeque<Vec<ServerPrep>> = VecDeque::new();
+        // OT message buffers kept from query to query (the online label transfer).
+        let mut io = IoBuffers::default();
         // Queries started (precomputed ones included): the budget's Q.
         let mut started: u64 = 0;
         loop {
@@ -441,7 +443,7 @@ impl Server {
                 }
             };
             let t1 = Instant::now();
-            self.online(ch, &s, preps)?;
+            self.online(ch, &s, preps, &mut io)?;
             let t2 = Instant::now();
             summary.queries += 1;
             summary.offline.push(t1 - t0);
@@ -472,12 +474,19 @@ impl Server {
     }
 
     /// One query's online phase on the state `offline` prepared.
-    fn online<C: Channel>(&self, ch: &mut C, s: &Session, preps: Vec<ServerPrep>) -> Result<()> {
+    fn online<C: Channel>(
+        &self,
+        ch: &mut C,
+        s: &Session,
+        preps: Vec<ServerPrep>,
+        io: &mut IoBuffers,
+    ) -> Result<()> {
         let mut cx = ServerOnline {
             params: &self.plan.params,
             config: &self.config,
             sched: Scheduler::global(),
             rng: sampling::secret_rng()?,
+            io,
         };
         for ((st, layer), prep) in self.plan.stages.iter().zip(&self.layers).zip(preps) {
             stages::server_online(st, prep, layer.as_ref(), ch, s, &mut cx)?;

@@ -11,7 +11,7 @@
 pub(crate) mod linear;
 pub(crate) mod local;
 pub(crate) mod nonlinear;
-pub(crate) use nonlinear::TableBuffers;
+pub(crate) use nonlinear::{LabelBuffers, TableBuffers};
 pub(crate) mod square;
 
 use super::server::{ServerConfig, Session};
@@ -22,7 +22,7 @@ use crate::gc::Evaluator;
 use crate::he::sampling::SecretRng;
 use crate::he::{Ciphertext, NoiseBound, Parameters, Plaintext, SecretKey};
 use crate::net;
-use crate::ot::CotReceiver;
+use crate::ot::{io::IoBuffers, CotReceiver};
 use crate::sched::Scheduler;
 use std::sync::Arc;
 
@@ -158,6 +158,8 @@ pub(crate) struct ServerOnline<'a> {
     pub config: &'a ServerConfig,
     pub sched: &'a Scheduler,
     pub rng: SecretRng,
+    /// The session's OT message buffers, kept from stage to stage and query to query.
+    pub io: &'a mut IoBuffers,
 }
 
 /// The client's online phase of one query.
@@ -167,6 +169,8 @@ pub(crate) struct ClientOnline<'a> {
     pub evaluator: &'a mut Evaluator,
     /// Where evaluated stages' table buffers go for the next query.
     pub tables: &'a mut nonlinear::TableBuffers,
+    /// The session's OT message and input-label buffers, kept from stage to stage.
+    pub labels: &'a mut nonlinear::LabelBuffers,
     pub rng: SecretRng,
     /// Its shares of the kept tensors.
     pub kept: Kept,
@@ -229,7 +233,7 @@ pub(crate) fn server_online<C: Channel>(
             ServerPrep::Local,
         ) => Ok(()),
         (Stage::Nonlinear { .. } | Stage::Argmax { .. }, ServerPrep::Nonlinear(prep)) => {
-            nonlinear::server_online(ch, prep)
+            nonlinear::server_online(ch, cx, prep)
         }
         _ => Err(ProtocolError::Unsupported(
             "offline state does not match the plan".into(),
