@@ -47,6 +47,8 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_aesni;
 #[cfg(target_arch = "x86_64")]
+mod x86_halfgates;
+#[cfg(target_arch = "x86_64")]
 mod x86_vaes;
 
 /// An AES-128 implementation.
@@ -409,8 +411,9 @@ impl Aes128 {
     /// `a[k] ⊕ flips[0]` and `b[k] ⊕ flips[1]` are the operands' zero-labels (a flip of Δ
     /// complements an operand), `delta` the free-XOR offset (its lsb set). Writes the output
     /// zero-labels to `out` and the two half-tables `T_G ‖ T_E` of each gate to
-    /// `tables[32k..32k + 32]`. VAES-512 runs a fused kernel (labels, tweaks and hashes stay in
-    /// registers); the other backends batch [`Aes128::tccr_many`] ([`halfgates`]).
+    /// `tables[32k..32k + 32]`. The x86-64 backends run a fused kernel (labels, tweaks,
+    /// hashes and tables stay in registers); the others batch [`Aes128::tccr_many`]
+    /// ([`halfgates`]).
     ///
     /// # Panics
     /// If `b` or `out` differ from `a` in length, or `tables.len() != 32 · a.len()`.
@@ -432,20 +435,22 @@ impl Aes128 {
             "garble_ands: {n} gates need as many labels and outputs and {} table bytes",
             halfgates::TABLE_BYTES * n
         );
+        let (keys, ops) = ((delta, flips), (a, b));
         match &self.engine {
+            // SAFETY: the token proves AES-NI; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::AesNi(t) => unsafe {
+                x86_halfgates::garble_aesni(*t, self, keys, ops, gate, domain, out, tables)
+            },
+            // SAFETY: the token proves VAES and AVX2; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes256(t) => unsafe {
+                x86_halfgates::garble_vaes256(*t, self, keys, ops, gate, domain, out, tables)
+            },
             // SAFETY: the token proves VAES and AVX-512F; the lengths are checked above.
             #[cfg(target_arch = "x86_64")]
             Engine::Vaes512(t) => unsafe {
-                x86_vaes::garble_ands_512(
-                    *t,
-                    self,
-                    (delta, flips),
-                    (a, b),
-                    gate,
-                    domain,
-                    out,
-                    tables,
-                )
+                x86_halfgates::garble_vaes512(*t, self, keys, ops, gate, domain, out, tables)
             },
             _ => halfgates::garble(self, delta, flips, a, b, gate, domain, out, tables),
         }
@@ -473,10 +478,20 @@ impl Aes128 {
             halfgates::TABLE_BYTES * n
         );
         match &self.engine {
+            // SAFETY: the token proves AES-NI; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::AesNi(t) => unsafe {
+                x86_halfgates::evaluate_aesni(*t, self, (a, b), tables, gate, domain, out)
+            },
+            // SAFETY: the token proves VAES and AVX2; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes256(t) => unsafe {
+                x86_halfgates::evaluate_vaes256(*t, self, (a, b), tables, gate, domain, out)
+            },
             // SAFETY: the token proves VAES and AVX-512F; the lengths are checked above.
             #[cfg(target_arch = "x86_64")]
             Engine::Vaes512(t) => unsafe {
-                x86_vaes::evaluate_ands_512(*t, self, (a, b), tables, gate, domain, out)
+                x86_halfgates::evaluate_vaes512(*t, self, (a, b), tables, gate, domain, out)
             },
             _ => halfgates::evaluate(self, a, b, tables, gate, domain, out),
         }

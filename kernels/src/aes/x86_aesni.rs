@@ -114,7 +114,7 @@ unsafe fn rounds_n<const N: usize>(k: &[__m128i; 11], s: &mut [__m128i; N]) {
 /// The CPU must support AES-NI.
 #[inline]
 #[target_feature(enable = "aes")]
-unsafe fn rounds_8(k: &[__m128i; 11], s: &mut [__m128i; 8]) {
+pub(crate) unsafe fn rounds_8(k: &[__m128i; 11], s: &mut [__m128i; 8]) {
     let [mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7] = *s;
     for key in &k[1..10] {
         // SAFETY: register-only AES rounds (no memory, stack or flags touched); AES-NI is the

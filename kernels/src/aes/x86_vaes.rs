@@ -15,10 +15,6 @@ use core::arch::x86_64::{
     _mm512_broadcast_i32x4, _mm512_loadu_si512, _mm512_setzero_si512, _mm512_shuffle_epi32,
     _mm512_storeu_si512, _mm512_unpackhi_epi64, _mm512_xor_si512, _MM_PERM_BADC,
 };
-use core::arch::x86_64::{
-    _mm512_add_epi64, _mm512_and_si512, _mm512_permutex2var_epi64, _mm512_setr_epi64,
-    _mm512_slli_epi64, _mm512_srai_epi64, _mm_loadu_si128, _MM_PERM_BABA,
-};
 
 /// σ on each 128-bit lane of a ymm register (see [`x86_aesni::sigma128`]).
 #[inline]
@@ -106,7 +102,7 @@ unsafe fn rounds256<const R: usize>(k: &[__m256i; 11], s: &mut [__m256i; R]) {
 /// The CPU must support VAES and AVX2.
 #[inline]
 #[target_feature(enable = "aes,vaes,avx2")]
-unsafe fn rounds256_8(k: &[__m256i; 11], s: &mut [__m256i; 8]) {
+pub(crate) unsafe fn rounds256_8(k: &[__m256i; 11], s: &mut [__m256i; 8]) {
     let [mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7] = *s;
     for key in &k[1..10] {
         // SAFETY: register-only AES rounds (no memory, stack or flags touched); VAES is the
@@ -253,7 +249,7 @@ unsafe fn process512_n<const R: usize, const MODE: u8>(
 /// intrinsics stay interleaved).
 #[inline]
 #[target_feature(enable = "aes,vaes,avx512f")]
-fn rounds512<const R: usize>(k: &[__m512i; 11], s: &mut [__m512i; R]) {
+pub(crate) fn rounds512<const R: usize>(k: &[__m512i; 11], s: &mut [__m512i; R]) {
     for key in &k[1..10] {
         for x in s.iter_mut() {
             *x = _mm512_aesenc_epi128(*x, *key);
@@ -304,198 +300,4 @@ pub(crate) unsafe fn process_blocks_512<const MODE: u8>(
         }
         x86_aesni::process_tail::<MODE>(&k128, rest, tail(tweaks, done, 3, MODE));
     }
-}
-
-/// Bit 0 of each 128-bit lane (the point-and-permute bit), spread over the whole lane.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn lsb_mask512(x: __m512i) -> __m512i {
-    let low = _mm512_srai_epi64::<63>(_mm512_slli_epi64::<63>(x));
-    _mm512_shuffle_epi32::<_MM_PERM_BABA>(low)
-}
-
-/// The tweaks `(2·(g + j) + half, domain)` of four consecutive gates `g..g + 4`, one per lane,
-/// with `g` = `gate`.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn tweaks512(gate: u64, half: u64, domain: u64) -> __m512i {
-    let t = gate.wrapping_mul(2) | half;
-    let d = domain as i64;
-    _mm512_add_epi64(
-        _mm512_setr_epi64(t as i64, d, t as i64, d, t as i64, d, t as i64, d),
-        _mm512_setr_epi64(0, 0, 2, 0, 4, 0, 6, 0),
-    )
-}
-
-/// One TCCR pass over eight zmm registers: `x ← π(π(x) ⊕ t) ⊕ π(x)`.
-#[inline]
-#[target_feature(enable = "aes,vaes,avx512f")]
-fn tccr512_8(k: &[__m512i; 11], x: [__m512i; 8], t: &[__m512i; 8]) -> [__m512i; 8] {
-    let mut px: [__m512i; 8] = core::array::from_fn(|i| _mm512_xor_si512(x[i], k[0]));
-    rounds512(k, &mut px);
-    let mut s: [__m512i; 8] =
-        core::array::from_fn(|i| _mm512_xor_si512(_mm512_xor_si512(px[i], t[i]), k[0]));
-    rounds512(k, &mut s);
-    core::array::from_fn(|i| _mm512_xor_si512(s[i], px[i]))
-}
-
-/// Half-gates garbling with labels, tweaks and hashes in zmm registers, eight gates (32
-/// hashed blocks) per step; the last `n mod 8` gates through [`super::halfgates::garble`].
-///
-/// # Safety
-/// The CPU must support VAES and AVX-512F (the token); `b`, `out` as long as `a`,
-/// `tables.len() == 32 · a.len()`.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "aes,vaes,avx512f")]
-pub(crate) unsafe fn garble_ands_512(
-    _: crate::isa::Vaes512,
-    aes: &super::Aes128,
-    (delta, flips): (Block, [Block; 2]),
-    (a, b): (&[Block], &[Block]),
-    gate: u64,
-    domain: u64,
-    out: &mut [Block],
-    tables: &mut [u8],
-) {
-    let n = a.len();
-    let whole = n - n % 8;
-    // SAFETY: (whole body) the features are the token's; every load and store below is at a
-    // block index < `whole` of `a`, `b`, `out` (8 per step) or a byte offset < 32 · `whole` of
-    // `tables` (256 per step), all in bounds by the contract; unaligned accesses are allowed.
-    unsafe {
-        let k128 = x86_aesni::load_keys(aes.round_keys());
-        let k: [__m512i; 11] = core::array::from_fn(|i| _mm512_broadcast_i32x4(k128[i]));
-        let bc = |x: Block| _mm512_broadcast_i32x4(_mm_loadu_si128(x.as_bytes().as_ptr().cast()));
-        let (d, fa, fb) = (bc(delta), bc(flips[0]), bc(flips[1]));
-        let lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-        let hi_idx = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-        let (ap, bp, op) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
-        let tp = tables.as_mut_ptr();
-        for s in (0..whole).step_by(8) {
-            let ld = |p: *const Block, i: usize| _mm512_loadu_si512(p.add(s + i).cast());
-            let a0 = [
-                _mm512_xor_si512(ld(ap, 0), fa),
-                _mm512_xor_si512(ld(ap, 4), fa),
-            ];
-            let b0 = [
-                _mm512_xor_si512(ld(bp, 0), fb),
-                _mm512_xor_si512(ld(bp, 4), fb),
-            ];
-            let g = gate.wrapping_add(s as u64);
-            let (t0a, t0b) = (
-                tweaks512(g, 0, domain),
-                tweaks512(g.wrapping_add(4), 0, domain),
-            );
-            let (t1a, t1b) = (
-                tweaks512(g, 1, domain),
-                tweaks512(g.wrapping_add(4), 1, domain),
-            );
-            let x = [
-                a0[0],
-                _mm512_xor_si512(a0[0], d),
-                a0[1],
-                _mm512_xor_si512(a0[1], d),
-                b0[0],
-                _mm512_xor_si512(b0[0], d),
-                b0[1],
-                _mm512_xor_si512(b0[1], d),
-            ];
-            let h = tccr512_8(&k, x, &[t0a, t0a, t0b, t0b, t1a, t1a, t1b, t1b]);
-            for j in 0..2 {
-                let (h0, h1, h2, h3) = (h[2 * j], h[2 * j + 1], h[4 + 2 * j], h[5 + 2 * j]);
-                let (mpa, mpb) = (lsb_mask512(a0[j]), lsb_mask512(b0[j]));
-                let tg = _mm512_xor_si512(_mm512_xor_si512(h0, h1), _mm512_and_si512(d, mpb));
-                let wg = _mm512_xor_si512(h0, _mm512_and_si512(tg, mpa));
-                let h23 = _mm512_xor_si512(h2, h3);
-                let te = _mm512_xor_si512(h23, a0[j]);
-                let we = _mm512_xor_si512(h2, _mm512_and_si512(h23, mpb));
-                _mm512_storeu_si512(op.add(s + 4 * j).cast(), _mm512_xor_si512(wg, we));
-                let t = tp.add(32 * (s + 4 * j));
-                _mm512_storeu_si512(t.cast(), _mm512_permutex2var_epi64(tg, lo_idx, te));
-                _mm512_storeu_si512(t.add(64).cast(), _mm512_permutex2var_epi64(tg, hi_idx, te));
-            }
-        }
-    }
-    super::halfgates::garble(
-        aes,
-        delta,
-        flips,
-        &a[whole..],
-        &b[whole..],
-        gate.wrapping_add(whole as u64),
-        domain,
-        &mut out[whole..],
-        &mut tables[32 * whole..],
-    );
-}
-
-/// Half-gates evaluation with labels, tweaks and hashes in zmm registers, sixteen gates (32
-/// hashed blocks) per step; the last `n mod 16` gates through [`super::halfgates::evaluate`].
-///
-/// # Safety
-/// The CPU must support VAES and AVX-512F (the token); `b`, `out` as long as `a`,
-/// `tables.len() == 32 · a.len()`.
-#[target_feature(enable = "aes,vaes,avx512f")]
-pub(crate) unsafe fn evaluate_ands_512(
-    _: crate::isa::Vaes512,
-    aes: &super::Aes128,
-    (a, b): (&[Block], &[Block]),
-    tables: &[u8],
-    gate: u64,
-    domain: u64,
-    out: &mut [Block],
-) {
-    let n = a.len();
-    let whole = n - n % 16;
-    // SAFETY: (whole body) the features are the token's; every load and store below is at a
-    // block index < `whole` of `a`, `b`, `out` (16 per step) or a byte offset < 32 · `whole` of
-    // `tables` (512 per step), all in bounds by the contract; unaligned accesses are allowed.
-    unsafe {
-        let k128 = x86_aesni::load_keys(aes.round_keys());
-        let k: [__m512i; 11] = core::array::from_fn(|i| _mm512_broadcast_i32x4(k128[i]));
-        let even = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13);
-        let odd = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
-        let (ap, bp, op) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
-        let tp = tables.as_ptr();
-        for s in (0..whole).step_by(16) {
-            let x: [__m512i; 8] = core::array::from_fn(|i| {
-                let p = if i < 4 {
-                    ap.add(s + 4 * i)
-                } else {
-                    bp.add(s + 4 * (i - 4))
-                };
-                _mm512_loadu_si512(p.cast())
-            });
-            let g = gate.wrapping_add(s as u64);
-            let t: [__m512i; 8] = core::array::from_fn(|i| {
-                tweaks512(g.wrapping_add(4 * (i % 4) as u64), (i / 4) as u64, domain)
-            });
-            let h = tccr512_8(&k, x, &t);
-            for j in 0..4 {
-                let p = tp.add(32 * (s + 4 * j));
-                let (lo, hi) = (
-                    _mm512_loadu_si512(p.cast()),
-                    _mm512_loadu_si512(p.add(64).cast()),
-                );
-                let tg = _mm512_permutex2var_epi64(lo, even, hi);
-                let te = _mm512_permutex2var_epi64(lo, odd, hi);
-                let (xa, xb) = (x[j], x[4 + j]);
-                let wg = _mm512_xor_si512(h[j], _mm512_and_si512(tg, lsb_mask512(xa)));
-                let we = _mm512_xor_si512(
-                    h[4 + j],
-                    _mm512_and_si512(_mm512_xor_si512(te, xa), lsb_mask512(xb)),
-                );
-                _mm512_storeu_si512(op.add(s + 4 * j).cast(), _mm512_xor_si512(wg, we));
-            }
-        }
-    }
-    super::halfgates::evaluate(
-        aes,
-        &a[whole..],
-        &b[whole..],
-        &tables[32 * whole..],
-        gate.wrapping_add(whole as u64),
-        domain,
-        &mut out[whole..],
-    );
 }
