@@ -75,6 +75,26 @@ pub trait Channel {
         *buf = self.recv(max_len)?;
         Ok(())
     }
+    /// Receives the next frame (at most `max_len` bytes) as its first byte, returned (`None`
+    /// for an empty frame), and the rest, written to `out[at..at + k]` where the transport
+    /// can read in place; returns `k` too. `out` grows (zero-filled) where it is shorter and
+    /// never shrinks: bytes before `at` and after `at + k` are left as they were.
+    fn recv_split_at(
+        &mut self,
+        max_len: usize,
+        out: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<Option<(u8, usize)>> {
+        let frame = self.recv(max_len)?;
+        let Some((&first, rest)) = frame.split_first() else {
+            return Ok(None);
+        };
+        if out.len() < at + rest.len() {
+            out.resize(at + rest.len(), 0);
+        }
+        out[at..at + rest.len()].copy_from_slice(rest);
+        Ok(Some((first, rest.len())))
+    }
     /// Flushes buffered output (a no-op where nothing is buffered).
     fn flush(&mut self) -> Result<()> {
         Ok(())
@@ -588,6 +608,52 @@ impl Channel for TcpChannel {
     }
 
     fn recv_into(&mut self, max_len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        let (deadline, late, len) = self.recv_header(max_len)?;
+        // Bytes already in `buf` (an earlier frame) are overwritten in place, not zeroed
+        // first; it grows by at most RECV_CHUNK ahead of what arrived (a peer announcing a
+        // large frame and sending nothing costs that much memory, not the frame's length).
+        self.recv_payload(buf, 0, len, deadline, &late)?;
+        buf.truncate(len);
+        self.received += len as u64;
+        Ok(())
+    }
+
+    fn recv_split_at(
+        &mut self,
+        max_len: usize,
+        out: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<Option<(u8, usize)>> {
+        let (deadline, late, len) = self.recv_header(max_len)?;
+        if len == 0 {
+            return Ok(None);
+        }
+        let mut first = [0u8; 1];
+        self.read_by(&mut first, deadline, &late)?;
+        // Straight into the caller's memory (e.g. a kept table buffer): no frame copy.
+        self.recv_payload(out, at, len - 1, deadline, &late)?;
+        self.received += len as u64;
+        Ok(Some((first[0], len - 1)))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        // Writes go straight to the socket (no user-space buffer): nothing to flush.
+        Ok(())
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent
+    }
+
+    fn bytes_received(&self) -> u64 {
+        self.received
+    }
+}
+
+impl TcpChannel {
+    /// Reads the next frame's length prefix and checks it against `max_len` and
+    /// [`MAX_FRAME`]; returns the frame's deadline with its error and the length.
+    fn recv_header(&mut self, max_len: usize) -> Result<(Instant, ChannelError, usize)> {
         let mut len = [0u8; 4];
         // The frame's clock starts with its first byte: an idle peer between frames is bounded
         // by the same timeout (and the session deadline), a trickling one by the whole frame.
@@ -603,34 +669,29 @@ impl Channel for TcpChannel {
         if len > max {
             return Err(ChannelError::FrameTooLarge { len, max });
         }
-        // Bytes already in `buf` (an earlier frame) are overwritten in place, not zeroed
-        // first; it grows by at most RECV_CHUNK ahead of what arrived (a peer announcing a
-        // large frame and sending nothing costs that much memory, not the frame's length).
+        Ok((deadline, late, len))
+    }
+
+    /// Reads `len` payload bytes into `buf[at..at + len]`, overwriting what is there and
+    /// growing `buf` by at most [`RECV_CHUNK`] ahead of what arrived.
+    fn recv_payload(
+        &mut self,
+        buf: &mut Vec<u8>,
+        at: usize,
+        len: usize,
+        deadline: Instant,
+        late: &ChannelError,
+    ) -> Result<()> {
         let mut filled = 0;
         while filled < len {
             let end = len.min(filled + RECV_CHUNK);
-            if buf.len() < end {
-                buf.resize(end, 0);
+            if buf.len() < at + end {
+                buf.resize(at + end, 0);
             }
-            self.read_by(&mut buf[filled..end], deadline, &late)?;
+            self.read_by(&mut buf[at + filled..at + end], deadline, late)?;
             filled = end;
         }
-        buf.truncate(len);
-        self.received += len as u64;
         Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        // Writes go straight to the socket (no user-space buffer): nothing to flush.
-        Ok(())
-    }
-
-    fn bytes_sent(&self) -> u64 {
-        self.sent
-    }
-
-    fn bytes_received(&self) -> u64 {
-        self.received
     }
 }
 
@@ -660,10 +721,33 @@ mod tests {
         assert_eq!(b.bytes_received(), 7);
     }
 
+    /// `recv_split_at`: the first byte apart, the rest over `out[at..]`, the rest of `out`
+    /// kept; an empty frame is `None`; the length limit holds.
+    fn split_exchange(a: &mut impl Channel, b: &mut impl Channel) {
+        a.send(b"\x07abc").unwrap();
+        let mut out = vec![1u8; 2];
+        assert_eq!(b.recv_split_at(16, &mut out, 4).unwrap(), Some((7, 3)));
+        assert_eq!(out, [1, 1, 0, 0, b'a', b'b', b'c']);
+        a.send(b"\x09z").unwrap();
+        assert_eq!(b.recv_split_at(16, &mut out, 1).unwrap(), Some((9, 1)));
+        assert_eq!(out, [1, b'z', 0, 0, b'a', b'b', b'c']);
+        a.send(&[]).unwrap();
+        assert_eq!(b.recv_split_at(16, &mut out, 0).unwrap(), None);
+        assert_eq!(out.len(), 7);
+        assert_eq!(b.bytes_received(), 6);
+        a.send(&[5u8; 20]).unwrap();
+        assert!(matches!(
+            b.recv_split_at(19, &mut out, 0),
+            Err(ChannelError::FrameTooLarge { len: 20, max: 19 })
+        ));
+    }
+
     #[test]
     fn mem_channel_frames_and_limits() {
         let (mut a, mut b) = MemChannel::pair();
         exchange(&mut a, &mut b);
+        let (mut a, mut b) = MemChannel::pair();
+        split_exchange(&mut a, &mut b);
     }
 
     #[test]
@@ -679,6 +763,8 @@ mod tests {
     fn tcp_channel_frames_and_limits() {
         let (mut a, mut b) = TcpChannel::loopback_pair().unwrap();
         exchange(&mut a, &mut b);
+        let (mut a, mut b) = TcpChannel::loopback_pair().unwrap();
+        split_exchange(&mut a, &mut b);
     }
 
     #[test]

@@ -107,12 +107,7 @@ fn recv_frame_into<C: Channel + ?Sized>(
         return malformed(what, "empty frame");
     };
     if got == TAG_ERROR && tag != TAG_ERROR {
-        let reason = String::from_utf8_lossy(&frame[1..frame.len().min(MAX_REASON + 1)]);
-        let reason: String = reason
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        return Err(NetError::PeerError(reason));
+        return Err(peer_error(&frame[1..frame.len().min(MAX_REASON + 1)]));
     }
     if got != tag {
         return Err(NetError::UnexpectedTag {
@@ -128,6 +123,16 @@ fn recv_frame_into<C: Channel + ?Sized>(
         );
     }
     Ok(())
+}
+
+/// The peer's error frame `reason` (at most [`MAX_REASON`] bytes), control characters
+/// replaced.
+fn peer_error(reason: &[u8]) -> NetError {
+    let reason: String = String::from_utf8_lossy(reason)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    NetError::PeerError(reason)
 }
 
 /// Tells the peer why this side ends the session (best effort: errors are ignored, the
@@ -241,17 +246,35 @@ pub fn recv_chunked_into<C: Channel + ?Sized>(
     what: &'static str,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    out.clear();
-    out.reserve(total.min(1 << 30));
-    let mut frame = Vec::new();
-    while out.len() < total {
-        recv_frame_into(ch, tag, CHUNK, what, &mut frame)?;
-        let part = &frame[1..];
-        if part.is_empty() || out.len() + part.len() > total {
+    // Each chunk's payload lands in `out` where it belongs (over whatever an earlier stream
+    // left there: a kept buffer is neither cleared nor copied into); `out` grows at most one
+    // frame past `total`.
+    out.reserve(total.saturating_sub(out.len()).min(1 << 30));
+    let mut pos = 0;
+    while pos < total {
+        let max = CHUNK.max(MAX_REASON) + 1;
+        let Some((got, k)) = ch.recv_split_at(max, out, pos)? else {
+            return malformed(what, "empty frame");
+        };
+        if got == TAG_ERROR && tag != TAG_ERROR {
+            return Err(peer_error(&out[pos..pos + k.min(MAX_REASON)]));
+        }
+        if got != tag {
+            return Err(NetError::UnexpectedTag {
+                what,
+                expected: tag,
+                got,
+            });
+        }
+        if k > CHUNK {
+            return malformed(what, format!("{k} bytes, at most {CHUNK} allowed"));
+        }
+        if k == 0 || pos + k > total {
             return malformed(what, format!("stream overruns its {total} bytes"));
         }
-        out.extend_from_slice(part);
+        pos += k;
     }
+    out.truncate(total);
     Ok(())
 }
 
@@ -277,5 +300,29 @@ mod tests {
         w.finish().unwrap();
         recv_chunked_into(&mut b, 7, CHUNK + 3, "t", &mut kept).unwrap();
         assert_eq!(kept, &data[..CHUNK + 3]);
+        // Over TCP (payloads read in place), into a kept buffer shorter than the stream; an
+        // error frame mid-stream is the peer's error; a stream longer than announced is refused.
+        let (mut a, mut b) = crate::channel::TcpChannel::loopback_pair().unwrap();
+        let mut kept = vec![9u8; CHUNK / 2];
+        let sender = std::thread::spawn(move || {
+            let mut w = ChunkWriter::new(&mut a, 7);
+            w.write_all(&(0..3 * CHUNK + 17).map(|i| i as u8).collect::<Vec<_>>())
+                .unwrap();
+            w.finish().unwrap();
+            let mut w = ChunkWriter::new(&mut a, 7);
+            w.write_all(&[3; 10]).unwrap();
+            w.finish().unwrap();
+            send_error(&mut a, "out of tables");
+            send_msg(&mut a, 7, &[1; 40]).unwrap();
+            a
+        });
+        recv_chunked_into(&mut b, 7, data.len(), "t", &mut kept).unwrap();
+        assert_eq!(kept, data);
+        assert!(matches!(
+            recv_chunked_into(&mut b, 7, 20, "t", &mut kept),
+            Err(NetError::PeerError(r)) if r == "out of tables"
+        ));
+        assert!(recv_chunked_into(&mut b, 7, 20, "t", &mut kept).is_err());
+        drop(sender.join().unwrap());
     }
 }

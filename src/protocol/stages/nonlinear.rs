@@ -58,19 +58,16 @@ impl TableBuffers {
         }
     }
 
-    /// An empty buffer for `bytes`: the smallest kept one with that capacity, else the
-    /// largest kept one (grown), else a new one.
+    /// A buffer for `bytes`: the smallest kept one with that capacity, else the largest kept
+    /// one, else a new one. A kept buffer still holds its earlier tables (received into in
+    /// place, see [`net::recv_chunked_into`]: no clearing).
     fn take(&mut self, bytes: usize) -> Vec<u8> {
         let fit = (0..self.free.len())
             .filter(|&i| self.free[i].capacity() >= bytes)
             .min_by_key(|&i| self.free[i].capacity())
             .or_else(|| (0..self.free.len()).max_by_key(|&i| self.free[i].capacity()));
         match fit {
-            Some(i) => {
-                let mut buf = self.free.swap_remove(i);
-                buf.clear();
-                buf
-            }
+            Some(i) => self.free.swap_remove(i),
             None => Vec::new(),
         }
     }
@@ -386,7 +383,8 @@ mod tests {
         let mut caps: Vec<usize> = pool.free.iter().map(Vec::capacity).collect();
         caps.sort_unstable();
         assert_eq!(caps, [2000, 5000]);
-        // The smallest that fits; then the largest when none fits; the buffer comes empty.
+        // The smallest that fits; then the largest when none fits; a buffer comes with its
+        // earlier contents (the receive overwrites them in place).
         let mut b = pool.take(1500);
         assert_eq!((b.capacity(), b.len()), (2000, 0));
         b.extend_from_slice(&[7; 1500]);
@@ -394,7 +392,7 @@ mod tests {
         let c = pool.take(1 << 20);
         assert_eq!((c.capacity(), c.len()), (5000, 0));
         let d = pool.take(10);
-        assert_eq!((d.capacity(), d.len()), (2000, 0));
+        assert_eq!((d.capacity(), d.len()), (2000, 1500));
         assert!(pool.free.is_empty());
     }
 }
