@@ -12,6 +12,9 @@ use super::{x86_aesni, x86_vaes, Aes128};
 use crate::block::Block;
 use core::arch::x86_64::*;
 
+/// How far ahead of the evaluation the table bytes are prefetched.
+const PREFETCH: usize = 4096;
+
 /// One register of `B` blocks (one per gate) and the operations the kernels need.
 ///
 /// # Safety
@@ -367,7 +370,15 @@ unsafe fn evaluate_steps<L: Lanes>(
         let k: [L; 11] = core::array::from_fn(|i| L::splat(rk[i]));
         let (ap, bp, op) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
         let tp = tables.as_ptr().cast::<Block>();
+        let tb = tables.as_ptr();
         for s in (0..whole).step_by(step) {
+            // The tables stream from memory (a layer's are far larger than the caches):
+            // fetch PREFETCH bytes ahead (a hint; past the end it is dropped, never faults).
+            for line in (0..TABLE_BYTES * step).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(
+                    tb.wrapping_add(TABLE_BYTES * s + PREFETCH + line).cast(),
+                );
+            }
             let x: [L; 8] = core::array::from_fn(|i| {
                 let p = if i < 4 { ap } else { bp };
                 L::load(p.add(s + (i % 4) * L::B))
