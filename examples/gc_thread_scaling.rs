@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 fn garble(c: &Circuit, instances: usize) {
     let mut g = Garbler::new().expect("garbler");
-    let mut stream = Vec::with_capacity(c.table_bytes(128));
+    let mut stream = Vec::with_capacity(c.table_bytes(128, gazelle::gc::Scheme::HalfGates));
     for _ in (0..instances).step_by(128) {
         stream.clear();
         g.garble(c, 128, &mut stream).expect("garbling");

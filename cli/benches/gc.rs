@@ -58,7 +58,8 @@ fn relu(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(ands));
     let mut garbler = Garbler::new().unwrap();
-    let mut stream = Vec::with_capacity(circuit.table_bytes(instances));
+    let mut stream =
+        Vec::with_capacity(circuit.table_bytes(instances, gazelle::gc::Scheme::HalfGates));
     g.bench_function(
         BenchmarkId::new("garble", format!("p={p}/{ands}AND")),
         |b| {
@@ -85,7 +86,7 @@ fn relu(c: &mut Criterion) {
     // Streamed as in the protocol: batches of GROUP instances through a reused buffer that stays
     // in cache; `iter_custom` times only the garbling, or only the evaluation.
     let per = circuit.num_inputs();
-    let mut batch = Vec::with_capacity(circuit.table_bytes(GROUP));
+    let mut batch = Vec::with_capacity(circuit.table_bytes(GROUP, gazelle::gc::Scheme::HalfGates));
     for (what, time_garble) in [("garble-streamed", true), ("evaluate-streamed", false)] {
         g.bench_function(BenchmarkId::new(what, format!("p={p}/{ands}AND")), |b| {
             b.iter_custom(|iters| {

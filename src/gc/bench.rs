@@ -6,7 +6,7 @@
 //! [`Evaluator::evaluate_parallel`]); each figure is the best of `repeats` timed runs (after
 //! one warm-up run).
 use crate::gc::error::Result;
-use crate::gc::garble::{decode, Evaluator, Garbler, GROUP};
+use crate::gc::garble::{decode, Evaluator, Garbler, Scheme, GROUP};
 use crate::gc::gazelle::{NonlinearCircuit, NonlinearSpec};
 use kernels::{Aes128, AesBackend, Block};
 use rand::{Rng, SeedableRng};
@@ -99,9 +99,11 @@ pub fn bench_aes(backend: AesBackend, blocks: usize, repeats: usize) -> Result<B
 /// 32 MB buffer). Garbling and evaluation are timed separately (label encoding, which OT does in
 /// the protocol, is not timed), each batch's best time over `repeats` runs is kept and the
 /// batches summed; the decoded outputs of every run are checked against the integer reference.
-/// Returns the garble, evaluate and ReLU/s rows.
+/// Returns the garble, evaluate and ReLU/s rows (names suffixed with the scheme unless it is
+/// half gates).
 pub fn bench_relu(
     aes: &Aes128,
+    scheme: Scheme,
     p: u64,
     min_and_gates: usize,
     repeats: usize,
@@ -117,7 +119,7 @@ pub fn bench_relu(
     let per = circuit.num_inputs();
     let expect = nc.reference(&c, &s, &r);
     let seed: [u8; 32] = ChaCha12Rng::from_os_rng().random();
-    let mut stream: Vec<u8> = Vec::with_capacity(circuit.table_bytes(GROUP));
+    let mut stream: Vec<u8> = Vec::with_capacity(circuit.table_bytes(GROUP, scheme));
     // Per batch, the best time over the runs (a shared machine preempts us in random places;
     // the first run is a warm-up and only checked).
     let batches = instances.div_ceil(GROUP);
@@ -129,8 +131,8 @@ pub fn bench_relu(
             Aes128::with_backend(aes.round_keys()[0], aes.backend())
                 .expect("the backend of an existing Aes128 is available")
         };
-        let mut g = Garbler::with_parts(fresh(), ChaCha12Rng::from_seed(seed));
-        let mut e = Evaluator::with_aes(fresh());
+        let mut g = Garbler::with_parts(fresh(), ChaCha12Rng::from_seed(seed)).with_scheme(scheme);
+        let mut e = Evaluator::with_aes(fresh()).with_scheme(scheme);
         let mut values = Vec::with_capacity(instances);
         for (b, b0) in (0..instances).step_by(GROUP).enumerate() {
             let m = GROUP.min(instances - b0);
@@ -159,27 +161,34 @@ pub fn bench_relu(
     let g_ns = tg.as_nanos() as f64 / ands as f64;
     let e_ns = te.as_nanos() as f64 / ands as f64;
     let detail = format!(
-        "{instances} ReLUs x {} AND = {ands} AND gates, p = {p}, batches of {GROUP}",
-        nc.and_count()
+        "{instances} ReLUs x {} AND = {ands} AND gates, p = {p}, batches of {GROUP}, {} \
+         ({} table bytes per AND)",
+        nc.and_count(),
+        scheme,
+        scheme.table_bytes()
     );
     let backend = aes.backend().name();
+    let suffix = match scheme {
+        Scheme::HalfGates => String::new(),
+        other => format!(" {other}"),
+    };
     Ok(vec![
         BenchRow {
-            name: "garble relu+remask".into(),
+            name: format!("garble relu+remask{suffix}"),
             backend,
             value: g_ns,
             unit: "ns/AND",
             detail: detail.clone(),
         },
         BenchRow {
-            name: "evaluate relu+remask".into(),
+            name: format!("evaluate relu+remask{suffix}"),
             backend,
             value: e_ns,
             unit: "ns/AND",
             detail,
         },
         BenchRow {
-            name: "relu+remask garble+evaluate".into(),
+            name: format!("relu+remask garble+evaluate{suffix}"),
             backend,
             value: instances as f64 / (tg + te).as_secs_f64() / 1e6,
             unit: "M ReLU/s",
@@ -222,7 +231,7 @@ pub fn bench_relu_parallel(p: u64, min_and_gates: usize, repeats: usize) -> Resu
             .build()
             .map_err(|e| crate::gc::GcError::InvalidParams(e.to_string()))?;
         let (mut best_g, mut best_e) = (Duration::MAX, Duration::MAX);
-        let mut stream = Vec::with_capacity(circuit.table_bytes(instances));
+        let mut stream = Vec::with_capacity(circuit.table_bytes(instances, Scheme::HalfGates));
         for run in 0..repeats.max(1) + 1 {
             let mut g = Garbler::new()?;
             let mut e = Evaluator::new()?;
@@ -299,11 +308,21 @@ pub fn bench(config: &BenchConfig) -> Result<Vec<BenchRow>> {
         let aes = Aes128::with_backend(kernels::aes::FIXED_KEY, backend)?;
         rows.extend(bench_relu(
             &aes,
+            Scheme::HalfGates,
             config.p,
             config.min_and_gates,
             config.repeats,
         )?);
     }
+    // Three halves on the selected backend.
+    let aes = Aes128::with_backend(kernels::aes::FIXED_KEY, selected)?;
+    rows.extend(bench_relu(
+        &aes,
+        Scheme::ThreeHalves,
+        config.p,
+        config.min_and_gates,
+        config.repeats,
+    )?);
     rows.extend(bench_relu_parallel(
         config.p,
         config.min_and_gates,

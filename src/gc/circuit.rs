@@ -418,9 +418,10 @@ impl Circuit {
         self.inputs.iter().map(|(_, p)| *p)
     }
 
-    /// Bytes of garbled tables for `instances` copies of this circuit (32 per AND gate).
-    pub fn table_bytes(&self, instances: usize) -> usize {
-        self.counts.and * instances * crate::gc::TABLE_BYTES
+    /// Bytes of garbled tables for `instances` copies of this circuit under `scheme`
+    /// ([`Scheme::table_bytes`](crate::gc::Scheme::table_bytes) per AND gate).
+    pub fn table_bytes(&self, instances: usize, scheme: crate::gc::Scheme) -> usize {
+        self.counts.and * instances * scheme.table_bytes()
     }
 
     pub(crate) fn gates(&self) -> &[Gate] {

@@ -51,8 +51,74 @@ use rand_chacha::ChaCha12Rng;
 use std::io::{ErrorKind, Read, Write};
 use zeroize::Zeroize;
 
-/// Bytes of one AND gate's table (two blocks).
+/// Bytes of one AND gate's table under [`Scheme::HalfGates`] (two blocks).
 pub const TABLE_BYTES: usize = kernels::aes::halfgates::TABLE_BYTES;
+
+/// How AND gates are garbled. The garbler picks it, the evaluator must use the same
+/// (the protocol sends it with the hash key); XOR gates are free in both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Half gates (Zahur–Rosulek–Evans 2015): 32 table bytes per AND gate; the garbler
+    /// hashes four blocks per gate, the evaluator two.
+    #[default]
+    HalfGates,
+    /// Three halves (Rosulek–Roy 2021, [`kernels::aes::threehalves`]): 25 table bytes per
+    /// AND gate (−22 %); the garbler hashes six blocks per gate, the evaluator three.
+    ThreeHalves,
+}
+
+impl Scheme {
+    /// Every scheme.
+    pub const ALL: [Scheme; 2] = [Scheme::HalfGates, Scheme::ThreeHalves];
+
+    /// Table bytes per AND gate.
+    pub const fn table_bytes(self) -> usize {
+        match self {
+            Scheme::HalfGates => TABLE_BYTES,
+            Scheme::ThreeHalves => kernels::aes::threehalves::TABLE_BYTES,
+        }
+    }
+
+    /// The name on the command line and in reports (`half-gates`, `three-halves`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scheme::HalfGates => "half-gates",
+            Scheme::ThreeHalves => "three-halves",
+        }
+    }
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Scheme, String> {
+        Scheme::ALL
+            .into_iter()
+            .find(|x| x.name() == s)
+            .ok_or_else(|| format!("'{s}': expected half-gates or three-halves"))
+    }
+}
+
+/// The label generator's AES-CTR counters from here up are the three-halves dice (labels
+/// count up from 0 and never get here).
+const DICE_COUNTER: u128 = 1 << 127;
+
+/// Secret dice for three-halves gates `gate..gate + m` (`m ≤ GROUP`): byte `g mod 16` of
+/// the label generator's block at counter `DICE_COUNTER + ⌊g / 16⌋` for gate `g`.
+/// `buf` holds the keystream (the caller wipes it).
+fn dice<'b>(prg: &Aes128, gate: u64, m: usize, buf: &'b mut [Block; GROUP / 16 + 1]) -> &'b [u8] {
+    let first = gate / 16;
+    let last = (gate + m.max(1) as u64 - 1) / 16;
+    let blocks = &mut buf[..(last - first + 1) as usize];
+    prg.ctr_many(DICE_COUNTER + u128::from(first), blocks);
+    let off = (gate % 16) as usize;
+    &Block::slice_as_bytes(blocks)[off..off + m]
+}
 
 /// Instances processed together, gate by gate (both parties must agree: it fixes the order
 /// of tables in the stream).
@@ -558,6 +624,7 @@ pub struct Garbler {
     label_prg: Aes128,
     label_counter: u128,
     next_gate: u64,
+    scheme: Scheme,
 }
 
 impl std::fmt::Debug for Garbler {
@@ -565,6 +632,7 @@ impl std::fmt::Debug for Garbler {
         f.debug_struct("Garbler")
             .field("hash", &self.hash)
             .field("next_gate", &self.next_gate)
+            .field("scheme", &self.scheme)
             .finish_non_exhaustive()
     }
 }
@@ -645,7 +713,20 @@ impl Garbler {
             label_prg,
             label_counter: 0,
             next_gate: 0,
+            scheme: Scheme::HalfGates,
         }
+    }
+
+    /// This garbler with AND gates garbled under `scheme` from now on (the evaluator must
+    /// switch with it; the default is [`Scheme::HalfGates`]).
+    pub fn with_scheme(mut self, scheme: Scheme) -> Garbler {
+        self.scheme = scheme;
+        self
+    }
+
+    /// The garbling scheme of AND gates.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 
     /// The global offset Δ.
@@ -664,7 +745,7 @@ impl Garbler {
     }
 
     /// Garbles `instances` copies of `circuit`, writing every AND table to `sink` as it goes
-    /// (`circuit.table_bytes(instances)` bytes in all). Returns the input labels and output
+    /// (`circuit.table_bytes(instances, self.scheme())` bytes in all). Returns the input labels and output
     /// decoding. On one thread; see [`Garbler::garble_parallel`].
     pub fn garble<W: Write>(
         &mut self,
@@ -705,6 +786,7 @@ impl Garbler {
         self.label_counter = self.label_prg.ctr_many(self.label_counter, &mut input_zero);
         let mut decoding = vec![false; instances * n_out];
         let first_gate = self.next_gate;
+        let scheme = self.scheme;
         let job = |range: std::ops::Range<usize>,
                    writer: &mut dyn TableSink,
                    dec: &mut [bool],
@@ -712,6 +794,7 @@ impl Garbler {
             let gate = first_gate + range.start as u64 * ands;
             garble_range(
                 &self.hash,
+                (scheme, &self.label_prg),
                 delta,
                 circuit,
                 &input_zero,
@@ -726,7 +809,7 @@ impl Garbler {
         };
         let scratch = || Secret(vec![Block::ZERO; circuit.slots() * GROUP]);
         let threads = pool.map_or(1, |p| p.current_num_threads());
-        let block = block_instances(circuit, instances, threads);
+        let block = block_instances(circuit, instances, threads, scheme);
         // (Blocks are cut by their decoding bits: a circuit without outputs stays in one.)
         if let (Some(pool), true) = (pool, threads > 1 && block < instances && n_out > 0) {
             let ranges: Vec<_> = (0..instances)
@@ -740,7 +823,10 @@ impl Garbler {
             // writes wave k − 1 from the other to the sink (a socket, TLS).
             let set = || -> Vec<(Vec<u8>, Secret<Vec<Block>>)> {
                 (0..2 * threads)
-                    .map(|_| (Vec::with_capacity(circuit.table_bytes(block)), scratch()))
+                    .map(|_| {
+                        let bytes = circuit.table_bytes(block, scheme);
+                        (Vec::with_capacity(bytes), scratch())
+                    })
                     .collect()
             };
             let (mut front, mut back) = (set(), set());
@@ -797,8 +883,8 @@ impl Garbler {
 
 /// Instances per parallel block: whole [`GROUP`]s, about 2 MiB of tables, and at least two
 /// blocks per thread when there are enough groups.
-fn block_instances(circuit: &Circuit, instances: usize, threads: usize) -> usize {
-    let group_bytes = circuit.table_bytes(GROUP).max(1);
+fn block_instances(circuit: &Circuit, instances: usize, threads: usize, scheme: Scheme) -> usize {
+    let group_bytes = circuit.table_bytes(GROUP, scheme).max(1);
     let groups = instances.div_ceil(GROUP);
     let by_size = ((2 << 20) / group_bytes).max(1);
     let by_threads = groups.div_ceil(2 * threads.max(1)).max(1);
@@ -809,9 +895,11 @@ fn block_instances(circuit: &Circuit, instances: usize, threads: usize) -> usize
 /// whose input zero-labels are `input_zero` (`[input][instance]`), AND gates numbered from
 /// `gate`, writing the tables to `writer` and the decoding bits of the range to `decoding`
 /// (`[instance][output]`); `labels` is `slots × GROUP` blocks of scratch, slot 0 zero.
+/// `dice_prg` draws the three-halves dice ([`dice`]).
 #[allow(clippy::too_many_arguments)]
 fn garble_range(
     hash: &GcHash,
+    (scheme, dice_prg): (Scheme, &Aes128),
     delta: Block,
     circuit: &Circuit,
     input_zero: &[Block],
@@ -825,6 +913,7 @@ fn garble_range(
     debug_assert!(range.start.is_multiple_of(GROUP));
     debug_assert_eq!(labels.len(), circuit.slots() * GROUP);
     let n_out = circuit.num_outputs();
+    let mut keystream = Secret([Block::ZERO; GROUP / 16 + 1]);
     // Slot 0 is the constant false: zero-label 0 (the evaluator holds label 0 too); no
     // gate writes it, so a reused scratch keeps it zero.
     for g0 in range.clone().step_by(GROUP) {
@@ -849,8 +938,16 @@ fn garble_range(
                     // A complemented operand's zero-label is the slot's label ⊕ Δ.
                     let flips = [delta.and_bit(inv_a), delta.and_bit(inv_b)];
                     let [la, lb, lo] = regions3(labels, a, b, out, m);
-                    let tables = writer.slot(TABLE_BYTES * m)?;
-                    hash.garble_ands(delta, flips, la, lb, gate, lo, tables);
+                    let tables = writer.slot(scheme.table_bytes() * m)?;
+                    match scheme {
+                        Scheme::HalfGates => {
+                            hash.garble_ands(delta, flips, la, lb, gate, lo, tables)
+                        }
+                        Scheme::ThreeHalves => {
+                            let d = dice(dice_prg, gate, m, &mut keystream);
+                            hash.garble_ands_three_halves(delta, flips, la, lb, d, gate, lo, tables)
+                        }
+                    }
                     gate += m as u64;
                 }
             }
@@ -874,6 +971,7 @@ fn garble_range(
 pub struct Evaluator {
     hash: GcHash,
     next_gate: u64,
+    scheme: Scheme,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -881,6 +979,7 @@ impl std::fmt::Debug for Evaluator {
         f.debug_struct("Evaluator")
             .field("hash", &self.hash)
             .field("next_gate", &self.next_gate)
+            .field("scheme", &self.scheme)
             .finish()
     }
 }
@@ -904,7 +1003,19 @@ impl Evaluator {
         Evaluator {
             hash: GcHash::from_aes(aes),
             next_gate: 0,
+            scheme: Scheme::HalfGates,
         }
+    }
+
+    /// This evaluator for tables garbled under `scheme` (the garbler's).
+    pub fn with_scheme(mut self, scheme: Scheme) -> Evaluator {
+        self.scheme = scheme;
+        self
+    }
+
+    /// The garbling scheme of AND gates.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 
     /// Evaluates `instances` copies of `circuit` on active `input_labels`
@@ -932,9 +1043,9 @@ impl Evaluator {
         source: &mut R,
     ) -> Result<Vec<Block>> {
         let mut out_labels = vec![Block::ZERO; instances * circuit.num_outputs()];
-        let mut reader = TableReader::new(source, circuit.table_bytes(instances));
+        let mut reader = TableReader::new(source, circuit.table_bytes(instances, self.scheme));
         evaluate_range(
-            &self.hash,
+            (&self.hash, self.scheme),
             circuit,
             input_labels,
             0..instances,
@@ -949,7 +1060,7 @@ impl Evaluator {
     }
 
     /// [`Evaluator::evaluate`] of tables held in memory (exactly
-    /// `circuit.table_bytes(instances)` bytes), on the threads of `pool`:
+    /// `circuit.table_bytes(instances, self.scheme())` bytes), on the threads of `pool`:
     /// blocks of whole [`GROUP`]s side by side, each from its own slice of the tables and its
     /// own first gate number. Same output labels as [`Evaluator::evaluate`].
     /// The input labels may be one array or each party's apart ([`InputLabels`]).
@@ -964,7 +1075,8 @@ impl Evaluator {
         use rayon::prelude::*;
         let input_labels = input_labels.into();
         input_labels.check(circuit, instances)?;
-        let expected = circuit.table_bytes(instances);
+        let scheme = self.scheme;
+        let expected = circuit.table_bytes(instances, scheme);
         if tables.len() < expected {
             return Err(GcError::TruncatedTables {
                 expected,
@@ -983,7 +1095,7 @@ impl Evaluator {
             return self.evaluate_on_one_thread(circuit, instances, input_labels, &mut &tables[..]);
         }
         let ands = circuit.counts().and;
-        let block = block_instances(circuit, instances, pool.current_num_threads());
+        let block = block_instances(circuit, instances, pool.current_num_threads(), scheme);
         let mut out_labels = vec![Block::ZERO; instances * n_out];
         let first_gate = self.next_gate;
         let hash = &self.hash;
@@ -997,12 +1109,12 @@ impl Evaluator {
                         let start = b * block;
                         let range = start..(start + block).min(instances);
                         let mut reader = TableSlice {
-                            data: &tables
-                                [circuit.table_bytes(range.start)..circuit.table_bytes(range.end)],
+                            data: &tables[circuit.table_bytes(range.start, scheme)
+                                ..circuit.table_bytes(range.end, scheme)],
                             pos: 0,
                         };
                         evaluate_range(
-                            hash,
+                            (hash, scheme),
                             circuit,
                             input_labels.instances(circuit, range.clone()),
                             0..range.len(),
@@ -1026,7 +1138,7 @@ impl Evaluator {
 /// `slots × GROUP` blocks of scratch, slot 0 zero.
 #[allow(clippy::too_many_arguments)]
 fn evaluate_range(
-    hash: &GcHash,
+    (hash, scheme): (&GcHash, Scheme),
     circuit: &Circuit,
     input_labels: InputLabels<'_>,
     range: std::ops::Range<usize>,
@@ -1055,8 +1167,13 @@ fn evaluate_range(
                 // A complemented operand has the same active label: nothing to do.
                 Gate::And { a, b, out, .. } => {
                     let [la, lb, lo] = regions3(labels, a, b, out, m);
-                    let tables = reader.take(TABLE_BYTES * m)?;
-                    hash.evaluate_ands(la, lb, tables, gate, lo);
+                    let tables = reader.take(scheme.table_bytes() * m)?;
+                    match scheme {
+                        Scheme::HalfGates => hash.evaluate_ands(la, lb, tables, gate, lo),
+                        Scheme::ThreeHalves => {
+                            hash.evaluate_ands_three_halves(la, lb, tables, gate, lo)
+                        }
+                    }
                     gate += m as u64;
                 }
             }
@@ -1081,7 +1198,7 @@ pub fn run_local(
     garbler: &mut Garbler,
     evaluator: &mut Evaluator,
 ) -> Result<Vec<bool>> {
-    let mut stream = Vec::with_capacity(circuit.table_bytes(instances));
+    let mut stream = Vec::with_capacity(circuit.table_bytes(instances, garbler.scheme()));
     let garbling = garbler.garble(circuit, instances, &mut stream)?;
     let labels = garbling.encode(inputs)?;
     let out = evaluator.evaluate(circuit, instances, &labels, &mut stream.as_slice())?;
@@ -1125,7 +1242,10 @@ mod tests {
         for instances in [0usize, 1, 31, 33, GROUP - 1, GROUP + 7, 2 * GROUP + 100] {
             let (nc, bits, expect) = relu_case(instances, instances as u64);
             let (stream, garbling, labels) = garble_to_vec(&nc, instances, &bits);
-            assert_eq!(stream.len(), nc.circuit().table_bytes(instances));
+            assert_eq!(
+                stream.len(),
+                nc.circuit().table_bytes(instances, Scheme::HalfGates)
+            );
             assert_eq!(stream.len(), instances * 99 * TABLE_BYTES);
             assert!(garbling.delta().lsb());
             let mut e = Evaluator::new().unwrap();
@@ -1134,7 +1254,59 @@ mod tests {
                 .unwrap();
             let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
             assert_eq!(values, expect, "{instances} instances");
+            // Three halves: 25 bytes per AND gate, the same outputs.
+            let mut g = Garbler::from_seed([1; 32])
+                .unwrap()
+                .with_scheme(Scheme::ThreeHalves);
+            let mut stream = Vec::new();
+            let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+            assert_eq!(stream.len(), instances * 99 * 25);
+            let labels = garbling.encode(&bits).unwrap();
+            let mut e = Evaluator::new().unwrap().with_scheme(Scheme::ThreeHalves);
+            let out = e
+                .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+                .unwrap();
+            let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+            assert_eq!(values, expect, "three halves, {instances} instances");
+            // Evaluated as half gates, the stream is too short (and the outputs wrong).
+            let mut e = Evaluator::new().unwrap();
+            if instances > 0 {
+                assert!(matches!(
+                    e.evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice()),
+                    Err(GcError::TruncatedTables { .. })
+                ));
+            }
         }
+    }
+
+    /// The three-halves dice: per gate, from the label generator's keystream above the label
+    /// counters; the same whatever the batch boundaries, balanced, different under another key.
+    #[test]
+    fn three_halves_dice_are_the_keystream_of_their_gate() {
+        let prg = Aes128::new(Block::from_u128(99)).unwrap();
+        let mut buf = [Block::ZERO; GROUP / 16 + 1];
+        let all: Vec<u8> = (0..64u64)
+            .flat_map(|k| dice(&prg, k * GROUP as u64, GROUP, &mut buf).to_vec())
+            .collect();
+        for (gate, m) in [(0u64, 1usize), (5, 128), (15, 2), (16, 127), (1000, 77)] {
+            let d = dice(&prg, gate, m, &mut buf).to_vec();
+            assert_eq!(d, all[gate as usize..gate as usize + m], "gate {gate}, {m}");
+        }
+        let mut counts = [0usize; 4];
+        for d in &all {
+            counts[usize::from(d & 3)] += 1;
+        }
+        // 8192 gates: each of the four dice values about 2048 times.
+        assert!(
+            counts.iter().all(|&c| (1800..2300).contains(&c)),
+            "{counts:?}"
+        );
+        let other = Aes128::new(Block::from_u128(100)).unwrap();
+        assert_ne!(dice(&other, 0, GROUP, &mut buf), &all[..GROUP]);
+        // Far above any label counter.
+        let mut label = [Block::ZERO; 1];
+        prg.ctr_many(0, &mut label);
+        assert_ne!(label[0].as_bytes()[..], all[..16]);
     }
 
     #[test]
@@ -1144,12 +1316,15 @@ mod tests {
             .build()
             .unwrap();
         // Enough instances for several blocks per thread (blocks are ≥ one GROUP).
-        for instances in [0usize, 1, GROUP + 7, 9 * GROUP + 100] {
+        for (instances, scheme) in [0usize, 1, GROUP + 7, 9 * GROUP + 100]
+            .into_iter()
+            .flat_map(|i| Scheme::ALL.map(|s| (i, s)))
+        {
             let (nc, bits, expect) = relu_case(instances, 7 + instances as u64);
             let c = nc.circuit();
             // Two batches under one Δ: the gate counters must continue across them.
-            let mut g1 = Garbler::from_seed([3; 32]).unwrap();
-            let mut g2 = Garbler::from_seed([3; 32]).unwrap();
+            let mut g1 = Garbler::from_seed([3; 32]).unwrap().with_scheme(scheme);
+            let mut g2 = Garbler::from_seed([3; 32]).unwrap().with_scheme(scheme);
             for batch in 0..2 {
                 let (mut s1, mut s2) = (Vec::new(), Vec::new());
                 let a = g1.garble(c, instances, &mut s1).unwrap();
@@ -1158,8 +1333,8 @@ mod tests {
                 assert_eq!(a.decoding(), b.decoding());
                 let labels = a.encode(&bits).unwrap();
                 assert_eq!(labels, b.encode(&bits).unwrap());
-                let mut e1 = Evaluator::new().unwrap();
-                let mut e2 = Evaluator::new().unwrap();
+                let mut e1 = Evaluator::new().unwrap().with_scheme(scheme);
+                let mut e2 = Evaluator::new().unwrap().with_scheme(scheme);
                 e1.next_gate = g1.next_gate - (c.counts().and * instances) as u64;
                 e2.next_gate = e1.next_gate;
                 let o1 = e1
@@ -1180,7 +1355,7 @@ mod tests {
                         }
                     }
                 }
-                let mut e3 = Evaluator::new().unwrap();
+                let mut e3 = Evaluator::new().unwrap().with_scheme(scheme);
                 e3.next_gate = e1.next_gate - (c.counts().and * instances) as u64;
                 let split = InputLabels::Split {
                     garbler: &gl,
@@ -1444,35 +1619,38 @@ mod tests {
     fn gc_every_aes_backend_garbles_identically() {
         let instances = 70;
         let (nc, bits, expect) = relu_case(instances, 8);
-        let mut reference: Option<Vec<u8>> = None;
-        for backend in AesBackend::ALL {
-            if !backend.is_available() {
-                use std::io::Write as _;
-                let _ = writeln!(
+        for scheme in Scheme::ALL {
+            let mut reference: Option<Vec<u8>> = None;
+            for backend in AesBackend::ALL {
+                if !backend.is_available() {
+                    use std::io::Write as _;
+                    let _ = writeln!(
                     std::io::stderr(),
                     "gc_every_aes_backend_garbles_identically: {backend} SKIPPED (cpu lacks: {})",
                     backend.needs()
                 );
-                continue;
+                    continue;
+                }
+                let aes = || Aes128::with_backend(kernels::aes::FIXED_KEY, backend).unwrap();
+                let mut g =
+                    Garbler::with_parts(aes(), ChaCha12Rng::from_seed([4; 32])).with_scheme(scheme);
+                let mut stream = Vec::new();
+                let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
+                match &reference {
+                    None => reference = Some(stream.clone()),
+                    Some(r) => assert!(r == &stream, "{backend} {scheme}: different tables"),
+                }
+                let mut e = Evaluator::with_aes(aes()).with_scheme(scheme);
+                let labels = garbling.encode(&bits).unwrap();
+                let out = e
+                    .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
+                    .unwrap();
+                assert_eq!(
+                    nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap()),
+                    expect,
+                    "{backend} {scheme}"
+                );
             }
-            let aes = || Aes128::with_backend(kernels::aes::FIXED_KEY, backend).unwrap();
-            let mut g = Garbler::with_parts(aes(), ChaCha12Rng::from_seed([4; 32]));
-            let mut stream = Vec::new();
-            let garbling = g.garble(nc.circuit(), instances, &mut stream).unwrap();
-            match &reference {
-                None => reference = Some(stream.clone()),
-                Some(r) => assert!(r == &stream, "{backend}: different tables"),
-            }
-            let mut e = Evaluator::with_aes(aes());
-            let labels = garbling.encode(&bits).unwrap();
-            let out = e
-                .evaluate(nc.circuit(), instances, &labels, &mut stream.as_slice())
-                .unwrap();
-            assert_eq!(
-                nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap()),
-                expect,
-                "{backend}"
-            );
         }
     }
 }

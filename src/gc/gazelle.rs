@@ -1083,7 +1083,10 @@ mod tests {
             let garbling = g
                 .garble(ac.circuit(), ArgmaxCircuit::INSTANCES, &mut stream)
                 .unwrap();
-            assert_eq!(stream.len(), ac.circuit().table_bytes(1));
+            assert_eq!(
+                stream.len(),
+                ac.circuit().table_bytes(1, crate::gc::Scheme::HalfGates)
+            );
             let gl = garbling
                 .encode_party(ac.circuit(), Party::Garbler, &ac.garbler_bits(&s).unwrap())
                 .unwrap();

@@ -42,6 +42,10 @@ use crate::gc::error::Result;
 /// High 64 bits of every garbling tweak: the garbling domain (ASCII `GCHALF`, version 1).
 pub const TWEAK_DOMAIN: u64 = 0x4743_4841_4c46_0001;
 
+/// High 64 bits of every three-halves garbling tweak (`(4t + k, TWEAK_DOMAIN_THREE_HALVES)`,
+/// `k` 0, 1, 2 for the hashes of `A`, `B`, `A ⊕ B`): ASCII `GC3/2`, version 1.
+pub const TWEAK_DOMAIN_THREE_HALVES: u64 = 0x4743_332f_3200_0001;
+
 /// The key of the hash permutation π (public, 16 bytes): random per session, or the fixed
 /// [`HashKey::UNKEYED`] for callers that cannot send it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,6 +163,49 @@ impl GcHash {
         tables: &mut [u8],
     ) {
         (self.aes).garble_ands(delta, flips, a, b, gate, TWEAK_DOMAIN, out, tables);
+    }
+
+    /// Three-halves garbling of AND gates numbered from `gate`
+    /// ([`Aes128::garble_ands_three_halves`] in [`TWEAK_DOMAIN_THREE_HALVES`]): output
+    /// zero-labels to `out`, 25 table bytes per gate to `tables`; `dice` one secret random
+    /// byte per gate.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn garble_ands_three_halves(
+        &self,
+        delta: Block,
+        flips: [Block; 2],
+        a: &[Block],
+        b: &[Block],
+        dice: &[u8],
+        gate: u64,
+        out: &mut [Block],
+        tables: &mut [u8],
+    ) {
+        (self.aes).garble_ands_three_halves(
+            delta,
+            flips,
+            a,
+            b,
+            dice,
+            gate,
+            TWEAK_DOMAIN_THREE_HALVES,
+            out,
+            tables,
+        );
+    }
+
+    /// Evaluation of the gates of [`GcHash::garble_ands_three_halves`].
+    #[inline]
+    pub fn evaluate_ands_three_halves(
+        &self,
+        a: &[Block],
+        b: &[Block],
+        tables: &[u8],
+        gate: u64,
+        out: &mut [Block],
+    ) {
+        (self.aes).evaluate_ands_three_halves(a, b, tables, gate, TWEAK_DOMAIN_THREE_HALVES, out);
     }
 
     /// Evaluation of the gates of [`GcHash::garble_ands`] on active labels `a`, `b`.

@@ -2,8 +2,9 @@
 //!
 //! * [`circuit`] — the circuit description ([`Gates`] trait, [`Builder`], [`Circuit`]) and its
 //!   plaintext interpreters;
-//! * [`garble`] — half-gates garbler and evaluator with free-XOR and point-and-permute,
-//!   streaming tables (see the module docs for the scheme and the stream format);
+//! * [`garble`] — garbler and evaluator with free-XOR and point-and-permute, AND gates by
+//!   half gates or three halves ([`Scheme`]), streaming tables (see the module docs for the
+//!   schemes and the stream format);
 //! * [`hash`] — the garbling hash (TCCR under a per-session [`HashKey`]) and its tweak domain;
 //! * [`arith`] — building blocks on little-endian bit vectors: adders, comparators,
 //!   multiplexers, arithmetic mod p;
@@ -24,7 +25,8 @@ pub mod hash;
 pub use circuit::{Builder, Circuit, GateCounts, Gates, Party, Plain, Wire};
 pub use error::{GcError, Result};
 pub use garble::{
-    decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, InputLabels, GROUP, TABLE_BYTES,
+    decode, merge_inputs, run_local, Evaluator, Garbler, Garbling, InputLabels, Scheme, GROUP,
+    TABLE_BYTES,
 };
 pub use hash::{GcHash, HashKey};
 pub use kernels::Block;

@@ -998,6 +998,8 @@ pub struct DemoOptions {
     pub tls: bool,
     /// A shaped link between client and server (`--link`).
     pub link: Option<crate::net::link::LinkProfile>,
+    /// How the server garbles AND gates (`--garbling`).
+    pub garbling: crate::gc::Scheme,
 }
 
 /// One line on how far `server`'s plan is from the circuit-privacy budget.
@@ -1023,7 +1025,10 @@ pub fn demo_run(
     // budget still runs, and the summary says so (`serve` refuses unless told).
     let server = Arc::new(Server::new(
         model.clone(),
-        ServerConfig::insecure(param_set),
+        ServerConfig {
+            garbling: opts.garbling,
+            ..ServerConfig::insecure(param_set)
+        },
     )?);
     let privacy = (!server.circuit_privacy()).then(|| privacy_shortfall(&server));
     let weight_bytes = server.weight_bytes();
@@ -1126,6 +1131,9 @@ pub fn demo(
             .map_or(String::new(), |l| format!(", shaped link {l}")),
         param_set.name()
     );
+    if opts.garbling != crate::gc::Scheme::default() {
+        println!("garbling: {}", opts.garbling);
+    }
     let t = Instant::now();
     let s = demo_run(model_name, images, param_set, opts, |i, n, _r, ok| {
         let w = 30;

@@ -152,7 +152,8 @@ impl<'c, C: Channel> Client<'c, C> {
             labels: Default::default(),
             sk,
             cot,
-            evaluator: Evaluator::with_key(HashKey::from_bytes(terms.gc_hash_key))?,
+            evaluator: Evaluator::with_key(HashKey::from_bytes(terms.gc_hash_key))?
+                .with_scheme(terms.garbling),
             terms,
             ahead: Default::default(),
             setup: handshake.plus(keys),
@@ -194,7 +195,10 @@ impl<'c, C: Channel> Client<'c, C> {
         let mut preps = Vec::with_capacity(self.plan.stages.len());
         for st in &self.plan.stages {
             let (cot, tables) = (&mut self.cot, &mut self.tables);
-            match measure(self.ch, |ch| stages::client_offline(st, ch, cot, tables)) {
+            let scheme = self.terms.garbling;
+            match measure(self.ch, |ch| {
+                stages::client_offline(st, ch, cot, tables, scheme)
+            }) {
                 Ok((prep, m)) => {
                     preps.push(prep);
                     offline.push(m);

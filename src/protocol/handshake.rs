@@ -6,6 +6,7 @@
 //! then fail with [`NetError::Handshake`].
 use super::wire::{TAG_ARCH, TAG_HELLO, TAG_HELLO_OK};
 use crate::channel::Channel;
+use crate::gc::Scheme;
 use crate::he::params::ParamSetId;
 use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 
@@ -46,6 +47,8 @@ pub struct ServerTerms {
     pub logits_revealed: bool,
     /// The session's garbling hash key, drawn by the garbler (public to the evaluator).
     pub gc_hash_key: [u8; 16],
+    /// How the server garbles AND gates (`serve --garbling`); the client evaluates so.
+    pub garbling: Scheme,
 }
 
 /// Encoded size of [`ServerTerms`]: a flag byte and the key.
@@ -55,6 +58,8 @@ const TERMS_LEN: usize = 17;
 const FLAG_CIRCUIT_PRIVACY: u8 = 1;
 /// Flag bit: the logits are revealed (else only the class).
 const FLAG_LOGITS: u8 = 2;
+/// Flag bit: AND gates are garbled with three halves (else half gates).
+const FLAG_THREE_HALVES: u8 = 4;
 
 impl ServerTerms {
     fn to_bytes(self) -> [u8; TERMS_LEN] {
@@ -65,6 +70,9 @@ impl ServerTerms {
         if self.logits_revealed {
             b[0] |= FLAG_LOGITS;
         }
+        if self.garbling == Scheme::ThreeHalves {
+            b[0] |= FLAG_THREE_HALVES;
+        }
         b[1..].copy_from_slice(&self.gc_hash_key);
         b
     }
@@ -72,12 +80,18 @@ impl ServerTerms {
     fn from_bytes(b: &[u8]) -> Result<ServerTerms> {
         match b {
             [flag, key @ ..]
-                if key.len() == 16 && flag & !(FLAG_CIRCUIT_PRIVACY | FLAG_LOGITS) == 0 =>
+                if key.len() == 16
+                    && flag & !(FLAG_CIRCUIT_PRIVACY | FLAG_LOGITS | FLAG_THREE_HALVES) == 0 =>
             {
                 Ok(ServerTerms {
                     circuit_privacy: flag & FLAG_CIRCUIT_PRIVACY != 0,
                     logits_revealed: flag & FLAG_LOGITS != 0,
                     gc_hash_key: key.try_into().expect("16 bytes"),
+                    garbling: if flag & FLAG_THREE_HALVES != 0 {
+                        Scheme::ThreeHalves
+                    } else {
+                        Scheme::HalfGates
+                    },
                 })
             }
             _ => malformed("hello reply", "bad server terms"),
@@ -357,6 +371,7 @@ mod tests {
         circuit_privacy: false,
         logits_revealed: false,
         gc_hash_key: [7; 16],
+        garbling: Scheme::HalfGates,
     };
 
     #[test]
@@ -382,18 +397,19 @@ mod tests {
             "my_model__v2_"
         );
         for bad in [
-            &[4u8; 17][..],
+            &[8u8; 17][..],
             &[1u8; 16][..],
             &[1u8; 18][..],
             &[0x83; 17][..],
         ] {
             assert!(ServerTerms::from_bytes(bad).is_err(), "{bad:?}");
         }
-        for flag in 0..4u8 {
+        for flag in 0..8u8 {
             let t = ServerTerms {
                 circuit_privacy: flag & 1 != 0,
                 logits_revealed: flag & 2 != 0,
                 gc_hash_key: [flag; 16],
+                garbling: [Scheme::HalfGates, Scheme::ThreeHalves][usize::from(flag >> 2)],
             };
             assert_eq!(t.to_bytes()[0], flag);
             assert_eq!(ServerTerms::from_bytes(&t.to_bytes()).unwrap(), t);

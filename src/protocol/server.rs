@@ -13,7 +13,7 @@ use super::wire::{
 };
 use super::{Plan, ProtocolError, Result, Reveal, Stage};
 use crate::channel::Channel;
-use crate::gc::Garbler;
+use crate::gc::{Garbler, Scheme};
 use crate::he::{params::ParamSetId, sampling, GaloisKeys, PublicKey};
 use crate::net;
 use crate::nn::Model;
@@ -50,6 +50,8 @@ pub struct ServerConfig {
     /// logits make model extraction by equation solving cheap). The handshake tells the
     /// client which.
     pub reveal_logits: bool,
+    /// How AND gates are garbled (`serve --garbling`); the handshake tells the client.
+    pub garbling: Scheme,
 }
 
 impl ServerConfig {
@@ -73,6 +75,7 @@ impl Default for ServerConfig {
             session_queries: super::budget::SESSION_QUERIES,
             insecure_no_circuit_privacy: false,
             reveal_logits: false,
+            garbling: Scheme::default(),
         }
     }
 }
@@ -342,11 +345,12 @@ impl Server {
         // The session's garbler: Δ, label key and a fresh garbling hash key, which the
         // evaluator needs and learns from the handshake.
         let start = Instant::now();
-        let garbler = Garbler::new_session()?;
+        let garbler = Garbler::new_session()?.with_scheme(self.config.garbling);
         let terms = ServerTerms {
             circuit_privacy: self.circuit_privacy(),
             logits_revealed: self.plan.reveal == Reveal::Logits,
             gc_hash_key: garbler.hash_key().to_bytes(),
+            garbling: self.config.garbling,
         };
         handshake_server(ch, &self.hello(), terms, &self.architecture, &mut |c| {
             gate.admit(c)

@@ -172,7 +172,11 @@ pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
         Ok(s) => Some(s.parse::<gazelle::net::link::LinkProfile>()?),
         Err(_) => None,
     };
-    let opts = DemoOptions { tls: false, link };
+    let opts = DemoOptions {
+        tls: false,
+        link,
+        garbling: Default::default(),
+    };
     let backend = selected();
     let param_set = gazelle::he::params::ParamSetId::default();
     let runs: &[(&str, usize)] = if quick {

@@ -44,6 +44,7 @@ pub(crate) mod mode {
 mod aarch64;
 pub mod halfgates;
 mod portable;
+pub mod threehalves;
 #[cfg(target_arch = "x86_64")]
 mod x86_aesni;
 #[cfg(target_arch = "x86_64")]
@@ -495,6 +496,64 @@ impl Aes128 {
             },
             _ => halfgates::evaluate(self, a, b, tables, gate, domain, out),
         }
+    }
+
+    /// Garbles `n = a.len()` AND gates with three-halves garbling (Rosulek–Roy; see
+    /// [`threehalves`]) under the TCCR hash, gate `k` numbered `gate + k` (tweaks
+    /// [`threehalves::tweak`] in `domain`): operands and `flips` as in
+    /// [`Aes128::garble_ands`], `dice[k]` a secret random byte per gate (its two low bits are
+    /// the gate's dice). Writes the output zero-labels to `out` and 25 table bytes per gate to
+    /// `tables`. Batches [`Aes128::tccr_many`] on every backend.
+    ///
+    /// # Panics
+    /// If `b`, `dice` or `out` differ from `a` in length, or `tables.len() != 25 · a.len()`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn garble_ands_three_halves(
+        &self,
+        delta: Block,
+        flips: [Block; 2],
+        a: &[Block],
+        b: &[Block],
+        dice: &[u8],
+        gate: u64,
+        domain: u64,
+        out: &mut [Block],
+        tables: &mut [u8],
+    ) {
+        let n = a.len();
+        assert!(
+            b.len() == n
+                && dice.len() == n
+                && out.len() == n
+                && tables.len() == threehalves::TABLE_BYTES * n,
+            "garble_ands_three_halves: {n} gates need as many labels, dice and outputs and {} \
+             table bytes",
+            threehalves::TABLE_BYTES * n
+        );
+        threehalves::garble(self, delta, flips, a, b, dice, gate, domain, out, tables);
+    }
+
+    /// Evaluates the gates of [`Aes128::garble_ands_three_halves`] on active labels `a`, `b`.
+    ///
+    /// # Panics
+    /// If `b` or `out` differ from `a` in length, or `tables.len() != 25 · a.len()`.
+    pub fn evaluate_ands_three_halves(
+        &self,
+        a: &[Block],
+        b: &[Block],
+        tables: &[u8],
+        gate: u64,
+        domain: u64,
+        out: &mut [Block],
+    ) {
+        let n = a.len();
+        assert!(
+            b.len() == n && out.len() == n && tables.len() == threehalves::TABLE_BYTES * n,
+            "evaluate_ands_three_halves: {n} gates need as many labels and outputs and {} \
+             table bytes",
+            threehalves::TABLE_BYTES * n
+        );
+        threehalves::evaluate(self, a, b, tables, gate, domain, out);
     }
 
     /// One-block [`Aes128::tccr_many`].

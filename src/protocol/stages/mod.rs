@@ -18,7 +18,7 @@ use super::server::{ServerConfig, Session};
 use super::wire::{decode_cts, encode_cts, max_cts_bytes, TAG_CTS_DOWN};
 use super::{ProtocolError, Result, Stage};
 use crate::channel::Channel;
-use crate::gc::Evaluator;
+use crate::gc::{Evaluator, Scheme};
 use crate::he::sampling::SecretRng;
 use crate::he::{Ciphertext, NoiseBound, Parameters, Plaintext, SecretKey};
 use crate::net;
@@ -247,13 +247,14 @@ pub(crate) fn client_offline<C: Channel>(
     ch: &mut C,
     cot: &mut CotReceiver,
     tables: &mut nonlinear::TableBuffers,
+    scheme: Scheme,
 ) -> Result<ClientPrep> {
     Ok(match stage {
-        Stage::Nonlinear { circuit, gather } => {
-            ClientPrep::Nonlinear(nonlinear::client_offline(ch, cot, tables, circuit, gather)?)
-        }
+        Stage::Nonlinear { circuit, gather } => ClientPrep::Nonlinear(nonlinear::client_offline(
+            ch, cot, tables, circuit, gather, scheme,
+        )?),
         Stage::Argmax { circuit, gather } => ClientPrep::Nonlinear(
-            nonlinear::client_offline_argmax(ch, cot, tables, circuit, gather)?,
+            nonlinear::client_offline_argmax(ch, cot, tables, circuit, gather, scheme)?,
         ),
         Stage::Linear { .. }
         | Stage::Square { .. }

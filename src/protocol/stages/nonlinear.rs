@@ -11,7 +11,7 @@
 use super::{ClientOnline, ClientStep, ServerOffline};
 use crate::channel::Channel;
 use crate::gc::gazelle::{ArgmaxCircuit, NonlinearCircuit, Output};
-use crate::gc::{arith, decode, Circuit, InputLabels, Party};
+use crate::gc::{arith, decode, Circuit, InputLabels, Party, Scheme};
 use crate::net::{self, ChunkWriter};
 use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
 use crate::protocol::server::Session;
@@ -205,13 +205,14 @@ pub(crate) fn client_offline<C: Channel>(
     tables: &mut TableBuffers,
     circuit: &NonlinearCircuit,
     gather: &[usize],
+    scheme: Scheme,
 ) -> Result<ClientPrep> {
     let (inst, eval_bits) = sizes(circuit, gather);
     receive(
         ch,
         cot,
         tables,
-        circuit.circuit(),
+        (circuit.circuit(), scheme),
         inst,
         eval_bits,
         circuit.output_bits() * inst,
@@ -225,12 +226,13 @@ pub(crate) fn client_offline_argmax<C: Channel>(
     tables: &mut TableBuffers,
     circuit: &ArgmaxCircuit,
     gather: &[usize],
+    scheme: Scheme,
 ) -> Result<ClientPrep> {
     receive(
         ch,
         cot,
         tables,
-        circuit.circuit(),
+        (circuit.circuit(), scheme),
         ArgmaxCircuit::INSTANCES,
         argmax_eval_bits(circuit, gather),
         circuit.output_bits(),
@@ -242,13 +244,13 @@ fn receive<C: Channel>(
     ch: &mut C,
     cot: &mut CotReceiver,
     buffers: &mut TableBuffers,
-    circuit: &Circuit,
+    (circuit, scheme): (&Circuit, Scheme),
     inst: usize,
     eval_bits: usize,
     dec_len: usize,
 ) -> Result<ClientPrep> {
     let pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
-    let bytes = circuit.table_bytes(inst);
+    let bytes = circuit.table_bytes(inst, scheme);
     let mut tables = buffers.take(bytes);
     if let Err(e) = net::recv_chunked_into(ch, TAG_TABLES, bytes, "garbled tables", &mut tables) {
         buffers.give(tables);
