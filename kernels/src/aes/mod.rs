@@ -50,6 +50,8 @@ mod x86_aesni;
 #[cfg(target_arch = "x86_64")]
 mod x86_halfgates;
 #[cfg(target_arch = "x86_64")]
+mod x86_threehalves;
+#[cfg(target_arch = "x86_64")]
 mod x86_vaes;
 
 /// An AES-128 implementation.
@@ -503,7 +505,9 @@ impl Aes128 {
     /// [`threehalves::tweak`] in `domain`): operands and `flips` as in
     /// [`Aes128::garble_ands`], `dice[k]` a secret random byte per gate (its two low bits are
     /// the gate's dice). Writes the output zero-labels to `out` and 25 table bytes per gate to
-    /// `tables`. Batches [`Aes128::tccr_many`] on every backend.
+    /// `tables`, laid out by region ([`threehalves::regions`]). The x86-64 backends run a
+    /// fused kernel (masks instead of per-case tables); the others batch
+    /// [`Aes128::tccr_many`] ([`threehalves`]).
     ///
     /// # Panics
     /// If `b`, `dice` or `out` differ from `a` in length, or `tables.len() != 25 · a.len()`.
@@ -530,7 +534,28 @@ impl Aes128 {
              table bytes",
             threehalves::TABLE_BYTES * n
         );
-        threehalves::garble(self, delta, flips, a, b, dice, gate, domain, out, tables);
+        let (keys, ops) = ((delta, flips), (a, b, dice));
+        match &self.engine {
+            // SAFETY: the token proves AES-NI; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::AesNi(t) => unsafe {
+                x86_threehalves::garble_aesni(*t, self, keys, ops, gate, domain, out, tables)
+            },
+            // SAFETY: the token proves VAES and AVX2; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes256(t) => unsafe {
+                x86_threehalves::garble_vaes256(*t, self, keys, ops, gate, domain, out, tables)
+            },
+            // SAFETY: the token proves VAES and AVX-512F; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(t) => unsafe {
+                x86_threehalves::garble_vaes512(*t, self, keys, ops, gate, domain, out, tables)
+            },
+            _ => {
+                let regions = threehalves::regions_mut(tables, n);
+                threehalves::garble(self, delta, flips, a, b, dice, gate, domain, out, regions)
+            }
+        }
     }
 
     /// Evaluates the gates of [`Aes128::garble_ands_three_halves`] on active labels `a`, `b`.
@@ -553,7 +578,27 @@ impl Aes128 {
              table bytes",
             threehalves::TABLE_BYTES * n
         );
-        threehalves::evaluate(self, a, b, tables, gate, domain, out);
+        match &self.engine {
+            // SAFETY: the token proves AES-NI; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::AesNi(t) => unsafe {
+                x86_threehalves::evaluate_aesni(*t, self, (a, b), tables, gate, domain, out)
+            },
+            // SAFETY: the token proves VAES and AVX2; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes256(t) => unsafe {
+                x86_threehalves::evaluate_vaes256(*t, self, (a, b), tables, gate, domain, out)
+            },
+            // SAFETY: the token proves VAES and AVX-512F; the lengths are checked above.
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(t) => unsafe {
+                x86_threehalves::evaluate_vaes512(*t, self, (a, b), tables, gate, domain, out)
+            },
+            _ => {
+                let regions = threehalves::regions(tables, n);
+                threehalves::evaluate(self, a, b, regions, gate, domain, out)
+            }
+        }
     }
 
     /// One-block [`Aes128::tccr_many`].
@@ -687,12 +732,68 @@ fn check_backend(backend: AesBackend) -> Result<(), String> {
             }
         }
     }
-    check_half_gates(&aes, &reference).map_err(|e| fail(&e))
+    check_half_gates(&aes, &reference).map_err(|e| fail(&e))?;
+    check_three_halves(&aes, &reference).map_err(|e| fail(&e))
 }
 
 /// Half-gates garbling and evaluation of `aes` against `reference` (the portable backend)
 /// at every gate count 0..=35 (each kernel's tail paths), complemented operands or not, gate
 /// numbers across 2^64; and the evaluated label of every gate is its zero-label ⊕ (a ∧ b)·Δ.
+/// Three-halves gates of `aes` against the portable composition `reference`: every gate count
+/// 0..=75 (whole steps of every width and every tail), complemented operands, gate numbers
+/// across 2^64, random dice, and the AND semantics of every evaluated label.
+fn check_three_halves(aes: &Aes128, reference: &Aes128) -> Result<(), String> {
+    let delta = test_blocks(14, 1)[0].with_lsb(true);
+    let (a, b) = (test_blocks(15, 75), test_blocks(16, 75));
+    let dice: Vec<u8> = test_blocks(17, 75)
+        .iter()
+        .map(|x| x.as_bytes()[3])
+        .collect();
+    let (bits_a, bits_b) = (
+        test_blocks(18, 1)[0].to_u128(),
+        test_blocks(19, 1)[0].to_u128(),
+    );
+    let domain = 0x4743_332f_3200_0001;
+    for (len, inv) in (0..=75).zip([0u8, 1, 2, 3].into_iter().cycle()) {
+        let flips = [delta.and_bit(inv & 1 == 1), delta.and_bit(inv & 2 == 2)];
+        let gate = u64::MAX - 40 + len as u64 * 0x1_0000_0001;
+        let mut outs = [vec![Block::ZERO; len], vec![Block::ZERO; len]];
+        let bytes = threehalves::TABLE_BYTES * len;
+        let mut tables = [vec![0u8; bytes], vec![0u8; bytes]];
+        for ((x, out), t) in [aes, reference].iter().zip(&mut outs).zip(&mut tables) {
+            let (a, b, d) = (&a[..len], &b[..len], &dice[..len]);
+            x.garble_ands_three_halves(delta, flips, a, b, d, gate, domain, out, t);
+        }
+        if outs[0] != outs[1] || tables[0] != tables[1] {
+            return Err(format!("three-halves garbling of {len} gates"));
+        }
+        let active = |zero: &[Block], bits: u128, flip: Block| -> Vec<Block> {
+            let z = zero.iter().map(|l| *l ^ flip);
+            z.enumerate()
+                .map(|(k, l)| l ^ delta.and_bit(bits >> k & 1 == 1))
+                .collect()
+        };
+        let xa = active(&a[..len], bits_a, flips[0]);
+        let xb = active(&b[..len], bits_b, flips[1]);
+        let mut got = [vec![Block::ZERO; len], vec![Block::ZERO; len]];
+        for (x, g) in [aes, reference].iter().zip(&mut got) {
+            x.evaluate_ands_three_halves(&xa, &xb, &tables[0], gate, domain, g);
+        }
+        if got[0] != got[1] {
+            return Err(format!("three-halves evaluation of {len} gates"));
+        }
+        for (k, (g, zero)) in got[0].iter().zip(&outs[0]).enumerate() {
+            let and = (bits_a >> k) & (bits_b >> k) & 1 == 1;
+            if *g != *zero ^ delta.and_bit(and) {
+                return Err(format!(
+                    "three-halves gate {k} of {len}: wrong output label"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_half_gates(aes: &Aes128, reference: &Aes128) -> Result<(), String> {
     let delta = test_blocks(4, 1)[0].with_lsb(true);
     let (a, b) = (test_blocks(5, 35), test_blocks(6, 35));
@@ -763,7 +864,7 @@ pub fn self_check_with(mut log: impl FnMut(&str)) -> Result<(), String> {
         if backend.is_available() {
             check_backend(backend)?;
             log(&format!(
-                "aes {backend}: ok (FIPS-197, batches 1/2/4/8, slices 0..=70, hashes, half gates 0..=35)"
+                "aes {backend}: ok (FIPS-197, batches 1/2/4/8, slices 0..=70, hashes, half gates 0..=35, three halves 0..=75)"
             ));
         } else {
             log(&format!(

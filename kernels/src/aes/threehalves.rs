@@ -15,7 +15,9 @@
 //! ```
 //!
 //! with the paper's slicing matrices `S1, S2` and `Rp(i, j) = (ī·B_L ; j̄·A_R)`. The table is
-//! `G0, G1, G2` (8 bytes each) and the control ("dice") bits `z0..z4`. The garbler draws two
+//! `G0, G1, G2` (8 bytes each) and the control ("dice") bits `z0..z4`; the tables of one call
+//! for `n` gates are laid out by region ([`regions`]): every gate's `G0 ‖ G1` (16 bytes), then
+//! every gate's `G2` (8 bytes), then every gate's control byte. The garbler draws two
 //! secret bits `ρ1, ρ2` per gate (the caller's `dice`), so that the evaluator's `R` is uniform
 //! whatever the colours; it hashes the six labels `A, A⊕Δ, B, B⊕Δ, A⊕B, A⊕B⊕Δ` (the evaluator
 //! three). What it adds to each hash difference is solved once, at compile time, from the
@@ -28,9 +30,24 @@ use zeroize::Zeroize;
 /// Gates per hashing batch (the garbler hashes six blocks per gate).
 const BATCH: usize = 16;
 
-/// Bytes of one garbled AND gate: `G0, G1, G2` (little-endian 64-bit halves), then one byte
+/// Bytes of one garbled AND gate: `G0, G1, G2` (little-endian 64-bit halves) and one byte
 /// whose bits 0..5 are `z0..z4` (bits 5..8 zero).
 pub const TABLE_BYTES: usize = 25;
+
+/// The regions of a call's tables for `n` gates (`tables.len() == 25n`): `G0 ‖ G1` of each
+/// gate (16 bytes per gate), `G2` of each gate (8), the control byte of each gate (1).
+pub fn regions(tables: &[u8], n: usize) -> (&[u8], &[u8], &[u8]) {
+    let (g01, rest) = tables.split_at(16 * n);
+    let (g2, z) = rest.split_at(8 * n);
+    (g01, g2, z)
+}
+
+/// [`regions`], writable.
+pub fn regions_mut(tables: &mut [u8], n: usize) -> (&mut [u8], &mut [u8], &mut [u8]) {
+    let (g01, rest) = tables.split_at_mut(16 * n);
+    let (g2, z) = rest.split_at_mut(8 * n);
+    (g01, g2, z)
+}
 
 /// The tweak of hash `k` (0: A, 1: B, 2: A⊕B) of AND gate number `gate`: the block
 /// `(4·gate + k) mod 2^64 + 2^64 · domain`.
@@ -224,8 +241,9 @@ fn top(x: Block) -> u8 {
 
 /// Garbles `a.len()` AND gates numbered from `gate`: `a`, `b` the operands' slot labels,
 /// `flips` XORed into them for complemented operands, `dice` one secret random byte per gate
-/// (bits 0 and 1 used), zero-labels of the outputs to `out`, tables to `tables`
-/// ([`TABLE_BYTES`] per gate). Lengths checked by the caller.
+/// (bits 0 and 1 used), zero-labels of the outputs to `out`, the tables to the regions
+/// `(g01, g2, z)` (see [`regions`]; indexed from this call's first gate). Lengths checked by
+/// the caller.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn garble(
     aes: &Aes128,
@@ -237,7 +255,7 @@ pub(super) fn garble(
     gate: u64,
     domain: u64,
     out: &mut [Block],
-    tables: &mut [u8],
+    (g01, g2, zs): (&mut [u8], &mut [u8], &mut [u8]),
 ) {
     let mut h = [Block::ZERO; 6 * BATCH];
     let mut tw = [Block::ZERO; 6 * BATCH];
@@ -295,23 +313,24 @@ pub(super) fn garble(
                 u8::from(e.beta[1]) ^ top(h[2]) ^ top(h[3]),
                 u8::from(e.gamma) ^ top(h[4]) ^ top(h[5]),
             ];
-            let t = &mut tables[TABLE_BYTES * (c0 + i)..][..TABLE_BYTES];
-            for (k, gk) in g.iter().enumerate() {
-                t[8 * k..8 * k + 8].copy_from_slice(&gk.to_le_bytes());
-            }
-            t[24] = z[0] | z[1] << 1 | z[2] << 2 | z[3] << 3 | z[4] << 4;
+            let k = c0 + i;
+            g01[16 * k..16 * k + 8].copy_from_slice(&g[0].to_le_bytes());
+            g01[16 * k + 8..16 * k + 16].copy_from_slice(&g[1].to_le_bytes());
+            g2[8 * k..8 * k + 8].copy_from_slice(&g[2].to_le_bytes());
+            zs[k] = z[0] | z[1] << 1 | z[2] << 2 | z[3] << 3 | z[4] << 4;
         }
     }
     Block::slice_as_bytes_mut(&mut h).zeroize();
     v.zeroize();
 }
 
-/// Evaluates the gates of [`garble`] on active labels `a`, `b`; lengths checked by the caller.
+/// Evaluates the gates of [`garble`] on active labels `a`, `b`, tables in the regions
+/// `(g01, g2, z)`; lengths checked by the caller.
 pub(super) fn evaluate(
     aes: &Aes128,
     a: &[Block],
     b: &[Block],
-    tables: &[u8],
+    (g01, g2, zs): (&[u8], &[u8], &[u8]),
     gate: u64,
     domain: u64,
     out: &mut [Block],
@@ -336,9 +355,11 @@ pub(super) fn evaluate(
             let (bl, br) = halves(b[c0 + i]);
             // Branch-free: colours, dice and control bits are random.
             let (si, sj) = ((al & 1) as u8, (bl & 1) as u8);
-            let t = &tables[TABLE_BYTES * (c0 + i)..][..TABLE_BYTES];
-            let g = |k: usize| u64::from_le_bytes(t[8 * k..8 * k + 8].try_into().expect("8 bytes"));
-            let z = t[24];
+            let k = c0 + i;
+            let word =
+                |r: &[u8], at: usize| u64::from_le_bytes(r[at..at + 8].try_into().expect("8"));
+            let g = [word(g01, 16 * k), word(g01, 16 * k + 8), word(g2, 8 * k)];
+            let z = zs[k];
             let h = &h[3 * i..3 * i + 3];
             let sx = si ^ sj;
             let mx = top(h[2]);
@@ -347,9 +368,9 @@ pub(super) fn evaluate(
             let r = R_TABLE[usize::from(si << 3 | sj << 2 | r1 << 1 | r2)];
             let lab = [al, ar, bl, br];
             let sel = |s: u8, v: u64| v & 0u64.wrapping_sub(u64::from(s));
-            let g2 = sel(sx, g(2));
-            let cl = low(h[0]) ^ low(h[2]) ^ sel(si, g(0)) ^ g2 ^ apply(r[0], &lab);
-            let cr = low(h[1]) ^ low(h[2]) ^ sel(sj, g(1)) ^ g2 ^ apply(r[1], &lab);
+            let g2 = sel(sx, g[2]);
+            let cl = low(h[0]) ^ low(h[2]) ^ sel(si, g[0]) ^ g2 ^ apply(r[0], &lab);
+            let cr = low(h[1]) ^ low(h[2]) ^ sel(sj, g[1]) ^ g2 ^ apply(r[1], &lab);
             out[c0 + i] = Block::from_u64s(cl, cr);
         }
     }
@@ -404,9 +425,9 @@ mod tests {
                     gate,
                     7,
                     &mut zero,
-                    &mut tables,
+                    regions_mut(&mut tables, n),
                 );
-                assert!(tables.chunks(TABLE_BYTES).all(|t| t[24] >> 5 == 0));
+                assert!(regions(&tables, n).2.iter().all(|z| z >> 5 == 0));
                 for (va, vb) in [(false, false), (true, false), (false, true), (true, true)] {
                     // The evaluator holds the labels of values va, vb of the (complemented)
                     // operands: zero-label ⊕ value·Δ, the zero-label being slot ⊕ flip.
@@ -419,7 +440,7 @@ mod tests {
                         .map(|&l| l ^ flips[1] ^ delta.and_bit(vb))
                         .collect();
                     let mut got = vec![Block::ZERO; n];
-                    evaluate(&aes, &x, &y, &tables, gate, 7, &mut got);
+                    evaluate(&aes, &x, &y, regions(&tables, n), gate, 7, &mut got);
                     for k in 0..n {
                         assert_eq!(got[k], zero[k] ^ delta.and_bit(va & vb), "n {n} gate {k}");
                     }

@@ -15,11 +15,12 @@ use core::arch::x86_64::*;
 /// How far ahead of the evaluation the table bytes are prefetched.
 const PREFETCH: usize = 4096;
 
-/// One register of `B` blocks (one per gate) and the operations the kernels need.
+/// One register of `B` blocks (one per gate) and the operations the kernels need (the
+/// three-halves kernels of [`super::x86_threehalves`] too).
 ///
 /// # Safety
 /// Every method needs its width's CPU features (the implementing type's `#[target_feature]`s).
-trait Lanes: Copy {
+pub(super) trait Lanes: Copy {
     /// Blocks per register.
     const B: usize;
     unsafe fn load(p: *const Block) -> Self;
@@ -39,6 +40,24 @@ trait Lanes: Copy {
     unsafe fn deinterleave(lo: Self, hi: Self) -> (Self, Self);
     /// AES rounds 1–10 on eight registers.
     unsafe fn rounds8(k: &[Self; 11], s: &mut [Self; 8]);
+    /// Per block `(a.lo, b.lo)` (64-bit halves, low first).
+    unsafe fn unpacklo(a: Self, b: Self) -> Self;
+    /// Per block `(a.hi, a.lo)`.
+    unsafe fn swap_halves(a: Self) -> Self;
+    /// Each block's bit 127 spread over the block.
+    unsafe fn msb_mask(a: Self) -> Self;
+    /// Each 64-bit lane shifted right by `k` bits.
+    unsafe fn srl(a: Self, k: i32) -> Self;
+    /// `p[j]` (j < B) zero-extended into both halves of block `j`.
+    unsafe fn load_bytes(p: *const u8) -> Self;
+    /// The low byte of block `j`'s low half to `p[j]`, j < B.
+    unsafe fn store_bytes(p: *mut u8, v: Self);
+    /// The 8-byte words at `p + 8j` (j < B) into both halves of block `j`.
+    unsafe fn load_words_dup(p: *const u8) -> Self;
+    /// Block `j`'s low half to the 8 bytes at `p + 8j`, j < B.
+    unsafe fn store_low_words(p: *mut u8, v: Self);
+    /// The three-halves tweaks `(4·(gate + j) + k) mod 2^64 + 2^64 · domain`, j < B.
+    unsafe fn tweaks4(gate: u64, k: u64, domain: u64) -> Self;
 }
 
 /// `x` with only bit 0 of its low 64-bit lane(s), negated: all ones where the bit is set.
@@ -111,6 +130,55 @@ impl Lanes for __m128i {
     unsafe fn rounds8(k: &[Self; 11], s: &mut [Self; 8]) {
         // SAFETY: AES-NI is this method's contract.
         unsafe { x86_aesni::rounds_8(k, s) }
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn unpacklo(a: Self, b: Self) -> Self {
+        _mm_unpacklo_epi64(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn swap_halves(a: Self) -> Self {
+        _mm_shuffle_epi32::<0x4e>(a)
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn msb_mask(a: Self) -> Self {
+        _mm_srai_epi32::<31>(_mm_shuffle_epi32::<0xff>(a))
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn srl(a: Self, k: i32) -> Self {
+        _mm_srl_epi64(a, _mm_cvtsi32_si128(k))
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn load_bytes(p: *const u8) -> Self {
+        // SAFETY: the caller passes 1 readable byte.
+        _mm_set1_epi64x(i64::from(unsafe { *p }))
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn store_bytes(p: *mut u8, v: Self) {
+        // SAFETY: the caller passes 1 writable byte.
+        unsafe { *p = _mm_cvtsi128_si32(v) as u8 }
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn load_words_dup(p: *const u8) -> Self {
+        // SAFETY: the caller passes 8 readable bytes.
+        _mm_set1_epi64x(unsafe { p.cast::<i64>().read_unaligned() })
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn store_low_words(p: *mut u8, v: Self) {
+        // SAFETY: the caller passes 8 writable bytes.
+        unsafe { _mm_storel_epi64(p.cast(), v) }
+    }
+    #[inline]
+    #[target_feature(enable = "aes")]
+    unsafe fn tweaks4(gate: u64, k: u64, domain: u64) -> Self {
+        _mm_set_epi64x(domain as i64, (gate.wrapping_mul(4) | k) as i64)
     }
 }
 
@@ -185,6 +253,63 @@ impl Lanes for __m256i {
         // SAFETY: VAES and AVX2 are this method's contract.
         unsafe { x86_vaes::rounds256_8(k, s) }
     }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn unpacklo(a: Self, b: Self) -> Self {
+        _mm256_unpacklo_epi64(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn swap_halves(a: Self) -> Self {
+        _mm256_shuffle_epi32::<0x4e>(a)
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn msb_mask(a: Self) -> Self {
+        _mm256_srai_epi32::<31>(_mm256_shuffle_epi32::<0xff>(a))
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn srl(a: Self, k: i32) -> Self {
+        _mm256_srl_epi64(a, _mm_cvtsi32_si128(k))
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn load_bytes(p: *const u8) -> Self {
+        // SAFETY: the caller passes 2 readable bytes.
+        let (b0, b1) = unsafe { (i64::from(*p), i64::from(*p.add(1))) };
+        _mm256_set_epi64x(b1, b1, b0, b0)
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn store_bytes(p: *mut u8, v: Self) {
+        // SAFETY: the caller passes 2 writable bytes.
+        unsafe {
+            *p = _mm256_extract_epi8::<0>(v) as u8;
+            *p.add(1) = _mm256_extract_epi8::<16>(v) as u8;
+        }
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn load_words_dup(p: *const u8) -> Self {
+        // SAFETY: the caller passes 16 readable bytes.
+        let w = unsafe { _mm_loadu_si128(p.cast()) };
+        _mm256_permute4x64_epi64::<0b01_01_00_00>(_mm256_castsi128_si256(w))
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn store_low_words(p: *mut u8, v: Self) {
+        let w = _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b00_00_10_00>(v));
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { _mm_storeu_si128(p.cast(), w) }
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx2")]
+    unsafe fn tweaks4(gate: u64, k: u64, domain: u64) -> Self {
+        let t = gate.wrapping_mul(4) | k;
+        let d = domain as i64;
+        _mm256_set_epi64x(d, t.wrapping_add(4) as i64, d, t as i64)
+    }
 }
 
 impl Lanes for __m512i {
@@ -257,6 +382,71 @@ impl Lanes for __m512i {
     unsafe fn rounds8(k: &[Self; 11], s: &mut [Self; 8]) {
         x86_vaes::rounds512(k, s)
     }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn unpacklo(a: Self, b: Self) -> Self {
+        _mm512_unpacklo_epi64(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn swap_halves(a: Self) -> Self {
+        _mm512_shuffle_epi32::<_MM_PERM_BADC>(a)
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn msb_mask(a: Self) -> Self {
+        _mm512_srai_epi32::<31>(_mm512_shuffle_epi32::<_MM_PERM_DDDD>(a))
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn srl(a: Self, k: i32) -> Self {
+        _mm512_srl_epi64(a, _mm_cvtsi32_si128(k))
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn load_bytes(p: *const u8) -> Self {
+        // SAFETY: the caller passes 4 readable bytes.
+        let b: [i64; 4] = core::array::from_fn(|j| i64::from(unsafe { *p.add(j) }));
+        _mm512_setr_epi64(b[0], b[0], b[1], b[1], b[2], b[2], b[3], b[3])
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn store_bytes(p: *mut u8, v: Self) {
+        let mut w = [0u64; 8];
+        // SAFETY: `w` holds 64 bytes; the caller passes 4 writable bytes.
+        unsafe {
+            _mm512_storeu_si512(w.as_mut_ptr().cast(), v);
+            for j in 0..4 {
+                *p.add(j) = w[2 * j] as u8;
+            }
+        }
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn load_words_dup(p: *const u8) -> Self {
+        // SAFETY: the caller passes 32 readable bytes.
+        let w = unsafe { _mm256_loadu_si256(p.cast()) };
+        let idx = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
+        _mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(w))
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn store_low_words(p: *mut u8, v: Self) {
+        let idx = _mm512_setr_epi64(0, 2, 4, 6, 0, 2, 4, 6);
+        let w = _mm512_castsi512_si256(_mm512_permutexvar_epi64(idx, v));
+        // SAFETY: the caller passes 32 writable bytes.
+        unsafe { _mm256_storeu_si256(p.cast(), w) }
+    }
+    #[inline]
+    #[target_feature(enable = "aes,vaes,avx512f")]
+    unsafe fn tweaks4(gate: u64, k: u64, domain: u64) -> Self {
+        let t = (gate.wrapping_mul(4) | k) as i64;
+        let d = domain as i64;
+        _mm512_add_epi64(
+            _mm512_setr_epi64(t, d, t, d, t, d, t, d),
+            _mm512_setr_epi64(0, 0, 4, 0, 8, 0, 12, 0),
+        )
+    }
 }
 
 /// `x ← π(π(x) ⊕ t) ⊕ π(x)` on eight registers.
@@ -264,14 +454,25 @@ impl Lanes for __m512i {
 /// # Safety
 /// `L`'s CPU features.
 #[inline(always)]
-unsafe fn tccr8<L: Lanes>(k: &[L; 11], x: [L; 8], t: &[L; 8]) -> [L; 8] {
+pub(super) unsafe fn tccr8<L: Lanes>(k: &[L; 11], x: [L; 8], t: &[L; 8]) -> [L; 8] {
     // SAFETY: (whole body) `L`'s features are the caller's contract.
+    // (Loops, not `array::from_fn` closures: a closure does not inherit the target features,
+    // so the `Lanes` calls inside it may stay calls.)
     unsafe {
-        let mut px: [L; 8] = core::array::from_fn(|i| L::xor(x[i], k[0]));
+        let mut px = x;
+        for v in px.iter_mut() {
+            *v = L::xor(*v, k[0]);
+        }
         L::rounds8(k, &mut px);
-        let mut s: [L; 8] = core::array::from_fn(|i| L::xor(L::xor(px[i], t[i]), k[0]));
+        let mut s = px;
+        for (v, tw) in s.iter_mut().zip(t) {
+            *v = L::xor(L::xor(*v, *tw), k[0]);
+        }
         L::rounds8(k, &mut s);
-        core::array::from_fn(|i| L::xor(s[i], px[i]))
+        for (v, p) in s.iter_mut().zip(&px) {
+            *v = L::xor(*v, *p);
+        }
+        s
     }
 }
 
