@@ -55,9 +55,9 @@ enum Command {
         /// each one's circuit-privacy budget.
         #[arg(long, default_value = "gazelle-8192-hybrid")]
         params: String,
-        /// How the server garbles AND gates: half-gates (32 bytes per gate) or three-halves
-        /// (25 bytes per gate, 1.5× the hashing).
-        #[arg(long, default_value = "half-gates")]
+        /// How the server garbles AND gates: three-halves (default: 25 bytes per gate) or
+        /// half-gates (32 bytes per gate, two thirds of the hashing).
+        #[arg(long, default_value = "three-halves")]
         garbling: gazelle::gc::Scheme,
     },
     /// Serve private inference on a model (one session per connection).
@@ -89,10 +89,10 @@ enum Command {
         /// solving far cheaper). Every client is told which in the handshake.
         #[arg(long, value_enum, default_value_t = RevealArg::Class)]
         reveal: RevealArg,
-        /// How AND gates are garbled: half-gates (32 bytes per gate) or three-halves (25 bytes
-        /// per gate, −22 % of the offline bytes, 1.5× the hashing on both sides); every client
-        /// is told which in the handshake.
-        #[arg(long, default_value = "half-gates")]
+        /// How AND gates are garbled: three-halves (default: 25 bytes per gate, −22 % of the
+        /// table bytes, 1.5× the hashing on both sides) or half-gates (32 bytes per gate);
+        /// every client is told which in the handshake.
+        #[arg(long, default_value = "three-halves")]
         garbling: gazelle::gc::Scheme,
         /// On SIGTERM/SIGINT: stop accepting, let every session finish its current query,
         /// and exit 0 once they have ended or after this many seconds.

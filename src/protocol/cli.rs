@@ -1131,7 +1131,7 @@ pub fn demo(
             .map_or(String::new(), |l| format!(", shaped link {l}")),
         param_set.name()
     );
-    if opts.garbling != crate::gc::Scheme::default() {
+    if opts.garbling != ServerConfig::default().garbling {
         println!("garbling: {}", opts.garbling);
     }
     let t = Instant::now();

@@ -13,8 +13,9 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// Version of the wire protocol; both sides must agree (3: the terms say whether the logits
 /// or only the class are revealed, and the last stage is then the argmax circuit; 4: the
 /// server sends the model's architecture, and a client may ask for any model; 5: the hello
-/// carries the client's credential).
-pub const PROTOCOL_VERSION: u16 = 5;
+/// carries the client's credential; 6: the terms say how AND gates are garbled, half gates or
+/// three halves).
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Longest credential (access token) in a hello, in bytes.
 pub const MAX_CREDENTIAL: usize = 255;

@@ -175,7 +175,7 @@ pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
     let opts = DemoOptions {
         tls: false,
         link,
-        garbling: Default::default(),
+        garbling: gazelle::protocol::ServerConfig::default().garbling,
     };
     let backend = selected();
     let param_set = gazelle::he::params::ParamSetId::default();
