@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         2 => drop(PublicKey::from_bytes(p, msg)),
         3 => drop(GaloisKeys::from_bytes(p, msg)),
         4 => drop(wire::decode_cts(p, msg, 3, "fuzz")),
-        5 => drop(wire::decode_garbler_labels(msg, 64, 20)),
+        5 => drop(wire::decode_garbler_seed(msg, 20)),
         6 => drop(base::BaseSenderMsg::from_bytes(msg)),
         7 => drop(base::BaseReceiverMsg::from_bytes(msg, 128)),
         8 => drop(SeedMsg::from_bytes(msg, ExtParams::SOFTSPOKEN_8)),

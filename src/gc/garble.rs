@@ -110,6 +110,25 @@ impl std::str::FromStr for Scheme {
 /// count up from 0 and never get here).
 const DICE_COUNTER: u128 = 1 << 127;
 
+/// The label generator's counters from here up make [`LabelSeed`]s (above every dice counter:
+/// those stay below `2^127 + 2^60`).
+const SEED_COUNTER: u128 = 3 << 126;
+
+/// The public seed of the garbler's own active input labels in a batch garbled with
+/// [`Garbler::garble_parallel_known_inputs`]: the evaluator derives them
+/// ([`seeded_input_labels`]) instead of receiving 16 bytes per input bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelSeed(pub [u8; 16]);
+
+/// The active labels of a [`LabelSeed`]: `count` blocks of AES-128-CTR under the seed as key,
+/// from counter 0 (`[instance][garbler input]` for a batch).
+pub fn seeded_input_labels(seed: &LabelSeed, count: usize) -> Result<Vec<Block>> {
+    let aes = Aes128::new(Block::new(seed.0))?;
+    let mut out = vec![Block::ZERO; count];
+    aes.ctr_many(0, &mut out);
+    Ok(out)
+}
+
 /// Secret dice for three-halves gates `gate..gate + m` (`m ≤ GROUP`): byte `g mod 16` of
 /// the label generator's block at counter `DICE_COUNTER + ⌊g / 16⌋` for gate `g`.
 /// `buf` holds the keystream (the caller wipes it).
@@ -625,6 +644,8 @@ pub struct Garbler {
     /// AES-CTR under a secret key drawn from the CSPRNG: the label generator.
     label_prg: Aes128,
     label_counter: u128,
+    /// Label seeds drawn ([`SEED_COUNTER`] + this).
+    seeds: u128,
     next_gate: u64,
     scheme: Scheme,
 }
@@ -714,6 +735,7 @@ impl Garbler {
             delta,
             label_prg,
             label_counter: 0,
+            seeds: 0,
             next_gate: 0,
             scheme: Scheme::HalfGates,
         }
@@ -755,7 +777,7 @@ impl Garbler {
         instances: usize,
         sink: &mut W,
     ) -> Result<Garbling> {
-        self.garble_on(circuit, instances, sink, None)
+        self.garble_on(circuit, instances, sink, None, None)
     }
 
     /// [`Garbler::garble`] on the threads of `pool`: blocks of whole
@@ -769,7 +791,45 @@ impl Garbler {
         sink: &mut W,
         pool: &rayon::ThreadPool,
     ) -> Result<Garbling> {
-        self.garble_on(circuit, instances, sink, Some(pool))
+        self.garble_on(circuit, instances, sink, Some(pool), None)
+    }
+
+    /// [`Garbler::garble_parallel`] with the garbler's own input values known before
+    /// garbling (`garbler_bits`, `[instance][garbler input]`): their active labels are
+    /// AES-CTR blocks under a fresh public [`LabelSeed`] (drawn from the label generator)
+    /// and their zero-labels those ⊕ value·Δ, so the evaluator derives the active labels
+    /// from the seed ([`seeded_input_labels`]) — 16 bytes for the batch instead of 16 per
+    /// input bit. The active labels are as unpredictable to anyone without the seed and as
+    /// independent of the values and of Δ as drawn ones (the evaluator learns them either
+    /// way); Δ stays hidden.
+    pub fn garble_parallel_known_inputs<W: Write>(
+        &mut self,
+        circuit: &Circuit,
+        instances: usize,
+        garbler_bits: &[bool],
+        sink: &mut W,
+        pool: &rayon::ThreadPool,
+    ) -> Result<(Garbling, LabelSeed)> {
+        let k = circuit.counts().garbler_inputs;
+        if garbler_bits.len() != instances * k {
+            return Err(GcError::InputLength {
+                expected: instances * k,
+                found: garbler_bits.len(),
+            });
+        }
+        let mut seed_block = [Block::ZERO];
+        self.label_prg
+            .ctr_many(SEED_COUNTER + self.seeds, &mut seed_block);
+        self.seeds += 1;
+        let seed = LabelSeed(seed_block[0].to_bytes());
+        let garbling = self.garble_on(
+            circuit,
+            instances,
+            sink,
+            Some(pool),
+            Some((garbler_bits, &seed)),
+        )?;
+        Ok((garbling, seed))
     }
 
     fn garble_on<W: Write>(
@@ -778,6 +838,7 @@ impl Garbler {
         instances: usize,
         sink: &mut W,
         pool: Option<&rayon::ThreadPool>,
+        known: Option<(&[bool], &LabelSeed)>,
     ) -> Result<Garbling> {
         use rayon::prelude::*;
         let n_in = circuit.num_inputs();
@@ -786,6 +847,22 @@ impl Garbler {
         let delta = self.delta;
         let mut input_zero = Secret(vec![Block::ZERO; instances * n_in]);
         self.label_counter = self.label_prg.ctr_many(self.label_counter, &mut input_zero);
+        if let Some((bits, seed)) = known {
+            // The garbler's inputs: zero-label = seeded active label ⊕ value·Δ.
+            let active = Secret(seeded_input_labels(seed, bits.len())?);
+            let garbler_inputs = circuit
+                .input_parties()
+                .enumerate()
+                .filter(|(_, p)| *p == Party::Garbler)
+                .map(|(i, _)| i);
+            let k = circuit.counts().garbler_inputs;
+            for (j, i) in garbler_inputs.enumerate() {
+                for t in 0..instances {
+                    input_zero[i * instances + t] =
+                        active[t * k + j] ^ delta.and_bit(bits[t * k + j]);
+                }
+            }
+        }
         let mut decoding = vec![false; instances * n_out];
         let first_gate = self.next_gate;
         let scheme = self.scheme;
@@ -1278,6 +1355,61 @@ mod tests {
                     Err(GcError::TruncatedTables { .. })
                 ));
             }
+        }
+    }
+
+    /// Garbler inputs known before garbling: the evaluator derives their active labels from the
+    /// seed, the outputs are the reference's, each batch has its own seed, and the labels are
+    /// those of `encode_party` (so one Δ still relates them to the zero-labels).
+    #[test]
+    fn known_garbler_inputs_take_seeded_labels() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let instances = GROUP + 9;
+        let (nc, bits, expect) = relu_case(instances, 21);
+        let c = nc.circuit();
+        let (mut gbits, mut ebits) = (Vec::new(), Vec::new());
+        for inst in bits.chunks(c.num_inputs()) {
+            for (b, p) in inst.iter().zip(c.input_parties()) {
+                match p {
+                    Party::Garbler => gbits.push(*b),
+                    Party::Evaluator => ebits.push(*b),
+                }
+            }
+        }
+        for scheme in Scheme::ALL {
+            let mut g = Garbler::from_seed([5; 32]).unwrap().with_scheme(scheme);
+            let mut e = Evaluator::new().unwrap().with_scheme(scheme);
+            let mut seeds = Vec::new();
+            for _ in 0..2 {
+                let mut tables = Vec::new();
+                let (garbling, seed) = g
+                    .garble_parallel_known_inputs(c, instances, &gbits, &mut tables, &pool)
+                    .unwrap();
+                let glabels = seeded_input_labels(&seed, gbits.len()).unwrap();
+                assert_eq!(
+                    glabels,
+                    garbling.encode_party(c, Party::Garbler, &gbits).unwrap()
+                );
+                let elabels = garbling.encode_party(c, Party::Evaluator, &ebits).unwrap();
+                let split = InputLabels::Split {
+                    garbler: &glabels,
+                    evaluator: &elabels,
+                };
+                let out = e
+                    .evaluate_parallel(c, instances, split, &tables, &pool)
+                    .unwrap();
+                let values = nc.decode_outputs(&decode(&out, garbling.decoding()).unwrap());
+                assert_eq!(values, expect, "{scheme}");
+                seeds.push(seed);
+            }
+            assert_ne!(seeds[0], seeds[1]);
+            assert!(matches!(
+                g.garble_parallel_known_inputs(c, instances, &gbits[1..], &mut Vec::new(), &pool),
+                Err(GcError::InputLength { .. })
+            ));
         }
     }
 

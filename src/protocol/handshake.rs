@@ -14,7 +14,7 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// or only the class are revealed, and the last stage is then the argmax circuit; 4: the
 /// server sends the model's architecture, and a client may ask for any model; 5: the hello
 /// carries the client's credential; 6: the terms say how AND gates are garbled, half gates or
-/// three halves).
+/// three halves, and the garbler's input labels of a stage come from a 16-byte seed).
 pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Longest credential (access token) in a hello, in bytes.

@@ -8,9 +8,9 @@
 //! ciphertext decoder's own error), never panics.
 use super::{ProtocolError, Result};
 use crate::codec::{Reader, Writer};
+use crate::gc::LabelSeed;
 use crate::he::{Ciphertext, Parameters};
 use crate::ot::ExtParams;
-use kernels::Block;
 use std::sync::Arc;
 
 /// Client hello (see [`super::handshake`]).
@@ -28,7 +28,7 @@ pub const TAG_GK: u8 = 0x11;
 pub const TAG_QUERY: u8 = 0x12;
 /// A chunk of garbled tables (offline).
 pub const TAG_TABLES: u8 = 0x13;
-/// The garbler's input labels and the output decoding bits of one stage (offline).
+/// The seed of the garbler's input labels and the output decoding bits of one stage (offline).
 pub const TAG_GLABELS: u8 = 0x14;
 /// Ciphertexts client → server (online).
 pub const TAG_CTS_UP: u8 = 0x15;
@@ -102,44 +102,35 @@ pub fn decode_cts(
     Ok(out)
 }
 
-/// Bytes of a garbler-labels message with `labels` labels and `bits` decoding bits.
-pub fn garbler_labels_len(labels: usize, bits: usize) -> usize {
-    16 * labels + bits.div_ceil(8)
+/// Bytes of a garbler-seed message with `bits` decoding bits.
+pub fn garbler_seed_len(bits: usize) -> usize {
+    16 + bits.div_ceil(8)
 }
 
-/// Encodes the garbler's input labels and the output decoding bits of one non-linear stage:
-/// the labels (16 bytes each), then the decoding bits packed LSB-first
+/// Encodes what the garbler sends after one non-linear stage's tables: the [`LabelSeed`] of
+/// its own active input labels (16 bytes; the client derives them,
+/// [`crate::gc::seeded_input_labels`]), then the output decoding bits packed LSB-first
 /// ([`crate::codec::pack_bits`]).
-pub fn encode_garbler_labels(labels: &[Block], decoding: &[bool]) -> Vec<u8> {
-    let mut w = Writer::with_capacity(garbler_labels_len(labels.len(), decoding.len()));
-    for l in labels {
-        w.bytes(l.as_bytes());
-    }
+pub fn encode_garbler_seed(seed: &LabelSeed, decoding: &[bool]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(garbler_seed_len(decoding.len()));
+    w.bytes(&seed.0);
     w.bits(decoding);
     w.into_vec()
 }
 
-/// Decodes a message of [`encode_garbler_labels`] holding exactly `labels` labels and
-/// `bits` decoding bits (padding bits zero).
-pub fn decode_garbler_labels(
-    msg: &[u8],
-    labels: usize,
-    bits: usize,
-) -> Result<(Vec<Block>, Vec<bool>)> {
-    let what = "garbler labels";
-    let expect = garbler_labels_len(labels, bits);
+/// Decodes a message of [`encode_garbler_seed`] holding exactly `bits` decoding bits (padding
+/// bits zero).
+pub fn decode_garbler_seed(msg: &[u8], bits: usize) -> Result<(LabelSeed, Vec<bool>)> {
+    let what = "garbler seed";
+    let expect = garbler_seed_len(bits);
     if msg.len() != expect {
         return malformed(what, format!("{} bytes, expected {expect}", msg.len()));
     }
     let mut r = Reader::new(msg, what);
-    let labels = r
-        .take_items(labels, 16)?
-        .chunks_exact(16)
-        .map(|b| Block::try_from_slice(b).unwrap_or(Block::ZERO))
-        .collect();
+    let seed = LabelSeed(r.take_items(1, 16)?.try_into().expect("16 bytes"));
     let decoding = crate::codec::unpack_bits(r.bits(bits)?, bits);
     r.finish()?;
-    Ok((labels, decoding))
+    Ok((seed, decoding))
 }
 
 #[cfg(test)]
@@ -147,22 +138,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn garbler_labels_round_trip_and_reject_bad_lengths() {
-        let labels: Vec<Block> = (0..3u8)
-            .map(|i| Block::try_from_slice(&[i; 16]).unwrap())
-            .collect();
+    fn garbler_seed_round_trips_and_rejects_bad_lengths() {
+        let seed = LabelSeed([7; 16]);
         let decoding = vec![true, false, true, true, false];
-        let msg = encode_garbler_labels(&labels, &decoding);
-        assert_eq!(msg.len(), garbler_labels_len(3, 5));
-        let (l, d) = decode_garbler_labels(&msg, 3, 5).unwrap();
-        assert_eq!((l, d), (labels, decoding));
-        assert!(decode_garbler_labels(&msg[1..], 3, 5).is_err());
-        assert!(decode_garbler_labels(&msg, 2, 5).is_err());
+        let msg = encode_garbler_seed(&seed, &decoding);
+        assert_eq!(msg.len(), garbler_seed_len(5));
+        assert_eq!(decode_garbler_seed(&msg, 5).unwrap(), (seed, decoding));
+        assert!(decode_garbler_seed(&msg[1..], 5).is_err());
+        assert!(decode_garbler_seed(&msg, 9).is_err());
         // A set padding bit.
         let mut bad = msg.clone();
         *bad.last_mut().unwrap() |= 0x80;
         assert!(matches!(
-            decode_garbler_labels(&bad, 3, 5),
+            decode_garbler_seed(&bad, 5),
             Err(ProtocolError::Malformed { .. })
         ));
     }

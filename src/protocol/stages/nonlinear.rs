@@ -11,12 +11,12 @@
 use super::{ClientOnline, ClientStep, ServerOffline};
 use crate::channel::Channel;
 use crate::gc::gazelle::{ArgmaxCircuit, NonlinearCircuit, Output};
-use crate::gc::{arith, decode, Circuit, InputLabels, Party, Scheme};
+use crate::gc::{arith, decode, seeded_input_labels, Circuit, InputLabels, Party, Scheme};
 use crate::net::{self, ChunkWriter};
 use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
 use crate::protocol::server::Session;
 use crate::protocol::wire::{
-    decode_garbler_labels, encode_garbler_labels, garbler_labels_len, TAG_GLABELS, TAG_TABLES,
+    decode_garbler_seed, encode_garbler_seed, garbler_seed_len, TAG_GLABELS, TAG_TABLES,
 };
 use crate::protocol::{random_mod, ProtocolError, Result};
 use crate::sched::Scheduler;
@@ -146,8 +146,8 @@ fn argmax_eval_bits(circuit: &ArgmaxCircuit, gather: &[usize]) -> usize {
 }
 
 /// Extends the random OTs for the `eval_bits` evaluator inputs, garbles `inst` instances of
-/// `circuit` and streams the tables, then sends the garbler's input labels of `gbits` with
-/// the output decoding bits.
+/// `circuit` with the garbler's inputs `gbits` known (their labels come from a seed) and
+/// streams the tables, then sends the seed with the output decoding bits.
 fn garble_and_send<C: Channel>(
     ch: &mut C,
     s: &mut Session,
@@ -158,15 +158,18 @@ fn garble_and_send<C: Channel>(
 ) -> Result<ServerPrep> {
     let pool = ot_io::extend_sender(ch, &mut s.cot, eval_bits)?;
     let mut w = ChunkWriter::new(ch, TAG_TABLES);
-    let garbling = s
-        .garbler
-        .garble_parallel(circuit, inst, &mut w, Scheduler::global().pool())?;
+    let (garbling, seed) = s.garbler.garble_parallel_known_inputs(
+        circuit,
+        inst,
+        gbits,
+        &mut w,
+        Scheduler::global().pool(),
+    )?;
     w.finish()?;
-    let glabels = garbling.encode_party(circuit, Party::Garbler, gbits)?;
     net::send_msg(
         ch,
         TAG_GLABELS,
-        &encode_garbler_labels(&glabels, garbling.decoding()),
+        &encode_garbler_seed(&seed, garbling.decoding()),
     )?;
     let zero_labels = garbling.party_zero_labels(circuit, Party::Evaluator);
     Ok(ServerPrep { pool, zero_labels })
@@ -257,13 +260,9 @@ fn receive<C: Channel>(
         return Err(e.into());
     }
     let g_inputs = circuit.counts().garbler_inputs * inst;
-    let msg = net::recv_msg(
-        ch,
-        TAG_GLABELS,
-        garbler_labels_len(g_inputs, dec_len),
-        "garbler labels",
-    )?;
-    let (glabels, decoding) = decode_garbler_labels(&msg, g_inputs, dec_len)?;
+    let msg = net::recv_msg(ch, TAG_GLABELS, garbler_seed_len(dec_len), "garbler seed")?;
+    let (seed, decoding) = decode_garbler_seed(&msg, dec_len)?;
+    let glabels = seeded_input_labels(&seed, g_inputs)?;
     Ok(ClientPrep {
         pool,
         tables,
