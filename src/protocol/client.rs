@@ -126,7 +126,12 @@ impl<'c, C: Channel> Client<'c, C> {
                 return Err(e);
             }
         };
-        let ((sk, cot), keys) = measure(ch, |ch| {
+        let garbled_stages = plan
+            .stages
+            .iter()
+            .filter(|st| matches!(st, Stage::Nonlinear { .. } | Stage::Argmax { .. }))
+            .count();
+        let ((sk, cot, tables), keys) = measure(ch, |ch| {
             let mut rng = sampling::secret_rng()?;
             let sk = SecretKey::generate(&params, &mut rng);
             let pk = PublicKey::generate(&sk, &mut rng);
@@ -137,18 +142,17 @@ impl<'c, C: Channel> Client<'c, C> {
             }
             let mut ot_rng = OtRng::from_entropy()?;
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
-            Ok((sk, cot))
+            // One query's table buffers, mapped now (part of the session's setup) rather than
+            // page by page on the first query's path.
+            let mut tables = stages::TableBuffers::new(garbled_stages);
+            tables.prefault(stages::table_sizes(&plan, terms.garbling));
+            Ok((sk, cot, tables))
         })?;
-        let garbled_stages = plan
-            .stages
-            .iter()
-            .filter(|st| matches!(st, Stage::Nonlinear { .. } | Stage::Argmax { .. }))
-            .count();
         Ok(Client {
             ch,
             model,
             plan,
-            tables: stages::TableBuffers::new(garbled_stages),
+            tables,
             labels: Default::default(),
             sk,
             cot,

@@ -241,6 +241,20 @@ pub(crate) fn server_online<C: Channel>(
     }
 }
 
+/// Bytes of garbled tables of each garbled stage of `plan` under `scheme`, in plan order.
+pub(crate) fn table_sizes(plan: &super::Plan, scheme: Scheme) -> Vec<usize> {
+    plan.stages
+        .iter()
+        .filter_map(|st| match st {
+            Stage::Nonlinear { circuit, gather } => {
+                Some(nonlinear::table_bytes(circuit, gather, scheme))
+            }
+            Stage::Argmax { circuit, .. } => Some(nonlinear::argmax_table_bytes(circuit, scheme)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The client's offline phase of `stage`.
 pub(crate) fn client_offline<C: Channel>(
     stage: &Stage,
