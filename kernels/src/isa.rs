@@ -40,6 +40,9 @@ tokens! {
     Avx2Fma => crate::backend::cpu::has_avx2() && std::arch::is_x86_feature_detected!("fma");
     /// x86-64 AVX-512 F and DQ: the avx512 NTT kernels and the block permutation.
     Avx512 => crate::backend::cpu::has_avx512();
+    /// x86-64 AVX-512 F, DQ and BW: the products with packed 50-bit multiplicands
+    /// ([`crate::ntt::NttPlan64::mul_compact_pair_float_packed`]; word permutes).
+    Avx512Bw => crate::backend::cpu::has_avx512() && std::arch::is_x86_feature_detected!("avx512bw");
     /// x86-64 AVX-512 F, DQ and IFMA52: the 52-bit Shoup butterflies
     /// ([`crate::ntt::Reduction::Shoup52`]).
     Avx512Ifma => crate::backend::cpu::has_avx512ifma();

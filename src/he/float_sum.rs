@@ -5,7 +5,7 @@
 //! the work of [`Ciphertext::mul_plain_acc`] (no conversions, no per-product reduction), and
 //! the sums are the same bit for bit (both are the exact sum mod q).
 use super::ciphertext::Ciphertext;
-use super::encoding::PreparedPlaintext;
+use super::encoding::{CompactLimb, PreparedPlaintext};
 use super::error::{HeError, Result};
 use super::params::{check_same, Parameters};
 use super::poly::{Poly, Representation};
@@ -86,7 +86,7 @@ impl ProductSum {
                 found: format!("level {}", ct.limbs),
             });
         }
-        if pt.poly.representation() != Representation::Ntt {
+        if !pt.is_compact() {
             return Err(HeError::ParameterMismatch {
                 expected: "a compact prepared plaintext".into(),
                 found: "one with Shoup constants".into(),
@@ -105,12 +105,13 @@ impl ProductSum {
                 .zip(ct.halves[1].chunks_exact(n)),
         );
         for (k, ((o0, o1), (a0, a1))) in chunks.enumerate() {
-            self.params.plans[k].mul_compact_pair_float(
-                [o0, o1],
-                [a0, a1],
-                pt.poly.limb(k),
-                reduce,
-            );
+            let plan = &self.params.plans[k];
+            match pt.compact_limb(k).expect("checked compact above") {
+                CompactLimb::Words(b) => plan.mul_compact_pair_float([o0, o1], [a0, a1], b, reduce),
+                CompactLimb::Packed(b) => {
+                    plan.mul_compact_pair_float_packed([o0, o1], [a0, a1], b, reduce)
+                }
+            }
         }
         Ok(())
     }

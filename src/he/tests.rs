@@ -301,13 +301,26 @@ fn product_sum_equals_mul_plain_acc() {
             };
             let fct = FloatCiphertext::new(&ct).unwrap();
             let mut want = Ciphertext::zero(&params, level).unwrap();
+            // Packed (where the kernels allow) and unpacked multiplicands: the same sums.
+            let mut unpacked_sum = ProductSum::new(&params, level).unwrap();
+            let mut unpacked_want = Ciphertext::zero(&params, level).unwrap();
             for _ in 0..20 {
                 let v = random_slots(&params, &mut rng);
-                let pt = PreparedPlaintext::new(&Plaintext::encode_slots(&params, &v).unwrap());
+                let encoded = Plaintext::encode_slots(&params, &v).unwrap();
+                let pt = PreparedPlaintext::new(&encoded);
                 assert!(pt.is_compact());
                 want.mul_plain_acc(&ct, &pt).unwrap();
                 sum.mul_plain_acc(&fct, &pt).unwrap();
+                let up = PreparedPlaintext::new_unpacked(&encoded);
+                assert!(!up.is_packed() && up.is_compact());
+                if pt.is_packed() {
+                    assert!(pt.memory_bytes() * 10 < up.memory_bytes() * 8);
+                }
+                unpacked_want.mul_plain_acc(&ct, &up).unwrap();
+                unpacked_sum.mul_plain_acc(&fct, &up).unwrap();
             }
+            assert_eq!(unpacked_want, want, "{}", params.name());
+            assert_eq!(unpacked_sum.finish(), want, "{}", params.name());
             assert_eq!(sum.finish(), want, "{}", params.name());
             ran += 1;
         }

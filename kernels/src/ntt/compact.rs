@@ -48,12 +48,95 @@ pub(crate) type SumFn = unsafe fn(&Consts, &mut [u64], SumBase<'_, u64>, &[[&[u6
 /// (consts, accs, as, b, reduce): acc_i += a_i ⊙ b in double precision (see [`pair_float_scalar`]).
 pub(crate) type FloatPairFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u64], bool);
 
+/// [`FloatPairFn`] with b packed ([`pack`]).
+pub(crate) type FloatPairPackedFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u8], bool);
+
 /// The SIMD kernels of one backend.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Kernels {
     pub pair: PairFn,
     pub sum: SumFn,
     pub pair_float: FloatPairFn,
+    /// Where the backend reads packed multiplicands with vector permutes (AVX-512BW).
+    pub pair_float_packed: Option<FloatPairPackedFn>,
+}
+
+/// Bits per packed value: every value of a compact prime is below 2^50.
+pub const PACKED_BITS: usize = COMPACT_MAX_BITS as usize;
+
+/// Zero bytes after the packed values: a kernel loads 64 bytes for each 8 values (50 bytes),
+/// the last group reading 14 bytes past them.
+pub const PACKED_PAD: usize = 16;
+
+/// Bytes of `n` packed values, padding included.
+pub const fn packed_bytes(n: usize) -> usize {
+    (n * PACKED_BITS).div_ceil(8) + PACKED_PAD
+}
+
+/// Packs values below 2^50 into `dst` ([`packed_bytes`]`(src.len())` bytes): value i at bits
+/// `50i .. 50i + 50`, little-endian; the padding is zero. Panics on a value ≥ 2^50 or a wrong
+/// length.
+pub fn pack(src: &[u64], dst: &mut [u8]) {
+    assert!(
+        dst.len() == packed_bytes(src.len()),
+        "pack: {} values need {} bytes",
+        src.len(),
+        packed_bytes(src.len())
+    );
+    // A bit buffer: values go in at the top, whole 64-bit words come out at the bottom.
+    let (mut buf, mut bits, mut at) = (0u128, 0usize, 0usize);
+    for &x in src {
+        assert!(
+            x < 1 << PACKED_BITS,
+            "pack: value {x} has more than 50 bits"
+        );
+        buf |= (x as u128) << bits;
+        bits += PACKED_BITS;
+        if bits >= 64 {
+            dst[at..at + 8].copy_from_slice(&(buf as u64).to_le_bytes());
+            (buf, bits, at) = (buf >> 64, bits - 64, at + 8);
+        }
+    }
+    let rest = &mut dst[at..];
+    let k = bits.div_ceil(8);
+    rest[..k].copy_from_slice(&buf.to_le_bytes()[..k]);
+    rest[k..].fill(0);
+}
+
+/// Value `i` of a packed array.
+#[inline(always)]
+pub fn unpack_one(src: &[u8], i: usize) -> u64 {
+    let (byte, shift) = (PACKED_BITS * i / 8, PACKED_BITS * i % 8);
+    let w = u64::from_le_bytes(src[byte..byte + 8].try_into().expect("8 bytes"));
+    (w >> shift) & ((1 << PACKED_BITS) - 1)
+}
+
+/// [`pair_float_scalar`] with b packed: unpacked 64 values at a time into a stack buffer, the
+/// same operations (the reference of the packed SIMD kernels).
+pub(crate) fn pair_float_packed_scalar(
+    c: &Consts,
+    acc: [&mut [u64]; 2],
+    a: [&[u64]; 2],
+    b: &[u8],
+    reduce: bool,
+) {
+    const CHUNK: usize = 64;
+    let [o0, o1] = acc;
+    let mut buf = [0u64; CHUNK];
+    for start in (0..o0.len()).step_by(CHUNK) {
+        let m = CHUNK.min(o0.len() - start);
+        for (k, v) in buf[..m].iter_mut().enumerate() {
+            *v = unpack_one(b, start + k);
+        }
+        let r = start..start + m;
+        pair_float_scalar(
+            c,
+            [&mut o0[r.clone()], &mut o1[r.clone()]],
+            [&a[0][r.clone()], &a[1][r]],
+            &buf[..m],
+            reduce,
+        );
+    }
 }
 
 /// Products a double-precision accumulator takes between two reductions: it starts at most
@@ -189,7 +272,9 @@ pub(crate) fn select(backend: Backend) -> Option<Kernels> {
             crate::isa::Avx512::try_new(),
             crate::isa::Avx2Fma::try_new(),
         ) {
-            (Some(v4), Some(v3)) => Some(x86::avx512_kernels(v4, v3)),
+            (Some(v4), Some(v3)) => {
+                Some(x86::avx512_kernels(v4, v3, crate::isa::Avx512Bw::try_new()))
+            }
             (None, v3) => v3.map(x86::avx2_kernels),
             (Some(_), None) => None,
         },
@@ -200,7 +285,7 @@ pub(crate) fn select(backend: Backend) -> Option<Kernels> {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{add_mod, mul_mod, Consts, Kernels, SumBase};
-    use crate::isa::{Avx2Fma, Avx512};
+    use crate::isa::{Avx2Fma, Avx512, Avx512Bw};
     use std::arch::x86_64::*;
 
     /// 2^52 as f64 and as its bit pattern: `bits(x | MAGIC) − 2^52` is x for x < 2^52.
@@ -211,16 +296,97 @@ mod x86 {
             pair: pair_avx2,
             sum: sum_avx2,
             pair_float: pair_float_avx2,
+            pair_float_packed: None,
         }
     }
 
     /// The 8-lane `sum` and `pair_float` with the 4-lane `pair` (the tokens prove AVX-512F/DQ
-    /// and AVX2 with FMA).
-    pub(super) fn avx512_kernels(_: Avx512, _: Avx2Fma) -> Kernels {
+    /// and AVX2 with FMA); packed multiplicands where `bw` proves AVX-512BW.
+    pub(super) fn avx512_kernels(_: Avx512, _: Avx2Fma, bw: Option<Avx512Bw>) -> Kernels {
         Kernels {
             pair: pair_avx2,
             sum: sum_avx512,
             pair_float: pair_float_avx512,
+            pair_float_packed: bw.map(|_| pair_float_packed_avx512 as super::FloatPairPackedFn),
+        }
+    }
+
+    /// Eight packed values (group `g`: bytes `50g ..`) as u64 lanes: word permute (lane l
+    /// takes the 4 16-bit words from `⌊50l/16⌋`), shift right by `50l mod 16`, mask.
+    ///
+    /// # Safety
+    /// AVX-512F and BW; `p` readable for 64 bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn unpack8(p: *const u8, idx: __m512i, shifts: __m512i, mask: __m512i) -> __m512i {
+        // SAFETY: the caller passes 64 readable bytes.
+        let raw = unsafe { _mm512_loadu_si512(p.cast()) };
+        _mm512_and_si512(
+            _mm512_srlv_epi64(_mm512_permutexvar_epi16(idx, raw), shifts),
+            mask,
+        )
+    }
+
+    /// [`pair_float_avx512`] with b packed ([`super::pack`]): the same operations per lane.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and BW (an [`Avx512Bw`] token was taken to reach it); `b` holds
+    /// [`super::packed_bytes`] of the slices' common length (checked by the caller).
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn pair_float_packed_avx512(
+        c: &Consts,
+        acc: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u8],
+        reduce: bool,
+    ) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let q = _mm512_set1_pd(c.qf);
+        let qinv = _mm512_set1_pd(c.qinv);
+        let words: [i16; 32] = core::array::from_fn(|i| ((50 * (i / 4)) / 16 + i % 4) as i16);
+        // SAFETY: `words` holds 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
+        let shifts = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+        let mask = _mm512_set1_epi64((1 << super::PACKED_BITS) - 1);
+        let [o0, o1] = acc;
+        let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
+        let body = len - len % 8;
+        assert!(b.len() >= super::packed_bytes(body));
+        for i in (0..body).step_by(8) {
+            // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
+            // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned accesses.
+            unsafe {
+                let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
+                let bf = to_f64_8(bi, magic_i, magic);
+                for (o, a) in [(o0.as_mut_ptr(), a[0]), (o1.as_mut_ptr(), a[1])] {
+                    let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
+                    let h = _mm512_mul_pd(af, bf);
+                    let l = _mm512_fmsub_pd(af, bf, h);
+                    let k = round_near8(_mm512_mul_pd(h, qinv));
+                    let dst = o.add(i).cast::<f64>();
+                    let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
+                    let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
+                    if reduce {
+                        s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
+                    }
+                    _mm512_storeu_pd(dst, s);
+                }
+            }
+        }
+        if body < len {
+            let mut tail = [0u64; 8];
+            for (k, t) in tail[..len - body].iter_mut().enumerate() {
+                *t = super::unpack_one(b, body + k);
+            }
+            let (t0, t1) = (&mut o0[body..len], &mut o1[body..len]);
+            super::pair_float_scalar(
+                c,
+                [t0, t1],
+                [&a[0][body..len], &a[1][body..len]],
+                &tail[..len - body],
+                reduce,
+            );
         }
     }
 
@@ -628,6 +794,59 @@ mod tests {
                             assert_eq!(out[j] as u128, w[j] % q as u128, "q={q} j={j}");
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Packed multiplicands: the round trip at the edges, and every packed kernel (scalar and
+    /// SIMD) gives the unpacked scalar sums bit for bit.
+    #[test]
+    fn packed_float_pairs_match_unpacked() {
+        let seed = TestRng::fresh_seed();
+        println!("compact packed seed {seed:#x}");
+        let mut rng = TestRng::new(seed);
+        let q = crate::prime::ntt_primes(50, 1 << 14, 1)[0];
+        let c = Consts::new(q).unwrap();
+        let edge = [0, 1, (1 << 50) - 1, 1 << 49, q - 1, 12345];
+        let mut packed = vec![0xffu8; packed_bytes(edge.len())];
+        pack(&edge, &mut packed);
+        let back: Vec<u64> = (0..edge.len()).map(|i| unpack_one(&packed, i)).collect();
+        assert_eq!(back, edge);
+        assert!(packed[packed.len() - PACKED_PAD..].iter().all(|&b| b == 0));
+        let packed_simd: Vec<FloatPairPackedFn> = Backend::available()
+            .into_iter()
+            .filter_map(select)
+            .filter_map(|k| k.pair_float_packed)
+            .collect();
+        println!("packed SIMD kernels: {}", packed_simd.len());
+        for len in [0usize, 7, 8, 64 + 5, 8192] {
+            let mut want = [vec![0u64; len], vec![0u64; len]];
+            let mut got = vec![[vec![0u64; len], vec![0u64; len]]; 1 + packed_simd.len()];
+            for t in 0..10 {
+                let (a0, a1) = (rng.vec_below(len, q), rng.vec_below(len, q));
+                let b = if t == 3 {
+                    vec![q - 1; len]
+                } else {
+                    rng.vec_below(len, q)
+                };
+                let (mut f0, mut f1) = (vec![0; len], vec![0; len]);
+                to_float(&a0, &mut f0);
+                to_float(&a1, &mut f1);
+                let mut bp = vec![0u8; packed_bytes(len)];
+                pack(&b, &mut bp);
+                let reduce = t % FLOAT_TERMS == FLOAT_TERMS - 1;
+                let [w0, w1] = &mut want;
+                pair_float_scalar(&c, [w0, w1], [&f0, &f1], &b, reduce);
+                let [g0, g1] = &mut got[0];
+                pair_float_packed_scalar(&c, [g0, g1], [&f0, &f1], &bp, reduce);
+                for (f, [g0, g1]) in packed_simd.iter().zip(&mut got[1..]) {
+                    // SAFETY: `select` set the packed kernel after taking its token; `bp` is
+                    // packed_bytes(len) long.
+                    unsafe { f(&c, [g0, g1], [&f0, &f1], &bp, reduce) };
+                }
+                for g in &got {
+                    assert_eq!(g, &want, "len {len} term {t}");
                 }
             }
         }
