@@ -431,7 +431,7 @@ pub fn plot_ntt(
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::MiddleRight)
         .draw()
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
@@ -516,7 +516,8 @@ pub fn plot_e2e(report: &Report, out_dir: &Path) -> Result<Vec<PathBuf>, String>
             .map(|s| s.1 + s.2)
             .fold(0.0, f64::max)
             .max(1e-3)
-            * 1.18;
+            // Room right of the longest bar for its label (~200 of the plot's ~700 px).
+            * 1.45;
         let n = stages.len();
         {
             let root = SVGBackend::new(&path, (1200, 130 + 26 * n as u32)).into_drawing_area();
