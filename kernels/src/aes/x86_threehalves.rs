@@ -36,6 +36,23 @@ unsafe fn constant<L: Lanes>(lo: i64, hi: i64) -> L {
     unsafe { L::splat(_mm_set_epi64x(hi, lo)) }
 }
 
+/// The round keys of `aes`, each in every lane.
+///
+/// # Safety
+/// `L`'s CPU features (they include AES-NI).
+#[inline(always)]
+unsafe fn round_keys<L: Lanes>(aes: &Aes128) -> [L; 11] {
+    // SAFETY: `L`'s features, which include AES-NI, are the caller's contract.
+    unsafe {
+        let rk = x86_aesni::load_keys(aes.round_keys());
+        let mut k = [L::splat(rk[0]); 11];
+        for i in 1..11 {
+            k[i] = L::splat(rk[i]);
+        }
+        k
+    }
+}
+
 /// `(a.lo, b.hi)` per block.
 ///
 /// # Safety
@@ -97,11 +114,7 @@ unsafe fn garble_steps<L: Lanes>(
     unsafe {
         // (No closure calls a `Lanes` method: a closure does not inherit the target features,
         // and the calls inside it would stay calls.)
-        let rk = x86_aesni::load_keys(aes.round_keys());
-        let mut k = [L::splat(rk[0]); 11];
-        for i in 1..11 {
-            k[i] = L::splat(rk[i]);
-        }
+        let k = round_keys::<L>(aes);
         let d = L::splat(_mm_loadu_si128(delta.as_bytes().as_ptr().cast()));
         let fa = L::splat(_mm_loadu_si128(flips[0].as_bytes().as_ptr().cast()));
         let fb = L::splat(_mm_loadu_si128(flips[1].as_bytes().as_ptr().cast()));
@@ -216,11 +229,7 @@ unsafe fn evaluate_steps<L: Lanes>(
     let whole = a.len() - a.len() % step;
     // SAFETY: (whole body) as in `garble_steps`; prefetches are hints and never fault.
     unsafe {
-        let rk = x86_aesni::load_keys(aes.round_keys());
-        let mut k = [L::splat(rk[0]); 11];
-        for i in 1..11 {
-            k[i] = L::splat(rk[i]);
-        }
+        let k = round_keys::<L>(aes);
         let (lo, hi, ones) = (
             constant::<L>(-1, 0),
             constant::<L>(0, -1),

@@ -359,19 +359,14 @@ mod x86 {
             unsafe {
                 let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
                 let bf = to_f64_8(bi, magic_i, magic);
-                for (o, a) in [(o0.as_mut_ptr(), a[0]), (o1.as_mut_ptr(), a[1])] {
-                    let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
-                    let h = _mm512_mul_pd(af, bf);
-                    let l = _mm512_fmsub_pd(af, bf, h);
-                    let k = round_near8(_mm512_mul_pd(h, qinv));
-                    let dst = o.add(i).cast::<f64>();
-                    let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
-                    let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
-                    if reduce {
-                        s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
-                    }
-                    _mm512_storeu_pd(dst, s);
-                }
+                pair_float_step8(
+                    [o0.as_mut_ptr(), o1.as_mut_ptr()],
+                    a,
+                    i,
+                    bf,
+                    (q, qinv),
+                    reduce,
+                );
             }
         }
         if body < len {
@@ -404,6 +399,40 @@ mod x86 {
         _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(x, magic_i)), magic)
     }
 
+    /// One 8-lane step of [`super::pair_float_scalar`] at `i`, for both halves:
+    /// `acc_h[i..i + 8] += a_h[i..i + 8] ⊙ bf` as an exact remainder, then reduced if `reduce`
+    /// (`bf`: the 8 b values as doubles; `(q, qinv)` broadcast).
+    ///
+    /// # Safety
+    /// AVX-512F; `acc` and `a` hold at least `i + 8` values each.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pair_float_step8(
+        acc: [*mut u64; 2],
+        a: [&[u64]; 2],
+        i: usize,
+        bf: __m512d,
+        (q, qinv): (__m512d, __m512d),
+        reduce: bool,
+    ) {
+        for (o, a) in acc.into_iter().zip(a) {
+            // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
+            unsafe {
+                let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
+                let h = _mm512_mul_pd(af, bf);
+                let l = _mm512_fmsub_pd(af, bf, h);
+                let k = round_near8(_mm512_mul_pd(h, qinv));
+                let dst = o.add(i).cast::<f64>();
+                let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
+                let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
+                if reduce {
+                    s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
+                }
+                _mm512_storeu_pd(dst, s);
+            }
+        }
+    }
+
     /// [`super::pair_float_scalar`] on 8 lanes (the same IEEE operations per lane).
     ///
     /// # Safety
@@ -432,19 +461,14 @@ mod x86 {
             // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores.
             unsafe {
                 let bf = to_f64_8(_mm512_loadu_si512(b.as_ptr().add(i).cast()), magic_i, magic);
-                for (o, a) in [(o0.as_mut_ptr(), a[0]), (o1.as_mut_ptr(), a[1])] {
-                    let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
-                    let h = _mm512_mul_pd(af, bf);
-                    let l = _mm512_fmsub_pd(af, bf, h);
-                    let k = round_near8(_mm512_mul_pd(h, qinv));
-                    let dst = o.add(i).cast::<f64>();
-                    let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
-                    let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
-                    if reduce {
-                        s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
-                    }
-                    _mm512_storeu_pd(dst, s);
-                }
+                pair_float_step8(
+                    [o0.as_mut_ptr(), o1.as_mut_ptr()],
+                    a,
+                    i,
+                    bf,
+                    (q, qinv),
+                    reduce,
+                );
             }
         }
         let (t0, t1) = (&mut o0[body..len], &mut o1[body..len]);
