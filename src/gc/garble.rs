@@ -1,5 +1,5 @@
-//! Half-gates garbling (Zahur–Rosulek–Evans, EUROCRYPT 2015) with free-XOR and
-//! point-and-permute, streaming its tables.
+//! Garbling with free-XOR and point-and-permute, AND gates by half gates (Zahur–Rosulek–Evans,
+//! EUROCRYPT 2015) or three halves (Rosulek–Roy, CRYPTO 2021), streaming the tables.
 //!
 //! # Scheme
 //! Each wire has a zero-label `W⁰`; its one-label is `W⁰ ⊕ Δ` with a global secret Δ whose
@@ -14,17 +14,24 @@
 //! ```
 //!
 //! and the evaluator, holding `A, B` with colours `sa, sb`, computes
-//! `out = H(A, j) ⊕ sa·T_G ⊕ H(B, j') ⊕ sb·(T_E ⊕ A)`. `H` is the tweakable
-//! circular-correlation-robust hash [`GcHash`] (`π(π(x) ⊕ i) ⊕ π(x)`, π = AES under a
+//! `out = H(A, j) ⊕ sa·T_G ⊕ H(B, j') ⊕ sb·(T_E ⊕ A)`. That is [`Scheme::HalfGates`];
+//! [`Scheme::ThreeHalves`] (Rosulek–Roy, CRYPTO 2021; [`kernels::aes::threehalves`] states it)
+//! slices labels into halves and costs 25 bytes per AND gate (three half-blocks and five
+//! control bits), with two secret random "dice" bits per gate from the label generator.
+//!
+//! `H` is the tweakable circular-correlation-robust hash [`GcHash`] (`π(π(x) ⊕ i) ⊕ π(x)`, π = AES under a
 //! [`HashKey`] the garbler draws per session and the evaluator receives; see
 //! [`crate::gc::hash`] for the choice and its citation); each AND gate of each instance gets
-//! fresh tweaks `j = 2t, j' = 2t + 1` (in the garbling tweak domain) from a counter `t` that the
-//! garbler and evaluator advance in the same order (so one [`Garbler`] / [`Evaluator`] pair can
-//! run many circuits under one Δ). The garbler hashes its four labels in one batched call, the
-//! evaluator two.
+//! fresh tweaks (half gates: `j = 2t, j' = 2t + 1` in the garbling tweak domain; three halves:
+//! `4t + k` in its own domain) from a counter `t` that the garbler and evaluator advance in the
+//! same order (so one [`Garbler`] / [`Evaluator`] pair can run many circuits under one Δ).
+//!
+//! The garbler's own inputs, when it knows them before garbling
+//! ([`Garbler::garble_parallel_known_inputs`]), take active labels from a public per-batch
+//! [`LabelSeed`] (the evaluator derives them instead of receiving one block per bit).
 //!
 //! # Secrets
-//! The garbler's Δ, its label-generator key and every zero-label it holds ([`Garbling`], the
+//! The garbler's Δ, its label-generator key (and so the dice) and every zero-label it holds ([`Garbling`], the
 //! working label buffers, the hash inputs and outputs) are wiped with `zeroize` when dropped
 //! or no longer needed. The key schedule inside the label generator's [`Aes128`] belongs to
 //! `kernels` and is not wiped here.
@@ -133,10 +140,11 @@ pub fn seeded_input_labels(seed: &LabelSeed, count: usize) -> Result<Vec<Block>>
 /// the label generator's block at counter `DICE_COUNTER + ⌊g / 16⌋` for gate `g`.
 /// `buf` holds the keystream (the caller wipes it).
 fn dice<'b>(prg: &Aes128, gate: u64, m: usize, buf: &'b mut [Block; GROUP / 16 + 1]) -> &'b [u8] {
-    let first = gate / 16;
-    let last = (gate + m.max(1) as u64 - 1) / 16;
+    // In u128: gate numbers near 2^64 do not overflow.
+    let first = u128::from(gate) / 16;
+    let last = (u128::from(gate) + m.max(1) as u128 - 1) / 16;
     let blocks = &mut buf[..(last - first + 1) as usize];
-    prg.ctr_many(DICE_COUNTER + u128::from(first), blocks);
+    prg.ctr_many(DICE_COUNTER + first, blocks);
     let off = (gate % 16) as usize;
     &Block::slice_as_bytes(blocks)[off..off + m]
 }

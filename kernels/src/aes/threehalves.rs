@@ -21,8 +21,10 @@
 //! secret bits `ρ1, ρ2` per gate (the caller's `dice`), so that the evaluator's `R` is uniform
 //! whatever the colours; it hashes the six labels `A, A⊕Δ, B, B⊕Δ, A⊕B, A⊕B⊕Δ` (the evaluator
 //! three). What it adds to each hash difference is solved once, at compile time, from the
-//! evaluation rule above ([`solve`]: every case of colours and dice has exactly one solution,
-//! or the crate does not build). This module is the reference and the path of every backend.
+//! evaluation rule above (`solve`: every case of colours and dice has exactly one solution,
+//! or the crate does not build). This module is the reference every backend is checked
+//! against and the path of those without a fused kernel (portable, ARMv8); x86-64 runs
+//! `x86_threehalves`.
 use super::Aes128;
 use crate::block::Block;
 use zeroize::Zeroize;
