@@ -1445,6 +1445,8 @@ mod tests {
         );
         let other = Aes128::new(Block::from_u128(100)).unwrap();
         assert_ne!(dice(&other, 0, GROUP, &mut buf), &all[..GROUP]);
+        // Gate numbers at the top of the u64 range.
+        assert_eq!(dice(&prg, u64::MAX - 5, GROUP, &mut buf).len(), GROUP);
         // Far above any label counter.
         let mut label = [Block::ZERO; 1];
         prg.ctr_many(0, &mut label);
