@@ -59,13 +59,14 @@ impl BitWriter {
             nbits: 0,
         }
     }
+    /// Appends the low `bits` (≤ 64) of `v`; whole 64-bit words go out at once.
     fn put(&mut self, v: u64, bits: u32) {
         self.acc |= (v as u128) << self.nbits;
         self.nbits += bits;
-        while self.nbits >= 8 {
-            self.out.push(self.acc as u8);
-            self.acc >>= 8;
-            self.nbits -= 8;
+        if self.nbits >= 64 {
+            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
+            self.acc >>= 64;
+            self.nbits -= 64;
         }
     }
     /// Every limb of `poly`, limb k at ⌈log2 q_k⌉ bits per coefficient.
@@ -78,9 +79,8 @@ impl BitWriter {
         }
     }
     fn finish(mut self) -> Vec<u8> {
-        if self.nbits > 0 {
-            self.out.push(self.acc as u8);
-        }
+        let k = self.nbits.div_ceil(8) as usize;
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..k]);
         self.out
     }
 }
@@ -103,7 +103,17 @@ impl<'a> BitReader<'a> {
             index: 0,
         }
     }
+    /// The next `bits` (≤ 64) bits; refilled a 64-bit word at a time while 8 bytes remain
+    /// (the callers check the message's exact length first, so nothing past it is read).
     fn get(&mut self, bits: u32) -> std::result::Result<u64, DeserializeError> {
+        if self.nbits < bits {
+            if let Some(w) = self.bytes.get(self.pos..self.pos + 8) {
+                let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+                self.acc |= (w as u128) << self.nbits;
+                self.nbits += 64;
+                self.pos += 8;
+            }
+        }
         while self.nbits < bits {
             let b = *self
                 .bytes
@@ -147,14 +157,17 @@ impl<'a> BitReader<'a> {
         Ok(Poly::from_limbs(n, out, Representation::Ntt))
     }
     fn finish(self) -> std::result::Result<(), DeserializeError> {
-        if self.acc != 0 {
+        // Whole bytes read ahead and not used are trailing bytes, as unread ones are.
+        let trailing = (self.nbits / 8) as usize + self.bytes.len() - self.pos;
+        let padding = self.acc & ((1u128 << (self.nbits % 8)) - 1);
+        if padding != 0 {
             return Err(DeserializeError::InvalidField {
                 field: "padding",
-                value: self.acc as u64,
+                value: padding as u64,
             });
         }
-        if self.pos != self.bytes.len() {
-            return Err(DeserializeError::TrailingBytes(self.bytes.len() - self.pos));
+        if trailing != 0 {
+            return Err(DeserializeError::TrailingBytes(trailing));
         }
         Ok(())
     }
