@@ -5,7 +5,9 @@
 //! addends; its next share is `−r` at each output element's slot. Online, the client sends
 //! `Enc(c)`; the server adds `s`, evaluates the layer, adds `r`, and replies privately (see
 //! [`super::send_reply`]); the client decrypts `W·x + b + r` and unpacks its next share.
-use super::{recv_reply, send_reply, Addend, ClientOnline, ServerOffline, ServerOnline};
+use super::{
+    par_map_seeded, recv_reply, send_reply, Addend, ClientOnline, ServerOffline, ServerOnline,
+};
 use crate::channel::Channel;
 use crate::he::NoiseBound;
 use crate::he::{Parameters, Plaintext};
@@ -131,15 +133,13 @@ pub(crate) fn client_online<C: Channel>(
     c: &[u64],
 ) -> Result<Vec<u64>> {
     let params = cx.params;
-    let cts = schedule
-        .input_layout()
-        .pack(c)?
-        .iter()
-        .map(|v| {
-            cx.sk
-                .encrypt(&Plaintext::encode_slots(params, v)?, &mut cx.rng)
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let sk = cx.sk;
+    let cts = par_map_seeded(
+        Scheduler::global(),
+        &mut cx.rng,
+        &schedule.input_layout().pack(c)?,
+        |v, rng| Ok(sk.encrypt(&Plaintext::encode_slots(params, v)?, rng)?),
+    )?;
     net::send_msg(ch, TAG_CTS_UP, &encode_cts(&cts))?;
     let k = schedule.output_layout().num_cts();
     let slots = recv_reply(ch, cx, k, "layer output")?;

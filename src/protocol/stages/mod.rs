@@ -19,7 +19,7 @@ use super::wire::{decode_cts, encode_cts, max_cts_bytes, TAG_CTS_DOWN};
 use super::{ProtocolError, Result, Stage};
 use crate::channel::Channel;
 use crate::gc::{Evaluator, Scheme};
-use crate::he::sampling::SecretRng;
+use crate::he::sampling::{self, SecretRng, Seed};
 use crate::he::{Ciphertext, NoiseBound, Parameters, Plaintext, SecretKey};
 use crate::net;
 use crate::ot::{io::IoBuffers, CotReceiver};
@@ -322,13 +322,12 @@ fn send_reply<C: Channel>(
 ) -> Result<()> {
     let config = cx.config;
     let out = if config.circuit_privacy {
-        cts.iter()
-            .map(|c| {
-                Ok(s.pk
-                    .make_private(c, noise, config.switch_down, &mut cx.rng)?
-                    .0)
-            })
-            .collect::<Result<Vec<_>>>()?
+        // One generator per reply ciphertext, seeded from the session's CSPRNG, so that the
+        // replies are flooded on the scheduler's workers.
+        let (pk, switch_down) = (&s.pk, config.switch_down);
+        par_map_seeded(cx.sched, &mut cx.rng, &cts, |c, rng| {
+            Ok(pk.make_private(c, noise, switch_down, rng)?.0)
+        })?
     } else if config.switch_down {
         cts.iter()
             .map(|c| c.mod_switch_down())
@@ -340,19 +339,44 @@ fn send_reply<C: Channel>(
     Ok(())
 }
 
+/// `f` over `items` on `sched`'s workers, each call with its own [`SecretRng`] seeded from
+/// `rng` (the seeds are wiped after use); results in input order.
+pub(crate) fn par_map_seeded<T: Sync, U: Send>(
+    sched: &Scheduler,
+    rng: &mut SecretRng,
+    items: &[T],
+    f: impl Fn(&T, &mut SecretRng) -> Result<U> + Sync,
+) -> Result<Vec<U>> {
+    use rand_core::SeedableRng;
+    use rayon::prelude::*;
+    let mut seeds: Vec<Seed> = items.iter().map(|_| sampling::fresh_seed(rng)).collect();
+    let out = sched.install(|| {
+        items
+            .par_iter()
+            .zip(seeds.par_iter())
+            .map(|(x, seed)| f(x, &mut SecretRng::from_seed(*seed)))
+            .collect::<Result<Vec<U>>>()
+    });
+    zeroize::Zeroize::zeroize(&mut seeds);
+    out
+}
+
 /// The client's side of [`send_reply`]: receives exactly `count` ciphertexts and decrypts
-/// each to its slot vector.
+/// each to its slot vector (on the global scheduler's workers).
 fn recv_reply<C: Channel>(
     ch: &mut C,
     cx: &ClientOnline<'_>,
     count: usize,
     what: &'static str,
 ) -> Result<Vec<Vec<u64>>> {
+    use rayon::prelude::*;
     let msg = net::recv_msg(ch, TAG_CTS_DOWN, max_cts_bytes(cx.params, count), what)?;
-    decode_cts(cx.params, &msg, count, what)?
-        .iter()
-        .map(|ct| Ok(cx.sk.decrypt(ct)?.decode_slots()))
-        .collect()
+    let cts = decode_cts(cx.params, &msg, count, what)?;
+    Scheduler::global().install(|| {
+        cts.par_iter()
+            .map(|ct| Ok(cx.sk.decrypt(ct)?.decode_slots()))
+            .collect()
+    })
 }
 
 #[cfg(test)]
