@@ -186,6 +186,76 @@ pub fn receive_labels_into<C: Channel>(
     Ok(())
 }
 
+/// Online, in frames: [`send_labels_with`] with the answer cut into frames of at most
+/// `chunk` labels, each flushed as soon as it is made, so that the receiver can use the
+/// first labels while the rest are on the way ([`receive_labels_chunked`], same `chunk`).
+pub fn send_labels_chunked<C: Channel>(
+    ch: &mut C,
+    pool: &mut SenderCots,
+    zero_labels: &[Block],
+    chunk: usize,
+    bufs: &mut IoBuffers,
+) -> Result<()> {
+    let n = zero_labels.len();
+    ch.recv_into(ChoiceMsg::len_for(n), &mut bufs.frame)?;
+    let msg = ChoiceMsg::from_bytes(&bufs.frame, n)?;
+    let mut frame = std::mem::take(&mut bufs.frame);
+    let r = pool.send_labels_chunked(zero_labels, &msg, chunk, &mut frame, |f| {
+        ch.send(f)?;
+        ch.flush()?;
+        Ok::<(), super::OtError>(())
+    });
+    bufs.frame = frame;
+    r
+}
+
+/// Online, in frames: the receiver's side of [`send_labels_chunked`]. Writes the labels of
+/// `choices` into `out` (as long as `choices`) frame by frame, and after each frame calls
+/// `ready` with its range and its labels, which stay valid while the next frames arrive. The
+/// pending state's memory is `pending_buf` (kept for the next call; wiped).
+pub fn receive_labels_chunked<'a, C: Channel, E: From<super::OtError>>(
+    ch: &mut C,
+    pool: &mut ReceiverCots,
+    choices: &[bool],
+    chunk: usize,
+    (bufs, pending_buf): (&mut IoBuffers, &mut Vec<Block>),
+    out: &'a mut [Block],
+    mut ready: impl FnMut(std::ops::Range<usize>, &'a [Block]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let n = choices.len();
+    if out.len() != n || chunk == 0 {
+        return Err(super::OtError::CountMismatch {
+            what: "OT label buffer",
+            expected: n,
+            got: out.len(),
+        }
+        .into());
+    }
+    let (msg, pending) = pool.choose_labels_reusing(choices, std::mem::take(pending_buf))?;
+    let send = |ch: &mut C| -> Result<()> {
+        ch.send(&msg.to_bytes())?;
+        ch.flush()?;
+        Ok(())
+    };
+    let mut result = send(ch).map_err(E::from);
+    let mut rest = out;
+    let mut off = 0;
+    while result.is_ok() && off < n {
+        let len = chunk.min(n - off);
+        let (now, later) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = later;
+        result = ch
+            .recv_into(LabelMsg::len_for(len), &mut bufs.frame)
+            .map_err(super::OtError::from)
+            .and_then(|()| pending.finish_chunk(off, &bufs.frame, now))
+            .map_err(E::from)
+            .and_then(|()| ready(off..off + len, now));
+        off += len;
+    }
+    *pending_buf = pending.into_buffer();
+    result
+}
+
 /// Online: the sender transfers one of each pair of arbitrary messages.
 pub fn send_messages<C: Channel>(
     ch: &mut C,
@@ -290,6 +360,97 @@ mod tests {
     fn labels_over_tcp_loopback_million() {
         let (a, b) = TcpChannel::loopback_pair().unwrap();
         run(a, b, ExtParams::default(), 1_000_000);
+    }
+
+    #[test]
+    fn chunked_labels_arrive_frame_by_frame() {
+        let (mut cs, mut cr) = TcpChannel::loopback_pair().unwrap();
+        let (n, chunk) = (10_000usize, 1280usize);
+        let delta = rng(7).block().with_lsb(true);
+        let mut zero = vec![Block::ZERO; n];
+        rng(8).fill_blocks(&mut zero);
+        let choices: Vec<bool> = (0..n).map(|j| j % 3 == 1).collect();
+        let zs = zero.clone();
+        let sender = thread::spawn(move || -> Result<()> {
+            let mut s = setup_sender(&mut cs, ExtParams::default(), delta, &mut rng(9))?;
+            let mut pool = extend_sender(&mut cs, &mut s, 2 * n)?;
+            let mut bufs = IoBuffers::default();
+            send_labels_chunked(&mut cs, &mut pool, &zs[..n / 2], chunk, &mut bufs)?;
+            send_labels_chunked(&mut cs, &mut pool, &zs[n / 2..], chunk, &mut bufs)
+        });
+        let mut recv = setup_receiver(&mut cr, ExtParams::default(), &mut rng(10)).unwrap();
+        let mut pool = extend_receiver(&mut cr, &mut recv, 2 * n).unwrap();
+        let (mut bufs, mut pending) = (IoBuffers::default(), Vec::new());
+        let mut labels = vec![Block::ZERO; n];
+        let (first, second) = labels.split_at_mut(n / 2);
+        for (half, out) in [(0..n / 2, first), (n / 2..n, second)] {
+            let mut seen = Vec::new();
+            receive_labels_chunked::<_, OtError>(
+                &mut cr,
+                &mut pool,
+                &choices[half.clone()],
+                chunk,
+                (&mut bufs, &mut pending),
+                out,
+                |range, got| {
+                    assert_eq!(got.len(), range.len());
+                    seen.push(range);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let want: Vec<_> = (0..(n / 2).div_ceil(chunk))
+                .map(|k| k * chunk..((k + 1) * chunk).min(n / 2))
+                .collect();
+            assert_eq!(seen, want);
+        }
+        sender.join().unwrap().unwrap();
+        for j in 0..n {
+            assert_eq!(labels[j], zero[j] ^ delta.and_bit(choices[j]), "OT {j}");
+        }
+        assert!(
+            pending.iter().all(|b| *b == Block::ZERO),
+            "pending state wiped"
+        );
+    }
+
+    #[test]
+    fn chunked_labels_from_a_broken_sender_fail_and_stop() {
+        // The sender answers in frames of another size than agreed: the receiver reports a
+        // typed error and calls back for no frame it could not check.
+        let (mut cs, mut cr) = MemChannel::pair();
+        let n = 300;
+        let t = thread::spawn(move || -> Result<()> {
+            let mut s = setup_sender(&mut cs, ExtParams::default(), Block::ONE, &mut rng(14))?;
+            let mut pool = extend_sender(&mut cs, &mut s, n)?;
+            send_labels_chunked(
+                &mut cs,
+                &mut pool,
+                &vec![Block::ONE; n],
+                100,
+                &mut IoBuffers::default(),
+            )
+        });
+        let mut recv = setup_receiver(&mut cr, ExtParams::default(), &mut rng(15)).unwrap();
+        let mut pool = extend_receiver(&mut cr, &mut recv, n).unwrap();
+        let mut out = vec![Block::ZERO; n];
+        let mut calls = 0;
+        let r = receive_labels_chunked::<_, OtError>(
+            &mut cr,
+            &mut pool,
+            &[false; 300],
+            128,
+            (&mut IoBuffers::default(), &mut Vec::new()),
+            &mut out,
+            |_, _| {
+                calls += 1;
+                Ok(())
+            },
+        );
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(calls, 0);
+        drop(cr);
+        let _ = t.join().unwrap();
     }
 
     #[test]

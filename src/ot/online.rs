@@ -156,6 +156,11 @@ impl LabelMsg {
         (self.encoded.len() - LABEL_HEADER) / 16
     }
 
+    /// Encoded length of a message with `n` labels.
+    pub const fn len_for(n: usize) -> usize {
+        LABEL_HEADER + 16 * n
+    }
+
     /// Whether it carries none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -414,6 +419,62 @@ impl PendingLabels {
     }
 }
 
+impl PendingLabels {
+    /// The pending state's buffer, wiped, for the next [`ReceiverCots::choose_labels_reusing`].
+    pub fn into_buffer(mut self) -> Vec<Block> {
+        wipe_blocks(&mut self.t);
+        std::mem::take(&mut self.t)
+    }
+
+    /// One frame of a chunked answer ([`SenderCots::send_labels_chunked`]): the labels
+    /// `offset..offset + out.len()` of this choice message into `out`, from `frame`, an
+    /// encoded [`LabelMsg`] for exactly that range (its start and count checked). The pending
+    /// state is left as it is, so the chunks may come in any order, each range once.
+    pub fn finish_chunk(&self, offset: usize, frame: &[u8], out: &mut [Block]) -> Result<()> {
+        let what = "OT label message";
+        let n = out.len();
+        if offset.checked_add(n).is_none_or(|end| end > self.t.len()) {
+            return Err(OtError::CountMismatch {
+                what,
+                expected: self.t.len().saturating_sub(offset),
+                got: n,
+            });
+        }
+        let mut r = Reader::new(frame, what);
+        r.tag(TAG_LABELS)?;
+        let start = r.u64()?;
+        let got = r.u32()? as usize;
+        let expected_start = self.start + offset as u64;
+        if start != expected_start {
+            return Err(OtError::OutOfStep {
+                what,
+                expected: expected_start,
+                got: start,
+            });
+        }
+        if got != n {
+            return Err(OtError::CountMismatch {
+                what,
+                expected: n,
+                got,
+            });
+        }
+        r.expect_remaining(16 * n)?;
+        let raw = r.take(16 * n)?;
+        r.finish()?;
+        for ((o, t), y) in out
+            .iter_mut()
+            .zip(&self.t[offset..offset + n])
+            .zip(raw.chunks_exact(16))
+        {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(y);
+            *o = *t ^ Block::new(b);
+        }
+        Ok(())
+    }
+}
+
 impl PendingChosen {
     /// The chosen messages `x_{j,b_j}` from the sender's answer.
     pub fn finish(self, msg: &ChosenMsg) -> Result<Vec<Block>> {
@@ -522,6 +583,63 @@ impl SenderCots {
         })
     }
 
+    /// [`SenderCots::send_labels`] in frames of at most `chunk` labels (`chunk ≥ 1`): each an
+    /// encoded [`LabelMsg`] for its range of the choice message (start and count of that
+    /// range), encoded into `buf` and handed to `emit` in order. The receiver decodes them with
+    /// [`PendingLabels::finish_chunk`] as they arrive. The OTs are consumed up front.
+    pub fn send_labels_chunked<E>(
+        &mut self,
+        zero_labels: &[Block],
+        msg: &ChoiceMsg,
+        chunk: usize,
+        buf: &mut Vec<u8>,
+        mut emit: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<OtError>,
+    {
+        let n = zero_labels.len();
+        if chunk == 0 {
+            return Err(OtError::BadCount {
+                what: "labels per frame",
+                n: chunk,
+                max: MAX_EXTEND,
+            }
+            .into());
+        }
+        let first = self.take(msg, n)?;
+        let delta = self.delta;
+        let q = &mut self.q[first..first + n];
+        let mut off = 0;
+        let mut result = Ok(());
+        while off < n {
+            let len = chunk.min(n - off);
+            let mut w = Writer::reuse(std::mem::take(buf));
+            w.reserve(LABEL_HEADER + 16 * len);
+            w.u8(TAG_LABELS);
+            w.u64(msg.start + off as u64);
+            w.u32(len as u32);
+            *buf = w.into_vec();
+            buf.resize(LABEL_HEADER + 16 * len, 0);
+            let out = buf[LABEL_HEADER..].chunks_exact_mut(16);
+            for (j, ((o, w0), q)) in out
+                .zip(&zero_labels[off..off + len])
+                .zip(&q[off..off + len])
+                .enumerate()
+            {
+                let y = *w0 ^ *q ^ delta.and_bit(msg.bit(off + j));
+                o.copy_from_slice(y.as_bytes());
+            }
+            if let Err(e) = emit(buf) {
+                result = Err(e);
+                break;
+            }
+            off += len;
+        }
+        wipe_blocks(q);
+        result
+    }
+
     /// Online, for arbitrary pairs `(x0_j, x1_j)`: answers the receiver's choice message.
     pub fn send_messages(&mut self, pairs: &[[Block; 2]], msg: &ChoiceMsg) -> Result<ChosenMsg> {
         let n = pairs.len();
@@ -602,6 +720,83 @@ mod tests {
             rp.choose_labels(&[true]),
             Err(OtError::PoolExhausted { .. })
         ));
+    }
+
+    #[test]
+    fn chunked_answer_gives_the_same_labels_and_checks_each_frame() {
+        for (n, chunk) in [
+            (1000usize, 1usize),
+            (1000, 128),
+            (1000, 999),
+            (1000, 1000),
+            (7, 64),
+        ] {
+            let (mut sp, mut rp) = pools(n, 40);
+            let delta = sp.delta();
+            let mut zero = vec![Block::ZERO; n];
+            rng(41).fill_blocks(&mut zero);
+            let b = choices(n, 42);
+            let (cm, pending) = rp.choose_labels(&b).unwrap();
+            let mut frames = Vec::new();
+            let mut buf = Vec::new();
+            sp.send_labels_chunked(&zero, &cm, chunk, &mut buf, |f| {
+                frames.push(f.to_vec());
+                Ok::<(), OtError>(())
+            })
+            .unwrap();
+            assert_eq!(frames.len(), n.div_ceil(chunk));
+            let mut labels = vec![Block::ZERO; n];
+            // Frames decode in any order, each into its own range.
+            for (k, f) in frames.iter().enumerate().rev() {
+                let off = k * chunk;
+                let len = chunk.min(n - off);
+                assert_eq!(f.len(), LabelMsg::len_for(len));
+                pending
+                    .finish_chunk(off, f, &mut labels[off..off + len])
+                    .unwrap();
+            }
+            for j in 0..n {
+                assert_eq!(
+                    labels[j],
+                    zero[j] ^ delta.and_bit(b[j]),
+                    "n {n} chunk {chunk} OT {j}"
+                );
+            }
+            if frames.len() > 1 {
+                let len = chunk.min(n);
+                let mut out = vec![Block::ZERO; len];
+                // A frame decoded as another range, or with a count other than asked, fails.
+                assert!(matches!(
+                    pending.finish_chunk(chunk, &frames[0], &mut out[..chunk.min(n - chunk)]),
+                    Err(OtError::OutOfStep { .. }) | Err(OtError::CountMismatch { .. })
+                ));
+                assert!(matches!(
+                    pending.finish_chunk(0, &frames[0], &mut out[..len - 1]),
+                    Err(OtError::CountMismatch { .. })
+                ));
+                let mut short = frames[0].clone();
+                short.pop();
+                assert!(pending.finish_chunk(0, &short, &mut out).is_err());
+                let mut tagged = frames[0].clone();
+                tagged[0] ^= 1;
+                assert!(matches!(
+                    pending.finish_chunk(0, &tagged, &mut out),
+                    Err(OtError::BadTag { .. })
+                ));
+            }
+            // A range past the end is refused before the frame is read.
+            let mut out = vec![Block::ZERO; 2];
+            assert!(matches!(
+                pending.finish_chunk(n - 1, &frames[0], &mut out),
+                Err(OtError::CountMismatch { .. })
+            ));
+        }
+        let (mut sp, mut rp) = pools(10, 43);
+        let (cm, _pending) = rp.choose_labels(&[true; 10]).unwrap();
+        let r = sp.send_labels_chunked(&[Block::ONE; 10], &cm, 0, &mut Vec::new(), |_| {
+            Ok::<(), OtError>(())
+        });
+        assert!(matches!(r, Err(OtError::BadCount { .. })));
     }
 
     #[test]

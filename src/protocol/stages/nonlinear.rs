@@ -11,7 +11,7 @@
 use super::{ClientOnline, ClientStep, ServerOffline};
 use crate::channel::Channel;
 use crate::gc::gazelle::{ArgmaxCircuit, NonlinearCircuit, Output};
-use crate::gc::{arith, decode, seeded_input_labels, Circuit, InputLabels, Party, Scheme};
+use crate::gc::{arith, decode, seeded_input_labels, Circuit, InputLabels, Party, Scheme, GROUP};
 use crate::net::{self, ChunkWriter};
 use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
 use crate::protocol::server::Session;
@@ -27,6 +27,8 @@ use kernels::Block;
 pub(crate) struct ServerPrep {
     pool: SenderCots,
     zero_labels: Vec<Block>,
+    /// Labels per online frame ([`label_frame`]).
+    frame: usize,
 }
 
 /// The client's per-query state: its random OTs, the garbled tables, the server's input
@@ -125,6 +127,16 @@ fn sizes(circuit: &NonlinearCircuit, gather: &[usize]) -> (usize, usize) {
     (inst, inst * spec.window * arith::modulus_bits(spec.p))
 }
 
+/// Evaluator labels per online frame for `inst` instances with `eval_bits` evaluator inputs
+/// in all: whole [`GROUP`]s of instances, about 2 MiB of labels, so that the client evaluates
+/// the first frames while the rest are on the way. Both parties derive it from the stage.
+fn label_frame(inst: usize, eval_bits: usize) -> usize {
+    const FRAME_LABELS: usize = (2 << 20) / 16;
+    let per = (eval_bits / inst.max(1)).max(1);
+    let groups = (FRAME_LABELS / per / GROUP).max(1);
+    (groups * GROUP * per).min(eval_bits).max(1)
+}
+
 /// Extends the OTs, garbles and sends the tables and the server's labels, and sets the
 /// server's next share (`−r'`, or nothing at the last stage).
 pub(crate) fn server_offline<C: Channel>(
@@ -202,16 +214,20 @@ fn garble_and_send<C: Channel>(
         &encode_garbler_seed(&seed, garbling.decoding()),
     )?;
     let zero_labels = garbling.party_zero_labels(circuit, Party::Evaluator);
-    Ok(ServerPrep { pool, zero_labels })
+    Ok(ServerPrep {
+        pool,
+        zero_labels,
+        frame: label_frame(inst, eval_bits),
+    })
 }
 
-/// Sends the client's input labels through the random OTs.
+/// Sends the client's input labels through the random OTs, in frames ([`label_frame`]).
 pub(crate) fn server_online<C: Channel>(
     ch: &mut C,
     cx: &mut super::ServerOnline<'_>,
     mut prep: ServerPrep,
 ) -> Result<()> {
-    ot_io::send_labels_with(ch, &mut prep.pool, &prep.zero_labels, cx.io)?;
+    ot_io::send_labels_chunked(ch, &mut prep.pool, &prep.zero_labels, prep.frame, cx.io)?;
     Ok(())
 }
 
@@ -221,6 +237,8 @@ pub(crate) fn server_online<C: Channel>(
 #[derive(Debug, Default)]
 pub(crate) struct LabelBuffers {
     io: ot_io::IoBuffers,
+    /// The OT receiver's pending state (wiped after each use).
+    pending: Vec<Block>,
     labels: Vec<Block>,
 }
 
@@ -228,6 +246,7 @@ impl Drop for LabelBuffers {
     /// The client's active input labels are wiped with the session.
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.labels);
+        zeroize::Zeroize::zeroize(&mut self.pending);
     }
 }
 
@@ -302,7 +321,9 @@ fn receive<C: Channel>(
 }
 
 /// Derandomises the OTs for the evaluator's input `bits`, evaluates `inst` instances of
-/// `circuit` and decodes the output bits.
+/// `circuit` and decodes the output bits. The labels come in frames ([`label_frame`]); a
+/// second thread evaluates each frame's instances on the global scheduler while the next
+/// frames are received.
 fn evaluate<C: Channel>(
     ch: &mut C,
     cx: &mut ClientOnline<'_>,
@@ -311,18 +332,69 @@ fn evaluate<C: Channel>(
     bits: &[bool],
     mut prep: ClientPrep,
 ) -> Result<Vec<bool>> {
-    let LabelBuffers { io, labels } = &mut *cx.labels;
-    ot_io::receive_labels_into(ch, &mut prep.pool, bits, io, labels)?;
-    let out = cx.evaluator.evaluate_parallel(
-        circuit,
-        inst,
-        InputLabels::Split {
-            garbler: &prep.glabels,
-            evaluator: labels,
-        },
-        &prep.tables,
-        Scheduler::global().pool(),
-    )?;
+    let LabelBuffers {
+        io,
+        pending,
+        labels,
+    } = &mut *cx.labels;
+    labels.clear();
+    labels.resize(bits.len(), Block::ZERO);
+    let per = bits.len() / inst.max(1);
+    let frame = label_frame(inst, bits.len());
+    let evaluator = &mut *cx.evaluator;
+    let scheme = evaluator.scheme();
+    let g_per = circuit.counts().garbler_inputs;
+    let (tables, glabels) = (&prep.tables, &prep.glabels);
+    let pool = Scheduler::global().pool();
+    let out = std::thread::scope(|s| -> Result<Vec<Block>> {
+        let (tx, rx) = std::sync::mpsc::channel::<(std::ops::Range<usize>, &[Block])>();
+        let worker = s.spawn(move || -> Result<Vec<Block>> {
+            let mut out = Vec::with_capacity(inst * circuit.num_outputs());
+            for (range, evaluator_labels) in rx {
+                let (a, b) = (range.start / per, range.end / per);
+                let part = evaluator.evaluate_parallel(
+                    circuit,
+                    b - a,
+                    InputLabels::Split {
+                        garbler: glabels.get(a * g_per..b * g_per).unwrap_or_default(),
+                        evaluator: evaluator_labels,
+                    },
+                    tables
+                        .get(circuit.table_bytes(a, scheme)..circuit.table_bytes(b, scheme))
+                        .unwrap_or_default(),
+                    pool,
+                )?;
+                out.extend_from_slice(&part);
+            }
+            Ok(out)
+        });
+        let received = ot_io::receive_labels_chunked(
+            ch,
+            &mut prep.pool,
+            bits,
+            frame,
+            (io, pending),
+            labels,
+            |range, evaluator_labels| {
+                tx.send((range, evaluator_labels))
+                    .map_err(|_| ProtocolError::Unsupported("the evaluation stopped".into()))
+            },
+        );
+        drop(tx);
+        let evaluated = worker
+            .join()
+            .map_err(|_| ProtocolError::Unsupported("the evaluation thread panicked".into()))?;
+        // The evaluation's own error first: a failed send above only reports it.
+        let out = evaluated?;
+        received?;
+        Ok(out)
+    })?;
+    if out.len() != inst * circuit.num_outputs() {
+        return Err(ProtocolError::Malformed {
+            what: "garbled-circuit evaluation",
+            reason: "fewer output labels than instances".into(),
+        });
+    }
     // Kept for the next query's tables (see `TableBuffers`).
     cx.tables.give(std::mem::take(&mut prep.tables));
     Ok(decode(&out, &prep.decoding)?)
@@ -400,7 +472,29 @@ pub(crate) fn client_online_argmax<C: Channel>(
 
 #[cfg(test)]
 mod tests {
-    use super::TableBuffers;
+    use super::{label_frame, TableBuffers, GROUP};
+
+    #[test]
+    fn label_frames_hold_whole_instance_groups_of_about_2_mib() {
+        for (inst, per) in [
+            (65536usize, 20usize),
+            (16384, 20),
+            (100, 20),
+            (1, 200),
+            (1, 20_000),
+            (3000, 1),
+        ] {
+            let bits = inst * per;
+            let frame = label_frame(inst, bits);
+            assert!(frame >= 1 && frame <= bits, "{inst}×{per}: {frame}");
+            assert_eq!(frame % per, 0, "whole instances");
+            let whole_groups = (frame / per).is_multiple_of(GROUP);
+            assert!(whole_groups || frame == bits, "{inst}×{per}: {frame}");
+            assert!(16 * frame <= (2 << 20) || frame / per == GROUP.min(inst));
+        }
+        // MiniONN-CIFAR's first ReLU layer: 10 frames of 6528 instances (2.0 MiB) and a tail.
+        assert_eq!(label_frame(65536, 65536 * 20), 6528 * 20);
+    }
 
     #[test]
     fn table_buffers_reuse_the_best_fit_and_keep_at_most_the_limit() {
