@@ -57,7 +57,7 @@ pub use keyswitch::{Hoisted, RotationSum};
 pub use noise::{NoiseBound, NoiseMeasurement};
 pub use params::{ParamSetId, Parameters, SecurityLevel};
 pub use poly::{Poly, Representation};
-pub use privacy::FloodReport;
+pub use privacy::{FloodReport, Rerandomizer};
 
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,7 @@ use super::params::{check_same, Parameters};
 use super::poly::Poly;
 use super::sampling;
 use rand_chacha::rand_core::CryptoRng;
+use zeroize::Zeroize;
 
 pub use super::keys::PublicKey;
 
@@ -57,6 +58,42 @@ pub fn flood_distance(noise: f64, flood: f64) -> f64 {
 /// Flooding noise of width ≥ 2^126 is drawn as hi·2^64 + lo, hi uniform in [−H, H), lo in
 /// [0, 2^64): uniform on [−H·2^64, H·2^64), 2B integers for B = H·2^64.
 const WIDE_FLOOD: f64 = 1.0e38; // < 2^126.3
+
+/// An encryption of zero under a [`PublicKey`] carrying the flooding noise of one reply:
+/// `(u·b + e1, u·a + e2)` in NTT form (u ternary, e2 from the error distribution, e1 uniform of
+/// half-width B sized for a noise bound and level). It does not depend on the ciphertext it
+/// will hide, so it is drawn ahead ([`PublicKey::rerandomizer`]) and used once
+/// ([`PublicKey::make_private_with`] takes it by value). Wiped on drop.
+pub struct Rerandomizer {
+    z: Ciphertext,
+    /// The noise bound B was sized for.
+    noise: NoiseBound,
+    flood: f64,
+    switch_down: bool,
+}
+
+impl Rerandomizer {
+    /// Half-width B of its flooding noise.
+    pub fn flood_bound(&self) -> f64 {
+        self.flood
+    }
+}
+
+impl std::fmt::Debug for Rerandomizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rerandomizer")
+            .field("limbs", &self.z.level())
+            .field("noise_bits", &self.noise.bits())
+            .field("flood_bits", &self.flood.log2())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Rerandomizer {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.z);
+    }
+}
 
 impl PublicKey {
     /// The largest flooding half-width that keeps a ciphertext with noise `noise` at `limbs`
@@ -97,7 +134,8 @@ impl PublicKey {
 
     /// Re-randomises `ct` and floods its noise (server side, before the reply); with
     /// `switch_down`, then switches down to one prime to shrink the reply. `noise` is the
-    /// caller's worst-case bound on ct's noise (from [`NoiseBound`]).
+    /// caller's worst-case bound on ct's noise (from [`NoiseBound`]). The same as
+    /// [`PublicKey::rerandomizer`] then [`PublicKey::make_private_with`].
     pub fn make_private<R: CryptoRng + ?Sized>(
         &self,
         ct: &Ciphertext,
@@ -105,9 +143,22 @@ impl PublicKey {
         switch_down: bool,
         rng: &mut R,
     ) -> Result<(Ciphertext, FloodReport)> {
+        let r = self.rerandomizer(noise, ct.level(), switch_down, rng)?;
+        self.make_private_with(ct, noise, r)
+    }
+
+    /// The input-independent part of [`PublicKey::make_private`] for a ciphertext at `limbs`
+    /// primes whose noise is at most `noise`: an encryption of zero carrying the flooding
+    /// noise, to be drawn ahead of the reply (the server does so in its offline phase).
+    pub fn rerandomizer<R: CryptoRng + ?Sized>(
+        &self,
+        noise: NoiseBound,
+        limbs: usize,
+        switch_down: bool,
+        rng: &mut R,
+    ) -> Result<Rerandomizer> {
         let params = &self.params;
-        check_same(params, &ct.params)?;
-        let (n, limbs) = (params.n, ct.level());
+        let n = params.n;
         let switch_down = switch_down && limbs >= 2;
         let flood = Self::flood_bound(params, noise, limbs, switch_down)?;
 
@@ -137,16 +188,51 @@ impl PublicKey {
         let mut e2_ntt = Poly::lift_signed(params, &e2, limbs);
         e2_ntt.forward(params);
 
+        let mut z = Ciphertext::zero(params, limbs)?;
+        z.c0.add_product(params, &u_ntt, &self.b);
+        z.c1.add_product(params, &u_ntt, &self.a);
+        z.c0.add_assign(params, &e1_ntt);
+        z.c1.add_assign(params, &e2_ntt);
+        u_ntt.zeroize();
+        e1_ntt.zeroize();
+        e2_ntt.zeroize();
+        Ok(Rerandomizer {
+            z,
+            noise,
+            flood,
+            switch_down,
+        })
+    }
+
+    /// [`PublicKey::make_private`] with a re-randomiser drawn ahead for this ciphertext's
+    /// level and a noise bound at least `noise` (else an error: the flooding would not fit).
+    pub fn make_private_with(
+        &self,
+        ct: &Ciphertext,
+        noise: NoiseBound,
+        r: Rerandomizer,
+    ) -> Result<(Ciphertext, FloodReport)> {
+        let params = &self.params;
+        check_same(params, &ct.params)?;
+        check_same(params, &r.z.params)?;
+        let (n, limbs) = (params.n, ct.level());
+        if r.z.level() != limbs || noise.value() > r.noise.value() {
+            return Err(HeError::ParameterMismatch {
+                expected: format!(
+                    "a re-randomiser for level {limbs} and noise ≥ 2^{:.1}",
+                    noise.bits()
+                ),
+                found: format!("level {} and noise 2^{:.1}", r.z.level(), r.noise.bits()),
+            });
+        }
+        let flood = r.flood;
         let mut out = ct.clone();
         out.seed = None;
-        out.c0.add_product(params, &u_ntt, &self.b);
-        out.c1.add_product(params, &u_ntt, &self.a);
-        out.c0.add_assign(params, &e1_ntt);
-        out.c1.add_assign(params, &e2_ntt);
+        out.add_assign(&r.z)?;
 
         let mut after = noise.rerandomize(params, flood);
         let mut final_limbs = limbs;
-        if switch_down {
+        if r.switch_down {
             while final_limbs > 1 {
                 out = out.mod_switch_down()?;
                 after = after.mod_switch(params, final_limbs);

@@ -692,6 +692,53 @@ fn flooding_makes_noise_independent_of_weights() {
     flooding_gof(ParamSetId::Gazelle8192Hybrid, true);
 }
 
+#[test]
+fn rerandomizer_drawn_ahead_gives_what_make_private_gives_and_fits_only_its_ciphertext() {
+    let params = ParamSetId::Gazelle8192Hybrid.params().unwrap();
+    let mut rng = rng_for(0x0f10_0d01, params.name());
+    let sk = SecretKey::generate(&params, &mut rng);
+    let pk = PublicKey::generate(&sk, &mut rng);
+    let x: Vec<u64> = (0..params.n() as u64)
+        .map(|i| i * 31 % params.p())
+        .collect();
+    let ct = sk
+        .encrypt(&Plaintext::encode_slots(&params, &x).unwrap(), &mut rng)
+        .unwrap();
+    let bound = NoiseBound::fresh().mul_any_plain(&params);
+    let full = params.max_level();
+    for switch_down in [false, true] {
+        let r = pk.rerandomizer(bound, full, switch_down, &mut rng).unwrap();
+        assert_eq!(
+            r.flood_bound(),
+            PublicKey::flood_bound(&params, bound, full, switch_down).unwrap()
+        );
+        let (ahead, rep) = pk.make_private_with(&ct, bound, r).unwrap();
+        let (now, rep_now) = pk.make_private(&ct, bound, switch_down, &mut rng).unwrap();
+        assert_eq!(sk.decrypt(&ahead).unwrap().decode_slots(), x);
+        assert_eq!(sk.decrypt(&now).unwrap().decode_slots(), x);
+        assert_eq!(
+            (rep.limbs, rep.flood_bound),
+            (rep_now.limbs, rep_now.flood_bound)
+        );
+        assert_eq!(rep.limbs, if switch_down { 1 } else { full });
+        // The flooding noise is there: far above the fresh ciphertext's.
+        assert!(sk.noise(&ahead).unwrap().bits() > sk.noise(&ct).unwrap().bits() + 20.0);
+    }
+    // Sized for a smaller noise bound, or another level: refused, nothing sent.
+    let small = pk
+        .rerandomizer(NoiseBound::fresh(), full, true, &mut rng)
+        .unwrap();
+    assert!(matches!(
+        pk.make_private_with(&ct, bound, small),
+        Err(HeError::ParameterMismatch { .. })
+    ));
+    let low = pk.rerandomizer(bound, full - 1, false, &mut rng).unwrap();
+    assert!(matches!(
+        pk.make_private_with(&ct, bound, low),
+        Err(HeError::ParameterMismatch { .. })
+    ));
+}
+
 fn flooding_gof(set: ParamSetId, switch_down: bool) {
     let params = set.params().unwrap();
     let n = params.n();

@@ -75,6 +75,9 @@ impl PreparedLayer {
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
+        // Each output element's bias at its first slot only (with partial sums, the element
+        // is the sum of its slots).
+        let first = schedule.output.positions();
         let bias = (0..schedule.output.num_cts())
             .map(|o| {
                 if weights.bias.is_empty() {
@@ -84,8 +87,9 @@ impl PreparedLayer {
                     .output
                     .slots(o)
                     .iter()
-                    .map(|&a| {
-                        if a == EMPTY {
+                    .enumerate()
+                    .map(|(slot, &a)| {
+                        if a == EMPTY || first[a as usize] != Some((o, slot)) {
                             0
                         } else {
                             weights.bias_of(shape, a as usize).rem_euclid(p) as u64

@@ -194,6 +194,34 @@ impl Layout {
         self.pack(&v)
     }
 
+    /// Reads the tensor back from slot vectors of values mod `p`, each element the sum mod p
+    /// of all its slots (a layout of partial sums).
+    pub fn unpack_sum(&self, slots: &[Vec<u64>], p: u64) -> Result<Vec<u64>> {
+        if slots.len() != self.cts.len() {
+            return Err(LinalgError::CiphertextCount {
+                expected: self.cts.len(),
+                found: slots.len(),
+            });
+        }
+        let mut out = vec![0u64; self.elements];
+        for (ct, v) in self.cts.iter().zip(slots) {
+            if v.len() != self.n {
+                return Err(LinalgError::Length {
+                    what: "slot vector",
+                    expected: self.n,
+                    found: v.len(),
+                });
+            }
+            for (&e, &x) in ct.iter().zip(v) {
+                if e != EMPTY {
+                    let o = &mut out[e as usize];
+                    *o = ((*o as u128 + (x % p) as u128) % p as u128) as u64;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads the tensor back from decrypted slot vectors (each element from its first slot).
     pub fn unpack(&self, slots: &[Vec<u64>]) -> Result<Vec<u64>> {
         if slots.len() != self.cts.len() {

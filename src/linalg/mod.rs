@@ -10,7 +10,9 @@
 //!   computes the output ciphertexts;
 //! * client: after decryption, [`Schedule::unpack_output`] reads output element k from the
 //!   slot [`Schedule::output_layout`] assigns it (other slots carry partial sums and must be
-//!   masked by the server like the rest).
+//!   masked by the server like the rest), or, for a schedule whose rotate-and-add tails are
+//!   left to the parties ([`Schedule::with_client_tail`], what the protocol uses), adds up
+//!   all its slots mod p.
 //!
 //! ```
 //! use gazelle::he::{params::ParamSetId, sampling, GaloisKeys, Plaintext, SecretKey};

@@ -166,6 +166,9 @@ pub struct Schedule {
     /// Sorted distinct inner rotations per input ciphertext.
     pub(crate) inner: Vec<Vec<Rot>>,
     pub(crate) cost: Cost,
+    /// Whether an output element is the sum mod p of all its slots (the tails are left to
+    /// the parties, [`Schedule::with_client_tail`]) rather than the value of its first slot.
+    pub(crate) partial_sums: bool,
 }
 
 impl Schedule {
@@ -212,9 +215,40 @@ impl Schedule {
             outs,
             inner,
             cost: Cost::default(),
+            partial_sums: false,
         };
         s.cost = s.count();
         Ok(s)
+    }
+
+    /// The same schedule with every rotate-and-add tail left to the parties: an output
+    /// ciphertext holds its accumulator's partial sums (each slot masked by the server's reply
+    /// as every slot is), and an output element is the sum mod p of its slots, which the client
+    /// adds up after decryption ([`Schedule::unpack_output`]) and the server over its masks.
+    /// Saves the tails' key switches (full rotations, one after the other) and their keys.
+    pub fn with_client_tail(&self) -> Result<Schedule> {
+        if self.outs.iter().all(|o| o.tail.is_none()) {
+            return Ok(self.clone());
+        }
+        let mut s = self.clone();
+        let cts = s
+            .outs
+            .iter_mut()
+            .enumerate()
+            .map(|(o, plan)| match plan.tail.take() {
+                Some(_) => plan.acc.clone(),
+                None => self.output.slots(o).to_vec(),
+            })
+            .collect();
+        s.output = Layout::new(self.params.n(), self.output.elements(), cts)?;
+        s.partial_sums = true;
+        s.cost = s.count();
+        Ok(s)
+    }
+
+    /// Whether the output elements are sums of slots ([`Schedule::with_client_tail`]).
+    pub fn output_is_partial(&self) -> bool {
+        self.partial_sums
     }
 
     /// Every method that applies to `shape` and whose worst-case noise decrypts (if none
@@ -464,9 +498,14 @@ impl Schedule {
         self.input.pack_signed(x, self.params.p())
     }
 
-    /// Client side: the output tensor (mod p) from the decrypted output slot vectors.
+    /// Client side: the output tensor (mod p) from the decrypted output slot vectors (the
+    /// server reads its masks' share with the same map).
     pub fn unpack_output(&self, slots: &[Vec<u64>]) -> Result<Vec<u64>> {
-        self.output.unpack(slots)
+        if self.partial_sums {
+            self.output.unpack_sum(slots, self.params.p())
+        } else {
+            self.output.unpack(slots)
+        }
     }
 }
 

@@ -121,6 +121,57 @@ fn matvec_every_method_small_and_odd_shapes() {
 }
 
 #[test]
+fn matvec_tails_left_to_the_client_give_the_same_outputs_with_fewer_rotations() {
+    let p = params(ParamSetId::Gazelle4096);
+    for (k, &(n_in, n_out)) in [(5, 3), (37, 29), (100, 10), (256, 100), (2100, 9)]
+        .iter()
+        .enumerate()
+    {
+        for s in Schedule::candidates(&p, &fc(n_in, n_out)).unwrap() {
+            let local = s.with_client_tail().unwrap();
+            let tail: usize = s
+                .outs
+                .iter()
+                .map(|o| o.tail.map_or(0, |(_, d)| d as usize))
+                .sum();
+            assert_eq!(local.output_is_partial(), tail > 0);
+            assert!(local.outs.iter().all(|o| o.tail.is_none()));
+            let (c, l) = (s.cost(), local.cost());
+            assert_eq!(c.plain_rotations - l.plain_rotations, tail);
+            assert_eq!(
+                (c.mults, c.out_cts, c.in_cts),
+                (l.mults, l.out_cts, l.in_cts)
+            );
+            assert!(l.galois_keys <= c.galois_keys);
+            assert!(local.worst_noise().value() <= s.worst_noise().value());
+            // Bias once per element, whatever the number of its slots.
+            check_schedule(&local, 20 + k as u64, 2);
+        }
+    }
+    // The server's share of a masked output is minus the same map of its masks.
+    let s = Schedule::new(&p, &fc(100, 10), Method::MatVec { block: 2 })
+        .unwrap()
+        .with_client_tail()
+        .unwrap();
+    let pm = p.p();
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let masks: Vec<Vec<u64>> = (0..s.cost().out_cts)
+        .map(|_| (0..p.n()).map(|_| rng.next_u64() % pm).collect())
+        .collect();
+    let y: Vec<u64> = (0..10).map(|i| i * 1000 + 7).collect();
+    let mut slots = masks.clone();
+    for (e, pos) in s.output_layout().positions().iter().enumerate() {
+        let (c, sl) = pos.unwrap();
+        slots[c][sl] = (slots[c][sl] + y[e]) % pm;
+    }
+    let client = s.unpack_output(&slots).unwrap();
+    let server = s.unpack_output(&masks).unwrap();
+    for e in 0..10 {
+        assert_eq!((client[e] + pm - server[e]) % pm, y[e]);
+    }
+}
+
+#[test]
 fn matvec_larger_than_one_ciphertext() {
     // Rows of 2048 slots: 2100 inputs make two chunks, 700 outputs several output
     // ciphertexts. (Beyond about 2 full chunks the worst-case noise of one output's

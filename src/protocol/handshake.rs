@@ -15,7 +15,8 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// server sends the model's architecture, and a client may ask for any model; 5: the hello
 /// carries the client's credential; 6: the terms say how AND gates are garbled, half gates or
 /// three halves, and the garbler's input labels of a stage come from a 16-byte seed; 7: the
-/// online OT answer of a garbled stage comes in frames of whole instance groups).
+/// online OT answer of a garbled stage comes in frames of whole instance groups, and a
+/// mat-vec's rotate-and-add tail is summed by the parties instead of the server).
 pub const PROTOCOL_VERSION: u16 = 7;
 
 /// Longest credential (access token) in a hello, in bytes.

@@ -188,7 +188,8 @@ pub const MAX_KEYS_PER_STAGE: usize = 96;
 /// The cheapest `linalg` schedule that leaves room for flooding (by the worst-case bound
 /// [`noise::linear_stage_any_weights`]) and whose rotation keys stay within
 /// [`MAX_KEYS_PER_STAGE`]; failing the key limit, the one with the fewest keys among those
-/// that leave room.
+/// that leave room. Its rotate-and-add tails are left to the parties
+/// ([`Schedule::with_client_tail`]).
 pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Schedule> {
     let fits = |s: &Schedule| {
         crate::he::PublicKey::flood_bound(
@@ -212,12 +213,15 @@ pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<S
                 .total_cmp(&b.cost().estimate(params))
         });
     let pick = within.or_else(|| cands.iter().min_by_key(|s| s.cost().galois_keys));
-    pick.cloned().ok_or_else(|| {
+    let pick = pick.ok_or_else(|| {
         ProtocolError::Unsupported(format!(
             "no schedule for {} keeps the noise within the flooding budget",
             shape.describe()
         ))
-    })
+    })?;
+    // Rotate-and-add tails are summed by the parties on their shares (fewer key switches,
+    // fewer keys, less noise; the same ciphertexts).
+    Ok(pick.with_client_tail()?)
 }
 
 /// A pending non-linear step being fused: requant, ReLU, pooling windows.

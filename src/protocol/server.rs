@@ -467,6 +467,7 @@ impl Server {
     fn offline<C: Channel>(&self, ch: &mut C, s: &mut Session) -> Result<Vec<ServerPrep>> {
         let mut cx = ServerOffline {
             params: &self.plan.params,
+            config: &self.config,
             rng: sampling::secret_rng()?,
             share: vec![0u64; self.plan.input_len],
             kept: Default::default(),
@@ -474,7 +475,8 @@ impl Server {
         self.plan
             .stages
             .iter()
-            .map(|st| stages::server_offline(st, ch, s, &mut cx))
+            .zip(&self.layers)
+            .map(|(st, layer)| stages::server_offline(st, layer.as_ref(), ch, s, &mut cx))
             .collect()
     }
 

@@ -6,11 +6,12 @@
 //! `Enc(c)`; the server adds `s`, evaluates the layer, adds `r`, and replies privately (see
 //! [`super::send_reply`]); the client decrypts `W·x + b + r` and unpacks its next share.
 use super::{
-    par_map_seeded, recv_reply, send_reply, Addend, ClientOnline, ServerOffline, ServerOnline,
+    draw_rerandomizers, par_map_seeded, recv_reply, send_reply, Addend, ClientOnline,
+    ServerOffline, ServerOnline,
 };
 use crate::channel::Channel;
 use crate::he::NoiseBound;
-use crate::he::{Parameters, Plaintext};
+use crate::he::{Parameters, Plaintext, Rerandomizer};
 use crate::linalg::{LayerWeights, PreparedLayer, Schedule};
 use crate::net;
 use crate::nn::{LayerKind, Model};
@@ -62,12 +63,17 @@ impl ServerLayer {
 pub(crate) struct ServerPrep {
     share: Vec<Addend>,
     masks: Vec<Addend>,
+    /// One per reply ciphertext with circuit privacy on (see `draw_rerandomizers`).
+    rerandomizers: Vec<Rerandomizer>,
 }
 
-/// Draws the masks, prepares the share and mask addends, and sets the server's next share.
+/// Draws the masks and the replies' re-randomisers, prepares the share and mask addends, and
+/// sets the server's next share.
 pub(crate) fn server_offline(
     cx: &mut ServerOffline<'_>,
+    s: &Session,
     schedule: &Schedule,
+    layer: &ServerLayer,
 ) -> Result<ServerPrep> {
     let (params, p, n) = (cx.params, cx.params.p(), cx.params.n());
     let share = schedule
@@ -77,24 +83,32 @@ pub(crate) fn server_offline(
         .map(|v| Addend::new(params, v))
         .collect::<Result<Vec<_>>>()?;
     let out = schedule.output_layout();
+    if out.positions().iter().any(Option::is_none) {
+        return Err(ProtocolError::Unsupported(
+            "an output element has no slot".into(),
+        ));
+    }
     let masks: Vec<Vec<u64>> = (0..out.num_cts())
         .map(|_| random_mod(&mut cx.rng, p, n))
         .collect();
-    cx.share = out
-        .positions()
+    // The client reads its share off the masked slots as `unpack_output` says (one slot per
+    // element, or the sum of its partial sums): the server's share is minus the same map of
+    // the masks.
+    cx.share = schedule
+        .unpack_output(&masks)?
         .iter()
-        .map(|pos| {
-            let (c, sl) = pos.ok_or_else(|| {
-                ProtocolError::Unsupported("an output element has no slot".into())
-            })?;
-            Ok((p - masks[c][sl]) % p)
-        })
-        .collect::<Result<Vec<u64>>>()?;
+        .map(|&m| (p - m) % p)
+        .collect();
     let masks = masks
         .iter()
         .map(|v| Addend::new(params, v))
         .collect::<Result<Vec<_>>>()?;
-    Ok(ServerPrep { share, masks })
+    let rerandomizers = draw_rerandomizers(s, cx, out.num_cts(), layer.noise)?;
+    Ok(ServerPrep {
+        share,
+        masks,
+        rerandomizers,
+    })
 }
 
 /// Receives `Enc(c)`, evaluates the layer on `Enc(c + s)`, masks and replies.
@@ -121,7 +135,7 @@ pub(crate) fn server_online<C: Channel>(
     for (ct, mask) in out.iter_mut().zip(&prep.masks) {
         mask.add_to(ct, "layer output")?;
     }
-    send_reply(ch, s, cx, out, layer.noise)
+    send_reply(ch, s, cx, out, layer.noise, prep.rerandomizers)
 }
 
 /// Sends `Enc(c)` in the layer's input layout and returns the decrypted, unpacked

@@ -20,7 +20,7 @@ use super::{ProtocolError, Result, Stage};
 use crate::channel::Channel;
 use crate::gc::{Evaluator, Scheme};
 use crate::he::sampling::{self, SecretRng, Seed};
-use crate::he::{Ciphertext, NoiseBound, Parameters, Plaintext, SecretKey};
+use crate::he::{Ciphertext, NoiseBound, Parameters, Plaintext, Rerandomizer, SecretKey};
 use crate::net;
 use crate::ot::{io::IoBuffers, CotReceiver};
 use crate::sched::Scheduler;
@@ -138,6 +138,7 @@ pub(crate) enum ClientPrep {
 /// The server's offline phase of one query, carried from stage to stage.
 pub(crate) struct ServerOffline<'a> {
     pub params: &'a Arc<Parameters>,
+    pub config: &'a ServerConfig,
     pub rng: SecretRng,
     /// The server's share of the current activations.
     pub share: Vec<u64>,
@@ -186,15 +187,21 @@ pub(crate) enum ClientStep {
     Class(usize),
 }
 
-/// The server's offline phase of `stage`: prepares its state and advances `cx.share`.
+/// The server's offline phase of `stage`: prepares its state and advances `cx.share`;
+/// `layer` is the stage's prepared weights (linear stages only).
 pub(crate) fn server_offline<C: Channel>(
     stage: &Stage,
+    layer: Option<&linear::ServerLayer>,
     ch: &mut C,
     s: &mut Session,
     cx: &mut ServerOffline<'_>,
 ) -> Result<ServerPrep> {
     Ok(match stage {
-        Stage::Linear { schedule, .. } => ServerPrep::Linear(linear::server_offline(cx, schedule)?),
+        Stage::Linear { schedule, .. } => {
+            let layer = layer
+                .ok_or_else(|| ProtocolError::Unsupported("linear stage without weights".into()))?;
+            ServerPrep::Linear(linear::server_offline(cx, s, schedule, layer)?)
+        }
         Stage::Square { len } => ServerPrep::Square(square::server_offline(cx, *len)?),
         Stage::SumPool { .. } | Stage::Keep { .. } | Stage::Load { .. } | Stage::Add { .. } => {
             let next = cx.kept.apply(stage, &cx.share, cx.params.p())?;
@@ -319,9 +326,25 @@ fn send_reply<C: Channel>(
     cx: &mut ServerOnline<'_>,
     cts: Vec<Ciphertext>,
     noise: NoiseBound,
+    rerandomizers: Vec<Rerandomizer>,
 ) -> Result<()> {
+    use rayon::prelude::*;
     let config = cx.config;
-    let out = if config.circuit_privacy {
+    let out = if config.circuit_privacy && !rerandomizers.is_empty() {
+        // Drawn offline for exactly these replies (see `draw_rerandomizers`).
+        if rerandomizers.len() != cts.len() {
+            return Err(ProtocolError::Unsupported(
+                "re-randomisers drawn for another number of replies".into(),
+            ));
+        }
+        let pk = &s.pk;
+        cx.sched.install(|| {
+            cts.par_iter()
+                .zip(rerandomizers)
+                .map(|(c, r)| Ok(pk.make_private_with(c, noise, r)?.0))
+                .collect::<Result<Vec<_>>>()
+        })?
+    } else if config.circuit_privacy {
         // One generator per reply ciphertext, seeded from the session's CSPRNG, so that the
         // replies are flooded on the scheduler's workers.
         let (pk, switch_down) = (&s.pk, config.switch_down);
@@ -337,6 +360,27 @@ fn send_reply<C: Channel>(
     };
     net::send_msg(ch, TAG_CTS_DOWN, &encode_cts(&out))?;
     Ok(())
+}
+
+/// With circuit privacy on, one re-randomiser per reply ciphertext of a stage at full level
+/// whose noise is at most `noise` (the input-independent part of the flooding, drawn in the
+/// offline phase on the global scheduler's workers); none otherwise.
+pub(crate) fn draw_rerandomizers(
+    s: &Session,
+    cx: &mut ServerOffline<'_>,
+    replies: usize,
+    noise: NoiseBound,
+) -> Result<Vec<Rerandomizer>> {
+    if !cx.config.circuit_privacy {
+        return Ok(Vec::new());
+    }
+    let (pk, limbs, switch_down) = (&s.pk, cx.params.max_level(), cx.config.switch_down);
+    par_map_seeded(
+        Scheduler::global(),
+        &mut cx.rng,
+        &vec![(); replies],
+        |(), rng| Ok(pk.rerandomizer(noise, limbs, switch_down, rng)?),
+    )
 }
 
 /// `f` over `items` on `sched`'s workers, each call with its own [`SecretRng`] seeded from

@@ -60,7 +60,7 @@ pub(crate) fn server_online<C: Channel>(
         prep.s2_plus_r[j].add_to(&mut y, "square input")?;
         out.push(y);
     }
-    send_reply(ch, s, cx, out, noise::square_stage(params))
+    send_reply(ch, s, cx, out, noise::square_stage(params), Vec::new())
 }
 
 /// Sends `Enc(c)` and `Enc(c²)` and returns the decrypted `x² + r` (the client's next
