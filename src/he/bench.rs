@@ -3,8 +3,8 @@
 //! one the CLI prints).
 use super::error::Result;
 use super::{
-    sampling, Ciphertext, GaloisKeys, Hoisted, ParamSetId, Plaintext, PreparedPlaintext,
-    RotationSum, SecretKey,
+    sampling, Ciphertext, FloatCiphertext, GaloisKeys, Hoisted, ParamSetId, Plaintext,
+    PreparedPlaintext, ProductSum, RotationSum, SecretKey,
 };
 use std::time::Instant;
 
@@ -96,10 +96,12 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                 let _ = sk.decrypt(&ct);
             }),
         );
+        // In place, as SEAL's `add_inplace` (`Ciphertext::add` also allocates the result).
+        let mut sum = ct2.clone();
         push(
             "add",
             time(samples * 4, || {
-                let _ = ct.add(&ct2);
+                let _ = sum.add_assign(&ct);
             }),
         );
         let w = PreparedPlaintext::new(&pt);
@@ -110,6 +112,20 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                 let _ = acc.mul_plain_acc(&ct, &w);
             }),
         );
+        // What the linear layers run: the input in double form, sums in double precision.
+        if let (Some(fct), Some(mut fsum)) = (
+            FloatCiphertext::new(&ct),
+            ProductSum::new(&params, ct.level()),
+        ) {
+            if w.is_compact() {
+                push(
+                    "ct×pt multiply-accumulate (ProductSum)",
+                    time(samples * 4, || {
+                        let _ = fsum.mul_plain_acc(&fct, &w);
+                    }),
+                );
+            }
+        }
         push(
             "rotation",
             time(samples, || {

@@ -289,6 +289,8 @@ pub(crate) struct Level {
     pub(crate) garner: Option<(u64, u64)>,
     /// CRT constants for any number of limbs: [(Q/q_i)⁻¹]_{q_i}.
     pub(crate) crt_inv: Vec<u64>,
+    /// ⌊p · 2^128 / q_i⌋ as (high, low) words: y·p/q_i in fixed point with a multiply.
+    pub(crate) p_over_q: Vec<(u64, u64)>,
     /// Mixed-radix constants: [(q_0 ⋯ q_{i−1})⁻¹]_{q_i} (entry 0 unused, 1).
     pub(crate) mixed_inv: Vec<u64>,
     /// Largest |v| that decrypts correctly.
@@ -517,6 +519,14 @@ impl Parameters {
             }
         }
         let dec_bound = q_f / (2.0 * p as f64) - q_f / (p as f64) / 2f64.powi(42) - 1.0;
+        // p < q_i: ⌊p·2^64/q⌋ < 2^64, then the remainder's next 64 bits.
+        let p_over_q = moduli
+            .iter()
+            .map(|&q| {
+                let (q, top) = (q as u128, (p as u128) << 64);
+                ((top / q) as u64, (((top % q) << 64) / q) as u64)
+            })
+            .collect();
         Ok(Level {
             r_t,
             delta_mod,
@@ -524,6 +534,7 @@ impl Parameters {
             frac,
             garner,
             crt_inv,
+            p_over_q,
             mixed_inv,
             dec_bound,
         })
