@@ -302,6 +302,69 @@ fn malformed_messages_and_stalled_peers_end_the_session_with_an_error() {
     drop(a.send(b"late"));
 }
 
+/// The client's side of a channel that corrupts the `nth` OT label frame (tag 0x22) it
+/// receives: the start index in its header.
+struct CorruptLabelFrame<C> {
+    inner: C,
+    nth: usize,
+    seen: usize,
+}
+
+impl<C: Channel> Channel for CorruptLabelFrame<C> {
+    fn send(&mut self, frame: &[u8]) -> gazelle::channel::Result<()> {
+        self.inner.send(frame)
+    }
+    fn recv(&mut self, max_len: usize) -> gazelle::channel::Result<Vec<u8>> {
+        let mut f = self.inner.recv(max_len)?;
+        if f.first() == Some(&0x22) && f.len() > 13 {
+            self.seen += 1;
+            if self.seen == self.nth {
+                f[1] ^= 1;
+            }
+        }
+        Ok(f)
+    }
+    fn flush(&mut self) -> gazelle::channel::Result<()> {
+        self.inner.flush()
+    }
+    fn bytes_sent(&self) -> u64 {
+        self.inner.bytes_sent()
+    }
+    fn bytes_received(&self) -> u64 {
+        self.inner.bytes_received()
+    }
+}
+
+/// A garbled stage's labels come in frames while the client evaluates the earlier ones: a bad
+/// second frame (MiniONN-MNIST's first ReLU layer has two) ends the query with the OT's typed
+/// error, the evaluation thread stops, and the server's session ends.
+#[test]
+fn a_bad_label_frame_mid_stage_ends_the_query_with_a_typed_error() {
+    let model = nn::builtin_model("mnist-minionn").unwrap();
+    let server = Server::new(model.clone(), server_config(false)).unwrap();
+    let x = &mnist_inputs(&model, 0, 1)[0];
+    for nth in [1, 2] {
+        let (a, mut b) = MemChannel::pair_with_timeout(Duration::from_secs(20));
+        let mut a = CorruptLabelFrame {
+            inner: a,
+            nth,
+            seen: 0,
+        };
+        std::thread::scope(|sc| {
+            let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+            let mut c = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+            let e = c.query(x).unwrap_err();
+            assert!(
+                matches!(e, ProtocolError::Ot(gazelle::ot::OtError::OutOfStep { .. })),
+                "frame {nth}: {e}"
+            );
+            drop(c);
+            drop(a);
+            assert!(h.join().unwrap().is_err());
+        });
+    }
+}
+
 /// Fail closed: a plan that misses the circuit-privacy budget is refused by default, with the
 /// stage and the bits missing named; served only when the operator says so, and then every
 /// client is told in the handshake.

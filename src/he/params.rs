@@ -289,7 +289,8 @@ pub(crate) struct Level {
     pub(crate) garner: Option<(u64, u64)>,
     /// CRT constants for any number of limbs: [(Q/q_i)⁻¹]_{q_i}.
     pub(crate) crt_inv: Vec<u64>,
-    /// ⌊p · 2^128 / q_i⌋ as (high, low) words: y·p/q_i in fixed point with a multiply.
+    /// ⌊p · 2^128 / q_i⌋ as (high, low) words (p < q_i, checked): y·p/q_i in fixed point
+    /// with a multiply.
     pub(crate) p_over_q: Vec<(u64, u64)>,
     /// Mixed-radix constants: [(q_0 ⋯ q_{i−1})⁻¹]_{q_i} (entry 0 unused, 1).
     pub(crate) mixed_inv: Vec<u64>,
@@ -402,9 +403,9 @@ impl Parameters {
             }
         }
         let p = spec.p;
-        if p >= 1 << 30 || !is_prime(p) || p % two_n != 1 || spec.moduli.contains(&p) {
+        if p >= 1 << 30 || !is_prime(p) || p % two_n != 1 || spec.moduli.iter().any(|&q| q <= p) {
             return Err(invalid(format!(
-                "p = {p} must be a prime below 2^30, ≡ 1 mod {two_n}, distinct from the q_i"
+                "p = {p} must be a prime below 2^30 and below every q_i, ≡ 1 mod {two_n}"
             )));
         }
         if spec.special.is_none() && !(1..=62).contains(&spec.decomp_bits) {

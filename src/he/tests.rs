@@ -108,6 +108,11 @@ fn inconsistent_parameters_are_rejected() {
             decomp_bits: 0,
             ..good.clone()
         },
+        // p above a q_i (40961 ≡ 1 mod 8192 is prime): decryption's scaling needs p < q_i.
+        ParamSpec {
+            moduli: vec![good.moduli[0], 40961],
+            ..good.clone()
+        },
         // A special prime needs digit width 0 …
         ParamSpec {
             special: Some(1152921504606830593),

@@ -226,18 +226,26 @@ impl Schedule {
     /// as every slot is), and an output element is the sum mod p of its slots, which the client
     /// adds up after decryption ([`Schedule::unpack_output`]) and the server over its masks.
     /// Saves the tails' key switches (full rotations, one after the other) and their keys.
+    /// Every output ciphertext has a tail or none does (as every method builds them); a mix
+    /// is refused, since the sum over an untailed ciphertext's slots would count replicas.
     pub fn with_client_tail(&self) -> Result<Schedule> {
-        if self.outs.iter().all(|o| o.tail.is_none()) {
+        let tails = self.outs.iter().filter(|o| o.tail.is_some()).count();
+        if tails == 0 {
             return Ok(self.clone());
+        }
+        if tails != self.outs.len() {
+            return Err(LinalgError::Unsupported {
+                method: self.method_name(),
+                reason: "only some output ciphertexts have a rotate-and-add tail".into(),
+            });
         }
         let mut s = self.clone();
         let cts = s
             .outs
             .iter_mut()
-            .enumerate()
-            .map(|(o, plan)| match plan.tail.take() {
-                Some(_) => plan.acc.clone(),
-                None => self.output.slots(o).to_vec(),
+            .map(|plan| {
+                plan.tail = None;
+                plan.acc.clone()
             })
             .collect();
         s.output = Layout::new(self.params.n(), self.output.elements(), cts)?;

@@ -148,6 +148,15 @@ fn matvec_tails_left_to_the_client_give_the_same_outputs_with_fewer_rotations() 
             check_schedule(&local, 20 + k as u64, 2);
         }
     }
+    // A schedule where only some output ciphertexts have a tail is refused (no method builds
+    // one; the sum over an untailed ciphertext's slots would count replicas).
+    let mut mixed = Schedule::new(&p, &fc(100, 300), Method::MatVec { block: 8 }).unwrap();
+    assert!(mixed.outs.len() > 1 && mixed.outs.iter().all(|o| o.tail.is_some()));
+    mixed.outs[0].tail = None;
+    assert!(matches!(
+        mixed.with_client_tail(),
+        Err(LinalgError::Unsupported { .. })
+    ));
     // The server's share of a masked output is minus the same map of its masks.
     let s = Schedule::new(&p, &fc(100, 10), Method::MatVec { block: 2 })
         .unwrap()

@@ -223,7 +223,15 @@ pub fn receive_labels_chunked<'a, C: Channel, E: From<super::OtError>>(
     mut ready: impl FnMut(std::ops::Range<usize>, &'a [Block]) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let n = choices.len();
-    if out.len() != n || chunk == 0 {
+    if chunk == 0 {
+        return Err(super::OtError::BadCount {
+            what: "labels per frame",
+            n: chunk,
+            max: n,
+        }
+        .into());
+    }
+    if out.len() != n {
         return Err(super::OtError::CountMismatch {
             what: "OT label buffer",
             expected: n,

@@ -191,6 +191,10 @@ pub const MAX_KEYS_PER_STAGE: usize = 96;
 /// that leave room. Its rotate-and-add tails are left to the parties
 /// ([`Schedule::with_client_tail`]).
 pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<Schedule> {
+    // Each candidate as it runs (tails left to the parties) beside its cost with the tails:
+    // the noise and key limits are judged on the former; the ranking uses the latter, whose
+    // tail rotations stand in for the many output ciphertexts (replies) of a mat-vec with a
+    // small block, which the estimate does not count.
     let fits = |s: &Schedule| {
         crate::he::PublicKey::flood_bound(
             params,
@@ -200,28 +204,24 @@ pub fn choose_schedule(params: &Arc<Parameters>, shape: &LayerShape) -> Result<S
         )
         .is_ok()
     };
-    let cands: Vec<Schedule> = Schedule::candidates(params, shape)?
+    let cands: Vec<(Schedule, f64)> = Schedule::candidates(params, shape)?
         .into_iter()
-        .filter(fits)
+        .map(|s| Ok((s.with_client_tail()?, s.cost().estimate(params))))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|(s, _)| fits(s))
         .collect();
     let within = cands
         .iter()
-        .filter(|s| s.cost().galois_keys <= MAX_KEYS_PER_STAGE)
-        .min_by(|a, b| {
-            a.cost()
-                .estimate(params)
-                .total_cmp(&b.cost().estimate(params))
-        });
-    let pick = within.or_else(|| cands.iter().min_by_key(|s| s.cost().galois_keys));
-    let pick = pick.ok_or_else(|| {
+        .filter(|(s, _)| s.cost().galois_keys <= MAX_KEYS_PER_STAGE)
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let pick = within.or_else(|| cands.iter().min_by_key(|(s, _)| s.cost().galois_keys));
+    pick.map(|(s, _)| s.clone()).ok_or_else(|| {
         ProtocolError::Unsupported(format!(
             "no schedule for {} keeps the noise within the flooding budget",
             shape.describe()
         ))
-    })?;
-    // Rotate-and-add tails are summed by the parties on their shares (fewer key switches,
-    // fewer keys, less noise; the same ciphertexts).
-    Ok(pick.with_client_tail()?)
+    })
 }
 
 /// A pending non-linear step being fused: requant, ReLU, pooling windows.

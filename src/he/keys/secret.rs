@@ -156,14 +156,14 @@ impl SecretKey {
 
     /// round(p·x/q) mod p for any number of limbs (three or more: Q exceeds a u128), by the
     /// CRT: p·x/Q ≡ Σ_i y_i·p/q_i (mod p) with y_i = [x_i·(Q/q_i)⁻¹]_{q_i}. Each term splits
-    /// into ⌊y_i·p/q_i⌋ and a fraction kept to 2^−64; the summed truncation error (< ℓ·2^−64)
+    /// into ⌊y_i·p/q_i⌋ and a fraction kept to 2^−64; the summed truncation error (< ℓ·2^−63)
     /// is far below the 2^−42 margin the decryption bound keeps from a rounding boundary.
     fn scale_round_rns(&self, x: &Poly, lvl: &crate::he::params::Level) -> Vec<u64> {
-        // round(Σ_i y_i·p/q_i) mod p with y_i = [x_i·(Q/q_i)⁻¹]_{q_i} (the CRT overflow is a
-        // multiple of p). Each term in fixed point: its integer part exact and 64 fraction
-        // bits, from y·⌊p·2^128/q_i⌋ (the reciprocal's truncation costs < y·2^−128 < 2^−78,
-        // the dropped low word < 2^−64): the sum is within 2^−61 of the exact one, far below
-        // the distance from ½ that a decryptable noise leaves.
+        // The CRT overflow is a multiple of p. Each term in fixed point from y·⌊p·2^128/q_i⌋:
+        // the reciprocal's truncation costs < y·2^−128 < 2^−66 (q_i < 2^62), the dropped low
+        // word < 2^−64, and the integer part is exact (a nonzero fraction of y·p/q_i is at
+        // least 1/q_i > 2^−62). With at most three primes the sum is within 2^−61 of the
+        // exact one, far inside the 2^−42 relative margin of the decryption bound.
         let params = &self.params;
         let p = params.p;
         let limbs = x.num_limbs();

@@ -384,7 +384,8 @@ pub(crate) fn draw_rerandomizers(
 }
 
 /// `f` over `items` on `sched`'s workers, each call with its own [`SecretRng`] seeded from
-/// `rng` (the seeds are wiped after use); results in input order.
+/// `rng` (the seed vector is wiped after use; the generators' states are dropped unwiped, as
+/// the session's own generator is); results in input order.
 pub(crate) fn par_map_seeded<T: Sync, U: Send>(
     sched: &Scheduler,
     rng: &mut SecretRng,

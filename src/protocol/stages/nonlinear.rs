@@ -348,26 +348,29 @@ fn evaluate<C: Channel>(
     let pool = Scheduler::global().pool();
     let out = std::thread::scope(|s| -> Result<Vec<Block>> {
         let (tx, rx) = std::sync::mpsc::channel::<(std::ops::Range<usize>, &[Block])>();
-        let worker = s.spawn(move || -> Result<Vec<Block>> {
-            let mut out = Vec::with_capacity(inst * circuit.num_outputs());
-            for (range, evaluator_labels) in rx {
-                let (a, b) = (range.start / per, range.end / per);
-                let part = evaluator.evaluate_parallel(
-                    circuit,
-                    b - a,
-                    InputLabels::Split {
-                        garbler: glabels.get(a * g_per..b * g_per).unwrap_or_default(),
-                        evaluator: evaluator_labels,
-                    },
-                    tables
-                        .get(circuit.table_bytes(a, scheme)..circuit.table_bytes(b, scheme))
-                        .unwrap_or_default(),
-                    pool,
-                )?;
-                out.extend_from_slice(&part);
-            }
-            Ok(out)
-        });
+        let worker = std::thread::Builder::new()
+            .name("gazelle-evaluate".into())
+            .spawn_scoped(s, move || -> Result<Vec<Block>> {
+                let mut out = Vec::with_capacity(inst * circuit.num_outputs());
+                for (range, evaluator_labels) in rx {
+                    let (a, b) = (range.start / per, range.end / per);
+                    let part = evaluator.evaluate_parallel(
+                        circuit,
+                        b - a,
+                        InputLabels::Split {
+                            garbler: glabels.get(a * g_per..b * g_per).unwrap_or_default(),
+                            evaluator: evaluator_labels,
+                        },
+                        tables
+                            .get(circuit.table_bytes(a, scheme)..circuit.table_bytes(b, scheme))
+                            .unwrap_or_default(),
+                        pool,
+                    )?;
+                    out.extend_from_slice(&part);
+                }
+                Ok(out)
+            })
+            .map_err(|e| ProtocolError::Unsupported(format!("no evaluation thread: {e}")))?;
         let received = ot_io::receive_labels_chunked(
             ch,
             &mut prep.pool,
