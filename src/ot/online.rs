@@ -82,16 +82,15 @@ impl ChoiceMsg {
     }
 }
 
-/// Decodes `start`, `n` and `n·width` bytes of blocks for a message whose `n` is known.
-fn decode_blocks(
-    bytes: &[u8],
+/// Reads a message's header (tag, index of its first OT, count) and checks it against the
+/// `start` and `n` the state expects.
+fn check_header(
+    r: &mut Reader<'_>,
     tag: u8,
     what: &'static str,
     start: u64,
     n: usize,
-    width: usize,
-) -> Result<Vec<Block>> {
-    let mut r = Reader::new(bytes, what);
+) -> Result<()> {
     r.tag(tag)?;
     let got_start = r.u64()?;
     let got_n = r.u32()? as usize;
@@ -109,6 +108,20 @@ fn decode_blocks(
             got: got_n,
         });
     }
+    Ok(())
+}
+
+/// Decodes `start`, `n` and `n·width` bytes of blocks for a message whose `n` is known.
+fn decode_blocks(
+    bytes: &[u8],
+    tag: u8,
+    what: &'static str,
+    start: u64,
+    n: usize,
+    width: usize,
+) -> Result<Vec<Block>> {
+    let mut r = Reader::new(bytes, what);
+    check_header(&mut r, tag, what, start, n)?;
     r.expect_remaining(16 * width * n)?;
     let raw = r.take(16 * width * n)?;
     let blocks = blocks_from_bytes(raw);
@@ -198,25 +211,9 @@ impl LabelMsg {
 
     /// As [`LabelMsg::from_bytes`], keeping the buffer it is given.
     pub fn from_vec(bytes: Vec<u8>, pending: &PendingLabels) -> Result<LabelMsg> {
-        let what = "OT label message";
-        let mut r = Reader::new(&bytes, what);
-        r.tag(TAG_LABELS)?;
-        let start = r.u64()?;
-        let n = r.u32()? as usize;
-        if start != pending.start {
-            return Err(OtError::OutOfStep {
-                what,
-                expected: pending.start,
-                got: start,
-            });
-        }
-        if n != pending.t.len() {
-            return Err(OtError::CountMismatch {
-                what,
-                expected: pending.t.len(),
-                got: n,
-            });
-        }
+        let (start, n) = (pending.start, pending.t.len());
+        let mut r = Reader::new(&bytes, "OT label message");
+        check_header(&mut r, TAG_LABELS, "OT label message", start, n)?;
         r.expect_remaining(16 * n)?;
         Ok(LabelMsg {
             start,
@@ -441,24 +438,7 @@ impl PendingLabels {
             });
         }
         let mut r = Reader::new(frame, what);
-        r.tag(TAG_LABELS)?;
-        let start = r.u64()?;
-        let got = r.u32()? as usize;
-        let expected_start = self.start + offset as u64;
-        if start != expected_start {
-            return Err(OtError::OutOfStep {
-                what,
-                expected: expected_start,
-                got: start,
-            });
-        }
-        if got != n {
-            return Err(OtError::CountMismatch {
-                what,
-                expected: n,
-                got,
-            });
-        }
+        check_header(&mut r, TAG_LABELS, what, self.start + offset as u64, n)?;
         r.expect_remaining(16 * n)?;
         let raw = r.take(16 * n)?;
         r.finish()?;
