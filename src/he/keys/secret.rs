@@ -167,20 +167,33 @@ impl SecretKey {
         let params = &self.params;
         let p = params.p;
         let limbs = x.num_limbs();
+        debug_assert!(limbs <= 3);
+        // Per limb: the modulus, [(Q/q_i)⁻¹] with its Shoup constant, ⌊p·2^128/q_i⌋.
+        let consts: Vec<_> = (0..limbs)
+            .map(|i| {
+                let md = params.plans[i].modulus();
+                let w = lvl.crt_inv[i];
+                (md, w, md.shoup(w), lvl.p_over_q[i])
+            })
+            .collect();
         let mut out = Vec::with_capacity(params.n);
         for c in 0..params.n {
             let (mut int, mut frac) = (0u128, 0u128);
-            for i in 0..limbs {
-                let md = params.plans[i].modulus();
-                let y = md.mul(x.limb(i)[c], lvl.crt_inv[i]) as u128;
-                let (hi, lo) = lvl.p_over_q[i];
+            for (i, &(md, w, ws, (hi, lo))) in consts.iter().enumerate() {
+                let y = md.mul_shoup(x.limb(i)[c], w, ws) as u128;
                 let s = y * hi as u128 + ((y * lo as u128) >> 64);
                 int += s >> 64;
                 frac += s & u64::MAX as u128;
             }
-            // t ≤ limbs·p: a u64 remainder, not a u128 one.
-            let t = (int + ((frac + (1u128 << 63)) >> 64)) as u64;
-            out.push(t % p);
+            // t < (limbs + 1)·p ≤ 4p: two conditional subtractions, no division.
+            let mut t = (int + ((frac + (1u128 << 63)) >> 64)) as u64;
+            if t >= 2 * p {
+                t -= 2 * p;
+            }
+            if t >= p {
+                t -= p;
+            }
+            out.push(t);
         }
         out
     }
