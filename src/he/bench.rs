@@ -3,8 +3,8 @@
 //! one the CLI prints).
 use super::error::Result;
 use super::{
-    sampling, Ciphertext, FloatCiphertext, GaloisKeys, Hoisted, ParamSetId, Plaintext,
-    PreparedPlaintext, ProductSum, RotationSum, SecretKey,
+    sampling, Ciphertext, FloatCiphertext, GaloisKeys, Hoisted, NoiseBound, ParamSetId, Plaintext,
+    PreparedPlaintext, ProductSum, PublicKey, RotationSum, SecretKey,
 };
 use std::time::Instant;
 
@@ -125,6 +125,38 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                     }),
                 );
             }
+        }
+        // Circuit privacy of one reply at full level (noise bound: one product with any
+        // plaintext), switched down: whole, and split into its offline and online parts.
+        let pk = PublicKey::generate(&sk, &mut rng);
+        let bound = NoiseBound::fresh().mul_any_plain(&params);
+        let full = ct.level();
+        if pk.rerandomizer(bound, full, true, &mut rng).is_ok() {
+            let mut r4 = sampling::secret_rng()?;
+            push(
+                "flood a reply (make_private)",
+                time(samples, || {
+                    let _ = pk.make_private(&ct, bound, true, &mut r4);
+                }),
+            );
+            push(
+                "re-randomiser (drawn offline)",
+                time(samples, || {
+                    let _ = pk.rerandomizer(bound, full, true, &mut r4);
+                }),
+            );
+            let drawn: Vec<_> = (0..samples + 1)
+                .filter_map(|_| pk.rerandomizer(bound, full, true, &mut r4).ok())
+                .collect();
+            let mut drawn = drawn.into_iter();
+            push(
+                "flood a reply with a drawn re-randomiser (online)",
+                time(samples, || {
+                    if let Some(r) = drawn.next() {
+                        let _ = pk.make_private_with(&ct, bound, r);
+                    }
+                }),
+            );
         }
         push(
             "rotation",

@@ -1031,6 +1031,9 @@ fn bench_rows_cover_every_operation() {
         "rotation",
         "8 hoisted rotations",
         "32 hoisted rotations",
+        "flood a reply (make_private)",
+        "re-randomiser (drawn offline)",
+        "flood a reply with a drawn re-randomiser (online)",
     ] {
         assert!(
             rows.iter().any(|r| r.operation == op && r.median_us > 0.0),
