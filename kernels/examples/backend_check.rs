@@ -1,5 +1,6 @@
-//! Compares every NTT backend this CPU has with scalar on random inputs, and every fixed-key AES
-//! backend with FIPS-197 and the portable one; exits 1 on a mismatch.
+//! Compares every NTT backend this CPU has with scalar on random inputs, every fixed-key AES
+//! backend with FIPS-197 and the portable one, and the per-ISA `vecops` loops with their
+//! definitions; exits 1 on a mismatch.
 //! Single-threaded (no libtest), so it also runs under qemu user-mode emulation:
 //! `../shared/tools/aarch64-run.sh -p kernels --example backend_check`.
 use kernels::testing::{check_ntt_backends, BackendCheck, TestRng};
@@ -50,6 +51,17 @@ fn main() {
         Err(e) => {
             failed += 1;
             println!("aes: MISMATCH {e}");
+        }
+    }
+    // The per-ISA builds of `vecops` (multiversion) against plain definitions.
+    match kernels::testing::check_vecops(seed) {
+        Ok(cases) => {
+            passed += 1;
+            println!("vecops: ok ({cases} cases match the definitions)");
+        }
+        Err(e) => {
+            failed += 1;
+            println!("vecops: MISMATCH {e}");
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");

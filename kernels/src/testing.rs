@@ -90,6 +90,66 @@ pub enum BackendCheck {
     },
 }
 
+/// `vecops` (the build `multiversion` picks for this CPU) against plain definitions: the
+/// decryption scaling against long division (1 to 6 primes of 40 and 50 bits, four plaintext
+/// moduli, edge residues 0, 1, q − 1) and the modular add/sub; Ok(cases) or the first mismatch.
+pub fn check_vecops(seed: u64) -> Result<usize, String> {
+    use crate::vecops::{add_mod, scale_round, sub_mod, ScaleLimb};
+    let mut rng = TestRng::new(seed);
+    let primes: Vec<u64> = crate::prime::ntt_primes(50, 1 << 14, 4)
+        .into_iter()
+        .chain(crate::prime::ntt_primes(40, 1 << 14, 2))
+        .collect();
+    let mut cases = 0;
+    for p in [2u64, 65537, 1032193, (1 << 30) - 35] {
+        for l in 1..=primes.len() {
+            let q = &primes[primes.len() - l..];
+            let w: Vec<u64> = q.iter().map(|&qi| rng.below(qi)).collect();
+            let mut x: Vec<Vec<u64>> = q.iter().map(|&qi| rng.vec_below(1500, qi)).collect();
+            for (xi, &qi) in x.iter_mut().zip(q) {
+                (xi[0], xi[1], xi[2]) = (0, 1, qi - 1);
+            }
+            let limbs: Vec<ScaleLimb> = q
+                .iter()
+                .zip(&w)
+                .map(|(&qi, &wi)| ScaleLimb::new(qi, wi, p).ok_or("ScaleLimb refused"))
+                .collect::<Result<_, _>>()?;
+            let views: Vec<&[u64]> = x.iter().map(|v| v.as_slice()).collect();
+            let mut out = vec![0; 1500];
+            scale_round(&mut out, &views, &limbs, p);
+            // Each term's integer part and 64 fraction bits by long division.
+            for (c, &o) in out.iter().enumerate() {
+                let (mut int, mut frac) = (0u128, 0u128);
+                for i in 0..l {
+                    let qi = q[i] as u128;
+                    let t = x[i][c] as u128 * w[i] as u128 % qi * p as u128;
+                    int += t / qi;
+                    frac += ((t % qi) << 64) / qi;
+                }
+                let expect = ((int + ((frac + (1u128 << 63)) >> 64)) % p as u128) as u64;
+                if o != expect {
+                    return Err(format!("scale_round p={p} limbs={l} c={c}: {o} ≠ {expect}"));
+                }
+            }
+            cases += 1;
+        }
+    }
+    for q in [3u64, 65537, (1 << 50) - 27, (1 << 62) - 57] {
+        let (x, y) = (rng.vec_below(1003, q), rng.vec_below(1003, q));
+        let (mut s, mut d) = (x.clone(), x.clone());
+        add_mod(&mut s, &y, q);
+        sub_mod(&mut d, &y, q);
+        for i in 0..x.len() {
+            let (a, b, m) = (x[i] as u128, y[i] as u128, q as u128);
+            if s[i] as u128 != (a + b) % m || d[i] as u128 != (a + m - b) % m {
+                return Err(format!("add/sub mod {q} at {i}"));
+            }
+        }
+        cases += 1;
+    }
+    Ok(cases)
+}
+
 /// Compares the NTT kernels (forward, inverse, prepared products; u64 and u32 plans; every
 /// reduction the backend offers: Shoup52 on primes below 2^50) of every backend with scalar on
 /// random inputs from `seed`. A backend the CPU lacks, or a reduction it lacks on an available

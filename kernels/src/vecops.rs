@@ -93,6 +93,104 @@ pub fn centered_mod(out: &mut [u64], src: &[u64], big: u64, q: u64) {
     }
 }
 
+/// One prime of [`scale_round`]: q < 2^50, w = [(Q/q)⁻¹]_q, and θ = p/q (p < q) as the
+/// double-double θ_hi + θ_lo (|θ − θ_hi − θ_lo| ≤ 2^−104·θ).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScaleLimb {
+    q: u64,
+    w: u64,
+    theta_hi: f64,
+    theta_lo: f64,
+}
+
+impl ScaleLimb {
+    /// None unless 2 ≤ p < q < 2^50 and w < q.
+    pub fn new(q: u64, w: u64, p: u64) -> Option<ScaleLimb> {
+        if !(2 <= p && p < q && q < 1 << crate::ntt::COMPACT_MAX_BITS && w < q) {
+            return None;
+        }
+        let (pf, qf) = (p as f64, q as f64);
+        // Division is correctly rounded, so p − θ_hi·q is exact (one fma).
+        let theta_hi = pf / qf;
+        let theta_lo = (-theta_hi).mul_add(qf, pf) / qf;
+        Some(ScaleLimb {
+            q,
+            w,
+            theta_hi,
+            theta_lo,
+        })
+    }
+}
+
+/// Decryption's RNS scaling: out[c] = round(Σ_i y_i·p/q_i) mod p with y_i = [x_i[c]·w_i]_{q_i},
+/// for x_i[c] < q_i (one slice per limb, `limbs` alike) and at most 8 limbs. In doubles, no
+/// 128-bit product: y_i·θ_hi is split exactly (an fma) into its rounded integer and a
+/// fraction, the fractions and y_i·θ_lo are summed; the sum is within ℓ·2^−49 of the exact
+/// one (ℓ ≤ 8), so the result is the exact rounding whenever Σ is at least that far from a
+/// half-integer (decryption keeps 2^−42).
+pub fn scale_round(out: &mut [u64], x: &[&[u64]], limbs: &[ScaleLimb], p: u64) {
+    const CHUNK: usize = 512;
+    assert!(x.len() == limbs.len() && (1..=8).contains(&limbs.len()));
+    assert!(limbs.iter().all(|l| p < l.q) && x.iter().all(|xi| xi.len() >= out.len()));
+    let (mut int, mut frac) = ([0f64; CHUNK], [0f64; CHUNK]);
+    for (k, o) in out.chunks_mut(CHUNK).enumerate() {
+        let len = o.len();
+        int[..len].fill(0.0);
+        frac[..len].fill(0.0);
+        for (xi, l) in x.iter().zip(limbs) {
+            scale_accumulate(
+                &mut int[..len],
+                &mut frac[..len],
+                &xi[k * CHUNK..k * CHUNK + len],
+                l,
+            );
+        }
+        scale_finish(o, &int[..len], &frac[..len], p);
+    }
+}
+
+/// Signed round-to-nearest of |v| < 2^51 by adding and removing 1.5·2^52 (the sum's ulp is 1).
+const ROUND: f64 = 6_755_399_441_055_744.0;
+
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+fn scale_accumulate(int: &mut [f64], frac: &mut [f64], x: &[u64], l: &ScaleLimb) {
+    const MAGIC: u64 = 0x4330_0000_0000_0000;
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let (q, w) = (l.q, l.w);
+    let (wf, qinv, qi) = (w as f64, 1.0 / q as f64, q as i64);
+    let (th, tl) = (l.theta_hi, l.theta_lo);
+    for ((i, f), &v) in int.iter_mut().zip(frac.iter_mut()).zip(x) {
+        // y = v·w mod q: the quotient from doubles within 7/8 (see `sub_mul_const_mod`).
+        let vf = f64::from_bits(v | MAGIC) - TWO52;
+        let k = (vf * wf * qinv + TWO52).to_bits() - MAGIC;
+        let r = v.wrapping_mul(w).wrapping_sub(k.wrapping_mul(q)) as i64;
+        let y = (r + ((r >> 63) & qi)) as u64;
+        let yf = f64::from_bits(y | MAGIC) - TWO52;
+        // y·θ_hi = prod + err exactly; prod = whole + part exactly (|part| ≤ 1/2).
+        let prod = yf * th;
+        let err = yf.mul_add(th, -prod);
+        let whole = (prod + ROUND) - ROUND;
+        *i += whole;
+        *f += (prod - whole) + yf.mul_add(tl, err);
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+fn scale_finish(out: &mut [u64], int: &[f64], frac: &[f64], p: u64) {
+    let (pf, pinv) = (p as f64, 1.0 / p as f64);
+    let round_bits = ROUND.to_bits();
+    for ((o, &i), &f) in out.iter_mut().zip(int).zip(frac) {
+        // t = round(Σ) is an integer below 2^34, exact in a double; r = t − p·round(t/p) is
+        // exact and within p/2 + 1 of 0, brought to [0, p).
+        let t = i + ((f + ROUND) - ROUND);
+        let k = (t * pinv + ROUND) - ROUND;
+        let r = k.mul_add(-pf, t);
+        let r = if r < 0.0 { r + pf } else { r };
+        let r = if r >= pf { r - pf } else { r };
+        *o = (r + ROUND).to_bits() - round_bits;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +285,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn scale_round_matches_long_division() {
+        let seed = TestRng::fresh_seed();
+        println!("scale_round seed {seed:#x}");
+        let cases = crate::testing::check_vecops(seed).unwrap();
+        assert!(cases > 0);
+        assert!(ScaleLimb::new(1 << 50, 1, 3).is_none() && ScaleLimb::new(97, 1, 97).is_none());
     }
 }

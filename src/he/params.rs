@@ -292,6 +292,8 @@ pub(crate) struct Level {
     /// ⌊p · 2^128 / q_i⌋ as (high, low) words (p < q_i, checked): y·p/q_i in fixed point
     /// with a multiply.
     pub(crate) p_over_q: Vec<(u64, u64)>,
+    /// The vectorised scaling's constants, where every prime is below 2^50.
+    pub(crate) scale: Option<Vec<kernels::vecops::ScaleLimb>>,
     /// Mixed-radix constants: [(q_0 ⋯ q_{i−1})⁻¹]_{q_i} (entry 0 unused, 1).
     pub(crate) mixed_inv: Vec<u64>,
     /// Largest |v| that decrypts correctly.
@@ -528,6 +530,11 @@ impl Parameters {
                 ((top / q) as u64, (((top % q) << 64) / q) as u64)
             })
             .collect();
+        let scale = moduli
+            .iter()
+            .zip(&crt_inv)
+            .map(|(&q, &w)| kernels::vecops::ScaleLimb::new(q, w, p))
+            .collect();
         Ok(Level {
             r_t,
             delta_mod,
@@ -536,6 +543,7 @@ impl Parameters {
             garner,
             crt_inv,
             p_over_q,
+            scale,
             mixed_inv,
             dec_bound,
         })

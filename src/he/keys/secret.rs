@@ -113,6 +113,12 @@ impl SecretKey {
     fn scale_round(&self, x: &Poly) -> Result<Vec<u64>> {
         let params = &self.params;
         let lvl = params.level_ctx(x.num_limbs())?;
+        if let Some(limbs) = &lvl.scale {
+            let mut out = vec![0; params.n];
+            let views: Vec<&[u64]> = (0..x.num_limbs()).map(|i| x.limb(i)).collect();
+            kernels::vecops::scale_round(&mut out, &views, limbs, params.p);
+            return Ok(out);
+        }
         if lvl.garner.is_none() && x.num_limbs() > 1 {
             return Ok(self.scale_round_rns(x, lvl));
         }
@@ -297,33 +303,41 @@ mod tests {
     }
 
     #[test]
-    fn rns_scaling_by_reciprocal_matches_long_division() {
+    fn scalings_match_long_division() {
         let params = ParamSetId::Gazelle8192Hybrid.params().unwrap();
         let sk = SecretKey::generate(&params, &mut sampling::secret_rng().unwrap());
         let seed = sampling::secret_rng().unwrap().next_u64();
         eprintln!("seed {seed}");
         for s in [1u64, 2, seed] {
             let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(s);
-            let limbs = params.max_level();
-            let mut x = Poly::zero(&params, limbs, Representation::Coefficient);
-            for i in 0..limbs {
-                let q = params.moduli[i];
-                for (k, v) in x.limb_mut(i).iter_mut().enumerate() {
-                    // Uniform residues, and the edges 0 and q − 1.
-                    *v = match k {
-                        0 => 0,
-                        1 => q - 1,
-                        _ => rng.next_u64() % q,
-                    };
+            for limbs in 1..=params.max_level() {
+                let mut x = Poly::zero(&params, limbs, Representation::Coefficient);
+                for i in 0..limbs {
+                    let q = params.moduli[i];
+                    for (k, v) in x.limb_mut(i).iter_mut().enumerate() {
+                        // Uniform residues, and the edges 0 and q − 1.
+                        *v = match k {
+                            0 => 0,
+                            1 => q - 1,
+                            _ => rng.next_u64() % q,
+                        };
+                    }
+                }
+                let lvl = params.level_ctx(limbs).unwrap();
+                let expect = scale_round_by_division(&sk, &x);
+                assert!(
+                    lvl.scale.is_some(),
+                    "50-bit primes take the vectorised scaling"
+                );
+                assert_eq!(
+                    sk.scale_round(&x).unwrap(),
+                    expect,
+                    "seed {s}, {limbs} limbs"
+                );
+                if limbs > 2 {
+                    assert_eq!(sk.scale_round_rns(&x, lvl), expect, "seed {s}");
                 }
             }
-            let lvl = params.level_ctx(limbs).unwrap();
-            assert!(lvl.garner.is_none(), "three limbs take the RNS path");
-            assert_eq!(
-                sk.scale_round_rns(&x, lvl),
-                scale_round_by_division(&sk, &x),
-                "seed {s}"
-            );
         }
     }
 }
