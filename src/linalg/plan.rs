@@ -71,6 +71,12 @@ pub enum Method {
         /// Block shifts taken on the input side.
         baby: usize,
     },
+    /// Stride-1 convolution with each input channel in its own ciphertext, replicated in every
+    /// output channel's block: only the kernel offsets rotate (hoisted), one product per
+    /// (input channel, offset) and output ciphertext, no outer rotation. Pays off for few
+    /// input channels (a network's first layer): c_in ciphertexts go up instead of
+    /// ⌈c_in / blocks⌉.
+    ConvReplicated,
     /// Strided convolution or pooling with the input packed phase-major: polyphase
     /// sub-image (a, b) of every channel goes to its own run of ciphertexts, channel c at the
     /// block its output channel has, so the phases meet slot-aligned (sum pooling needs no
@@ -138,7 +144,9 @@ impl Cost {
     /// Estimated work in passes over one n-slot vector mod one prime: a product is 2·limbs
     /// passes; a hoisted rotation 2·digits·limbs multiply-accumulates plus the permutation;
     /// a decomposition one inverse and digits·limbs forward NTTs (≈ log2(n)/2 + 1 passes
-    /// each); a full rotation is a decomposition plus a hoisted rotation.
+    /// each); a full rotation is a decomposition plus a hoisted rotation; an input
+    /// ciphertext (the client's encryption, the upload, the server's decoding) as much as a
+    /// full rotation.
     pub fn estimate(&self, params: &Parameters) -> f64 {
         let limbs = params.max_level() as f64;
         let digits = params.num_digits() as f64;
@@ -149,7 +157,7 @@ impl Cost {
         self.mults as f64 * mult
             + self.hoisted_rotations as f64 * hrot
             + self.decompositions as f64 * decomp
-            + self.plain_rotations as f64 * (decomp + hrot)
+            + (self.plain_rotations + self.in_cts) as f64 * (decomp + hrot)
     }
 }
 
@@ -187,6 +195,7 @@ impl Schedule {
             (LayerShape::Conv(c), Method::ConvPhaseMajor { output_rotation }) if c.stride > 1 => {
                 conv(params, c, output_rotation.then_some(1), true)?
             }
+            (LayerShape::Conv(c), Method::ConvReplicated) => conv_replicated(params, c)?,
             _ => {
                 return Err(LinalgError::Unsupported {
                     method: format!("{method:?}"),
@@ -282,6 +291,9 @@ impl Schedule {
                         .take_while(|&b| b < bpr)
                         .map(|baby| Method::ConvBabyGiant { baby }),
                 );
+                if c.stride == 1 && !c.depthwise_sum {
+                    m.push(Method::ConvReplicated);
+                }
                 if c.stride > 1 {
                     m.push(Method::ConvPhaseMajor {
                         output_rotation: false,
@@ -452,8 +464,8 @@ impl Schedule {
         self.method
     }
 
-    /// The method's name: `naive`, `diagonal`, `hybrid(b)`, `input-rotation` or
-    /// `output-rotation`.
+    /// The method's name: `naive`, `diagonal`, `hybrid(b)`, `input-rotation`,
+    /// `output-rotation`, `baby-giant(b)`, `replicated-input` or `phase-major …`.
     pub fn method_name(&self) -> String {
         match (self.method, self.shape) {
             (Method::MatVec { block: 1 }, _) => "naive".into(),
@@ -466,6 +478,7 @@ impl Schedule {
             (Method::ConvInputRotation, _) => "input-rotation".into(),
             (Method::ConvOutputRotation, _) => "output-rotation".into(),
             (Method::ConvBabyGiant { baby }, _) => format!("baby-giant({baby})"),
+            (Method::ConvReplicated, _) => "replicated-input".into(),
             (
                 Method::ConvPhaseMajor {
                     output_rotation: false,
@@ -805,6 +818,118 @@ fn conv(
             tail: None,
         });
     }
+    Ok((
+        Layout::new(n, c.input_len(), in_cts)?,
+        Layout::new(n, c.c_out * ho * wo, out_cts)?,
+        outs,
+    ))
+}
+
+/// [`Method::ConvReplicated`]: the output blocks as in [`conv`]; input ciphertext ci holds
+/// channel ci in every block an output channel uses, so output slot p and its input at p + δ
+/// (δ = (ky − pad)·wg + kx − pad) share a block. Refused where a product could reach one
+/// input element twice (two offsets landing on two replicas of it).
+fn conv_replicated(params: &Parameters, c: &ConvShape) -> Result<Built> {
+    let (n, r) = (params.n(), params.row_size());
+    let unsupported = |reason: String| LinalgError::Unsupported {
+        method: "conv (replicated input)".into(),
+        reason,
+    };
+    if c.stride != 1 || c.depthwise_sum {
+        return Err(unsupported("stride 1 convolutions only".into()));
+    }
+    let (ho, wo) = (c.out_h(), c.out_w());
+    let (hg, wg) = (c.h.max(ho), c.w.max(wo));
+    let bg = hg * wg;
+    if bg > r {
+        return Err(unsupported(format!(
+            "a {hg}×{wg} channel grid exceeds a row of {r} slots"
+        )));
+    }
+    let grid = Grid {
+        r,
+        wg,
+        bg,
+        bpr: r / bg,
+    };
+    let bpc = grid.blocks_per_ct();
+    let used = bpc.min(c.c_out);
+    let mut in_cts = vec![vec![EMPTY; n]; c.c_in];
+    for (ci, slots) in in_cts.iter_mut().enumerate() {
+        for b in 0..used {
+            let (_, base) = grid.block(b);
+            for iy in 0..c.h {
+                for ix in 0..c.w {
+                    slots[base + iy * wg + ix] = ((ci * c.h + iy) * c.w + ix) as u32;
+                }
+            }
+        }
+    }
+    let out_n = c.c_out.div_ceil(bpc);
+    let mut out_cts = vec![vec![EMPTY; n]; out_n];
+    for co in 0..c.c_out {
+        let (ct, base) = grid.block(co);
+        for y in 0..ho {
+            for x in 0..wo {
+                out_cts[ct][base + y * wg + x] = ((co * ho + y) * wo + x) as u32;
+            }
+        }
+    }
+    let (k, pad) = (c.k as i64, c.pad as i64);
+    // Distinct rotations: two kernel offsets can be one slot difference (a kernel wider
+    // than the grid row); the plaintext's weight then follows from the elements it links.
+    let mut offsets: Vec<Rot> = (0..k)
+        .flat_map(|ky| (0..k).map(move |kx| (ky - pad) * wg as i64 + kx - pad))
+        .map(|d| Rot::rotate(d, r))
+        .collect();
+    offsets.sort();
+    offsets.dedup();
+    // Each connected (output, input) pair exactly once per output ciphertext: an input
+    // element reached from one output slot by two rotations would be counted twice.
+    let connected = |a: u32, e: u32| {
+        let (y, x) = ((a as usize / wo) % ho, a as usize % wo);
+        let (iy, ix) = ((e as usize / c.w) % c.h, e as usize % c.w);
+        let ky = (iy + c.pad) as isize - y as isize;
+        let kx = (ix + c.pad) as isize - x as isize;
+        (0..c.k as isize).contains(&ky) && (0..c.k as isize).contains(&kx)
+    };
+    let mut reached = Vec::with_capacity(offsets.len());
+    for acc in &out_cts {
+        for (p, &a) in acc.iter().enumerate() {
+            if a == EMPTY {
+                continue;
+            }
+            reached.clear();
+            reached.extend(
+                offsets
+                    .iter()
+                    .map(|s| in_cts[0][s.offset(p, r)])
+                    .filter(|&e| e != EMPTY && connected(a, e)),
+            );
+            let all = reached.len();
+            reached.sort_unstable();
+            reached.dedup();
+            if reached.len() != all {
+                return Err(unsupported(
+                    "two kernel offsets reach one input element".into(),
+                ));
+            }
+        }
+    }
+    let inner = offsets;
+    let outs = out_cts
+        .iter()
+        .map(|acc| OutPlan {
+            acc: acc.clone(),
+            groups: vec![Group {
+                outer: Rot::rotate(0, r),
+                terms: (0..c.c_in)
+                    .flat_map(|i| inner.iter().map(move |&s| Term { in_ct: i, inner: s }))
+                    .collect(),
+            }],
+            tail: None,
+        })
+        .collect();
     Ok((
         Layout::new(n, c.input_len(), in_cts)?,
         Layout::new(n, c.c_out * ho * wo, out_cts)?,

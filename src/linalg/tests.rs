@@ -230,6 +230,62 @@ fn conv_both_methods_odd_shapes_stride_padding_pooling() {
 }
 
 #[test]
+fn replicated_input_first_layers_and_its_refusal() {
+    // The first layers of MiniONN-MNIST and -CIFAR take it at the default set (fewer products
+    // and rotations, one input ciphertext per channel); checked against the reference at a
+    // smaller set with the same packing rule.
+    let default = params(ParamSetId::Gazelle8192Hybrid);
+    for shape in [conv(1, 16, 28, 28, 5, 1, 0), conv(3, 64, 32, 32, 3, 1, 1)] {
+        let best = Schedule::best(&default, &shape).unwrap();
+        assert_eq!(
+            best.method(),
+            Method::ConvReplicated,
+            "{}",
+            shape.describe()
+        );
+        assert_eq!(best.cost().plain_rotations, 0);
+    }
+    let p = params(ParamSetId::Gazelle4096);
+    for (k, shape) in [
+        conv(1, 16, 28, 28, 5, 1, 0),
+        conv(3, 8, 32, 32, 3, 1, 1),
+        conv(2, 7, 5, 6, 3, 1, 1),
+        conv(1, 1, 3, 3, 5, 1, 2), // kernel beyond the image, one block
+    ]
+    .iter()
+    .enumerate()
+    {
+        let s = Schedule::new(&p, shape, Method::ConvReplicated).unwrap();
+        assert_eq!(s.input_layout().num_cts(), shape_c_in(shape));
+        check_schedule(&s, 500 + k as u64, 2);
+    }
+    // A 5×5 kernel on a 3×3 image with two output blocks: an offset reaches a neighbouring
+    // block's replica of an element another offset reaches in its own block.
+    assert!(matches!(
+        Schedule::new(&p, &conv(1, 2, 3, 3, 5, 1, 2), Method::ConvReplicated),
+        Err(LinalgError::Unsupported { .. })
+    ));
+    // Strided layers and sum pooling are not offered it.
+    for shape in [
+        conv(1, 5, 28, 28, 5, 2, 2),
+        LayerShape::Conv(ConvShape::sum_pool(4, 8, 8, 2)),
+    ] {
+        assert!(Schedule::new(&p, &shape, Method::ConvReplicated).is_err());
+        assert!(Schedule::candidates(&p, &shape)
+            .unwrap()
+            .iter()
+            .all(|s| s.method() != Method::ConvReplicated));
+    }
+}
+
+fn shape_c_in(shape: &LayerShape) -> usize {
+    match shape {
+        LayerShape::Conv(c) => c.c_in,
+        LayerShape::Fc { .. } => 1,
+    }
+}
+
+#[test]
 fn network_fc_layers_default_params() {
     let p = params(ParamSetId::Gazelle4096);
     let mut seen = std::collections::HashSet::new();

@@ -16,8 +16,10 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// carries the client's credential; 6: the terms say how AND gates are garbled, half gates or
 /// three halves, and the garbler's input labels of a stage come from a 16-byte seed; 7: the
 /// online OT answer of a garbled stage comes in frames of whole instance groups, and a
-/// mat-vec's rotate-and-add tail is summed by the parties instead of the server).
-pub const PROTOCOL_VERSION: u16 = 7;
+/// mat-vec's rotate-and-add tail is summed by the parties instead of the server; 8: a
+/// stride-1 convolution may take its input replicated per output block, one ciphertext per
+/// input channel, `replicated-input`).
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// Longest credential (access token) in a hello, in bytes.
 pub const MAX_CREDENTIAL: usize = 255;
