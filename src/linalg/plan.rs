@@ -131,6 +131,8 @@ pub struct Cost {
     pub decompositions: usize,
     /// Full key switches (outer rotations and rotate-and-add steps).
     pub plain_rotations: usize,
+    /// Of `plain_rotations`, the rotate-and-add steps.
+    pub tail_rotations: usize,
     /// Distinct Galois elements (rotation keys) the layer needs.
     pub galois_keys: usize,
 }
@@ -141,23 +143,36 @@ impl Cost {
         self.hoisted_rotations + self.plain_rotations
     }
 
-    /// Estimated work in passes over one n-slot vector mod one prime: a product is 2·limbs
-    /// passes; a hoisted rotation 2·digits·limbs multiply-accumulates plus the permutation;
-    /// a decomposition one inverse and digits·limbs forward NTTs (≈ log2(n)/2 + 1 passes
-    /// each); a full rotation is a decomposition plus a hoisted rotation; an input
-    /// ciphertext (the client's encryption, the upload, the server's decoding) as much as a
-    /// full rotation.
+    /// Estimated work in passes over one n-slot vector mod one prime (an NTT ≈ log2(n)/2 + 1
+    /// passes). A product: 2·limbs. A key switch: the digits' sum with the key on every prime
+    /// of the switch (the special one too), 2·digits·(limbs + 1), plus the permutation; with a
+    /// special prime each result then takes a ModDown, 2·(1 + limbs) transforms, except the
+    /// outer rotations of one output, which share theirs. A hoisted rotation is a key switch
+    /// and its ModDown, and its result is written out and read back as doubles (4·limbs); a
+    /// decomposition one inverse NTT per limb and one forward per digit and prime; an outer
+    /// rotation a decomposition and a key switch; a rotate-and-add step and an input
+    /// ciphertext (the client's encryption and upload, the server's decoding) a full
+    /// rotation. Relative weights checked against measured layer times (perf/RESULTS.md,
+    /// tenth session: within 2.1–2.5 µs per pass for MiniONN's layers on 2 workers).
     pub fn estimate(&self, params: &Parameters) -> f64 {
         let limbs = params.max_level() as f64;
         let digits = params.num_digits() as f64;
+        let special = params.special_prime().is_some() as u8 as f64;
         let ntt = (params.n() as f64).log2() / 2.0 + 1.0;
         let mult = 2.0 * limbs;
-        let hrot = 2.0 * digits * limbs + 3.0 * limbs;
-        let decomp = (limbs + digits) * ntt;
+        let switch = 2.0 * digits * (limbs + special) + 2.0 * limbs;
+        let mod_down = special * 2.0 * (1.0 + limbs) * ntt;
+        let hoisted = switch + mod_down + 4.0 * limbs;
+        let decomp = (limbs + digits * (limbs + special)) * ntt;
+        let full = decomp + switch + mod_down;
+        let outer = self.plain_rotations - self.tail_rotations;
+        let shared_mod_down = if outer > 0 { self.out_cts } else { 0 };
         self.mults as f64 * mult
-            + self.hoisted_rotations as f64 * hrot
+            + self.hoisted_rotations as f64 * hoisted
             + self.decompositions as f64 * decomp
-            + (self.plain_rotations + self.in_cts) as f64 * (decomp + hrot)
+            + outer as f64 * (decomp + switch)
+            + shared_mod_down as f64 * mod_down
+            + (self.tail_rotations + self.in_cts) as f64 * full
     }
 }
 
@@ -356,7 +371,9 @@ impl Schedule {
         for o in &self.outs {
             c.mults += o.groups.iter().map(|g| g.terms.len()).sum::<usize>();
             c.plain_rotations += o.groups.iter().filter(|g| !g.outer.is_identity()).count();
-            c.plain_rotations += o.tail.map_or(0, |(_, d)| d as usize);
+            let tail = o.tail.map_or(0, |(_, d)| d as usize);
+            c.plain_rotations += tail;
+            c.tail_rotations += tail;
         }
         c.galois_keys = self.galois_elements().len();
         c

@@ -384,6 +384,7 @@ fn cost_model_matches_hand_formulas() {
             decompositions: (b > 1) as usize,
             plain_rotations: out * (10 - e as usize),
             galois_keys: 0, // not compared: tail steps may coincide with inner ones
+            tail_rotations: out * (10 - e as usize),
         };
         let got = cost(&p, fc(784, 128), Method::MatVec { block: b });
         assert_eq!(
@@ -421,6 +422,7 @@ fn cost_model_matches_hand_formulas() {
             decompositions: 16,
             plain_rotations: 0,
             galois_keys: 35,
+            tail_rotations: 0,
         }
     );
     // Output rotation: 9 offsets per input ct, 3 channel shifts per output ct.
@@ -435,6 +437,7 @@ fn cost_model_matches_hand_formulas() {
             decompositions: 16,
             plain_rotations: 16 * 3,
             galois_keys: 8 + 3,
+            tail_rotations: 0,
         }
     );
     // 1×1 conv 64→16 on 8×8: 64 channels in one ct (32 per row), 16 out channels in one ct;
@@ -515,6 +518,7 @@ fn cost_model_matches_hand_formulas() {
             decompositions: 0,
             plain_rotations: 0,
             galois_keys: 0,
+            tail_rotations: 0,
         }
     );
     assert!(matches!(

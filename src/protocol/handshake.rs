@@ -18,8 +18,9 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// online OT answer of a garbled stage comes in frames of whole instance groups, and a
 /// mat-vec's rotate-and-add tail is summed by the parties instead of the server; 8: a
 /// stride-1 convolution may take its input replicated per output block, one ciphertext per
-/// input channel, `replicated-input`).
-pub const PROTOCOL_VERSION: u16 = 8;
+/// input channel, `replicated-input`; 9: the cost model that picks each layer's method, and
+/// so the schedule both sides derive, counts ModDown and decomposition transforms).
+pub const PROTOCOL_VERSION: u16 = 9;
 
 /// Longest credential (access token) in a hello, in bytes.
 pub const MAX_CREDENTIAL: usize = 255;
