@@ -28,7 +28,9 @@
 //!   full rotate-and-add), b = c the diagonal (Halevi–Shoup) method, anything between is
 //!   Gazelle's hybrid.
 //! * [`Method::ConvInputRotation`] / [`Method::ConvOutputRotation`]: channels packed in blocks
-//!   of a grid Hg × Wg (several per row, rows filled in turn); a stride-s layer takes its
+//!   of a grid Hg × Wg (several per row, rows filled in turn; channels that fill less than a
+//!   row are spread at a power-of-two stride, so that block shifts are cyclic over them);
+//!   a stride-s layer takes its
 //!   input as s² polyphase sub-images per channel (the client packs it so, for free), which
 //!   makes it a stride-1 problem on the grid. Zero padding and the boundary are masks in the
 //!   plaintexts (the padded SISO kernel with the padding folded into the weights), so the
@@ -299,7 +301,7 @@ impl Schedule {
                 let mut m = vec![Method::ConvInputRotation, Method::ConvOutputRotation];
                 let bg =
                     c.h.div_ceil(c.stride).max(c.out_h()) * c.w.div_ceil(c.stride).max(c.out_w());
-                let bpr = params.row_size() / bg.max(1);
+                let bpr = blocks_per_row(params.row_size(), bg.max(1), c, false);
                 m.extend(
                     (1..)
                         .map(|e| 1usize << e)
@@ -660,6 +662,23 @@ impl Grid {
     }
 }
 
+/// Channel blocks per row for a grid of `bg` slots: as many as fit, or, where the layer's
+/// channels (input phases or outputs, whichever are more) fill less than a row, the next
+/// power of two above their count, the blocks spread over the row at a stride of r/that: a
+/// shift by k blocks is then cyclic over the channels (one rotation per channel shift, where
+/// a partly filled row needs two, k and k − channels).
+fn blocks_per_row(r: usize, bg: usize, c: &ConvShape, phase_major: bool) -> usize {
+    let fit = r / bg;
+    let used = (c.c_in * c.stride * c.stride)
+        .max(c.c_out)
+        .next_power_of_two();
+    if !phase_major && used < fit {
+        used
+    } else {
+        fit
+    }
+}
+
 fn conv(
     params: &Parameters,
     c: &ConvShape,
@@ -678,11 +697,12 @@ fn conv(
             reason: format!("a {hg}×{wg} channel grid exceeds a row of {r} slots"),
         });
     }
+    let bpr = blocks_per_row(r, bg, c, phase_major);
     let grid = Grid {
         r,
         wg,
-        bg,
-        bpr: r / bg,
+        bg: r / bpr,
+        bpr,
     };
     let bpc = grid.blocks_per_ct();
     // Virtual channel of phase (a, b) of input channel ci: channel-major (the phases of a

@@ -278,6 +278,26 @@ fn replicated_input_first_layers_and_its_refusal() {
     }
 }
 
+#[test]
+fn channels_filling_part_of_a_row_shift_cyclically() {
+    // MiniONN-MNIST conv2 at the default: 16 channel blocks of 12×12 in a row of 4096 slots
+    // are spread at a stride of 256, so each of the 15 channel shifts is one rotation (two
+    // with the blocks packed tight) and each product covers every output block.
+    let p = params(ParamSetId::Gazelle8192Hybrid);
+    let s = Schedule::new(
+        &p,
+        &conv(16, 16, 12, 12, 5, 1, 0),
+        Method::ConvOutputRotation,
+    )
+    .unwrap();
+    let c = s.cost();
+    assert_eq!(
+        (c.plain_rotations, c.hoisted_rotations, c.mults),
+        (15, 24, 400)
+    );
+    check_schedule(&s, 600, 2);
+}
+
 fn shape_c_in(shape: &LayerShape) -> usize {
     match shape {
         LayerShape::Conv(c) => c.c_in,

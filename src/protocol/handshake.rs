@@ -19,8 +19,10 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// mat-vec's rotate-and-add tail is summed by the parties instead of the server; 8: a
 /// stride-1 convolution may take its input replicated per output block, one ciphertext per
 /// input channel, `replicated-input`; 9: the cost model that picks each layer's method, and
-/// so the schedule both sides derive, counts ModDown and decomposition transforms).
-pub const PROTOCOL_VERSION: u16 = 9;
+/// so the schedule both sides derive, counts ModDown and decomposition transforms; 10: a
+/// convolution whose channels fill less than a row spreads its blocks at a power-of-two
+/// stride).
+pub const PROTOCOL_VERSION: u16 = 10;
 
 /// Longest credential (access token) in a hello, in bytes.
 pub const MAX_CREDENTIAL: usize = 255;
