@@ -167,7 +167,7 @@ impl Cost {
         let hoisted = switch + mod_down + 4.0 * limbs;
         let decomp = (limbs + digits * (limbs + special)) * ntt;
         let full = decomp + switch + mod_down;
-        let outer = self.plain_rotations - self.tail_rotations;
+        let outer = self.plain_rotations.saturating_sub(self.tail_rotations);
         let shared_mod_down = if outer > 0 { self.out_cts } else { 0 };
         self.mults as f64 * mult
             + self.hoisted_rotations as f64 * hoisted
@@ -664,9 +664,10 @@ impl Grid {
 
 /// Channel blocks per row for a grid of `bg` slots: as many as fit, or, where the layer's
 /// channels (input phases or outputs, whichever are more) fill less than a row, the next
-/// power of two above their count, the blocks spread over the row at a stride of r/that: a
-/// shift by k blocks is then cyclic over the channels (one rotation per channel shift, where
-/// a partly filled row needs two, k and k − channels).
+/// power of two above their count, so that a shift by k blocks is cyclic over the channels
+/// (one rotation per channel shift, where a partly filled row needs two, k and
+/// k − channels). [`conv`] places the blocks at a pitch of r / (blocks per row) slots, at
+/// least `bg`.
 fn blocks_per_row(r: usize, bg: usize, c: &ConvShape, phase_major: bool) -> usize {
     let fit = r / bg;
     let used = (c.c_in * c.stride * c.stride)
@@ -930,8 +931,10 @@ fn conv_replicated(params: &Parameters, c: &ConvShape) -> Result<Built> {
         let kx = (ix + c.pad) as isize - x as isize;
         (0..c.k as isize).contains(&ky) && (0..c.k as isize).contains(&kx)
     };
+    // Whether a pair is reached twice depends on the slots' pixels only, not on the channels,
+    // and the first output ciphertext uses every block any other does: checking it suffices.
     let mut reached = Vec::with_capacity(offsets.len());
-    for acc in &out_cts {
+    for acc in out_cts.iter().take(1) {
         for (p, &a) in acc.iter().enumerate() {
             if a == EMPTY {
                 continue;

@@ -655,3 +655,123 @@ fn noise_budget_is_checked_not_hoped_for() {
         }
     }
 }
+
+/// A schedule replayed in the clear, element by element: slot j of output ciphertext o sums,
+/// over its groups g and terms (i, s), weight(acc[j], in_i[g(j) + s]) · x (the rule by which
+/// `PreparedLayer::new` builds the plaintexts), then the tail, then `unpack_output`. Cheap
+/// enough to sweep thousands of shapes that the encrypted check could not.
+fn replay(s: &Schedule, w: &LayerWeights, x: &[i64]) -> Vec<u64> {
+    let (r, n, p) = (s.params.row_size(), s.params.n(), s.params.p() as i64);
+    let slots: Vec<Vec<u64>> = s
+        .outs
+        .iter()
+        .map(|plan| {
+            let mut acc: Vec<i64> = (0..n)
+                .map(|j| {
+                    let a = plan.acc[j];
+                    let mut v = 0i64;
+                    for g in &plan.groups {
+                        let pos = g.outer.offset(j, r);
+                        for t in &g.terms {
+                            let e = s.input.slots(t.in_ct)[t.inner.offset(pos, r)];
+                            if a != layout::EMPTY && e != layout::EMPTY {
+                                let wt = s.shape.weight(&w.weights, a as usize, e as usize);
+                                v = (v + wt.rem_euclid(p) * x[e as usize].rem_euclid(p)) % p;
+                            }
+                        }
+                    }
+                    v
+                })
+                .collect();
+            if let Some((step, d)) = plan.tail {
+                for t in 0..d {
+                    let rot = Rot::rotate((step << t) as i64, r);
+                    let old = acc.clone();
+                    for (j, v) in acc.iter_mut().enumerate() {
+                        *v = (old[j] + old[rot.offset(j, r)]) % p;
+                    }
+                }
+            }
+            acc.iter().map(|&v| v as u64).collect()
+        })
+        .collect();
+    s.unpack_output(&slots).unwrap()
+}
+
+#[test]
+fn every_conv_method_replays_the_reference_on_random_shapes() {
+    // One-prime sets at n = 256 and 512 (rows of 128 and 256 slots): small grids, so that
+    // blocks spread, wrap around rows, and replicas meet neighbouring blocks.
+    let seed = sampling::secret_rng().unwrap().next_u64();
+    println!("random conv shapes: seed {seed:#x}");
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut below = |k: usize| (rng.next_u64() % k as u64) as usize;
+    let (mut checked, mut failures) = (0, Vec::new());
+    for n in [256usize, 512] {
+        let two_n = 2 * n as u64;
+        let params = Arc::new(
+            Parameters::new(crate::he::params::ParamSpec {
+                id: ParamSetId::Gazelle2048,
+                n,
+                moduli: kernels::prime::ntt_primes(50, two_n, 1),
+                p: kernels::prime::ntt_primes(20, two_n, 1)[0],
+                decomp_bits: 20,
+                special: None,
+            })
+            .unwrap(),
+        );
+        for _ in 0..150 {
+            let k = 1 + below(6);
+            let stride = if below(3) == 0 { 1 + below(3) } else { 1 };
+            let (pad, h, wd) = (below(k + 1), 1 + below(14), 1 + below(14));
+            let shape = if below(6) == 0 {
+                LayerShape::Conv(ConvShape::sum_pool(1 + below(12), h, wd, k))
+            } else {
+                let (ci_max, co_max) = ([3, 40][below(2)], [4, 70][below(2)]);
+                let (ci, co) = (1 + below(ci_max), 1 + below(co_max));
+                LayerShape::Conv(ConvShape::conv(ci, co, h, wd, k, stride, pad))
+            };
+            if shape.validate().is_err() {
+                continue;
+            }
+            let w = LayerWeights {
+                weights: (0..shape.weight_len())
+                    .map(|_| below(2001) as i64 - 1000)
+                    .collect(),
+                bias: vec![],
+            };
+            let x: Vec<i64> = (0..shape.input_len())
+                .map(|_| below(255) as i64 - 127)
+                .collect();
+            let pm = params.p() as i64;
+            let want: Vec<u64> = reference(&shape, &w, &x)
+                .unwrap()
+                .iter()
+                .map(|v| v.rem_euclid(pm) as u64)
+                .collect();
+            let mut methods = vec![
+                Method::ConvInputRotation,
+                Method::ConvOutputRotation,
+                Method::ConvReplicated,
+                Method::ConvPhaseMajor {
+                    output_rotation: false,
+                },
+                Method::ConvPhaseMajor {
+                    output_rotation: true,
+                },
+            ];
+            methods.extend([2, 3, 4, 8, 16].map(|baby| Method::ConvBabyGiant { baby }));
+            for m in methods {
+                // A refusal (Unsupported) is fine; a schedule must be right.
+                if let Ok(s) = Schedule::new(&params, &shape, m) {
+                    checked += 1;
+                    if replay(&s, &w, &x) != want {
+                        failures.push(format!("n={n} {} {m:?}", shape.describe()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} schedules built");
+    assert!(failures.is_empty(), "seed {seed:#x}: {failures:?}");
+}
