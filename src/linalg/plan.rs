@@ -155,7 +155,7 @@ impl Cost {
     /// rotation a decomposition and a key switch; a rotate-and-add step and an input
     /// ciphertext (the client's encryption and upload, the server's decoding) a full
     /// rotation. Relative weights checked against measured layer times (perf/RESULTS.md,
-    /// tenth session: within 2.1–2.5 µs per pass for MiniONN's layers on 2 workers).
+    /// tenth session: within 2.0–2.5 µs per pass for MiniONN's layers on 2 workers).
     pub fn estimate(&self, params: &Parameters) -> f64 {
         let limbs = params.max_level() as f64;
         let digits = params.num_digits() as f64;
