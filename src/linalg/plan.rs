@@ -154,8 +154,10 @@ impl Cost {
     /// decomposition one inverse NTT per limb and one forward per digit and prime; an outer
     /// rotation a decomposition and a key switch; a rotate-and-add step and an input
     /// ciphertext (the client's encryption and upload, the server's decoding) a full
-    /// rotation. Relative weights checked against measured layer times (perf/RESULTS.md,
-    /// tenth session: within 2.0–2.5 µs per pass for MiniONN's layers on 2 workers).
+    /// rotation. Relative weights checked against measured layer times (`examples/
+    /// linalg_candidates`, perf/RESULTS.md, tenth session: 2.0–2.5 µs per pass on 2 workers
+    /// for the picked methods and their neighbours; more where hundreds of hoisted results
+    /// crowd memory, less where the input ciphertexts, not timed there, dominate).
     pub fn estimate(&self, params: &Parameters) -> f64 {
         let limbs = params.max_level() as f64;
         let digits = params.num_digits() as f64;
@@ -660,6 +662,21 @@ impl Grid {
         let (ct, k) = (b / bpc, b % bpc);
         (ct, (k / self.bpr) * self.r + (k % self.bpr) * self.bg)
     }
+    /// The output slot maps of `c` on n-slot ciphertexts: output channel co in block co, its
+    /// element (co, y, x) at row y, column x of the block.
+    fn output_cts(&self, c: &ConvShape, n: usize) -> Vec<Vec<u32>> {
+        let (ho, wo) = (c.out_h(), c.out_w());
+        let mut cts = vec![vec![EMPTY; n]; c.c_out.div_ceil(self.blocks_per_ct())];
+        for co in 0..c.c_out {
+            let (ct, base) = self.block(co);
+            for y in 0..ho {
+                for x in 0..wo {
+                    cts[ct][base + y * self.wg + x] = ((co * ho + y) * wo + x) as u32;
+                }
+            }
+        }
+        cts
+    }
 }
 
 /// Channel blocks per row for a grid of `bg` slots: as many as fit, or, where the layer's
@@ -729,10 +746,6 @@ fn conv(
         let (ct, base) = grid.block(vc);
         (ct, base + (iy / st) * grid.wg + ix / st)
     };
-    let out_pos = |co: usize, y: usize, x: usize| {
-        let (ct, base) = grid.block(co);
-        (ct, base + y * grid.wg + x)
-    };
     let mut in_cts = vec![vec![EMPTY; n]; in_n];
     for ci in 0..c.c_in {
         for iy in 0..c.h {
@@ -742,15 +755,7 @@ fn conv(
             }
         }
     }
-    let mut out_cts = vec![vec![EMPTY; n]; out_n];
-    for co in 0..c.c_out {
-        for y in 0..ho {
-            for x in 0..wo {
-                let (ct, s) = out_pos(co, y, x);
-                out_cts[ct][s] = ((co * ho + y) * wo + x) as u32;
-            }
-        }
-    }
+    let out_cts = grid.output_cts(c, n);
     // For every (output ct, input ct, slot difference d) that links a connected pair: the
     // inner part s of d (d itself, or the kernel offset for the output-rotation variant).
     //
@@ -903,16 +908,7 @@ fn conv_replicated(params: &Parameters, c: &ConvShape) -> Result<Built> {
             }
         }
     }
-    let out_n = c.c_out.div_ceil(bpc);
-    let mut out_cts = vec![vec![EMPTY; n]; out_n];
-    for co in 0..c.c_out {
-        let (ct, base) = grid.block(co);
-        for y in 0..ho {
-            for x in 0..wo {
-                out_cts[ct][base + y * wg + x] = ((co * ho + y) * wo + x) as u32;
-            }
-        }
-    }
+    let out_cts = grid.output_cts(c, n);
     let (k, pad) = (c.k as i64, c.pad as i64);
     // Distinct rotations: two kernel offsets can be one slot difference (a kernel wider
     // than the grid row); the plaintext's weight then follows from the elements it links.
