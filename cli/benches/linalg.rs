@@ -11,7 +11,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use std::time::Duration;
 
 fn layers(c: &mut Criterion) {
-    let params = ParamSetId::Gazelle4096.params().expect("parameters");
+    let params = ParamSetId::default().params().expect("parameters");
     let wanted = std::env::var("GAZELLE_BENCH_NETS")
         .unwrap_or_else(|_| "minionn-mnist,minionn-cifar".into());
     let mut rng = sampling::secret_rng().expect("rng");

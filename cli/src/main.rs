@@ -322,7 +322,7 @@ enum Family {
     Gc,
     /// Base OT, OT extension and online derandomisation.
     Ot,
-    /// Homomorphic linear layers: cost model per network layer, ms per layer at 1 and 2 workers.
+    /// Homomorphic linear layers: cost model per network layer, ms per layer at 1, 2, 4, … workers up to the cores.
     Linalg,
     /// Secure inference end to end: latency and bytes per network and per stage and phase.
     E2e,

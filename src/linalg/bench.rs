@@ -152,7 +152,8 @@ pub fn random_weights<R: RngCore>(shape: &LayerShape, rng: &mut R) -> LayerWeigh
 }
 
 /// Times every layer of MiniONN-MNIST and (unless `quick`) MiniONN-CIFAR at the default
-/// parameters, at 1 and 2 worker threads.
+/// parameters on pools of 1, 2, 4, … worker threads up to the machine's logical cores (at least
+/// 1 and 2).
 pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
     let params = ParamSetId::default().params()?;
     let nets: Vec<Network> = networks()
@@ -163,7 +164,15 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
     let mut rng = sampling::secret_rng()?;
     let sk = SecretKey::generate(&params, &mut rng);
     let mut wrng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
-    let pools: Vec<Scheduler> = [1, 2]
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut workers = vec![1, 2];
+    while workers.last().is_some_and(|&t| t * 2 <= cores) {
+        workers.push(workers.last().unwrap() * 2);
+    }
+    if *workers.last().unwrap() < cores {
+        workers.push(cores);
+    }
+    let pools: Vec<Scheduler> = workers
         .iter()
         .map(|&t| Scheduler::new(Some(t)))
         .collect::<std::result::Result<_, _>>()?;

@@ -113,7 +113,7 @@ pub fn ot(quick: bool) -> Result<Vec<BenchRow>, String> {
 }
 
 /// `linalg`: the cost model's choice per layer of each network of DESIGN.md (counts of
-/// rotations, products and ciphertexts), then measured ms per layer at 1 and 2 workers.
+/// rotations, products and ciphertexts), then measured ms per layer at 1, 2, 4, … workers up to the cores.
 pub fn linalg(quick: bool) -> Result<Vec<BenchRow>, String> {
     let backend = selected();
     let params = gazelle::he::ParamSetId::default()
