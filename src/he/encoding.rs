@@ -274,11 +274,16 @@ impl PreparedPlaintext {
             None => plan.mul_prepared_pair(out, a, self.poly.prepared_limb(k), acc),
             Some(CompactLimb::Words(b)) => plan.mul_compact_pair(out, a, b, acc),
             Some(CompactLimb::Packed(b)) => {
-                // Off the linear layers' path (they take `ProductSum`): unpacked here.
-                let words: Vec<u64> = (0..self.params.n)
-                    .map(|i| kernels::ntt::unpack_one(b, i))
-                    .collect();
-                plan.mul_compact_pair(out, a, &words, acc);
+                // Off the linear layers' path (they take `ProductSum`): unpacked into this
+                // thread's buffer, then the word product.
+                thread_local! {
+                    static WORDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                WORDS.with_borrow_mut(|words| {
+                    words.resize(self.params.n, 0);
+                    kernels::ntt::unpack(b, words);
+                    plan.mul_compact_pair(out, a, words, acc);
+                });
             }
         }
     }

@@ -103,6 +103,26 @@ pub fn pack(src: &[u64], dst: &mut [u8]) {
     rest[k..].fill(0);
 }
 
+/// Every value of a packed array ([`pack`]) into `dst`, in order: four values (25 bytes) at
+/// a time, each from one unaligned 8-byte load of a 32-byte window (the padding covers the
+/// last window). Panics if `src` is not [`packed_bytes`]`(dst.len())` long.
+pub fn unpack(src: &[u8], dst: &mut [u64]) {
+    assert_eq!(src.len(), packed_bytes(dst.len()), "unpack: packed length");
+    const MASK: u64 = (1 << PACKED_BITS) - 1;
+    let word = |w: &[u8; 32], at: usize| u64::from_le_bytes(w[at..at + 8].try_into().unwrap());
+    let done = dst.len() & !3;
+    for (g, out) in dst.chunks_exact_mut(4).enumerate() {
+        let w: &[u8; 32] = src[25 * g..25 * g + 32].try_into().unwrap();
+        out[0] = word(w, 0) & MASK;
+        out[1] = (word(w, 6) >> 2) & MASK;
+        out[2] = (word(w, 12) >> 4) & MASK;
+        out[3] = (word(w, 18) >> 6) & MASK;
+    }
+    for (i, d) in dst.iter_mut().enumerate().skip(done) {
+        *d = unpack_one(src, i);
+    }
+}
+
 /// Value `i` of a packed array.
 #[inline(always)]
 pub fn unpack_one(src: &[u8], i: usize) -> u64 {
@@ -820,6 +840,34 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The bulk unpack gives back every packed value: lengths around the 4-value groups, the
+    /// edge values in every position of a group, random 50-bit values.
+    #[test]
+    fn unpack_returns_what_pack_stored() {
+        let seed = TestRng::fresh_seed();
+        println!("unpack seed {seed:#x}");
+        let mut rng = TestRng::new(seed);
+        let edge = [
+            (1u64 << 50) - 1,
+            0,
+            1 << 49,
+            1,
+            0x2_aaaa_aaaa_aaaa,
+            0x1_5555_5555_5555,
+        ];
+        for len in [0usize, 1, 3, 4, 5, 7, 8, 9, 63, 64, 65, 4097, 8192] {
+            let mut vals = rng.vec_below(len, 1 << 50);
+            for (i, v) in vals.iter_mut().enumerate().take(24) {
+                *v = edge[(i + len) % edge.len()];
+            }
+            let mut packed = vec![0xa5u8; packed_bytes(len)];
+            pack(&vals, &mut packed);
+            let mut back = vec![u64::MAX; len];
+            unpack(&packed, &mut back);
+            assert_eq!(back, vals, "len {len}");
         }
     }
 
