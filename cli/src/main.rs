@@ -300,6 +300,10 @@ enum Command {
         /// Functions listed (by inclusive time, self time beside it).
         #[arg(long, default_value_t = 25)]
         top: usize,
+        /// Bundled model of the `e2e` and `queries` workloads (mnist-secureml, mnist-cryptonets,
+        /// mnist-deepsecure, mnist-minionn, cifar-minionn).
+        #[arg(long, default_value = "mnist-minionn")]
+        model: String,
     },
 }
 
@@ -368,10 +372,11 @@ enum Workload {
     Gc,
     /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server, at the default parameters.
     Conv,
-    /// Secure inference of one MNIST digit with MiniONN-MNIST, both parties in this process.
+    /// Secure inference of one image (`--model`, default MiniONN-MNIST), both parties in this
+    /// process.
     E2e,
-    /// Twenty queries of MiniONN-MNIST in one session (session setup amortised): where the
-    /// offline and online phases spend their time.
+    /// Twenty queries (`--model`, default MiniONN-MNIST) in one session (session setup
+    /// amortised): where the offline and online phases spend their time.
     Queries,
 }
 
@@ -498,6 +503,7 @@ fn run_profile(
     seconds: f64,
     format: bench::profile::ProfileFormat,
     top: usize,
+    model: &str,
 ) -> Result<(), String> {
     let duration = Duration::from_secs_f64(seconds.max(0.1));
     let out = out.unwrap_or_else(|| {
@@ -513,12 +519,16 @@ fn run_profile(
     let aes = gazelle::kernels::AesBackend::selected()
         .map(|b| b.to_string())
         .unwrap_or_else(|e| e.to_string());
+    let name = workload
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let name = match workload {
+        Workload::E2e | Workload::Queries => format!("{name} of {model}"),
+        _ => name,
+    };
     let title = format!(
-        "workload {} (NTT backend {backend}, AES {aes}, {} worker thread(s))",
-        workload
-            .to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default(),
+        "workload {name} (NTT backend {backend}, AES {aes}, {} worker thread(s))",
         gazelle::sched::Scheduler::global().threads()
     );
     let summary = match workload {
@@ -558,9 +568,7 @@ fn run_profile(
             let summary = bench::profile::profile(
                 || {
                     let opts = cli::DemoOptions::default();
-                    if let Err(e) =
-                        cli::demo_run("mnist-minionn", images, params, &opts, |_, _, _, _| {})
-                    {
+                    if let Err(e) = cli::demo_run(model, images, params, &opts, |_, _, _, _| {}) {
                         failure = Some(e.to_string());
                     }
                 },
@@ -857,7 +865,8 @@ fn main() -> ExitCode {
             seconds,
             format,
             top,
-        } => run_profile(workload, out, seconds, format, top),
+            model,
+        } => run_profile(workload, out, seconds, format, top, &model),
         Command::Report {
             bench_json,
             allow_mixed,

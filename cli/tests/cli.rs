@@ -181,6 +181,30 @@ fn profile_writes_a_flamegraph_and_pprof() {
         stdout.contains("inclusive") && stdout.contains("kernels::ntt"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("of the process's") && stdout.contains("s of CPU time"),
+        "the summary says how much CPU time the samples cover: {stdout}"
+    );
+    // The end-to-end workloads take a bundled model.
+    let out = gazelle()
+        .args([
+            "profile",
+            "e2e",
+            "--model",
+            "mnist-deepsecure",
+            "--seconds",
+            "0.1",
+        ])
+        .arg("--out")
+        .arg(dir.join("e2e.svg"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("workload e2e of mnist-deepsecure"),
+        "{stdout}"
+    );
     let pb = dir.join("ntt.pb");
     let out = gazelle()
         .args([

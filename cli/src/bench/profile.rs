@@ -39,6 +39,10 @@ pub struct ProfileSummary {
     pub samples: u64,
     /// Times the workload ran.
     pub iterations: u64,
+    /// Process CPU time (all threads, user + system) while sampling, in seconds, where
+    /// `/proc/self/stat` tells it: the samples cover less (timer granularity, dropped stacks
+    /// in [`SKIPPED`] libraries).
+    pub cpu_seconds: Option<f64>,
     /// Hottest first by inclusive samples (ties: self samples), runtime frames left out.
     pub top: Vec<FunctionTime>,
 }
@@ -50,6 +54,17 @@ impl std::fmt::Display for ProfileSummary {
             "{}, over {} runs of the workload; hottest non-inlined functions:",
             self.title, self.iterations
         )?;
+        if let Some(cpu) = self.cpu_seconds {
+            writeln!(
+                f,
+                "(the samples cover {:.2} s of the process's {cpu:.2} s of CPU time at the \
+                 {SAMPLE_HZ} Hz asked for: the kernel's timer delivers fewer signals than that, \
+                 and samples in {} frames are dropped, memcpy and system calls among them; read \
+                 the shares, not the counts)",
+                self.samples as f64 / SAMPLE_HZ as f64,
+                SKIPPED.join(", ")
+            )?;
+        }
         writeln!(f, "inclusive   self  function")?;
         let pct = |n: u64| n as f64 * 100.0 / self.samples.max(1) as f64;
         for t in &self.top {
@@ -109,6 +124,13 @@ fn is_harness(name: &str) -> bool {
         || name.starts_with("gazelle::run_profile")
 }
 
+/// Sampling rate (per second of process CPU time).
+const SAMPLE_HZ: i32 = 997;
+
+/// Libraries whose frames the sampler does not unwind: a sample whose stack is in one is
+/// dropped (pprof's guard against unwinding through them from a signal handler).
+const SKIPPED: &[&str] = &["libc", "libgcc", "pthread", "vdso"];
+
 /// (inclusive, self) samples per non-inlined function from pprof's stacks: each stack is
 /// innermost frame first, each frame's symbols inlined-first with the compiled function last.
 pub fn function_times(
@@ -153,9 +175,10 @@ pub fn profile<F: FnMut()>(
     title: &str,
     format: ProfileFormat,
 ) -> Result<ProfileSummary, String> {
+    let cpu_start = gazelle::linalg::bench::process_cpu_ms();
     let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(997)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+        .frequency(SAMPLE_HZ)
+        .blocklist(SKIPPED)
         .build()
         .map_err(|e| format!("cannot start the profiler: {e}"))?;
     let start = Instant::now();
@@ -164,6 +187,9 @@ pub fn profile<F: FnMut()>(
         work();
         iterations += 1;
     }
+    let cpu_seconds = cpu_start
+        .zip(gazelle::linalg::bench::process_cpu_ms())
+        .map(|(a, b)| (b - a) / 1e3);
     let report = guard
         .report()
         .build()
@@ -183,7 +209,7 @@ pub fn profile<F: FnMut()>(
         .collect();
     let (samples, mut top) = function_times(stacks);
     top.truncate(top_n);
-    let title = format!("{title}, {samples} samples at 997 Hz");
+    let title = format!("{title}, {samples} samples ({SAMPLE_HZ} Hz asked)");
     let create =
         || std::fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()));
     match format {
@@ -211,6 +237,7 @@ pub fn profile<F: FnMut()>(
         title,
         samples,
         iterations,
+        cpu_seconds,
         top,
     })
 }
