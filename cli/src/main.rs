@@ -301,9 +301,9 @@ enum Command {
         #[arg(long, default_value_t = 25)]
         top: usize,
         /// Bundled model of the `e2e` and `queries` workloads (mnist-secureml, mnist-cryptonets,
-        /// mnist-deepsecure, mnist-minionn, cifar-minionn).
-        #[arg(long, default_value = "mnist-minionn")]
-        model: String,
+        /// mnist-deepsecure, mnist-minionn, cifar-minionn) [default: mnist-minionn].
+        #[arg(long)]
+        model: Option<String>,
     },
 }
 
@@ -503,8 +503,18 @@ fn run_profile(
     seconds: f64,
     format: bench::profile::ProfileFormat,
     top: usize,
-    model: &str,
+    model: Option<&str>,
 ) -> Result<(), String> {
+    let model = match (workload, model) {
+        (Workload::E2e | Workload::Queries, m) => {
+            let m = m.unwrap_or("mnist-minionn");
+            // Checked before sampling starts: a wrong name fails at once.
+            gazelle::nn::builtin_model(m).map_err(|e| e.to_string())?;
+            m
+        }
+        (_, Some(_)) => return Err("--model applies to the e2e and queries workloads".into()),
+        (_, None) => "",
+    };
     let duration = Duration::from_secs_f64(seconds.max(0.1));
     let out = out.unwrap_or_else(|| {
         PathBuf::from(match format {
@@ -541,6 +551,7 @@ fn run_profile(
                 || {
                     plan.forward(&mut a);
                     plan.inverse(&mut a);
+                    Ok(())
                 },
                 duration,
                 out,
@@ -551,37 +562,62 @@ fn run_profile(
         }
         Workload::He => {
             let w = bench::workloads::HeWorkload::new().map_err(|e| e.to_string())?;
-            bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
-        }
-        Workload::Gc => {
-            let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
-            bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
-        }
-        Workload::Conv => {
-            let w = bench::workloads::ConvWorkload::new()?;
-            bench::profile::profile(|| w.run(), duration, out, top, &title, format)?
-        }
-        Workload::E2e | Workload::Queries => {
-            let params = gazelle::he::params::ParamSetId::default();
-            let images = if workload == Workload::Queries { 20 } else { 1 };
-            let mut failure = None;
-            let summary = bench::profile::profile(
+            bench::profile::profile(
                 || {
-                    let opts = cli::DemoOptions::default();
-                    if let Err(e) = cli::demo_run(model, images, params, &opts, |_, _, _, _| {}) {
-                        failure = Some(e.to_string());
-                    }
+                    w.run();
+                    Ok(())
                 },
                 duration,
                 out,
                 top,
                 &title,
                 format,
-            )?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            summary
+            )?
+        }
+        Workload::Gc => {
+            let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
+            bench::profile::profile(
+                || {
+                    w.run();
+                    Ok(())
+                },
+                duration,
+                out,
+                top,
+                &title,
+                format,
+            )?
+        }
+        Workload::Conv => {
+            let w = bench::workloads::ConvWorkload::new()?;
+            bench::profile::profile(
+                || {
+                    w.run();
+                    Ok(())
+                },
+                duration,
+                out,
+                top,
+                &title,
+                format,
+            )?
+        }
+        Workload::E2e | Workload::Queries => {
+            let params = gazelle::he::params::ParamSetId::default();
+            let images = if workload == Workload::Queries { 20 } else { 1 };
+            let opts = cli::DemoOptions::default();
+            bench::profile::profile(
+                || {
+                    cli::demo_run(model, images, params, &opts, |_, _, _, _| {})
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                },
+                duration,
+                out,
+                top,
+                &title,
+                format,
+            )?
         }
     };
     println!("profile written to {}", out.display());
@@ -866,7 +902,7 @@ fn main() -> ExitCode {
             format,
             top,
             model,
-        } => run_profile(workload, out, seconds, format, top, &model),
+        } => run_profile(workload, out, seconds, format, top, model.as_deref()),
         Command::Report {
             bench_json,
             allow_mixed,

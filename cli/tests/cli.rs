@@ -205,6 +205,26 @@ fn profile_writes_a_flamegraph_and_pprof() {
         stdout.contains("workload e2e of mnist-deepsecure"),
         "{stdout}"
     );
+    // A wrong name fails before sampling, and --model elsewhere is refused.
+    for args in [
+        ["e2e", "--model", "nope"],
+        ["ntt", "--model", "mnist-minionn"],
+    ] {
+        let t0 = std::time::Instant::now();
+        let out = gazelle()
+            .arg("profile")
+            .args(args)
+            .args(["--seconds", "30", "--out"])
+            .arg(dir.join("refused.svg"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            t0.elapsed().as_secs() < 20,
+            "{args:?} sampled before failing"
+        );
+        assert!(!dir.join("refused.svg").exists());
+    }
     let pb = dir.join("ntt.pb");
     let out = gazelle()
         .args([

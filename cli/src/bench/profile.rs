@@ -59,8 +59,8 @@ impl std::fmt::Display for ProfileSummary {
                 f,
                 "(the samples cover {:.2} s of the process's {cpu:.2} s of CPU time at the \
                  {SAMPLE_HZ} Hz asked for: the kernel's timer delivers fewer signals than that, \
-                 and samples in {} frames are dropped, memcpy and system calls among them; read \
-                 the shares, not the counts)",
+                 and samples taken while executing in {} are dropped, memcpy and system calls \
+                 among them; read the shares, not the counts)",
                 self.samples as f64 / SAMPLE_HZ as f64,
                 SKIPPED.join(", ")
             )?;
@@ -127,8 +127,9 @@ fn is_harness(name: &str) -> bool {
 /// Sampling rate (per second of process CPU time).
 const SAMPLE_HZ: i32 = 997;
 
-/// Libraries whose frames the sampler does not unwind: a sample whose stack is in one is
-/// dropped (pprof's guard against unwinding through them from a signal handler).
+/// Libraries the sampler does not unwind from: a sample taken while executing in one (memcpy,
+/// system calls through libc) is dropped (pprof's guard against unwinding from a signal
+/// handler there).
 const SKIPPED: &[&str] = &["libc", "libgcc", "pthread", "vdso"];
 
 /// (inclusive, self) samples per non-inlined function from pprof's stacks: each stack is
@@ -166,8 +167,9 @@ pub fn function_times(
 }
 
 /// Runs `work` repeatedly for at least `duration` under the profiler and writes the profile to
-/// `out` in `format`. `title` names the workload and backend. Returns the `top_n` functions.
-pub fn profile<F: FnMut()>(
+/// `out` in `format`. `title` names the workload and backend. Returns the `top_n` functions, or
+/// the first error of `work` (then at once, writing nothing).
+pub fn profile<F: FnMut() -> Result<(), String>>(
     mut work: F,
     duration: Duration,
     out: &Path,
@@ -184,7 +186,7 @@ pub fn profile<F: FnMut()>(
     let start = Instant::now();
     let mut iterations = 0;
     while iterations == 0 || start.elapsed() < duration {
-        work();
+        work()?;
         iterations += 1;
     }
     let cpu_seconds = cpu_start
