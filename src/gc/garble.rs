@@ -856,18 +856,29 @@ impl Garbler {
         let mut input_zero = Secret(vec![Block::ZERO; instances * n_in]);
         self.label_counter = self.label_prg.ctr_many(self.label_counter, &mut input_zero);
         if let Some((bits, seed)) = known {
-            // The garbler's inputs: zero-label = seeded active label ⊕ value·Δ.
-            let active = Secret(seeded_input_labels(seed, bits.len())?);
-            let garbler_inputs = circuit
+            // The garbler's inputs: zero-label = seeded active label ⊕ value·Δ, the active
+            // labels ([instance][garbler input], as `seeded_input_labels`) made a tile of
+            // instances at a time, so that the transpose into `input_zero` ([input][instance])
+            // reads and writes in cache.
+            const TILE: usize = 64;
+            let aes = Aes128::new(Block::new(seed.0))?;
+            let garbler_inputs: Vec<usize> = circuit
                 .input_parties()
                 .enumerate()
                 .filter(|(_, p)| *p == Party::Garbler)
-                .map(|(i, _)| i);
-            let k = circuit.counts().garbler_inputs;
-            for (j, i) in garbler_inputs.enumerate() {
-                for t in 0..instances {
-                    input_zero[i * instances + t] =
-                        active[t * k + j] ^ delta.and_bit(bits[t * k + j]);
+                .map(|(i, _)| i)
+                .collect();
+            let k = garbler_inputs.len();
+            let mut active = Secret(vec![Block::ZERO; TILE * k]);
+            for t0 in (0..instances).step_by(TILE) {
+                let t1 = (t0 + TILE).min(instances);
+                let tile = &mut active[..(t1 - t0) * k];
+                aes.ctr_many((t0 * k) as u128, tile);
+                for (j, &i) in garbler_inputs.iter().enumerate() {
+                    let dst = &mut input_zero[i * instances + t0..i * instances + t1];
+                    for (d, t) in dst.iter_mut().zip(t0..t1) {
+                        *d = tile[(t - t0) * k + j] ^ delta.and_bit(bits[t * k + j]);
+                    }
                 }
             }
         }
@@ -1378,6 +1389,7 @@ mod tests {
         let instances = GROUP + 9;
         let (nc, bits, expect) = relu_case(instances, 21);
         let c = nc.circuit();
+        assert!(!instances.is_multiple_of(64), "a partial tile of instances");
         let (mut gbits, mut ebits) = (Vec::new(), Vec::new());
         for inst in bits.chunks(c.num_inputs()) {
             for (b, p) in inst.iter().zip(c.input_parties()) {
