@@ -324,10 +324,19 @@ impl Schedule {
                 m
             }
         };
+        // Built in parallel (the slot maps of a large layer take tens of ms each), taken in
+        // method order: the same candidates and errors as one after another.
+        let built: Vec<Result<Schedule>> = {
+            use rayon::prelude::*;
+            methods
+                .par_iter()
+                .map(|&m| Schedule::new(params, shape, m))
+                .collect()
+        };
         let mut out = Vec::new();
         let mut last_err = None;
-        for m in methods {
-            match Schedule::new(params, shape, m) {
+        for b in built {
+            match b {
                 Ok(s) => out.push(s),
                 Err(e @ LinalgError::Unsupported { .. }) => last_err = Some(e),
                 Err(e) => return Err(e),
