@@ -214,6 +214,7 @@ fn garble_and_send<C: Channel>(
         &encode_garbler_seed(&seed, garbling.decoding()),
     )?;
     let zero_labels = garbling.party_zero_labels(circuit, Party::Evaluator);
+    s.garbler.recycle(garbling);
     Ok(ServerPrep {
         pool,
         zero_labels,
