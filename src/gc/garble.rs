@@ -130,10 +130,22 @@ pub struct LabelSeed(pub [u8; 16]);
 /// The active labels of a [`LabelSeed`]: `count` blocks of AES-128-CTR under the seed as key,
 /// from counter 0 (`[instance][garbler input]` for a batch).
 pub fn seeded_input_labels(seed: &LabelSeed, count: usize) -> Result<Vec<Block>> {
-    let aes = Aes128::new(Block::new(seed.0))?;
-    let mut out = vec![Block::ZERO; count];
-    aes.ctr_many(0, &mut out);
+    let mut out = Vec::new();
+    seeded_input_labels_into(seed, count, &mut out)?;
     Ok(out)
+}
+
+/// [`seeded_input_labels`] into `out` (resized to `count`; its memory reused).
+pub fn seeded_input_labels_into(
+    seed: &LabelSeed,
+    count: usize,
+    out: &mut Vec<Block>,
+) -> Result<()> {
+    let aes = Aes128::new(Block::new(seed.0))?;
+    out.clear();
+    out.resize(count, Block::ZERO);
+    aes.ctr_many(0, out);
+    Ok(())
 }
 
 /// Secret dice for three-halves gates `gate..gate + m` (`m ≤ GROUP`): byte `g mod 16` of

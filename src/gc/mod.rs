@@ -25,8 +25,8 @@ pub mod hash;
 pub use circuit::{Builder, Circuit, GateCounts, Gates, Party, Plain, Wire};
 pub use error::{GcError, Result};
 pub use garble::{
-    decode, merge_inputs, run_local, seeded_input_labels, Evaluator, Garbler, Garbling,
-    InputLabels, LabelSeed, Scheme, GROUP, TABLE_BYTES,
+    decode, merge_inputs, run_local, seeded_input_labels, seeded_input_labels_into, Evaluator,
+    Garbler, Garbling, InputLabels, LabelSeed, Scheme, GROUP, TABLE_BYTES,
 };
 pub use hash::{GcHash, HashKey};
 pub use kernels::Block;

@@ -11,7 +11,9 @@
 use super::{ClientOnline, ClientStep, ServerOffline};
 use crate::channel::Channel;
 use crate::gc::gazelle::{ArgmaxCircuit, NonlinearCircuit, Output};
-use crate::gc::{arith, decode, seeded_input_labels, Circuit, InputLabels, Party, Scheme, GROUP};
+use crate::gc::{
+    arith, decode, seeded_input_labels_into, Circuit, InputLabels, Party, Scheme, GROUP,
+};
 use crate::net::{self, ChunkWriter};
 use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
 use crate::protocol::server::Session;
@@ -44,11 +46,41 @@ pub(crate) struct ClientPrep {
 /// big layer's tables are ~240 MB, and fresh memory costs a page fault and a zeroed page per
 /// 4 KiB (on the query's path: the receive loop copies into it). Holds at most `limit`
 /// buffers, one query's worth when `limit` is the plan's garbled stages; the bytes kept are
-/// tables the client has already received and evaluated (nothing secret).
+/// tables the client has already received and evaluated (nothing secret). Likewise the
+/// server's input labels of each stage (derived from its public seed: 42 MB for MiniONN-CIFAR's
+/// first ReLU layer).
 #[derive(Debug, Default)]
 pub(crate) struct TableBuffers {
     free: Vec<Vec<u8>>,
+    free_labels: Vec<Vec<Block>>,
     limit: usize,
+}
+
+/// The smallest of `free` with capacity for `len`, else the largest, else a new one.
+fn take_best_fit<T>(free: &mut Vec<Vec<T>>, len: usize) -> Vec<T> {
+    let fit = (0..free.len())
+        .filter(|&i| free[i].capacity() >= len)
+        .min_by_key(|&i| free[i].capacity())
+        .or_else(|| (0..free.len()).max_by_key(|&i| free[i].capacity()));
+    match fit {
+        Some(i) => free.swap_remove(i),
+        None => Vec::new(),
+    }
+}
+
+/// Keeps `buf` in `free`; past `limit` buffers the smallest goes (released off the query's
+/// path).
+fn keep<T: Send + 'static>(free: &mut Vec<Vec<T>>, buf: Vec<T>, limit: usize) {
+    if buf.capacity() == 0 {
+        return;
+    }
+    free.push(buf);
+    if free.len() > limit {
+        let smallest = (0..free.len())
+            .min_by_key(|&i| free[i].capacity())
+            .expect("the pool is not empty");
+        release_in_background(free.swap_remove(smallest));
+    }
 }
 
 impl TableBuffers {
@@ -56,6 +88,7 @@ impl TableBuffers {
     pub(crate) fn new(limit: usize) -> TableBuffers {
         TableBuffers {
             free: Vec::new(),
+            free_labels: Vec::new(),
             limit,
         }
     }
@@ -64,14 +97,17 @@ impl TableBuffers {
     /// one, else a new one. A kept buffer still holds its earlier tables (received into in
     /// place, see [`net::recv_chunked_into`]: no clearing).
     fn take(&mut self, bytes: usize) -> Vec<u8> {
-        let fit = (0..self.free.len())
-            .filter(|&i| self.free[i].capacity() >= bytes)
-            .min_by_key(|&i| self.free[i].capacity())
-            .or_else(|| (0..self.free.len()).max_by_key(|&i| self.free[i].capacity()));
-        match fit {
-            Some(i) => self.free.swap_remove(i),
-            None => Vec::new(),
-        }
+        take_best_fit(&mut self.free, bytes)
+    }
+
+    /// A buffer for `count` server input labels, as [`TableBuffers::take`].
+    fn take_labels(&mut self, count: usize) -> Vec<Block> {
+        take_best_fit(&mut self.free_labels, count)
+    }
+
+    /// Keeps a stage's server input labels for a later [`TableBuffers::take_labels`].
+    fn give_labels(&mut self, buf: Vec<Block>) {
+        keep(&mut self.free_labels, buf, self.limit);
     }
 
     /// Buffers for tables of `sizes` bytes (up to the limit), their pages touched now: a
@@ -93,16 +129,7 @@ impl TableBuffers {
     /// Keeps `buf` for a later [`TableBuffers::take`]; past the limit, the smallest buffer
     /// goes (released off the query's path).
     fn give(&mut self, buf: Vec<u8>) {
-        if buf.capacity() == 0 {
-            return;
-        }
-        self.free.push(buf);
-        if self.free.len() > self.limit {
-            let smallest = (0..self.free.len())
-                .min_by_key(|&i| self.free[i].capacity())
-                .expect("the pool is not empty");
-            release_in_background(self.free.swap_remove(smallest));
-        }
+        keep(&mut self.free, buf, self.limit);
     }
 }
 
@@ -312,7 +339,8 @@ fn receive<C: Channel>(
     let g_inputs = circuit.counts().garbler_inputs * inst;
     let msg = net::recv_msg(ch, TAG_GLABELS, garbler_seed_len(dec_len), "garbler seed")?;
     let (seed, decoding) = decode_garbler_seed(&msg, dec_len)?;
-    let glabels = seeded_input_labels(&seed, g_inputs)?;
+    let mut glabels = buffers.take_labels(g_inputs);
+    seeded_input_labels_into(&seed, g_inputs, &mut glabels)?;
     Ok(ClientPrep {
         pool,
         tables,
@@ -399,17 +427,18 @@ fn evaluate<C: Channel>(
             reason: "fewer output labels than instances".into(),
         });
     }
-    // Kept for the next query's tables (see `TableBuffers`).
+    // Kept for the next query's tables and labels (see `TableBuffers`).
     cx.tables.give(std::mem::take(&mut prep.tables));
+    cx.tables.give_labels(std::mem::take(&mut prep.glabels));
     Ok(decode(&out, &prep.decoding)?)
 }
 
 /// Drops `buf` on a short-lived thread when it is large: freeing it is page unmapping (~20 ms
 /// for ~200 MB of tables), kernel time the query need not wait for. If no
 /// thread can be spawned, the closure and the buffer are dropped right here.
-fn release_in_background(buf: Vec<u8>) {
+fn release_in_background<T: Send + 'static>(buf: Vec<T>) {
     const LARGE: usize = 16 << 20;
-    if buf.capacity() < LARGE {
+    if buf.capacity() * std::mem::size_of::<T>() < LARGE {
         return;
     }
     if let Err(e) = std::thread::Builder::new()
@@ -522,6 +551,15 @@ mod tests {
         assert_eq!((c.capacity(), c.len()), (5000, 0));
         let d = pool.take(10);
         assert_eq!((d.capacity(), d.len()), (2000, 1500));
+        assert!(pool.free.is_empty());
+        // The server's input labels have their own buffers, kept the same way.
+        pool.give_labels(Vec::with_capacity(10));
+        pool.give_labels(Vec::with_capacity(40));
+        pool.give_labels(Vec::with_capacity(20));
+        let mut caps: Vec<usize> = pool.free_labels.iter().map(Vec::capacity).collect();
+        caps.sort_unstable();
+        assert_eq!(caps, [20, 40]);
+        assert_eq!(pool.take_labels(15).capacity(), 20);
         assert!(pool.free.is_empty());
     }
 
