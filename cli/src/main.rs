@@ -548,11 +548,10 @@ fn run_profile(
             let plan = NttPlan64::try_new(4096, q).map_err(|e| e.to_string())?;
             let mut a = gazelle::kernels::testing::TestRng::new(1).vec_below(4096, q);
             bench::profile::profile(
-                || {
+                bench::profile::infallible(|| {
                     plan.forward(&mut a);
                     plan.inverse(&mut a);
-                    Ok(())
-                },
+                }),
                 duration,
                 out,
                 top,
@@ -562,45 +561,18 @@ fn run_profile(
         }
         Workload::He => {
             let w = bench::workloads::HeWorkload::new().map_err(|e| e.to_string())?;
-            bench::profile::profile(
-                || {
-                    w.run();
-                    Ok(())
-                },
-                duration,
-                out,
-                top,
-                &title,
-                format,
-            )?
+            let work = bench::profile::infallible(|| w.run());
+            bench::profile::profile(work, duration, out, top, &title, format)?
         }
         Workload::Gc => {
             let mut w = bench::workloads::GcWorkload::new().map_err(|e| e.to_string())?;
-            bench::profile::profile(
-                || {
-                    w.run();
-                    Ok(())
-                },
-                duration,
-                out,
-                top,
-                &title,
-                format,
-            )?
+            let work = bench::profile::infallible(|| w.run());
+            bench::profile::profile(work, duration, out, top, &title, format)?
         }
         Workload::Conv => {
             let w = bench::workloads::ConvWorkload::new()?;
-            bench::profile::profile(
-                || {
-                    w.run();
-                    Ok(())
-                },
-                duration,
-                out,
-                top,
-                &title,
-                format,
-            )?
+            let work = bench::profile::infallible(|| w.run());
+            bench::profile::profile(work, duration, out, top, &title, format)?
         }
         Workload::E2e | Workload::Queries => {
             let params = gazelle::he::params::ParamSetId::default();

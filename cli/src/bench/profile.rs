@@ -166,6 +166,14 @@ pub fn function_times(
     (total, top)
 }
 
+/// A workload that cannot fail, as [`profile`] takes it.
+pub fn infallible(mut work: impl FnMut()) -> impl FnMut() -> Result<(), String> {
+    move || {
+        work();
+        Ok(())
+    }
+}
+
 /// Runs `work` repeatedly for at least `duration` under the profiler and writes the profile to
 /// `out` in `format`. `title` names the workload and backend. Returns the `top_n` functions, or
 /// the first error of `work` (then at once, writing nothing).
