@@ -528,3 +528,121 @@ fn a_draining_server_refuses_the_next_query_with_a_reason() {
         assert!(matches!(e, ProtocolError::ShuttingDown), "{e}");
     });
 }
+
+/// Under a weights-memory limit the server keeps the fewest plaintexts needed as coefficients
+/// and answers bit for bit as before; a strict limit that cannot be met refuses to start, the
+/// default (not strict) keeps them all as coefficients and says so; unlimited keeps none.
+#[test]
+fn a_weights_memory_limit_keeps_coefficients_and_the_same_answers() {
+    use gazelle::protocol::WeightsMemory;
+    let model = nn::builtin_model("mnist-minionn").unwrap();
+    let with = |weights_memory| ServerConfig {
+        reveal_logits: true,
+        weights_memory,
+        ..ServerConfig::default()
+    };
+    let full = Server::new(model.clone(), with(WeightsMemory::Unlimited)).unwrap();
+    let (none, total) = full.coefficient_plaintexts();
+    assert_eq!(none, 0);
+    assert!(total > 0 && full.weights_memory_note().is_none());
+    let limit = full.weight_bytes() / 2;
+    let server = Server::new(
+        model.clone(),
+        with(WeightsMemory::Limit {
+            bytes: limit,
+            strict: true,
+        }),
+    )
+    .unwrap();
+    let (kept, total2) = server.coefficient_plaintexts();
+    assert_eq!(total2, total);
+    assert!(kept > 0 && kept < total, "{kept} of {total}");
+    assert!(
+        server.weight_bytes() <= limit,
+        "{} > {limit}",
+        server.weight_bytes()
+    );
+    assert!(server.describe_weights().contains("as coefficients"));
+    // Every query's logits as the oracle's (and so as the unlimited server's).
+    let inputs = mnist_inputs(&model, 0, 2);
+    let (mut a, mut b) = MemChannel::pair();
+    std::thread::scope(|sc| {
+        let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+        let mut client = Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap();
+        for x in &inputs {
+            let r = client.query(x).unwrap();
+            assert_eq!(r.logits.unwrap(), model.infer_fixed(x).unwrap());
+        }
+        client.finish().unwrap();
+        h.join().unwrap().unwrap();
+    });
+    // 1 kB cannot hold even the coefficients.
+    let tiny = |strict| {
+        with(WeightsMemory::Limit {
+            bytes: 1000,
+            strict,
+        })
+    };
+    let e = Server::new(model.clone(), tiny(true)).unwrap_err();
+    assert!(matches!(e, ProtocolError::WeightsMemory(_)), "{e}");
+    let all = Server::new(model.clone(), tiny(false)).unwrap();
+    assert_eq!(all.coefficient_plaintexts(), (total, total));
+    assert!(all.weights_memory_note().is_some());
+    assert!(all.describe_weights().contains("over the limit"));
+}
+
+/// One Galois key per element: the frames carry each linear stage's new elements; frames that
+/// repeat an element, come from another seed, or carry a key not asked for end the session
+/// with a `Malformed` error.
+#[test]
+fn galois_key_frames_must_be_exactly_the_new_elements_of_one_seed() {
+    use gazelle::he::{GaloisKeys, PublicKey, SecretKey};
+    let model = nn::builtin_model("mnist-minionn").unwrap();
+    let server = Server::new(model.clone(), ServerConfig::insecure(ParamSetId::default())).unwrap();
+    let plan = server.plan();
+    let frames = plan.galois_frames();
+    let mut distinct = plan.galois_groups().concat();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut sent = frames.concat();
+    sent.sort_unstable();
+    assert_eq!(sent, distinct, "each element in exactly one frame");
+    assert!(frames.len() > 1 && frames.iter().skip(1).any(|f| !f.is_empty()));
+    let hello = handshake::Hello::new(ParamSetId::default(), model.name());
+    let params = ParamSetId::default().params().unwrap();
+    for case in ["repeated", "other seed", "extra key"] {
+        let (mut a, mut b) = MemChannel::pair();
+        std::thread::scope(|sc| {
+            let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+            handshake::handshake_client(&mut a, &hello).unwrap();
+            let mut rng = gazelle::he::sampling::secret_rng().unwrap();
+            let sk = SecretKey::generate(&params, &mut rng);
+            net::send_msg(&mut a, 0x10, &PublicKey::generate(&sk, &mut rng).to_bytes()).unwrap();
+            let gk = GaloisKeys::generate(&sk, &distinct, &mut rng).unwrap();
+            let second = frames.iter().position(|f| !f.is_empty()).unwrap() + 1;
+            for (i, f) in frames.iter().enumerate() {
+                let bytes = match (case, i == second) {
+                    ("repeated", true) => {
+                        let mut f = f.clone();
+                        f[0] = frames[second - 1][0];
+                        gk.subset_to_bytes(&f).unwrap()
+                    }
+                    ("other seed", true) => {
+                        GaloisKeys::generate(&sk, f, &mut rng).unwrap().to_bytes()
+                    }
+                    ("extra key", true) => {
+                        let mut f = f.clone();
+                        f.push(frames[second - 1][0]);
+                        gk.subset_to_bytes(&f).unwrap()
+                    }
+                    _ => gk.subset_to_bytes(f).unwrap(),
+                };
+                if net::send_msg(&mut a, 0x11, &bytes).is_err() {
+                    break;
+                }
+            }
+            let e = h.join().unwrap().unwrap_err();
+            assert!(matches!(e, ProtocolError::Malformed { .. }), "{case}: {e}");
+        });
+    }
+}

@@ -29,6 +29,8 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
+// Parsed once per process: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Private inference end to end: client and server in this process over loopback TLS 1.3
@@ -59,6 +61,13 @@ enum Command {
         /// half-gates (32 bytes per gate, two thirds of the hashing).
         #[arg(long, default_value = "three-halves")]
         garbling: gazelle::gc::Scheme,
+        /// Memory for the server's prepared weights, in MB (default 600), or `unlimited`:
+        /// beyond it the fewest plaintexts needed are kept as coefficients (7.5× smaller at
+        /// the default parameters) and transformed at each use (slower products, the same
+        /// replies). A limit given here that cannot be met stops the server; the default
+        /// one is met as far as it can be, and the log says by how much it is missed.
+        #[arg(long, value_parser = weights_memory)]
+        weights_memory: Option<gazelle::protocol::WeightsMemory>,
     },
     /// Serve private inference on a model (one session per connection).
     Serve {
@@ -94,6 +103,13 @@ enum Command {
         /// every client is told which in the handshake.
         #[arg(long, default_value = "three-halves")]
         garbling: gazelle::gc::Scheme,
+        /// Memory for the server's prepared weights, in MB (default 600), or `unlimited`:
+        /// beyond it the fewest plaintexts needed are kept as coefficients (7.5× smaller at
+        /// the default parameters) and transformed at each use (slower products, the same
+        /// replies). A limit given here that cannot be met stops the server; the default
+        /// one is met as far as it can be, and the log says by how much it is missed.
+        #[arg(long, value_parser = weights_memory)]
+        weights_memory: Option<gazelle::protocol::WeightsMemory>,
         /// On SIGTERM/SIGINT: stop accepting, let every session finish its current query,
         /// and exit 0 once they have ended or after this many seconds.
         #[arg(long, default_value_t = 30)]
@@ -402,6 +418,22 @@ impl From<PolarityArg> for gazelle::data::Polarity {
 }
 
 /// A count that must be at least one (`--images 0`, `--max-sessions 0` are refused).
+fn weights_memory(s: &str) -> Result<gazelle::protocol::WeightsMemory, String> {
+    use gazelle::protocol::WeightsMemory;
+    if s.trim().eq_ignore_ascii_case("unlimited") {
+        return Ok(WeightsMemory::Unlimited);
+    }
+    match s.trim().parse::<f64>() {
+        Ok(mb) if mb.is_finite() && mb > 0.0 && mb < 1e12 => Ok(WeightsMemory::Limit {
+            bytes: (mb * 1e6) as usize,
+            strict: true,
+        }),
+        _ => Err(format!(
+            "expected megabytes (a number above 0) or `unlimited`, got {s:?}"
+        )),
+    }
+}
+
 fn positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -729,11 +761,13 @@ fn main() -> ExitCode {
             no_tls,
             link,
             garbling,
+            weights_memory,
         } => param_set(&params).and_then(|p| {
             let opts = cli::DemoOptions {
                 tls: !no_tls,
                 link,
                 garbling,
+                weights_memory: weights_memory.unwrap_or_default(),
             };
             cli::demo(&model, images, p, &opts).map_err(|e| e.to_string())
         }),
@@ -746,6 +780,7 @@ fn main() -> ExitCode {
             insecure_no_circuit_privacy,
             reveal,
             garbling,
+            weights_memory,
             grace_seconds,
             warmup_queries,
             metrics,
@@ -756,6 +791,7 @@ fn main() -> ExitCode {
                 insecure_no_circuit_privacy,
                 reveal_logits: reveal == RevealArg::Logits,
                 garbling,
+                weights_memory: weights_memory.unwrap_or_default(),
                 ..Default::default()
             };
             init_logging(net.log_format);

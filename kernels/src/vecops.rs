@@ -149,6 +149,46 @@ pub fn scale_round(out: &mut [u64], x: &[&[u64]], limbs: &[ScaleLimb], p: u64) {
     }
 }
 
+/// c ∈ [0, p) taken centered (c − p when c > p/2) modulo q > p.
+#[inline(always)]
+fn lift_centered(c: u64, p: u64, q: u64) -> u64 {
+    // All ones when c > p/2, i.e. c − (⌊p/2⌋ + 1) ≥ 0.
+    let above = !((c.wrapping_sub(p / 2 + 1) as i64 >> 63) as u64);
+    c + (above & (q - p))
+}
+
+/// The lift of small plaintext coefficients to prime q: out[i] = c_i centered mod q, where
+/// c_i = lo[i] | h_i·2^16 ∈ [0, p), p < q, with h_i = hi[i] & 15 in the first half of `out`
+/// and hi[i − half] >> 4 in the second (two 4-bit high parts to a byte; `hi` empty: h = 0).
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+pub fn lift_centered_nibbles(out: &mut [u64], lo: &[u16], hi: &[u8], p: u64, q: u64) {
+    debug_assert!(p < q && out.len() == lo.len() && out.len().is_multiple_of(2));
+    let half = out.len() / 2;
+    let (o1, o2) = out.split_at_mut(half);
+    let (l1, l2) = lo.split_at(half);
+    if hi.is_empty() {
+        for (o, &l) in o1.iter_mut().chain(o2.iter_mut()).zip(l1.iter().chain(l2)) {
+            *o = lift_centered(l as u64, p, q);
+        }
+        return;
+    }
+    debug_assert_eq!(hi.len(), half);
+    for (((a, b), (&x, &y)), &h) in o1.iter_mut().zip(o2).zip(l1.iter().zip(l2)).zip(hi) {
+        *a = lift_centered(x as u64 | ((h & 15) as u64) << 16, p, q);
+        *b = lift_centered(y as u64 | ((h >> 4) as u64) << 16, p, q);
+    }
+}
+
+/// [`lift_centered_nibbles`] with a whole byte of high part per coefficient:
+/// c_i = lo[i] | hi[i]·2^16.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
+pub fn lift_centered_bytes(out: &mut [u64], lo: &[u16], hi: &[u8], p: u64, q: u64) {
+    debug_assert!(p < q && out.len() == lo.len() && out.len() == hi.len());
+    for ((o, &l), &h) in out.iter_mut().zip(lo).zip(hi) {
+        *o = lift_centered(l as u64 | (h as u64) << 16, p, q);
+    }
+}
+
 /// Signed round-to-nearest of |v| < 2^51 by adding and removing 1.5·2^52 (the sum's ulp is 1).
 const ROUND: f64 = 6_755_399_441_055_744.0;
 
@@ -195,6 +235,51 @@ fn scale_finish(out: &mut [u64], int: &[f64], frac: &[f64], p: u64) {
 mod tests {
     use super::*;
     use crate::testing::TestRng;
+
+    #[test]
+    fn lifts_match_the_centered_residue() {
+        let mut rng = TestRng::new(9);
+        let q = crate::prime::ntt_primes(50, 1 << 14, 1)[0];
+        let reference = |c: u64, p: u64| {
+            let v = if c > p / 2 {
+                c as i64 - p as i64
+            } else {
+                c as i64
+            };
+            v.rem_euclid(q as i64) as u64
+        };
+        for p in [
+            3u64,
+            65537,
+            1032193,
+            (1 << 20) - 3,
+            2 * 1032193 + 1,
+            (1 << 24) - 3,
+        ] {
+            let n = 2 * 1001;
+            let mut c = rng.vec_below(n, p);
+            let edges = [0, 1, p / 2, p / 2 + 1, p - 1, p / 2 - 1];
+            c[..edges.len()].copy_from_slice(&edges);
+            c[n - edges.len()..].copy_from_slice(&edges);
+            let lo: Vec<u16> = c.iter().map(|&v| v as u16).collect();
+            let want: Vec<u64> = c.iter().map(|&v| reference(v, p)).collect();
+            let mut out = vec![0; n];
+            if p <= 1 << 16 {
+                lift_centered_nibbles(&mut out, &lo, &[], p, q);
+                assert_eq!(out, want, "p={p}");
+            }
+            if p <= 1 << 20 {
+                let hi: Vec<u8> = (0..n / 2)
+                    .map(|j| ((c[j] >> 16) | (c[j + n / 2] >> 16) << 4) as u8)
+                    .collect();
+                lift_centered_nibbles(&mut out, &lo, &hi, p, q);
+                assert_eq!(out, want, "p={p}");
+            }
+            let hi: Vec<u8> = c.iter().map(|&v| (v >> 16) as u8).collect();
+            lift_centered_bytes(&mut out, &lo, &hi, p, q);
+            assert_eq!(out, want, "p={p}");
+        }
+    }
 
     #[test]
     fn sub_mul_const_mod_matches_u128() {

@@ -124,6 +124,14 @@ pub fn run(quick: bool) -> Result<Vec<BenchRow>> {
                         let _ = fsum.mul_plain_acc(&fct, &w);
                     }),
                 );
+                // A server's weight beyond its memory limit: NTT form made at each product.
+                let wc = PreparedPlaintext::new_coefficients(&pt);
+                push(
+                    "ct×pt multiply-accumulate (ProductSum, plaintext as coefficients)",
+                    time(samples * 4, || {
+                        let _ = fsum.mul_plain_acc(&fct, &wc);
+                    }),
+                );
             }
         }
         // Circuit privacy of one reply at full level (noise bound: one product with any

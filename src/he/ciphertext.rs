@@ -152,14 +152,7 @@ impl Ciphertext {
         check_same(&self.params, &pt.params)?;
         let limbs = self.level();
         let mut r = Ciphertext::zero(&self.params, limbs)?;
-        for k in 0..limbs {
-            pt.mul_pair_limb(
-                k,
-                [r.c0.limb_mut(k), r.c1.limb_mut(k)],
-                [self.c0.limb(k), self.c1.limb(k)],
-                false,
-            );
-        }
+        pt.mul_pair([&mut r.c0, &mut r.c1], [&self.c0, &self.c1], limbs, false);
         Ok(r)
     }
 
@@ -167,14 +160,8 @@ impl Ciphertext {
     pub fn mul_plain_acc(&mut self, ct: &Ciphertext, pt: &PreparedPlaintext) -> Result<()> {
         self.check_compatible(ct)?;
         check_same(&self.params, &pt.params)?;
-        for k in 0..self.level() {
-            pt.mul_pair_limb(
-                k,
-                [self.c0.limb_mut(k), self.c1.limb_mut(k)],
-                [ct.c0.limb(k), ct.c1.limb(k)],
-                true,
-            );
-        }
+        let limbs = self.level();
+        pt.mul_pair([&mut self.c0, &mut self.c1], [&ct.c0, &ct.c1], limbs, true);
         self.seed = None;
         Ok(())
     }

@@ -154,15 +154,88 @@ impl Plaintext {
 /// packed values with vector permutes (avx512 with AVX-512BW: 22 % less memory and memory
 /// traffic; `GAZELLE_PACKED_WEIGHTS=0` turns it off); otherwise the values with their Shoup
 /// constants (twice the memory).
+///
+/// [`PreparedPlaintext::new_coefficients`] keeps the coefficients mod p instead (⌈log2 p⌉
+/// bits each: 20 at the default, 7.5× less than its three packed primes) and makes the NTT
+/// form at each product, in a per-thread buffer: the same products, bit for bit, for three
+/// forward NTTs more per product (a server's weights under a memory limit).
 #[derive(Clone)]
 pub struct PreparedPlaintext {
     pub(crate) params: Arc<Parameters>,
-    /// The centered coefficients on every prime in NTT form: compact (representation `Ntt`)
-    /// or with Shoup constants (`Prepared`); empty (no limb) when packed.
-    pub(crate) poly: Poly,
-    /// Per prime, the compact values packed ([`kernels::ntt::pack`]); empty when not packed.
-    pub(crate) packed: Vec<Box<[u8]>>,
+    values: Values,
     pub(crate) l1_norm: f64,
+}
+
+/// How a [`PreparedPlaintext`] holds its values.
+#[derive(Clone)]
+enum Values {
+    /// NTT form on every prime: compact (representation `Ntt`) or with Shoup constants
+    /// (`Prepared`).
+    Ntt(Poly),
+    /// Per prime, the compact values packed ([`kernels::ntt::pack`]).
+    Packed(Vec<Box<[u8]>>),
+    /// The coefficients in [0, p), transformed at each use.
+    Coefficients(Coefficients),
+}
+
+/// A plaintext's n coefficients in [0, p), p < 2^24: the low 16 bits of each, and the bits
+/// above: when p ≤ 2^20 two 4-bit parts to a byte (byte j: coefficient j's low nibble,
+/// coefficient j + n/2's high nibble), else a byte each; none when p ≤ 2^16.
+#[derive(Clone)]
+struct Coefficients {
+    lo: Box<[u16]>,
+    hi: Box<[u8]>,
+    nibbles: bool,
+}
+
+impl Coefficients {
+    /// Whether `p` fits (p < 2^24).
+    fn fits(p: u64) -> bool {
+        p < 1 << 24
+    }
+
+    /// Bytes per coefficient for modulus `p`.
+    fn bytes_per_coeff(p: u64) -> f64 {
+        match p {
+            _ if p <= 1 << 16 => 2.0,
+            _ if p <= 1 << 20 => 2.5,
+            _ => 3.0,
+        }
+    }
+
+    fn new(coeffs: &[u64], p: u64) -> Coefficients {
+        debug_assert!(Self::fits(p) && coeffs.iter().all(|&c| c < p));
+        debug_assert!(coeffs.len().is_multiple_of(2));
+        let lo = coeffs.iter().map(|&c| c as u16).collect();
+        let half = coeffs.len() / 2;
+        let (hi, nibbles): (Box<[u8]>, bool) = if p <= 1 << 16 {
+            (Box::new([]), true)
+        } else if p <= 1 << 20 {
+            let (a, b) = coeffs.split_at(half);
+            let hi = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| ((x >> 16) | (y >> 16) << 4) as u8)
+                .collect();
+            (hi, true)
+        } else {
+            (coeffs.iter().map(|&c| (c >> 16) as u8).collect(), false)
+        };
+        Coefficients { lo, hi, nibbles }
+    }
+
+    /// The centered coefficients (in (−p/2, p/2]) modulo q (> p) into `out`.
+    fn lift_into(&self, p: u64, q: u64, out: &mut [u64]) {
+        if self.nibbles {
+            kernels::vecops::lift_centered_nibbles(out, &self.lo, &self.hi, p, q);
+        } else {
+            kernels::vecops::lift_centered_bytes(out, &self.lo, &self.hi, p, q);
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        2 * self.lo.len() + self.hi.len()
+    }
 }
 
 /// One prime's values of a compact [`PreparedPlaintext`].
@@ -171,6 +244,61 @@ pub(crate) enum CompactLimb<'a> {
     Words(&'a [u64]),
     /// Packed at 50 bits ([`kernels::ntt::pack`]).
     Packed(&'a [u8]),
+}
+
+/// A [`PreparedPlaintext`]'s NTT form, in place or made for one use
+/// ([`PreparedPlaintext::with_ntt`]).
+pub(crate) enum NttForm<'a> {
+    /// Per prime, [`CompactLimb`]s: its packed values or the words of `poly`.
+    Compact(&'a PreparedPlaintext, Option<&'a Poly>),
+    /// A prepared polynomial (values and Shoup constants).
+    Prepared(&'a Poly),
+}
+
+impl NttForm<'_> {
+    /// Prime `k`'s values when compact.
+    pub(crate) fn compact_limb(&self, k: usize) -> Option<CompactLimb<'_>> {
+        match self {
+            NttForm::Compact(pt, poly) => match (&pt.values, poly) {
+                (Values::Packed(p), _) => Some(CompactLimb::Packed(&p[k])),
+                (_, Some(poly)) => Some(CompactLimb::Words(poly.limb(k))),
+                (Values::Ntt(poly), None) => Some(CompactLimb::Words(poly.limb(k))),
+                (Values::Coefficients(_), None) => unreachable!("made before use"),
+            },
+            NttForm::Prepared(_) => None,
+        }
+    }
+
+    /// out_i (+)= a_i ⊙ self on limb k (NTT form, both halves of a ciphertext at once).
+    pub(crate) fn mul_pair_limb(
+        &self,
+        params: &Parameters,
+        k: usize,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        acc: bool,
+    ) {
+        let plan = &params.plans[k];
+        match (self, self.compact_limb(k)) {
+            (NttForm::Prepared(poly), _) => {
+                plan.mul_prepared_pair(out, a, poly.prepared_limb(k), acc)
+            }
+            (_, Some(CompactLimb::Words(b))) => plan.mul_compact_pair(out, a, b, acc),
+            (_, Some(CompactLimb::Packed(b))) => {
+                // Off the linear layers' path (they take `ProductSum`): unpacked into this
+                // thread's buffer, then the word product.
+                thread_local! {
+                    static WORDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                WORDS.with_borrow_mut(|words| {
+                    words.resize(params.n, 0);
+                    kernels::ntt::unpack(b, words);
+                    plan.mul_compact_pair(out, a, words, acc);
+                });
+            }
+            (NttForm::Compact(..), None) => unreachable!("a compact form has compact limbs"),
+        }
+    }
 }
 
 /// Whether compact multiplicands are packed where the kernels allow (`GAZELLE_PACKED_WEIGHTS`:
@@ -189,6 +317,24 @@ impl std::fmt::Debug for PreparedPlaintext {
     }
 }
 
+/// The centered representative of each coefficient (in (−p/2, p/2]) and their ℓ1 norm.
+fn centered(pt: &Plaintext) -> (Vec<i64>, f64) {
+    let p = pt.params.p;
+    let centered: Vec<i64> = pt
+        .coeffs
+        .iter()
+        .map(|&c| {
+            if c > p / 2 {
+                c as i64 - p as i64
+            } else {
+                c as i64
+            }
+        })
+        .collect();
+    let l1_norm = centered.iter().map(|&c| c.unsigned_abs() as f64).sum();
+    (centered, l1_norm)
+}
+
 impl PreparedPlaintext {
     /// Prepares `pt` for ct×pt products at every level (packed where the kernels allow).
     pub fn new(pt: &Plaintext) -> PreparedPlaintext {
@@ -200,111 +346,156 @@ impl PreparedPlaintext {
         PreparedPlaintext::new_with(pt, false)
     }
 
+    /// `pt` kept as its coefficients (see the type's docs): the same products as
+    /// [`PreparedPlaintext::new`], in [`PreparedPlaintext::coefficient_bytes`] of memory
+    /// instead of [`PreparedPlaintext::ntt_bytes`]. Where p ≥ 2^24 (no shipped set), the
+    /// NTT form.
+    pub fn new_coefficients(pt: &Plaintext) -> PreparedPlaintext {
+        let p = pt.params.p;
+        if !Coefficients::fits(p) {
+            return PreparedPlaintext::new(pt);
+        }
+        PreparedPlaintext {
+            params: pt.params.clone(),
+            values: Values::Coefficients(Coefficients::new(&pt.coeffs, p)),
+            l1_norm: centered(pt).1,
+        }
+    }
+
+    /// Bytes one plaintext of `params` takes made by [`PreparedPlaintext::new`].
+    pub fn ntt_bytes(params: &Parameters) -> usize {
+        let (n, levels) = (params.n, params.max_level());
+        let plans = &params.plans[..levels];
+        if !plans.iter().all(|p| p.has_compact()) {
+            16 * n * levels
+        } else if packing_enabled() && plans.iter().all(|p| p.has_packed_kernel()) {
+            kernels::ntt::packed_bytes(n) * levels
+        } else {
+            8 * n * levels
+        }
+    }
+
+    /// Bytes one plaintext of `params` takes made by [`PreparedPlaintext::new_coefficients`].
+    pub fn coefficient_bytes(params: &Parameters) -> usize {
+        if Coefficients::fits(params.p) {
+            (Coefficients::bytes_per_coeff(params.p) * params.n as f64).ceil() as usize
+        } else {
+            Self::ntt_bytes(params)
+        }
+    }
+
     fn new_with(pt: &Plaintext, pack: bool) -> PreparedPlaintext {
         let params = &pt.params;
-        let p = params.p;
-        let centered: Vec<i64> = pt
-            .coeffs
-            .iter()
-            .map(|&c| {
-                if c > p / 2 {
-                    c as i64 - p as i64
-                } else {
-                    c as i64
-                }
-            })
-            .collect();
-        let l1_norm = centered.iter().map(|&c| c.unsigned_abs() as f64).sum();
+        let (centered, l1_norm) = centered(pt);
         let levels = params.max_level();
         let mut poly = Poly::lift_signed(params, &centered, levels);
         poly.forward(params);
         let plans = &params.plans[..levels];
-        if !plans.iter().all(|p| p.has_compact()) {
-            return PreparedPlaintext {
-                params: params.clone(),
-                poly: poly.prepare(params),
-                packed: Vec::new(),
-                l1_norm,
-            };
-        }
-        if pack && plans.iter().all(|p| p.has_packed_kernel()) {
-            let packed = poly
-                .limbs()
-                .map(|limb| {
-                    let mut buf = vec![0u8; kernels::ntt::packed_bytes(limb.len())];
-                    kernels::ntt::pack(limb, &mut buf);
-                    buf.into_boxed_slice()
-                })
-                .collect();
-            return PreparedPlaintext {
-                params: params.clone(),
-                poly: Poly::zero(params, 0, Representation::Ntt),
-                packed,
-                l1_norm,
-            };
-        }
+        let values = if !plans.iter().all(|p| p.has_compact()) {
+            Values::Ntt(poly.prepare(params))
+        } else if pack && plans.iter().all(|p| p.has_packed_kernel()) {
+            Values::Packed(
+                poly.limbs()
+                    .map(|limb| {
+                        let mut buf = vec![0u8; kernels::ntt::packed_bytes(limb.len())];
+                        kernels::ntt::pack(limb, &mut buf);
+                        buf.into_boxed_slice()
+                    })
+                    .collect(),
+            )
+        } else {
+            Values::Ntt(poly)
+        };
         PreparedPlaintext {
             params: params.clone(),
-            poly,
-            packed: Vec::new(),
+            values,
             l1_norm,
         }
     }
 
-    /// Prime `k`'s values when compact (None when prepared with Shoup constants).
-    pub(crate) fn compact_limb(&self, k: usize) -> Option<CompactLimb<'_>> {
-        if let Some(p) = self.packed.get(k) {
-            Some(CompactLimb::Packed(p))
-        } else if self.poly.representation() == Representation::Ntt {
-            Some(CompactLimb::Words(self.poly.limb(k)))
-        } else {
-            None
+    /// Calls `f` with the NTT form on the first `limbs` primes: the stored one, or (kept as
+    /// coefficients) one made in this thread's buffer as [`PreparedPlaintext::new`] makes it
+    /// (`f` must not use another plaintext kept as coefficients).
+    pub(crate) fn with_ntt<R>(&self, limbs: usize, f: impl FnOnce(&NttForm<'_>) -> R) -> R {
+        let coeffs = match &self.values {
+            Values::Ntt(poly) if poly.representation() == Representation::Prepared => {
+                return f(&NttForm::Prepared(poly))
+            }
+            Values::Ntt(_) | Values::Packed(_) => return f(&NttForm::Compact(self, None)),
+            Values::Coefficients(c) => c,
+        };
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Poly> = const { std::cell::RefCell::new(Poly::empty()) };
         }
+        SCRATCH.with_borrow_mut(|poly| {
+            let params = &self.params;
+            poly.reshape(params.n, limbs, Representation::Coefficient);
+            for (limb, &q) in poly.limbs_mut().zip(&params.all_moduli) {
+                coeffs.lift_into(params.p, q, limb);
+            }
+            poly.forward(params);
+            if params.plans[..limbs].iter().all(|p| p.has_compact()) {
+                f(&NttForm::Compact(self, Some(poly)))
+            } else {
+                poly.prepare_in_place(params);
+                f(&NttForm::Prepared(poly))
+            }
+        })
     }
 
     /// Whether the values are packed at 50 bits.
     pub fn is_packed(&self) -> bool {
-        !self.packed.is_empty()
+        matches!(self.values, Values::Packed(_))
     }
 
-    /// out_i (+)= a_i ⊙ self on limb k (NTT form, both halves of a ciphertext at once).
-    pub(crate) fn mul_pair_limb(&self, k: usize, out: [&mut [u64]; 2], a: [&[u64]; 2], acc: bool) {
-        let plan = &self.params.plans[k];
-        match self.compact_limb(k) {
-            None => plan.mul_prepared_pair(out, a, self.poly.prepared_limb(k), acc),
-            Some(CompactLimb::Words(b)) => plan.mul_compact_pair(out, a, b, acc),
-            Some(CompactLimb::Packed(b)) => {
-                // Off the linear layers' path (they take `ProductSum`): unpacked into this
-                // thread's buffer, then the word product.
-                thread_local! {
-                    static WORDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-                }
-                WORDS.with_borrow_mut(|words| {
-                    words.resize(self.params.n, 0);
-                    kernels::ntt::unpack(b, words);
-                    plan.mul_compact_pair(out, a, words, acc);
-                });
+    /// Whether the values are kept as coefficients ([`PreparedPlaintext::new_coefficients`]).
+    pub fn is_coefficients(&self) -> bool {
+        matches!(self.values, Values::Coefficients(_))
+    }
+
+    /// out (+)= a ⊙ self on the first `limbs` primes (NTT form, both halves of a ciphertext).
+    pub(crate) fn mul_pair(&self, out: [&mut Poly; 2], a: [&Poly; 2], limbs: usize, acc: bool) {
+        let [o0, o1] = out;
+        self.with_ntt(limbs, |form| {
+            for k in 0..limbs {
+                form.mul_pair_limb(
+                    &self.params,
+                    k,
+                    [o0.limb_mut(k), o1.limb_mut(k)],
+                    [a[0].limb(k), a[1].limb(k)],
+                    acc,
+                );
+            }
+        })
+    }
+
+    /// Whether every prime has compact products (the values alone, stored or made at each
+    /// use), for [`crate::he::ProductSum`].
+    pub fn is_compact(&self) -> bool {
+        match &self.values {
+            Values::Ntt(poly) => poly.representation() == Representation::Ntt,
+            Values::Packed(_) => true,
+            Values::Coefficients(_) => {
+                let levels = self.params.max_level();
+                self.params.plans[..levels].iter().all(|p| p.has_compact())
             }
         }
     }
 
-    /// Whether the values are stored alone (every prime has compact products), for
-    /// [`crate::he::ProductSum`].
-    pub fn is_compact(&self) -> bool {
-        self.is_packed() || self.poly.representation() == Representation::Ntt
-    }
-
-    /// Bytes of memory the prepared values take (compact: 8 per coefficient and prime, or
-    /// 6.25 packed).
+    /// Bytes of memory the values take (compact: 8 per coefficient and prime, or 6.25
+    /// packed; with Shoup constants 16; as coefficients 2–3 per coefficient).
     pub fn memory_bytes(&self) -> usize {
-        if self.is_packed() {
-            return self.packed.iter().map(|p| p.len()).sum();
-        }
-        let words = self.poly.num_limbs() * self.poly.n();
-        if self.poly.representation() == Representation::Prepared {
-            16 * words
-        } else {
-            8 * words
+        match &self.values {
+            Values::Ntt(poly) => {
+                let words = poly.num_limbs() * poly.n();
+                if poly.representation() == Representation::Prepared {
+                    16 * words
+                } else {
+                    8 * words
+                }
+            }
+            Values::Packed(p) => p.iter().map(|p| p.len()).sum(),
+            Values::Coefficients(c) => c.memory_bytes(),
         }
     }
 

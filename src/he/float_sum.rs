@@ -99,20 +99,25 @@ impl ProductSum {
         }
         let n = self.params.n;
         let [acc0, acc1] = &mut self.acc;
-        let chunks = acc0.chunks_exact_mut(n).zip(acc1.chunks_exact_mut(n)).zip(
-            ct.halves[0]
-                .chunks_exact(n)
-                .zip(ct.halves[1].chunks_exact(n)),
-        );
-        for (k, ((o0, o1), (a0, a1))) in chunks.enumerate() {
-            let plan = &self.params.plans[k];
-            match pt.compact_limb(k).expect("checked compact above") {
-                CompactLimb::Words(b) => plan.mul_compact_pair_float([o0, o1], [a0, a1], b, reduce),
-                CompactLimb::Packed(b) => {
-                    plan.mul_compact_pair_float_packed([o0, o1], [a0, a1], b, reduce)
+        let params = &self.params;
+        pt.with_ntt(self.limbs, |form| {
+            let chunks = acc0.chunks_exact_mut(n).zip(acc1.chunks_exact_mut(n)).zip(
+                ct.halves[0]
+                    .chunks_exact(n)
+                    .zip(ct.halves[1].chunks_exact(n)),
+            );
+            for (k, ((o0, o1), (a0, a1))) in chunks.enumerate() {
+                let plan = &params.plans[k];
+                match form.compact_limb(k).expect("checked compact above") {
+                    CompactLimb::Words(b) => {
+                        plan.mul_compact_pair_float([o0, o1], [a0, a1], b, reduce)
+                    }
+                    CompactLimb::Packed(b) => {
+                        plan.mul_compact_pair_float_packed([o0, o1], [a0, a1], b, reduce)
+                    }
                 }
             }
-        }
+        });
         Ok(())
     }
 

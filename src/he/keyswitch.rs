@@ -489,17 +489,25 @@ impl Hoisted {
         }
         let key = keys.key(g)?;
         let dec = self.decomposed();
-        with_scratch(|s| {
-            for v in &mut s.limb {
-                v.resize(params.n, 0);
-            }
-            let [a0, a1, r0, r1] = &mut s.limb;
-            for k in 0..limbs {
-                key.key_switch_limb(params, &dec, k, a0, a1);
-                key.perm.gather(a0, r0);
-                key.perm.gather(a1, r1);
-                pt.mul_pair_limb(k, [acc.c0.limb_mut(k), acc.c1.limb_mut(k)], [r0, r1], true);
-            }
+        pt.with_ntt(limbs, |form| {
+            with_scratch(|s| {
+                for v in &mut s.limb {
+                    v.resize(params.n, 0);
+                }
+                let [a0, a1, r0, r1] = &mut s.limb;
+                for k in 0..limbs {
+                    key.key_switch_limb(params, &dec, k, a0, a1);
+                    key.perm.gather(a0, r0);
+                    key.perm.gather(a1, r1);
+                    form.mul_pair_limb(
+                        params,
+                        k,
+                        [acc.c0.limb_mut(k), acc.c1.limb_mut(k)],
+                        [r0, r1],
+                        true,
+                    );
+                }
+            })
         });
         acc.seed = None;
         Ok(())

@@ -282,19 +282,23 @@ impl Poly {
 
     /// NTT → prepared: computes each limb's Shoup constants for its plan.
     pub(crate) fn prepare(mut self, params: &Parameters) -> Poly {
+        self.prepare_in_place(params);
+        self
+    }
+
+    /// [`Poly::prepare`] in place, reusing the Shoup constants' allocation.
+    pub(crate) fn prepare_in_place(&mut self, params: &Parameters) {
         debug_assert_eq!(self.repr, Representation::Ntt);
-        let mut shoup = AlignedVec::zeroed(self.data.len());
+        self.shoup.resize(self.data.len(), 0);
         for ((limb, out), plan) in self
             .data
             .chunks_exact(self.n)
-            .zip(shoup.chunks_exact_mut(self.n))
+            .zip(self.shoup.chunks_exact_mut(self.n))
             .zip(&params.plans)
         {
             plan.prepare_into(limb, out);
         }
-        self.shoup = shoup;
         self.repr = Representation::Prepared;
-        self
     }
 
     /// self += other limb-wise (same representation, values in [0, q) → [0, q); a prepared

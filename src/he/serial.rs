@@ -331,16 +331,37 @@ impl PublicKey {
 impl GaloisKeys {
     /// Compact serialisation (each key's b packed, all a's from one seed).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.serialise(self.keys.iter())
+    }
+
+    /// The serialisation of the keys for `elements` alone (the same seed: the parts of one
+    /// set, put back together with [`GaloisKeys::merge`]); an element without a key is
+    /// refused.
+    pub fn subset_to_bytes(&self, elements: &[usize]) -> super::error::Result<Vec<u8>> {
+        let mut els = elements.to_vec();
+        els.sort_unstable();
+        els.dedup();
+        let keys = els
+            .iter()
+            .map(|g| self.key(*g).map(|k| (g, k)))
+            .collect::<super::error::Result<Vec<_>>>()?;
+        Ok(self.serialise(keys.into_iter()))
+    }
+
+    fn serialise<'a>(
+        &self,
+        keys: impl ExactSizeIterator<Item = (&'a usize, &'a GaloisKey)> + Clone,
+    ) -> Vec<u8> {
         let params = &self.params;
         let mut v = header(MAGIC_GK, params);
         v.extend_from_slice(&self.seed);
-        v.extend_from_slice(&(self.keys.len() as u32).to_le_bytes());
-        for &g in self.keys.keys() {
+        v.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+        for (&g, _) in keys.clone() {
             v.extend_from_slice(&(g as u32).to_le_bytes());
         }
         let mut w = BitWriter::new(v);
-        for key in self.keys.values() {
-            for b in &key.b {
+        for (_, key) in keys {
+            for b in &key.canonical_b(params) {
                 w.poly(params, b);
             }
         }

@@ -333,6 +333,82 @@ fn product_sum_equals_mul_plain_acc() {
     assert!(ran > 0, "the default set has double-precision products");
 }
 
+/// A plaintext kept as coefficients (NTT at each use) gives the products of the NTT form bit
+/// for bit, on every set, at every level, in every product entry point (including the
+/// centering boundaries p/2 and p/2 + 1 and p − 1), in a fraction of the memory.
+#[test]
+fn coefficient_plaintexts_give_the_same_products() {
+    for params in all_params() {
+        let p = params.p();
+        for seed in seeds() {
+            let mut rng = rng_for(seed, params.name());
+            let sk = SecretKey::generate(&params, &mut rng);
+            let gk = GaloisKeys::for_steps(&sk, &[3], false, &mut rng).unwrap();
+            let ct = sk
+                .encrypt(
+                    &Plaintext::encode_slots(&params, &random_slots(&params, &mut rng)).unwrap(),
+                    &mut rng,
+                )
+                .unwrap();
+            let edges: Vec<u64> = (0..params.n())
+                .map(|i| [p / 2, p / 2 + 1, p - 1, 0, 1, p / 2 - 1][i % 6])
+                .collect();
+            let plaintexts = [
+                Plaintext::encode_coeffs(&params, &edges).unwrap(),
+                Plaintext::encode_slots(&params, &random_slots(&params, &mut rng)).unwrap(),
+                Plaintext::encode_slots(&params, &random_slots(&params, &mut rng)).unwrap(),
+            ];
+            let mut cts = vec![ct.clone()];
+            if ct.level() > 1 {
+                cts.push(ct.mod_switch_down().unwrap());
+            }
+            for ct in &cts {
+                let level = ct.level();
+                let mut want = Ciphertext::zero(&params, level).unwrap();
+                let mut got = Ciphertext::zero(&params, level).unwrap();
+                let mut rot_want = Ciphertext::zero(&params, level).unwrap();
+                let mut rot_got = Ciphertext::zero(&params, level).unwrap();
+                let fct = FloatCiphertext::new(ct);
+                let mut sums = ProductSum::new(&params, level).zip(ProductSum::new(&params, level));
+                for encoded in &plaintexts {
+                    let ntt = PreparedPlaintext::new(encoded);
+                    let coeffs = PreparedPlaintext::new_coefficients(encoded);
+                    assert!(coeffs.is_coefficients());
+                    assert_eq!(coeffs.l1_norm(), ntt.l1_norm());
+                    assert_eq!(coeffs.is_compact(), ntt.is_compact());
+                    assert_eq!(
+                        coeffs.memory_bytes(),
+                        PreparedPlaintext::coefficient_bytes(&params)
+                    );
+                    assert_eq!(ntt.memory_bytes(), PreparedPlaintext::ntt_bytes(&params));
+                    assert!(coeffs.memory_bytes() * 4 < ntt.memory_bytes());
+                    assert_eq!(
+                        ct.mul_plain(&coeffs).unwrap(),
+                        ct.mul_plain(&ntt).unwrap(),
+                        "{} level {level}",
+                        params.name()
+                    );
+                    want.mul_plain_acc(ct, &ntt).unwrap();
+                    got.mul_plain_acc(ct, &coeffs).unwrap();
+                    let h = Hoisted::new(ct).unwrap();
+                    h.rotate_mul_acc(&gk, 3, &ntt, &mut rot_want).unwrap();
+                    h.rotate_mul_acc(&gk, 3, &coeffs, &mut rot_got).unwrap();
+                    if let (Some((a, b)), Some(f)) = (sums.as_mut(), &fct) {
+                        a.mul_plain_acc(f, &ntt).unwrap();
+                        b.mul_plain_acc(f, &coeffs).unwrap();
+                    }
+                }
+                assert_eq!(got, want, "{} level {level}", params.name());
+                assert_eq!(rot_got, rot_want, "{} level {level}", params.name());
+                if let (Some((a, b)), Some(_)) = (&sums, &fct) {
+                    assert_eq!(b.finish(), a.finish(), "{} level {level}", params.name());
+                    assert_eq!(a.finish(), want, "{} level {level}", params.name());
+                }
+            }
+        }
+    }
+}
+
 /// A `RotationSum` (one division by P per sum) decrypts to the sum of the rotations, within
 /// the noise bound of the rotations summed one by one, on every set; plain ciphertexts,
 /// identity rotations, merges and the empty sum included; other levels are refused.
@@ -863,6 +939,26 @@ fn serialisation_round_trips() {
             sk.decrypt(&r).unwrap().decode_slots(),
             rotate_plain(&params, &v, -1)
         );
+        // Sent in parts (one seed) and merged back: the same keys, the same bytes.
+        let els = gk.elements();
+        let (first, rest) = els.split_at(1);
+        let mut merged =
+            GaloisKeys::from_bytes(&params, &gk.subset_to_bytes(first).unwrap()).unwrap();
+        let part = GaloisKeys::from_bytes(&params, &gk.subset_to_bytes(rest).unwrap()).unwrap();
+        assert_eq!(part.elements(), rest);
+        merged.merge(part).unwrap();
+        assert_eq!(merged.to_bytes(), gk.to_bytes());
+        assert_eq!(merged.rotate_rows(&ct, -1).unwrap(), r);
+        let empty = GaloisKeys::from_bytes(&params, &gk.subset_to_bytes(&[]).unwrap()).unwrap();
+        assert!(empty.elements().is_empty());
+        merged.merge(empty).unwrap();
+        // A repeated element, another seed, an element without a key: refused.
+        let again = GaloisKeys::from_bytes(&params, &gk.subset_to_bytes(first).unwrap()).unwrap();
+        assert!(merged.merge(again).is_err());
+        let other = GaloisKeys::for_steps(&sk, &[2], false, &mut rng).unwrap();
+        assert!(merged.merge(other).is_err());
+        let g2 = params.galois_element_for_step(2);
+        assert!(gk.subset_to_bytes(&[g2]).is_err());
     }
 }
 

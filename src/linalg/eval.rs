@@ -34,8 +34,22 @@ impl std::fmt::Debug for PreparedLayer {
 }
 
 impl PreparedLayer {
-    /// Encodes `weights` for `schedule` (the offline part of the server's work).
+    /// Encodes `weights` for `schedule` (the offline part of the server's work), every
+    /// plaintext in NTT form.
     pub fn new(schedule: &Schedule, weights: &LayerWeights, sched: &Scheduler) -> Result<Self> {
+        Self::with_coefficients(schedule, weights, sched, 0)
+    }
+
+    /// [`PreparedLayer::new`] with `kept` of the layer's `schedule.cost().mults` plaintexts
+    /// (at most; spread evenly over the products) kept as coefficients
+    /// ([`PreparedPlaintext::new_coefficients`]: the same outputs, less memory, three NTTs
+    /// more per product).
+    pub fn with_coefficients(
+        schedule: &Schedule,
+        weights: &LayerWeights,
+        sched: &Scheduler,
+        kept: usize,
+    ) -> Result<Self> {
         weights.check(&schedule.shape)?;
         let params = &schedule.params;
         let (n, r, p) = (params.n(), params.row_size(), params.p() as i64);
@@ -50,9 +64,14 @@ impl PreparedLayer {
             offsets.push(off);
         }
         let shape = &schedule.shape;
+        let total = jobs.len();
+        let kept = kept.min(total);
+        // Plaintext j is kept as coefficients when ⌊(j + 1)·kept/total⌋ steps up at j.
+        let as_coefficients = |j: usize| (j + 1) * kept / total > j * kept / total;
         let pts = sched.install(|| {
             jobs.par_iter()
-                .map(|&(o, g, t)| {
+                .enumerate()
+                .map(|(j, &(o, g, t))| {
                     let acc = &schedule.outs[o].acc;
                     let inp = schedule.input.slots(t.in_ct);
                     let ginv = g.inverse(r);
@@ -69,9 +88,12 @@ impl PreparedLayer {
                             }
                         })
                         .collect();
-                    Ok(PreparedPlaintext::new(&Plaintext::encode_slots(
-                        params, &vals,
-                    )?))
+                    let pt = Plaintext::encode_slots(params, &vals)?;
+                    Ok(if as_coefficients(j) {
+                        PreparedPlaintext::new_coefficients(&pt)
+                    } else {
+                        PreparedPlaintext::new(&pt)
+                    })
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
@@ -127,6 +149,11 @@ impl PreparedLayer {
             .walk_noise(input, limbs, has_bias, |b, o, gi, k| {
                 b.mul_plain(&self.pts[self.offsets[o][gi] + k])
             })
+    }
+
+    /// Plaintexts kept as coefficients (see [`PreparedLayer::with_coefficients`]).
+    pub fn coefficient_plaintexts(&self) -> usize {
+        self.pts.iter().filter(|p| p.is_coefficients()).count()
     }
 
     /// The schedule.

@@ -515,9 +515,9 @@ pub fn serve_model(
         );
     }
     tracing::info!(
-        "model {model}, {} stages, {:.1} MB of prepared weights, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
+        "model {model}, {} stages, {}, reveals {}, parameter set {}, listening on {local} ({}; at most {} sessions)",
         server.plan().stages.len(),
-        server.weight_bytes() as f64 / 1e6,
+        server.describe_weights(),
         if reveal_logits { "the logits" } else { "the class only" },
         param_set.name(),
         if run.tls.is_some() { "TLS 1.3" } else { "plaintext" },
@@ -989,6 +989,8 @@ pub struct DemoSummary {
     pub tls: bool,
     /// Bytes of the server's prepared weights ([`Server::weight_bytes`]).
     pub weight_bytes: usize,
+    /// How the server holds them ([`Server::describe_weights`]).
+    pub weights: String,
 }
 
 /// How `demo` connects its two parties.
@@ -1000,6 +1002,8 @@ pub struct DemoOptions {
     pub link: Option<crate::net::link::LinkProfile>,
     /// How the server garbles AND gates (`--garbling`).
     pub garbling: crate::gc::Scheme,
+    /// The server's prepared-weights memory (`--weights-memory`).
+    pub weights_memory: super::WeightsMemory,
 }
 
 /// One line on how far `server`'s plan is from the circuit-privacy budget.
@@ -1027,9 +1031,11 @@ pub fn demo_run(
         model.clone(),
         ServerConfig {
             garbling: opts.garbling,
+            weights_memory: opts.weights_memory,
             ..ServerConfig::insecure(param_set)
         },
     )?);
+    let weights = server.describe_weights();
     let privacy = (!server.circuit_privacy()).then(|| privacy_shortfall(&server));
     let weight_bytes = server.weight_bytes();
     let mut connect = ConnectOptions {
@@ -1075,6 +1081,7 @@ pub fn demo_run(
         payload_bytes: 0,
         tls: opts.tls,
         weight_bytes,
+        weights,
     };
     debug_assert_eq!(s.no_circuit_privacy.is_none(), client.terms.circuit_privacy);
     let (mut onb, mut offb) = (vec![], vec![]);
@@ -1197,10 +1204,7 @@ pub fn demo(
         s.setup.up as f64 / 1e6,
         s.setup.down as f64 / 1e6
     );
-    println!(
-        "server: prepared weights {:.1} MB (shared by its sessions)",
-        s.weight_bytes as f64 / 1e6
-    );
+    println!("server: {} (shared by its sessions)", s.weights);
     if s.tls {
         println!(
             "TLS: {:.2} MB on the wire for {:.2} MB of payload ({:.2}% overhead: records, handshake, framing)",

@@ -136,10 +136,12 @@ impl<'c, C: Channel> Client<'c, C> {
             let sk = SecretKey::generate(&params, &mut rng);
             let pk = PublicKey::generate(&sk, &mut rng);
             net::send_msg(ch, TAG_PK, &pk.to_bytes())?;
-            for els in plan.galois_groups() {
-                let gk = GaloisKeys::generate(&sk, &els, &mut rng)?;
-                net::send_msg(ch, TAG_GK, &gk.to_bytes())?;
+            let frames = plan.galois_frames();
+            let gk = GaloisKeys::generate(&sk, &frames.concat(), &mut rng)?;
+            for els in &frames {
+                net::send_msg(ch, TAG_GK, &gk.subset_to_bytes(els)?)?;
             }
+            drop(gk);
             let mut ot_rng = OtRng::from_entropy()?;
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
             // One query's table buffers, mapped now (part of the session's setup) rather than

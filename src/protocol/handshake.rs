@@ -21,8 +21,9 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// input channel, `replicated-input`; 9: the cost model that picks each layer's method, and
 /// so the schedule both sides derive, counts ModDown and decomposition transforms; 10: a
 /// convolution whose channels fill less than a row spreads its blocks at a power-of-two
-/// stride).
-pub const PROTOCOL_VERSION: u16 = 10;
+/// stride; 11: one Galois key per element for the whole network, its frames carrying each
+/// linear stage's new elements).
+pub const PROTOCOL_VERSION: u16 = 11;
 
 /// Longest credential (access token) in a hello, in bytes.
 pub const MAX_CREDENTIAL: usize = 255;

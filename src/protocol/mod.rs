@@ -77,7 +77,9 @@ pub use budget::{PrivacyBudget, StageBudget, SESSION_QUERIES, SESSION_SD_LOG2};
 pub use client::Client;
 pub use metrics::{PhaseMetrics, QueryReport, StageMetrics};
 pub use plan::{choose_schedule, Plan, Reveal, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
-pub use server::{OpenGate, Server, ServerConfig, SessionEvent, SessionGate, SessionSummary};
+pub use server::{
+    OpenGate, Server, ServerConfig, SessionEvent, SessionGate, SessionSummary, WeightsMemory,
+};
 
 /// Errors of the protocol.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,9 @@ pub enum ProtocolError {
     /// The operating system's randomness failed.
     #[error("entropy source failed: {0}")]
     Entropy(String),
+    /// The prepared weights cannot be kept within the memory limit the operator set.
+    #[error("prepared weights over their memory limit: {0}")]
+    WeightsMemory(String),
 }
 
 impl From<crate::channel::ChannelError> for ProtocolError {

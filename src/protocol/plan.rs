@@ -466,8 +466,18 @@ impl Plan {
         w
     }
 
-    /// The Galois elements of each linear stage, in stage order (one key set per stage: a
-    /// single set for the whole network can exceed the largest frame).
+    /// The Galois elements the client's keys are sent in: per linear stage, in stage order,
+    /// the elements it needs that no earlier stage needs (one frame each: the whole set can
+    /// exceed the largest frame). One key per element serves every stage.
+    pub fn galois_frames(&self) -> Vec<Vec<usize>> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.galois_groups()
+            .into_iter()
+            .map(|els| els.into_iter().filter(|&g| seen.insert(g)).collect())
+            .collect()
+    }
+
+    /// The Galois elements of each linear stage, in stage order.
     pub fn galois_groups(&self) -> Vec<Vec<usize>> {
         self.stages
             .iter()

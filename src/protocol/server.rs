@@ -53,6 +53,108 @@ pub struct ServerConfig {
     /// How AND gates are garbled (`serve --garbling`; default three halves: 22 % fewer
     /// table bytes than half gates); the handshake tells the client.
     pub garbling: Scheme,
+    /// The prepared weights' memory (`serve --weights-memory`).
+    pub weights_memory: WeightsMemory,
+}
+
+/// How much memory the server's prepared weights may take. Plaintexts beyond the limit are
+/// kept as their coefficients (`PreparedPlaintext::new_coefficients`: ⌈log2 p⌉ bits per
+/// coefficient instead of 50 per coefficient and prime, 7.5× less at the default parameters)
+/// and transformed at each product (three forward NTTs more per product at the default); the
+/// replies are the same bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightsMemory {
+    /// Every plaintext in NTT form (the fastest products).
+    Unlimited,
+    /// At most `bytes`: the fewest plaintexts that bring the weights under it are kept as
+    /// coefficients, taken from the layers with the most products first (they spread best over
+    /// the workers). Where even all of them as coefficients exceed it, [`Server::new`] refuses
+    /// when `strict` (a limit the operator set), else keeps all as coefficients and
+    /// [`Server::weights_memory_note`] says so.
+    Limit {
+        /// Bytes (decimal: `--weights-memory 600` is 600,000,000).
+        bytes: usize,
+        /// Refuse to start when the limit cannot be met.
+        strict: bool,
+    },
+}
+
+impl WeightsMemory {
+    /// The default: 600 MB, not strict.
+    pub const DEFAULT: WeightsMemory = WeightsMemory::Limit {
+        bytes: 600_000_000,
+        strict: false,
+    };
+}
+
+impl Default for WeightsMemory {
+    fn default() -> Self {
+        WeightsMemory::DEFAULT
+    }
+}
+
+/// Per linear stage of `plan` (in order), how many plaintexts to keep as coefficients so that
+/// the prepared weights (bounded from the schedules, biases counted as if every layer had
+/// one) fit `limit`; and a note when they cannot.
+fn coefficient_counts(
+    plan: &Plan,
+    params: &crate::he::Parameters,
+    limit: WeightsMemory,
+) -> Result<(Vec<usize>, Option<String>)> {
+    let schedules: Vec<&crate::linalg::Schedule> = plan
+        .stages
+        .iter()
+        .filter_map(|st| match st {
+            Stage::Linear { schedule, .. } => Some(&**schedule),
+            _ => None,
+        })
+        .collect();
+    let mut kept = vec![0; schedules.len()];
+    let WeightsMemory::Limit {
+        bytes: limit,
+        strict,
+    } = limit
+    else {
+        return Ok((kept, None));
+    };
+    let ntt = crate::he::PreparedPlaintext::ntt_bytes(params);
+    let coeff = crate::he::PreparedPlaintext::coefficient_bytes(params);
+    let bias: usize = schedules
+        .iter()
+        .map(|s| s.cost().out_cts * 8 * params.n())
+        .sum();
+    let mults: Vec<usize> = schedules.iter().map(|s| s.cost().mults).collect();
+    let all_ntt = bias + mults.iter().sum::<usize>() * ntt;
+    if all_ntt <= limit {
+        return Ok((kept, None));
+    }
+    let all_coeff = bias + mults.iter().sum::<usize>() * coeff;
+    let saving = ntt.saturating_sub(coeff);
+    if all_coeff > limit || saving == 0 {
+        let msg = format!(
+            "{:.1} MB even with every plaintext kept as coefficients (limit {:.1} MB; {:.1} MB \
+             all in NTT form)",
+            all_coeff as f64 / 1e6,
+            limit as f64 / 1e6,
+            all_ntt as f64 / 1e6
+        );
+        if strict {
+            return Err(ProtocolError::WeightsMemory(msg));
+        }
+        return Ok((mults, Some(msg)));
+    }
+    let mut excess = all_ntt - limit;
+    let mut order: Vec<usize> = (0..schedules.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(mults[i]));
+    for i in order {
+        if excess == 0 {
+            break;
+        }
+        let k = excess.div_ceil(saving).min(mults[i]);
+        kept[i] = k;
+        excess = excess.saturating_sub(k * saving);
+    }
+    Ok((kept, None))
 }
 
 impl ServerConfig {
@@ -77,6 +179,7 @@ impl Default for ServerConfig {
             insecure_no_circuit_privacy: false,
             reveal_logits: false,
             garbling: Scheme::ThreeHalves,
+            weights_memory: WeightsMemory::DEFAULT,
         }
     }
 }
@@ -94,6 +197,8 @@ pub struct Server {
     architecture: Vec<u8>,
     /// Set by [`Server::drain`]: sessions start no further query.
     draining: std::sync::atomic::AtomicBool,
+    /// Why the weights exceed a non-strict memory limit, if they do.
+    weights_note: Option<String>,
 }
 
 impl std::fmt::Debug for Server {
@@ -109,8 +214,8 @@ impl std::fmt::Debug for Server {
 pub(crate) struct Session {
     /// The client's public key (re-randomisation).
     pub(crate) pk: PublicKey,
-    /// Galois keys of each linear stage, in order.
-    pub(crate) gk: Vec<GaloisKeys>,
+    /// Galois keys: one per element any linear stage needs.
+    pub(crate) gk: GaloisKeys,
     /// The garbler (its Δ is the OT extension's).
     pub(crate) garbler: Garbler,
     /// The OT-extension sender.
@@ -229,25 +334,22 @@ impl Server {
                 ));
             }
         }
+        let (kept, weights_note) = coefficient_counts(&plan, &params, config.weights_memory)?;
         let sched = Scheduler::global();
         let mut layers = Vec::with_capacity(plan.stages.len());
-        // The k-th linear stage uses the k-th Galois key set.
-        let mut key_sets = 0..;
+        let mut linear = 0..;
         for st in &plan.stages {
             layers.push(match st {
                 Stage::Linear {
                     layer,
                     schedule,
                     dense,
-                } => Some(ServerLayer::new(
-                    &model,
-                    &params,
-                    *layer,
-                    schedule,
-                    *dense,
-                    key_sets.next().unwrap_or_default(),
-                    sched,
-                )?),
+                } => {
+                    let k = linear.next().unwrap_or_default();
+                    Some(ServerLayer::new(
+                        &model, &params, *layer, schedule, *dense, kept[k], sched,
+                    )?)
+                }
                 _ => None,
             })
         }
@@ -259,6 +361,7 @@ impl Server {
             config,
             layers,
             budget,
+            weights_note,
         })
     }
 
@@ -284,6 +387,41 @@ impl Server {
     /// server's memory; shared by all sessions).
     pub fn weight_bytes(&self) -> usize {
         self.layers.iter().flatten().map(|l| l.weight_bytes()).sum()
+    }
+
+    /// Plaintexts of the prepared weights kept as coefficients, and all of them (see
+    /// [`WeightsMemory`]).
+    pub fn coefficient_plaintexts(&self) -> (usize, usize) {
+        self.layers.iter().flatten().fold((0, 0), |(c, t), l| {
+            (c + l.coefficient_plaintexts(), t + l.plaintexts())
+        })
+    }
+
+    /// One phrase on the prepared weights: their memory, and how many plaintexts are kept as
+    /// coefficients under which limit (for logs and the demo).
+    pub fn describe_weights(&self) -> String {
+        let mb = self.weight_bytes() as f64 / 1e6;
+        let (kept, total) = self.coefficient_plaintexts();
+        let limit = match self.config.weights_memory {
+            WeightsMemory::Unlimited => "no memory limit".to_string(),
+            WeightsMemory::Limit { bytes, .. } => format!("limit {:.0} MB", bytes as f64 / 1e6),
+        };
+        let mut out = if kept == 0 {
+            format!("{mb:.1} MB of prepared weights ({total} plaintexts in NTT form; {limit})")
+        } else {
+            format!(
+                "{mb:.1} MB of prepared weights ({kept} of {total} plaintexts kept as coefficients, transformed at each use; {limit})"
+            )
+        };
+        if let Some(note) = &self.weights_note {
+            out.push_str(&format!(": over the limit, {note}"));
+        }
+        out
+    }
+
+    /// Set when the weights exceed a non-strict [`WeightsMemory::Limit`]: by how much.
+    pub fn weights_memory_note(&self) -> Option<&str> {
+        self.weights_note.as_deref()
     }
 
     /// The model.
@@ -359,8 +497,10 @@ impl Server {
         let params = &self.plan.params;
         let pk_bytes = net::recv_msg(ch, TAG_PK, max_pk_bytes(params), "public key")?;
         let pk = PublicKey::from_bytes(params, &pk_bytes)?;
-        let mut gk = Vec::new();
-        for need in self.plan.galois_groups() {
+        // One key per Galois element, sent in one frame per linear stage (the elements no
+        // earlier stage needs), each exactly the elements expected, all of one seed.
+        let mut gk: Option<GaloisKeys> = None;
+        for need in self.plan.galois_frames() {
             let bytes = net::recv_msg(ch, TAG_GK, max_gk_bytes(params, need.len()), "Galois keys")?;
             let keys = GaloisKeys::from_bytes(params, &bytes)?;
             let have = keys.elements();
@@ -370,8 +510,22 @@ impl Server {
                     reason: format!("no key for Galois element {g}"),
                 });
             }
-            gk.push(keys);
+            if have.len() != need.len() {
+                return Err(ProtocolError::Malformed {
+                    what: "Galois keys",
+                    reason: format!("{} keys where {} were expected", have.len(), need.len()),
+                });
+            }
+            match &mut gk {
+                None => gk = Some(keys),
+                Some(all) => all.merge(keys).map_err(|e| ProtocolError::Malformed {
+                    what: "Galois keys",
+                    reason: e.to_string(),
+                })?,
+            }
         }
+        let gk =
+            gk.ok_or_else(|| ProtocolError::Unsupported("a model without a linear stage".into()))?;
 
         let mut ot_rng = OtRng::from_entropy()?;
         let cot = ot_io::setup_sender(ch, OT_PARAMS, garbler.delta(), &mut ot_rng)?;

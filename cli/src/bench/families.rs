@@ -176,6 +176,7 @@ pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
         tls: false,
         link,
         garbling: gazelle::protocol::ServerConfig::default().garbling,
+        weights_memory: gazelle::protocol::ServerConfig::default().weights_memory,
     };
     let backend = selected();
     let param_set = gazelle::he::params::ParamSetId::default();

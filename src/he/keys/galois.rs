@@ -35,9 +35,8 @@ use zeroize::Zeroize;
 pub(crate) struct GaloisKey {
     /// π_g as a gather: π(x)[i] = x[table[i]].
     pub(crate) perm: NttPermutation,
-    /// Canonical b_t in NTT form (what is serialised).
-    pub(crate) b: Vec<Poly>,
-    /// π_g⁻¹(b_t), folded, prepared.
+    /// π_g⁻¹(b_t), folded, prepared (the canonical b_t, what is serialised, is made back
+    /// from it: [`GaloisKey::canonical_b`]).
     pub(crate) b_perm: Vec<KeyPoly>,
     /// π_g⁻¹(a_t), folded, prepared.
     pub(crate) a_perm: Vec<KeyPoly>,
@@ -137,10 +136,47 @@ impl GaloisKey {
         };
         Ok(GaloisKey {
             perm,
-            b,
             b_perm: prepare(b_perm),
             a_perm: prepare(a_perm),
         })
+    }
+
+    /// The canonical b_t (NTT form, every prime) that [`GaloisKey::from_parts`] was given:
+    /// `b_perm` unfolded and permuted back by π_g.
+    pub(crate) fn canonical_b(&self, params: &Parameters) -> Vec<Poly> {
+        let limbs = params.key_limbs();
+        let mut folded: Vec<Poly> = self.b_perm.iter().map(|k| k.values.clone()).collect();
+        // Undo the folding: tail_j += 2^off_j · head_0 on limb i (the head is unchanged).
+        for (t0, &(i, off0)) in params.digits.iter().enumerate() {
+            if off0 != 0 {
+                continue;
+            }
+            let plan = &params.plans[i];
+            let md = plan.modulus();
+            for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
+                if li != i {
+                    break;
+                }
+                let c = vec![md.reduce_u128(1u128 << off); params.n];
+                let cs = plan.prepare(&c);
+                let (head, tail) = folded.split_at_mut(tj);
+                plan.mul_acc_prepared(tail[0].limb_mut(i), head[t0].limb(i), &c, &cs);
+            }
+        }
+        let table = self.perm.table();
+        folded
+            .iter()
+            .map(|bp| {
+                let mut b = Poly::zero(params, limbs, Representation::Ntt);
+                for k in 0..limbs {
+                    let (src, dst) = (bp.limb(k), b.limb_mut(k));
+                    for (d, &t) in dst.iter_mut().zip(table) {
+                        *d = src[t as usize];
+                    }
+                }
+                b
+            })
+            .collect()
     }
 }
 
@@ -256,6 +292,25 @@ impl GaloisKeys {
             s <<= 1;
         }
         Self::for_steps(sk, &steps, true, rng)
+    }
+
+    /// Adds `other`'s keys: keys of one generation sent in parts (each part serialised by
+    /// [`GaloisKeys::subset_to_bytes`]). Refused unless both have the same parameters and
+    /// seed and no element in common.
+    pub fn merge(&mut self, other: GaloisKeys) -> Result<()> {
+        crate::he::params::check_same(&self.params, &other.params)?;
+        if self.seed != other.seed {
+            return Err(HeError::InvalidRotation {
+                reason: "Galois keys of different seeds cannot be merged".into(),
+            });
+        }
+        if let Some(g) = other.keys.keys().find(|g| self.keys.contains_key(g)) {
+            return Err(HeError::InvalidRotation {
+                reason: format!("Galois element {g} given twice"),
+            });
+        }
+        self.keys.extend(other.keys);
+        Ok(())
     }
 
     /// The Galois elements held.

@@ -21,14 +21,11 @@ use crate::protocol::wire::{decode_cts, encode_cts, max_cts_bytes, TAG_CTS_UP};
 use crate::protocol::{random_mod, ProtocolError, Result};
 use crate::sched::Scheduler;
 
-/// A linear stage's server side, prepared once per server: the encoded weights, the
-/// worst-case noise its replies are flooded for, and which of the session's Galois key sets
-/// it uses.
+/// A linear stage's server side, prepared once per server: the encoded weights and the
+/// worst-case noise its replies are flooded for.
 pub(crate) struct ServerLayer {
     layer: PreparedLayer,
     noise: NoiseBound,
-    /// Index of the stage's key set among the linear stages (`Plan::galois_groups`).
-    keys: usize,
 }
 
 impl ServerLayer {
@@ -37,23 +34,33 @@ impl ServerLayer {
         self.layer.weight_bytes()
     }
 
+    /// Plaintexts kept as coefficients.
+    pub(crate) fn coefficient_plaintexts(&self) -> usize {
+        self.layer.coefficient_plaintexts()
+    }
+
+    /// Plaintexts (one per product).
+    pub(crate) fn plaintexts(&self) -> usize {
+        self.layer.schedule().cost().mults
+    }
+
     /// Encodes model layer `layer`'s weights for `schedule` (`dense`: a convolution as its
-    /// dense matrix); `keys` is the stage's index among the plan's linear stages.
+    /// dense matrix), `kept` of its plaintexts as coefficients.
     pub(crate) fn new(
         model: &Model,
         params: &Parameters,
         layer: usize,
         schedule: &Schedule,
         dense: bool,
-        keys: usize,
+        kept: usize,
         sched: &Scheduler,
     ) -> Result<ServerLayer> {
-        let layer = PreparedLayer::new(schedule, &layer_weights(model, layer, dense), sched)?;
+        let weights = layer_weights(model, layer, dense);
+        let layer = PreparedLayer::with_coefficients(schedule, &weights, sched, kept)?;
         Ok(ServerLayer {
             // The flooding must not depend on the weights: any-weights worst case.
             noise: noise::linear_stage_any_weights(params, schedule),
             layer,
-            keys,
         })
     }
 }
@@ -127,11 +134,7 @@ pub(crate) fn server_online<C: Channel>(
     for (ct, share) in cts.iter_mut().zip(&prep.share) {
         share.add_to(ct, "layer input")?;
     }
-    let keys = s
-        .gk
-        .get(layer.keys)
-        .ok_or_else(|| ProtocolError::Unsupported("no Galois keys for a linear stage".into()))?;
-    let mut out = layer.layer.eval(&cts, keys, cx.sched)?;
+    let mut out = layer.layer.eval(&cts, &s.gk, cx.sched)?;
     for (ct, mask) in out.iter_mut().zip(&prep.masks) {
         mask.add_to(ct, "layer output")?;
     }
