@@ -207,13 +207,32 @@ impl PreparedLayer {
                 .enumerate()
                 .flat_map(|(i, v)| v.iter().map(move |&rot| (i, rot)))
                 .collect();
-            let flat: Vec<Ciphertext> = jobs
-                .par_iter()
-                .map(|&(i, rot)| match (&hoisted[i], rot.is_identity()) {
-                    (Some(h), false) => h.apply_galois(keys, rot.galois_element(params)),
-                    _ => Ok(input[i].clone()),
-                })
-                .collect::<std::result::Result<_, _>>()?;
+            // Where every prime has compact products, the rotated inputs go straight to double
+            // form and the products are summed in double precision (`ProductSum`: the same
+            // sums, about half the work per product); else they stay ciphertexts.
+            let use_float =
+                ProductSum::available(params, level) && self.pts.iter().all(|p| p.is_compact());
+            let rotated = |i: usize, rot: Rot| match (&hoisted[i], rot.is_identity()) {
+                (Some(h), false) => h.apply_galois(keys, rot.galois_element(params)).map(Some),
+                _ => Ok(None),
+            };
+            let (flat, float): (Vec<Ciphertext>, Option<Vec<FloatCiphertext>>) = if use_float {
+                let float = jobs
+                    .par_iter()
+                    .map(|&(i, rot)| {
+                        let ct = rotated(i, rot)?;
+                        Ok(FloatCiphertext::new(ct.as_ref().unwrap_or(&input[i]))
+                            .expect("every prime has compact products at this level"))
+                    })
+                    .collect::<Result<_>>()?;
+                (Vec::new(), Some(float))
+            } else {
+                let flat = jobs
+                    .par_iter()
+                    .map(|&(i, rot)| Ok(rotated(i, rot)?.unwrap_or_else(|| input[i].clone())))
+                    .collect::<Result<_>>()?;
+                (flat, None)
+            };
             drop(hoisted);
             let mut starts = Vec::with_capacity(s.inner.len());
             let mut acc = 0;
@@ -227,17 +246,6 @@ impl PreparedLayer {
                     .expect("every inner rotation was computed");
                 starts[i] + k
             };
-            // Where every prime has compact products, the rotated inputs in double form and
-            // the products summed in double precision (`ProductSum`: the same sums, about half
-            // the work per product).
-            let float: Option<Vec<FloatCiphertext>> = if ProductSum::available(params, level)
-                && self.pts.iter().all(|p| p.is_compact())
-            {
-                flat.par_iter().map(FloatCiphertext::new).collect()
-            } else {
-                None
-            };
-            let flat = if float.is_some() { Vec::new() } else { flat };
             // 2. Segments: (output ct, group, run of products), each with its own accumulator.
             //    Tiles: runs of consecutive segments whose products are taken in input order,
             //    so that one rotated input (in L2) feeds every accumulator of the tile before

@@ -209,6 +209,27 @@ pub fn send_labels_chunked<C: Channel>(
     r
 }
 
+/// [`send_labels_chunked`] with the zero labels folded into the pool
+/// ([`super::SenderCots::fold_labels`]).
+pub fn send_folded_labels_chunked<C: Channel>(
+    ch: &mut C,
+    labels: &mut super::FoldedLabels,
+    chunk: usize,
+    bufs: &mut IoBuffers,
+) -> Result<()> {
+    let n = labels.len();
+    ch.recv_into(ChoiceMsg::len_for(n), &mut bufs.frame)?;
+    let msg = ChoiceMsg::from_bytes(&bufs.frame, n)?;
+    let mut frame = std::mem::take(&mut bufs.frame);
+    let r = labels.send_labels_chunked(&msg, chunk, &mut frame, |f| {
+        ch.send(f)?;
+        ch.flush()?;
+        Ok::<(), super::OtError>(())
+    });
+    bufs.frame = frame;
+    r
+}
+
 /// Online, in frames: the receiver's side of [`send_labels_chunked`]. Writes the labels of
 /// `choices` into `out` (as long as `choices`) frame by frame, and after each frame calls
 /// `ready` with its range and its labels, which stay valid while the next frames arrive. The
@@ -381,13 +402,20 @@ mod tests {
         let zs = zero.clone();
         let sender = thread::spawn(move || -> Result<()> {
             let mut s = setup_sender(&mut cs, ExtParams::default(), delta, &mut rng(9))?;
-            let mut pool = extend_sender(&mut cs, &mut s, 2 * n)?;
+            let mut pool = extend_sender(&mut cs, &mut s, n)?;
             let mut bufs = IoBuffers::default();
             send_labels_chunked(&mut cs, &mut pool, &zs[..n / 2], chunk, &mut bufs)?;
-            send_labels_chunked(&mut cs, &mut pool, &zs[n / 2..], chunk, &mut bufs)
+            // The second half with its zero labels folded into the pool: as many as remain.
+            let mut second = zs[n / 2..].to_vec();
+            let mut folded = pool.fold_labels(&mut second)?;
+            assert!(second.iter().all(|b| *b == Block::ZERO), "labels wiped");
+            assert_eq!(folded.len(), n / 2);
+            send_folded_labels_chunked(&mut cs, &mut folded, chunk, &mut bufs)?;
+            assert!(folded.is_empty());
+            Ok(())
         });
         let mut recv = setup_receiver(&mut cr, ExtParams::default(), &mut rng(10)).unwrap();
-        let mut pool = extend_receiver(&mut cr, &mut recv, 2 * n).unwrap();
+        let mut pool = extend_receiver(&mut cr, &mut recv, n).unwrap();
         let (mut bufs, mut pending) = (IoBuffers::default(), Vec::new());
         let mut labels = vec![Block::ZERO; n];
         let (first, second) = labels.split_at_mut(n / 2);
@@ -420,6 +448,17 @@ mod tests {
             pending.iter().all(|b| *b == Block::ZERO),
             "pending state wiped"
         );
+    }
+
+    #[test]
+    fn folding_needs_one_label_per_remaining_ot() {
+        let mut one = vec![Block::ONE];
+        assert!(crate::ot::SenderCots::default()
+            .fold_labels(&mut one)
+            .is_err());
+        assert!(crate::ot::SenderCots::default()
+            .fold_labels(&mut [])
+            .is_ok());
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub mod rng;
 pub mod transpose;
 
 pub use ext::{CotReceiver, CotSender, ExtParams, ReceiverCots, SenderCots};
-pub use online::{ChoiceMsg, ChosenMsg, LabelMsg, PendingChosen, PendingLabels};
+pub use online::{ChoiceMsg, ChosenMsg, FoldedLabels, LabelMsg, PendingChosen, PendingLabels};
 pub use rng::{AesCtrPrg, OtRng};
 
 use crate::channel::ChannelError;

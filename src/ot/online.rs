@@ -489,6 +489,40 @@ impl PendingChosen {
     }
 }
 
+/// A sender's OT pool with the zero labels of its OTs folded in ([`SenderCots::fold_labels`]):
+/// answers the receiver's choices with the labels of its choice bits.
+#[derive(Debug)]
+pub struct FoldedLabels {
+    cots: SenderCots,
+}
+
+impl FoldedLabels {
+    /// Labels the pool holds (OTs not yet used).
+    pub fn len(&self) -> usize {
+        self.cots.remaining()
+    }
+
+    /// Whether no label is left.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`SenderCots::send_labels_chunked`] for all the folded labels at once.
+    pub fn send_labels_chunked<E>(
+        &mut self,
+        msg: &ChoiceMsg,
+        chunk: usize,
+        buf: &mut Vec<u8>,
+        emit: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<OtError>,
+    {
+        let n = self.len();
+        self.cots.answer_chunked(None, n, msg, chunk, buf, emit)
+    }
+}
+
 impl SenderCots {
     /// Checks the choice message against the pool and `n`: returns the first pool position.
     fn take(&mut self, msg: &ChoiceMsg, n: usize) -> Result<usize> {
@@ -573,12 +607,47 @@ impl SenderCots {
         msg: &ChoiceMsg,
         chunk: usize,
         buf: &mut Vec<u8>,
+        emit: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<OtError>,
+    {
+        self.answer_chunked(Some(zero_labels), zero_labels.len(), msg, chunk, buf, emit)
+    }
+
+    /// Folds the zero labels of every remaining OT into the pool (q_j ← q_j ⊕ w0_j; as many
+    /// labels as OTs remain, else refused): the online answer then needs neither, and the
+    /// sender holds 16 bytes per label until then instead of 32. The labels are wiped.
+    pub fn fold_labels(mut self, zero_labels: &mut [Block]) -> Result<FoldedLabels> {
+        if zero_labels.len() != self.remaining() {
+            return Err(OtError::CountMismatch {
+                what: "labels folded into the OT pool",
+                expected: self.remaining(),
+                got: zero_labels.len(),
+            });
+        }
+        let used = self.used;
+        for (q, w0) in self.q[used..].iter_mut().zip(zero_labels.iter()) {
+            *q ^= *w0;
+        }
+        wipe_blocks(zero_labels);
+        Ok(FoldedLabels { cots: self })
+    }
+
+    /// The frames of [`SenderCots::send_labels_chunked`]; `zero_labels` None: already folded
+    /// into the pool ([`SenderCots::fold_labels`]), `n` of them.
+    fn answer_chunked<E>(
+        &mut self,
+        zero_labels: Option<&[Block]>,
+        n: usize,
+        msg: &ChoiceMsg,
+        chunk: usize,
+        buf: &mut Vec<u8>,
         mut emit: impl FnMut(&[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E>
     where
         E: From<OtError>,
     {
-        let n = zero_labels.len();
         if chunk == 0 {
             return Err(OtError::BadCount {
                 what: "labels per frame",
@@ -602,13 +671,23 @@ impl SenderCots {
             *buf = w.into_vec();
             buf.resize(LABEL_HEADER + 16 * len, 0);
             let out = buf[LABEL_HEADER..].chunks_exact_mut(16);
-            for (j, ((o, w0), q)) in out
-                .zip(&zero_labels[off..off + len])
-                .zip(&q[off..off + len])
-                .enumerate()
-            {
-                let y = *w0 ^ *q ^ delta.and_bit(msg.bit(off + j));
-                o.copy_from_slice(y.as_bytes());
+            match zero_labels {
+                Some(zero_labels) => {
+                    for (j, ((o, w0), q)) in out
+                        .zip(&zero_labels[off..off + len])
+                        .zip(&q[off..off + len])
+                        .enumerate()
+                    {
+                        let y = *w0 ^ *q ^ delta.and_bit(msg.bit(off + j));
+                        o.copy_from_slice(y.as_bytes());
+                    }
+                }
+                None => {
+                    for (j, (o, q)) in out.zip(&q[off..off + len]).enumerate() {
+                        let y = *q ^ delta.and_bit(msg.bit(off + j));
+                        o.copy_from_slice(y.as_bytes());
+                    }
+                }
             }
             if let Err(e) = emit(buf) {
                 result = Err(e);

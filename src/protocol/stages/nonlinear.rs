@@ -15,7 +15,7 @@ use crate::gc::{
     arith, decode, seeded_input_labels_into, Circuit, InputLabels, Party, Scheme, GROUP,
 };
 use crate::net::{self, ChunkWriter};
-use crate::ot::{io as ot_io, CotReceiver, ReceiverCots, SenderCots};
+use crate::ot::{io as ot_io, CotReceiver, FoldedLabels, ReceiverCots};
 use crate::protocol::server::Session;
 use crate::protocol::wire::{
     decode_garbler_seed, encode_garbler_seed, garbler_seed_len, TAG_GLABELS, TAG_TABLES,
@@ -27,8 +27,8 @@ use kernels::Block;
 /// The server's per-query state: the random OTs for the client's input bits and the
 /// client's zero labels they will carry.
 pub(crate) struct ServerPrep {
-    pool: SenderCots,
-    zero_labels: Vec<Block>,
+    /// The random OTs of the client's input bits with their zero labels folded in.
+    labels: FoldedLabels,
     /// Labels per online frame ([`label_frame`]).
     frame: usize,
 }
@@ -240,11 +240,10 @@ fn garble_and_send<C: Channel>(
         TAG_GLABELS,
         &encode_garbler_seed(&seed, garbling.decoding()),
     )?;
-    let zero_labels = garbling.party_zero_labels(circuit, Party::Evaluator);
+    let mut zero_labels = garbling.party_zero_labels(circuit, Party::Evaluator);
     s.garbler.recycle(garbling);
     Ok(ServerPrep {
-        pool,
-        zero_labels,
+        labels: pool.fold_labels(&mut zero_labels)?,
         frame: label_frame(inst, eval_bits),
     })
 }
@@ -255,7 +254,7 @@ pub(crate) fn server_online<C: Channel>(
     cx: &mut super::ServerOnline<'_>,
     mut prep: ServerPrep,
 ) -> Result<()> {
-    ot_io::send_labels_chunked(ch, &mut prep.pool, &prep.zero_labels, prep.frame, cx.io)?;
+    ot_io::send_folded_labels_chunked(ch, &mut prep.labels, prep.frame, cx.io)?;
     Ok(())
 }
 
