@@ -462,12 +462,19 @@ pub fn serve_model(
     metrics_addr: Option<&str>,
 ) -> CliResult<()> {
     let (param_set, reveal_logits) = (config.param_set, config.reveal_logits);
-    let server = Arc::new(Server::new(loaded, config).map_err(|e| {
-        format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name())
+    let server = Arc::new(Server::new(loaded, config).map_err(|e| match e {
+        ProtocolError::NoCircuitPrivacy(_) => format!("{e}\n(`gazelle plan --model {model} --params {}` shows the budget; --insecure-no-circuit-privacy serves anyway, and every client is told)", param_set.name()),
+        ProtocolError::WeightsMemory(_) => format!("{e}\n(give a larger --weights-memory, or unlimited)"),
+        e => e.to_string(),
     })?);
     if !server.circuit_privacy() {
         tracing::warn!("NO CIRCUIT PRIVACY — {}", privacy_shortfall(&server));
         tracing::warn!("clients can learn more about the model's weights than its classes; every client is told so in the handshake");
+    }
+    if let Some(note) = server.weights_memory_note() {
+        tracing::warn!(
+            "prepared weights over the default --weights-memory limit: {note}; every plaintext is kept as coefficients (slower products); give --weights-memory MB or unlimited"
+        );
     }
     let listener = TcpListener::bind(listen).map_err(|e| format!("--listen {listen}: {e}"))?;
     let local = listener.local_addr()?;
