@@ -342,7 +342,7 @@ enum Family {
     Gc,
     /// Base OT, OT extension and online derandomisation.
     Ot,
-    /// Homomorphic linear layers: cost model per network layer, ms per layer at 1, 2, 4, … workers up to the cores.
+    /// Homomorphic linear layers: cost model per network layer, ms per layer at 1, 2, 4, … workers up to the cores (weights in NTT form, as `serve --weights-memory unlimited`; `bench he` times a product with a plaintext kept as coefficients).
     Linalg,
     /// Secure inference end to end: latency and bytes per network and per stage and phase.
     E2e,

@@ -75,6 +75,33 @@ impl KeyPoly {
     }
 }
 
+/// For each limb i whose first digit t0 has offset 0 and each later digit t_j of that limb:
+/// digit t_j −= 2^{off_j} · digit t0 on limb i (`subtract`; the folding of
+/// [`GaloisKey::from_parts`]) or += (its inverse), in every list of `polys` (one polynomial
+/// per digit, NTT form, values reduced).
+fn fold_digits(params: &Parameters, polys: &mut [&mut Vec<Poly>], subtract: bool) {
+    for (t0, &(i, off0)) in params.digits.iter().enumerate() {
+        if off0 != 0 {
+            continue;
+        }
+        let plan = &params.plans[i];
+        let md = plan.modulus();
+        for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
+            if li != i {
+                break;
+            }
+            // n copies of ∓2^off mod q_i, with the plan's own Shoup constants.
+            let w = md.reduce_u128(1u128 << off);
+            let c = vec![if subtract { md.sub(0, w) } else { w }; params.n];
+            let cs = plan.prepare(&c);
+            for list in polys.iter_mut() {
+                let (head, tail) = list.split_at_mut(tj);
+                plan.mul_acc_prepared(tail[0].limb_mut(i), head[t0].limb(i), &c, &cs);
+            }
+        }
+    }
+}
+
 /// Stream index of digit `digit`'s a in the key for g.
 fn key_stream(g: usize, digit: usize) -> u64 {
     ((g as u64) << 16) | digit as u64
@@ -112,25 +139,7 @@ impl GaloisKey {
         // `keyswitch::decompose_limb`): there the rotation multiplies NTT(c1_i) =
         // Σ_j 2^{off_j}·D_j by the first key and each higher digit D_j by K_j − 2^{off_j}·K_0,
         // which sums to the same Σ_j D_j ⊙ K_j mod q_i.
-        for (t0, &(i, off0)) in params.digits.iter().enumerate() {
-            if off0 != 0 {
-                continue;
-            }
-            let plan = &params.plans[i];
-            let md = plan.modulus();
-            for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
-                if li != i {
-                    break;
-                }
-                // n copies of −2^off mod q_i, with the plan's own Shoup constants.
-                let c = vec![md.sub(0, md.reduce_u128(1u128 << off)); params.n];
-                let cs = plan.prepare(&c);
-                for perm in [&mut b_perm, &mut a_perm] {
-                    let (head, tail) = perm.split_at_mut(tj);
-                    plan.mul_acc_prepared(tail[0].limb_mut(i), head[t0].limb(i), &c, &cs);
-                }
-            }
-        }
+        fold_digits(params, &mut [&mut b_perm, &mut a_perm], true);
         let prepare = |v: Vec<Poly>| -> Vec<KeyPoly> {
             v.into_iter().map(|p| KeyPoly::new(params, p)).collect()
         };
@@ -146,23 +155,7 @@ impl GaloisKey {
     pub(crate) fn canonical_b(&self, params: &Parameters) -> Vec<Poly> {
         let limbs = params.key_limbs();
         let mut folded: Vec<Poly> = self.b_perm.iter().map(|k| k.values.clone()).collect();
-        // Undo the folding: tail_j += 2^off_j · head_0 on limb i (the head is unchanged).
-        for (t0, &(i, off0)) in params.digits.iter().enumerate() {
-            if off0 != 0 {
-                continue;
-            }
-            let plan = &params.plans[i];
-            let md = plan.modulus();
-            for (tj, &(li, off)) in params.digits.iter().enumerate().skip(t0 + 1) {
-                if li != i {
-                    break;
-                }
-                let c = vec![md.reduce_u128(1u128 << off); params.n];
-                let cs = plan.prepare(&c);
-                let (head, tail) = folded.split_at_mut(tj);
-                plan.mul_acc_prepared(tail[0].limb_mut(i), head[t0].limb(i), &c, &cs);
-            }
-        }
+        fold_digits(params, &mut [&mut folded], false);
         let table = self.perm.table();
         folded
             .iter()
