@@ -417,7 +417,7 @@ impl From<PolarityArg> for gazelle::data::Polarity {
     }
 }
 
-/// A count that must be at least one (`--images 0`, `--max-sessions 0` are refused).
+/// `--weights-memory`: megabytes (decimal) as a strict limit, or `unlimited`.
 fn weights_memory(s: &str) -> Result<gazelle::protocol::WeightsMemory, String> {
     use gazelle::protocol::WeightsMemory;
     if s.trim().eq_ignore_ascii_case("unlimited") {
@@ -434,6 +434,7 @@ fn weights_memory(s: &str) -> Result<gazelle::protocol::WeightsMemory, String> {
     }
 }
 
+/// A count that must be at least one (`--images 0`, `--max-sessions 0` are refused).
 fn positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),

@@ -162,7 +162,11 @@ fn lift_centered(c: u64, p: u64, q: u64) -> u64 {
 /// and hi[i − half] >> 4 in the second (two 4-bit high parts to a byte; `hi` empty: h = 0).
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
 pub fn lift_centered_nibbles(out: &mut [u64], lo: &[u16], hi: &[u8], p: u64, q: u64) {
-    debug_assert!(p < q && out.len() == lo.len() && out.len().is_multiple_of(2));
+    debug_assert!(p < q);
+    assert!(
+        out.len() == lo.len() && out.len().is_multiple_of(2),
+        "n values, n even"
+    );
     let half = out.len() / 2;
     let (o1, o2) = out.split_at_mut(half);
     let (l1, l2) = lo.split_at(half);
@@ -172,7 +176,7 @@ pub fn lift_centered_nibbles(out: &mut [u64], lo: &[u16], hi: &[u8], p: u64, q: 
         }
         return;
     }
-    debug_assert_eq!(hi.len(), half);
+    assert_eq!(hi.len(), half, "one byte of high parts per pair");
     for (((a, b), (&x, &y)), &h) in o1.iter_mut().zip(o2).zip(l1.iter().zip(l2)).zip(hi) {
         *a = lift_centered(x as u64 | ((h & 15) as u64) << 16, p, q);
         *b = lift_centered(y as u64 | ((h >> 4) as u64) << 16, p, q);
@@ -183,7 +187,11 @@ pub fn lift_centered_nibbles(out: &mut [u64], lo: &[u16], hi: &[u8], p: u64, q: 
 /// c_i = lo[i] | hi[i]·2^16.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2+fma", "aarch64+neon"))]
 pub fn lift_centered_bytes(out: &mut [u64], lo: &[u16], hi: &[u8], p: u64, q: u64) {
-    debug_assert!(p < q && out.len() == lo.len() && out.len() == hi.len());
+    debug_assert!(p < q);
+    assert!(
+        out.len() == lo.len() && out.len() == hi.len(),
+        "one high byte per coefficient"
+    );
     for ((o, &l), &h) in out.iter_mut().zip(lo).zip(hi) {
         *o = lift_centered(l as u64 | (h as u64) << 16, p, q);
     }

@@ -204,7 +204,8 @@ impl Coefficients {
     }
 
     fn new(coeffs: &[u64], p: u64) -> Coefficients {
-        debug_assert!(Self::fits(p) && coeffs.iter().all(|&c| c < p));
+        // A value ≥ p would spill into a neighbour's high bits.
+        assert!(Self::fits(p) && coeffs.iter().all(|&c| c < p));
         debug_assert!(coeffs.len().is_multiple_of(2));
         let lo = coeffs.iter().map(|&c| c as u16).collect();
         let half = coeffs.len() / 2;
@@ -427,7 +428,19 @@ impl PreparedPlaintext {
         thread_local! {
             static SCRATCH: std::cell::RefCell<Poly> = const { std::cell::RefCell::new(Poly::empty()) };
         }
-        SCRATCH.with_borrow_mut(|poly| {
+        SCRATCH.with(|cell| {
+            // A nested use on this thread (none today) gets a fresh buffer instead of a panic.
+            let (mut guard, mut fresh);
+            let poly: &mut Poly = match cell.try_borrow_mut() {
+                Ok(g) => {
+                    guard = g;
+                    &mut guard
+                }
+                Err(_) => {
+                    fresh = Poly::empty();
+                    &mut fresh
+                }
+            };
             let params = &self.params;
             poly.reshape(params.n, limbs, Representation::Coefficient);
             for (limb, &q) in poly.limbs_mut().zip(&params.all_moduli) {

@@ -187,7 +187,14 @@ impl PreparedLayer {
             });
         }
         let params = &s.params;
-        let level = input[0].level();
+        let level = input.first().map_or(0, Ciphertext::level);
+        if let Some(ct) = input.iter().find(|ct| ct.level() != level) {
+            return Err(crate::he::HeError::ParameterMismatch {
+                expected: format!("every input at level {level}"),
+                found: format!("one at level {}", ct.level()),
+            }
+            .into());
+        }
         sched.install(|| {
             // 1. Hoisted inner rotations of every input ciphertext.
             let hoisted: Vec<Option<Hoisted>> = input

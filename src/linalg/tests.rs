@@ -595,6 +595,30 @@ fn errors_are_typed() {
         layer.eval(&[ct], &keys, pool(1)),
         Err(LinalgError::He(_))
     ));
+    // Inputs at different levels are refused before any work.
+    let wide = Schedule::best(&p, &fc(6000, 2)).unwrap();
+    assert!(wide.input_layout().num_cts() >= 2);
+    let w2 = LayerWeights {
+        weights: vec![1; 12000],
+        bias: vec![],
+    };
+    let layer2 = PreparedLayer::new(&wide, &w2, pool(1)).unwrap();
+    let keys2 = GaloisKeys::generate(&sk, &wide.galois_elements(), &mut srng).unwrap();
+    let mut cts: Vec<Ciphertext> = wide
+        .pack_input(&[1; 6000])
+        .unwrap()
+        .iter()
+        .map(|v| {
+            sk.encrypt(&Plaintext::encode_slots(&p, v).unwrap(), &mut srng)
+                .unwrap()
+        })
+        .collect();
+    assert!(layer2.eval(&cts, &keys2, pool(1)).is_ok());
+    cts[1] = cts[1].mod_switch_down().unwrap();
+    assert!(matches!(
+        layer2.eval(&cts, &keys2, pool(1)),
+        Err(LinalgError::He(_))
+    ));
     assert!(matches!(
         Schedule::new(&p, &fc(10, 4), Method::ConvInputRotation),
         Err(LinalgError::Unsupported { .. })

@@ -456,6 +456,7 @@ mod tests {
         assert!(crate::ot::SenderCots::default()
             .fold_labels(&mut one)
             .is_err());
+        assert_eq!(one, [Block::ZERO], "wiped when refused");
         assert!(crate::ot::SenderCots::default()
             .fold_labels(&mut [])
             .is_ok());

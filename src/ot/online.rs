@@ -617,9 +617,11 @@ impl SenderCots {
 
     /// Folds the zero labels of every remaining OT into the pool (q_j ← q_j ⊕ w0_j; as many
     /// labels as OTs remain, else refused): the online answer then needs neither, and the
-    /// sender holds 16 bytes per label until then instead of 32. The labels are wiped.
+    /// sender holds 16 bytes per label until then instead of 32. The labels are wiped (also
+    /// when refused).
     pub fn fold_labels(mut self, zero_labels: &mut [Block]) -> Result<FoldedLabels> {
         if zero_labels.len() != self.remaining() {
+            wipe_blocks(zero_labels);
             return Err(OtError::CountMismatch {
                 what: "labels folded into the OT pool",
                 expected: self.remaining(),

@@ -136,12 +136,12 @@ impl<'c, C: Channel> Client<'c, C> {
             let sk = SecretKey::generate(&params, &mut rng);
             let pk = PublicKey::generate(&sk, &mut rng);
             net::send_msg(ch, TAG_PK, &pk.to_bytes())?;
-            let frames = plan.galois_frames();
-            let gk = GaloisKeys::generate(&sk, &frames.concat(), &mut rng)?;
-            for els in &frames {
-                net::send_msg(ch, TAG_GK, &gk.subset_to_bytes(els)?)?;
+            // One key per element, one seed; each frame's keys made, sent and dropped in turn.
+            let seed = sampling::fresh_seed(&mut rng);
+            for els in plan.galois_frames() {
+                let gk = GaloisKeys::generate_with_seed(&sk, &els, seed, &mut rng)?;
+                net::send_msg(ch, TAG_GK, &gk.to_bytes())?;
             }
-            drop(gk);
             let mut ot_rng = OtRng::from_entropy()?;
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
             // One query's table buffers, mapped now (part of the session's setup) rather than

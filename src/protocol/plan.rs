@@ -181,8 +181,9 @@ pub struct Plan {
     pub reveal: Reveal,
 }
 
-/// Most Galois keys a linear stage may ask the client for (each key is ~330 KB at the default
-/// parameters: the upload is part of the setup phase).
+/// Most Galois keys a linear stage may ask the client for (each key is ~645 KB on the wire and
+/// ~1.97 MB in the server's memory at the default parameters: the upload is part of the setup
+/// phase).
 pub const MAX_KEYS_PER_STAGE: usize = 96;
 
 /// The cheapest `linalg` schedule that leaves room for flooding (by the worst-case bound

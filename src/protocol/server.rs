@@ -525,8 +525,7 @@ impl Server {
                 })?,
             }
         }
-        let gk =
-            gk.ok_or_else(|| ProtocolError::Unsupported("a model without a linear stage".into()))?;
+        let gk = gk.unwrap_or_else(|| GaloisKeys::empty(params));
 
         let mut ot_rng = OtRng::from_entropy()?;
         let cot = ot_io::setup_sender(ch, OT_PARAMS, garbler.delta(), &mut ot_rng)?;

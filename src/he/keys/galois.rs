@@ -209,8 +209,20 @@ impl GaloisKeys {
         elements: &[usize],
         rng: &mut R,
     ) -> Result<GaloisKeys> {
-        let params = &sk.params;
         let seed = sampling::fresh_seed(rng);
+        Self::generate_with_seed(sk, elements, seed, rng)
+    }
+
+    /// [`GaloisKeys::generate`] with the a's expanded from `seed` (one stream per element and
+    /// digit): sets of one seed can be made and sent part by part, then put together with
+    /// [`GaloisKeys::merge`]. The seed must be fresh for the secret key.
+    pub(crate) fn generate_with_seed<R: CryptoRng + ?Sized>(
+        sk: &SecretKey,
+        elements: &[usize],
+        seed: Seed,
+        rng: &mut R,
+    ) -> Result<GaloisKeys> {
+        let params = &sk.params;
         let (n, limbs) = (params.n, params.key_limbs());
         let mut keys = BTreeMap::new();
         for &g in elements {
@@ -304,6 +316,15 @@ impl GaloisKeys {
         }
         self.keys.extend(other.keys);
         Ok(())
+    }
+
+    /// A set without keys (a model without rotations).
+    pub(crate) fn empty(params: &Arc<Parameters>) -> GaloisKeys {
+        GaloisKeys {
+            params: params.clone(),
+            seed: Seed::default(),
+            keys: BTreeMap::new(),
+        }
     }
 
     /// The Galois elements held.
