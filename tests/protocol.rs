@@ -556,6 +556,24 @@ fn a_weights_memory_limit_keeps_coefficients_and_the_same_answers() {
     .unwrap();
     let (kept, total2) = server.coefficient_plaintexts();
     assert_eq!(total2, total);
+    // The plan's memory figures (`gazelle plan`) agree with the server's.
+    let params = ParamSetId::default().params().unwrap();
+    let mem = gazelle::protocol::MemoryPlan::of(
+        server.plan(),
+        &params,
+        WeightsMemory::Limit {
+            bytes: limit,
+            strict: true,
+        },
+    )
+    .unwrap();
+    assert_eq!((mem.kept_as_coefficients, mem.plaintexts), (kept, total));
+    assert!(server.weight_bytes() <= mem.weights_bytes && mem.weights_bytes <= limit);
+    assert!(full.weight_bytes() <= mem.weights_ntt_bytes);
+    let mut distinct = server.plan().galois_groups().concat();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(mem.galois_keys, distinct.len());
     assert!(kept > 0 && kept < total, "{kept} of {total}");
     assert!(
         server.weight_bytes() <= limit,

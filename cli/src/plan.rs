@@ -2,7 +2,7 @@
 //! budget, per stage and in total, as a table or JSON.
 use gazelle::he::params::ParamSetId;
 use gazelle::nn::Model;
-use gazelle::protocol::{Plan, PrivacyBudget, SESSION_SD_LOG2};
+use gazelle::protocol::{MemoryPlan, Plan, PrivacyBudget, WeightsMemory, SESSION_SD_LOG2};
 
 /// A bundled model by name, or a `.gzm` file by path.
 pub fn load_model(spec: &str) -> Result<Model, String> {
@@ -55,5 +55,22 @@ pub fn run(model: &str, set: ParamSetId, json: bool) -> Result<(), String> {
         Ok(()) => println!("circuit privacy: holds"),
         Err(e) => println!("circuit privacy: DOES NOT HOLD — {e}"),
     }
+    let limit = WeightsMemory::DEFAULT;
+    let mem = MemoryPlan::of(&plan, &params, limit).map_err(|e| e.to_string())?;
+    let mb = |b: usize| b as f64 / 1e6;
+    let WeightsMemory::Limit { bytes, .. } = limit else {
+        unreachable!("the default is a limit")
+    };
+    println!(
+        "server memory: prepared weights ≤ {:.1} MB at the default --weights-memory {:.0} ({} of {} plaintexts kept as coefficients; {:.1} MB all in NTT form){}; per session {} Galois keys, {:.1} MB",
+        mb(mem.weights_bytes),
+        mb(bytes),
+        mem.kept_as_coefficients,
+        mem.plaintexts,
+        mb(mem.weights_ntt_bytes),
+        mem.note.map_or_else(String::new, |n| format!(", over the limit: {n}")),
+        mem.galois_keys,
+        mb(mem.galois_key_bytes)
+    );
     Ok(())
 }

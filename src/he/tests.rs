@@ -948,6 +948,10 @@ fn serialisation_round_trips() {
         assert_eq!(part.elements(), rest);
         merged.merge(part).unwrap();
         assert_eq!(merged.to_bytes(), gk.to_bytes());
+        assert_eq!(
+            merged.memory_bytes(),
+            els.len() * GaloisKeys::bytes_per_key(&params)
+        );
         assert_eq!(merged.rotate_rows(&ct, -1).unwrap(), r);
         let empty = GaloisKeys::from_bytes(&params, &gk.subset_to_bytes(&[]).unwrap()).unwrap();
         assert!(empty.elements().is_empty());

@@ -78,7 +78,8 @@ pub use client::Client;
 pub use metrics::{PhaseMetrics, QueryReport, StageMetrics};
 pub use plan::{choose_schedule, Plan, Reveal, Stage, MAX_DENSE, MAX_KEYS_PER_STAGE};
 pub use server::{
-    OpenGate, Server, ServerConfig, SessionEvent, SessionGate, SessionSummary, WeightsMemory,
+    MemoryPlan, OpenGate, Server, ServerConfig, SessionEvent, SessionGate, SessionSummary,
+    WeightsMemory,
 };
 
 /// Errors of the protocol.

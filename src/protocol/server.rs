@@ -94,6 +94,62 @@ impl Default for WeightsMemory {
     }
 }
 
+/// What a server for `plan` holds in memory before and per session, from the plan alone
+/// (`gazelle plan` prints it): its prepared weights under a [`WeightsMemory`] limit and each
+/// session's Galois keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryPlan {
+    /// Plaintexts of the linear stages (one per ct×pt product).
+    pub plaintexts: usize,
+    /// Of those, kept as coefficients under the limit.
+    pub kept_as_coefficients: usize,
+    /// Bytes of the prepared weights under the limit (at most: every linear stage counted
+    /// with a bias).
+    pub weights_bytes: usize,
+    /// The same with every plaintext in NTT form.
+    pub weights_ntt_bytes: usize,
+    /// Set when a non-strict limit cannot be met: by how much.
+    pub note: Option<String>,
+    /// Galois keys a session uploads (one per element).
+    pub galois_keys: usize,
+    /// Bytes the server holds for them per session.
+    pub galois_key_bytes: usize,
+}
+
+impl MemoryPlan {
+    /// The memory plan of `plan` under `limit` (a strict limit that cannot be met is refused,
+    /// as [`Server::new`] refuses it).
+    pub fn of(
+        plan: &Plan,
+        params: &crate::he::Parameters,
+        limit: WeightsMemory,
+    ) -> Result<MemoryPlan> {
+        let (kept, note) = coefficient_counts(plan, params, limit)?;
+        let ntt = crate::he::PreparedPlaintext::ntt_bytes(params);
+        let coeff = crate::he::PreparedPlaintext::coefficient_bytes(params);
+        let (mut plaintexts, mut bias) = (0, 0);
+        for st in &plan.stages {
+            if let Stage::Linear { schedule, .. } = st {
+                plaintexts += schedule.cost().mults;
+                bias += schedule.cost().out_cts * 8 * params.n();
+            }
+        }
+        let kept_as_coefficients: usize = kept.iter().sum();
+        let galois_keys = plan.galois_frames().iter().map(Vec::len).sum();
+        Ok(MemoryPlan {
+            plaintexts,
+            kept_as_coefficients,
+            weights_bytes: bias
+                + kept_as_coefficients * coeff
+                + (plaintexts - kept_as_coefficients) * ntt,
+            weights_ntt_bytes: bias + plaintexts * ntt,
+            note,
+            galois_keys,
+            galois_key_bytes: galois_keys * crate::he::GaloisKeys::bytes_per_key(params),
+        })
+    }
+}
+
 /// Per linear stage of `plan` (in order), how many plaintexts to keep as coefficients so that
 /// the prepared weights (bounded from the schedules, biases counted as if every layer had
 /// one) fit `limit`; and a note when they cannot.

@@ -69,6 +69,12 @@ impl KeyPoly {
         KeyPoly { values, shoup }
     }
 
+    /// Bytes of memory: values and Shoup constants.
+    fn memory_bytes(&self) -> usize {
+        8 * (self.values.num_limbs() * self.values.n()
+            + self.shoup.iter().flatten().map(|s| s.len()).sum::<usize>())
+    }
+
     /// Limb k's values, with its Shoup constants unless the limb's prime has compact products.
     pub(crate) fn limb(&self, k: usize) -> (&[u64], Option<&[u64]>) {
         (self.values.limb(k), self.shoup[k].as_deref())
@@ -325,6 +331,26 @@ impl GaloisKeys {
             seed: Seed::default(),
             keys: BTreeMap::new(),
         }
+    }
+
+    /// Bytes of memory one key of `params` takes (its permuted b and a per digit on every
+    /// prime of the key, plus Shoup constants on the primes without compact products).
+    pub fn bytes_per_key(params: &Parameters) -> usize {
+        let limbs = params.key_limbs();
+        let shoup = params.plans[..limbs]
+            .iter()
+            .filter(|p| !p.has_compact())
+            .count();
+        2 * params.digits.len() * (limbs + shoup) * params.n * 8
+    }
+
+    /// Bytes of memory the keys take (see [`GaloisKeys::bytes_per_key`]).
+    pub fn memory_bytes(&self) -> usize {
+        self.keys
+            .values()
+            .flat_map(|k| k.b_perm.iter().chain(&k.a_perm))
+            .map(KeyPoly::memory_bytes)
+            .sum()
     }
 
     /// The Galois elements held.
