@@ -99,6 +99,8 @@ impl Default for WeightsMemory {
 /// session's Galois keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryPlan {
+    /// Per linear stage, in order: its plaintexts kept as coefficients under the limit.
+    pub kept_per_stage: Vec<usize>,
     /// Plaintexts of the linear stages (one per ct×pt product).
     pub plaintexts: usize,
     /// Of those, kept as coefficients under the limit.
@@ -117,101 +119,76 @@ pub struct MemoryPlan {
 }
 
 impl MemoryPlan {
-    /// The memory plan of `plan` under `limit` (a strict limit that cannot be met is refused,
-    /// as [`Server::new`] refuses it).
+    /// The memory plan of `plan` under `limit`: the fewest plaintexts kept as coefficients
+    /// that bring the weights under it, from the stages with the most products first. A
+    /// strict limit that cannot be met is refused (as [`Server::new`] refuses it); a
+    /// non-strict one keeps them all as coefficients and says so in `note`.
     pub fn of(
         plan: &Plan,
         params: &crate::he::Parameters,
         limit: WeightsMemory,
     ) -> Result<MemoryPlan> {
-        let (kept, note) = coefficient_counts(plan, params, limit)?;
+        let costs: Vec<_> = plan
+            .stages
+            .iter()
+            .filter_map(|st| match st {
+                Stage::Linear { schedule, .. } => Some(schedule.cost()),
+                _ => None,
+            })
+            .collect();
         let ntt = crate::he::PreparedPlaintext::ntt_bytes(params);
         let coeff = crate::he::PreparedPlaintext::coefficient_bytes(params);
-        let (mut plaintexts, mut bias) = (0, 0);
-        for st in &plan.stages {
-            if let Stage::Linear { schedule, .. } = st {
-                plaintexts += schedule.cost().mults;
-                bias += schedule.cost().out_cts * 8 * params.n();
+        let bias: usize = costs.iter().map(|c| c.out_cts * 8 * params.n()).sum();
+        let mults: Vec<usize> = costs.iter().map(|c| c.mults).collect();
+        let plaintexts: usize = mults.iter().sum();
+        let all_ntt = bias + plaintexts * ntt;
+        let all_coeff = bias + plaintexts * coeff;
+        let saving = ntt.saturating_sub(coeff);
+        let mut kept = vec![0; costs.len()];
+        let mut note = None;
+        match limit {
+            WeightsMemory::Limit { bytes, .. } if all_ntt <= bytes => {}
+            WeightsMemory::Unlimited => {}
+            WeightsMemory::Limit { bytes, strict } if all_coeff > bytes || saving == 0 => {
+                let msg = format!(
+                    "{:.1} MB even with every plaintext kept as coefficients (limit {:.1} MB; \
+                     {:.1} MB all in NTT form)",
+                    all_coeff as f64 / 1e6,
+                    bytes as f64 / 1e6,
+                    all_ntt as f64 / 1e6
+                );
+                if strict {
+                    return Err(ProtocolError::WeightsMemory(msg));
+                }
+                kept.clone_from(&mults);
+                note = Some(msg);
+            }
+            WeightsMemory::Limit { bytes, .. } => {
+                let mut excess = all_ntt - bytes;
+                let mut order: Vec<usize> = (0..costs.len()).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(mults[i]));
+                for i in order {
+                    if excess == 0 {
+                        break;
+                    }
+                    kept[i] = excess.div_ceil(saving).min(mults[i]);
+                    excess = excess.saturating_sub(kept[i] * saving);
+                }
             }
         }
         let kept_as_coefficients: usize = kept.iter().sum();
         let galois_keys = plan.galois_frames().iter().map(Vec::len).sum();
         Ok(MemoryPlan {
+            kept_per_stage: kept,
             plaintexts,
             kept_as_coefficients,
-            weights_bytes: bias
-                + kept_as_coefficients * coeff
-                + (plaintexts - kept_as_coefficients) * ntt,
-            weights_ntt_bytes: bias + plaintexts * ntt,
+            weights_bytes: all_ntt - kept_as_coefficients * saving,
+            weights_ntt_bytes: all_ntt,
             note,
             galois_keys,
             galois_key_bytes: galois_keys * crate::he::GaloisKeys::bytes_per_key(params),
         })
     }
-}
-
-/// Per linear stage of `plan` (in order), how many plaintexts to keep as coefficients so that
-/// the prepared weights (bounded from the schedules, biases counted as if every layer had
-/// one) fit `limit`; and a note when they cannot.
-fn coefficient_counts(
-    plan: &Plan,
-    params: &crate::he::Parameters,
-    limit: WeightsMemory,
-) -> Result<(Vec<usize>, Option<String>)> {
-    let schedules: Vec<&crate::linalg::Schedule> = plan
-        .stages
-        .iter()
-        .filter_map(|st| match st {
-            Stage::Linear { schedule, .. } => Some(&**schedule),
-            _ => None,
-        })
-        .collect();
-    let mut kept = vec![0; schedules.len()];
-    let WeightsMemory::Limit {
-        bytes: limit,
-        strict,
-    } = limit
-    else {
-        return Ok((kept, None));
-    };
-    let ntt = crate::he::PreparedPlaintext::ntt_bytes(params);
-    let coeff = crate::he::PreparedPlaintext::coefficient_bytes(params);
-    let bias: usize = schedules
-        .iter()
-        .map(|s| s.cost().out_cts * 8 * params.n())
-        .sum();
-    let mults: Vec<usize> = schedules.iter().map(|s| s.cost().mults).collect();
-    let all_ntt = bias + mults.iter().sum::<usize>() * ntt;
-    if all_ntt <= limit {
-        return Ok((kept, None));
-    }
-    let all_coeff = bias + mults.iter().sum::<usize>() * coeff;
-    let saving = ntt.saturating_sub(coeff);
-    if all_coeff > limit || saving == 0 {
-        let msg = format!(
-            "{:.1} MB even with every plaintext kept as coefficients (limit {:.1} MB; {:.1} MB \
-             all in NTT form)",
-            all_coeff as f64 / 1e6,
-            limit as f64 / 1e6,
-            all_ntt as f64 / 1e6
-        );
-        if strict {
-            return Err(ProtocolError::WeightsMemory(msg));
-        }
-        return Ok((mults, Some(msg)));
-    }
-    let mut excess = all_ntt - limit;
-    let mut order: Vec<usize> = (0..schedules.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(mults[i]));
-    for i in order {
-        if excess == 0 {
-            break;
-        }
-        let k = excess.div_ceil(saving).min(mults[i]);
-        kept[i] = k;
-        excess = excess.saturating_sub(k * saving);
-    }
-    Ok((kept, None))
 }
 
 impl ServerConfig {
@@ -391,7 +368,8 @@ impl Server {
                 ));
             }
         }
-        let (kept, weights_note) = coefficient_counts(&plan, &params, config.weights_memory)?;
+        let memory = MemoryPlan::of(&plan, &params, config.weights_memory)?;
+        let (kept, weights_note) = (memory.kept_per_stage, memory.note);
         let sched = Scheduler::global();
         let mut layers = Vec::with_capacity(plan.stages.len());
         let mut linear = 0..;
