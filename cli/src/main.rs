@@ -321,6 +321,21 @@ enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// Internal: the client of `serve`'s warm-up, which `serve` runs in a child process so
+    /// that its own peak memory is a session's only; the session's one-time token arrives on
+    /// stdin.
+    #[command(name = "warm-up-client", hide = true)]
+    WarmUpClient {
+        /// The warm-up's loopback address.
+        #[arg(long)]
+        connect: std::net::SocketAddr,
+        /// Parameter set of the server.
+        #[arg(long)]
+        params: String,
+        /// Queries to run.
+        #[arg(long)]
+        queries: usize,
+    },
 }
 
 /// What `serve` reveals to its clients.
@@ -800,6 +815,7 @@ fn main() -> ExitCode {
                 max_sessions,
                 grace: std::time::Duration::from_secs(grace_seconds),
                 warmup_queries,
+                warmup_client: std::env::current_exe().ok(),
                 ..Default::default()
             };
             net.apply(&mut run)?;
@@ -912,6 +928,18 @@ fn main() -> ExitCode {
             top,
             model,
         } => run_profile(workload, out, seconds, format, top, model.as_deref()),
+        Command::WarmUpClient {
+            connect,
+            params,
+            queries,
+        } => param_set(&params).and_then(|p| {
+            let mut token = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut token)
+                .map_err(|e| format!("warm-up client: reading the token: {e}"))?;
+            cli::warm_up_client(connect, p, queries, token.trim_end().as_bytes())
+                .map_err(|e| format!("warm-up client: {e}"))
+        }),
         Command::Report {
             bench_json,
             allow_mixed,

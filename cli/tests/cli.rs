@@ -514,12 +514,21 @@ fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut warmed_in_child = false;
     let addr = loop {
         let line = lines.next().expect("serve printed its address").unwrap();
+        // The default warm-up query runs its client in a child process (this binary's
+        // hidden `warm-up-client` command), so that the server's peak is a session's only.
+        warmed_in_child |=
+            line.contains("warm-up: 1 query") && line.contains("client in a child process");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
+    assert!(
+        warmed_in_child,
+        "serve {args:?}: no warm-up in a child process"
+    );
     std::thread::spawn(move || lines.for_each(drop));
     (server, addr)
 }

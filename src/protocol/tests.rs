@@ -132,4 +132,44 @@ fn warm_up_runs_private_queries_in_process() {
     let server = std::sync::Arc::new(Server::new(model, config).unwrap());
     assert_eq!(cli::warm_up(&server, 0).unwrap(), std::time::Duration::ZERO);
     assert!(cli::warm_up(&server, 2).unwrap() > std::time::Duration::ZERO);
+    // A child that cannot be started: the client runs here instead (and the caller is told).
+    let missing = std::path::Path::new("/nonexistent/gazelle");
+    let deadline = std::time::Duration::from_secs(60);
+    let (took, ran) = cli::warm_up_in_child(&server, 1, missing, deadline).unwrap();
+    assert!(took > std::time::Duration::ZERO);
+    assert_eq!(ran, cli::WarmUpClient::InProcess);
+    // A child that exits without connecting: a prompt, clear error.
+    #[cfg(unix)]
+    {
+        let err = cli::warm_up_in_child(&server, 1, std::path::Path::new("true"), deadline)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("exited") && err.contains("before its session"),
+            "{err}"
+        );
+    }
+}
+
+/// The warm-up's port serves only the child that presents its one-time token.
+#[test]
+fn warm_up_gate_admits_only_its_token() {
+    use super::server::SessionGate;
+    let mut gate = cli::WarmUpGate::new().unwrap();
+    let token = gate.token().to_vec();
+    assert_eq!(token.len(), 64);
+    assert_ne!(
+        token,
+        cli::WarmUpGate::new().unwrap().token(),
+        "fresh per warm-up"
+    );
+    for wrong in [&b""[..], &token[..63], &[b'0'; 64][..]] {
+        let credential = super::handshake::Credential::new(wrong).unwrap();
+        assert!(gate.admit(&credential).is_err());
+        assert!(gate.refused);
+        gate.refused = false;
+    }
+    let credential = super::handshake::Credential::new(&token).unwrap();
+    assert!(gate.admit(&credential).is_ok());
+    assert!(!gate.refused);
 }
