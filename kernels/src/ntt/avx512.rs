@@ -1,11 +1,15 @@
 //! AVX-512 (F + DQ) NTT kernels: 8 lanes of u64 (`vpmullq` for low products, high products
-//! from four `vpmuludq`) and 16 lanes of u32; for u64 plans with q < 2^50 and
+//! from `vpmuludq`: four exact, or three for the approximate quotient of the Shoup kinds) and 16
+//! lanes of u32; for u64 plans with q < 2^50 and
 //! [`Reduction::Shoup52`](crate::ntt::Reduction::Shoup52), IFMA52 butterflies (module
-//! `u64::ifma52`: three `vpmadd52{lo,hi}uq` per 8 lanes). Same traversal and lazy bounds as
-//! [`super::scalar`]; stages whose butterfly halves share a vector use two-source permutes
-//! driven by [`super::shuffle::stage_lanes`]. The traversal is written once
-//! (`avx512_traversal!`) and compiled per target-feature set: F+DQ, and F+DQ+IFMA for the
-//! 52-bit products.
+//! `u64::ifma52`: three `vpmadd52{lo,hi}uq` per 8 lanes). Same lazy bounds as
+//! [`super::scalar`] and the same fully reduced results (lazy intermediates may differ by
+//! multiples of q); stages whose butterfly halves share a vector use two-source permutes driven
+//! by [`super::shuffle::stage_lanes`]. The traversal is written once (`avx512_traversal!`) and
+//! compiled per target-feature set: F+DQ, and F+DQ+IFMA for the 52-bit products, where two
+//! stages run per pass (radix 4) and the three stages whose halves share a vector run in
+//! registers — both measured faster there and slower with the 64-bit products, whose
+//! butterflies need more registers (`gazelle bench kernels`, perf/RESULTS.md).
 //!
 //! Reached only through the dispatch tables that `kernels` builds from an
 //! [`crate::isa::Avx512`] token (avx512f + avx512dq) and `ifma52::kernels` from an
@@ -16,7 +20,7 @@
 /// index vectors, permutes, add/sub and the conditional subtraction, from the intrinsics of that
 /// lane width (`$I` the signed lane type), then the traversal.
 macro_rules! avx512_common {
-    ($W:ty, $L:expr, $I:ty, [
+    ($W:ty, $L:expr, $I:ty, radix4 = $radix4:literal, fuse3 = $fuse3:literal, [
         $set1:ident,
         $permutex2var:ident,
         $permutexvar:ident,
@@ -148,7 +152,7 @@ macro_rules! avx512_common {
             $min(x, $sub(x, c))
         }
 
-        avx512_traversal!($W, "avx512f,avx512dq");
+        avx512_traversal!($W, "avx512f,avx512dq", radix4 = $radix4, fuse3 = $fuse3);
     };
 }
 
@@ -157,8 +161,15 @@ macro_rules! avx512_common {
 /// (see [`crate::ntt::kind`]). Values stay in [0, 4q) (forward) and [0, 2q) (inverse) between stages, as in
 /// [`super::scalar`], except for `kind::WIDE` (documented there).
 macro_rules! avx512_traversal {
-    ($W:ty, $feat:literal) => {
+    ($W:ty, $feat:literal, radix4 = $radix4:literal, fuse3 = $fuse3:literal) => {
         use crate::ntt::kind::{MONT, WIDE};
+
+        /// Whether the big stages run two at a time ([`fwd_stage2`], [`inv_stage2`]): fewer
+        /// loads and stores, more live registers (a loss where the product needs many).
+        const RADIX4: bool = $radix4;
+        /// Whether the stages with half 4, 2, 1 run in registers ([`fwd_last3`], [`inv_first3`];
+        /// u64 lanes only).
+        const FUSE3: bool = $fuse3 && L == 8;
 
         #[inline]
         #[target_feature(enable = $feat)]
@@ -250,6 +261,233 @@ macro_rules! avx512_traversal {
             }
         }
 
+        /// The forward stages with half-size 4, 2 and 1 of `a` (u64 lanes: L = 8) in registers,
+        /// one load and one store per 16 elements instead of one per stage. Lane layouts (element
+        /// indices of a 16-element block): half 4: x = [0..4, 8..12], y = [4..8, 12..16]; half 2:
+        /// x = [0,1,8,9,4,5,12,13], y = [2,3,10,11,6,7,14,15]; half 1: x = [0,2,8,10,4,6,12,14],
+        /// y = x + 1; the groups' twiddles permuted to match. The half-4 stage's groups of `a`
+        /// take twiddles k4.., the half-2 stage's 2·k4.., the half-1 stage's 4·k4...
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn fwd_last3<const R: u8>(
+            a: &mut [$W],
+            k4: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+            reduce: bool,
+        ) {
+            debug_assert!(L == 8 && a.len().is_multiple_of(16));
+            let t4 = _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1);
+            let t2 = _mm512_setr_epi64(0, 0, 2, 2, 1, 1, 3, 3);
+            let t1 = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
+            let out0 = _mm512_setr_epi64(0, 8, 1, 9, 4, 12, 5, 13);
+            let out1 = _mm512_setr_epi64(2, 10, 3, 11, 6, 14, 7, 15);
+            let tw_at = |k: usize, ix: __m512i| {
+                (
+                    _mm512_permutexvar_epi64(ix, ld(tw, k)),
+                    _mm512_permutexvar_epi64(ix, ld(tws, k)),
+                )
+            };
+            for b in (0..a.len()).step_by(16) {
+                let (v0, v1) = (ld(a, b), ld(a, b + 8));
+                let x = _mm512_shuffle_i64x2::<0x44>(v0, v1);
+                let y = _mm512_shuffle_i64x2::<0xEE>(v0, v1);
+                let (w, ws) = tw_at(k4 + b / 8, t4);
+                let (x, y) = bf_fwd::<R>(x, y, w, ws, c);
+                let (x, y) = (
+                    _mm512_shuffle_i64x2::<0x88>(x, y),
+                    _mm512_shuffle_i64x2::<0xDD>(x, y),
+                );
+                let (w, ws) = tw_at(2 * k4 + b / 4, t2);
+                let (x, y) = bf_fwd::<R>(x, y, w, ws, c);
+                let (x, y) = (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+                let (w, ws) = tw_at(4 * k4 + b / 2, t1);
+                let (mut x, mut y) = bf_fwd::<R>(x, y, w, ws, c);
+                if reduce {
+                    if R == WIDE {
+                        x = reduce_64q(x, c);
+                        y = reduce_64q(y, c);
+                    } else {
+                        x = csub(csub(x, c.two_q), c.q);
+                        y = csub(csub(y, c.two_q), c.q);
+                    }
+                }
+                st(a, b, _mm512_permutex2var_epi64(x, out0, y));
+                st(a, b + 8, _mm512_permutex2var_epi64(x, out1, y));
+            }
+        }
+
+        /// The inverse stages with half-size 1, 2 and 4 of `a` (u64 lanes: L = 8) in registers,
+        /// the layouts of [`fwd_last3`] in reverse order; the half-1 stage's groups of `a` take
+        /// twiddles 4·k4.., the half-2 stage's 2·k4.., the half-4 stage's k4...
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn inv_first3<const R: u8>(a: &mut [$W], k4: usize, tw: &[$W], tws: &[$W], c: &Consts) {
+            debug_assert!(L == 8 && a.len().is_multiple_of(16));
+            let t4 = _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1);
+            let t2 = _mm512_setr_epi64(0, 0, 2, 2, 1, 1, 3, 3);
+            let t1 = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
+            let in_x = _mm512_setr_epi64(0, 2, 8, 10, 4, 6, 12, 14);
+            let in_y = _mm512_setr_epi64(1, 3, 9, 11, 5, 7, 13, 15);
+            let to4_x = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+            let to4_y = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+            let tw_at = |k: usize, ix: __m512i| {
+                (
+                    _mm512_permutexvar_epi64(ix, ld(tw, k)),
+                    _mm512_permutexvar_epi64(ix, ld(tws, k)),
+                )
+            };
+            for b in (0..a.len()).step_by(16) {
+                let (v0, v1) = (ld(a, b), ld(a, b + 8));
+                let x = _mm512_permutex2var_epi64(v0, in_x, v1);
+                let y = _mm512_permutex2var_epi64(v0, in_y, v1);
+                let (w, ws) = tw_at(4 * k4 + b / 2, t1);
+                let (x, y) = bf_inv::<R>(x, y, w, ws, c);
+                let (x, y) = (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+                let (w, ws) = tw_at(2 * k4 + b / 4, t2);
+                let (x, y) = bf_inv::<R>(x, y, w, ws, c);
+                let (x, y) = (
+                    _mm512_permutex2var_epi64(x, to4_x, y),
+                    _mm512_permutex2var_epi64(x, to4_y, y),
+                );
+                let (w, ws) = tw_at(k4 + b / 8, t4);
+                let (x, y) = bf_inv::<R>(x, y, w, ws, c);
+                st(a, b, _mm512_shuffle_i64x2::<0x44>(x, y));
+                st(a, b + 8, _mm512_shuffle_i64x2::<0xEE>(x, y));
+            }
+        }
+
+        /// Elements of the blocks whose stages run one block at a time (16 KiB of u64): the
+        /// forward transform runs its stages with groups larger than a block over the whole
+        /// array, then every later stage of one block before the next block (the inverse the
+        /// other way round), so that those stages find their data in L1 (no change measured at
+        /// n ≤ 8192 on a Zen 4, whose stages are bound by the butterflies' arithmetic).
+        const BLOCK: usize = 2048;
+
+        /// A forward stage over `a`: groups of 2·`half` elements, group i with twiddle k0 + i.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn fwd_stage<const R: u8>(
+            a: &mut [$W],
+            half: usize,
+            k0: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+        ) {
+            for (i, group) in a.chunks_exact_mut(2 * half).enumerate() {
+                let (w, ws) = (splat(tw[k0 + i]), splat(tws[k0 + i]));
+                let (xs, ys) = group.split_at_mut(half);
+                // Exact L-element chunks: the loads and stores need no bounds checks.
+                for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
+                    let (x, y) = bf_fwd::<R>(ld(xc, 0), ld(yc, 0), w, ws, c);
+                    st(xc, 0, x);
+                    st(yc, 0, y);
+                }
+            }
+        }
+
+        /// Two forward stages over `a` at once (radix 4: four loads and four stores per four
+        /// butterflies instead of eight): groups of 4·`qtr` elements; group i's first stage (half
+        /// 2·qtr) takes twiddle k = k0 + i, its two halves' second stage (half qtr) 2k and 2k + 1.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn fwd_stage2<const R: u8>(
+            a: &mut [$W],
+            qtr: usize,
+            k0: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+        ) {
+            for (i, group) in a.chunks_exact_mut(4 * qtr).enumerate() {
+                let k = k0 + i;
+                let (w, ws) = (splat(tw[k]), splat(tws[k]));
+                let (w0, ws0) = (splat(tw[2 * k]), splat(tws[2 * k]));
+                let (w1, ws1) = (splat(tw[2 * k + 1]), splat(tws[2 * k + 1]));
+                let (g01, g23) = group.split_at_mut(2 * qtr);
+                let (g0, g1) = g01.split_at_mut(qtr);
+                let (g2, g3) = g23.split_at_mut(qtr);
+                let chunks = g0
+                    .chunks_exact_mut(L)
+                    .zip(g1.chunks_exact_mut(L))
+                    .zip(g2.chunks_exact_mut(L).zip(g3.chunks_exact_mut(L)));
+                for ((c0, c1), (c2, c3)) in chunks {
+                    let (x0, x1, x2, x3) = (ld(c0, 0), ld(c1, 0), ld(c2, 0), ld(c3, 0));
+                    let (x0, x2) = bf_fwd::<R>(x0, x2, w, ws, c);
+                    let (x1, x3) = bf_fwd::<R>(x1, x3, w, ws, c);
+                    let (x0, x1) = bf_fwd::<R>(x0, x1, w0, ws0, c);
+                    let (x2, x3) = bf_fwd::<R>(x2, x3, w1, ws1, c);
+                    st(c0, 0, x0);
+                    st(c1, 0, x1);
+                    st(c2, 0, x2);
+                    st(c3, 0, x3);
+                }
+            }
+        }
+
+        /// Two inverse stages over `a` at once (the mirror of [`fwd_stage2`]): groups of 4·`qtr`
+        /// elements; group i's halves' first stage (half qtr) takes twiddles 2k and 2k + 1, its
+        /// second stage (half 2·qtr) k = k0 + i.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn inv_stage2<const R: u8>(
+            a: &mut [$W],
+            qtr: usize,
+            k0: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+        ) {
+            for (i, group) in a.chunks_exact_mut(4 * qtr).enumerate() {
+                let k = k0 + i;
+                let (w, ws) = (splat(tw[k]), splat(tws[k]));
+                let (w0, ws0) = (splat(tw[2 * k]), splat(tws[2 * k]));
+                let (w1, ws1) = (splat(tw[2 * k + 1]), splat(tws[2 * k + 1]));
+                let (g01, g23) = group.split_at_mut(2 * qtr);
+                let (g0, g1) = g01.split_at_mut(qtr);
+                let (g2, g3) = g23.split_at_mut(qtr);
+                let chunks = g0
+                    .chunks_exact_mut(L)
+                    .zip(g1.chunks_exact_mut(L))
+                    .zip(g2.chunks_exact_mut(L).zip(g3.chunks_exact_mut(L)));
+                for ((c0, c1), (c2, c3)) in chunks {
+                    let (x0, x1, x2, x3) = (ld(c0, 0), ld(c1, 0), ld(c2, 0), ld(c3, 0));
+                    let (x0, x1) = bf_inv::<R>(x0, x1, w0, ws0, c);
+                    let (x2, x3) = bf_inv::<R>(x2, x3, w1, ws1, c);
+                    let (x0, x2) = bf_inv::<R>(x0, x2, w, ws, c);
+                    let (x1, x3) = bf_inv::<R>(x1, x3, w, ws, c);
+                    st(c0, 0, x0);
+                    st(c1, 0, x1);
+                    st(c2, 0, x2);
+                    st(c3, 0, x3);
+                }
+            }
+        }
+
+        /// An inverse stage over `a`: groups of 2·`half` elements, group i with twiddle k0 + i.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn inv_stage<const R: u8>(
+            a: &mut [$W],
+            half: usize,
+            k0: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+        ) {
+            for (i, group) in a.chunks_exact_mut(2 * half).enumerate() {
+                let (w, ws) = (splat(tw[k0 + i]), splat(tws[k0 + i]));
+                let (xs, ys) = group.split_at_mut(half);
+                for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
+                    let (x, y) = bf_inv::<R>(ld(xc, 0), ld(yc, 0), w, ws, c);
+                    st(xc, 0, x);
+                    st(yc, 0, y);
+                }
+            }
+        }
+
         #[target_feature(enable = $feat)]
         /// `reduce`: the last stage reduces to [0, q); otherwise it leaves lazy values
         /// (< 64q for `WIDE`, < 4q for the other kinds).
@@ -258,28 +496,45 @@ macro_rules! avx512_traversal {
             debug_assert!(R != WIDE || n <= 1 << 15);
             let c = consts(t);
             let (tw, tws) = t.twiddles(true, R == MONT);
+            let block = BLOCK.min(n);
+            // The stage with m groups of 2·half uses twiddles m.., group g twiddle m + g; two
+            // stages at a time while both have half ≥ L.
             let mut m = 1;
-            let mut half = n;
-            while half > L {
-                half >>= 1;
-                for i in 0..m {
-                    let k = m + i;
-                    let (w, ws) = (splat(tw[k]), splat(tws[k]));
-                    let base = 2 * i * half;
-                    let (xs, ys) = a[base..base + 2 * half].split_at_mut(half);
-                    // Exact L-element chunks: the loads and stores need no bounds checks.
-                    for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
-                        let (x, y) = bf_fwd::<R>(ld(xc, 0), ld(yc, 0), w, ws, &c);
-                        st(xc, 0, x);
-                        st(yc, 0, y);
-                    }
+            let mut half = n / 2;
+            while 2 * half > block {
+                if RADIX4 && half / 2 >= L && half > block {
+                    fwd_stage2::<R>(a, half / 2, m, tw, tws, &c);
+                    half >>= 2;
+                    m <<= 2;
+                } else {
+                    fwd_stage::<R>(a, half, m, tw, tws, &c);
+                    half >>= 1;
+                    m <<= 1;
                 }
-                m <<= 1;
             }
-            while half > 1 {
-                half >>= 1;
-                small_stage::<R, true>(a, half, m, tw, tws, &c, reduce && half == 1);
-                m <<= 1;
+            for (j, blk) in a.chunks_exact_mut(block).enumerate() {
+                let (mut h, mut mh) = (half, m);
+                while h >= 1 {
+                    // This block's groups are j·block/(2h).. of the stage's mh.
+                    let k0 = mh + j * (block / (2 * h));
+                    if RADIX4 && h / 2 >= L {
+                        fwd_stage2::<R>(blk, h / 2, k0, tw, tws, &c);
+                        h >>= 2;
+                        mh <<= 2;
+                        continue;
+                    }
+                    if h >= L {
+                        fwd_stage::<R>(blk, h, k0, tw, tws, &c);
+                    } else if FUSE3 {
+                        // h = 4: this and the last two stages at once.
+                        fwd_last3::<R>(blk, k0, tw, tws, &c, reduce);
+                        break;
+                    } else {
+                        small_stage::<R, true>(blk, h, k0, tw, tws, &c, reduce && h == 1);
+                    }
+                    h >>= 1;
+                    mh <<= 1;
+                }
             }
         }
 
@@ -288,29 +543,50 @@ macro_rules! avx512_traversal {
             let n = a.len();
             let c = consts(t);
             let (tw, tws) = t.twiddles(false, R == MONT);
-            let mut m = n >> 1;
-            let mut half = 1;
-            while half < L {
-                small_stage::<R, false>(a, half, m, tw, tws, &c, false);
-                half <<= 1;
-                m >>= 1;
-            }
             // Shoup kinds fold n⁻¹ into the last stage (below); Montgomery scales in a pass.
             let last = if R == MONT { 0 } else { 1 };
-            while m > last {
-                for i in 0..m {
-                    let k = m + i;
-                    let (w, ws) = (splat(tw[k]), splat(tws[k]));
-                    let base = 2 * i * half;
-                    let (xs, ys) = a[base..base + 2 * half].split_at_mut(half);
-                    for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
-                        let (x, y) = bf_inv::<R>(ld(xc, 0), ld(yc, 0), w, ws, &c);
-                        st(xc, 0, x);
-                        st(yc, 0, y);
-                    }
+            let block = BLOCK.min(n);
+            // The stage with m groups of 2·half uses twiddles m.., group g twiddle m + g.
+            let stages_in_block = |h: usize| 2 * h <= block && n / (2 * h) > last;
+            for (j, blk) in a.chunks_exact_mut(block).enumerate() {
+                let mut h = 1;
+                if FUSE3 {
+                    // The stages with h = 1, 2, 4 at once (never the last stage: n ≥ 16).
+                    inv_first3::<R>(blk, n / 8 + j * (block / 8), tw, tws, &c);
+                    h = 8;
                 }
+                while stages_in_block(h) {
+                    if RADIX4 && h >= L && stages_in_block(2 * h) {
+                        // Stages h and 2h; the second's groups are j·block/(4h).. of n/(4h).
+                        let k0 = n / (4 * h) + j * (block / (4 * h));
+                        inv_stage2::<R>(blk, h, k0, tw, tws, &c);
+                        h <<= 2;
+                        continue;
+                    }
+                    let k0 = n / (2 * h) + j * (block / (2 * h));
+                    if h < L {
+                        small_stage::<R, false>(blk, h, k0, tw, tws, &c, false);
+                    } else {
+                        inv_stage::<R>(blk, h, k0, tw, tws, &c);
+                    }
+                    h <<= 1;
+                }
+            }
+            let mut half = 1;
+            while stages_in_block(half) {
                 half <<= 1;
-                m >>= 1;
+            }
+            let mut m = n / (2 * half);
+            while m > last {
+                if RADIX4 && m / 2 > last {
+                    inv_stage2::<R>(a, half, m / 2, tw, tws, &c);
+                    half <<= 2;
+                    m >>= 2;
+                } else {
+                    inv_stage::<R>(a, half, m, tw, tws, &c);
+                    half <<= 1;
+                    m >>= 1;
+                }
             }
             // Reduces a product (< 2q, or < 4q for WIDE) to [0, q).
             let finish = |v: __m512i| {
@@ -453,6 +729,8 @@ pub(crate) mod u64 {
         u64,
         8,
         i64,
+        radix4 = false,
+        fuse3 = false,
         [
             _mm512_set1_epi64,
             _mm512_permutex2var_epi64,
@@ -532,8 +810,12 @@ pub(crate) mod u64 {
             let r = _mm512_sub_epi64(mul_hi(y, w), mul_hi(m, q));
             _mm512_add_epi64(r, q)
         } else {
-            let qhat = mul_hi(y, ws);
-            _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q))
+            // As WIDE: y·w − qhat·q ∈ [0, 4q) with the approximate high product (three
+            // `vpmuludq` instead of four), < 2^64 for q < 2^62; one conditional subtraction
+            // brings it to the Shoup kind's [0, 2q) (as HEXL's 64-bit butterfly).
+            let qhat = mul_hi_approx(y, ws);
+            let r = _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q));
+            csub(r, c.two_q)
         }
     }
 
@@ -572,7 +854,12 @@ pub(crate) mod u64 {
         use super::*;
         use crate::isa::Avx512Ifma;
 
-        avx512_traversal!(u64, "avx512f,avx512dq,avx512ifma");
+        avx512_traversal!(
+            u64,
+            "avx512f,avx512dq,avx512ifma",
+            radix4 = true,
+            fuse3 = true
+        );
 
         /// The kernels of a `Shoup52` plan (u64, q < 2^50): every product in the 52-bit Shoup
         /// form.
@@ -625,6 +912,8 @@ pub(crate) mod u32 {
         u32,
         16,
         i32,
+        radix4 = false,
+        fuse3 = false,
         [
             _mm512_set1_epi32,
             _mm512_permutex2var_epi32,
