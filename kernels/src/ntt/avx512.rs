@@ -261,49 +261,55 @@ macro_rules! avx512_traversal {
             }
         }
 
+        /// Eight u64 lanes at p[i..] (the lane-ordered twiddles: u64 in every expansion).
+        #[inline(always)]
+        fn ld64(p: &[u64], i: usize) -> __m512i {
+            assert!(i + 8 <= p.len());
+            // SAFETY: bounds checked above; unaligned 64-byte load.
+            unsafe { _mm512_loadu_si512(p.as_ptr().add(i) as *const _) }
+        }
+
         /// The forward stages with half-size 4, 2 and 1 of `a` (u64 lanes: L = 8) in registers,
         /// one load and one store per 16 elements instead of one per stage. Lane layouts (element
         /// indices of a 16-element block): half 4: x = [0..4, 8..12], y = [4..8, 12..16]; half 2:
-        /// x = [0,1,8,9,4,5,12,13], y = [2,3,10,11,6,7,14,15]; half 1: x = [0,2,8,10,4,6,12,14],
-        /// y = x + 1; the groups' twiddles permuted to match. The half-4 stage's groups of `a`
-        /// take twiddles k4.., the half-2 stage's 2·k4.., the half-1 stage's 4·k4...
+        /// x = [0,1,4,5,8,9,12,13], y = x + 2; half 1: x = the even elements in order, y = the odd
+        /// ones. The half-4 and half-2 twiddles come from `lanes` (block β of the transform at
+        /// entries 8β.., `a` starting at block `lane0` / 8), the half-1 ones from the bit-reversed
+        /// table (4·k4.., k4 = the half-4 twiddle index of `a`'s first group), all without
+        /// permutes.
         #[inline]
         #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
         fn fwd_last3<const R: u8>(
             a: &mut [$W],
             k4: usize,
+            lanes: &crate::ntt::LaneTwiddles,
+            lane0: usize,
             tw: &[$W],
             tws: &[$W],
             c: &Consts,
             reduce: bool,
         ) {
             debug_assert!(L == 8 && a.len().is_multiple_of(16));
-            let t4 = _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1);
-            let t2 = _mm512_setr_epi64(0, 0, 2, 2, 1, 1, 3, 3);
-            let t1 = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
-            let out0 = _mm512_setr_epi64(0, 8, 1, 9, 4, 12, 5, 13);
-            let out1 = _mm512_setr_epi64(2, 10, 3, 11, 6, 14, 7, 15);
-            let tw_at = |k: usize, ix: __m512i| {
-                (
-                    _mm512_permutexvar_epi64(ix, ld(tw, k)),
-                    _mm512_permutexvar_epi64(ix, ld(tws, k)),
-                )
-            };
+            let to2_x = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+            let to2_y = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+            let out0 = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+            let out1 = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+            let ([l4, l4s], [l2, l2s]) = (&lanes.fwd4, &lanes.fwd2);
             for b in (0..a.len()).step_by(16) {
                 let (v0, v1) = (ld(a, b), ld(a, b + 8));
                 let x = _mm512_shuffle_i64x2::<0x44>(v0, v1);
                 let y = _mm512_shuffle_i64x2::<0xEE>(v0, v1);
-                let (w, ws) = tw_at(k4 + b / 8, t4);
-                let (x, y) = bf_fwd::<R>(x, y, w, ws, c);
+                let l = lane0 + b / 2;
+                let (x, y) = bf_fwd::<R>(x, y, ld64(l4, l), ld64(l4s, l), c);
                 let (x, y) = (
-                    _mm512_shuffle_i64x2::<0x88>(x, y),
-                    _mm512_shuffle_i64x2::<0xDD>(x, y),
+                    _mm512_permutex2var_epi64(x, to2_x, y),
+                    _mm512_permutex2var_epi64(x, to2_y, y),
                 );
-                let (w, ws) = tw_at(2 * k4 + b / 4, t2);
-                let (x, y) = bf_fwd::<R>(x, y, w, ws, c);
+                let (x, y) = bf_fwd::<R>(x, y, ld64(l2, l), ld64(l2s, l), c);
                 let (x, y) = (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
-                let (w, ws) = tw_at(4 * k4 + b / 2, t1);
-                let (mut x, mut y) = bf_fwd::<R>(x, y, w, ws, c);
+                let k1 = 4 * k4 + b / 2;
+                let (mut x, mut y) = bf_fwd::<R>(x, y, ld(tw, k1), ld(tws, k1), c);
                 if reduce {
                     if R == WIDE {
                         x = reduce_64q(x, c);
@@ -319,40 +325,39 @@ macro_rules! avx512_traversal {
         }
 
         /// The inverse stages with half-size 1, 2 and 4 of `a` (u64 lanes: L = 8) in registers,
-        /// the layouts of [`fwd_last3`] in reverse order; the half-1 stage's groups of `a` take
-        /// twiddles 4·k4.., the half-2 stage's 2·k4.., the half-4 stage's k4...
+        /// the layouts and twiddle sources of [`fwd_last3`] in reverse order.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn inv_first3<const R: u8>(a: &mut [$W], k4: usize, tw: &[$W], tws: &[$W], c: &Consts) {
+        #[allow(clippy::too_many_arguments)]
+        fn inv_first3<const R: u8>(
+            a: &mut [$W],
+            k4: usize,
+            lanes: &crate::ntt::LaneTwiddles,
+            lane0: usize,
+            tw: &[$W],
+            tws: &[$W],
+            c: &Consts,
+        ) {
             debug_assert!(L == 8 && a.len().is_multiple_of(16));
-            let t4 = _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1);
-            let t2 = _mm512_setr_epi64(0, 0, 2, 2, 1, 1, 3, 3);
-            let t1 = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
-            let in_x = _mm512_setr_epi64(0, 2, 8, 10, 4, 6, 12, 14);
-            let in_y = _mm512_setr_epi64(1, 3, 9, 11, 5, 7, 13, 15);
-            let to4_x = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-            let to4_y = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-            let tw_at = |k: usize, ix: __m512i| {
-                (
-                    _mm512_permutexvar_epi64(ix, ld(tw, k)),
-                    _mm512_permutexvar_epi64(ix, ld(tws, k)),
-                )
-            };
+            let evens = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+            let odds = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+            let to4_x = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+            let to4_y = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+            let ([l4, l4s], [l2, l2s]) = (&lanes.inv4, &lanes.inv2);
             for b in (0..a.len()).step_by(16) {
                 let (v0, v1) = (ld(a, b), ld(a, b + 8));
-                let x = _mm512_permutex2var_epi64(v0, in_x, v1);
-                let y = _mm512_permutex2var_epi64(v0, in_y, v1);
-                let (w, ws) = tw_at(4 * k4 + b / 2, t1);
-                let (x, y) = bf_inv::<R>(x, y, w, ws, c);
+                let x = _mm512_permutex2var_epi64(v0, evens, v1);
+                let y = _mm512_permutex2var_epi64(v0, odds, v1);
+                let k1 = 4 * k4 + b / 2;
+                let (x, y) = bf_inv::<R>(x, y, ld(tw, k1), ld(tws, k1), c);
                 let (x, y) = (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
-                let (w, ws) = tw_at(2 * k4 + b / 4, t2);
-                let (x, y) = bf_inv::<R>(x, y, w, ws, c);
+                let l = lane0 + b / 2;
+                let (x, y) = bf_inv::<R>(x, y, ld64(l2, l), ld64(l2s, l), c);
                 let (x, y) = (
                     _mm512_permutex2var_epi64(x, to4_x, y),
                     _mm512_permutex2var_epi64(x, to4_y, y),
                 );
-                let (w, ws) = tw_at(k4 + b / 8, t4);
-                let (x, y) = bf_inv::<R>(x, y, w, ws, c);
+                let (x, y) = bf_inv::<R>(x, y, ld64(l4, l), ld64(l4s, l), c);
                 st(a, b, _mm512_shuffle_i64x2::<0x44>(x, y));
                 st(a, b + 8, _mm512_shuffle_i64x2::<0xEE>(x, y));
             }
@@ -525,9 +530,10 @@ macro_rules! avx512_traversal {
                     }
                     if h >= L {
                         fwd_stage::<R>(blk, h, k0, tw, tws, &c);
-                    } else if FUSE3 {
-                        // h = 4: this and the last two stages at once.
-                        fwd_last3::<R>(blk, k0, tw, tws, &c, reduce);
+                    } else if let (true, Some(lanes)) = (FUSE3, t.lanes.as_ref()) {
+                        // h = 4: this and the last two stages at once; the block's first
+                        // 16-element block is (k0 − n/8)/2.
+                        fwd_last3::<R>(blk, k0, lanes, 4 * (k0 - n / 8), tw, tws, &c, reduce);
                         break;
                     } else {
                         small_stage::<R, true>(blk, h, k0, tw, tws, &c, reduce && h == 1);
@@ -550,9 +556,10 @@ macro_rules! avx512_traversal {
             let stages_in_block = |h: usize| 2 * h <= block && n / (2 * h) > last;
             for (j, blk) in a.chunks_exact_mut(block).enumerate() {
                 let mut h = 1;
-                if FUSE3 {
+                if let (true, Some(lanes)) = (FUSE3, t.lanes.as_ref()) {
                     // The stages with h = 1, 2, 4 at once (never the last stage: n ≥ 16).
-                    inv_first3::<R>(blk, n / 8 + j * (block / 8), tw, tws, &c);
+                    let k4 = n / 8 + j * (block / 8);
+                    inv_first3::<R>(blk, k4, lanes, 4 * (k4 - n / 8), tw, tws, &c);
                     h = 8;
                 }
                 while stages_in_block(h) {

@@ -172,6 +172,45 @@ pub(crate) struct Tables<W> {
     pub(crate) itw1_n_inv_shoup: W,
     /// The double twiddle constants of a [`Reduction::Fp52`] plan; `None` in other plans.
     pub(crate) fp: Option<fp52::FpTwiddles>,
+    /// The lane-ordered twiddles of the stages with half 4 and 2 of a [`Reduction::Shoup52`]
+    /// plan (the avx512 IFMA kernels run those stages in registers); `None` in other plans.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) lanes: Option<LaneTwiddles>,
+}
+
+/// Twiddles (and their Shoup constants) of the stages with half 4 and 2, laid out per
+/// 16-element block as the avx512 kernels hold the butterflies in a vector, so that they load
+/// them without a permute: block β's 8 entries, in lanes 0..8, are
+/// * half 4: ψ(n/8 + 2β + l/4) (x = elements 0..4 and 8..12 of the block);
+/// * half 2: ψ(n/4 + 4β + l/2) (x = elements 0, 1, 4, 5, 8, 9, 12, 13),
+///
+/// forward (`fwd`) and inverse (`inv`, ψ^−1), each as (twiddles, Shoup constants).
+#[derive(Debug, Clone)]
+pub(crate) struct LaneTwiddles {
+    pub(crate) fwd4: [AlignedVec<u64>; 2],
+    pub(crate) fwd2: [AlignedVec<u64>; 2],
+    pub(crate) inv4: [AlignedVec<u64>; 2],
+    pub(crate) inv2: [AlignedVec<u64>; 2],
+}
+
+impl LaneTwiddles {
+    /// From the bit-reversed tables (n entries each) and their Shoup constants.
+    fn new(tw: [&[u64]; 2], itw: [&[u64]; 2]) -> LaneTwiddles {
+        let n = tw[0].len();
+        let lay = |t: &[u64], base: usize, per: usize| -> AlignedVec<u64> {
+            (0..n / 2)
+                .map(|i| t[base + (i / 8) * (8 / per) + (i % 8) / per])
+                .collect()
+        };
+        let both =
+            |t: [&[u64]; 2], base: usize, per: usize| [lay(t[0], base, per), lay(t[1], base, per)];
+        LaneTwiddles {
+            fwd4: both(tw, n / 8, 4),
+            fwd2: both(tw, n / 4, 2),
+            inv4: both(itw, n / 8, 4),
+            inv2: both(itw, n / 4, 2),
+        }
+    }
 }
 
 impl<W: Word> Tables<W> {
@@ -340,13 +379,21 @@ macro_rules! ntt_plan {
                 let mont = |v: &[$W]| v.iter().map(|&w| m.to_montgomery(w)).collect::<AlignedVec<_>>();
                 let n_inv = m.inv((n as u64 % q) as $W).expect("n is a unit mod q");
                 let itw1_n_inv = m.mul(itw[1], n_inv);
+                let (tw_shoup, itw_shoup) = (shoup(&tw), shoup(&itw));
+                let wide = |v: &[$W]| v.iter().map(|&w| w as u64).collect::<Vec<_>>();
+                let lanes = (reduction == Reduction::Shoup52).then(|| {
+                    LaneTwiddles::new(
+                        [&wide(&tw), &wide(&tw_shoup)],
+                        [&wide(&itw), &wide(&itw_shoup)],
+                    )
+                });
                 let t = Tables {
                     q: q as $W,
                     two_q: (2 * q) as $W,
                     q_inv: m.q_inv(),
-                    tw_shoup: shoup(&tw),
+                    tw_shoup,
                     tw_mont: mont(&tw),
-                    itw_shoup: shoup(&itw),
+                    itw_shoup,
                     itw_mont: mont(&itw),
                     tw: AlignedVec::from_slice(&tw),
                     itw: AlignedVec::from_slice(&itw),
@@ -355,8 +402,8 @@ macro_rules! ntt_plan {
                     n_inv_mont: m.to_montgomery(n_inv),
                     itw1_n_inv,
                     itw1_n_inv_shoup: shoup_of(itw1_n_inv),
+                    lanes,
                     fp: (reduction == Reduction::Fp52).then(|| {
-                        let wide = |v: &[$W]| v.iter().map(|&w| w as u64).collect::<Vec<_>>();
                         fp52::FpTwiddles::new(
                             q,
                             &wide(&tw),
