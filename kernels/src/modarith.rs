@@ -184,6 +184,12 @@ impl Modulus64 {
 
     modulus_common!(u64, u128, 64);
 
+    /// ⌊2^128 / q⌋ as (high, low) words (for kernels that compute Shoup constants in bulk).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn barrett(&self) -> (u64, u64) {
+        (self.barrett_hi, self.barrett_lo)
+    }
+
     /// a mod q for any word (Barrett with ⌊2^64/q⌋): any u64 → [0, q).
     #[inline(always)]
     pub fn reduce(&self, a: u64) -> u64 {

@@ -826,6 +826,37 @@ pub(crate) mod u64 {
         }
     }
 
+    /// dst[i] = ⌊src[i]·2^64/q⌋ >> shift for src[i] < q (Shoup constants: shift 0, or 12 for
+    /// the 52-bit ones), bit for bit the scalar `Modulus64::shoup`: with μ = ⌊2^128/q⌋ =
+    /// (hi, lo), est = w·hi + ⌊w·lo/2^64⌋ = ⌊w·μ/2^64⌋ is the quotient or one below it (w·hi <
+    /// 2^64 as hi = ⌊2^64/q⌋ and w < q); the remainder w·2^64 − est·q ∈ [0, 2q) is the low word
+    /// −est·q mod 2^64, and one conditional step corrects est. Panics if the lengths differ or
+    /// are not multiples of 8.
+    pub(crate) fn shoup_constants(
+        _: Avx512,
+        m: &crate::modarith::Modulus64,
+        shift: u32,
+        src: &[u64],
+        dst: &mut [u64],
+    ) {
+        assert!(src.len() == dst.len() && src.len().is_multiple_of(8) && shift < 64);
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn run(q: u64, (hi, lo): (u64, u64), shift: u32, src: &[u64], dst: &mut [u64]) {
+            let (qv, hiv, lov) = (splat(q), splat(hi), splat(lo));
+            let (one, sh) = (splat(1), splat(shift as u64));
+            for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+                let w = ld(s, 0);
+                let est = _mm512_add_epi64(_mm512_mullo_epi64(w, hiv), mul_hi(w, lov));
+                let r = _mm512_sub_epi64(_mm512_setzero_si512(), _mm512_mullo_epi64(est, qv));
+                let low = _mm512_cmpge_epu64_mask(r, qv);
+                let est = _mm512_mask_add_epi64(est, low, est, one);
+                st(d, 0, _mm512_srlv_epi64(est, sh));
+            }
+        }
+        // SAFETY: the token proves avx512f and avx512dq.
+        unsafe { run(m.value(), m.barrett(), shift, src, dst) }
+    }
+
     /// Lane-wise `mul_hi_approx` and the `WIDE` product on 8 inputs (for the tests).
     #[cfg(test)]
     pub(crate) fn wide_lanes(

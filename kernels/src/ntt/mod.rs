@@ -571,6 +571,9 @@ macro_rules! ntt_plan {
             pub fn prepare_into(&self, b: &[$W], out: &mut [$W]) {
                 self.check_len(b.len());
                 self.check_len(out.len());
+                if self.prepare_simd(b, out) {
+                    return;
+                }
                 let m = &self.modulus;
                 if self.reduction == Reduction::Shoup52 {
                     for (o, &x) in out.iter_mut().zip(b) {
@@ -910,7 +913,33 @@ ntt_plan!(
     NttPlan32, u32, Modulus32, 30, dispatch::simd_u32
 );
 
+impl NttPlan32 {
+    /// No bulk Shoup kernel for u32 plans: `prepare_into` computes them one by one.
+    fn prepare_simd(&self, _: &[u32], _: &mut [u32]) -> bool {
+        false
+    }
+}
+
 impl NttPlan64 {
+    /// `prepare_into` on avx512 (8 Shoup constants per step, bit for bit the scalar ones);
+    /// false elsewhere.
+    fn prepare_simd(&self, b: &[u64], out: &mut [u64]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self.backend == Backend::Avx512 {
+            if let Some(t) = crate::isa::Avx512::try_new() {
+                let shift = if self.reduction == Reduction::Shoup52 {
+                    12
+                } else {
+                    0
+                };
+                avx512::u64::shoup_constants(t, &self.modulus, shift, b, out);
+                return true;
+            }
+        }
+        let _ = (b, out);
+        false
+    }
+
     /// The compact constants and SIMD kernels; panics where q ≥ 2^50 (see `has_compact`).
     fn compact_parts(&self) -> (&compact::Consts, &Option<compact::Kernels>) {
         let (c, k) = self
@@ -1083,6 +1112,44 @@ mod wide_tests {
             wide_product_bounds_on("avx512", &|y, w, ws, q| {
                 super::avx512::u64::wide_lanes(avx512, y, w, ws, q)
             });
+        }
+    }
+
+    /// The avx512 bulk Shoup constants (`prepare_into`) equal the scalar ones, 64- and 52-bit,
+    /// for primes of 30 to 61 bits, on random values and the edges 0, 1, q − 1 and the values
+    /// whose quotient estimate lands just below an integer.
+    #[test]
+    fn bulk_shoup_constants_match_scalar() {
+        let Some(t) = crate::isa::Avx512::try_new() else {
+            return;
+        };
+        let seed = TestRng::fresh_seed();
+        let mut rng = TestRng::new(seed);
+        for bits in [30u32, 40, 49, 50, 54, 59, 60, 61] {
+            let q = crate::prime::ntt_primes(bits, 1 << 14, 1)[0];
+            let m = Modulus64::new(q).unwrap();
+            let mut src = rng.vec_below(4096, q);
+            src[..6].copy_from_slice(&[0, 1, 2, q - 1, q - 2, q / 2]);
+            // w = k·2^−64 mod q: w·2^64 ≡ k (mod q), a quotient just above an integer, where
+            // the estimate comes out one low and the correction step is needed.
+            let inv_2_64 = m.inv(((1u128 << 64) % q as u128) as u64).unwrap();
+            for (k, v) in src[6..64].iter_mut().enumerate() {
+                *v = m.mul(k as u64 + 1, inv_2_64);
+            }
+            for shift in [0u32, 12] {
+                if shift == 12 && bits > 50 {
+                    continue;
+                }
+                let mut got = vec![0u64; src.len()];
+                super::avx512::u64::shoup_constants(t, &m, shift, &src, &mut got);
+                for (&w, &g) in src.iter().zip(&got) {
+                    assert_eq!(
+                        g,
+                        m.shoup(w) >> shift,
+                        "q {q} w {w} shift {shift} seed {seed:#x}"
+                    );
+                }
+            }
         }
     }
 
