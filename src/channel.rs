@@ -175,11 +175,12 @@ impl Channel for MemChannel {
     }
 }
 
-/// A framed TCP stream, in the clear or inside TLS 1.3 (rustls): each frame is a 4-byte
-/// little-endian length, then the payload.
+/// A framed TCP stream, in the clear or inside TLS 1.3 (rustls), or one end of a Unix socket
+/// pair (a local child process, [`TcpChannel::unix`]): each frame is a 4-byte little-endian
+/// length, then the payload.
 #[derive(Debug)]
 pub struct TcpChannel {
-    stream: TcpStream,
+    stream: Socket,
     /// The TLS session, when the stream carries TLS (its handshake is complete).
     tls: Option<Box<rustls::Connection>>,
     /// Time allowed for one whole frame (length prefix and payload), either direction.
@@ -204,7 +205,19 @@ impl TcpChannel {
     /// A channel over `stream` whose frames must each complete within `timeout`.
     pub fn new(stream: TcpStream, timeout: Duration) -> Result<TcpChannel> {
         stream.set_nodelay(true)?;
-        Ok(TcpChannel {
+        Ok(TcpChannel::over(Socket::Tcp(stream), timeout))
+    }
+
+    /// A plaintext channel over one end of a Unix socket pair (a parent and the child process
+    /// it hands the other end to; no address, so no other process can connect), frames within
+    /// `timeout` as [`TcpChannel::new`]. [`TcpChannel::peer_addr`] is an error.
+    #[cfg(unix)]
+    pub fn unix(stream: std::os::unix::net::UnixStream, timeout: Duration) -> TcpChannel {
+        TcpChannel::over(Socket::Unix(stream), timeout)
+    }
+
+    fn over(stream: Socket, timeout: Duration) -> TcpChannel {
+        TcpChannel {
             stream,
             tls: None,
             timeout,
@@ -213,7 +226,7 @@ impl TcpChannel {
             received: 0,
             wire_sent: 0,
             wire_received: 0,
-        })
+        }
     }
 
     /// A TLS server channel over `stream`: the TLS handshake completes within `timeout`.
@@ -500,8 +513,80 @@ impl TcpChannel {
     }
 }
 
+/// The socket under a [`TcpChannel`].
+#[derive(Debug)]
+enum Socket {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Socket {
+    fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_read_timeout(t),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_write_timeout(t),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.shutdown(how),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Socket::Tcp(s) => s.peer_addr(),
+            #[cfg(unix)]
+            Socket::Unix(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a Unix socket pair has no network peer address",
+            )),
+        }
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.flush(),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.flush(),
+        }
+    }
+}
+
 /// A socket that counts the bytes it moves.
-struct Counted<'a>(&'a mut TcpStream, u64);
+struct Counted<'a>(&'a mut Socket, u64);
 
 impl Read for Counted<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -115,8 +115,8 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         grace_seconds: u64,
         /// Before accepting connections, run this many private queries (synthetic inputs)
-        /// against the model inside the process, so that the first client's query finds warm
-        /// memory and started worker pools; 0 accepts at once.
+        /// against the model, the client in a child process of this executable, so that the
+        /// first client's query finds warm memory and started worker pools; 0 accepts at once.
         #[arg(long, default_value_t = 1)]
         warmup_queries: usize,
         /// Serve Prometheus metrics at http://ADDR/metrics (names start with gazelle_) and a
@@ -322,13 +322,9 @@ enum Command {
         model: Option<String>,
     },
     /// Internal: the client of `serve`'s warm-up, which `serve` runs in a child process so
-    /// that its own peak memory is a session's only; the session's one-time token arrives on
-    /// stdin.
+    /// that its own memory is a session's only; stdin is `serve`'s end of a socket pair.
     #[command(name = "warm-up-client", hide = true)]
     WarmUpClient {
-        /// The warm-up's loopback address.
-        #[arg(long)]
-        connect: std::net::SocketAddr,
         /// Parameter set of the server.
         #[arg(long)]
         params: String,
@@ -690,6 +686,17 @@ fn run_report(
     Ok(())
 }
 
+/// The executable `serve` runs as its warm-up client: on Linux the running image itself
+/// (`/proc/self/exe`, even if the file at its path was replaced since it started), else the
+/// path it was started from.
+fn warm_up_executable() -> Option<PathBuf> {
+    let own = PathBuf::from("/proc/self/exe");
+    if cfg!(target_os = "linux") && own.exists() {
+        return Some(own);
+    }
+    std::env::current_exe().ok()
+}
+
 fn param_set(name: &str) -> Result<gazelle::he::params::ParamSetId, String> {
     gazelle::he::params::ParamSetId::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = gazelle::he::params::ParamSetId::ALL
@@ -815,7 +822,7 @@ fn main() -> ExitCode {
                 max_sessions,
                 grace: std::time::Duration::from_secs(grace_seconds),
                 warmup_queries,
-                warmup_client: std::env::current_exe().ok(),
+                warmup_client: warm_up_executable(),
                 ..Default::default()
             };
             net.apply(&mut run)?;
@@ -928,17 +935,14 @@ fn main() -> ExitCode {
             top,
             model,
         } => run_profile(workload, out, seconds, format, top, model.as_deref()),
-        Command::WarmUpClient {
-            connect,
-            params,
-            queries,
-        } => param_set(&params).and_then(|p| {
-            let mut token = zeroize::Zeroizing::new(String::new());
-            std::io::stdin()
-                .read_line(&mut token)
-                .map_err(|e| format!("warm-up client: reading the token: {e}"))?;
-            cli::warm_up_client(connect, p, queries, token.trim_end().as_bytes())
-                .map_err(|e| format!("warm-up client: {e}"))
+        Command::WarmUpClient { params, queries } => param_set(&params).and_then(|p| {
+            #[cfg(unix)]
+            return cli::warm_up_client(p, queries).map_err(|e| format!("warm-up client: {e}"));
+            #[cfg(not(unix))]
+            {
+                let _ = (p, queries);
+                Err("warm-up client: Unix only".into())
+            }
         }),
         Command::Report {
             bench_json,

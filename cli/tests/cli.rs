@@ -841,3 +841,24 @@ fn a_frozen_server_ends_the_client_at_its_deadline() {
     );
     drop(held.join());
 }
+
+/// The hidden `warm-up-client` command serves `serve` only: run by hand, with a stdin that
+/// is not `serve`'s socket, it says so and fails.
+#[cfg(unix)]
+#[test]
+fn warm_up_client_refuses_a_stdin_that_is_not_a_socket() {
+    let out = gazelle()
+        .args([
+            "warm-up-client",
+            "--params",
+            "gazelle-8192-hybrid",
+            "--queries",
+            "1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stdin is not a socket"), "{err}");
+}

@@ -108,196 +108,130 @@ pub enum WarmUpClient {
     InProcess,
 }
 
-/// [`warm_up`] with the client in a child process: `exe WARM_UP_CLIENT_COMMAND --connect ADDR
-/// --params SET --queries N`, where `exe` is the `gazelle` executable, ADDR a loopback port
-/// only the warm-up listens on, and a one-time random token arrives on the child's stdin. The
-/// server's memory is warmed as by [`warm_up`], but its peak is a session's only (the client's
-/// tables and keys live in the child: ~0.7 GB for MiniONN-CIFAR). A connection to the port
-/// that does not present the token is refused and the next one awaited. Everything ends
-/// within `deadline` (the child is killed then). If `exe` cannot be started, the warm-up runs
-/// in this process and a warning says so.
+/// [`warm_up`] with the client in a child process, `exe WARM_UP_CLIENT_COMMAND --params SET
+/// --queries N` (`exe`: the `gazelle` executable), whose stdin is one end of a Unix socket
+/// pair and this process serves the other: no address, so no other process can take part.
+/// The server's memory is warmed as by [`warm_up`], but what this process peaks at and keeps
+/// resident afterwards is a session's only; the client's tables and keys live in the child
+/// (~0.74 GB for MiniONN-CIFAR), which the machine still needs beside the server's while the
+/// warm-up runs. Everything ends within `deadline` (the child is killed then). If `exe` cannot
+/// be started, or off Unix, the warm-up runs in this process and a warning says so.
 pub fn warm_up_in_child(
     server: &Arc<Server>,
     queries: usize,
     exe: &std::path::Path,
     deadline: Duration,
 ) -> CliResult<(Duration, WarmUpClient)> {
-    use std::io::Write as _;
-    let start = Instant::now();
-    if queries == 0 {
-        return Ok((Duration::ZERO, WarmUpClient::Child));
-    }
-    let end = start + deadline;
-    let listener = TcpListener::bind(("127.0.0.1", 0))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let mut gate = WarmUpGate::new()?;
-    let spawned = std::process::Command::new(exe)
-        .args([WARM_UP_CLIENT_COMMAND, "--connect", &addr.to_string()])
-        .args(["--params", server.param_set().name()])
-        .args(["--queries", &queries.to_string()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => KillOnDrop(child),
-        Err(e) => {
-            tracing::warn!(
-                "warm-up: cannot start {} ({e}); its client runs in this process instead",
-                exe.display()
-            );
-            return Ok((warm_up(server, queries)?, WarmUpClient::InProcess));
-        }
-    };
+    #[cfg(not(unix))]
     {
-        let mut stdin = child
-            .0
-            .stdin
-            .take()
-            .ok_or("warm-up: the child has no stdin")?;
-        let sent = stdin
-            .write_all(gate.token())
-            .and_then(|()| stdin.write_all(b"\n"));
-        if let Err(e) = sent {
-            let _ = child.0.kill();
-            let status = child.0.wait()?;
-            return Err(format!(
-                "warm-up: the client process exited ({status}) before its session ({e})"
-            )
+        let _ = (exe, deadline);
+        tracing::warn!("warm-up: no child process off Unix; its client runs in this process");
+        Ok((warm_up(server, queries)?, WarmUpClient::InProcess))
+    }
+    #[cfg(unix)]
+    {
+        let start = Instant::now();
+        if queries == 0 {
+            return Ok((Duration::ZERO, WarmUpClient::Child));
+        }
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        // The Command (and with it this process's copy of the child's end) is dropped at the
+        // end of the statement, so that the child's exit reads as end of stream here.
+        let spawned = std::process::Command::new(exe)
+            .arg(WARM_UP_CLIENT_COMMAND)
+            .args(["--params", server.param_set().name()])
+            .args(["--queries", &queries.to_string()])
+            .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                theirs,
+            )))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => KillOnDrop(child),
+            Err(e) => {
+                tracing::warn!(
+                    "warm-up: cannot start {} ({e}); its client runs in this process instead",
+                    exe.display()
+                );
+                return Ok((warm_up(server, queries)?, WarmUpClient::InProcess));
+            }
+        };
+        // The session runs on a thread that then exits, so that its allocator arena (kept
+        // grown: `kernels::mem::retain_freed_memory`) goes back to glibc's free list, where the
+        // first connection's thread takes it up; on this thread it would stay with this thread.
+        let served = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("gazelle-warmup".into())
+                .spawn_scoped(scope, || {
+                    let mut ch = TcpChannel::unix(ours, SESSION_TIMEOUT);
+                    ch.set_session_deadline(deadline);
+                    server.serve_session(&mut ch, |_| {}).map(|_| ())
+                })?
+                .join()
+                .map_err(|_| -> Box<dyn std::error::Error + Send + Sync> {
+                    "warm-up: the server's session panicked".into()
+                })
+        })?;
+        if let Err(e) = served {
+            // The child's own end (a crash, a refusal) says more than the closed socket.
+            let status = wait_for_exit(&mut child.0, Duration::from_secs(2));
+            return Err(match status {
+                Some(status) => {
+                    format!("warm-up session failed: {e} (the client process: {status})")
+                }
+                None => format!("warm-up session failed: {e}"),
+            }
             .into());
         }
-    }
-    // The session runs on a thread that then exits, so that its allocator arena (kept grown:
-    // `kernels::mem::retain_freed_memory`) goes back to glibc's free list, where the first
-    // connection's thread takes it up; on this thread it would stay with this thread.
-    let served = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("gazelle-warmup".into())
-            .spawn_scoped(scope, || {
-                serve_warm_up(server, &listener, &mut child, &mut gate, end)
-            })?
-            .join()
-            .map_err(|_| -> Box<dyn std::error::Error + Send + Sync> {
-                "warm-up: the server's session panicked".into()
-            })?
-    });
-    served?;
-    loop {
-        if let Some(status) = child.0.try_wait()? {
-            if !status.success() {
-                return Err(format!("warm-up: the client process failed ({status})").into());
+        match wait_for_exit(&mut child.0, deadline.saturating_sub(start.elapsed())) {
+            Some(status) if status.success() => Ok((start.elapsed(), WarmUpClient::Child)),
+            Some(status) => Err(format!("warm-up: the client process failed ({status})").into()),
+            None => {
+                Err(format!("warm-up: the client process did not exit within {deadline:?}").into())
             }
-            return Ok((start.elapsed(), WarmUpClient::Child));
         }
-        if Instant::now() >= end {
-            return Err(
-                format!("warm-up: the client process did not exit within {deadline:?}").into(),
-            );
-        }
-        std::thread::sleep(ACCEPT_POLL);
     }
 }
 
-/// Accepts on `listener` until a connection presents the warm-up's token, and serves its
-/// session (see [`warm_up_in_child`]).
-fn serve_warm_up(
-    server: &Server,
-    listener: &TcpListener,
-    child: &mut KillOnDrop,
-    gate: &mut WarmUpGate,
-    end: Instant,
-) -> CliResult<()> {
+/// The child's exit status once it has exited, waiting at most `limit`.
+#[cfg(unix)]
+fn wait_for_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + limit;
     loop {
-        if let Some(status) = child.0.try_wait()? {
-            return Err(format!(
-                "warm-up: the client process exited ({status}) before its session"
-            )
-            .into());
-        }
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false)?;
-                let mut ch = TcpChannel::new(stream, SESSION_TIMEOUT)?;
-                ch.set_session_deadline(end.saturating_duration_since(Instant::now()));
-                match server.serve_session_gated(&mut ch, |_| {}, gate) {
-                    Ok(_) => return Ok(()),
-                    Err(_) if gate.refused => {
-                        tracing::warn!("warm-up: refused a connection without the warm-up's token");
-                        gate.refused = false;
-                    }
-                    Err(e) => return Err(format!("warm-up session failed: {e}").into()),
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() >= end {
-                    return Err("warm-up: no client connected in time".into());
-                }
-                std::thread::sleep(ACCEPT_POLL);
-            }
-            Err(e) => return Err(e.into()),
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < end => std::thread::sleep(ACCEPT_POLL),
+            _ => return None,
         }
     }
 }
 
 /// The child's side of [`warm_up_in_child`]: one session of `queries` private queries on
-/// synthetic inputs to the server at `addr` (plaintext: a loopback port), for whatever model
-/// it serves, presenting `token`.
-pub fn warm_up_client(
-    addr: SocketAddr,
-    param_set: ParamSetId,
-    queries: usize,
-    token: &[u8],
-) -> CliResult<()> {
-    let mut ch = TcpChannel::connect(addr)?;
-    let mut client = Client::connect_with(&mut ch, None, param_set, Credential::new(token)?)?;
+/// synthetic inputs, for whatever model the server serves, over the socket this process
+/// was given as its stdin (an error if stdin is not a socket: the command is `serve`'s).
+#[cfg(unix)]
+pub fn warm_up_client(param_set: ParamSetId, queries: usize) -> CliResult<()> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    if stream.local_addr().is_err() {
+        return Err(format!(
+            "stdin is not a socket: `{WARM_UP_CLIENT_COMMAND}` is run by `gazelle serve` for its warm-up"
+        )
+        .into());
+    }
+    let mut ch = TcpChannel::unix(stream, SESSION_TIMEOUT);
+    let mut client = Client::connect_served(&mut ch, param_set)?;
     let model = client.model().clone();
     for img in nn::eval::synthetic_images(&model, queries, 11) {
         client.query(&model.input().encode_fixed(&img))?;
     }
     client.finish()?;
     Ok(())
-}
-
-/// Admits only the client that presents the warm-up's one-time token.
-pub(crate) struct WarmUpGate {
-    /// 32 random bytes in hex.
-    token_hex: zeroize::Zeroizing<String>,
-    /// Whether a credential was refused (since this was last cleared).
-    pub(crate) refused: bool,
-}
-
-impl WarmUpGate {
-    /// A gate with a fresh token from the OS.
-    pub(crate) fn new() -> CliResult<WarmUpGate> {
-        let mut token = zeroize::Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut token[..]).map_err(|e| format!("warm-up token: {e}"))?;
-        let token_hex = token.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        Ok(WarmUpGate {
-            token_hex: zeroize::Zeroizing::new(token_hex),
-            refused: false,
-        })
-    }
-
-    /// The token the child presents.
-    pub(crate) fn token(&self) -> &[u8] {
-        self.token_hex.as_bytes()
-    }
-}
-
-impl super::server::SessionGate for WarmUpGate {
-    fn admit(&mut self, credential: &Credential) -> std::result::Result<(), String> {
-        use subtle::ConstantTimeEq;
-        if bool::from(credential.expose().ct_eq(self.token_hex.as_bytes())) {
-            Ok(())
-        } else {
-            self.refused = true;
-            Err("this port serves only the server's warm-up".into())
-        }
-    }
-    fn start_query(&mut self) -> std::result::Result<(), String> {
-        Ok(())
-    }
 }
 
 /// A child process killed (and reaped) when dropped, unless it has exited.

@@ -756,7 +756,7 @@ fn check_three_halves(aes: &Aes128, reference: &Aes128) -> Result<(), String> {
     let domain = 0x4743_332f_3200_0001;
     for (len, inv) in (0..=75).zip([0u8, 1, 2, 3].into_iter().cycle()) {
         let flips = [delta.and_bit(inv & 1 == 1), delta.and_bit(inv & 2 == 2)];
-        let gate = u64::MAX - 40 + len as u64 * 0x1_0000_0001;
+        let gate = (u64::MAX - 40).wrapping_add(len as u64 * 0x1_0000_0001);
         let mut outs = [vec![Block::ZERO; len], vec![Block::ZERO; len]];
         let bytes = threehalves::TABLE_BYTES * len;
         let mut tables = [vec![0u8; bytes], vec![0u8; bytes]];
@@ -801,7 +801,7 @@ fn check_half_gates(aes: &Aes128, reference: &Aes128) -> Result<(), String> {
     let domain = 0x4743_4841_4c46_0001;
     for (len, inv) in (0..=35).zip([0u8, 1, 2, 3].into_iter().cycle()) {
         let flips = [delta.and_bit(inv & 1 == 1), delta.and_bit(inv & 2 == 2)];
-        let gate = u64::MAX - 20 + len as u64 * 0x1_0000_0001;
+        let gate = (u64::MAX - 20).wrapping_add(len as u64 * 0x1_0000_0001);
         let mut outs = [vec![Block::ZERO; len], vec![Block::ZERO; len]];
         let mut tables = [vec![0u8; 32 * len], vec![0u8; 32 * len]];
         for ((x, out), t) in [aes, reference].iter().zip(&mut outs).zip(&mut tables) {

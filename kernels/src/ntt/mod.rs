@@ -471,8 +471,8 @@ macro_rules! ntt_plan {
             }
 
             /// [`Self::forward`] without the final reduction: each output is congruent to the
-            /// transform mod q and below 64q (below 4q in a [`Reduction::Shoup52`] or
-            /// [`Reduction::Fp52`] plan), which
+            /// transform mod q and below 64q where q < 2^56 (below 4q for larger q and in a
+            /// [`Reduction::Shoup52`] or [`Reduction::Fp52`] plan), which
             /// every prepared product accepts as its first operand (`mul_prepared`, `_pair`,
             /// `_sum`): for operands that are only ever multiplied. Lazy on avx2 (u64) and
             /// avx512; other backends return reduced values.
