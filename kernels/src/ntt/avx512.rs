@@ -164,7 +164,7 @@ macro_rules! avx512_traversal {
     ($W:ty, $feat:literal, radix4 = $radix4:literal, fuse3 = $fuse3:literal) => {
         use crate::ntt::kind::{MONT, WIDE};
 
-        /// Whether the big stages run two at a time ([`fwd_stage2`], [`inv_stage2`]): fewer
+        /// Whether the big stages run two at a time ([`stage2`]): fewer
         /// loads and stores, more live registers (a loss where the product needs many).
         const RADIX4: bool = $radix4;
         /// Whether the stages with half 4, 2, 1 run in registers ([`fwd_last3`], [`inv_first3`];
@@ -370,10 +370,11 @@ macro_rules! avx512_traversal {
         /// n ≤ 8192 on a Zen 4, whose stages are bound by the butterflies' arithmetic).
         const BLOCK: usize = 2048;
 
-        /// A forward stage over `a`: groups of 2·`half` elements, group i with twiddle k0 + i.
+        /// A stage over `a` (forward or inverse butterflies, `FWD`): groups of 2·`half`
+        /// elements, group i with twiddle k0 + i.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn fwd_stage<const R: u8>(
+        fn stage<const R: u8, const FWD: bool>(
             a: &mut [$W],
             half: usize,
             k0: usize,
@@ -386,19 +387,24 @@ macro_rules! avx512_traversal {
                 let (xs, ys) = group.split_at_mut(half);
                 // Exact L-element chunks: the loads and stores need no bounds checks.
                 for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
-                    let (x, y) = bf_fwd::<R>(ld(xc, 0), ld(yc, 0), w, ws, c);
+                    let (x, y) = if FWD {
+                        bf_fwd::<R>(ld(xc, 0), ld(yc, 0), w, ws, c)
+                    } else {
+                        bf_inv::<R>(ld(xc, 0), ld(yc, 0), w, ws, c)
+                    };
                     st(xc, 0, x);
                     st(yc, 0, y);
                 }
             }
         }
 
-        /// Two forward stages over `a` at once (radix 4: four loads and four stores per four
-        /// butterflies instead of eight): groups of 4·`qtr` elements; group i's first stage (half
-        /// 2·qtr) takes twiddle k = k0 + i, its two halves' second stage (half qtr) 2k and 2k + 1.
+        /// Two stages over `a` at once (radix 4: four loads and stores per four butterflies
+        /// instead of eight): groups of 4·`qtr` elements; group i's stage of half 2·qtr takes
+        /// twiddle k = k0 + i, the stage of half qtr in its two halves 2k and 2k + 1. Forward
+        /// (`FWD`): the half-2·qtr stage first; inverse: the half-qtr stage first.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn fwd_stage2<const R: u8>(
+        fn stage2<const R: u8, const FWD: bool>(
             a: &mut [$W],
             qtr: usize,
             k0: usize,
@@ -420,75 +426,23 @@ macro_rules! avx512_traversal {
                     .zip(g2.chunks_exact_mut(L).zip(g3.chunks_exact_mut(L)));
                 for ((c0, c1), (c2, c3)) in chunks {
                     let (x0, x1, x2, x3) = (ld(c0, 0), ld(c1, 0), ld(c2, 0), ld(c3, 0));
-                    let (x0, x2) = bf_fwd::<R>(x0, x2, w, ws, c);
-                    let (x1, x3) = bf_fwd::<R>(x1, x3, w, ws, c);
-                    let (x0, x1) = bf_fwd::<R>(x0, x1, w0, ws0, c);
-                    let (x2, x3) = bf_fwd::<R>(x2, x3, w1, ws1, c);
+                    let (x0, x1, x2, x3) = if FWD {
+                        let (x0, x2) = bf_fwd::<R>(x0, x2, w, ws, c);
+                        let (x1, x3) = bf_fwd::<R>(x1, x3, w, ws, c);
+                        let (x0, x1) = bf_fwd::<R>(x0, x1, w0, ws0, c);
+                        let (x2, x3) = bf_fwd::<R>(x2, x3, w1, ws1, c);
+                        (x0, x1, x2, x3)
+                    } else {
+                        let (x0, x1) = bf_inv::<R>(x0, x1, w0, ws0, c);
+                        let (x2, x3) = bf_inv::<R>(x2, x3, w1, ws1, c);
+                        let (x0, x2) = bf_inv::<R>(x0, x2, w, ws, c);
+                        let (x1, x3) = bf_inv::<R>(x1, x3, w, ws, c);
+                        (x0, x1, x2, x3)
+                    };
                     st(c0, 0, x0);
                     st(c1, 0, x1);
                     st(c2, 0, x2);
                     st(c3, 0, x3);
-                }
-            }
-        }
-
-        /// Two inverse stages over `a` at once (the mirror of [`fwd_stage2`]): groups of 4·`qtr`
-        /// elements; group i's halves' first stage (half qtr) takes twiddles 2k and 2k + 1, its
-        /// second stage (half 2·qtr) k = k0 + i.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn inv_stage2<const R: u8>(
-            a: &mut [$W],
-            qtr: usize,
-            k0: usize,
-            tw: &[$W],
-            tws: &[$W],
-            c: &Consts,
-        ) {
-            for (i, group) in a.chunks_exact_mut(4 * qtr).enumerate() {
-                let k = k0 + i;
-                let (w, ws) = (splat(tw[k]), splat(tws[k]));
-                let (w0, ws0) = (splat(tw[2 * k]), splat(tws[2 * k]));
-                let (w1, ws1) = (splat(tw[2 * k + 1]), splat(tws[2 * k + 1]));
-                let (g01, g23) = group.split_at_mut(2 * qtr);
-                let (g0, g1) = g01.split_at_mut(qtr);
-                let (g2, g3) = g23.split_at_mut(qtr);
-                let chunks = g0
-                    .chunks_exact_mut(L)
-                    .zip(g1.chunks_exact_mut(L))
-                    .zip(g2.chunks_exact_mut(L).zip(g3.chunks_exact_mut(L)));
-                for ((c0, c1), (c2, c3)) in chunks {
-                    let (x0, x1, x2, x3) = (ld(c0, 0), ld(c1, 0), ld(c2, 0), ld(c3, 0));
-                    let (x0, x1) = bf_inv::<R>(x0, x1, w0, ws0, c);
-                    let (x2, x3) = bf_inv::<R>(x2, x3, w1, ws1, c);
-                    let (x0, x2) = bf_inv::<R>(x0, x2, w, ws, c);
-                    let (x1, x3) = bf_inv::<R>(x1, x3, w, ws, c);
-                    st(c0, 0, x0);
-                    st(c1, 0, x1);
-                    st(c2, 0, x2);
-                    st(c3, 0, x3);
-                }
-            }
-        }
-
-        /// An inverse stage over `a`: groups of 2·`half` elements, group i with twiddle k0 + i.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn inv_stage<const R: u8>(
-            a: &mut [$W],
-            half: usize,
-            k0: usize,
-            tw: &[$W],
-            tws: &[$W],
-            c: &Consts,
-        ) {
-            for (i, group) in a.chunks_exact_mut(2 * half).enumerate() {
-                let (w, ws) = (splat(tw[k0 + i]), splat(tws[k0 + i]));
-                let (xs, ys) = group.split_at_mut(half);
-                for (xc, yc) in xs.chunks_exact_mut(L).zip(ys.chunks_exact_mut(L)) {
-                    let (x, y) = bf_inv::<R>(ld(xc, 0), ld(yc, 0), w, ws, c);
-                    st(xc, 0, x);
-                    st(yc, 0, y);
                 }
             }
         }
@@ -508,11 +462,11 @@ macro_rules! avx512_traversal {
             let mut half = n / 2;
             while 2 * half > block {
                 if RADIX4 && half / 2 >= L && half > block {
-                    fwd_stage2::<R>(a, half / 2, m, tw, tws, &c);
+                    stage2::<R, true>(a, half / 2, m, tw, tws, &c);
                     half >>= 2;
                     m <<= 2;
                 } else {
-                    fwd_stage::<R>(a, half, m, tw, tws, &c);
+                    stage::<R, true>(a, half, m, tw, tws, &c);
                     half >>= 1;
                     m <<= 1;
                 }
@@ -523,13 +477,13 @@ macro_rules! avx512_traversal {
                     // This block's groups are j·block/(2h).. of the stage's mh.
                     let k0 = mh + j * (block / (2 * h));
                     if RADIX4 && h / 2 >= L {
-                        fwd_stage2::<R>(blk, h / 2, k0, tw, tws, &c);
+                        stage2::<R, true>(blk, h / 2, k0, tw, tws, &c);
                         h >>= 2;
                         mh <<= 2;
                         continue;
                     }
                     if h >= L {
-                        fwd_stage::<R>(blk, h, k0, tw, tws, &c);
+                        stage::<R, true>(blk, h, k0, tw, tws, &c);
                     } else if let (true, Some(lanes)) = (FUSE3, t.lanes.as_ref()) {
                         // h = 4: this and the last two stages at once; the block's first
                         // 16-element block is (k0 − n/8)/2.
@@ -566,7 +520,7 @@ macro_rules! avx512_traversal {
                     if RADIX4 && h >= L && stages_in_block(2 * h) {
                         // Stages h and 2h; the second's groups are j·block/(4h).. of n/(4h).
                         let k0 = n / (4 * h) + j * (block / (4 * h));
-                        inv_stage2::<R>(blk, h, k0, tw, tws, &c);
+                        stage2::<R, false>(blk, h, k0, tw, tws, &c);
                         h <<= 2;
                         continue;
                     }
@@ -574,7 +528,7 @@ macro_rules! avx512_traversal {
                     if h < L {
                         small_stage::<R, false>(blk, h, k0, tw, tws, &c, false);
                     } else {
-                        inv_stage::<R>(blk, h, k0, tw, tws, &c);
+                        stage::<R, false>(blk, h, k0, tw, tws, &c);
                     }
                     h <<= 1;
                 }
@@ -586,11 +540,11 @@ macro_rules! avx512_traversal {
             let mut m = n / (2 * half);
             while m > last {
                 if RADIX4 && m / 2 > last {
-                    inv_stage2::<R>(a, half, m / 2, tw, tws, &c);
+                    stage2::<R, false>(a, half, m / 2, tw, tws, &c);
                     half <<= 2;
                     m >>= 2;
                 } else {
-                    inv_stage::<R>(a, half, m, tw, tws, &c);
+                    stage::<R, false>(a, half, m, tw, tws, &c);
                     half <<= 1;
                     m >>= 1;
                 }
