@@ -113,7 +113,7 @@ pub enum WarmUpClient {
 /// pair and this process serves the other: no address, so no other process can take part.
 /// The server's memory is warmed as by [`warm_up`], but what this process peaks at and keeps
 /// resident afterwards is a session's only; the client's tables and keys live in the child
-/// (~0.74 GB for MiniONN-CIFAR), which the machine still needs beside the server's while the
+/// (~0.76 GB for MiniONN-CIFAR), which the machine still needs beside the server's while the
 /// warm-up runs. Everything ends within `deadline` (the child is killed then). If `exe` cannot
 /// be started, or off Unix, the warm-up runs in this process and a warning says so.
 pub fn warm_up_in_child(
