@@ -145,7 +145,7 @@ pub fn warm_up_in_child(
                 theirs,
             )))
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::piped())
             .spawn();
         let mut child = match spawned {
             Ok(child) => KillOnDrop(child),
@@ -157,6 +157,25 @@ pub fn warm_up_in_child(
                 return Ok((warm_up(server, queries)?, WarmUpClient::InProcess));
             }
         };
+        // What the child prints goes to this process's log as events (plain lines would break
+        // `--log-format json`); its last line is kept for the error below.
+        let said = Arc::new(std::sync::Mutex::new(None::<String>));
+        let relay = child.0.stderr.take().map(|stderr| {
+            let said = said.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(|l| l.ok())
+                {
+                    tracing::warn!("warm-up client: {line}");
+                    let kept: String = line.chars().take(300).collect();
+                    if let Ok(mut s) = said.lock() {
+                        *s = Some(kept);
+                    }
+                }
+            })
+        });
         // The session runs on a thread that then exits, so that its allocator arena (kept
         // grown: `kernels::mem::retain_freed_memory`) goes back to glibc's free list, where the
         // first connection's thread takes it up; on this thread it would stay with this thread.
@@ -175,12 +194,19 @@ pub fn warm_up_in_child(
         })?;
         if let Err(e) = served {
             // The child's own end (a crash, a refusal) says more than the closed socket.
-            let status = wait_for_exit(&mut child.0, Duration::from_secs(2));
-            return Err(match status {
-                Some(status) => {
-                    format!("warm-up session failed: {e} (the client process: {status})")
-                }
-                None => format!("warm-up session failed: {e}"),
+            let Some(status) = wait_for_exit(&mut child.0, Duration::from_secs(2)) else {
+                return Err(format!("warm-up session failed: {e}").into());
+            };
+            // Its stderr is closed once it has exited: the relay ends.
+            if let Some(relay) = relay {
+                let _ = relay.join();
+            }
+            let said = said.lock().ok().and_then(|s| s.clone());
+            return Err(match said {
+                Some(line) => format!(
+                    "warm-up session failed: {e} (the client process: {status}; it said: {line})"
+                ),
+                None => format!("warm-up session failed: {e} (the client process: {status})"),
             }
             .into());
         }

@@ -138,14 +138,19 @@ fn warm_up_runs_private_queries_in_process() {
     let (took, ran) = cli::warm_up_in_child(&server, 1, missing, deadline).unwrap();
     assert!(took > std::time::Duration::ZERO);
     assert_eq!(ran, cli::WarmUpClient::InProcess);
-    // A child that exits without a session: a prompt error that says how it ended.
+    // A child that exits without a session: a prompt error that says how it ended, and what
+    // it printed last (`sh` cannot open a script named `warm-up-client`).
     #[cfg(unix)]
-    for (exe, status) in [("true", "exit status: 0"), ("false", "exit status: 1")] {
+    for (exe, says) in [
+        ("true", "exit status: 0)"),
+        ("false", "exit status: 1)"),
+        ("sh", "warm-up-client"),
+    ] {
         let err = cli::warm_up_in_child(&server, 1, std::path::Path::new(exe), deadline)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("warm-up session failed") && err.contains(status),
+            err.contains("warm-up session failed") && err.contains(says),
             "{exe}: {err}"
         );
     }
