@@ -78,13 +78,9 @@ pub fn warm_up(server: &Arc<Server>, queries: usize) -> CliResult<Duration> {
     let serving = std::thread::Builder::new()
         .name("gazelle-warmup".into())
         .spawn(move || srv.serve_session(&mut server_end, |_| {}).map(|_| ()))?;
-    let model = server.model();
     let mut run = || -> std::result::Result<(), ProtocolError> {
-        let mut client = Client::connect(&mut client_end, model.clone(), server.param_set())?;
-        for img in nn::eval::synthetic_images(model, queries, 11) {
-            client.query(&model.input().encode_fixed(&img))?;
-        }
-        client.finish()
+        let client = Client::connect(&mut client_end, server.model().clone(), server.param_set())?;
+        synthetic_queries(client, queries)
     };
     let ran = run();
     drop(client_end);
@@ -251,13 +247,21 @@ pub fn warm_up_client(param_set: ParamSetId, queries: usize) -> CliResult<()> {
         .into());
     }
     let mut ch = TcpChannel::unix(stream, SESSION_TIMEOUT);
-    let mut client = Client::connect_served(&mut ch, param_set)?;
+    synthetic_queries(Client::connect_served(&mut ch, param_set)?, queries)?;
+    Ok(())
+}
+
+/// A warm-up's queries, in this process or a child: `queries` private queries on synthetic
+/// inputs (the same ones every time), then goodbye.
+fn synthetic_queries<C: crate::channel::Channel>(
+    mut client: Client<'_, C>,
+    queries: usize,
+) -> std::result::Result<(), ProtocolError> {
     let model = client.model().clone();
     for img in nn::eval::synthetic_images(&model, queries, 11) {
         client.query(&model.input().encode_fixed(&img))?;
     }
-    client.finish()?;
-    Ok(())
+    client.finish()
 }
 
 /// A child process killed (and reaped) when dropped, unless it has exited.
