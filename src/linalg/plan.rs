@@ -22,11 +22,11 @@
 //! Methods:
 //! * [`Method::MatVec`] with block b (a power of two ≤ c, where c = next_pow2(n_in) capped at
 //!   a row): the input is cut into chunks of c, each replicated along both rows of one
-//!   ciphertext; each output ciphertext covers 2b outputs (b per row) with b diagonals per
-//!   input chunk (inner rotations 0..b, shared across output ciphertexts) and a tail of
-//!   log2(c/b) rotate-and-add steps. b = 1 is the naive method (one product per row, then a
-//!   full rotate-and-add), b = c the diagonal (Halevi–Shoup) method, anything between is
-//!   Gazelle's hybrid.
+//!   ciphertext (r/c windows per row); each output ciphertext covers 2·(r/c)·b outputs (b per
+//!   window) with b diagonals per input chunk (inner rotations 0..b, shared across output
+//!   ciphertexts) and a tail of log2(c/b) rotate-and-add steps inside each window. b = 1 is
+//!   the naive method (one product per chunk, then a full rotate-and-add), b = c the diagonal
+//!   (Halevi–Shoup) method, anything between is Gazelle's hybrid.
 //! * [`Method::ConvInputRotation`] / [`Method::ConvOutputRotation`]: channels packed in blocks
 //!   of a grid Hg × Wg (several per row, rows filled in turn; channels that fill less than a
 //!   row are spread at a power-of-two stride, so that block shifts are cyclic over them);
@@ -71,6 +71,15 @@ pub enum Method {
     /// giant block shifts. `baby = 1` is the output-rotation variant.
     ConvBabyGiant {
         /// Block shifts taken on the input side.
+        baby: usize,
+    },
+    /// [`Method::ConvBabyGiant`] for layers whose channels fill at most one row (a power of
+    /// two of blocks, row 1 otherwise empty): row 1 carries the input again, shifted by half
+    /// the blocks, so one product serves block shift k in row 0 and k + blocks/2 in row 1.
+    /// Half the products and giant steps; each output element is the sum of its slots in the
+    /// two rows (partial sums, added by the parties as a client tail's).
+    ConvTwoRows {
+        /// Block shifts taken on the input side (a power of two ≤ blocks/2).
         baby: usize,
     },
     /// Stride-1 convolution with each input channel in its own ciphertext, replicated in every
@@ -206,13 +215,20 @@ impl Schedule {
             (LayerShape::Fc { n_in, n_out }, Method::MatVec { block }) => {
                 matvec(params, *n_in, *n_out, block)?
             }
-            (LayerShape::Conv(c), Method::ConvInputRotation) => conv(params, c, None, false)?,
-            (LayerShape::Conv(c), Method::ConvOutputRotation) => conv(params, c, Some(1), false)?,
+            (LayerShape::Conv(c), Method::ConvInputRotation) => {
+                conv(params, c, None, false, false)?
+            }
+            (LayerShape::Conv(c), Method::ConvOutputRotation) => {
+                conv(params, c, Some(1), false, false)?
+            }
             (LayerShape::Conv(c), Method::ConvBabyGiant { baby }) if baby >= 1 => {
-                conv(params, c, Some(baby), false)?
+                conv(params, c, Some(baby), false, false)?
+            }
+            (LayerShape::Conv(c), Method::ConvTwoRows { baby }) if baby.is_power_of_two() => {
+                conv(params, c, Some(baby), false, true)?
             }
             (LayerShape::Conv(c), Method::ConvPhaseMajor { output_rotation }) if c.stride > 1 => {
-                conv(params, c, output_rotation.then_some(1), true)?
+                conv(params, c, output_rotation.then_some(1), true, false)?
             }
             (LayerShape::Conv(c), Method::ConvReplicated) => conv_replicated(params, c)?,
             _ => {
@@ -243,7 +259,7 @@ impl Schedule {
             outs,
             inner,
             cost: Cost::default(),
-            partial_sums: false,
+            partial_sums: matches!(method, Method::ConvTwoRows { .. }),
         };
         s.cost = s.count();
         Ok(s)
@@ -309,6 +325,13 @@ impl Schedule {
                         .map(|e| 1usize << e)
                         .take_while(|&b| b < bpr)
                         .map(|baby| Method::ConvBabyGiant { baby }),
+                );
+                // Refused by `conv_two_rows` unless the channels fill at most one row.
+                m.extend(
+                    (0..)
+                        .map(|e| 1usize << e)
+                        .take_while(|&b| 2 * b <= bpr)
+                        .map(|baby| Method::ConvTwoRows { baby }),
                 );
                 if c.stride == 1 && !c.depthwise_sum {
                     m.push(Method::ConvReplicated);
@@ -495,7 +518,8 @@ impl Schedule {
     }
 
     /// The method's name: `naive`, `diagonal`, `hybrid(b)`, `input-rotation`,
-    /// `output-rotation`, `baby-giant(b)`, `replicated-input` or `phase-major …`.
+    /// `output-rotation`, `baby-giant(b)`, `two-row baby-giant(b)`, `replicated-input` or
+    /// `phase-major …`.
     pub fn method_name(&self) -> String {
         match (self.method, self.shape) {
             (Method::MatVec { block: 1 }, _) => "naive".into(),
@@ -508,6 +532,7 @@ impl Schedule {
             (Method::ConvInputRotation, _) => "input-rotation".into(),
             (Method::ConvOutputRotation, _) => "output-rotation".into(),
             (Method::ConvBabyGiant { baby }, _) => format!("baby-giant({baby})"),
+            (Method::ConvTwoRows { baby }, _) => format!("two-row baby-giant({baby})"),
             (Method::ConvReplicated, _) => "replicated-input".into(),
             (
                 Method::ConvPhaseMajor {
@@ -594,10 +619,13 @@ fn matvec(params: &Parameters, n_in: usize, n_out: usize, block: usize) -> Resul
                 .collect()
         })
         .collect();
-    let per_ct = 2 * block;
+    // A row holds r/c windows of c slots, each a copy of the chunk; window m of row `row`
+    // accumulates outputs (row·windows + m)·b .. + b of the ciphertext.
+    let windows = r / c;
+    let per_ct = 2 * windows * block;
     let m = n_out.div_ceil(per_ct);
-    let elem = |ct: usize, row: usize, j: usize| {
-        let a = ct * per_ct + row * block + j;
+    let elem = |ct: usize, row: usize, col: usize| {
+        let a = ct * per_ct + (row * windows + col / c) * block + col % block;
         if a < n_out {
             a as u32
         } else {
@@ -616,21 +644,12 @@ fn matvec(params: &Parameters, n_in: usize, n_out: usize, block: usize) -> Resul
         .collect();
     let doublings = (c / block).trailing_zeros();
     for ct in 0..m {
-        let acc: Vec<u32> = (0..n)
-            .map(|s| {
-                let (row, col) = (s / r, s % r);
-                if col < c {
-                    elem(ct, row, col % block)
-                } else {
-                    EMPTY
-                }
-            })
-            .collect();
+        let acc: Vec<u32> = (0..n).map(|s| elem(ct, s / r, s % r)).collect();
+        // After the tail, output (window, j) sits at the window's slot j.
         let fin: Vec<u32> = (0..n)
             .map(|s| {
-                let (row, col) = (s / r, s % r);
-                if col < block {
-                    elem(ct, row, col)
+                if s % c < block {
+                    elem(ct, s / r, s % r)
                 } else {
                     EMPTY
                 }
@@ -706,11 +725,13 @@ fn blocks_per_row(r: usize, bg: usize, c: &ConvShape, phase_major: bool) -> usiz
     }
 }
 
+/// The channel-packed methods (see the module doc); `two_rows`: [`Method::ConvTwoRows`].
 fn conv(
     params: &Parameters,
     c: &ConvShape,
     baby: Option<usize>,
     phase_major: bool,
+    two_rows: bool,
 ) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
     let st = c.stride;
@@ -749,22 +770,63 @@ fn conv(
     };
     let in_n = n_vc.div_ceil(bpc);
     let out_n = c.c_out.div_ceil(bpc);
+    // Two rows: every channel in row 0 at its block and the row cyclic over the blocks; row 1
+    // holds input channel v at block v + half (mod bpr), so that a shift by k ≥ half blocks
+    // in row 0 is one by k − half in row 1.
+    let half = bpr / 2;
+    if two_rows {
+        let refuse = |reason: String| {
+            Err(LinalgError::Unsupported {
+                method: format!("conv (two rows, baby steps {baby:?})"),
+                reason,
+            })
+        };
+        let baby = baby.unwrap_or(0);
+        if phase_major || !bpr.is_power_of_two() || bpr < 2 || grid.bg * bpr != r {
+            return refuse(format!(
+                "{bpr} blocks of {} slots do not fill a row",
+                grid.bg
+            ));
+        }
+        if n_vc.max(c.c_out) > bpr {
+            return refuse(format!(
+                "{} channels fill more than one row of {bpr} blocks",
+                n_vc.max(c.c_out)
+            ));
+        }
+        if !baby.is_power_of_two() || baby > half {
+            return refuse(format!("baby steps {baby} must be a power of two ≤ {half}"));
+        }
+    }
     // Input position of element (ci, iy, ix): polyphase sub-image (iy mod s, ix mod s).
     let in_pos = |ci: usize, iy: usize, ix: usize| {
         let vc = virtual_channel(ci, iy % st, ix % st);
         let (ct, base) = grid.block(vc);
         (ct, base + (iy / st) * grid.wg + ix / st)
     };
+    // The slot of block v's copy in row 1 (two rows).
+    let twin = |v: usize| r + ((v + half) % bpr) * grid.bg;
     let mut in_cts = vec![vec![EMPTY; n]; in_n];
     for ci in 0..c.c_in {
         for iy in 0..c.h {
             for ix in 0..c.w {
                 let (ct, s) = in_pos(ci, iy, ix);
-                in_cts[ct][s] = ((ci * c.h + iy) * c.w + ix) as u32;
+                let e = ((ci * c.h + iy) * c.w + ix) as u32;
+                in_cts[ct][s] = e;
+                if two_rows {
+                    in_cts[ct][twin(s / grid.bg) + s % grid.bg] = e;
+                }
             }
         }
     }
-    let out_cts = grid.output_cts(c, n);
+    let mut out_cts = grid.output_cts(c, n);
+    if two_rows {
+        // Each output element in both rows: the row-0 and row-1 partial sums.
+        for ct in &mut out_cts {
+            let (row0, row1) = ct.split_at_mut(r);
+            row1.copy_from_slice(row0);
+        }
+    }
     // For every (output ct, input ct, slot difference d) that links a connected pair: the
     // inner part s of d (d itself, or the kernel offset for the output-rotation variant).
     //
@@ -813,7 +875,7 @@ fn conv(
         seen.into_iter().collect::<Vec<_>>()
     };
     for co in 0..c.c_out {
-        let (o, jb) = grid.block(co);
+        let (o, jb0) = grid.block(co);
         let chans = if c.depthwise_sum {
             co..co + 1
         } else {
@@ -822,7 +884,13 @@ fn conv(
         for ci in chans {
             for a in 0..st {
                 for b in 0..st {
-                    let (i, qb) = grid.block(virtual_channel(ci, a, b));
+                    let vc = virtual_channel(ci, a, b);
+                    let (i, mut qb) = grid.block(vc);
+                    let mut jb = jb0;
+                    // Two rows: block shifts of half or more are taken in row 1.
+                    if two_rows && (vc + bpr - co) % bpr >= half {
+                        (jb, qb) = (jb + r, twin(vc));
+                    }
                     let list = memo
                         .entry((jb, qb, a, b))
                         .or_insert_with(|| sweep(jb, qb, a, b));
@@ -836,6 +904,19 @@ fn conv(
                         }
                     }
                 }
+            }
+        }
+    }
+    if two_rows {
+        // Every product acts on both rows: a pair reached at difference d in one row is
+        // reached at d ± half a row in the other, so no difference may occur with its twin.
+        for base in (0..out_n * in_n).map(|k| k * 2 * r) {
+            let row = &split[base..base + r];
+            if (0..r / 2).any(|d| row[d] != EMPTY && row[d + r / 2] != EMPTY) {
+                return Err(LinalgError::Unsupported {
+                    method: format!("conv (two rows, baby steps {baby:?})"),
+                    reason: "a slot difference and its half-row twin both occur".into(),
+                });
             }
         }
     }

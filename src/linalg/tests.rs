@@ -390,12 +390,13 @@ fn cost(p: &Arc<Parameters>, shape: LayerShape, m: Method) -> Cost {
 
 #[test]
 fn cost_model_matches_hand_formulas() {
-    let p = params(ParamSetId::Gazelle4096); // rows of R = 2048
-                                             // FC 784→128: chunk c = 1024; block b gives ⌈128/2b⌉ output cts, b products each,
-                                             // b − 1 hoisted rotations, log2(1024/b) rotate-and-add steps per output ct.
+    // Rows of R = 2048. FC 784→128: chunk c = 1024, two windows per row; block b gives
+    // ⌈128/4b⌉ output cts, b products each, b − 1 hoisted rotations, log2(1024/b)
+    // rotate-and-add steps per output ct.
+    let p = params(ParamSetId::Gazelle4096);
     for e in 0..=10u32 {
         let b = 1usize << e;
-        let out = 128usize.div_ceil(2 * b);
+        let out = 128usize.div_ceil(4 * b);
         let want = Cost {
             in_cts: 1,
             out_cts: out,
@@ -730,7 +731,7 @@ fn every_conv_method_replays_the_reference_on_random_shapes() {
     println!("random conv shapes: seed {seed:#x}");
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut below = |k: usize| (rng.next_u64() % k as u64) as usize;
-    let (mut checked, mut failures) = (0, Vec::new());
+    let (mut checked, mut two_rows, mut failures) = (0, 0, Vec::new());
     for n in [256usize, 512] {
         let two_n = 2 * n as u64;
         let params = Arc::new(
@@ -785,10 +786,12 @@ fn every_conv_method_replays_the_reference_on_random_shapes() {
                 },
             ];
             methods.extend([2, 3, 4, 8, 16].map(|baby| Method::ConvBabyGiant { baby }));
+            methods.extend([1, 2, 4, 8].map(|baby| Method::ConvTwoRows { baby }));
             for m in methods {
                 // A refusal (Unsupported) is fine; a schedule must be right.
                 if let Ok(s) = Schedule::new(&params, &shape, m) {
                     checked += 1;
+                    two_rows += matches!(m, Method::ConvTwoRows { .. }) as usize;
                     if replay(&s, &w, &x) != want {
                         failures.push(format!("n={n} {} {m:?}", shape.describe()));
                     }
@@ -797,5 +800,7 @@ fn every_conv_method_replays_the_reference_on_random_shapes() {
         }
     }
     assert!(checked > 500, "only {checked} schedules built");
+    assert!(two_rows > 50, "only {two_rows} two-row schedules built");
+    println!("{checked} schedules replayed, {two_rows} of them two-row");
     assert!(failures.is_empty(), "seed {seed:#x}: {failures:?}");
 }
