@@ -804,3 +804,39 @@ fn every_conv_method_replays_the_reference_on_random_shapes() {
     println!("{checked} schedules replayed, {two_rows} of them two-row");
     assert!(failures.is_empty(), "seed {seed:#x}: {failures:?}");
 }
+
+#[test]
+fn two_row_convolution_and_full_windows_under_encryption() {
+    // Channels that fill half a row (8 blocks of 256 slots in rows of 2048): the two-row
+    // method halves the products and the outer rotations of output rotation and decrypts to
+    // the reference; a mat-vec whose chunk is a sixteenth of a row fits 2·16·b outputs per
+    // ciphertext.
+    let p = params(ParamSetId::Gazelle4096);
+    let shape = conv(8, 8, 10, 10, 3, 1, 1);
+    let or = cost(&p, shape, Method::ConvOutputRotation);
+    for baby in [1, 2, 4] {
+        let s = Schedule::new(&p, &shape, Method::ConvTwoRows { baby }).unwrap();
+        assert!(s.output_is_partial());
+        let c = s.cost();
+        assert_eq!(c.mults, or.mults / 2, "baby {baby}");
+        assert_eq!(c.plain_rotations, 4 / baby - 1, "baby {baby}");
+        check_schedule(&s, 40 + baby as u64, 2);
+    }
+    // Refused: channels beyond one row, or baby steps beyond half of it.
+    assert!(Schedule::new(
+        &p,
+        &conv(8, 32, 10, 10, 3, 1, 1),
+        Method::ConvTwoRows { baby: 1 }
+    )
+    .is_err());
+    assert!(Schedule::new(&p, &shape, Method::ConvTwoRows { baby: 8 }).is_err());
+    let fc = fc(100, 100);
+    for (block, out_cts) in [(1, 4), (2, 2), (4, 1)] {
+        let s = Schedule::new(&p, &fc, Method::MatVec { block })
+            .unwrap()
+            .with_client_tail()
+            .unwrap();
+        assert_eq!(s.cost().out_cts, out_cts, "block {block}");
+        check_schedule(&s, 50 + block as u64, 1);
+    }
+}
