@@ -285,18 +285,7 @@ impl NttForm<'_> {
                 plan.mul_prepared_pair(out, a, poly.prepared_limb(k), acc)
             }
             (_, Some(CompactLimb::Words(b))) => plan.mul_compact_pair(out, a, b, acc),
-            (_, Some(CompactLimb::Packed(b))) => {
-                // Off the linear layers' path (they take `ProductSum`): unpacked into this
-                // thread's buffer, then the word product.
-                thread_local! {
-                    static WORDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-                }
-                WORDS.with_borrow_mut(|words| {
-                    words.resize(params.n, 0);
-                    kernels::ntt::unpack(b, words);
-                    plan.mul_compact_pair(out, a, words, acc);
-                });
-            }
+            (_, Some(CompactLimb::Packed(b))) => plan.mul_compact_pair_packed(out, a, b, acc),
             (NttForm::Compact(..), None) => unreachable!("a compact form has compact limbs"),
         }
     }

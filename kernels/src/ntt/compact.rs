@@ -51,6 +51,9 @@ pub(crate) type FloatPairFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &
 /// [`FloatPairFn`] with b packed ([`pack`]).
 pub(crate) type FloatPairPackedFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u8], bool);
 
+/// [`PairFn`] with b packed ([`pack`]).
+pub(crate) type PairPackedFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u8], bool);
+
 /// The SIMD kernels of one backend.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Kernels {
@@ -59,6 +62,8 @@ pub(crate) struct Kernels {
     pub pair_float: FloatPairFn,
     /// Where the backend reads packed multiplicands with vector permutes (AVX-512BW).
     pub pair_float_packed: Option<FloatPairPackedFn>,
+    /// `pair` with b packed, where `pair_float_packed` is.
+    pub pair_packed: Option<PairPackedFn>,
 }
 
 /// Bits per packed value: every value of a compact prime is below 2^50.
@@ -155,6 +160,34 @@ pub(crate) fn pair_float_packed_scalar(
             [&a[0][r.clone()], &a[1][r]],
             &buf[..m],
             reduce,
+        );
+    }
+}
+
+/// [`pair_scalar`] with b packed: unpacked 64 values at a time into a stack buffer (the
+/// reference of the packed SIMD kernel).
+pub(crate) fn pair_packed_scalar(
+    c: &Consts,
+    out: [&mut [u64]; 2],
+    a: [&[u64]; 2],
+    b: &[u8],
+    acc: bool,
+) {
+    const CHUNK: usize = 64;
+    let [o0, o1] = out;
+    let mut buf = [0u64; CHUNK];
+    for start in (0..o0.len()).step_by(CHUNK) {
+        let m = CHUNK.min(o0.len() - start);
+        for (k, v) in buf[..m].iter_mut().enumerate() {
+            *v = unpack_one(b, start + k);
+        }
+        let r = start..start + m;
+        pair_scalar(
+            c,
+            [&mut o0[r.clone()], &mut o1[r.clone()]],
+            [&a[0][r.clone()], &a[1][r]],
+            &buf[..m],
+            acc,
         );
     }
 }
@@ -317,17 +350,141 @@ mod x86 {
             sum: sum_avx2,
             pair_float: pair_float_avx2,
             pair_float_packed: None,
+            pair_packed: None,
         }
     }
 
-    /// The 8-lane `sum` and `pair_float` with the 4-lane `pair` (the tokens prove AVX-512F/DQ
-    /// and AVX2 with FMA); packed multiplicands where `bw` proves AVX-512BW.
+    /// The 8-lane `sum`, `pair_float` and `pair` (the tokens prove AVX-512F/DQ and AVX2 with
+    /// FMA); packed multiplicands where `bw` proves AVX-512BW.
     pub(super) fn avx512_kernels(_: Avx512, _: Avx2Fma, bw: Option<Avx512Bw>) -> Kernels {
         Kernels {
-            pair: pair_avx2,
+            pair: pair_avx512,
             sum: sum_avx512,
             pair_float: pair_float_avx512,
             pair_float_packed: bw.map(|_| pair_float_packed_avx512 as super::FloatPairPackedFn),
+            pair_packed: bw.map(|_| pair_packed_avx512 as super::PairPackedFn),
+        }
+    }
+
+    /// One 8-lane step of [`super::pair_scalar`] at `i` for both halves: `out_h[i..i + 8]
+    /// (+)= a_h[i..i + 8] ⊙ b mod q` (`bf`: the 8 b values as doubles), each lane the scalar
+    /// result (the module docs' exact remainder, then one conditional add of q; accumulated
+    /// with one conditional subtraction).
+    ///
+    /// # Safety
+    /// AVX-512F; `out` and `a` hold at least `i + 8` values each.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pair_step8(
+        out: [*mut u64; 2],
+        a: [&[u64]; 2],
+        i: usize,
+        bf: __m512d,
+        c: &Consts,
+        acc: bool,
+    ) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let (q, qinv) = (_mm512_set1_pd(c.qf), _mm512_set1_pd(c.qinv));
+        let (qi, qm1) = (
+            _mm512_set1_epi64(c.q as i64),
+            _mm512_set1_epi64(c.q as i64 - 1),
+        );
+        for (o, a) in out.into_iter().zip(a) {
+            // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
+            unsafe {
+                let af = to_f64_8(_mm512_loadu_si512(a.as_ptr().add(i).cast()), magic_i, magic);
+                let h = _mm512_mul_pd(af, bf);
+                let l = _mm512_fmsub_pd(af, bf, h);
+                let k = round_near8(_mm512_mul_pd(h, qinv));
+                let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
+                let neg = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r, _mm512_setzero_pd());
+                let r = _mm512_mask_add_pd(r, neg, r, q);
+                let mut p = _mm512_xor_si512(_mm512_castpd_si512(_mm512_add_pd(r, magic)), magic_i);
+                let dst = o.add(i).cast::<__m512i>();
+                if acc {
+                    let s = _mm512_add_epi64(_mm512_loadu_si512(dst.cast()), p);
+                    p = _mm512_mask_sub_epi64(s, _mm512_cmpgt_epu64_mask(s, qm1), s, qi);
+                }
+                _mm512_storeu_si512(dst.cast(), p);
+            }
+        }
+    }
+
+    /// [`super::pair_scalar`] on 8 lanes.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F (an [`Avx512`] token was taken to reach it).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pair_avx512(c: &Consts, out: [&mut [u64]; 2], a: [&[u64]; 2], b: &[u64], acc: bool) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let [o0, o1] = out;
+        let len = o0
+            .len()
+            .min(o1.len())
+            .min(a[0].len())
+            .min(a[1].len())
+            .min(b.len());
+        let body = len - len % 8;
+        for i in (0..body).step_by(8) {
+            // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads.
+            unsafe {
+                let bf = to_f64_8(_mm512_loadu_si512(b.as_ptr().add(i).cast()), magic_i, magic);
+                pair_step8([o0.as_mut_ptr(), o1.as_mut_ptr()], a, i, bf, c, acc);
+            }
+        }
+        super::pair_scalar(
+            c,
+            [&mut o0[body..len], &mut o1[body..len]],
+            [&a[0][body..len], &a[1][body..len]],
+            &b[body..len],
+            acc,
+        );
+    }
+
+    /// [`pair_avx512`] with b packed ([`super::pack`]): the same operations per lane.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and BW (an [`Avx512Bw`] token was taken to reach it); `b` holds
+    /// [`super::packed_bytes`] of the slices' common length (checked by the caller).
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn pair_packed_avx512(
+        c: &Consts,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u8],
+        acc: bool,
+    ) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let words: [i16; 32] = core::array::from_fn(|i| ((50 * (i / 4)) / 16 + i % 4) as i16);
+        // SAFETY: `words` holds 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
+        let shifts = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+        let mask = _mm512_set1_epi64((1 << super::PACKED_BITS) - 1);
+        let [o0, o1] = out;
+        let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
+        let body = len - len % 8;
+        assert!(b.len() >= super::packed_bytes(body));
+        for i in (0..body).step_by(8) {
+            // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
+            // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned accesses.
+            unsafe {
+                let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
+                let bf = to_f64_8(bi, magic_i, magic);
+                pair_step8([o0.as_mut_ptr(), o1.as_mut_ptr()], a, i, bf, c, acc);
+            }
+        }
+        if body < len {
+            let tail: Vec<u64> = (body..len).map(|k| super::unpack_one(b, k)).collect();
+            super::pair_scalar(
+                c,
+                [&mut o0[body..len], &mut o1[body..len]],
+                [&a[0][body..len], &a[1][body..len]],
+                &tail,
+                acc,
+            );
         }
     }
 
@@ -1011,6 +1168,19 @@ mod tests {
                             (&e0, &e1),
                             "{backend} q={q} len={len} acc={acc}"
                         );
+                        // b packed: the scalar reference and the SIMD kernel.
+                        let mut bp = vec![0u8; packed_bytes(len)];
+                        pack(&b, &mut bp);
+                        let (mut p0, mut p1) = (acc0.clone(), acc0.clone());
+                        pair_packed_scalar(&c, [&mut p0, &mut p1], [&a0, &a1], &bp, acc);
+                        assert_eq!((&p0, &p1), (&e0, &e1), "packed scalar len={len}");
+                        if let Some(f) = k.pair_packed {
+                            let (mut p0, mut p1) = (acc0.clone(), acc0.clone());
+                            // SAFETY: `select` set the packed kernel after taking its token;
+                            // `bp` is packed_bytes(len) long.
+                            unsafe { f(&c, [&mut p0, &mut p1], [&a0, &a1], &bp, acc) };
+                            assert_eq!((&p0, &p1), (&e0, &e1), "{backend} packed len={len}");
+                        }
                     }
                 }
             }

@@ -976,6 +976,36 @@ impl NttPlan64 {
         }
     }
 
+    /// [`Self::mul_compact_pair`] with b packed at 50 bits per value ([`pack`]), the same
+    /// results. Panics if the plan has no compact products, a slice's length is not n, or `b`
+    /// is not [`packed_bytes`]`(n)` long.
+    pub fn mul_compact_pair_packed(
+        &self,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u8],
+        acc: bool,
+    ) {
+        let (c, simd) = self.compact_parts();
+        for x in a.iter() {
+            self.check_len(x.len());
+        }
+        for o in &out {
+            self.check_len(o.len());
+        }
+        assert_eq!(
+            b.len(),
+            packed_bytes(self.n()),
+            "packed multiplicand length"
+        );
+        match simd.and_then(|k| k.pair_packed) {
+            // SAFETY: `compact::select` sets the packed kernel only after taking the AVX-512BW
+            // token; the lengths are checked above.
+            Some(f) => unsafe { f(c, out, a, b, acc) },
+            None => compact::pair_packed_scalar(c, out, a, b, acc),
+        }
+    }
+
     /// The double-precision form of values in [0, q) for [`Self::mul_compact_pair_float`]
     /// (exact; f64 bit patterns in u64 words). Panics if the plan has no compact products or a
     /// slice's length is not n.
