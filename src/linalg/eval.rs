@@ -305,6 +305,9 @@ impl PreparedLayer {
                 .into_iter()
                 .flatten()
                 .collect();
+            // The rotated inputs are done with: their memory goes back before the outer
+            // rotations take theirs (the layer's peak).
+            drop((flat, float));
             // 3. Per output ciphertext: per group, sum its tiles and apply the outer rotation;
             //    the rotated groups are summed before their one division by the special prime
             //    (`RotationSum`), the groups of one output spread over the workers.
