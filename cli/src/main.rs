@@ -61,7 +61,7 @@ enum Command {
         /// half-gates (32 bytes per gate, two thirds of the hashing).
         #[arg(long, default_value = "three-halves")]
         garbling: gazelle::gc::Scheme,
-        /// Memory for the server's prepared weights, in MB (default 500), or `unlimited`:
+        /// Memory for the server's prepared weights, in MB (default 400), or `unlimited`:
         /// beyond it the fewest plaintexts needed are kept as coefficients (7.5× smaller at
         /// the default parameters) and transformed at each use (slower products, the same
         /// replies). A limit given here that cannot be met stops the server; the default
@@ -103,7 +103,7 @@ enum Command {
         /// every client is told which in the handshake.
         #[arg(long, default_value = "three-halves")]
         garbling: gazelle::gc::Scheme,
-        /// Memory for the server's prepared weights, in MB (default 500), or `unlimited`:
+        /// Memory for the server's prepared weights, in MB (default 400), or `unlimited`:
         /// beyond it the fewest plaintexts needed are kept as coefficients (7.5× smaller at
         /// the default parameters) and transformed at each use (slower products, the same
         /// replies). A limit given here that cannot be met stops the server; the default

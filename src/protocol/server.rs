@@ -80,10 +80,11 @@ pub enum WeightsMemory {
 }
 
 impl WeightsMemory {
-    /// The default: 500 MB, not strict (MiniONN-CIFAR's weights are 1206 MB in NTT form; at
-    /// 500 MB a server with one of its sessions stays under 1 GB).
+    /// The default: 400 MB, not strict (MiniONN-CIFAR's weights are 1151 MB in NTT form; at
+    /// 400 MB a server with one of its sessions and the warm-up peaks at 0.97 GB, with the
+    /// online time of 500 MB, perf/RESULTS.md fourteenth session).
     pub const DEFAULT: WeightsMemory = WeightsMemory::Limit {
-        bytes: 500_000_000,
+        bytes: 400_000_000,
         strict: false,
     };
 }
