@@ -51,6 +51,9 @@ pub(crate) type FloatPairFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &
 /// [`FloatPairFn`] with b packed ([`pack`]).
 pub(crate) type FloatPairPackedFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u8], bool);
 
+/// The scalar `pair` and `pair_float` kernels' type.
+pub(crate) type ScalarPairFn = fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u64], bool);
+
 /// [`PairFn`] with b packed ([`pack`]).
 pub(crate) type PairPackedFn = unsafe fn(&Consts, [&mut [u64]; 2], [&[u64]; 2], &[u8], bool);
 
@@ -136,42 +139,16 @@ pub fn unpack_one(src: &[u8], i: usize) -> u64 {
     (w >> shift) & ((1 << PACKED_BITS) - 1)
 }
 
-/// [`pair_float_scalar`] with b packed: unpacked 64 values at a time into a stack buffer, the
-/// same operations (the reference of the packed SIMD kernels).
-pub(crate) fn pair_float_packed_scalar(
-    c: &Consts,
-    acc: [&mut [u64]; 2],
-    a: [&[u64]; 2],
-    b: &[u8],
-    reduce: bool,
-) {
-    const CHUNK: usize = 64;
-    let [o0, o1] = acc;
-    let mut buf = [0u64; CHUNK];
-    for start in (0..o0.len()).step_by(CHUNK) {
-        let m = CHUNK.min(o0.len() - start);
-        for (k, v) in buf[..m].iter_mut().enumerate() {
-            *v = unpack_one(b, start + k);
-        }
-        let r = start..start + m;
-        pair_float_scalar(
-            c,
-            [&mut o0[r.clone()], &mut o1[r.clone()]],
-            [&a[0][r.clone()], &a[1][r]],
-            &buf[..m],
-            reduce,
-        );
-    }
-}
-
-/// [`pair_scalar`] with b packed: unpacked 64 values at a time into a stack buffer (the
-/// reference of the packed SIMD kernel).
-pub(crate) fn pair_packed_scalar(
+/// `kernel(c, out, a, b_chunk, flag)` ([`pair_scalar`] or [`pair_float_scalar`]) over `out`'s
+/// length in chunks of 64, with b packed and each chunk unpacked into a stack buffer: the
+/// scalar references of the packed kernels.
+pub(crate) fn packed_scalar(
+    kernel: ScalarPairFn,
     c: &Consts,
     out: [&mut [u64]; 2],
     a: [&[u64]; 2],
     b: &[u8],
-    acc: bool,
+    flag: bool,
 ) {
     const CHUNK: usize = 64;
     let [o0, o1] = out;
@@ -182,12 +159,12 @@ pub(crate) fn pair_packed_scalar(
             *v = unpack_one(b, start + k);
         }
         let r = start..start + m;
-        pair_scalar(
+        kernel(
             c,
             [&mut o0[r.clone()], &mut o1[r.clone()]],
             [&a[0][r.clone()], &a[1][r]],
             &buf[..m],
-            acc,
+            flag,
         );
     }
 }
@@ -358,11 +335,11 @@ mod x86 {
     /// FMA); packed multiplicands where `bw` proves AVX-512BW.
     pub(super) fn avx512_kernels(_: Avx512, _: Avx2Fma, bw: Option<Avx512Bw>) -> Kernels {
         Kernels {
-            pair: pair_avx512,
+            pair: pair_words_any::<false>,
             sum: sum_avx512,
-            pair_float: pair_float_avx512,
-            pair_float_packed: bw.map(|_| pair_float_packed_avx512 as super::FloatPairPackedFn),
-            pair_packed: bw.map(|_| pair_packed_avx512 as super::PairPackedFn),
+            pair_float: pair_words_any::<true>,
+            pair_float_packed: bw.map(|_| pair_packed_any::<true> as super::FloatPairPackedFn),
+            pair_packed: bw.map(|_| pair_packed_any::<false> as super::PairPackedFn),
         }
     }
 
@@ -411,83 +388,6 @@ mod x86 {
         }
     }
 
-    /// [`super::pair_scalar`] on 8 lanes.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F (an [`Avx512`] token was taken to reach it).
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pair_avx512(c: &Consts, out: [&mut [u64]; 2], a: [&[u64]; 2], b: &[u64], acc: bool) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let [o0, o1] = out;
-        let len = o0
-            .len()
-            .min(o1.len())
-            .min(a[0].len())
-            .min(a[1].len())
-            .min(b.len());
-        let body = len - len % 8;
-        for i in (0..body).step_by(8) {
-            // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads.
-            unsafe {
-                let bf = to_f64_8(_mm512_loadu_si512(b.as_ptr().add(i).cast()), magic_i, magic);
-                pair_step8([o0.as_mut_ptr(), o1.as_mut_ptr()], a, i, bf, c, acc);
-            }
-        }
-        super::pair_scalar(
-            c,
-            [&mut o0[body..len], &mut o1[body..len]],
-            [&a[0][body..len], &a[1][body..len]],
-            &b[body..len],
-            acc,
-        );
-    }
-
-    /// [`pair_avx512`] with b packed ([`super::pack`]): the same operations per lane.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F and BW (an [`Avx512Bw`] token was taken to reach it); `b` holds
-    /// [`super::packed_bytes`] of the slices' common length (checked by the caller).
-    #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn pair_packed_avx512(
-        c: &Consts,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        b: &[u8],
-        acc: bool,
-    ) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let words: [i16; 32] = core::array::from_fn(|i| ((50 * (i / 4)) / 16 + i % 4) as i16);
-        // SAFETY: `words` holds 64 bytes.
-        let idx = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
-        let shifts = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-        let mask = _mm512_set1_epi64((1 << super::PACKED_BITS) - 1);
-        let [o0, o1] = out;
-        let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
-        let body = len - len % 8;
-        assert!(b.len() >= super::packed_bytes(body));
-        for i in (0..body).step_by(8) {
-            // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
-            // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned accesses.
-            unsafe {
-                let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
-                let bf = to_f64_8(bi, magic_i, magic);
-                pair_step8([o0.as_mut_ptr(), o1.as_mut_ptr()], a, i, bf, c, acc);
-            }
-        }
-        if body < len {
-            let tail: Vec<u64> = (body..len).map(|k| super::unpack_one(b, k)).collect();
-            super::pair_scalar(
-                c,
-                [&mut o0[body..len], &mut o1[body..len]],
-                [&a[0][body..len], &a[1][body..len]],
-                &tail,
-                acc,
-            );
-        }
-    }
-
     /// Eight packed values (group `g`: bytes `50g ..`) as u64 lanes: word permute (lane l
     /// takes the 4 16-bit words from `⌊50l/16⌋`), shift right by `50l mod 16`, mask.
     ///
@@ -504,18 +404,27 @@ mod x86 {
         )
     }
 
-    /// [`pair_float_avx512`] with b packed ([`super::pack`]): the same operations per lane.
+    /// The scalar kernel of [`pair_words_any`] and [`pair_packed_any`] (their tails).
+    fn scalar_pair<const FLOAT: bool>() -> super::ScalarPairFn {
+        if FLOAT {
+            super::pair_float_scalar
+        } else {
+            super::pair_scalar
+        }
+    }
+
+    /// [`pair_words_any`] with b packed ([`super::pack`]): the same operations per lane.
     ///
     /// # Safety
     /// The CPU has AVX-512F and BW (an [`Avx512Bw`] token was taken to reach it); `b` holds
     /// [`super::packed_bytes`] of the slices' common length (checked by the caller).
     #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn pair_float_packed_avx512(
+    unsafe fn pair_packed_any<const FLOAT: bool>(
         c: &Consts,
-        acc: [&mut [u64]; 2],
+        out: [&mut [u64]; 2],
         a: [&[u64]; 2],
         b: &[u8],
-        reduce: bool,
+        flag: bool,
     ) {
         let magic_i = _mm512_set1_epi64(MAGIC as i64);
         let magic = _mm512_castsi512_pd(magic_i);
@@ -526,7 +435,7 @@ mod x86 {
         let idx = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
         let shifts = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
         let mask = _mm512_set1_epi64((1 << super::PACKED_BITS) - 1);
-        let [o0, o1] = acc;
+        let [o0, o1] = out;
         let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
         let body = len - len % 8;
         assert!(b.len() >= super::packed_bytes(body));
@@ -536,14 +445,12 @@ mod x86 {
             unsafe {
                 let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
                 let bf = to_f64_8(bi, magic_i, magic);
-                pair_float_step8(
-                    [o0.as_mut_ptr(), o1.as_mut_ptr()],
-                    a,
-                    i,
-                    bf,
-                    (q, qinv),
-                    reduce,
-                );
+                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
+                if FLOAT {
+                    pair_float_step8(dst, a, i, bf, (q, qinv), flag);
+                } else {
+                    pair_step8(dst, a, i, bf, c, flag);
+                }
             }
         }
         if body < len {
@@ -551,13 +458,12 @@ mod x86 {
             for (k, t) in tail[..len - body].iter_mut().enumerate() {
                 *t = super::unpack_one(b, body + k);
             }
-            let (t0, t1) = (&mut o0[body..len], &mut o1[body..len]);
-            super::pair_float_scalar(
+            scalar_pair::<FLOAT>()(
                 c,
-                [t0, t1],
+                [&mut o0[body..len], &mut o1[body..len]],
                 [&a[0][body..len], &a[1][body..len]],
                 &tail[..len - body],
-                reduce,
+                flag,
             );
         }
     }
@@ -610,23 +516,24 @@ mod x86 {
         }
     }
 
-    /// [`super::pair_float_scalar`] on 8 lanes (the same IEEE operations per lane).
+    /// [`super::pair_float_scalar`] (`FLOAT`, `flag`: reduce; the same IEEE operations per
+    /// lane) or [`super::pair_scalar`] (`flag`: accumulate) on 8 lanes.
     ///
     /// # Safety
     /// The CPU has AVX-512F (an [`Avx512`] token was taken to reach it).
     #[target_feature(enable = "avx512f")]
-    unsafe fn pair_float_avx512(
+    unsafe fn pair_words_any<const FLOAT: bool>(
         c: &Consts,
-        acc: [&mut [u64]; 2],
+        out: [&mut [u64]; 2],
         a: [&[u64]; 2],
         b: &[u64],
-        reduce: bool,
+        flag: bool,
     ) {
         let magic_i = _mm512_set1_epi64(MAGIC as i64);
         let magic = _mm512_castsi512_pd(magic_i);
         let q = _mm512_set1_pd(c.qf);
         let qinv = _mm512_set1_pd(c.qinv);
-        let [o0, o1] = acc;
+        let [o0, o1] = out;
         let len = o0
             .len()
             .min(o1.len())
@@ -638,23 +545,20 @@ mod x86 {
             // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores.
             unsafe {
                 let bf = to_f64_8(_mm512_loadu_si512(b.as_ptr().add(i).cast()), magic_i, magic);
-                pair_float_step8(
-                    [o0.as_mut_ptr(), o1.as_mut_ptr()],
-                    a,
-                    i,
-                    bf,
-                    (q, qinv),
-                    reduce,
-                );
+                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
+                if FLOAT {
+                    pair_float_step8(dst, a, i, bf, (q, qinv), flag);
+                } else {
+                    pair_step8(dst, a, i, bf, c, flag);
+                }
             }
         }
-        let (t0, t1) = (&mut o0[body..len], &mut o1[body..len]);
-        super::pair_float_scalar(
+        scalar_pair::<FLOAT>()(
             c,
-            [t0, t1],
+            [&mut o0[body..len], &mut o1[body..len]],
             [&a[0][body..len], &a[1][body..len]],
             &b[body..len],
-            reduce,
+            flag,
         );
     }
 
@@ -1068,7 +972,7 @@ mod tests {
                 let [w0, w1] = &mut want;
                 pair_float_scalar(&c, [w0, w1], [&f0, &f1], &b, reduce);
                 let [g0, g1] = &mut got[0];
-                pair_float_packed_scalar(&c, [g0, g1], [&f0, &f1], &bp, reduce);
+                packed_scalar(pair_float_scalar, &c, [g0, g1], [&f0, &f1], &bp, reduce);
                 for (f, [g0, g1]) in packed_simd.iter().zip(&mut got[1..]) {
                     // SAFETY: `select` set the packed kernel after taking its token; `bp` is
                     // packed_bytes(len) long.
@@ -1172,7 +1076,7 @@ mod tests {
                         let mut bp = vec![0u8; packed_bytes(len)];
                         pack(&b, &mut bp);
                         let (mut p0, mut p1) = (acc0.clone(), acc0.clone());
-                        pair_packed_scalar(&c, [&mut p0, &mut p1], [&a0, &a1], &bp, acc);
+                        packed_scalar(pair_scalar, &c, [&mut p0, &mut p1], [&a0, &a1], &bp, acc);
                         assert_eq!((&p0, &p1), (&e0, &e1), "packed scalar len={len}");
                         if let Some(f) = k.pair_packed {
                             let (mut p0, mut p1) = (acc0.clone(), acc0.clone());

@@ -987,22 +987,12 @@ impl NttPlan64 {
         acc: bool,
     ) {
         let (c, simd) = self.compact_parts();
-        for x in a.iter() {
-            self.check_len(x.len());
-        }
-        for o in &out {
-            self.check_len(o.len());
-        }
-        assert_eq!(
-            b.len(),
-            packed_bytes(self.n()),
-            "packed multiplicand length"
-        );
+        self.check_packed_pair(&out, &a, b);
         match simd.and_then(|k| k.pair_packed) {
             // SAFETY: `compact::select` sets the packed kernel only after taking the AVX-512BW
             // token; the lengths are checked above.
             Some(f) => unsafe { f(c, out, a, b, acc) },
-            None => compact::pair_packed_scalar(c, out, a, b, acc),
+            None => compact::packed_scalar(compact::pair_scalar, c, out, a, b, acc),
         }
     }
 
@@ -1069,23 +1059,26 @@ impl NttPlan64 {
         reduce: bool,
     ) {
         let (c, simd) = self.compact_parts();
-        for x in a.iter() {
-            self.check_len(x.len());
+        self.check_packed_pair(&acc, &a, b);
+        match simd.and_then(|k| k.pair_float_packed) {
+            // SAFETY: `compact::select` sets the packed kernel only after taking the AVX-512BW
+            // token; the lengths are checked above.
+            Some(f) => unsafe { f(c, acc, a, b, reduce) },
+            None => compact::packed_scalar(compact::pair_float_scalar, c, acc, a, b, reduce),
         }
-        for o in &acc {
-            self.check_len(o.len());
+    }
+
+    /// Panics unless the outputs and `a` hold n values each and `b` is [`packed_bytes`]`(n)`
+    /// long (the packed products' contract).
+    fn check_packed_pair(&self, out: &[&mut [u64]; 2], a: &[&[u64]; 2], b: &[u8]) {
+        for len in out.iter().map(|o| o.len()).chain(a.iter().map(|x| x.len())) {
+            self.check_len(len);
         }
         assert_eq!(
             b.len(),
             packed_bytes(self.n()),
             "packed multiplicand length"
         );
-        match simd.and_then(|k| k.pair_float_packed) {
-            // SAFETY: `compact::select` sets the packed kernel only after taking the AVX-512BW
-            // token; the lengths are checked above.
-            Some(f) => unsafe { f(c, acc, a, b, reduce) },
-            None => compact::pair_float_packed_scalar(c, acc, a, b, reduce),
-        }
     }
 
     /// out = acc mod q in [0, q) for a double-precision accumulator of
