@@ -306,7 +306,7 @@ impl PreparedLayer {
                 .flatten()
                 .collect();
             // The rotated inputs are done with: their memory goes back before the outer
-            // rotations take theirs (the layer's peak).
+            // rotations allocate theirs.
             drop((flat, float));
             // 3. Per output ciphertext: per group, sum its tiles and apply the outer rotation;
             //    the rotated groups are summed before their one division by the special prime

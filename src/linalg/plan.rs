@@ -326,7 +326,7 @@ impl Schedule {
                         .take_while(|&b| b < bpr)
                         .map(|baby| Method::ConvBabyGiant { baby }),
                 );
-                // Refused by `conv_two_rows` unless the channels fill at most one row.
+                // Refused by `conv` unless the channels fill at most one row.
                 m.extend(
                     (0..)
                         .map(|e| 1usize << e)

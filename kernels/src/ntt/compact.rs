@@ -111,26 +111,6 @@ pub fn pack(src: &[u64], dst: &mut [u8]) {
     rest[k..].fill(0);
 }
 
-/// Every value of a packed array ([`pack`]) into `dst`, in order: four values (25 bytes) at
-/// a time, each from one unaligned 8-byte load of a 32-byte window (the padding covers the
-/// last window). Panics if `src` is not [`packed_bytes`]`(dst.len())` long.
-pub fn unpack(src: &[u8], dst: &mut [u64]) {
-    assert_eq!(src.len(), packed_bytes(dst.len()), "unpack: packed length");
-    const MASK: u64 = (1 << PACKED_BITS) - 1;
-    let word = |w: &[u8; 32], at: usize| u64::from_le_bytes(w[at..at + 8].try_into().unwrap());
-    let done = dst.len() & !3;
-    for (g, out) in dst.chunks_exact_mut(4).enumerate() {
-        let w: &[u8; 32] = src[25 * g..25 * g + 32].try_into().unwrap();
-        out[0] = word(w, 0) & MASK;
-        out[1] = (word(w, 6) >> 2) & MASK;
-        out[2] = (word(w, 12) >> 4) & MASK;
-        out[3] = (word(w, 18) >> 6) & MASK;
-    }
-    for (i, d) in dst.iter_mut().enumerate().skip(done) {
-        *d = unpack_one(src, i);
-    }
-}
-
 /// Value `i` of a packed array.
 #[inline(always)]
 pub fn unpack_one(src: &[u8], i: usize) -> u64 {
@@ -904,8 +884,8 @@ mod tests {
         }
     }
 
-    /// The bulk unpack gives back every packed value: lengths around the 4-value groups, the
-    /// edge values in every position of a group, random 50-bit values.
+    /// Unpacking gives back every packed value: lengths around the 4-value groups, the edge
+    /// values in every position of a group, random 50-bit values.
     #[test]
     fn unpack_returns_what_pack_stored() {
         let seed = TestRng::fresh_seed();
@@ -926,8 +906,7 @@ mod tests {
             }
             let mut packed = vec![0xa5u8; packed_bytes(len)];
             pack(&vals, &mut packed);
-            let mut back = vec![u64::MAX; len];
-            unpack(&packed, &mut back);
+            let back: Vec<u64> = (0..len).map(|i| unpack_one(&packed, i)).collect();
             assert_eq!(back, vals, "len {len}");
         }
     }

@@ -29,9 +29,7 @@ mod compact;
 #[macro_use]
 mod dispatch;
 mod fp52;
-pub use compact::{
-    pack, packed_bytes, unpack, unpack_one, COMPACT_MAX_BITS, FLOAT_TERMS, PACKED_PAD,
-};
+pub use compact::{pack, packed_bytes, unpack_one, COMPACT_MAX_BITS, FLOAT_TERMS, PACKED_PAD};
 pub use fp52::FP52_MAX_BITS;
 pub(crate) mod scalar;
 
