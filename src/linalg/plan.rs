@@ -592,8 +592,9 @@ pub(crate) fn chunk_size(params: &Parameters, n_in: usize) -> usize {
 
 type Built = (Layout, Layout, Vec<OutPlan>);
 
-/// (output block's first slot, input block's first slot, input phase row, phase column).
-type Placement = (usize, usize, usize, usize);
+/// Where an input block sits relative to an output block: (its first slot's column minus the
+/// output block's, whether the rows differ, input phase row, phase column).
+type Placement = (i64, bool, usize, usize);
 
 fn matvec(params: &Parameters, n_in: usize, n_out: usize, block: usize) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
@@ -830,9 +831,10 @@ fn conv(
     // For every (output ct, input ct, slot difference d) that links a connected pair: the
     // inner part s of d (d itself, or the kernel offset for the output-rotation variant).
     //
-    // The differences depend only on where the two channels' blocks sit inside their
-    // ciphertexts (and on the input phase), so the spatial sweep runs once per such placement
-    // and its distinct (d, s) are reused for every channel pair with that placement.
+    // The differences depend only on where the two channels' blocks sit relative to each other
+    // (blocks lie inside a row, at multiples of the pitch; and on the input phase), so the
+    // spatial sweep runs once per such placement and its distinct (d, s) are reused for every
+    // channel pair with that placement.
     let mut split = vec![EMPTY; out_n * in_n * 2 * r];
     let pad = c.pad as isize;
     let mut memo: std::collections::HashMap<Placement, Vec<(usize, u32)>> =
@@ -891,9 +893,8 @@ fn conv(
                     if two_rows && (vc + bpr - co) % bpr >= half {
                         (jb, qb) = (jb + r, twin(vc));
                     }
-                    let list = memo
-                        .entry((jb, qb, a, b))
-                        .or_insert_with(|| sweep(jb, qb, a, b));
+                    let placement = ((qb % r) as i64 - (jb % r) as i64, qb / r != jb / r, a, b);
+                    let list = memo.entry(placement).or_insert_with(|| sweep(jb, qb, a, b));
                     // The first split seen for a difference is kept: the term (g, s) covers
                     // every pair with that difference, so a second decomposition of d would
                     // only double-count.
