@@ -88,6 +88,10 @@ pub enum Method {
     /// input channels (a network's first layer): c_in ciphertexts go up instead of
     /// ⌈c_in / blocks⌉.
     ConvReplicated,
+    /// [`Method::ConvReplicated`] with each kernel offset split into its column (the inner,
+    /// hoisted rotation) and its row (the outer rotation of a partial sum): k − 1 hoisted and
+    /// k − 1 outer rotations per output ciphertext instead of k² − 1 hoisted.
+    ConvReplicatedRows,
     /// Strided convolution or pooling with the input packed phase-major: polyphase
     /// sub-image (a, b) of every channel goes to its own run of ciphertexts, channel c at the
     /// block its output channel has, so the phases meet slot-aligned (sum pooling needs no
@@ -230,7 +234,8 @@ impl Schedule {
             (LayerShape::Conv(c), Method::ConvPhaseMajor { output_rotation }) if c.stride > 1 => {
                 conv(params, c, output_rotation.then_some(1), true, false)?
             }
-            (LayerShape::Conv(c), Method::ConvReplicated) => conv_replicated(params, c)?,
+            (LayerShape::Conv(c), Method::ConvReplicated) => conv_replicated(params, c, false)?,
+            (LayerShape::Conv(c), Method::ConvReplicatedRows) => conv_replicated(params, c, true)?,
             _ => {
                 return Err(LinalgError::Unsupported {
                     method: format!("{method:?}"),
@@ -335,6 +340,7 @@ impl Schedule {
                 );
                 if c.stride == 1 && !c.depthwise_sum {
                     m.push(Method::ConvReplicated);
+                    m.push(Method::ConvReplicatedRows);
                 }
                 if c.stride > 1 {
                     m.push(Method::ConvPhaseMajor {
@@ -518,8 +524,8 @@ impl Schedule {
     }
 
     /// The method's name: `naive`, `diagonal`, `hybrid(b)`, `input-rotation`,
-    /// `output-rotation`, `baby-giant(b)`, `two-row baby-giant(b)`, `replicated-input` or
-    /// `phase-major …`.
+    /// `output-rotation`, `baby-giant(b)`, `two-row baby-giant(b)`, `replicated-input`,
+    /// `replicated-input baby-giant` or `phase-major …`.
     pub fn method_name(&self) -> String {
         match (self.method, self.shape) {
             (Method::MatVec { block: 1 }, _) => "naive".into(),
@@ -534,6 +540,7 @@ impl Schedule {
             (Method::ConvBabyGiant { baby }, _) => format!("baby-giant({baby})"),
             (Method::ConvTwoRows { baby }, _) => format!("two-row baby-giant({baby})"),
             (Method::ConvReplicated, _) => "replicated-input".into(),
+            (Method::ConvReplicatedRows, _) => "replicated-input baby-giant".into(),
             (
                 Method::ConvPhaseMajor {
                     output_rotation: false,
@@ -963,7 +970,7 @@ fn conv(
 /// channel ci in every block an output channel uses, so output slot p and its input at p + δ
 /// (δ = (ky − pad)·wg + kx − pad) share a block. Refused where a product could reach one
 /// input element twice (two offsets landing on two replicas of it).
-fn conv_replicated(params: &Parameters, c: &ConvShape) -> Result<Built> {
+fn conv_replicated(params: &Parameters, c: &ConvShape, split_rows: bool) -> Result<Built> {
     let (n, r) = (params.n(), params.row_size());
     let unsupported = |reason: String| LinalgError::Unsupported {
         method: "conv (replicated input)".into(),
@@ -1003,12 +1010,23 @@ fn conv_replicated(params: &Parameters, c: &ConvShape) -> Result<Built> {
     let (k, pad) = (c.k as i64, c.pad as i64);
     // Distinct rotations: two kernel offsets can be one slot difference (a kernel wider
     // than the grid row); the plaintext's weight then follows from the elements it links.
-    let mut offsets: Vec<Rot> = (0..k)
-        .flat_map(|ky| (0..k).map(move |kx| (ky - pad) * wg as i64 + kx - pad))
-        .map(|d| Rot::rotate(d, r))
-        .collect();
-    offsets.sort();
-    offsets.dedup();
+    // Each difference d as (outer g, inner s) with g + s = d: (0, d), or split by kernel
+    // row and column; the first split seen of a difference is kept.
+    let mut split: BTreeMap<Rot, (Rot, Rot)> = BTreeMap::new();
+    for ky in 0..k {
+        for kx in 0..k {
+            let (row, col) = ((ky - pad) * wg as i64, kx - pad);
+            let (g, s) = if split_rows {
+                (row, col)
+            } else {
+                (0, row + col)
+            };
+            split
+                .entry(Rot::rotate(row + col, r))
+                .or_insert((Rot::rotate(g, r), Rot::rotate(s, r)));
+        }
+    }
+    let offsets: Vec<Rot> = split.keys().copied().collect();
     // Each connected (output, input) pair exactly once per output ciphertext: an input
     // element reached from one output slot by two rotations would be counted twice.
     let connected = |a: u32, e: u32| {
@@ -1043,17 +1061,24 @@ fn conv_replicated(params: &Parameters, c: &ConvShape) -> Result<Built> {
             }
         }
     }
-    let inner = offsets;
+    let mut groups: BTreeMap<Rot, Vec<Rot>> = BTreeMap::new();
+    for &(g, s) in split.values() {
+        groups.entry(g).or_default().push(s);
+    }
     let outs = out_cts
         .iter()
         .map(|acc| OutPlan {
             acc: acc.clone(),
-            groups: vec![Group {
-                outer: Rot::rotate(0, r),
-                terms: (0..c.c_in)
-                    .flat_map(|i| inner.iter().map(move |&s| Term { in_ct: i, inner: s }))
-                    .collect(),
-            }],
+            groups: groups
+                .iter()
+                .map(|(&outer, inner)| {
+                    let mut terms: Vec<Term> = (0..c.c_in)
+                        .flat_map(|i| inner.iter().map(move |&s| Term { in_ct: i, inner: s }))
+                        .collect();
+                    terms.sort_by_key(|t| (t.in_ct, t.inner));
+                    Group { outer, terms }
+                })
+                .collect(),
             tail: None,
         })
         .collect();

@@ -232,18 +232,28 @@ fn conv_both_methods_odd_shapes_stride_padding_pooling() {
 #[test]
 fn replicated_input_first_layers_and_its_refusal() {
     // The first layers of MiniONN-MNIST and -CIFAR take it at the default set (fewer products
-    // and rotations, one input ciphertext per channel); checked against the reference at a
-    // smaller set with the same packing rule.
+    // and rotations, one input ciphertext per channel), MNIST's 5×5 kernel with its rows as
+    // outer rotations (4 hoisted + 4 outer per output ciphertext instead of 24 hoisted);
+    // checked against the reference at a smaller set with the same packing rule.
     let default = params(ParamSetId::Gazelle8192Hybrid);
-    for shape in [conv(1, 16, 28, 28, 5, 1, 0), conv(3, 64, 32, 32, 3, 1, 1)] {
+    for (shape, method, hoisted, outer) in [
+        (
+            conv(1, 16, 28, 28, 5, 1, 0),
+            Method::ConvReplicatedRows,
+            4,
+            8,
+        ),
+        (conv(3, 64, 32, 32, 3, 1, 1), Method::ConvReplicated, 8, 0),
+    ] {
         let best = Schedule::best(&default, &shape).unwrap();
+        assert_eq!(best.method(), method, "{}", shape.describe());
+        let c = best.cost();
         assert_eq!(
-            best.method(),
-            Method::ConvReplicated,
+            (c.hoisted_rotations / c.in_cts, c.plain_rotations),
+            (hoisted, outer),
             "{}",
             shape.describe()
         );
-        assert_eq!(best.cost().plain_rotations, 0);
     }
     let p = params(ParamSetId::Gazelle4096);
     for (k, shape) in [
@@ -255,9 +265,11 @@ fn replicated_input_first_layers_and_its_refusal() {
     .iter()
     .enumerate()
     {
-        let s = Schedule::new(&p, shape, Method::ConvReplicated).unwrap();
-        assert_eq!(s.input_layout().num_cts(), shape_c_in(shape));
-        check_schedule(&s, 500 + k as u64, 2);
+        for m in [Method::ConvReplicated, Method::ConvReplicatedRows] {
+            let s = Schedule::new(&p, shape, m).unwrap();
+            assert_eq!(s.input_layout().num_cts(), shape_c_in(shape));
+            check_schedule(&s, 500 + k as u64, 2);
+        }
     }
     // A 5×5 kernel on a 3×3 image with two output blocks: an offset reaches a neighbouring
     // block's replica of an element another offset reaches in its own block.
@@ -778,6 +790,7 @@ fn every_conv_method_replays_the_reference_on_random_shapes() {
                 Method::ConvInputRotation,
                 Method::ConvOutputRotation,
                 Method::ConvReplicated,
+                Method::ConvReplicatedRows,
                 Method::ConvPhaseMajor {
                     output_rotation: false,
                 },

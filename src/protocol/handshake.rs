@@ -24,8 +24,9 @@ use crate::net::{recv_msg, send_error, send_msg, NetError, Result};
 /// stride; 11: one Galois key per element for the whole network, its frames carrying each
 /// linear stage's new elements; 12: seeds expand into public polynomials with AES-128 in
 /// counter mode instead of ChaCha8; 13: a mat-vec fills every window of a row with outputs,
-/// and a convolution whose channels fill at most one row may take `two-row baby-giant`).
-pub const PROTOCOL_VERSION: u16 = 13;
+/// and a convolution whose channels fill at most one row may take `two-row baby-giant`; 14: a
+/// replicated-input convolution may take its kernel rows as outer rotations).
+pub const PROTOCOL_VERSION: u16 = 14;
 
 /// Longest credential (access token) in a hello, in bytes.
 pub const MAX_CREDENTIAL: usize = 255;
