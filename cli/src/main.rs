@@ -323,7 +323,7 @@ enum Command {
     },
     /// Internal: the client of `serve`'s warm-up, which `serve` runs in a child process so
     /// that its own memory is a session's only; stdin is `serve`'s end of a socket pair.
-    #[command(name = "warm-up-client", hide = true)]
+    #[command(name = cli::WARM_UP_CLIENT_COMMAND, hide = true)]
     WarmUpClient {
         /// Parameter set of the server.
         #[arg(long)]
@@ -767,7 +767,14 @@ fn write_cert(names: &[String], out: &std::path::Path, days: u32) -> Result<(), 
 fn main() -> ExitCode {
     // Freed buffers stay in the process for the next allocation: the engine's allocate/free
     // churn otherwise re-faults and re-zeroes every page (perf/RESULTS.md, sixth session).
-    gazelle::kernels::mem::retain_freed_memory();
+    // Not in `serve`'s warm-up client: a short rehearsal whose memory sits beside the
+    // server's, it gives back what it frees (its key generation's ~0.1 GB for MiniONN-CIFAR).
+    if std::env::args_os()
+        .nth(1)
+        .is_none_or(|c| c != cli::WARM_UP_CLIENT_COMMAND)
+    {
+        gazelle::kernels::mem::retain_freed_memory();
+    }
     let args = match config::expand(std::env::args_os().collect()) {
         Ok(a) => a,
         Err(e) => {

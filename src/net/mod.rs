@@ -250,14 +250,41 @@ pub fn recv_chunked_into<C: Channel + ?Sized>(
     // left there: a kept buffer is neither cleared nor copied into); `out` grows at most one
     // frame past `total`.
     out.reserve(total.saturating_sub(out.len()).min(1 << 30));
+    recv_chunks(ch, tag, total, what, out, true)?;
+    out.truncate(total);
+    Ok(())
+}
+
+/// Receives a stream like [`recv_chunked`], checked the same way, and drops it chunk by
+/// chunk: the memory it takes is one chunk's, whatever `total` is.
+pub fn recv_chunked_discard<C: Channel + ?Sized>(
+    ch: &mut C,
+    tag: u8,
+    total: usize,
+    what: &'static str,
+) -> Result<()> {
+    recv_chunks(ch, tag, total, what, &mut Vec::new(), false)
+}
+
+/// The chunks of a `total`-byte stream: each written to `out` at its place when `in_place`,
+/// else at the start of `out`, over the one before.
+fn recv_chunks<C: Channel + ?Sized>(
+    ch: &mut C,
+    tag: u8,
+    total: usize,
+    what: &'static str,
+    out: &mut Vec<u8>,
+    in_place: bool,
+) -> Result<()> {
     let mut pos = 0;
     while pos < total {
         let max = CHUNK.max(MAX_REASON) + 1;
-        let Some((got, k)) = ch.recv_split_at(max, out, pos)? else {
+        let at = if in_place { pos } else { 0 };
+        let Some((got, k)) = ch.recv_split_at(max, out, at)? else {
             return malformed(what, "empty frame");
         };
         if got == TAG_ERROR && tag != TAG_ERROR {
-            return Err(peer_error(&out[pos..pos + k.min(MAX_REASON)]));
+            return Err(peer_error(&out[at..at + k.min(MAX_REASON)]));
         }
         if got != tag {
             return Err(NetError::UnexpectedTag {
@@ -274,7 +301,6 @@ pub fn recv_chunked_into<C: Channel + ?Sized>(
         }
         pos += k;
     }
-    out.truncate(total);
     Ok(())
 }
 
@@ -300,6 +326,17 @@ mod tests {
         w.finish().unwrap();
         recv_chunked_into(&mut b, 7, CHUNK + 3, "t", &mut kept).unwrap();
         assert_eq!(kept, &data[..CHUNK + 3]);
+        // Dropped as it arrives: checked the same way, the next frame read after it.
+        let mut w = ChunkWriter::new(&mut a, 7);
+        w.write_all(&data).unwrap();
+        w.finish().unwrap();
+        send_msg(&mut a, 8, &[5]).unwrap();
+        recv_chunked_discard(&mut b, 7, data.len(), "t").unwrap();
+        assert_eq!(recv_msg(&mut b, 8, 1, "t").unwrap(), [5]);
+        let mut w = ChunkWriter::new(&mut a, 7);
+        w.write_all(&data).unwrap();
+        w.finish().unwrap();
+        assert!(recv_chunked_discard(&mut b, 7, data.len() - 1, "t").is_err());
         // Over TCP (payloads read in place), into a kept buffer shorter than the stream; an
         // error frame mid-stream is the peer's error; a stream longer than announced is refused.
         let (mut a, mut b) = crate::channel::TcpChannel::loopback_pair().unwrap();

@@ -285,6 +285,35 @@ pub fn receive_labels_chunked<'a, C: Channel, E: From<super::OtError>>(
     result
 }
 
+/// Online, a rehearsal's [`receive_labels_chunked`]: sends `msg` (from
+/// [`ReceiverCots::choose_blind`]) and receives the sender's answer in frames of `chunk`
+/// labels, each checked and dropped.
+pub fn receive_labels_blind<C: Channel>(
+    ch: &mut C,
+    msg: &ChoiceMsg,
+    chunk: usize,
+    bufs: &mut IoBuffers,
+) -> Result<()> {
+    let n = msg.n as usize;
+    if chunk == 0 {
+        return Err(super::OtError::BadCount {
+            what: "labels per frame",
+            n: chunk,
+            max: n,
+        });
+    }
+    ch.send(&msg.to_bytes())?;
+    ch.flush()?;
+    let mut off = 0;
+    while off < n {
+        let len = chunk.min(n - off);
+        ch.recv_into(LabelMsg::len_for(len), &mut bufs.frame)?;
+        msg.check_label_frame(off, len, &bufs.frame)?;
+        off += len;
+    }
+    Ok(())
+}
+
 /// Online: the sender transfers one of each pair of arbitrary messages.
 pub fn send_messages<C: Channel>(
     ch: &mut C,
@@ -448,6 +477,54 @@ mod tests {
             pending.iter().all(|b| *b == Block::ZERO),
             "pending state wiped"
         );
+    }
+
+    #[test]
+    fn blind_receiver_checks_the_frames_and_keeps_the_pool_in_step() {
+        // Two transfers from one pool: the first blind, the second decoded; then a sender
+        // whose frames are of another size than agreed.
+        let (mut cs, mut cr) = MemChannel::pair();
+        let (n, chunk) = (1000usize, 128usize);
+        let delta = rng(20).block().with_lsb(true);
+        let zero = vec![Block::from_u128(5); 2 * n];
+        let zs = zero.clone();
+        let sender = thread::spawn(move || -> Result<()> {
+            let mut s = setup_sender(&mut cs, ExtParams::default(), delta, &mut rng(21))?;
+            let mut pool = extend_sender(&mut cs, &mut s, 3 * n)?;
+            let mut bufs = IoBuffers::default();
+            send_labels_chunked(&mut cs, &mut pool, &zs[..n], chunk, &mut bufs)?;
+            send_labels_chunked(&mut cs, &mut pool, &zs[n..], chunk, &mut bufs)?;
+            send_labels_chunked(&mut cs, &mut pool, &zs[..n], chunk + 1, &mut bufs)
+        });
+        let mut recv = setup_receiver(&mut cr, ExtParams::default(), &mut rng(22)).unwrap();
+        let mut pool = extend_receiver(&mut cr, &mut recv, 3 * n).unwrap();
+        let mut bufs = IoBuffers::default();
+        let blind = pool.choose_blind(n).unwrap();
+        assert_eq!(blind.start, 0);
+        receive_labels_blind(&mut cr, &blind, chunk, &mut bufs).unwrap();
+        let choices: Vec<bool> = (0..n).map(|j| j % 5 == 2).collect();
+        let mut labels = vec![Block::ZERO; n];
+        receive_labels_chunked::<_, OtError>(
+            &mut cr,
+            &mut pool,
+            &choices,
+            chunk,
+            (&mut bufs, &mut Vec::new()),
+            &mut labels,
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        for j in 0..n {
+            assert_eq!(labels[j], zero[n + j] ^ delta.and_bit(choices[j]), "OT {j}");
+        }
+        let blind = pool.choose_blind(n).unwrap();
+        assert_eq!(blind.start, 2 * n as u64);
+        let r = receive_labels_blind(&mut cr, &blind, chunk, &mut bufs);
+        // Too long a frame, refused by the channel before it is read.
+        assert!(matches!(r, Err(OtError::Channel(_))), "{r:?}");
+        assert!(pool.choose_blind(1).is_err(), "the pool is spent");
+        drop(cr);
+        let _ = sender.join().unwrap();
     }
 
     #[test]

@@ -45,6 +45,29 @@ impl ChoiceMsg {
         1 + 8 + 4 + n.div_ceil(8)
     }
 
+    /// Checks one frame of the sender's chunked label answer to this message, the labels
+    /// `offset..offset + n` (an encoded [`LabelMsg`] for exactly that range), as
+    /// [`PendingLabels::finish_chunk`] does, without decoding it.
+    pub fn check_label_frame(&self, offset: usize, n: usize, frame: &[u8]) -> Result<()> {
+        let what = "OT label message";
+        if offset
+            .checked_add(n)
+            .is_none_or(|end| end > self.n as usize)
+        {
+            return Err(OtError::CountMismatch {
+                what,
+                expected: (self.n as usize).saturating_sub(offset),
+                got: n,
+            });
+        }
+        let mut r = Reader::new(frame, what);
+        check_header(&mut r, TAG_LABELS, what, self.start + offset as u64, n)?;
+        r.expect_remaining(16 * n)?;
+        r.take(16 * n)?;
+        r.finish()?;
+        Ok(())
+    }
+
     /// Encodes the message.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(ChoiceMsg::len_for(self.n as usize));
@@ -363,6 +386,17 @@ impl ReceiverCots {
                 t,
             },
         ))
+    }
+
+    /// Takes the next `n` offline OTs for a choice message whose labels are received but never
+    /// decoded (a rehearsal of a protocol, e.g. a server's warm-up, where the sender's side
+    /// is a real transfer's): the choices are all zero, so the message carries the pool's
+    /// uniform `r_j`, and the used OTs are erased now rather than held until the answer.
+    /// Check the answer's frames with [`ChoiceMsg::check_label_frame`].
+    pub fn choose_blind(&mut self, n: usize) -> Result<ChoiceMsg> {
+        let (msg, mut t) = self.take(&vec![false; n], Vec::new())?;
+        wipe_blocks(&mut t);
+        Ok(msg)
     }
 
     /// Online, for arbitrary message pairs: the choice message and the pending state.

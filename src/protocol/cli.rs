@@ -64,7 +64,9 @@ impl Default for ServeOptions {
 }
 
 /// Runs a session of `queries` private queries on synthetic inputs against `server` inside
-/// this process (an in-memory channel; no connection, no metrics, no access check), so that
+/// this process (an in-memory channel; no connection, no metrics, no access check), its
+/// client a rehearsal's (`Client::connect_rehearsal`: the server's work is a query's, the
+/// client keeps and evaluates no garbled table), so that
 /// a client's first query does not pay for cold memory: with freed memory kept for reuse
 /// (`kernels::mem::retain_freed_memory`) the allocator's arenas stay grown, the worker pools
 /// are started and the code is paged in. Returns the time it took.
@@ -79,7 +81,7 @@ pub fn warm_up(server: &Arc<Server>, queries: usize) -> CliResult<Duration> {
         .name("gazelle-warmup".into())
         .spawn(move || srv.serve_session(&mut server_end, |_| {}).map(|_| ()))?;
     let mut run = || -> std::result::Result<(), ProtocolError> {
-        let client = Client::connect(&mut client_end, server.model().clone(), server.param_set())?;
+        let client = Client::connect_rehearsal(&mut client_end, server.param_set())?;
         synthetic_queries(client, queries)
     };
     let ran = run();
@@ -108,9 +110,8 @@ pub enum WarmUpClient {
 /// --queries N` (`exe`: the `gazelle` executable), whose stdin is one end of a Unix socket
 /// pair and this process serves the other: no address, so no other process can take part.
 /// The server's memory is warmed as by [`warm_up`], but what this process peaks at and keeps
-/// resident afterwards is a session's only; the client's tables and keys live in the child
-/// (~0.76 GB for MiniONN-CIFAR), which the machine still needs beside the server's while the
-/// warm-up runs. Everything ends within `deadline` (the child is killed then). If `exe` cannot
+/// resident afterwards is a session's only; the client's state lives in the child (a
+/// rehearsal's: its keys and a chunk of garbled tables at a time). Everything ends within `deadline` (the child is killed then). If `exe` cannot
 /// be started, or off Unix, the warm-up runs in this process and a warning says so.
 pub fn warm_up_in_child(
     server: &Arc<Server>,
@@ -232,8 +233,8 @@ fn wait_for_exit(
     }
 }
 
-/// The child's side of [`warm_up_in_child`]: one session of `queries` private queries on
-/// synthetic inputs, for whatever model the server serves, over the socket this process
+/// The child's side of [`warm_up_in_child`]: one rehearsal's session of `queries` private
+/// queries on synthetic inputs, for whatever model the server serves, over the socket this process
 /// was given as its stdin (an error if stdin is not a socket: the command is `serve`'s).
 #[cfg(unix)]
 pub fn warm_up_client(param_set: ParamSetId, queries: usize) -> CliResult<()> {
@@ -247,7 +248,7 @@ pub fn warm_up_client(param_set: ParamSetId, queries: usize) -> CliResult<()> {
         .into());
     }
     let mut ch = TcpChannel::unix(stream, SESSION_TIMEOUT);
-    synthetic_queries(Client::connect_served(&mut ch, param_set)?, queries)?;
+    synthetic_queries(Client::connect_rehearsal(&mut ch, param_set)?, queries)?;
     Ok(())
 }
 

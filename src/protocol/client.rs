@@ -89,6 +89,24 @@ impl<'c, C: Channel> Client<'c, C> {
         param_set: ParamSetId,
         credential: Credential,
     ) -> Result<Self> {
+        Self::connect_as(ch, model, param_set, credential, false)
+    }
+
+    /// Connects a rehearsal's session for whatever model the server serves (the server's
+    /// warm-up): its queries run the protocol as far as the server can see, but the garbled
+    /// tables are dropped as they arrive and never evaluated, and the outcome is meaningless
+    /// (see `stages::TableBuffers::rehearsal`).
+    pub(crate) fn connect_rehearsal(ch: &'c mut C, param_set: ParamSetId) -> Result<Self> {
+        Self::connect_as(ch, None, param_set, Credential::none(), true)
+    }
+
+    fn connect_as(
+        ch: &'c mut C,
+        model: Option<Model>,
+        param_set: ParamSetId,
+        credential: Credential,
+        rehearsal: bool,
+    ) -> Result<Self> {
         let params = param_set.params()?;
         let hello = Hello::new(param_set, model.as_ref().map_or("", |m| m.name()))
             .with_credential(credential);
@@ -146,8 +164,13 @@ impl<'c, C: Channel> Client<'c, C> {
             let cot = ot_io::setup_receiver(ch, OT_PARAMS, &mut ot_rng)?;
             // One query's table buffers, mapped now (part of the session's setup) rather than
             // page by page on the first query's path.
-            let mut tables = stages::TableBuffers::new(garbled_stages);
-            tables.prefault(stages::table_sizes(&plan, terms.garbling));
+            let tables = if rehearsal {
+                stages::TableBuffers::rehearsal()
+            } else {
+                let mut tables = stages::TableBuffers::new(garbled_stages);
+                tables.prefault(stages::table_sizes(&plan, terms.garbling));
+                tables
+            };
             Ok((sk, cot, tables))
         })?;
         Ok(Client {

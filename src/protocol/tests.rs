@@ -124,6 +124,50 @@ fn minionn_mnist_default_reveals_only_the_class_in_memory() {
     eprintln!("{}", reps[0].table());
 }
 
+/// A rehearsal (the warm-up's client) moves the same bytes per stage and phase as a query,
+/// so the server does a query's work; it also serves the argmax and the revealed logits.
+#[test]
+fn a_rehearsal_moves_the_bytes_of_a_query() {
+    let model = crate::nn::builtin_model("mnist-minionn").unwrap();
+    let x = model
+        .input()
+        .encode_fixed(&crate::nn::eval::synthetic_images(&model, 1, 3)[0]);
+    for reveal_logits in [false, true] {
+        let config = ServerConfig {
+            reveal_logits,
+            ..ServerConfig::insecure(ParamSetId::default())
+        };
+        let server = Server::new(model.clone(), config).unwrap();
+        let session = |rehearsal: bool| {
+            let (mut a, mut b) = MemChannel::pair();
+            std::thread::scope(|sc| {
+                let h = sc.spawn(|| server.serve_session(&mut b, |_| {}));
+                let mut c = if rehearsal {
+                    Client::connect_rehearsal(&mut a, ParamSetId::default()).unwrap()
+                } else {
+                    Client::connect(&mut a, model.clone(), ParamSetId::default()).unwrap()
+                };
+                let rep = c.query(&x).unwrap();
+                c.finish().unwrap();
+                assert_eq!(h.join().unwrap().unwrap().queries, 1);
+                rep
+            })
+        };
+        let (real, rehearsed) = (session(false), session(true));
+        assert_eq!(
+            real.class,
+            crate::nn::argmax(&model.infer_fixed(&x).unwrap())
+        );
+        assert_eq!(rehearsed.logits.is_some(), reveal_logits);
+        assert_eq!(real.stages.len(), rehearsed.stages.len());
+        for (a, b) in real.stages.iter().zip(&rehearsed.stages) {
+            let bytes = |m: PhaseMetrics| (m.up, m.down);
+            assert_eq!(bytes(a.offline), bytes(b.offline), "{}", a.name);
+            assert_eq!(bytes(a.online), bytes(b.online), "{}", a.name);
+        }
+    }
+}
+
 #[cfg(feature = "bundled")]
 #[test]
 fn warm_up_runs_private_queries_in_process() {

@@ -15,7 +15,7 @@ use crate::gc::{
     arith, decode, seeded_input_labels_into, Circuit, InputLabels, Party, Scheme, GROUP,
 };
 use crate::net::{self, ChunkWriter};
-use crate::ot::{io as ot_io, CotReceiver, FoldedLabels, ReceiverCots};
+use crate::ot::{io as ot_io, ChoiceMsg, CotReceiver, FoldedLabels, ReceiverCots};
 use crate::protocol::server::Session;
 use crate::protocol::wire::{
     decode_garbler_seed, encode_garbler_seed, garbler_seed_len, TAG_GLABELS, TAG_TABLES,
@@ -37,6 +37,8 @@ pub(crate) struct ServerPrep {
 /// labels and the output decoding bits.
 pub(crate) struct ClientPrep {
     pool: ReceiverCots,
+    /// A rehearsal's choice message, taken from `pool` offline ([`TableBuffers::rehearsal`]).
+    blind: Option<ChoiceMsg>,
     tables: Vec<u8>,
     glabels: Vec<Block>,
     decoding: Vec<bool>,
@@ -54,6 +56,8 @@ pub(crate) struct TableBuffers {
     free: Vec<Vec<u8>>,
     free_labels: Vec<Vec<Block>>,
     limit: usize,
+    /// A rehearsal ([`TableBuffers::rehearsal`]): nothing is kept or evaluated.
+    rehearsal: bool,
 }
 
 /// The smallest of `free` with capacity for `len`, else the largest, else a new one.
@@ -90,7 +94,28 @@ impl TableBuffers {
             free: Vec::new(),
             free_labels: Vec::new(),
             limit,
+            rehearsal: false,
         }
+    }
+
+    /// A rehearsal's client (the server's warm-up, [`crate::protocol::cli::warm_up`]): the
+    /// garbled tables are received, checked as always and dropped chunk by chunk, the server's
+    /// input labels are not derived, the random OTs are spent on a choice message right after
+    /// their extension ([`ReceiverCots::choose_blind`]), and online the labels they carry are
+    /// received, checked and dropped, nothing evaluated: the next shares are fresh random
+    /// values (the class 0 at an argmax). The server's side is a query's, which it cannot
+    /// tell apart; the client holds a frame at a time instead of a query's tables and OTs
+    /// (~0.8 GB for MiniONN-CIFAR).
+    pub(crate) fn rehearsal() -> TableBuffers {
+        TableBuffers {
+            rehearsal: true,
+            ..TableBuffers::new(0)
+        }
+    }
+
+    /// Whether this is a rehearsal's ([`TableBuffers::rehearsal`]).
+    pub(crate) fn is_rehearsal(&self) -> bool {
+        self.rehearsal
     }
 
     /// A buffer for `bytes`: the smallest kept one with that capacity, else the largest kept
@@ -328,20 +353,35 @@ fn receive<C: Channel>(
     eval_bits: usize,
     dec_len: usize,
 ) -> Result<ClientPrep> {
-    let pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
+    let mut pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
+    // A rehearsal's OTs go at once: only the choice message stays (1 bit per OT, not 16 bytes).
+    let blind = match buffers.rehearsal {
+        true => Some(pool.choose_blind(eval_bits)?),
+        false => None,
+    };
     let bytes = circuit.table_bytes(inst, scheme);
-    let mut tables = buffers.take(bytes);
-    if let Err(e) = net::recv_chunked_into(ch, TAG_TABLES, bytes, "garbled tables", &mut tables) {
-        buffers.give(tables);
-        return Err(e.into());
+    let mut tables = Vec::new();
+    if buffers.rehearsal {
+        net::recv_chunked_discard(ch, TAG_TABLES, bytes, "garbled tables")?;
+    } else {
+        tables = buffers.take(bytes);
+        if let Err(e) = net::recv_chunked_into(ch, TAG_TABLES, bytes, "garbled tables", &mut tables)
+        {
+            buffers.give(tables);
+            return Err(e.into());
+        }
     }
     let g_inputs = circuit.counts().garbler_inputs * inst;
     let msg = net::recv_msg(ch, TAG_GLABELS, garbler_seed_len(dec_len), "garbler seed")?;
     let (seed, decoding) = decode_garbler_seed(&msg, dec_len)?;
-    let mut glabels = buffers.take_labels(g_inputs);
-    seeded_input_labels_into(&seed, g_inputs, &mut glabels)?;
+    let mut glabels = Vec::new();
+    if !buffers.rehearsal {
+        glabels = buffers.take_labels(g_inputs);
+        seeded_input_labels_into(&seed, g_inputs, &mut glabels)?;
+    }
     Ok(ClientPrep {
         pool,
+        blind,
         tables,
         glabels,
         decoding,
@@ -432,6 +472,25 @@ fn evaluate<C: Channel>(
     Ok(decode(&out, &prep.decoding)?)
 }
 
+/// A rehearsal's [`evaluate`] ([`TableBuffers::rehearsal`]): receives the labels of its
+/// input bits through the OTs, as a query does (the choice message taken offline), checks
+/// and drops them, and evaluates nothing.
+fn receive_labels_only<C: Channel>(
+    ch: &mut C,
+    cx: &mut ClientOnline<'_>,
+    inst: usize,
+    prep: ClientPrep,
+) -> Result<()> {
+    let Some(msg) = prep.blind else {
+        return Err(ProtocolError::Unsupported(
+            "a rehearsal's stage without its choice message".into(),
+        ));
+    };
+    let frame = label_frame(inst, msg.n as usize);
+    ot_io::receive_labels_blind(ch, &msg, frame, &mut cx.labels.io)?;
+    Ok(())
+}
+
 /// Drops `buf` on a short-lived thread when it is large: freeing it is page unmapping (~20 ms
 /// for ~200 MB of tables), kernel time the query need not wait for. If no
 /// thread can be spawned, the closure and the buffer are dropped right here.
@@ -460,6 +519,15 @@ pub(crate) fn client_online<C: Channel>(
 ) -> Result<ClientStep> {
     let p = cx.params.p();
     let (inst, _) = sizes(circuit, gather);
+    if cx.tables.is_rehearsal() {
+        receive_labels_only(ch, cx, inst, prep)?;
+        let count = inst * circuit.circuit().num_outputs() / circuit.output_bits().max(1);
+        let shares = crate::protocol::random_mod(&mut cx.rng, p, count);
+        return Ok(match circuit.spec().output {
+            Output::Reveal => ClientStep::Reveal(shares.iter().map(|&v| v as i64).collect()),
+            Output::Remask => ClientStep::Share(shares),
+        });
+    }
     let cg: Vec<u64> = gather.iter().map(|&i| c[i]).collect();
     let bits = circuit.evaluator_bits(&cg)?;
     let values = circuit.decode_outputs(&evaluate(ch, cx, circuit.circuit(), inst, &bits, prep)?);
@@ -489,6 +557,10 @@ pub(crate) fn client_online_argmax<C: Channel>(
     prep: ClientPrep,
     c: &[u64],
 ) -> Result<ClientStep> {
+    if cx.tables.is_rehearsal() {
+        receive_labels_only(ch, cx, ArgmaxCircuit::INSTANCES, prep)?;
+        return Ok(ClientStep::Class(0));
+    }
     let cg: Vec<u64> = gather.iter().map(|&i| c[i]).collect();
     let bits = circuit.evaluator_bits(&cg)?;
     let out = evaluate(
