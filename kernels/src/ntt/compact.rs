@@ -12,6 +12,10 @@
 //!   `h = fl(a·b)`, `l = fma(a, b, −h)` (a·b = h + l exactly): `r = fma(−k, q, h) + l`, each
 //!   step exact because its true result is an integer below 2^53; the u64 ↔ f64 conversions
 //!   are exact below 2^52.
+//! * avx512 with IFMA (`pair`, packed or not; not the double-precision accumulations): the
+//!   52-bit integer multiplier with a Shoup constant of b estimated in double precision, at
+//!   most 4 below ⌊b·2^52/q⌋; the remainder lands in [0, 2.25q) and two conditional
+//!   subtractions finish it (`x86::pair_ifma_step8`).
 //!
 //! Every SIMD kernel is checked against the scalar one bit for bit (tests below and
 //! `kernels::testing`).
@@ -28,6 +32,10 @@ pub(crate) struct Consts {
     pub qf: f64,
     /// fl(1/q).
     pub qinv: f64,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// fl(2^52/q) lowered by two ulps: for b in [0, q), `trunc(fl(b·shoup_scale))` is in
+    /// [⌊b·2^52/q⌋ − 4, ⌊b·2^52/q⌋] (the IFMA kernels' Shoup constant, see `x86::shoup8`).
+    pub shoup_scale: f64,
 }
 
 impl Consts {
@@ -36,6 +44,7 @@ impl Consts {
             q,
             qf: q as f64,
             qinv: 1.0 / q as f64,
+            shoup_scale: f64::from_bits(((1u64 << 52) as f64 / q as f64).to_bits() - 2),
         })
     }
 }
@@ -282,9 +291,12 @@ pub(crate) fn select(backend: Backend) -> Option<Kernels> {
             crate::isa::Avx512::try_new(),
             crate::isa::Avx2Fma::try_new(),
         ) {
-            (Some(v4), Some(v3)) => {
-                Some(x86::avx512_kernels(v4, v3, crate::isa::Avx512Bw::try_new()))
-            }
+            (Some(v4), Some(v3)) => Some(x86::avx512_kernels(
+                v4,
+                v3,
+                crate::isa::Avx512Bw::try_new(),
+                crate::isa::Avx512Ifma::try_new(),
+            )),
             (None, v3) => v3.map(x86::avx2_kernels),
             (Some(_), None) => None,
         },
@@ -295,7 +307,7 @@ pub(crate) fn select(backend: Backend) -> Option<Kernels> {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{add_mod, mul_mod, Consts, Kernels, SumBase};
-    use crate::isa::{Avx2Fma, Avx512, Avx512Bw};
+    use crate::isa::{Avx2Fma, Avx512, Avx512Bw, Avx512Ifma};
     use std::arch::x86_64::*;
 
     /// 2^52 as f64 and as its bit pattern: `bits(x | MAGIC) − 2^52` is x for x < 2^52.
@@ -313,14 +325,186 @@ mod x86 {
 
     /// The 8-lane `sum`, `pair_float` and `pair` (the tokens prove AVX-512F/DQ and AVX2 with
     /// FMA); packed multiplicands where `bw` proves AVX-512BW.
-    pub(super) fn avx512_kernels(_: Avx512, _: Avx2Fma, bw: Option<Avx512Bw>) -> Kernels {
+    pub(super) fn avx512_kernels(
+        _: Avx512,
+        _: Avx2Fma,
+        bw: Option<Avx512Bw>,
+        ifma: Option<Avx512Ifma>,
+    ) -> Kernels {
         Kernels {
-            pair: pair_words_any::<false>,
+            pair: match ifma {
+                Some(_) => pair_words_ifma,
+                None => pair_words_any::<false>,
+            },
             sum: sum_avx512,
             pair_float: pair_words_any::<true>,
             pair_float_packed: bw.map(|_| pair_packed_any::<true> as super::FloatPairPackedFn),
-            pair_packed: bw.map(|_| pair_packed_any::<false> as super::PairPackedFn),
+            pair_packed: bw.map(|_| match ifma {
+                Some(_) => pair_packed_ifma as super::PairPackedFn,
+                None => pair_packed_any::<false>,
+            }),
         }
+    }
+
+    /// The Shoup constants `b' = trunc(fl(b·fl(2^52/q)↓))` of 8 values b < q given as doubles
+    /// `bf`: each within 4 below ⌊b·2^52/q⌋ and never above it (`Consts::shoup_scale`: the
+    /// product's rounding error is below t·2^−50 < 4 for t = b·2^52/q < 2^52, and the lowered
+    /// scale keeps it below t).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn shoup8(bf: __m512d, scale: __m512d) -> __m512i {
+        _mm512_cvttpd_epu64(_mm512_mul_pd(bf, scale))
+    }
+
+    /// One 8-lane step of [`super::pair_scalar`] at `i` for both halves with the 52-bit
+    /// integer multiplier: `Q = ⌊a·b'/2^52⌋` (`bs` = b' from [`shoup8`]) is ⌊a·b/q⌋ or up to two
+    /// below it (b' ≥ ⌊b·2^52/q⌋ − 4 and a < 2^50 lose less than one in Q; Shoup's own error is
+    /// below 1.25), so `r = a·b − Q·q` ∈ [0, 2.25q) ⊂ [0, 2^52) is exact as `lo52(a·b) +
+    /// lo52(Q·(2^52 − q))` mod 2^52; two conditional subtractions (`min(r, r − q)` unsigned)
+    /// give [0, q), and the accumulation one more.
+    ///
+    /// # Safety
+    /// AVX-512F and IFMA; `out` and `a` hold at least `i + 8` values each.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    unsafe fn pair_ifma_step8(
+        out: [*mut u64; 2],
+        a: [&[u64]; 2],
+        i: usize,
+        (b, bs): (__m512i, __m512i),
+        (q, negq): (__m512i, __m512i),
+        acc: bool,
+    ) {
+        let zero = _mm512_setzero_si512();
+        let mask = _mm512_set1_epi64((1 << 52) - 1);
+        for (o, a) in out.into_iter().zip(a) {
+            // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
+            unsafe {
+                let av = _mm512_loadu_si512(a.as_ptr().add(i).cast());
+                let k = _mm512_madd52hi_epu64(zero, av, bs);
+                let lo = _mm512_madd52lo_epu64(zero, av, b);
+                let r = _mm512_and_si512(_mm512_madd52lo_epu64(lo, k, negq), mask);
+                let r = _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
+                let mut p = _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
+                let dst = o.add(i).cast::<__m512i>();
+                if acc {
+                    let s = _mm512_add_epi64(_mm512_loadu_si512(dst.cast()), p);
+                    p = _mm512_min_epu64(s, _mm512_sub_epi64(s, q));
+                }
+                _mm512_storeu_si512(dst.cast(), p);
+            }
+        }
+    }
+
+    /// [`super::pair_scalar`] on 8 lanes with IFMA ([`pair_ifma_step8`]): the same results.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F/DQ and IFMA (an [`Avx512Ifma`] token was taken to reach it).
+    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
+    unsafe fn pair_words_ifma(
+        c: &Consts,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u64],
+        acc: bool,
+    ) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let scale = _mm512_set1_pd(c.shoup_scale);
+        let qs = (
+            _mm512_set1_epi64(c.q as i64),
+            _mm512_set1_epi64(((1 << 52) - c.q) as i64),
+        );
+        let [o0, o1] = out;
+        let len = o0
+            .len()
+            .min(o1.len())
+            .min(a[0].len())
+            .min(a[1].len())
+            .min(b.len());
+        let body = len - len % 8;
+        for i in (0..body).step_by(8) {
+            // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores.
+            unsafe {
+                let bi = _mm512_loadu_si512(b.as_ptr().add(i).cast());
+                let bs = shoup8(to_f64_8(bi, magic_i, magic), scale);
+                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
+                pair_ifma_step8(dst, a, i, (bi, bs), qs, acc);
+            }
+        }
+        super::pair_scalar(
+            c,
+            [&mut o0[body..len], &mut o1[body..len]],
+            [&a[0][body..len], &a[1][body..len]],
+            &b[body..len],
+            acc,
+        );
+    }
+
+    /// [`pair_words_ifma`] with b packed ([`super::pack`]).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F/DQ/BW and IFMA (the [`Avx512Bw`] and [`Avx512Ifma`] tokens were
+    /// taken to reach it); `b` holds [`super::packed_bytes`] of the slices' common length
+    /// (checked by the caller).
+    #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512ifma")]
+    unsafe fn pair_packed_ifma(
+        c: &Consts,
+        out: [&mut [u64]; 2],
+        a: [&[u64]; 2],
+        b: &[u8],
+        acc: bool,
+    ) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        let magic = _mm512_castsi512_pd(magic_i);
+        let scale = _mm512_set1_pd(c.shoup_scale);
+        let qs = (
+            _mm512_set1_epi64(c.q as i64),
+            _mm512_set1_epi64(((1 << 52) - c.q) as i64),
+        );
+        let (idx, shifts, mask) = unpack_consts();
+        let [o0, o1] = out;
+        let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
+        let body = len - len % 8;
+        assert!(b.len() >= super::packed_bytes(body));
+        for i in (0..body).step_by(8) {
+            // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
+            // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned accesses.
+            unsafe {
+                let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
+                let bs = shoup8(to_f64_8(bi, magic_i, magic), scale);
+                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
+                pair_ifma_step8(dst, a, i, (bi, bs), qs, acc);
+            }
+        }
+        if body < len {
+            let mut tail = [0u64; 8];
+            for (k, t) in tail[..len - body].iter_mut().enumerate() {
+                *t = super::unpack_one(b, body + k);
+            }
+            super::pair_scalar(
+                c,
+                [&mut o0[body..len], &mut o1[body..len]],
+                [&a[0][body..len], &a[1][body..len]],
+                &tail[..len - body],
+                acc,
+            );
+        }
+    }
+
+    /// [`unpack8`]'s constants: the word permutation, the shifts and the 50-bit mask.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn unpack_consts() -> (__m512i, __m512i, __m512i) {
+        let words: [i16; 32] = core::array::from_fn(|i| ((50 * (i / 4)) / 16 + i % 4) as i16);
+        // SAFETY: `words` holds 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
+        let shifts = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+        (
+            idx,
+            shifts,
+            _mm512_set1_epi64((1 << super::PACKED_BITS) - 1),
+        )
     }
 
     /// One 8-lane step of [`super::pair_scalar`] at `i` for both halves: `out_h[i..i + 8]
@@ -410,11 +594,7 @@ mod x86 {
         let magic = _mm512_castsi512_pd(magic_i);
         let q = _mm512_set1_pd(c.qf);
         let qinv = _mm512_set1_pd(c.qinv);
-        let words: [i16; 32] = core::array::from_fn(|i| ((50 * (i / 4)) / 16 + i % 4) as i16);
-        // SAFETY: `words` holds 64 bytes.
-        let idx = unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
-        let shifts = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-        let mask = _mm512_set1_epi64((1 << super::PACKED_BITS) - 1);
+        let (idx, shifts, mask) = unpack_consts();
         let [o0, o1] = out;
         let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
         let body = len - len % 8;
@@ -1015,6 +1195,62 @@ mod tests {
                             unsafe { (k.sum)(&c, &mut got, base, &terms) };
                             assert_eq!(got, want, "{backend} q={q} len={len} terms={count}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every backend's `pair` and packed `pair` against u128 arithmetic on the operands where
+    /// the quotient estimates are tightest (0, 1, q/2, q − 2, q − 1, all crossed) and at random
+    /// (a fresh seed, printed), for moduli from 3 to just below 2^50 (primality not needed).
+    #[test]
+    fn pair_kernels_match_u128_at_the_edges() {
+        let seed = TestRng::fresh_seed();
+        println!("pair edge seed {seed:#x}");
+        let mut rng = TestRng::new(seed);
+        let mut moduli = vec![3, 1 << 49, (1 << 49) + 1, (1 << 50) - 1, (1 << 50) - 3];
+        moduli.extend(crate::prime::ntt_primes(50, 1 << 14, 2));
+        moduli.extend(crate::prime::ntt_primes(45, 1 << 14, 1));
+        moduli.push(rng.below(1 << 50).max(2));
+        for q in moduli {
+            let c = Consts::new(q).unwrap();
+            let edge = [0, 1, q / 2, q.saturating_sub(2), q - 1];
+            let (mut a0, mut b): (Vec<u64>, Vec<u64>) = edge
+                .iter()
+                .flat_map(|&x| edge.iter().map(move |&y| (x, y)))
+                .unzip();
+            a0.extend(rng.vec_below(67, q));
+            b.extend(rng.vec_below(67, q));
+            let a1: Vec<u64> = a0.iter().rev().copied().collect();
+            let acc0 = rng.vec_below(a0.len(), q);
+            let mut bp = vec![0u8; packed_bytes(b.len())];
+            pack(&b, &mut bp);
+            for backend in Backend::available() {
+                let Some(k) = select(backend) else { continue };
+                for acc in [false, true] {
+                    let want = |a: &[u64]| -> Vec<u64> {
+                        (0..a.len())
+                            .map(|j| {
+                                let p = reference(a[j], b[j], q);
+                                if acc {
+                                    (p + acc0[j]) % q
+                                } else {
+                                    p
+                                }
+                            })
+                            .collect()
+                    };
+                    let (mut g0, mut g1) = (acc0.clone(), acc0.clone());
+                    // SAFETY: `select` returned the kernel for an available backend, whose
+                    // token it took.
+                    unsafe { (k.pair)(&c, [&mut g0, &mut g1], [&a0, &a1], &b, acc) };
+                    assert_eq!((&g0, &g1), (&want(&a0), &want(&a1)), "{backend} q={q}");
+                    if let Some(f) = k.pair_packed {
+                        let (mut p0, mut p1) = (acc0.clone(), acc0.clone());
+                        // SAFETY: as above; `bp` is packed_bytes(len) long.
+                        unsafe { f(&c, [&mut p0, &mut p1], [&a0, &a1], &bp, acc) };
+                        assert_eq!((&p0, &p1), (&g0, &g1), "{backend} packed q={q}");
                     }
                 }
             }
