@@ -438,6 +438,8 @@ impl Aes128 {
             "garble_ands: {n} gates need as many labels and outputs and {} table bytes",
             halfgates::TABLE_BYTES * n
         );
+        // Only the x86-64 kernels take them bundled.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
         let (keys, ops) = ((delta, flips), (a, b));
         match &self.engine {
             // SAFETY: the token proves AES-NI; the lengths are checked above.
@@ -534,6 +536,8 @@ impl Aes128 {
              table bytes",
             threehalves::TABLE_BYTES * n
         );
+        // Only the x86-64 kernels take them bundled.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
         let (keys, ops) = ((delta, flips), (a, b, dice));
         match &self.engine {
             // SAFETY: the token proves AES-NI; the lengths are checked above.

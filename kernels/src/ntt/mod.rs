@@ -184,6 +184,7 @@ pub(crate) struct Tables<W> {
 ///
 /// forward (`fwd`) and inverse (`inv`, ψ^−1), each as (twiddles, Shoup constants).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct LaneTwiddles {
     pub(crate) fwd4: [AlignedVec<u64>; 2],
     pub(crate) fwd2: [AlignedVec<u64>; 2],
