@@ -96,6 +96,8 @@ impl<'c, C: Channel> Client<'c, C> {
     /// warm-up): its queries run the protocol as far as the server can see, but the garbled
     /// tables are dropped as they arrive and never evaluated, and the outcome is meaningless
     /// (see `stages::TableBuffers::rehearsal`).
+    // Its only caller, the warm-up, is in `protocol::cli` (the "bundled" feature).
+    #[cfg_attr(not(feature = "bundled"), allow(dead_code))]
     pub(crate) fn connect_rehearsal(ch: &'c mut C, param_set: ParamSetId) -> Result<Self> {
         Self::connect_as(ch, None, param_set, Credential::none(), true)
     }

@@ -125,14 +125,18 @@ fn minionn_mnist_default_reveals_only_the_class_in_memory() {
 }
 
 /// A rehearsal (the warm-up's client) moves the same bytes per stage and phase as a query,
-/// so the server does a query's work; it also serves the argmax and the revealed logits.
+/// so the server does a query's work: with the argmax, with revealed logits, with squares.
 #[test]
 fn a_rehearsal_moves_the_bytes_of_a_query() {
-    let model = crate::nn::builtin_model("mnist-minionn").unwrap();
-    let x = model
-        .input()
-        .encode_fixed(&crate::nn::eval::synthetic_images(&model, 1, 3)[0]);
-    for reveal_logits in [false, true] {
+    for (name, reveal_logits) in [
+        ("mnist-minionn", false),
+        ("mnist-minionn", true),
+        ("mnist-cryptonets", false),
+    ] {
+        let model = crate::nn::builtin_model(name).unwrap();
+        let x = model
+            .input()
+            .encode_fixed(&crate::nn::eval::synthetic_images(&model, 1, 3)[0]);
         let config = ServerConfig {
             reveal_logits,
             ..ServerConfig::insecure(ParamSetId::default())

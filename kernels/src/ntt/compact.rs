@@ -324,7 +324,8 @@ mod x86 {
     }
 
     /// The 8-lane `sum`, `pair_float` and `pair` (the tokens prove AVX-512F/DQ and AVX2 with
-    /// FMA); packed multiplicands where `bw` proves AVX-512BW.
+    /// FMA); packed multiplicands where `bw` proves AVX-512BW; the integer `pair`s with the
+    /// 52-bit multiplier where `ifma` proves IFMA.
     pub(super) fn avx512_kernels(
         _: Avx512,
         _: Avx2Fma,
@@ -1201,7 +1202,29 @@ mod tests {
         }
     }
 
-    /// Every backend's `pair` and packed `pair` against u128 arithmetic on the operands where
+    /// Each available backend's kernels, and on an IFMA machine also the avx512 set without
+    /// IFMA (which `select` then never returns).
+    fn every_kernel_set() -> Vec<(String, Kernels)> {
+        let mut sets: Vec<(String, Kernels)> = Backend::available()
+            .into_iter()
+            .filter_map(|b| select(b).map(|k| (b.to_string(), k)))
+            .collect();
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(v4), Some(v3), Some(_)) = (
+            crate::isa::Avx512::try_new(),
+            crate::isa::Avx2Fma::try_new(),
+            crate::isa::Avx512Ifma::try_new(),
+        ) {
+            let bw = crate::isa::Avx512Bw::try_new();
+            sets.push((
+                "avx512 without IFMA".into(),
+                x86::avx512_kernels(v4, v3, bw, None),
+            ));
+        }
+        sets
+    }
+
+    /// Every kernel set's `pair` and packed `pair` against u128 arithmetic on the operands where
     /// the quotient estimates are tightest (0, 1, q/2, q − 2, q − 1, all crossed) and at random
     /// (a fresh seed, printed), for moduli from 3 to just below 2^50 (primality not needed).
     #[test]
@@ -1226,8 +1249,7 @@ mod tests {
             let acc0 = rng.vec_below(a0.len(), q);
             let mut bp = vec![0u8; packed_bytes(b.len())];
             pack(&b, &mut bp);
-            for backend in Backend::available() {
-                let Some(k) = select(backend) else { continue };
+            for (backend, k) in every_kernel_set() {
                 for acc in [false, true] {
                     let want = |a: &[u64]| -> Vec<u64> {
                         (0..a.len())
@@ -1273,8 +1295,7 @@ mod tests {
                     (b[0], b[1]) = (q - 1, 0);
                 }
                 let acc0 = rng.vec_below(len, q);
-                for backend in Backend::available() {
-                    let Some(k) = select(backend) else { continue };
+                for (backend, k) in every_kernel_set() {
                     for acc in [false, true] {
                         let (mut e0, mut e1) = (acc0.clone(), acc0.clone());
                         pair_scalar(&c, [&mut e0, &mut e1], [&a0, &a1], &b, acc);

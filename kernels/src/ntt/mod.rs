@@ -956,8 +956,9 @@ impl NttPlan64 {
 
     /// out_i = a_i ⊙ b (acc: out_i += a_i ⊙ b) mod q for i = 0, 1, with b given by its values
     /// alone (no Shoup constants: a compact fixed multiplicand); every operand in [0, q), out
-    /// in [0, q). One pass per half on avx2 (with FMA) and avx512, double-precision quotient
-    /// and exact remainder (see `ntt/compact.rs`); scalar elsewhere. Panics if the plan has no
+    /// in [0, q). One pass per half on avx2 (with FMA) and avx512: double-precision quotient
+    /// and exact remainder, or with IFMA a Shoup product whose constant is estimated in double
+    /// precision (see `ntt/compact.rs`); scalar elsewhere. Panics if the plan has no
     /// compact products or a slice's length is not n.
     pub fn mul_compact_pair(&self, out: [&mut [u64]; 2], a: [&[u64]; 2], b: &[u64], acc: bool) {
         let (c, simd) = self.compact_parts();
@@ -989,7 +990,7 @@ impl NttPlan64 {
         self.check_packed_pair(&out, &a, b);
         match simd.and_then(|k| k.pair_packed) {
             // SAFETY: `compact::select` sets the packed kernel only after taking the AVX-512BW
-            // token; the lengths are checked above.
+            // token (and, for its IFMA variant, the IFMA one); the lengths are checked above.
             Some(f) => unsafe { f(c, out, a, b, acc) },
             None => compact::packed_scalar(compact::pair_scalar, c, out, a, b, acc),
         }
