@@ -15,7 +15,7 @@
 //! * avx512 with IFMA (`pair`, packed or not; not the double-precision accumulations): the
 //!   52-bit integer multiplier with a Shoup constant of b estimated in double precision, at
 //!   most 4 below ⌊b·2^52/q⌋; the remainder lands in [0, 2.25q) and two conditional
-//!   subtractions finish it (`x86::pair_ifma_step8`).
+//!   subtractions finish it (`x86::Ifma`).
 //!
 //! Every SIMD kernel is checked against the scalar one bit for bit (tests below and
 //! `kernels::testing`).
@@ -334,15 +334,15 @@ mod x86 {
     ) -> Kernels {
         Kernels {
             pair: match ifma {
-                Some(_) => pair_words_ifma,
-                None => pair_words_any::<false>,
+                Some(_) => pair_words_ifma::<Ifma>,
+                None => pair_words::<Exact>,
             },
             sum: sum_avx512,
-            pair_float: pair_words_any::<true>,
-            pair_float_packed: bw.map(|_| pair_packed_any::<true> as super::FloatPairPackedFn),
+            pair_float: pair_words::<Float>,
+            pair_float_packed: bw.map(|_| pair_packed::<Float> as super::FloatPairPackedFn),
             pair_packed: bw.map(|_| match ifma {
-                Some(_) => pair_packed_ifma as super::PairPackedFn,
-                None => pair_packed_any::<false>,
+                Some(_) => pair_packed_ifma::<Ifma> as super::PairPackedFn,
+                None => pair_packed::<Exact>,
             }),
         }
     }
@@ -355,142 +355,6 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx512dq")]
     fn shoup8(bf: __m512d, scale: __m512d) -> __m512i {
         _mm512_cvttpd_epu64(_mm512_mul_pd(bf, scale))
-    }
-
-    /// One 8-lane step of [`super::pair_scalar`] at `i` for both halves with the 52-bit
-    /// integer multiplier: `Q = ⌊a·b'/2^52⌋` (`bs` = b' from [`shoup8`]) is ⌊a·b/q⌋ or up to two
-    /// below it (b' ≥ ⌊b·2^52/q⌋ − 4 and a < 2^50 lose less than one in Q; Shoup's own error is
-    /// below 1.25), so `r = a·b − Q·q` ∈ [0, 2.25q) ⊂ [0, 2^52) is exact as `lo52(a·b) +
-    /// lo52(Q·(2^52 − q))` mod 2^52; two conditional subtractions (`min(r, r − q)` unsigned)
-    /// give [0, q), and the accumulation one more.
-    ///
-    /// # Safety
-    /// AVX-512F and IFMA; `out` and `a` hold at least `i + 8` values each.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    unsafe fn pair_ifma_step8(
-        out: [*mut u64; 2],
-        a: [&[u64]; 2],
-        i: usize,
-        (b, bs): (__m512i, __m512i),
-        (q, negq): (__m512i, __m512i),
-        acc: bool,
-    ) {
-        let zero = _mm512_setzero_si512();
-        let mask = _mm512_set1_epi64((1 << 52) - 1);
-        for (o, a) in out.into_iter().zip(a) {
-            // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
-            unsafe {
-                let av = _mm512_loadu_si512(a.as_ptr().add(i).cast());
-                let k = _mm512_madd52hi_epu64(zero, av, bs);
-                let lo = _mm512_madd52lo_epu64(zero, av, b);
-                let r = _mm512_and_si512(_mm512_madd52lo_epu64(lo, k, negq), mask);
-                let r = _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
-                let mut p = _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
-                let dst = o.add(i).cast::<__m512i>();
-                if acc {
-                    let s = _mm512_add_epi64(_mm512_loadu_si512(dst.cast()), p);
-                    p = _mm512_min_epu64(s, _mm512_sub_epi64(s, q));
-                }
-                _mm512_storeu_si512(dst.cast(), p);
-            }
-        }
-    }
-
-    /// [`super::pair_scalar`] on 8 lanes with IFMA ([`pair_ifma_step8`]): the same results.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F/DQ and IFMA (an [`Avx512Ifma`] token was taken to reach it).
-    #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
-    unsafe fn pair_words_ifma(
-        c: &Consts,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        b: &[u64],
-        acc: bool,
-    ) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let scale = _mm512_set1_pd(c.shoup_scale);
-        let qs = (
-            _mm512_set1_epi64(c.q as i64),
-            _mm512_set1_epi64(((1 << 52) - c.q) as i64),
-        );
-        let [o0, o1] = out;
-        let len = o0
-            .len()
-            .min(o1.len())
-            .min(a[0].len())
-            .min(a[1].len())
-            .min(b.len());
-        let body = len - len % 8;
-        for i in (0..body).step_by(8) {
-            // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores.
-            unsafe {
-                let bi = _mm512_loadu_si512(b.as_ptr().add(i).cast());
-                let bs = shoup8(to_f64_8(bi, magic_i, magic), scale);
-                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
-                pair_ifma_step8(dst, a, i, (bi, bs), qs, acc);
-            }
-        }
-        super::pair_scalar(
-            c,
-            [&mut o0[body..len], &mut o1[body..len]],
-            [&a[0][body..len], &a[1][body..len]],
-            &b[body..len],
-            acc,
-        );
-    }
-
-    /// [`pair_words_ifma`] with b packed ([`super::pack`]).
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F/DQ/BW and IFMA (the [`Avx512Bw`] and [`Avx512Ifma`] tokens were
-    /// taken to reach it); `b` holds [`super::packed_bytes`] of the slices' common length
-    /// (checked by the caller).
-    #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512ifma")]
-    unsafe fn pair_packed_ifma(
-        c: &Consts,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        b: &[u8],
-        acc: bool,
-    ) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let scale = _mm512_set1_pd(c.shoup_scale);
-        let qs = (
-            _mm512_set1_epi64(c.q as i64),
-            _mm512_set1_epi64(((1 << 52) - c.q) as i64),
-        );
-        let (idx, shifts, mask) = unpack_consts();
-        let [o0, o1] = out;
-        let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
-        let body = len - len % 8;
-        assert!(b.len() >= super::packed_bytes(body));
-        for i in (0..body).step_by(8) {
-            // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
-            // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned accesses.
-            unsafe {
-                let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
-                let bs = shoup8(to_f64_8(bi, magic_i, magic), scale);
-                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
-                pair_ifma_step8(dst, a, i, (bi, bs), qs, acc);
-            }
-        }
-        if body < len {
-            let mut tail = [0u64; 8];
-            for (k, t) in tail[..len - body].iter_mut().enumerate() {
-                *t = super::unpack_one(b, body + k);
-            }
-            super::pair_scalar(
-                c,
-                [&mut o0[body..len], &mut o1[body..len]],
-                [&a[0][body..len], &a[1][body..len]],
-                &tail[..len - body],
-                acc,
-            );
-        }
     }
 
     /// [`unpack8`]'s constants: the word permutation, the shifts and the 50-bit mask.
@@ -506,51 +370,6 @@ mod x86 {
             shifts,
             _mm512_set1_epi64((1 << super::PACKED_BITS) - 1),
         )
-    }
-
-    /// One 8-lane step of [`super::pair_scalar`] at `i` for both halves: `out_h[i..i + 8]
-    /// (+)= a_h[i..i + 8] ⊙ b mod q` (`bf`: the 8 b values as doubles), each lane the scalar
-    /// result (the module docs' exact remainder, then one conditional add of q; accumulated
-    /// with one conditional subtraction).
-    ///
-    /// # Safety
-    /// AVX-512F; `out` and `a` hold at least `i + 8` values each.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pair_step8(
-        out: [*mut u64; 2],
-        a: [&[u64]; 2],
-        i: usize,
-        bf: __m512d,
-        c: &Consts,
-        acc: bool,
-    ) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let (q, qinv) = (_mm512_set1_pd(c.qf), _mm512_set1_pd(c.qinv));
-        let (qi, qm1) = (
-            _mm512_set1_epi64(c.q as i64),
-            _mm512_set1_epi64(c.q as i64 - 1),
-        );
-        for (o, a) in out.into_iter().zip(a) {
-            // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
-            unsafe {
-                let af = to_f64_8(_mm512_loadu_si512(a.as_ptr().add(i).cast()), magic_i, magic);
-                let h = _mm512_mul_pd(af, bf);
-                let l = _mm512_fmsub_pd(af, bf, h);
-                let k = round_near8(_mm512_mul_pd(h, qinv));
-                let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
-                let neg = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r, _mm512_setzero_pd());
-                let r = _mm512_mask_add_pd(r, neg, r, q);
-                let mut p = _mm512_xor_si512(_mm512_castpd_si512(_mm512_add_pd(r, magic)), magic_i);
-                let dst = o.add(i).cast::<__m512i>();
-                if acc {
-                    let s = _mm512_add_epi64(_mm512_loadu_si512(dst.cast()), p);
-                    p = _mm512_mask_sub_epi64(s, _mm512_cmpgt_epu64_mask(s, qm1), s, qi);
-                }
-                _mm512_storeu_si512(dst.cast(), p);
-            }
-        }
     }
 
     /// Eight packed values (group `g`: bytes `50g ..`) as u64 lanes: word permute (lane l
@@ -569,66 +388,6 @@ mod x86 {
         )
     }
 
-    /// The scalar kernel of [`pair_words_any`] and [`pair_packed_any`] (their tails).
-    fn scalar_pair<const FLOAT: bool>() -> super::ScalarPairFn {
-        if FLOAT {
-            super::pair_float_scalar
-        } else {
-            super::pair_scalar
-        }
-    }
-
-    /// [`pair_words_any`] with b packed ([`super::pack`]): the same operations per lane.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F and BW (an [`Avx512Bw`] token was taken to reach it); `b` holds
-    /// [`super::packed_bytes`] of the slices' common length (checked by the caller).
-    #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn pair_packed_any<const FLOAT: bool>(
-        c: &Consts,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        b: &[u8],
-        flag: bool,
-    ) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let q = _mm512_set1_pd(c.qf);
-        let qinv = _mm512_set1_pd(c.qinv);
-        let (idx, shifts, mask) = unpack_consts();
-        let [o0, o1] = out;
-        let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
-        let body = len - len % 8;
-        assert!(b.len() >= super::packed_bytes(body));
-        for i in (0..body).step_by(8) {
-            // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
-            // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned accesses.
-            unsafe {
-                let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
-                let bf = to_f64_8(bi, magic_i, magic);
-                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
-                if FLOAT {
-                    pair_float_step8(dst, a, i, bf, (q, qinv), flag);
-                } else {
-                    pair_step8(dst, a, i, bf, c, flag);
-                }
-            }
-        }
-        if body < len {
-            let mut tail = [0u64; 8];
-            for (k, t) in tail[..len - body].iter_mut().enumerate() {
-                *t = super::unpack_one(b, body + k);
-            }
-            scalar_pair::<FLOAT>()(
-                c,
-                [&mut o0[body..len], &mut o1[body..len]],
-                [&a[0][body..len], &a[1][body..len]],
-                &tail[..len - body],
-                flag,
-            );
-        }
-    }
-
     /// Rounds to the nearest integer, ties to even (8 lanes).
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -643,85 +402,281 @@ mod x86 {
         _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(x, magic_i)), magic)
     }
 
-    /// One 8-lane step of [`super::pair_float_scalar`] at `i`, for both halves:
-    /// `acc_h[i..i + 8] += a_h[i..i + 8] ⊙ bf` as an exact remainder, then reduced if `reduce`
-    /// (`bf`: the 8 b values as doubles; `(q, qinv)` broadcast).
-    ///
-    /// # Safety
-    /// AVX-512F; `acc` and `a` hold at least `i + 8` values each.
+    /// One 8-lane step of a pair kernel with its per-call constants: `out_h[i..i + 8]` for both
+    /// halves h from `a_h[i..i + 8]` and b's 8 values, as `SCALAR` computes each lane.
+    trait Step8 {
+        /// The scalar kernel the step reproduces (the drivers' tails).
+        const SCALAR: super::ScalarPairFn;
+        /// The constants of prime `c`; `flag`: the kernel's accumulate (or reduce) flag.
+        ///
+        /// # Safety
+        /// The CPU has the implementation's target features.
+        unsafe fn new(c: &Consts, flag: bool) -> Self;
+        /// The step at `i` with b's values `b` (each below q).
+        ///
+        /// # Safety
+        /// The CPU has the implementation's target features; `out` and `a` hold at least
+        /// `i + 8` values each.
+        unsafe fn step(&self, out: [*mut u64; 2], a: [&[u64]; 2], i: usize, b: __m512i);
+    }
+
+    /// `a·b − round(a·b/q)·q` ∈ (−q, q) of 8 lanes, exactly (the module docs: the error-free
+    /// product `h + l`, the quotient from `h`).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn pair_float_step8(
-        acc: [*mut u64; 2],
-        a: [&[u64]; 2],
-        i: usize,
-        bf: __m512d,
-        (q, qinv): (__m512d, __m512d),
-        reduce: bool,
-    ) {
-        for (o, a) in acc.into_iter().zip(a) {
-            // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
-            unsafe {
-                let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
-                let h = _mm512_mul_pd(af, bf);
-                let l = _mm512_fmsub_pd(af, bf, h);
-                let k = round_near8(_mm512_mul_pd(h, qinv));
-                let dst = o.add(i).cast::<f64>();
-                let r = _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l);
-                let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
-                if reduce {
-                    s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
+    fn remainder8(af: __m512d, bf: __m512d, (q, qinv): (__m512d, __m512d)) -> __m512d {
+        let h = _mm512_mul_pd(af, bf);
+        let l = _mm512_fmsub_pd(af, bf, h);
+        let k = round_near8(_mm512_mul_pd(h, qinv));
+        _mm512_add_pd(_mm512_fnmadd_pd(k, q, h), l)
+    }
+
+    /// [`super::pair_scalar`]: the module docs' exact remainder from the double-precision
+    /// quotient, then one conditional add of q (accumulated with one conditional subtraction).
+    struct Exact {
+        magic: (__m512i, __m512d),
+        q: (__m512d, __m512d),
+        qi: (__m512i, __m512i),
+        acc: bool,
+    }
+
+    impl Step8 for Exact {
+        const SCALAR: super::ScalarPairFn = super::pair_scalar;
+
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn new(c: &Consts, acc: bool) -> Exact {
+            let magic_i = _mm512_set1_epi64(MAGIC as i64);
+            Exact {
+                magic: (magic_i, _mm512_castsi512_pd(magic_i)),
+                q: (_mm512_set1_pd(c.qf), _mm512_set1_pd(c.qinv)),
+                qi: (
+                    _mm512_set1_epi64(c.q as i64),
+                    _mm512_set1_epi64(c.q as i64 - 1),
+                ),
+                acc,
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn step(&self, out: [*mut u64; 2], a: [&[u64]; 2], i: usize, b: __m512i) {
+            let ((magic_i, magic), (q, qinv), (qi, qm1)) = (self.magic, self.q, self.qi);
+            let bf = to_f64_8(b, magic_i, magic);
+            for (o, a) in out.into_iter().zip(a) {
+                // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
+                unsafe {
+                    let af = to_f64_8(_mm512_loadu_si512(a.as_ptr().add(i).cast()), magic_i, magic);
+                    let r = remainder8(af, bf, (q, qinv));
+                    let neg = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(r, _mm512_setzero_pd());
+                    let r = _mm512_mask_add_pd(r, neg, r, q);
+                    let mut p =
+                        _mm512_xor_si512(_mm512_castpd_si512(_mm512_add_pd(r, magic)), magic_i);
+                    let dst = o.add(i).cast::<__m512i>();
+                    if self.acc {
+                        let s = _mm512_add_epi64(_mm512_loadu_si512(dst.cast()), p);
+                        p = _mm512_mask_sub_epi64(s, _mm512_cmpgt_epu64_mask(s, qm1), s, qi);
+                    }
+                    _mm512_storeu_si512(dst.cast(), p);
                 }
-                _mm512_storeu_pd(dst, s);
             }
         }
     }
 
-    /// [`super::pair_float_scalar`] (`FLOAT`, `flag`: reduce; the same IEEE operations per
-    /// lane) or [`super::pair_scalar`] (`flag`: accumulate) on 8 lanes.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F (an [`Avx512`] token was taken to reach it).
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pair_words_any<const FLOAT: bool>(
-        c: &Consts,
-        out: [&mut [u64]; 2],
-        a: [&[u64]; 2],
-        b: &[u64],
-        flag: bool,
-    ) {
-        let magic_i = _mm512_set1_epi64(MAGIC as i64);
-        let magic = _mm512_castsi512_pd(magic_i);
-        let q = _mm512_set1_pd(c.qf);
-        let qinv = _mm512_set1_pd(c.qinv);
-        let [o0, o1] = out;
-        let len = o0
-            .len()
-            .min(o1.len())
-            .min(a[0].len())
-            .min(a[1].len())
-            .min(b.len());
-        let body = len - len % 8;
-        for i in (0..body).step_by(8) {
-            // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores.
-            unsafe {
-                let bf = to_f64_8(_mm512_loadu_si512(b.as_ptr().add(i).cast()), magic_i, magic);
-                let dst = [o0.as_mut_ptr(), o1.as_mut_ptr()];
-                if FLOAT {
-                    pair_float_step8(dst, a, i, bf, (q, qinv), flag);
-                } else {
-                    pair_step8(dst, a, i, bf, c, flag);
+    /// [`super::pair_float_scalar`] (the same IEEE operations per lane): `acc_h += a_h ⊙ b` as
+    /// an exact remainder in double precision, then reduced if `reduce`.
+    struct Float {
+        magic: (__m512i, __m512d),
+        q: (__m512d, __m512d),
+        reduce: bool,
+    }
+
+    impl Step8 for Float {
+        const SCALAR: super::ScalarPairFn = super::pair_float_scalar;
+
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn new(c: &Consts, reduce: bool) -> Float {
+            let magic_i = _mm512_set1_epi64(MAGIC as i64);
+            Float {
+                magic: (magic_i, _mm512_castsi512_pd(magic_i)),
+                q: (_mm512_set1_pd(c.qf), _mm512_set1_pd(c.qinv)),
+                reduce,
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn step(&self, acc: [*mut u64; 2], a: [&[u64]; 2], i: usize, b: __m512i) {
+            let ((magic_i, magic), (q, qinv)) = (self.magic, self.q);
+            let bf = to_f64_8(b, magic_i, magic);
+            for (o, a) in acc.into_iter().zip(a) {
+                // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
+                unsafe {
+                    let af = _mm512_loadu_pd(a.as_ptr().add(i).cast());
+                    let r = remainder8(af, bf, (q, qinv));
+                    let dst = o.add(i).cast::<f64>();
+                    let mut s = _mm512_add_pd(_mm512_loadu_pd(dst), r);
+                    if self.reduce {
+                        s = _mm512_fnmadd_pd(round_near8(_mm512_mul_pd(s, qinv)), q, s);
+                    }
+                    _mm512_storeu_pd(dst, s);
                 }
             }
         }
-        scalar_pair::<FLOAT>()(
-            c,
-            [&mut o0[body..len], &mut o1[body..len]],
-            [&a[0][body..len], &a[1][body..len]],
-            &b[body..len],
-            flag,
-        );
     }
+
+    /// [`super::pair_scalar`] with the 52-bit integer multiplier: `Q = ⌊a·b'/2^52⌋` (b' from
+    /// [`shoup8`]) is ⌊a·b/q⌋ or up to two below it (b' ≥ ⌊b·2^52/q⌋ − 4 and a < 2^50 lose
+    /// less than one in Q; Shoup's own error is below 1.25), so `r = a·b − Q·q` ∈ [0, 2.25q) ⊂
+    /// [0, 2^52) is exact as `lo52(a·b) + lo52(Q·(2^52 − q))` mod 2^52; two conditional
+    /// subtractions (`min(r, r − q)` unsigned) give [0, q), and the accumulation one more.
+    struct Ifma {
+        magic: (__m512i, __m512d),
+        scale: __m512d,
+        /// q and 2^52 − q.
+        q: (__m512i, __m512i),
+        acc: bool,
+    }
+
+    impl Step8 for Ifma {
+        const SCALAR: super::ScalarPairFn = super::pair_scalar;
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
+        unsafe fn new(c: &Consts, acc: bool) -> Ifma {
+            let magic_i = _mm512_set1_epi64(MAGIC as i64);
+            Ifma {
+                magic: (magic_i, _mm512_castsi512_pd(magic_i)),
+                scale: _mm512_set1_pd(c.shoup_scale),
+                q: (
+                    _mm512_set1_epi64(c.q as i64),
+                    _mm512_set1_epi64(((1 << 52) - c.q) as i64),
+                ),
+                acc,
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
+        unsafe fn step(&self, out: [*mut u64; 2], a: [&[u64]; 2], i: usize, b: __m512i) {
+            let ((magic_i, magic), (q, negq)) = (self.magic, self.q);
+            let bs = shoup8(to_f64_8(b, magic_i, magic), self.scale);
+            let zero = _mm512_setzero_si512();
+            let mask = _mm512_set1_epi64((1 << 52) - 1);
+            for (o, a) in out.into_iter().zip(a) {
+                // SAFETY: i + 8 ≤ each slice's length (the caller's contract); unaligned access.
+                unsafe {
+                    let av = _mm512_loadu_si512(a.as_ptr().add(i).cast());
+                    let k = _mm512_madd52hi_epu64(zero, av, bs);
+                    let lo = _mm512_madd52lo_epu64(zero, av, b);
+                    let r = _mm512_and_si512(_mm512_madd52lo_epu64(lo, k, negq), mask);
+                    let r = _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
+                    let mut p = _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
+                    let dst = o.add(i).cast::<__m512i>();
+                    if self.acc {
+                        let s = _mm512_add_epi64(_mm512_loadu_si512(dst.cast()), p);
+                        p = _mm512_min_epu64(s, _mm512_sub_epi64(s, q));
+                    }
+                    _mm512_storeu_si512(dst.cast(), p);
+                }
+            }
+        }
+    }
+
+    /// The two drivers of a [`Step8`] compiled with one set of target features: `$words`
+    /// (b as u64 words) and `$packed` (b packed at 50 bits, [`super::pack`]; the features
+    /// with AVX-512BW). Both run `S` on every full group of 8 and `S::SCALAR` on the rest, the
+    /// same results lane for lane.
+    macro_rules! pair_drivers {
+        ($words:ident: $wf:literal, $packed:ident: $pf:literal) => {
+            /// # Safety
+            /// The CPU has the target features (a token was taken to reach it), which cover
+            /// `S`'s.
+            #[target_feature(enable = $wf)]
+            unsafe fn $words<S: Step8>(
+                c: &Consts,
+                out: [&mut [u64]; 2],
+                a: [&[u64]; 2],
+                b: &[u64],
+                flag: bool,
+            ) {
+                // SAFETY: the CPU has `S`'s features (this function's contract).
+                let step = unsafe { S::new(c, flag) };
+                let [o0, o1] = out;
+                let len = o0
+                    .len()
+                    .min(o1.len())
+                    .min(a[0].len())
+                    .min(a[1].len())
+                    .min(b.len());
+                let body = len - len % 8;
+                for i in (0..body).step_by(8) {
+                    // SAFETY: i + 8 ≤ len ≤ each slice's length; unaligned loads and stores;
+                    // the CPU has `S`'s features.
+                    unsafe {
+                        let bi = _mm512_loadu_si512(b.as_ptr().add(i).cast());
+                        step.step([o0.as_mut_ptr(), o1.as_mut_ptr()], a, i, bi);
+                    }
+                }
+                S::SCALAR(
+                    c,
+                    [&mut o0[body..len], &mut o1[body..len]],
+                    [&a[0][body..len], &a[1][body..len]],
+                    &b[body..len],
+                    flag,
+                );
+            }
+
+            /// # Safety
+            /// As the words driver, with AVX-512BW; `b` holds [`super::packed_bytes`] of the
+            /// slices' common length (checked by the caller).
+            #[target_feature(enable = $pf)]
+            unsafe fn $packed<S: Step8>(
+                c: &Consts,
+                out: [&mut [u64]; 2],
+                a: [&[u64]; 2],
+                b: &[u8],
+                flag: bool,
+            ) {
+                // SAFETY: the CPU has `S`'s features (this function's contract).
+                let step = unsafe { S::new(c, flag) };
+                let (idx, shifts, mask) = unpack_consts();
+                let [o0, o1] = out;
+                let len = o0.len().min(o1.len()).min(a[0].len()).min(a[1].len());
+                let body = len - len % 8;
+                assert!(b.len() >= super::packed_bytes(body));
+                for i in (0..body).step_by(8) {
+                    // SAFETY: i + 8 ≤ len ≤ each slice's length; group i/8 reads bytes
+                    // 50i/8 .. 50i/8 + 64 ≤ packed_bytes(body) ≤ b.len(); unaligned
+                    // accesses; the CPU has `S`'s features.
+                    unsafe {
+                        let bi = unpack8(b.as_ptr().add(i / 8 * 50), idx, shifts, mask);
+                        step.step([o0.as_mut_ptr(), o1.as_mut_ptr()], a, i, bi);
+                    }
+                }
+                if body < len {
+                    let mut tail = [0u64; 8];
+                    for (k, t) in tail[..len - body].iter_mut().enumerate() {
+                        *t = super::unpack_one(b, body + k);
+                    }
+                    S::SCALAR(
+                        c,
+                        [&mut o0[body..len], &mut o1[body..len]],
+                        [&a[0][body..len], &a[1][body..len]],
+                        &tail[..len - body],
+                        flag,
+                    );
+                }
+            }
+        };
+    }
+
+    pair_drivers!(pair_words: "avx512f", pair_packed: "avx512f,avx512bw");
+    pair_drivers!(
+        pair_words_ifma: "avx512f,avx512dq,avx512ifma",
+        pair_packed_ifma: "avx512f,avx512dq,avx512bw,avx512ifma"
+    );
 
     /// [`sum_avx2`] on 8 lanes.
     ///
