@@ -1196,8 +1196,9 @@ pub struct DemoSummary {
     pub weights: String,
 }
 
-/// How `demo` connects its two parties.
-#[derive(Debug, Clone, Default)]
+/// How `demo` connects its two parties. The default: no TLS, no shaped link, and the
+/// server's defaults ([`ServerConfig::default`]) for garbling and the weights' memory.
+#[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// TLS 1.3 with a throwaway self-signed certificate (the default of `gazelle demo`).
     pub tls: bool,
@@ -1207,6 +1208,18 @@ pub struct DemoOptions {
     pub garbling: crate::gc::Scheme,
     /// The server's prepared-weights memory (`--weights-memory`).
     pub weights_memory: super::WeightsMemory,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        let server = ServerConfig::default();
+        DemoOptions {
+            tls: false,
+            link: None,
+            garbling: server.garbling,
+            weights_memory: server.weights_memory,
+        }
+    }
 }
 
 /// One line on how far `server`'s plan is from the circuit-privacy budget.

@@ -172,6 +172,17 @@ fn a_rehearsal_moves_the_bytes_of_a_query() {
     }
 }
 
+/// `profile e2e`/`queries` and `bench e2e` run the demo with its default options: they must
+/// be the server's defaults, not the types' (half gates, before this test).
+#[cfg(feature = "bundled")]
+#[test]
+fn demo_defaults_are_the_servers() {
+    let (demo, server) = (cli::DemoOptions::default(), ServerConfig::default());
+    assert_eq!(demo.garbling, server.garbling);
+    assert_eq!(demo.weights_memory, server.weights_memory);
+    assert!(!demo.tls && demo.link.is_none());
+}
+
 #[cfg(feature = "bundled")]
 #[test]
 fn warm_up_runs_private_queries_in_process() {

@@ -173,10 +173,8 @@ pub fn e2e(quick: bool) -> Result<Vec<BenchRow>, String> {
         Err(_) => None,
     };
     let opts = DemoOptions {
-        tls: false,
         link,
-        garbling: gazelle::protocol::ServerConfig::default().garbling,
-        weights_memory: gazelle::protocol::ServerConfig::default().weights_memory,
+        ..DemoOptions::default()
     };
     let backend = selected();
     let param_set = gazelle::he::params::ParamSetId::default();
