@@ -24,7 +24,9 @@ fn main() {
         .num_threads(threads)
         .build()
         .unwrap();
-    let mut g = Garbler::new().unwrap();
+    let mut g = Garbler::new()
+        .unwrap()
+        .with_scheme(gazelle::protocol::ServerConfig::default().garbling);
     let mut tables = Vec::with_capacity(c.table_bytes(instances, g.scheme()));
     let mut ms = Vec::new();
     for _ in 0..7 {

@@ -52,14 +52,15 @@ fn relu(c: &mut Criterion) {
         .collect();
     let bits = nc.input_bits(&c_in, &s_in, &r_in).unwrap();
 
+    // The protocol's default garbling scheme.
+    let scheme = gazelle::protocol::ServerConfig::default().garbling;
     let mut g = c.benchmark_group("relu");
     g.sample_size(10)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(ands));
-    let mut garbler = Garbler::new().unwrap();
-    let mut stream =
-        Vec::with_capacity(circuit.table_bytes(instances, gazelle::gc::Scheme::HalfGates));
+    let mut garbler = Garbler::new().unwrap().with_scheme(scheme);
+    let mut stream = Vec::with_capacity(circuit.table_bytes(instances, scheme));
     g.bench_function(
         BenchmarkId::new("garble", format!("p={p}/{ands}AND")),
         |b| {
@@ -77,7 +78,7 @@ fn relu(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 // A fresh evaluator per run: its gate counter must match the garbling's.
-                let mut e = Evaluator::new().unwrap();
+                let mut e = Evaluator::new().unwrap().with_scheme(scheme);
                 e.evaluate(circuit, instances, &labels, &mut stream.as_slice())
                     .unwrap()
             })
@@ -86,14 +87,14 @@ fn relu(c: &mut Criterion) {
     // Streamed as in the protocol: batches of GROUP instances through a reused buffer that stays
     // in cache; `iter_custom` times only the garbling, or only the evaluation.
     let per = circuit.num_inputs();
-    let mut batch = Vec::with_capacity(circuit.table_bytes(GROUP, gazelle::gc::Scheme::HalfGates));
+    let mut batch = Vec::with_capacity(circuit.table_bytes(GROUP, scheme));
     for (what, time_garble) in [("garble-streamed", true), ("evaluate-streamed", false)] {
         g.bench_function(BenchmarkId::new(what, format!("p={p}/{ands}AND")), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let mut garbler = Garbler::new().unwrap();
-                    let mut evaluator = Evaluator::new().unwrap();
+                    let mut garbler = Garbler::new().unwrap().with_scheme(scheme);
+                    let mut evaluator = Evaluator::new().unwrap().with_scheme(scheme);
                     for b0 in (0..instances).step_by(GROUP) {
                         let m = GROUP.min(instances - b0);
                         batch.clear();

@@ -391,11 +391,11 @@ impl Family {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Workload {
-    /// Forward + inverse NTT, n = 4096, 54-bit prime.
+    /// Forward + inverse NTT at the default parameters' n and first prime (n = 8192, 50 bits).
     Ntt,
     /// Homomorphic ct×pt multiply-accumulate and hoisted rotations at the default parameters.
     He,
-    /// Garbling and evaluating ReLU circuits.
+    /// Garbling and evaluating ReLU circuits, with the protocol's default garbling scheme.
     Gc,
     /// One homomorphic convolution (MiniONN-CIFAR 64→64 3×3 on 8×8) on the server, at the default parameters.
     Conv,
@@ -588,9 +588,12 @@ fn run_profile(
     let summary = match workload {
         Workload::Ntt => {
             use gazelle::kernels::ntt::NttPlan64;
-            let q = 18014398509309953;
-            let plan = NttPlan64::try_new(4096, q).map_err(|e| e.to_string())?;
-            let mut a = gazelle::kernels::testing::TestRng::new(1).vec_below(4096, q);
+            let params = gazelle::he::params::ParamSetId::default()
+                .params()
+                .map_err(|e| e.to_string())?;
+            let (n, q) = (params.n(), params.moduli()[0]);
+            let plan = NttPlan64::try_new(n, q).map_err(|e| e.to_string())?;
+            let mut a = gazelle::kernels::testing::TestRng::new(1).vec_below(n, q);
             bench::profile::profile(
                 bench::profile::infallible(|| {
                     plan.forward(&mut a);

@@ -233,8 +233,8 @@ pub fn bench_relu_parallel(p: u64, min_and_gates: usize, repeats: usize) -> Resu
         let (mut best_g, mut best_e) = (Duration::MAX, Duration::MAX);
         let mut stream = Vec::with_capacity(circuit.table_bytes(instances, Scheme::HalfGates));
         for run in 0..repeats.max(1) + 1 {
-            let mut g = Garbler::new()?;
-            let mut e = Evaluator::new()?;
+            let mut g = Garbler::new()?.with_scheme(Scheme::HalfGates);
+            let mut e = Evaluator::new()?.with_scheme(Scheme::HalfGates);
             stream.clear();
             let t0 = Instant::now();
             let garbling = g.garble_parallel(circuit, instances, &mut stream, &pool)?;
@@ -260,7 +260,9 @@ pub fn bench_relu_parallel(p: u64, min_and_gates: usize, repeats: usize) -> Resu
         }
         let detail = |base: f64, x: f64| {
             format!(
-                "{instances} ReLUs, {ands} AND gates in one batch, {t} thread(s): {:.2}x one thread",
+                "{instances} ReLUs, {ands} AND gates in one batch, {}, {t} thread(s): {:.2}x one \
+                 thread",
+                Scheme::HalfGates,
                 base / x
             )
         };

@@ -57,7 +57,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ParamSetId {
-    /// n = 4096, two 54-bit primes, p = 1032193, 27-bit digits. The default; ≥ 128-bit.
+    /// n = 4096, two 54-bit primes, p = 1032193, 27-bit digits. ≥ 128-bit (the default until
+    /// the circuit-privacy budget made it `Gazelle8192Hybrid`).
     Gazelle4096 = 1,
     /// The reference code's n = 2048, 60-bit q, p = 557057, 20-bit digits. Below 128-bit.
     Gazelle2048 = 2,

@@ -47,6 +47,8 @@ pub struct ServeOptions {
 }
 
 impl Default for ServeOptions {
+    /// A library caller's minimal server (what `demo` and the tests run): no warm-up and no
+    /// grace period, unlike `gazelle serve` (1 warm-up query, 30 s).
     fn default() -> Self {
         ServeOptions {
             max_sessions: 4,

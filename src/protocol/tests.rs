@@ -3,8 +3,10 @@ use crate::channel::MemChannel;
 use crate::gc::Scheme;
 use crate::he::params::ParamSetId;
 
+/// [`run_mem_garbled`] with the protocol's default garbling scheme.
 fn run_mem(model_name: &str, inputs: &[Vec<i64>], reveal_logits: bool) -> Vec<QueryReport> {
-    run_mem_garbled(model_name, inputs, reveal_logits, Scheme::HalfGates)
+    let garbling = ServerConfig::default().garbling;
+    run_mem_garbled(model_name, inputs, reveal_logits, garbling)
 }
 
 fn run_mem_garbled(

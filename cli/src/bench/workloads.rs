@@ -93,12 +93,14 @@ impl GcWorkload {
     /// One run: garble into a buffer, then evaluate from it.
     pub fn run(&mut self) {
         self.stream.clear();
-        let mut g = Garbler::with_parts(self.fresh_aes(), ChaCha12Rng::from_os_rng());
+        let scheme = gazelle::protocol::ServerConfig::default().garbling;
+        let mut g =
+            Garbler::with_parts(self.fresh_aes(), ChaCha12Rng::from_os_rng()).with_scheme(scheme);
         let garbling = g
             .garble(self.circuit.circuit(), self.instances, &mut self.stream)
             .expect("garbling");
         let labels = garbling.encode(&self.bits).expect("input bits match");
-        let mut e = Evaluator::with_aes(self.fresh_aes());
+        let mut e = Evaluator::with_aes(self.fresh_aes()).with_scheme(scheme);
         let out = e
             .evaluate(
                 self.circuit.circuit(),
