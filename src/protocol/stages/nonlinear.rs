@@ -355,9 +355,10 @@ fn receive<C: Channel>(
 ) -> Result<ClientPrep> {
     let mut pool = ot_io::extend_receiver(ch, cot, eval_bits)?;
     // A rehearsal's OTs go at once: only the choice message stays (1 bit per OT, not 16 bytes).
-    let blind = match buffers.rehearsal {
-        true => Some(pool.choose_blind(eval_bits)?),
-        false => None,
+    let blind = if buffers.rehearsal {
+        Some(pool.choose_blind(eval_bits)?)
+    } else {
+        None
     };
     let bytes = circuit.table_bytes(inst, scheme);
     let mut tables = Vec::new();
