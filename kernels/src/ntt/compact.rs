@@ -420,6 +420,14 @@ mod x86 {
         unsafe fn step(&self, out: [*mut u64; 2], a: [&[u64]; 2], i: usize, b: __m512i);
     }
 
+    /// [`MAGIC`] broadcast, as integers and as doubles (for [`to_f64_8`]).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn magic8() -> (__m512i, __m512d) {
+        let magic_i = _mm512_set1_epi64(MAGIC as i64);
+        (magic_i, _mm512_castsi512_pd(magic_i))
+    }
+
     /// `a·b − round(a·b/q)·q` ∈ (−q, q) of 8 lanes, exactly (the module docs: the error-free
     /// product `h + l`, the quotient from `h`).
     #[inline]
@@ -446,9 +454,8 @@ mod x86 {
         #[inline]
         #[target_feature(enable = "avx512f")]
         unsafe fn new(c: &Consts, acc: bool) -> Exact {
-            let magic_i = _mm512_set1_epi64(MAGIC as i64);
             Exact {
-                magic: (magic_i, _mm512_castsi512_pd(magic_i)),
+                magic: magic8(),
                 q: (_mm512_set1_pd(c.qf), _mm512_set1_pd(c.qinv)),
                 qi: (
                     _mm512_set1_epi64(c.q as i64),
@@ -497,9 +504,8 @@ mod x86 {
         #[inline]
         #[target_feature(enable = "avx512f")]
         unsafe fn new(c: &Consts, reduce: bool) -> Float {
-            let magic_i = _mm512_set1_epi64(MAGIC as i64);
             Float {
-                magic: (magic_i, _mm512_castsi512_pd(magic_i)),
+                magic: magic8(),
                 q: (_mm512_set1_pd(c.qf), _mm512_set1_pd(c.qinv)),
                 reduce,
             }
@@ -545,9 +551,8 @@ mod x86 {
         #[inline]
         #[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
         unsafe fn new(c: &Consts, acc: bool) -> Ifma {
-            let magic_i = _mm512_set1_epi64(MAGIC as i64);
             Ifma {
-                magic: (magic_i, _mm512_castsi512_pd(magic_i)),
+                magic: magic8(),
                 scale: _mm512_set1_pd(c.shoup_scale),
                 q: (
                     _mm512_set1_epi64(c.q as i64),
