@@ -261,6 +261,30 @@ macro_rules! avx512_traversal {
             }
         }
 
+        /// Pins eight vectors in registers at this point of the program: an empty `asm!` that
+        /// LLVM cannot schedule across, so that the stages of [`fwd_last3`] and [`inv_first3`]
+        /// run as written (all chains' first butterflies, then all second ones, …). Without it
+        /// LLVM interleaves the chains' stages itself and spills at eight chains.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn pin8(v: &mut [__m512i; 8]) {
+            // SAFETY: an empty instruction sequence; it reads and writes only these registers.
+            unsafe {
+                core::arch::asm!(
+                    "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
+                    inout(zmm_reg) v[0],
+                    inout(zmm_reg) v[1],
+                    inout(zmm_reg) v[2],
+                    inout(zmm_reg) v[3],
+                    inout(zmm_reg) v[4],
+                    inout(zmm_reg) v[5],
+                    inout(zmm_reg) v[6],
+                    inout(zmm_reg) v[7],
+                    options(pure, nomem, nostack, preserves_flags)
+                );
+            }
+        }
+
         /// Eight u64 lanes at p[i..] (the lane-ordered twiddles: u64 in every expansion).
         #[inline(always)]
         fn ld64(p: &[u64], i: usize) -> __m512i {
@@ -276,7 +300,11 @@ macro_rules! avx512_traversal {
         /// ones. The half-4 and half-2 twiddles come from `lanes` (block β of the transform at
         /// entries 8β.., `a` starting at block `lane0` / 8), the half-1 ones from the bit-reversed
         /// table (4·k4.., k4 = the half-4 twiddle index of `a`'s first group), all without
-        /// permutes.
+        /// permutes. `S` = 8 blocks of 16 at a time: eight independent chains of three dependent
+        /// butterflies and their permutes, each step run for all chains before the next
+        /// ([`pin8`]), so that the 52-bit products' latencies overlap (with [`radix4_chunks`]' four
+        /// chains: forward n = 4096 3.03 → 2.34 µs on a Zen 4; perf/RESULTS.md, sixteenth
+        /// session). `a.len()` is a multiple of 128 (a transform block: n ≥ 256).
         #[inline]
         #[target_feature(enable = $feat)]
         #[allow(clippy::too_many_arguments)]
@@ -290,42 +318,70 @@ macro_rules! avx512_traversal {
             c: &Consts,
             reduce: bool,
         ) {
-            debug_assert!(L == 8 && a.len().is_multiple_of(16));
+            const S: usize = 8;
+            debug_assert!(L == 8 && a.len().is_multiple_of(16 * S));
             let to2_x = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
             let to2_y = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
             let out0 = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
             let out1 = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
             let ([l4, l4s], [l2, l2s]) = (&lanes.fwd4, &lanes.fwd2);
-            for b in (0..a.len()).step_by(16) {
-                let (v0, v1) = (ld(a, b), ld(a, b + 8));
-                let x = _mm512_shuffle_i64x2::<0x44>(v0, v1);
-                let y = _mm512_shuffle_i64x2::<0xEE>(v0, v1);
-                let l = lane0 + b / 2;
-                let (x, y) = bf_fwd::<R>(x, y, ld64(l4, l), ld64(l4s, l), c);
-                let (x, y) = (
-                    _mm512_permutex2var_epi64(x, to2_x, y),
-                    _mm512_permutex2var_epi64(x, to2_y, y),
-                );
-                let (x, y) = bf_fwd::<R>(x, y, ld64(l2, l), ld64(l2s, l), c);
-                let (x, y) = (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
-                let k1 = 4 * k4 + b / 2;
-                let (mut x, mut y) = bf_fwd::<R>(x, y, ld(tw, k1), ld(tws, k1), c);
+            for (i, chunk) in a.chunks_exact_mut(16 * S).enumerate() {
+                let b0 = 16 * S * i;
+                let mut x = [_mm512_setzero_si512(); S];
+                let mut y = [_mm512_setzero_si512(); S];
+                for s in 0..S {
+                    let (v0, v1) = (ld(chunk, 16 * s), ld(chunk, 16 * s + 8));
+                    x[s] = _mm512_shuffle_i64x2::<0x44>(v0, v1);
+                    y[s] = _mm512_shuffle_i64x2::<0xEE>(v0, v1);
+                }
+                for s in 0..S {
+                    let l = lane0 + (b0 + 16 * s) / 2;
+                    (x[s], y[s]) = bf_fwd::<R>(x[s], y[s], ld64(l4, l), ld64(l4s, l), c);
+                }
+                pin8(&mut x);
+                pin8(&mut y);
+                for s in 0..S {
+                    (x[s], y[s]) = (
+                        _mm512_permutex2var_epi64(x[s], to2_x, y[s]),
+                        _mm512_permutex2var_epi64(x[s], to2_y, y[s]),
+                    );
+                }
+                for s in 0..S {
+                    let l = lane0 + (b0 + 16 * s) / 2;
+                    (x[s], y[s]) = bf_fwd::<R>(x[s], y[s], ld64(l2, l), ld64(l2s, l), c);
+                }
+                pin8(&mut x);
+                pin8(&mut y);
+                for s in 0..S {
+                    (x[s], y[s]) =
+                        (_mm512_unpacklo_epi64(x[s], y[s]), _mm512_unpackhi_epi64(x[s], y[s]));
+                }
+                for s in 0..S {
+                    let k1 = 4 * k4 + (b0 + 16 * s) / 2;
+                    (x[s], y[s]) = bf_fwd::<R>(x[s], y[s], ld(tw, k1), ld(tws, k1), c);
+                }
+                pin8(&mut x);
+                pin8(&mut y);
                 if reduce {
-                    if R == WIDE {
-                        x = reduce_64q(x, c);
-                        y = reduce_64q(y, c);
-                    } else {
-                        x = csub(csub(x, c.two_q), c.q);
-                        y = csub(csub(y, c.two_q), c.q);
+                    for s in 0..S {
+                        if R == WIDE {
+                            x[s] = reduce_64q(x[s], c);
+                            y[s] = reduce_64q(y[s], c);
+                        } else {
+                            x[s] = csub(csub(x[s], c.two_q), c.q);
+                            y[s] = csub(csub(y[s], c.two_q), c.q);
+                        }
                     }
                 }
-                st(a, b, _mm512_permutex2var_epi64(x, out0, y));
-                st(a, b + 8, _mm512_permutex2var_epi64(x, out1, y));
+                for s in 0..S {
+                    st(chunk, 16 * s, _mm512_permutex2var_epi64(x[s], out0, y[s]));
+                    st(chunk, 16 * s + 8, _mm512_permutex2var_epi64(x[s], out1, y[s]));
+                }
             }
         }
 
         /// The inverse stages with half-size 1, 2 and 4 of `a` (u64 lanes: L = 8) in registers,
-        /// the layouts and twiddle sources of [`fwd_last3`] in reverse order.
+        /// the layouts, twiddle sources and blocking of [`fwd_last3`] in reverse order.
         #[inline]
         #[target_feature(enable = $feat)]
         #[allow(clippy::too_many_arguments)]
@@ -338,28 +394,54 @@ macro_rules! avx512_traversal {
             tws: &[$W],
             c: &Consts,
         ) {
-            debug_assert!(L == 8 && a.len().is_multiple_of(16));
+            const S: usize = 8;
+            debug_assert!(L == 8 && a.len().is_multiple_of(16 * S));
             let evens = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
             let odds = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
             let to4_x = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
             let to4_y = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
             let ([l4, l4s], [l2, l2s]) = (&lanes.inv4, &lanes.inv2);
-            for b in (0..a.len()).step_by(16) {
-                let (v0, v1) = (ld(a, b), ld(a, b + 8));
-                let x = _mm512_permutex2var_epi64(v0, evens, v1);
-                let y = _mm512_permutex2var_epi64(v0, odds, v1);
-                let k1 = 4 * k4 + b / 2;
-                let (x, y) = bf_inv::<R>(x, y, ld(tw, k1), ld(tws, k1), c);
-                let (x, y) = (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
-                let l = lane0 + b / 2;
-                let (x, y) = bf_inv::<R>(x, y, ld64(l2, l), ld64(l2s, l), c);
-                let (x, y) = (
-                    _mm512_permutex2var_epi64(x, to4_x, y),
-                    _mm512_permutex2var_epi64(x, to4_y, y),
-                );
-                let (x, y) = bf_inv::<R>(x, y, ld64(l4, l), ld64(l4s, l), c);
-                st(a, b, _mm512_shuffle_i64x2::<0x44>(x, y));
-                st(a, b + 8, _mm512_shuffle_i64x2::<0xEE>(x, y));
+            for (i, chunk) in a.chunks_exact_mut(16 * S).enumerate() {
+                let b0 = 16 * S * i;
+                let mut x = [_mm512_setzero_si512(); S];
+                let mut y = [_mm512_setzero_si512(); S];
+                for s in 0..S {
+                    let (v0, v1) = (ld(chunk, 16 * s), ld(chunk, 16 * s + 8));
+                    x[s] = _mm512_permutex2var_epi64(v0, evens, v1);
+                    y[s] = _mm512_permutex2var_epi64(v0, odds, v1);
+                }
+                for s in 0..S {
+                    let k1 = 4 * k4 + (b0 + 16 * s) / 2;
+                    (x[s], y[s]) = bf_inv::<R>(x[s], y[s], ld(tw, k1), ld(tws, k1), c);
+                }
+                pin8(&mut x);
+                pin8(&mut y);
+                for s in 0..S {
+                    (x[s], y[s]) =
+                        (_mm512_unpacklo_epi64(x[s], y[s]), _mm512_unpackhi_epi64(x[s], y[s]));
+                }
+                for s in 0..S {
+                    let l = lane0 + (b0 + 16 * s) / 2;
+                    (x[s], y[s]) = bf_inv::<R>(x[s], y[s], ld64(l2, l), ld64(l2s, l), c);
+                }
+                pin8(&mut x);
+                pin8(&mut y);
+                for s in 0..S {
+                    (x[s], y[s]) = (
+                        _mm512_permutex2var_epi64(x[s], to4_x, y[s]),
+                        _mm512_permutex2var_epi64(x[s], to4_y, y[s]),
+                    );
+                }
+                for s in 0..S {
+                    let l = lane0 + (b0 + 16 * s) / 2;
+                    (x[s], y[s]) = bf_inv::<R>(x[s], y[s], ld64(l4, l), ld64(l4s, l), c);
+                }
+                pin8(&mut x);
+                pin8(&mut y);
+                for s in 0..S {
+                    st(chunk, 16 * s, _mm512_shuffle_i64x2::<0x44>(x[s], y[s]));
+                    st(chunk, 16 * s + 8, _mm512_shuffle_i64x2::<0xEE>(x[s], y[s]));
+                }
             }
         }
 
@@ -414,35 +496,83 @@ macro_rules! avx512_traversal {
         ) {
             for (i, group) in a.chunks_exact_mut(4 * qtr).enumerate() {
                 let k = k0 + i;
-                let (w, ws) = (splat(tw[k]), splat(tws[k]));
-                let (w0, ws0) = (splat(tw[2 * k]), splat(tws[2 * k]));
-                let (w1, ws1) = (splat(tw[2 * k + 1]), splat(tws[2 * k + 1]));
-                let (g01, g23) = group.split_at_mut(2 * qtr);
-                let (g0, g1) = g01.split_at_mut(qtr);
-                let (g2, g3) = g23.split_at_mut(qtr);
-                let chunks = g0
-                    .chunks_exact_mut(L)
-                    .zip(g1.chunks_exact_mut(L))
-                    .zip(g2.chunks_exact_mut(L).zip(g3.chunks_exact_mut(L)));
-                for ((c0, c1), (c2, c3)) in chunks {
-                    let (x0, x1, x2, x3) = (ld(c0, 0), ld(c1, 0), ld(c2, 0), ld(c3, 0));
-                    let (x0, x1, x2, x3) = if FWD {
-                        let (x0, x2) = bf_fwd::<R>(x0, x2, w, ws, c);
-                        let (x1, x3) = bf_fwd::<R>(x1, x3, w, ws, c);
-                        let (x0, x1) = bf_fwd::<R>(x0, x1, w0, ws0, c);
-                        let (x2, x3) = bf_fwd::<R>(x2, x3, w1, ws1, c);
-                        (x0, x1, x2, x3)
-                    } else {
-                        let (x0, x1) = bf_inv::<R>(x0, x1, w0, ws0, c);
-                        let (x2, x3) = bf_inv::<R>(x2, x3, w1, ws1, c);
-                        let (x0, x2) = bf_inv::<R>(x0, x2, w, ws, c);
-                        let (x1, x3) = bf_inv::<R>(x1, x3, w, ws, c);
-                        (x0, x1, x2, x3)
-                    };
-                    st(c0, 0, x0);
-                    st(c1, 0, x1);
-                    st(c2, 0, x2);
-                    st(c3, 0, x3);
+                let w = [
+                    (splat(tw[k]), splat(tws[k])),
+                    (splat(tw[2 * k]), splat(tws[2 * k])),
+                    (splat(tw[2 * k + 1]), splat(tws[2 * k + 1])),
+                ];
+                if qtr.is_multiple_of(4 * L) {
+                    radix4_chunks::<R, FWD, 4>(group, qtr, &w, c);
+                } else if qtr.is_multiple_of(2 * L) {
+                    radix4_chunks::<R, FWD, 2>(group, qtr, &w, c);
+                } else {
+                    radix4_chunks::<R, FWD, 1>(group, qtr, &w, c);
+                }
+            }
+        }
+
+        /// The radix-4 butterflies of one group of [`stage2`] (quarters of `qtr` elements,
+        /// twiddles `w` = [half 2·qtr, first half qtr, second half qtr]), `S` chunks of L lanes
+        /// of each quarter at a time: S independent pairs of dependent butterflies, so that the
+        /// 52-bit products' latencies overlap (S = 4: ~2 % faster forward transforms than S = 1 on
+        /// a Zen 4).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn radix4_chunks<const R: u8, const FWD: bool, const S: usize>(
+            group: &mut [$W],
+            qtr: usize,
+            w: &[(__m512i, __m512i); 3],
+            c: &Consts,
+        ) {
+            let [(w, ws), (w0, ws0), (w1, ws1)] = *w;
+            let (g01, g23) = group.split_at_mut(2 * qtr);
+            let (g0, g1) = g01.split_at_mut(qtr);
+            let (g2, g3) = g23.split_at_mut(qtr);
+            let chunks = g0
+                .chunks_exact_mut(S * L)
+                .zip(g1.chunks_exact_mut(S * L))
+                .zip(g2.chunks_exact_mut(S * L).zip(g3.chunks_exact_mut(S * L)));
+            for ((c0, c1), (c2, c3)) in chunks {
+                let mut x = [[_mm512_setzero_si512(); S]; 4];
+                for s in 0..S {
+                    x[0][s] = ld(c0, s * L);
+                    x[1][s] = ld(c1, s * L);
+                    x[2][s] = ld(c2, s * L);
+                    x[3][s] = ld(c3, s * L);
+                }
+                // Each loop: one butterfly of each chain.
+                if FWD {
+                    for s in 0..S {
+                        (x[0][s], x[2][s]) = bf_fwd::<R>(x[0][s], x[2][s], w, ws, c);
+                    }
+                    for s in 0..S {
+                        (x[1][s], x[3][s]) = bf_fwd::<R>(x[1][s], x[3][s], w, ws, c);
+                    }
+                    for s in 0..S {
+                        (x[0][s], x[1][s]) = bf_fwd::<R>(x[0][s], x[1][s], w0, ws0, c);
+                    }
+                    for s in 0..S {
+                        (x[2][s], x[3][s]) = bf_fwd::<R>(x[2][s], x[3][s], w1, ws1, c);
+                    }
+                } else {
+                    for s in 0..S {
+                        (x[0][s], x[1][s]) = bf_inv::<R>(x[0][s], x[1][s], w0, ws0, c);
+                    }
+                    for s in 0..S {
+                        (x[2][s], x[3][s]) = bf_inv::<R>(x[2][s], x[3][s], w1, ws1, c);
+                    }
+                    for s in 0..S {
+                        (x[0][s], x[2][s]) = bf_inv::<R>(x[0][s], x[2][s], w, ws, c);
+                    }
+                    for s in 0..S {
+                        (x[1][s], x[3][s]) = bf_inv::<R>(x[1][s], x[3][s], w, ws, c);
+                    }
+                }
+                for s in 0..S {
+                    st(c0, s * L, x[0][s]);
+                    st(c1, s * L, x[1][s]);
+                    st(c2, s * L, x[2][s]);
+                    st(c3, s * L, x[3][s]);
                 }
             }
         }
