@@ -161,8 +161,8 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
     use crate::Backend;
     let max_n = sizes.iter().copied().max().unwrap_or(256);
     // 54/56 bits: the avx512 approximate-quotient (`WIDE`) path for q < 2^56, at its edge; 57:
-    // just past it.
-    let primes64: Vec<u64> = [30u32, 40, 50, 54, 56, 57, 60, 62]
+    // just past it; 57 to 61 bits: avx512's `LAZY8` forward transform (q < 2^61), 62 past it.
+    let primes64: Vec<u64> = [30u32, 40, 50, 54, 56, 57, 60, 61, 62]
         .iter()
         .map(|&b| ntt_primes(b, 2 * max_n as u64, 1)[0])
         .collect();
@@ -235,12 +235,17 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                         let (mut x, mut z) = (a.clone(), a.clone());
                         s.forward(&mut x);
                         p.forward_lazy(&mut z);
-                        // Below 64q only where it fits a word (the WIDE plans, q < 2^56);
-                        // below 4q otherwise.
+                        // Below 64q for the WIDE plans (q < 2^56), 8q for avx512's LAZY8
+                        // (q < 2^61), 4q otherwise.
+                        use crate::ntt::kind::{lazy8_q, wide_q};
                         let bound = if matches!(red, Reduction::Shoup52 | Reduction::Fp52) {
                             4 * q
+                        } else if wide_q(q) {
+                            64 * q
+                        } else if lazy8_q(q) {
+                            8 * q
                         } else {
-                            q.saturating_mul(64)
+                            4 * q
                         };
                         let ok = z.iter().zip(&x).all(|(&l, &r)| l < bound && l % q == r);
                         let bz = rng.vec_below(n, q);

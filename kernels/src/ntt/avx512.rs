@@ -162,7 +162,7 @@ macro_rules! avx512_common {
 /// [`super::scalar`], except for `kind::WIDE` (documented there).
 macro_rules! avx512_traversal {
     ($W:ty, $feat:literal, radix4 = $radix4:literal, fuse3 = $fuse3:literal) => {
-        use crate::ntt::kind::{MONT, WIDE};
+        use crate::ntt::kind::{LAZY8, MONT, WIDE};
 
         /// Whether the big stages run two at a time ([`stage2`]): fewer
         /// loads and stores, more live registers (a loss where the product needs many).
@@ -182,6 +182,12 @@ macro_rules! avx512_traversal {
         ) -> (__m512i, __m512i) {
             if R == WIDE {
                 // v in [0, 4q): both outputs grow by at most 4q.
+                let v = mulw::<R>(y, w, ws, c);
+                return (add(x, v), sub(add(x, c.four_q), v));
+            }
+            if R == LAZY8 {
+                // x, y in [0, 8q): x to [0, 4q), v in [0, 4q); both outputs in [0, 8q).
+                let x = csub(x, c.four_q);
                 let v = mulw::<R>(y, w, ws, c);
                 return (add(x, v), sub(add(x, c.four_q), v));
             }
@@ -218,6 +224,17 @@ macro_rules! avx512_traversal {
             csub(csub(csub(x, c.four_q), c.two_q), c.q)
         }
 
+        /// A forward output of kind `R` (below 64q, 8q or 4q) reduced to [0, q).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn reduce_out<const R: u8>(x: __m512i, c: &Consts) -> __m512i {
+            match R {
+                WIDE => reduce_64q(x, c),
+                LAZY8 => csub(csub(csub(x, c.four_q), c.two_q), c.q),
+                _ => csub(csub(x, c.two_q), c.q),
+            }
+        }
+
         /// Runs the stages with half-size h < L over blocks of 2L elements.
         #[inline]
         #[target_feature(enable = $feat)]
@@ -248,13 +265,8 @@ macro_rules! avx512_traversal {
                     bf_inv::<R>(x, y, w, ws, c)
                 };
                 if last {
-                    if R == WIDE {
-                        x = reduce_64q(x, c);
-                        y = reduce_64q(y, c);
-                    } else {
-                        x = csub(csub(x, c.two_q), c.q);
-                        y = csub(csub(y, c.two_q), c.q);
-                    }
+                    x = reduce_out::<R>(x, c);
+                    y = reduce_out::<R>(y, c);
                 }
                 st(a, b, permute2(x, ib0, y));
                 st(a, b + L, permute2(x, ib1, y));
@@ -364,13 +376,8 @@ macro_rules! avx512_traversal {
                 pin8(&mut y);
                 if reduce {
                     for s in 0..S {
-                        if R == WIDE {
-                            x[s] = reduce_64q(x[s], c);
-                            y[s] = reduce_64q(y[s], c);
-                        } else {
-                            x[s] = csub(csub(x[s], c.two_q), c.q);
-                            y[s] = csub(csub(y[s], c.two_q), c.q);
-                        }
+                        x[s] = reduce_out::<R>(x[s], c);
+                        y[s] = reduce_out::<R>(y[s], c);
                     }
                 }
                 for s in 0..S {
@@ -579,7 +586,7 @@ macro_rules! avx512_traversal {
 
         #[target_feature(enable = $feat)]
         /// `reduce`: the last stage reduces to [0, q); otherwise it leaves lazy values
-        /// (< 64q for `WIDE`, < 4q for the other kinds).
+        /// (< 64q for `WIDE`, < 8q for `LAZY8`, < 4q for the other kinds).
         fn forward_impl<const R: u8>(t: &Tables<$W>, a: &mut [$W], reduce: bool) {
             let n = a.len();
             debug_assert!(R != WIDE || n <= 1 << 15);
@@ -849,6 +856,16 @@ pub(crate) mod u64 {
             )?;
             return Ok(ifma52::kernels(ifma));
         }
+        if red == Reduction::Shoup && kind::lazy8_q(q) {
+            return Ok(SimdKernels {
+                isa: "avx512",
+                forward: forward_impl::<{ kind::LAZY8 }>,
+                inverse: inverse_impl::<{ kind::SHOUP }>,
+                mul_prepared: mul_prepared_impl::<{ kind::SHOUP }>,
+                mul_prepared_pair: Some(mul_prepared_pair_impl::<{ kind::SHOUP }>),
+                mul_prepared_sum: Some(mul_sum_impl::<{ kind::SHOUP }>),
+            });
+        }
         Ok(u64_kernels!("avx512", red, q))
     }
 
@@ -903,10 +920,15 @@ pub(crate) mod u64 {
         } else {
             // As WIDE: y·w − qhat·q ∈ [0, 4q) with the approximate high product (three
             // `vpmuludq` instead of four), < 2^64 for q < 2^62; one conditional subtraction
-            // brings it to the Shoup kind's [0, 2q) (as HEXL's 64-bit butterfly).
+            // brings it to the Shoup kind's [0, 2q) (as HEXL's 64-bit butterfly). `LAZY8`
+            // keeps [0, 4q).
             let qhat = mul_hi_approx(y, ws);
             let r = _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(qhat, q));
-            csub(r, c.two_q)
+            if R == kind::LAZY8 {
+                r
+            } else {
+                csub(r, c.two_q)
+            }
         }
     }
 

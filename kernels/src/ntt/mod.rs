@@ -71,9 +71,22 @@ pub(crate) mod kind {
     /// [`super::fp52`]): y·w mod q in [0, 2q) for y < 2^52, from f64 twiddle constants.
     pub(crate) const FP: u8 = 3;
 
+    /// Approximate-quotient Shoup (as `WIDE`) for the forward transform of a u64 Shoup plan
+    /// with 2^56 ≤ q < 2^61 on avx512 ([`lazy8_q`]): values stay in [0, 8q) between stages
+    /// (< 2^64), so a butterfly needs one conditional subtraction (of 4q, on x) instead of
+    /// two (x by 2q, the product by 2q); the last stage reduces to [0, q). The inverse and the
+    /// prepared products of such a plan are `SHOUP`'s.
+    pub(crate) const LAZY8: u8 = 4;
+
     /// Whether a u64 Shoup plan for prime q takes the `WIDE` kind.
     pub(crate) const fn wide_q(q: u64) -> bool {
         q < 1 << 56
+    }
+
+    /// Whether a u64 Shoup plan for prime q takes the `LAZY8` forward transform on avx512.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) const fn lazy8_q(q: u64) -> bool {
+        !wide_q(q) && q < 1 << 61
     }
 }
 
@@ -470,8 +483,9 @@ macro_rules! ntt_plan {
             }
 
             /// [`Self::forward`] without the final reduction: each output is congruent to the
-            /// transform mod q and below 64q where q < 2^56 (below 4q for larger q and in a
-            /// [`Reduction::Shoup52`] or [`Reduction::Fp52`] plan), which
+            /// transform mod q and below 64q where q < 2^56 (below 8q for q < 2^61 on avx512,
+            /// below 4q for larger q and in a [`Reduction::Shoup52`] or [`Reduction::Fp52`]
+            /// plan), which
             /// every prepared product accepts as its first operand (`mul_prepared`, `_pair`,
             /// `_sum`): for operands that are only ever multiplied. Lazy on avx2 (u64) and
             /// avx512; other backends return reduced values.
