@@ -9,7 +9,12 @@
 //! compiled per target-feature set: F+DQ, and F+DQ+IFMA for the 52-bit products, where two
 //! stages run per pass (radix 4) and the three stages whose halves share a vector run in
 //! registers — both measured faster there and slower with the 64-bit products, whose
-//! butterflies need more registers (`gazelle bench kernels`, perf/RESULTS.md).
+//! butterflies need more registers (`gazelle bench kernels`, perf/RESULTS.md). The IFMA passes
+//! run several independent butterfly chains side by side (four chunks per radix-4 quarter,
+//! eight 16-element blocks in the register stages): one chain's two dependent 52-bit products
+//! leave the multiplier idle. A 64-bit Shoup plan with 2^56 ≤ q < 2^61 takes the
+//! `kind::LAZY8` forward transform (values below 8q, one conditional subtraction per
+//! butterfly).
 //!
 //! Reached only through the dispatch tables that `kernels` builds from an
 //! [`crate::isa::Avx512`] token (avx512f + avx512dq) and `ifma52::kernels` from an
