@@ -236,13 +236,12 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                         s.forward(&mut x);
                         p.forward_lazy(&mut z);
                         // Below 64q for the WIDE plans (q < 2^56), 8q for avx512's LAZY8
-                        // (q < 2^61), 4q otherwise.
-                        use crate::ntt::kind::{lazy8_q, wide_q};
+                        // (q < 2^61), 4q otherwise (`ntt::kind`, x86-64 only).
                         let bound = if matches!(red, Reduction::Shoup52 | Reduction::Fp52) {
                             4 * q
-                        } else if wide_q(q) {
+                        } else if q < 1 << 56 {
                             64 * q
-                        } else if lazy8_q(q) {
+                        } else if q < 1 << 61 {
                             8 * q
                         } else {
                             4 * q

@@ -84,7 +84,6 @@ pub(crate) mod kind {
     }
 
     /// Whether a u64 Shoup plan for prime q takes the `LAZY8` forward transform on avx512.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) const fn lazy8_q(q: u64) -> bool {
         !wide_q(q) && q < 1 << 61
     }
