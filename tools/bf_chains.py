@@ -13,10 +13,9 @@ the next iteration's inputs), compiles it with -O2 and prints nanoseconds per 8 
 Standard library only.
 """
 
-import os
-import subprocess
 import sys
-import tempfile
+
+from c_program import AVX512_IFMA, compile_and_run
 
 Q = 1125899904679937  # a 50-bit NTT prime
 W = 123456789012345
@@ -77,13 +76,7 @@ def program():
 
 
 def main():
-    with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "bf.c"), os.path.join(d, "bf")
-        with open(src, "w") as f:
-            f.write(program())
-        flags = ["-O2", "-mavx512f", "-mavx512dq", "-mavx512ifma"]
-        subprocess.run(["cc", *flags, src, "-o", exe], check=True)
-        sys.exit(subprocess.run([exe]).returncode)
+    sys.exit(compile_and_run(program(), AVX512_IFMA))
 
 
 if __name__ == "__main__":

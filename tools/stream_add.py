@@ -11,10 +11,9 @@ Compiles a C loop with -O3 -march=native and prints microseconds per call and th
 per second (two reads and one write per word). Standard library only.
 """
 
-import os
-import subprocess
 import sys
-import tempfile
+
+from c_program import compile_and_run
 
 WORDS = 2 * 3 * 8192
 
@@ -46,12 +45,7 @@ int main(void) {{
 
 
 def main():
-    with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "add.c"), os.path.join(d, "add")
-        with open(src, "w") as f:
-            f.write(PROGRAM)
-        subprocess.run(["cc", "-O3", "-march=native", src, "-o", exe], check=True)
-        sys.exit(subprocess.run([exe]).returncode)
+    sys.exit(compile_and_run(PROGRAM, ["-O3", "-march=native"]))
 
 
 if __name__ == "__main__":

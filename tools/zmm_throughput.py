@@ -11,10 +11,9 @@ cover the multiplier's latency), compiles it with -O2 and runs it twice; prints 
 operation for each mix. Standard library only.
 """
 
-import os
-import subprocess
 import sys
-import tempfile
+
+from c_program import AVX512_IFMA, compile_and_run
 
 CHAINS = 12
 OPS = {
@@ -74,13 +73,7 @@ def program():
 
 
 def main():
-    with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, "zmm.c"), os.path.join(d, "zmm")
-        with open(src, "w") as f:
-            f.write(program())
-        flags = ["-O2", "-mavx512f", "-mavx512dq", "-mavx512ifma"]
-        subprocess.run(["cc", *flags, src, "-o", exe], check=True)
-        sys.exit(subprocess.run([exe]).returncode)
+    sys.exit(compile_and_run(program(), AVX512_IFMA))
 
 
 if __name__ == "__main__":
