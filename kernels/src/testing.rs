@@ -315,14 +315,20 @@ pub fn check_ntt_backends(seed: u64, sizes: &[usize]) -> Vec<BackendCheck> {
                         cases += 1;
                     }
                     // A sum of 1..=9 terms, against the scalar plan's term-by-term products; the
-                    // first operand of some terms at its largest (4q − 1, or q − 1 with all-maximal
-                    // b), to reach every lazy bound.
+                    // first operand of some terms at its largest (the largest lazy forward output:
+                    // 8q − 1 for a Shoup plan with q < 2^61, else 4q − 1; or q − 1 with
+                    // all-maximal b), to reach every lazy bound.
+                    let a_top = if red == Reduction::Shoup && q < 1 << 61 {
+                        8 * q - 1
+                    } else {
+                        4 * q - 1
+                    };
                     let terms_n = 1 + (rng.below(9) as usize);
                     let ops: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = (0..terms_n)
                         .map(|t| {
                             let a = match t % 3 {
-                                0 => rng.vec_below(n, 4 * q),
-                                1 => vec![4 * q - 1; n],
+                                0 => rng.vec_below(n, a_top + 1),
+                                1 => vec![a_top; n],
                                 _ => rng.vec_below(n, q),
                             };
                             let b = if t % 3 == 1 {

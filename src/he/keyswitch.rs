@@ -341,7 +341,8 @@ fn finish_rotation(
 }
 
 /// A ciphertext's c0, c1 and the digits of c1 in NTT form: one polynomial per active digit
-/// (limb-major order of `Parameters::digits`), on c1's primes, with lazy values in [0, 4q_k).
+/// (limb-major order of `Parameters::digits`), on c1's primes, with lazy values (below 4q_k,
+/// or the bound of `NttPlan64::forward_lazy` where the prime takes no compact products).
 /// The limb of each limb's offset-0 digit on its own prime is unused: that digit's transform
 /// there is c1's own limb, see [`decompose_limb`].
 struct Decomposed<'a> {

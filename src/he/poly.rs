@@ -29,7 +29,8 @@ pub enum Representation {
 /// Invariants: the data holds exactly `num_limbs() · n` words; the Shoup constants are present
 /// (same layout) exactly when the representation is [`Representation::Prepared`]. Values are
 /// reduced modulo their limb's prime, except in the key-switching digits of a decomposition,
-/// which are lazy NTT values in [0, 4q_k) (documented where they are made).
+/// which are lazy NTT values (below 4q_k, or `NttPlan64::forward_lazy`'s bound; documented
+/// where they are made).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Poly {
     repr: Representation,

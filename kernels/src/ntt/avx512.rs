@@ -10,8 +10,8 @@
 //! stages run per pass (radix 4) and the three stages whose halves share a vector run in
 //! registers — both measured faster there and slower with the 64-bit products, whose
 //! butterflies need more registers (`gazelle bench kernels`, perf/RESULTS.md). The IFMA passes
-//! run several independent butterfly chains side by side (four chunks per radix-4 quarter,
-//! eight 16-element blocks in the register stages): one chain's two dependent 52-bit products
+//! run several independent butterfly chains side by side (up to four chunks per radix-4
+//! quarter, eight 16-element blocks in the register stages): one chain's two dependent 52-bit products
 //! leave the multiplier idle. A 64-bit Shoup plan with 2^56 ≤ q < 2^61 takes the
 //! `kind::LAZY8` forward transform (values below 8q, one conditional subtraction per
 //! butterfly).
@@ -164,7 +164,7 @@ macro_rules! avx512_common {
 /// The NTT traversal (forward, inverse) and the prepared product, compiled with the target
 /// features `$feat`, over the lane product `mulw::<R>(y, w, ws, c)` of the module it expands in
 /// (see [`crate::ntt::kind`]). Values stay in [0, 4q) (forward) and [0, 2q) (inverse) between stages, as in
-/// [`super::scalar`], except for `kind::WIDE` (documented there).
+/// [`super::scalar`], except for `kind::WIDE` and the forward `kind::LAZY8` (documented there).
 macro_rules! avx512_traversal {
     ($W:ty, $feat:literal, radix4 = $radix4:literal, fuse3 = $fuse3:literal) => {
         use crate::ntt::kind::{LAZY8, MONT, WIDE};
@@ -210,6 +210,7 @@ macro_rules! avx512_traversal {
             ws: __m512i,
             c: &Consts,
         ) -> (__m512i, __m512i) {
+            debug_assert!(R != LAZY8, "LAZY8 products are not reduced below 2q");
             if R == WIDE {
                 // x, y in [0, 4q) → u in [0, 4q), v in (0, 8q) → product in [0, 4q).
                 let u = csub(add(x, y), c.four_q);
@@ -320,8 +321,8 @@ macro_rules! avx512_traversal {
         /// permutes. `S` = 8 blocks of 16 at a time: eight independent chains of three dependent
         /// butterflies and their permutes, each step run for all chains before the next
         /// ([`pin8`]), so that the 52-bit products' latencies overlap (with [`radix4_chunks`]' four
-        /// chains: forward n = 4096 3.03 → 2.34 µs on a Zen 4; perf/RESULTS.md, sixteenth
-        /// session). `a.len()` is a multiple of 128 (a transform block: n ≥ 256).
+        /// chains: forward n = 4096 3.05–3.14 → 2.46–2.52 µs on a Zen 4; perf/RESULTS.md,
+        /// sixteenth session). `a.len()` is a multiple of 128 (a transform block: n ≥ 256).
         #[inline]
         #[target_feature(enable = $feat)]
         #[allow(clippy::too_many_arguments)]
@@ -526,8 +527,8 @@ macro_rules! avx512_traversal {
         /// The radix-4 butterflies of one group of [`stage2`] (quarters of `qtr` elements,
         /// twiddles `w` = [half 2·qtr, first half qtr, second half qtr]), `S` chunks of L lanes
         /// of each quarter at a time: S independent pairs of dependent butterflies, so that the
-        /// 52-bit products' latencies overlap (S = 4: ~2 % faster forward transforms than S = 1 on
-        /// a Zen 4).
+        /// 52-bit products' latencies overlap (S = 4: forward transforms ~2 % faster than with
+        /// S = 1 on a Zen 4; perf/RESULTS.md, sixteenth session).
         #[inline]
         #[target_feature(enable = $feat)]
         fn radix4_chunks<const R: u8, const FWD: bool, const S: usize>(
@@ -729,6 +730,7 @@ macro_rules! avx512_traversal {
             c: &Consts,
             acc: bool,
         ) {
+            debug_assert!(R != LAZY8, "LAZY8 products are not reduced below 2q");
             let r = mulw::<R>(x, b, bs, c);
             let r = if R == WIDE { csub(r, c.two_q) } else { r };
             let r = csub(r, c.q);
@@ -791,6 +793,7 @@ macro_rules! avx512_traversal {
             base: SumBase<'_, $W>,
             terms: &[[&[$W]; 3]],
         ) {
+            debug_assert!(R != LAZY8, "LAZY8 products are not reduced below 2q");
             debug_assert!(R != MONT);
             let c = consts(t);
             let n = acc.len();
@@ -826,7 +829,8 @@ macro_rules! avx512_traversal {
     };
 }
 
-/// u64 lanes: q < 2^62, values in [0, 4q).
+/// u64 lanes: q < 2^62, values in [0, 4q) (below 64q in a `WIDE` forward transform, 8q in a
+/// `LAZY8` one).
 pub(crate) mod u64 {
     avx512_common!(
         u64,
@@ -845,7 +849,8 @@ pub(crate) mod u64 {
     );
 
     /// The avx512 kernels of a u64 plan with reduction `red` and modulus q: [`ifma52::kernels`]
-    /// for `Shoup52` (an error if the CPU lacks avx512ifma), else `u64_kernels!`.
+    /// for `Shoup52` (an error if the CPU lacks avx512ifma), the `LAZY8` forward transform with
+    /// `SHOUP`'s inverse and products for `Shoup` with 2^56 ≤ q < 2^61, else `u64_kernels!`.
     pub(crate) fn kernels(
         _: Avx512,
         red: Reduction,

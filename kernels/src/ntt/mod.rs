@@ -1136,7 +1136,8 @@ mod wide_tests {
 
     /// The approximate high product loses 0, 1 or 2, and the `WIDE` Shoup product is y·w mod q
     /// plus a multiple of q below 4q, for any 64-bit y, including inputs built to maximise the
-    /// dropped low halves (low words all ones) and the largest prime of the `WIDE` range.
+    /// dropped low halves (low words all ones), the largest prime of the `WIDE` range and
+    /// primes of 60 and 61 bits (the `LAZY8` forward transform's products, the same lanes).
     #[test]
     fn wide_product_bounds() {
         if let Some(avx2) = crate::isa::Avx2::try_new() {
@@ -1197,6 +1198,8 @@ mod wide_tests {
             crate::prime::ntt_primes(56, 1 << 16, 1)[0],
             18014398509309953,
             crate::prime::ntt_primes(40, 1 << 16, 1)[0],
+            crate::prime::ntt_primes(60, 1 << 16, 1)[0],
+            crate::prime::ntt_primes(61, 1 << 16, 1)[0],
         ] {
             let m = Modulus64::new(q).unwrap();
             for round in 0..4000 {
@@ -1208,7 +1211,7 @@ mod wide_tests {
                         0 => rng.next_u64(),
                         1 => rng.next_u64() | 0xffff_ffff,
                         2 => u64::MAX - rng.below(1 << 20),
-                        _ => rng.below(64 * q),
+                        _ => rng.below(q.saturating_mul(64)),
                     };
                     w[l] = if l % 3 == 0 {
                         q - 1 - rng.below(16)
