@@ -279,27 +279,41 @@ macro_rules! avx512_traversal {
             }
         }
 
-        /// Pins eight vectors in registers at this point of the program: an empty `asm!` that
-        /// LLVM cannot schedule across, so that the stages of [`fwd_last3`] and [`inv_first3`]
-        /// run as written (all chains' first butterflies, then all second ones, …). Without it
-        /// LLVM interleaves the chains' stages itself and spills at eight chains.
+        /// Pins the eight chains' x and y vectors in registers at this point of the program: an
+        /// empty `asm!` that LLVM cannot schedule across, so that the stages of [`fwd_last3`]
+        /// and [`inv_first3`] run as written (all chains' first butterflies, then all second
+        /// ones, …). Without it LLVM interleaves the chains' stages itself and spills.
         #[inline]
         #[target_feature(enable = "avx512f")]
-        fn pin8(v: &mut [__m512i; 8]) {
-            // SAFETY: an empty instruction sequence; it reads and writes only these registers.
-            unsafe {
-                core::arch::asm!(
-                    "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
-                    inout(zmm_reg) v[0],
-                    inout(zmm_reg) v[1],
-                    inout(zmm_reg) v[2],
-                    inout(zmm_reg) v[3],
-                    inout(zmm_reg) v[4],
-                    inout(zmm_reg) v[5],
-                    inout(zmm_reg) v[6],
-                    inout(zmm_reg) v[7],
-                    options(pure, nomem, nostack, preserves_flags)
-                );
+        fn pin(x: &mut [__m512i; 8], y: &mut [__m512i; 8]) {
+            for v in [x, y] {
+                // SAFETY: an empty instruction sequence; it reads and writes only these registers.
+                unsafe {
+                    core::arch::asm!(
+                        "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
+                        inout(zmm_reg) v[0],
+                        inout(zmm_reg) v[1],
+                        inout(zmm_reg) v[2],
+                        inout(zmm_reg) v[3],
+                        inout(zmm_reg) v[4],
+                        inout(zmm_reg) v[5],
+                        inout(zmm_reg) v[6],
+                        inout(zmm_reg) v[7],
+                        options(pure, nomem, nostack, preserves_flags)
+                    );
+                }
+            }
+        }
+
+        /// `(x[s], y[s]) = f(s, x[s], y[s])` for every chain s of the register stages.
+        #[inline(always)]
+        fn each<const S: usize>(
+            x: &mut [__m512i; S],
+            y: &mut [__m512i; S],
+            f: impl Fn(usize, __m512i, __m512i) -> (__m512i, __m512i),
+        ) {
+            for s in 0..S {
+                (x[s], y[s]) = f(s, x[s], y[s]);
             }
         }
 
@@ -320,7 +334,7 @@ macro_rules! avx512_traversal {
         /// table (4·k4.., k4 = the half-4 twiddle index of `a`'s first group), all without
         /// permutes. `S` = 8 blocks of 16 at a time: eight independent chains of three dependent
         /// butterflies and their permutes, each step run for all chains before the next
-        /// ([`pin8`]), so that the 52-bit products' latencies overlap (with [`radix4_chunks`]' four
+        /// ([`pin`]), so that the 52-bit products' latencies overlap (with [`radix4_chunks`]' four
         /// chains: forward n = 4096 3.05–3.14 → 2.46–2.52 µs on a Zen 4; perf/RESULTS.md,
         /// sixteenth session). `a.len()` is a multiple of 128 (a transform block: n ≥ 256).
         #[inline]
@@ -344,47 +358,35 @@ macro_rules! avx512_traversal {
             let out1 = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
             let ([l4, l4s], [l2, l2s]) = (&lanes.fwd4, &lanes.fwd2);
             for (i, chunk) in a.chunks_exact_mut(16 * S).enumerate() {
-                let b0 = 16 * S * i;
+                // Chain s's lane-twiddle and half-1 twiddle offsets.
+                let l = |s: usize| lane0 + (16 * S * i + 16 * s) / 2;
+                let k1 = |s: usize| 4 * k4 + (16 * S * i + 16 * s) / 2;
                 let mut x = [_mm512_setzero_si512(); S];
                 let mut y = [_mm512_setzero_si512(); S];
-                for s in 0..S {
+                each(&mut x, &mut y, |s, _, _| {
                     let (v0, v1) = (ld(chunk, 16 * s), ld(chunk, 16 * s + 8));
-                    x[s] = _mm512_shuffle_i64x2::<0x44>(v0, v1);
-                    y[s] = _mm512_shuffle_i64x2::<0xEE>(v0, v1);
-                }
-                for s in 0..S {
-                    let l = lane0 + (b0 + 16 * s) / 2;
-                    (x[s], y[s]) = bf_fwd::<R>(x[s], y[s], ld64(l4, l), ld64(l4s, l), c);
-                }
-                pin8(&mut x);
-                pin8(&mut y);
-                for s in 0..S {
-                    (x[s], y[s]) = (
-                        _mm512_permutex2var_epi64(x[s], to2_x, y[s]),
-                        _mm512_permutex2var_epi64(x[s], to2_y, y[s]),
-                    );
-                }
-                for s in 0..S {
-                    let l = lane0 + (b0 + 16 * s) / 2;
-                    (x[s], y[s]) = bf_fwd::<R>(x[s], y[s], ld64(l2, l), ld64(l2s, l), c);
-                }
-                pin8(&mut x);
-                pin8(&mut y);
-                for s in 0..S {
-                    (x[s], y[s]) =
-                        (_mm512_unpacklo_epi64(x[s], y[s]), _mm512_unpackhi_epi64(x[s], y[s]));
-                }
-                for s in 0..S {
-                    let k1 = 4 * k4 + (b0 + 16 * s) / 2;
-                    (x[s], y[s]) = bf_fwd::<R>(x[s], y[s], ld(tw, k1), ld(tws, k1), c);
-                }
-                pin8(&mut x);
-                pin8(&mut y);
+                    (_mm512_shuffle_i64x2::<0x44>(v0, v1), _mm512_shuffle_i64x2::<0xEE>(v0, v1))
+                });
+                each(&mut x, &mut y, |s, x, y| {
+                    bf_fwd::<R>(x, y, ld64(l4, l(s)), ld64(l4s, l(s)), c)
+                });
+                pin(&mut x, &mut y);
+                each(&mut x, &mut y, |_, x, y| {
+                    (_mm512_permutex2var_epi64(x, to2_x, y), _mm512_permutex2var_epi64(x, to2_y, y))
+                });
+                each(&mut x, &mut y, |s, x, y| {
+                    bf_fwd::<R>(x, y, ld64(l2, l(s)), ld64(l2s, l(s)), c)
+                });
+                pin(&mut x, &mut y);
+                each(&mut x, &mut y, |_, x, y| {
+                    (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y))
+                });
+                each(&mut x, &mut y, |s, x, y| {
+                    bf_fwd::<R>(x, y, ld(tw, k1(s)), ld(tws, k1(s)), c)
+                });
+                pin(&mut x, &mut y);
                 if reduce {
-                    for s in 0..S {
-                        x[s] = reduce_out::<R>(x[s], c);
-                        y[s] = reduce_out::<R>(y[s], c);
-                    }
+                    each(&mut x, &mut y, |_, x, y| (reduce_out::<R>(x, c), reduce_out::<R>(y, c)));
                 }
                 for s in 0..S {
                     st(chunk, 16 * s, _mm512_permutex2var_epi64(x[s], out0, y[s]));
@@ -415,42 +417,32 @@ macro_rules! avx512_traversal {
             let to4_y = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
             let ([l4, l4s], [l2, l2s]) = (&lanes.inv4, &lanes.inv2);
             for (i, chunk) in a.chunks_exact_mut(16 * S).enumerate() {
-                let b0 = 16 * S * i;
+                let l = |s: usize| lane0 + (16 * S * i + 16 * s) / 2;
+                let k1 = |s: usize| 4 * k4 + (16 * S * i + 16 * s) / 2;
                 let mut x = [_mm512_setzero_si512(); S];
                 let mut y = [_mm512_setzero_si512(); S];
-                for s in 0..S {
+                each(&mut x, &mut y, |s, _, _| {
                     let (v0, v1) = (ld(chunk, 16 * s), ld(chunk, 16 * s + 8));
-                    x[s] = _mm512_permutex2var_epi64(v0, evens, v1);
-                    y[s] = _mm512_permutex2var_epi64(v0, odds, v1);
-                }
-                for s in 0..S {
-                    let k1 = 4 * k4 + (b0 + 16 * s) / 2;
-                    (x[s], y[s]) = bf_inv::<R>(x[s], y[s], ld(tw, k1), ld(tws, k1), c);
-                }
-                pin8(&mut x);
-                pin8(&mut y);
-                for s in 0..S {
-                    (x[s], y[s]) =
-                        (_mm512_unpacklo_epi64(x[s], y[s]), _mm512_unpackhi_epi64(x[s], y[s]));
-                }
-                for s in 0..S {
-                    let l = lane0 + (b0 + 16 * s) / 2;
-                    (x[s], y[s]) = bf_inv::<R>(x[s], y[s], ld64(l2, l), ld64(l2s, l), c);
-                }
-                pin8(&mut x);
-                pin8(&mut y);
-                for s in 0..S {
-                    (x[s], y[s]) = (
-                        _mm512_permutex2var_epi64(x[s], to4_x, y[s]),
-                        _mm512_permutex2var_epi64(x[s], to4_y, y[s]),
-                    );
-                }
-                for s in 0..S {
-                    let l = lane0 + (b0 + 16 * s) / 2;
-                    (x[s], y[s]) = bf_inv::<R>(x[s], y[s], ld64(l4, l), ld64(l4s, l), c);
-                }
-                pin8(&mut x);
-                pin8(&mut y);
+                    (_mm512_permutex2var_epi64(v0, evens, v1), _mm512_permutex2var_epi64(v0, odds, v1))
+                });
+                each(&mut x, &mut y, |s, x, y| {
+                    bf_inv::<R>(x, y, ld(tw, k1(s)), ld(tws, k1(s)), c)
+                });
+                pin(&mut x, &mut y);
+                each(&mut x, &mut y, |_, x, y| {
+                    (_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y))
+                });
+                each(&mut x, &mut y, |s, x, y| {
+                    bf_inv::<R>(x, y, ld64(l2, l(s)), ld64(l2s, l(s)), c)
+                });
+                pin(&mut x, &mut y);
+                each(&mut x, &mut y, |_, x, y| {
+                    (_mm512_permutex2var_epi64(x, to4_x, y), _mm512_permutex2var_epi64(x, to4_y, y))
+                });
+                each(&mut x, &mut y, |s, x, y| {
+                    bf_inv::<R>(x, y, ld64(l4, l(s)), ld64(l4s, l(s)), c)
+                });
+                pin(&mut x, &mut y);
                 for s in 0..S {
                     st(chunk, 16 * s, _mm512_shuffle_i64x2::<0x44>(x[s], y[s]));
                     st(chunk, 16 * s + 8, _mm512_shuffle_i64x2::<0xEE>(x[s], y[s]));
