@@ -351,7 +351,7 @@ macro_rules! avx512_traversal {
             reduce: bool,
         ) {
             const S: usize = 8;
-            debug_assert!(L == 8 && a.len().is_multiple_of(16 * S));
+            assert!(L == 8 && a.len().is_multiple_of(16 * S), "a whole number of 8-block chunks");
             let to2_x = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
             let to2_y = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
             let out0 = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
@@ -410,7 +410,7 @@ macro_rules! avx512_traversal {
             c: &Consts,
         ) {
             const S: usize = 8;
-            debug_assert!(L == 8 && a.len().is_multiple_of(16 * S));
+            assert!(L == 8 && a.len().is_multiple_of(16 * S), "a whole number of 8-block chunks");
             let evens = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
             let odds = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
             let to4_x = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
